@@ -1,0 +1,208 @@
+"""The Python API: every gradient two ways, compared. The CLI is a thin layer over this.
+
+    >>> import gradcli
+    >>> report = gradcli.gradients("b+w1*x1+w2*x2", loss="mse",
+    ...     data={"x1": [1.5], "x2": [2.0], "y": [1.0]}, params={"b": 0.5, "w1": 2.0, "w2": -1.0})
+    >>> report.agree, report.loss_value, report.gradients["w1"].backprop_value
+    (True, 0.25, 1.5)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .errors import DataError, GradcliError, show_text
+from .losses import DEFAULT_DELTA
+
+PARAM_DEFAULT = 0.5  # a parameter with no value
+INPUT_DEFAULT = 1.0  # an input with no value
+TARGET_DEFAULT = 0.0  # a target with no value
+RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
+FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
+ENGINES = ("symbolic", "backprop")
+
+
+@dataclass
+class ParamGradient:
+    """One parameter's gradient as each engine found it."""
+
+    param: str
+    symbolic: str | None  # d loss / d param of the per-row loss, as a formula
+    symbolic_value: float | None
+    backprop_value: float | None
+    abs_diff: float | None
+    agree: bool | None  # None when only one engine ran
+    fd_value: float | None = None
+    fd_agree: bool | None = None
+
+
+@dataclass
+class GradientReport:
+    """What `gradcli grad` shows; `to_dict()` is its JSON document."""
+
+    model: str
+    loss: str
+    loss_formula: str
+    target: str
+    params: dict[str, float]
+    inputs: list[str]
+    rows: int
+    point: dict[str, float] | None  # inputs and target, when there is a single row
+    defaults: dict[str, float]  # names that took a default value
+    loss_value: float
+    gradients: dict[str, ParamGradient]
+    agree: bool | None
+    rtol: float
+    atol: float
+    engines: tuple[str, ...]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["engines"] = list(self.engines)
+        data["gradients"] = [asdict(g) for g in self.gradients.values()]
+        return data
+
+
+def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
+    checked = {}
+    for name, value in params.items():
+        if isinstance(value, bool):
+            raise DataError(f"parameter {show_text(str(name))!r} is not a number")
+        try:
+            number = float(value)
+        except (TypeError, ValueError):
+            raise DataError(f"parameter {show_text(str(name))!r} is not a number") from None
+        if not math.isfinite(number):
+            raise DataError(f"parameter {show_text(str(name))!r} is {number} (values must be finite)")
+        checked[str(name)] = number
+    return checked
+
+
+def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
+    return abs(a - b) <= atol + rtol * abs(a)
+
+
+def gradients(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    wrt: Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    engines: Iterable[str] = ENGINES,
+    check_fd: bool = False,
+    from_file: bool = False,
+) -> GradientReport:
+    """The gradient of the mean loss with respect to each parameter, by each engine.
+
+    `data` maps names to one value per row (lists or 1-D arrays; float64
+    arrays are used without a copy); `params` maps names to numbers. Names with
+    no value take the documented defaults, listed in `report.defaults`.
+    Raises GradcliError (and subclasses) for bad input or undefined points.
+    """
+    import numpy as np
+
+    from .data import as_columns
+    from .graph import backprop, build_graph, kinks, loss_of
+    from .problem import build_problem
+
+    engines = tuple(engines)
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (value >= 0 and math.isfinite(value)):
+            raise GradcliError(f"--{name} must be a finite number >= 0, got {value}")
+    given_params = _check_params(params or {})
+    columns, rows = as_columns(data) if data is not None else ({}, 1)
+    problem = build_problem(
+        model, loss, target=target, data_names=list(columns) if data is not None else None,
+        param_names=list(given_params), delta=delta, from_file=from_file,
+    )
+    used = {*problem.params, *problem.inputs, problem.target}
+    warnings = [f"{kind} {name!r} is not used by the model or the loss"
+                for kind, names in (("data", columns), ("parameter", given_params))
+                for name in names if name not in used]
+
+    defaults: dict[str, float] = {}
+    values = {name: given_params.get(name, PARAM_DEFAULT) for name in problem.params}
+    defaults.update({name: PARAM_DEFAULT for name in problem.params if name not in given_params})
+    for name, default in [*((n, INPUT_DEFAULT) for n in problem.inputs), (problem.target, TARGET_DEFAULT)]:
+        if name not in columns:
+            columns[name] = np.full(rows, default)
+            defaults[name] = default
+    if problem.loss_name == "bce":
+        y = columns[problem.target]
+        outside = (y < 0) | (y > 1)
+        if outside.any():
+            row = int(np.argmax(outside))
+            raise DataError(f"bce needs targets in [0, 1]: target {problem.target!r} is {y[row]:g} at row {row + 1}")
+    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
+
+    chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
+    for name in chosen:
+        if name not in problem.params:
+            listed = ", ".join(problem.params) or "none"
+            raise GradcliError(f"--wrt {show_text(name)!r} is not a parameter of this model (parameters: {listed})")
+
+    graph = build_graph(problem)
+    sweep = backprop(graph, values, columns, rows, chosen if "backprop" in engines else [])
+    warnings += kinks(graph, sweep.values, rows)
+
+    symbolic_values: dict[str, float] = {}
+    formulas: dict[str, str] = {}
+    if "symbolic" in engines:
+        from .symbolic import SymbolicLoss
+
+        symbolic = SymbolicLoss(problem)
+        derivatives = {name: symbolic.derivative(name) for name in chosen}
+        symbolic_values = symbolic.values(derivatives, values, columns, rows)
+        formulas = {name: symbolic.readable(d) for name, d in derivatives.items()}
+
+    fd_values: dict[str, float] = {}
+    if check_fd:
+        for name in chosen:
+            h = 1e-5 * max(1.0, abs(values[name]))
+            up = loss_of(graph, {**values, name: values[name] + h}, columns, rows)
+            down = loss_of(graph, {**values, name: values[name] - h}, columns, rows)
+            fd_values[name] = (up - down) / (2 * h)
+
+    results: dict[str, ParamGradient] = {}
+    for name in chosen:
+        s = symbolic_values.get(name)
+        b = sweep.gradients.get(name) if "backprop" in engines else None
+        both = s is not None and b is not None
+        gradient = ParamGradient(
+            param=name,
+            symbolic=formulas.get(name),
+            symbolic_value=s,
+            backprop_value=b,
+            abs_diff=abs(s - b) if both else None,  # type: ignore[operator]
+            agree=_agrees(s, b, rtol, atol) if both else None,  # type: ignore[arg-type]
+        )
+        if check_fd:
+            fd = fd_values[name]
+            reference = b if b is not None else s
+            gradient.fd_value = fd
+            if math.isfinite(fd) and reference is not None:
+                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(sweep.loss_value)))
+            else:
+                gradient.fd_agree = False
+        results[name] = gradient
+
+    verdicts = [g.agree for g in results.values() if g.agree is not None]
+    verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
+    point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
+    return GradientReport(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
+        defaults=defaults, loss_value=sweep.loss_value, gradients=results,
+        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
+    )

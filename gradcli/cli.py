@@ -1,0 +1,191 @@
+"""The `gradcli` command line: parses options, calls the API, renders the result.
+
+Exit codes: 0 success (gradients agree), 1 a check failed, 2 bad input.
+stdout carries results only; warnings and errors go to stderr.
+"""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from typing import Annotated, Iterator, Optional
+
+import typer
+
+from . import __version__
+from .errors import GradcliError, ParseError, show_text
+from .losses import DEFAULT_DELTA, DEFAULT_LOSS
+
+app = typer.Typer(
+    help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
+    'Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1',
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    invoke_without_command=True,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+class Format(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+
+
+FormatOption = Annotated[
+    Format, typer.Option("--format", "-f", help="table for people; json or csv for programs.", show_default=True)
+]
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        typer.echo(f"gradcli {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    version: Annotated[
+        Optional[bool], typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version.")
+    ] = None,
+) -> None:
+    """Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.
+
+    Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
+    """
+    if ctx.invoked_subcommand is None:
+        typer.echo(ctx.get_help())
+        raise typer.Exit()
+
+
+def warn(message: str) -> None:
+    sys.stderr.write(f"gradcli: warning: {message}\n")
+
+
+@contextmanager
+def user_errors() -> Iterator[None]:
+    """Bad input becomes one line on stderr and exit code 2 (plus a caret on a terminal)."""
+    try:
+        yield
+    except GradcliError as err:
+        sys.stderr.write(f"gradcli: error: {err}\n")
+        if isinstance(err, ParseError) and sys.stderr.isatty() and err.caret():
+            sys.stderr.write(f"{err.caret()}\n")
+        raise typer.Exit(2) from None
+
+
+def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
+    from .data import decode_utf8, read_text_source
+    from .expr import MAX_FILE_LENGTH
+
+    if model is not None and model_file is not None:
+        raise GradcliError("give the model as an argument or with --model-file, not both")
+    if model_file is None:
+        if model is None:
+            raise GradcliError('no model given: gradcli grad "b + w*x1" (or --model-file FILE)')
+        return model, False
+    raw = read_text_source(model_file, "--model-file", limit=MAX_FILE_LENGTH + 1)
+    if len(raw) > MAX_FILE_LENGTH:
+        raise GradcliError(f"--model-file {show_text(model_file)!r} is longer than {MAX_FILE_LENGTH:,} characters")
+    return decode_utf8(raw, f"--model-file {show_text(model_file)!r}").rstrip(), True
+
+
+def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
+    """--data as columns for the API, with warnings for CSV columns the model does not use."""
+    from .data import is_assignment_list, parse_assignments, parse_csv_columns, read_csv, decode_utf8, read_text_source
+    from .expr import MAX_FILE_LENGTH, MAX_LENGTH, parse, symbols
+    from .losses import LOSSES
+
+    if spec is None:
+        return None, []
+    if is_assignment_list(spec):
+        return {name: [value] for name, value in parse_assignments(spec, "--data").items()}, []
+    source = "stdin" if spec == "-" else spec
+    raw = read_text_source(spec, "--data")
+    header, _, _ = read_csv(decode_utf8(raw, source), source)
+    mentioned = set(symbols(parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)))
+    if loss.strip().lower() not in LOSSES:
+        mentioned |= set(symbols(parse(loss, what="loss")))
+    wanted = [name for name in header if name in mentioned and name != target]
+    if target not in header:
+        raise GradcliError(
+            f"{source}: no column {target!r} for the target (columns: {show_text(', '.join(header), 200)}); "
+            "choose another with --target")
+    columns, header, _ = parse_csv_columns(raw, source, [*wanted, target])
+    unused = [f"column {name!r} of {source} is not used by the model" for name in header if name not in columns]
+    return columns, unused
+
+
+@app.command()
+def grad(
+    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
+    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
+    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
+    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
+    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
+    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
+    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
+    check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Every gradient of the loss two ways, side by side, with a check that they agree.
+
+    Without values, parameters default to 0.5, inputs to 1 and the target to 0.
+    Exit code 0 when all gradients agree, 1 when any disagrees, 2 for bad input.
+
+    Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
+    """
+    with user_errors():
+        if [model_file, data, params].count("-") > 1:
+            raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
+        from .api import gradients
+        from .data import read_params
+
+        model_text, from_file = _model_text(model, model_file)
+        param_values = read_params(params) if params is not None else {}
+        columns, notes = _data(data, model_text, loss, target, from_file)
+        chosen = None if not wrt else [n.strip() for item in wrt for n in item.split(",") if n.strip()]
+        report = gradients(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
+                           rtol=rtol, atol=atol, check_fd=check_fd, from_file=from_file)
+    for note in notes + report.warnings:
+        warn(note)
+    from . import render
+
+    {Format.table: render.gradient_table, Format.json: render.gradient_json, Format.csv: render.gradient_csv}[fmt](report)
+    if report.agree is False:
+        raise typer.Exit(1)
+
+
+@app.command()
+def losses(fmt: FormatOption = Format.table) -> None:
+    """List the built-in losses with their per-row formulas.
+
+    Example: gradcli losses --format json
+    """
+    from .render import losses_table
+
+    losses_table(fmt.value)
+
+
+def main() -> None:
+    """Entry point: usage errors become one line on stderr and exit code 2."""
+    # Typer may bundle its own click: find its UsageError through a public class.
+    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+    try:
+        code = app(standalone_mode=False)
+    except usage_error as err:
+        where = err.ctx.command_path if err.ctx else "gradcli"
+        message = " ".join(err.format_message().split())
+        sys.stderr.write(f"gradcli: error: {message} (see '{where} --help')\n")
+        sys.exit(2)
+    except typer.Abort:
+        sys.stderr.write("gradcli: interrupted\n")
+        sys.exit(130)
+    except BrokenPipeError:
+        sys.exit(0)
+    sys.exit(code if isinstance(code, int) else 0)

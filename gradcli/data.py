@@ -1,0 +1,211 @@
+"""Reading values: inline NAME=VALUE lists, CSV files or stdin, JSON parameter files.
+
+Values are decimal numbers only, never evaluated as expressions; nan, inf and
+numbers that overflow are errors that name the row and column.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from .errors import DataError, show_text
+
+_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+
+
+def parse_number(text: str, where: str) -> float:
+    """A decimal number, or a DataError naming where it came from."""
+    cleaned = text.strip()
+    if not _NUMBER_RE.match(cleaned):
+        if not cleaned:
+            raise DataError(f"{where}: empty value")
+        if cleaned.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise DataError(f"{where}: {show_text(cleaned)} is not allowed (values must be finite numbers)")
+        raise DataError(f"{where}: {show_text(cleaned)!r} is not a decimal number")
+    value = float(cleaned)
+    if not math.isfinite(value):
+        raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
+    return value
+
+
+def parse_assignments(text: str, option: str) -> dict[str, float]:
+    """`NAME=VALUE,NAME=VALUE` as given to --data or --params."""
+    values: dict[str, float] = {}
+    offset = 0
+    for part in text.split(","):
+        where = f"{option} at character {offset}"
+        offset += len(part) + 1
+        if not part.strip():
+            raise DataError(f"{where}: empty item (expected NAME=VALUE)")
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise DataError(f"{where}: {show_text(part.strip())!r} is not NAME=VALUE")
+        if name in values:
+            raise DataError(f"{where}: {show_text(name)!r} is given twice")
+        values[name] = parse_number(value, f"{option} {show_text(name)}")
+    return values
+
+
+def is_assignment_list(text: str) -> bool:
+    return "=" in text
+
+
+def read_text_source(spec: str, what: str, limit: int | None = None) -> bytes:
+    """The bytes of a file, or of stdin for '-', with at most `limit` bytes read."""
+    try:
+        if spec == "-":
+            stream = sys.stdin.buffer
+            return stream.read() if limit is None else stream.read(limit)
+        with open(spec, "rb") as handle:
+            return handle.read() if limit is None else handle.read(limit)
+    except FileNotFoundError:
+        raise DataError(f"{what} file {show_text(spec)!r} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{what} file {show_text(spec)!r} is a directory") from None
+    except PermissionError:
+        raise DataError(f"{what} file {show_text(spec)!r} cannot be read (permission denied)") from None
+    except OSError as err:
+        raise DataError(f"{what} file {show_text(spec)!r} cannot be read: {err.strerror}") from None
+
+
+def decode_utf8(raw: bytes, what: str) -> str:
+    """UTF-8 with or without a byte-order mark; invalid bytes named by line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{what}: invalid UTF-8 at line {line} (byte {err.start})") from None
+
+
+class Table:
+    """Numeric columns read from CSV: name -> list of floats, all the same length."""
+
+    def __init__(self, columns: dict[str, list[float]], rows: int, source: str) -> None:
+        self.columns = columns
+        self.rows = rows
+        self.source = source
+
+
+def read_csv(text: str, source: str, wanted: set[str] | None = None) -> tuple[list[str], list[list[str]], list[int]]:
+    """Header, raw rows and their line numbers; structural defects are DataErrors."""
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    header: list[str] | None = None
+    rows: list[list[str]] = []
+    lines: list[int] = []
+    try:
+        for record in reader:
+            line = reader.line_num
+            if not record or all(not cell.strip() for cell in record) and len(record) <= 1:
+                continue  # blank line
+            if header is None:
+                header = [cell.strip() for cell in record]
+                for i, name in enumerate(header):
+                    if not name:
+                        raise DataError(f"{source}: line {line}: column {i + 1} has an empty name in the header")
+                    if header.index(name) != i:
+                        raise DataError(f"{source}: line {line}: column name {show_text(name)!r} appears twice in the header")
+                continue
+            if len(record) != len(header):
+                raise DataError(
+                    f"{source}: line {line} (row {len(rows) + 1}) has {len(record)} fields; the header has {len(header)}"
+                )
+            rows.append(record)
+            lines.append(line)
+    except csv.Error as err:
+        raise DataError(f"{source}: line {reader.line_num}: malformed CSV ({err})") from None
+    if header is None:
+        raise DataError(f"{source}: the file is empty (a header row is required)")
+    if not rows:
+        raise DataError(f"{source}: there is a header but no data rows")
+    return header, rows, lines
+
+
+def parse_csv_columns(raw: bytes, source: str, wanted: list[str]) -> tuple[dict[str, list[float]], list[str], int]:
+    """The wanted columns as floats, plus the header; every cell checked with its line and column."""
+    text = decode_utf8(raw, source)
+    header, rows, lines = read_csv(text, source)
+    missing = [name for name in wanted if name not in header]
+    if missing:
+        raise DataError(
+            f"{source}: no column {show_text(missing[0])!r} (columns: {show_text(', '.join(header), 200)})"
+        )
+    columns: dict[str, list[float]] = {}
+    for name in wanted:
+        index = header.index(name)
+        values = []
+        for row_number, (record, line) in enumerate(zip(rows, lines), start=1):
+            where = f"{source}: line {line} (row {row_number}), column {show_text(name)!r}"
+            values.append(parse_number(record[index], where))
+        columns[name] = values
+    return columns, header, len(rows)
+
+
+def read_params_json(raw: bytes, source: str) -> dict[str, float]:
+    """A JSON object of name -> number."""
+
+    def reject_constant(token: str) -> Any:
+        raise DataError(f"{source}: {token} is not allowed (values must be finite numbers)")
+
+    text = decode_utf8(raw, source)
+    try:
+        data = json.loads(text, parse_constant=reject_constant)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{source}: expected a JSON object of name -> number")
+    values: dict[str, float] = {}
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{source}: parameter {show_text(name)!r} is not a number")
+        number = float(value)
+        if not math.isfinite(number):
+            raise DataError(f"{source}: parameter {show_text(name)!r} overflows a 64-bit float")
+        values[name] = number
+    return values
+
+
+def read_params(spec: str) -> dict[str, float]:
+    """--params: inline NAME=VALUE,... or a JSON file ('-' for stdin)."""
+    if is_assignment_list(spec):
+        return parse_assignments(spec, "--params")
+    source = "stdin" if spec == "-" else spec
+    if spec != "-" and not Path(spec).exists():
+        raise DataError(f"--params {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
+    return read_params_json(read_text_source(spec, "--params"), source)
+
+
+def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
+    """API data (lists or arrays) as float64 arrays of one length; float64 arrays are not copied."""
+    import numpy as np
+
+    columns: dict[str, Any] = {}
+    rows: int | None = None
+    for name, values in data.items():
+        try:
+            array = np.asarray(values, dtype=np.float64)
+        except (TypeError, ValueError):
+            raise DataError(f"data {show_text(str(name))!r}: values are not numbers") from None
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim != 1:
+            raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), got shape {array.shape}")
+        finite = np.isfinite(array)
+        if not finite.all():
+            row = int(np.argmin(finite)) + 1
+            raise DataError(f"data {show_text(str(name))!r}: row {row} is {array[row - 1]} (values must be finite)")
+        if rows is None:
+            rows = len(array)
+        elif len(array) != rows:
+            raise DataError(f"data {show_text(str(name))!r} has {len(array)} rows; other columns have {rows}")
+        columns[str(name)] = array
+    if rows == 0:
+        raise DataError("data has no rows")
+    return columns, rows or 1

@@ -1,0 +1,53 @@
+"""One family of errors for everything a user can get wrong.
+
+The CLI turns any ``GradcliError`` into one line on stderr and exit code 2;
+library callers catch ``GradcliError`` (or a subclass) the same way.
+"""
+
+from __future__ import annotations
+
+_MAX_SHOWN = 60
+
+
+def show_text(text: str, limit: int = _MAX_SHOWN) -> str:
+    """Quote user text for a message: control characters escaped, long text shortened."""
+    escaped = text.encode("ascii", "backslashreplace").decode("ascii")
+    escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)
+    if len(escaped) > limit:
+        escaped = escaped[: limit - 3] + "..."
+    return escaped
+
+
+class GradcliError(Exception):
+    """Bad input: the message says what is wrong and where."""
+
+
+class ParseError(GradcliError):
+    """Expression text that the safe parser rejects, with the character offset."""
+
+    def __init__(self, message: str, text: str = "", offset: int | None = None) -> None:
+        self.text = text
+        self.offset = offset
+        self.reason = message
+        where = f" at character {offset}" if offset is not None else ""
+        super().__init__(f"{message}{where}")
+
+    def caret(self) -> str | None:
+        """The text with a caret under the offending character, for short one-line text."""
+        if self.offset is None or not self.text or len(self.text) > 70:
+            return None
+        if not self.text.isascii() or not self.text.isprintable():
+            return None
+        return f"  {self.text}\n  {' ' * min(self.offset, len(self.text))}^"
+
+
+class DataError(GradcliError):
+    """A value, a CSV cell or a name given with --data/--params is unusable."""
+
+
+class RoleError(GradcliError):
+    """Names that cannot play the role the user gave them (data vs parameter, target)."""
+
+
+class UndefinedError(GradcliError):
+    """The loss or a derivative is undefined (or infinite) at the point given."""

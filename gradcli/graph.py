@@ -1,0 +1,311 @@
+"""The computational graph and backpropagation over it.
+
+One node per operation as the user wrote it (chains of + become one n-ary sum,
+as in the worked example's ``yhat = b + a1 + a2``). Intermediate nodes are
+named a1, a2, ...; the model's output is ``yhat`` and the per-row loss is
+``loss``. Values are NumPy arrays over the data rows.
+
+Backpropagation is one reverse sweep in topological order: each node's
+adjoint (d loss / d node) is passed to its inputs multiplied by the local
+derivative on that edge, and adjoints arriving along several paths are
+added. A parameter's gradient is its adjoint summed over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from .errors import UndefinedError
+from .expr import Binary, Call, Expr, Num, Sym, Unary, postorder, to_text
+from .ops import OPS
+from .problem import Problem
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    name: str  # a1, yhat, loss, or the symbol's own name
+    op: str | None  # None for a leaf
+    inputs: tuple[int, ...]
+    role: str  # parameter | input | target | constant | intermediate | model | loss
+    text: str  # the sub-expression this node computes, as text
+    value: float | None = None  # for constants
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]  # in topological order: inputs before consumers
+    output: int  # the loss node
+    model: int  # the yhat node
+
+    def leaf(self, name: str) -> Node | None:
+        for node in self.nodes:
+            if node.op is None and node.name == name:
+                return node
+        return None
+
+
+def build_graph(problem: Problem) -> Graph:
+    """The graph of the per-row loss, with the model's output named yhat."""
+    roles = {name: "parameter" for name in problem.params}
+    roles.update({name: "input" for name in problem.inputs})
+    roles[problem.target] = "target"
+    taken = set(roles)
+    counter = 0
+    nodes: list[Node] = []
+    made: dict[int, int] = {}  # id(expr) -> node id (the model subtree is shared)
+    leaves: dict[str, int] = {}
+
+    def fresh_name() -> str:
+        nonlocal counter
+        while True:
+            counter += 1
+            if f"a{counter}" not in taken:
+                return f"a{counter}"
+
+    def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, text: str, value: float | None = None) -> int:
+        nodes.append(Node(len(nodes), name, op, inputs, role, text, value))
+        return len(nodes) - 1
+
+    model_root = problem.model
+    absorbed = _absorbed_sums(problem.loss, model_root) | _absorbed_sums(model_root, model_root)
+
+    def build(root: Expr, root_name: str, root_role: str) -> int:
+        for expr in postorder(root):
+            if id(expr) in made or id(expr) in absorbed:
+                continue
+            is_root = expr is root
+            is_model = expr is model_root
+            if isinstance(expr, Sym):
+                if expr.name not in leaves:
+                    leaves[expr.name] = add(expr.name, None, (), roles[expr.name], expr.name)
+                node_id = leaves[expr.name]
+                if is_model or is_root:  # a model that is a single name still gets its yhat node
+                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
+                                  root_role if is_root else "model", expr.name)
+            elif isinstance(expr, Num):
+                node_id = add(expr.text, None, (), "constant", expr.text, expr.value)
+                if is_model or is_root:
+                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
+                                  root_role if is_root else "model", expr.text)
+            else:
+                if isinstance(expr, Binary) and expr.op == "add":
+                    operands = _sum_operands(expr, absorbed)
+                    op = "add"
+                elif isinstance(expr, Binary):
+                    operands, op = [expr.left, expr.right], expr.op
+                elif isinstance(expr, Unary):
+                    operands, op = [expr.operand], expr.op
+                else:
+                    assert isinstance(expr, Call)
+                    operands, op = list(expr.args), expr.fn
+                inputs = tuple(made[id(child)] for child in operands)
+                if is_root:
+                    name, role = root_name, root_role
+                elif is_model:
+                    name, role = "yhat", "model"
+                else:
+                    name, role = fresh_name(), "intermediate"
+                node_id = add(name, op, inputs, role, to_text(expr))
+            made[id(expr)] = node_id
+        return made[id(root)]
+
+    output = build(problem.loss, "loss", "loss")
+    model = made.get(id(model_root))
+    if model is None:  # bce on a sigmoid model is computed from the logit: yhat is off the loss path
+        model = build(model_root, "yhat", "model")
+    return Graph(tuple(nodes), output, model)
+
+
+def _absorbed_sums(root: Expr, keep: Expr) -> set[int]:
+    """Sums that sit directly inside another sum and become part of its n-ary node."""
+    absorbed: set[int] = set()
+    for expr in postorder(root):
+        if isinstance(expr, Binary) and expr.op == "add":
+            for child in (expr.left, expr.right):
+                if isinstance(child, Binary) and child.op == "add" and child is not keep:
+                    absorbed.add(id(child))
+    return absorbed
+
+
+def _sum_operands(expr: Binary, absorbed: set[int]) -> list[Expr]:
+    operands: list[Expr] = []
+    stack: list[Expr] = [expr.right, expr.left]
+    while stack:
+        item = stack.pop()
+        if id(item) in absorbed:
+            assert isinstance(item, Binary)
+            stack += [item.right, item.left]
+        else:
+            operands.append(item)
+    return operands
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Sweep:
+    """Values and adjoints of every node after a forward and a backward pass."""
+
+    values: list[Any]
+    adjoints: list[Any]
+    gradients: dict[str, float]
+    loss_rows: Any
+    loss_value: float
+    rows: int
+
+
+def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
+    """Every node's value: arrays over rows (or scalars where no data flows in)."""
+    values: list[Any] = [None] * len(graph.nodes)
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            if node.op is None:
+                if node.role == "constant":
+                    values[node.id] = np.float64(node.value)
+                elif node.role == "parameter":
+                    values[node.id] = np.float64(params[node.name])
+                else:
+                    values[node.id] = columns[node.name]
+            else:
+                values[node.id] = OPS[node.op].forward(*(values[i] for i in node.inputs))
+    return values
+
+
+def loss_of(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> float:
+    """The mean loss alone (for finite differences)."""
+    values = forward(graph, params, columns, rows)
+    return float(np.mean(np.broadcast_to(values[graph.output], (rows,))))
+
+
+def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+             wrt: list[str]) -> Sweep:
+    """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row."""
+    values = forward(graph, params, columns, rows)
+    loss_rows = np.broadcast_to(values[graph.output], (rows,))
+    if not np.isfinite(loss_rows).all():
+        _diagnose_forward(graph, values, rows)
+    wanted = {graph.leaf(name).id for name in wrt if graph.leaf(name) is not None}  # type: ignore[union-attr]
+    needed = _needed(graph, wanted)
+    adjoints: list[Any] = [None] * len(graph.nodes)
+    adjoints[graph.output] = np.full(rows, 1.0 / rows)
+    with np.errstate(all="ignore"):
+        for node in reversed(graph.nodes):
+            adjoint = adjoints[node.id]
+            if node.op is None or adjoint is None:
+                continue
+            args = tuple(values[i] for i in node.inputs)
+            op = OPS[node.op]
+            for position, child in enumerate(node.inputs):
+                if not needed[child]:
+                    continue
+                contribution = adjoint * op.local(position, args, values[node.id])
+                adjoints[child] = contribution if adjoints[child] is None else adjoints[child] + contribution
+    gradients = {}
+    for name in wrt:
+        leaf = graph.leaf(name)
+        adjoint = None if leaf is None else adjoints[leaf.id]
+        gradients[name] = 0.0 if adjoint is None else float(np.sum(adjoint))
+    if not all(np.isfinite(v) for v in gradients.values()):
+        _diagnose_backward(graph, values, adjoints, rows)
+    return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows)
+
+
+def _needed(graph: Graph, wanted: set[int]) -> list[bool]:
+    """needed[i]: node i lies on a path from a wanted parameter to the loss."""
+    needed = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        needed[node.id] = node.id in wanted or any(needed[i] for i in node.inputs)
+    return needed
+
+
+def kinks(graph: Graph, values: list[Any], rows: int) -> list[str]:
+    """Notes for rows where abs/relu sit exactly at their kink (derivative taken as 0)."""
+    notes = []
+    for node in graph.nodes:
+        if node.op is None or OPS[node.op].kink is None:
+            continue
+        at_kink = np.broadcast_to(OPS[node.op].kink(tuple(values[i] for i in node.inputs)), (rows,))  # type: ignore[misc]
+        if at_kink.any():
+            where = np.flatnonzero(at_kink)
+            row_list = ", ".join(str(r + 1) for r in where[:5]) + (", ..." if len(where) > 5 else "")
+            notes.append(
+                f"{node.text} is at its kink (argument exactly 0) in row {row_list}; "
+                f"its derivative is taken as 0 there"
+            )
+    return notes
+
+
+def _first_bad_row(value: Any, rows: int) -> int | None:
+    bad = ~np.isfinite(np.broadcast_to(value, (rows,)))
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str:
+    parts = []
+    for i in node.inputs:
+        child = graph.nodes[i]
+        if child.role == "constant":
+            continue
+        value = float(np.broadcast_to(values[i], (row + 1,))[row]) if np.ndim(values[i]) else float(values[i])
+        parts.append(f"{child.text if len(child.text) <= 30 else child.name} = {value:.6g}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _diagnose_forward(graph: Graph, values: list[Any], rows: int) -> None:
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        row = _first_bad_row(values[node.id], rows)
+        if row is None:
+            continue
+        args = tuple(values[i] for i in node.inputs)
+        if any(not np.isfinite(np.broadcast_to(a, (rows,))[row]) for a in args):
+            continue  # an input was already bad: the earlier node is the culprit
+        reason = "the result overflows"
+        check = OPS[node.op].undefined
+        for mask, why in check(args) if check else []:
+            if np.broadcast_to(mask, (rows,))[row]:
+                reason = why
+                break
+        raise UndefinedError(
+            f"{node.op} is undefined at row {row + 1}: {reason} in {_short(node.text)}"
+            f"{_describe_args(graph, node, values, row)}"
+        )
+    raise UndefinedError("the loss is not a finite number at this point")
+
+
+def _diagnose_backward(graph: Graph, values: list[Any], adjoints: list[Any], rows: int) -> None:
+    # Look for a non-finite forward value first (it may not have reached the loss), then
+    # for the local derivative that became infinite.
+    _diagnose_forward_silent(graph, values, rows)
+    with np.errstate(all="ignore"):
+        for node in reversed(graph.nodes):
+            if node.op is None or adjoints[node.id] is None:
+                continue
+            args = tuple(values[i] for i in node.inputs)
+            for position, child in enumerate(node.inputs):
+                if adjoints[child] is None:
+                    continue
+                row = _first_bad_row(OPS[node.op].local(position, args, values[node.id]), rows)
+                if row is not None:
+                    raise UndefinedError(
+                        f"the derivative of {node.op} is infinite or undefined at row {row + 1}: "
+                        f"d {_short(node.text)} / d {_short(graph.nodes[child].text)}"
+                        f"{_describe_args(graph, node, values, row)}"
+                    )
+    raise UndefinedError("a gradient is not a finite number at this point (it overflows)")
+
+
+def _diagnose_forward_silent(graph: Graph, values: list[Any], rows: int) -> None:
+    for node in graph.nodes:
+        if node.op is not None and _first_bad_row(values[node.id], rows) is not None:
+            _diagnose_forward(graph, values, rows)
+
+
+def _short(text: str, limit: int = 50) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

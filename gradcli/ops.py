@@ -1,0 +1,215 @@
+"""The table of operations: each one declared once, all its facts side by side.
+
+Every entry gives the operation's NumPy forward, its hand-written local partial
+derivatives (the graph engine's calculus: never borrowed from SymPy), the
+formula of each local derivative for people, its SymPy counterpart (for the
+symbolic engine) and what makes it undefined. Adding a function to gradcli is
+adding one entry here.
+
+Conventions (documented in README.md):
+- At a kink (``abs`` and ``relu`` at exactly 0) the derivative is taken as 0,
+  the subgradient PyTorch uses too; the SymPy counterparts (``Abs`` whose
+  derivative is ``sign``, and a ``Piecewise`` relu) give 0 there as well.
+- ``sigmoid``, ``softplus`` and the losses are computed in their numerically
+  stable forms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+import numpy as np
+
+Array = Any  # a float64 ndarray or a NumPy scalar; broadcasting does the rest
+Forward = Callable[..., Array]
+Local = Callable[[int, tuple[Array, ...], Array], Array]
+LocalText = Callable[[int, list[str], str], str]
+SympyBuild = Callable[..., Any]
+Undefined = Callable[[tuple[Array, ...]], list[tuple[Array, str]]]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation: arity (-1 for n-ary), forward, local derivatives and names."""
+
+    name: str
+    arity: int
+    forward: Forward
+    local: Local  # local(i, args, out) = d out / d args[i]
+    local_text: LocalText  # the same derivative as a formula in the argument names
+    sympy: SympyBuild  # sympy(sp, *args) -> SymPy expression
+    user: bool = True  # callable by name in a model (functions only)
+    undefined: Undefined | None = None  # rows where the value is undefined, and why
+    kink: Callable[[tuple[Array, ...]], Array] | None = None  # rows at a kink
+    formula: str = ""  # the function itself, for `gradcli losses` and docs
+
+
+def _exp_neg_abs(a: Array) -> Array:
+    return np.exp(-np.abs(a))
+
+
+def _sigmoid(a: Array) -> Array:
+    e = _exp_neg_abs(a)
+    return np.where(a >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _sigmoid_slope(a: Array) -> Array:
+    # s * (1 - s) written so that it stays positive when s rounds to 0 or 1.
+    e = _exp_neg_abs(a)
+    return e / (1.0 + e) ** 2
+
+
+def _pow_base_slope(a: Array, b: Array) -> Array:
+    # b * a**(b-1); x**0 has slope 0 everywhere, including at a == 0.
+    with np.errstate(all="ignore"):
+        slope = b * np.power(a, b - 1.0)
+    return np.where(b == 0, 0.0, slope)
+
+
+def _pow_undefined(args: tuple[Array, ...]) -> list[tuple[Array, str]]:
+    a, b = args
+    fractional = np.asarray(b) != np.round(b)
+    return [
+        ((np.asarray(a) < 0) & fractional, "negative base to a fractional power"),
+        ((np.asarray(a) == 0) & (np.asarray(b) < 0), "zero to a negative power (division by zero)"),
+    ]
+
+
+def _xlogy(x: Array, y: Array) -> Array:
+    """x*log(y), taken as 0 where x == 0 (the limit), as in a cross-entropy."""
+    with np.errstate(all="ignore"):
+        return np.where(x == 0, 0.0, x * np.log(y))
+
+
+def _bce(p: Array, y: Array) -> Array:
+    return -(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p))
+
+
+def _bce_slope(p: Array, y: Array) -> Array:
+    with np.errstate(all="ignore"):
+        return np.where(y == 0, 0.0, -y / p) + np.where(y == 1, 0.0, (1.0 - y) / (1.0 - p))
+
+
+def _bce_undefined(args: tuple[Array, ...]) -> list[tuple[Array, str]]:
+    p, y = (np.asarray(v) for v in args)
+    return [
+        ((p < 0) | (p > 1), "prediction outside [0, 1]"),
+        (((p == 0) & (y > 0)) | ((p == 1) & (y < 1)), "prediction of exactly 0 or 1 for the other class (log of 0)"),
+    ]
+
+
+def _bce_logit(z: Array, y: Array) -> Array:
+    # bce(sigmoid(z), y) = softplus(z) - y*z, with softplus in its stable form.
+    return np.maximum(z, 0.0) - z * y + np.log1p(_exp_neg_abs(z))
+
+
+def _huber(r: Array, d: Array) -> Array:
+    ar = np.abs(r)
+    return np.where(ar <= d, 0.5 * r * r, d * (ar - 0.5 * d))
+
+
+def _sympy_huber(sp: Any, r: Any, d: Any) -> Any:
+    return sp.Piecewise((r**2 / 2, sp.Abs(r) <= d), (d * (sp.Abs(r) - d / 2), True))
+
+
+def _unary(
+    name: str,
+    forward: Forward,
+    slope: Callable[[Array, Array], Array],
+    slope_text: Callable[[str, str], str],
+    sympy: SympyBuild,
+    **extra: Any,
+) -> Op:
+    """A one-argument function: slope(a, out) is its derivative."""
+    return Op(
+        name=name,
+        arity=1,
+        forward=forward,
+        local=lambda i, args, out: slope(args[0], out),
+        local_text=lambda i, a, out: slope_text(a[0], out),
+        sympy=sympy,
+        **extra,
+    )
+
+
+def _nonpositive(reason: str) -> Undefined:
+    return lambda args: [(np.asarray(args[0]) <= 0, reason)]
+
+
+def _negative(reason: str) -> Undefined:
+    return lambda args: [(np.asarray(args[0]) < 0, reason)]
+
+
+def _at_zero(args: tuple[Array, ...]) -> Array:
+    return np.asarray(args[0]) == 0
+
+
+OPS: dict[str, Op] = {
+    op.name: op
+    for op in [
+        # ---- arithmetic (written with operators) ----
+        Op("add", -1, lambda *a: sum(a[1:], a[0]), lambda i, a, o: 1.0,
+           lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False),
+        Op("sub", 2, np.subtract, lambda i, a, o: 1.0 if i == 0 else -1.0,
+           lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False),
+        Op("mul", 2, np.multiply, lambda i, a, o: a[1 - i],
+           lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False),
+        Op("div", 2, np.divide,
+           lambda i, a, o: 1.0 / a[1] if i == 0 else -o / a[1],
+           lambda i, a, o: f"1/{a[1]}" if i == 0 else f"-{a[0]}/{a[1]}**2",
+           lambda sp, a, b: a / b, user=False,
+           undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")]),
+        Op("pow", 2, np.power,
+           lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else o * np.log(a[0]),
+           lambda i, a, o: f"{a[1]}*{a[0]}**({a[1]} - 1)" if i == 0 else f"{o}*log({a[0]})",
+           lambda sp, a, b: a**b, user=False, undefined=_pow_undefined),
+        Op("neg", 1, np.negative, lambda i, a, o: -1.0, lambda i, a, o: "-1",
+           lambda sp, a: -a, user=False),
+        Op("identity", 1, lambda a: a, lambda i, a, o: 1.0, lambda i, a, o: "1",
+           lambda sp, a: a, user=False),
+        # ---- functions a model may call ----
+        _unary("exp", np.exp, lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
+               formula="e**z"),
+        _unary("log", np.log, lambda a, o: 1.0 / a, lambda a, o: f"1/{a}", lambda sp, a: sp.log(a),
+               undefined=_nonpositive("log of a non-positive number"), formula="natural logarithm"),
+        _unary("sqrt", np.sqrt, lambda a, o: 0.5 / o, lambda a, o: f"1/(2*sqrt({a}))",
+               lambda sp, a: sp.sqrt(a), undefined=_negative("square root of a negative number"),
+               formula="z**0.5"),
+        _unary("abs", np.abs, lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
+               lambda sp, a: sp.Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)"),
+        _unary("sin", np.sin, lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a)),
+        _unary("cos", np.cos, lambda a, o: -np.sin(a), lambda a, o: f"-sin({a})", lambda sp, a: sp.cos(a)),
+        _unary("tan", np.tan, lambda a, o: 1.0 + o * o, lambda a, o: f"1 + tan({a})**2",
+               lambda sp, a: sp.tan(a)),
+        _unary("tanh", np.tanh, lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
+               lambda sp, a: sp.tanh(a)),
+        _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
+               lambda a, o: f"sigmoid({a})*(1 - sigmoid({a}))",
+               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)"),
+        _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
+               lambda a, o: f"step({a})",
+               lambda sp, a: sp.Piecewise((0, a <= 0), (a, True)), kink=_at_zero,
+               formula="max(z, 0) (derivative 0 at z = 0)"),
+        _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
+               lambda a, o: f"sigmoid({a})", lambda sp, a: sp.log(1 + sp.exp(a)),
+               formula="log(1 + e**z)"),
+        # ---- losses' own operations (not callable from a model) ----
+        Op("huber", 2, _huber,
+           lambda i, a, o: np.clip(a[0], -a[1], a[1]) if i == 0 else np.where(np.abs(a[0]) <= a[1], 0.0, np.abs(a[0]) - a[1]),
+           lambda i, a, o: f"clip({a[0]}, -{a[1]}, {a[1]})" if i == 0 else f"max(|{a[0]}| - {a[1]}, 0)",
+           _sympy_huber, user=False),
+        Op("bce", 2, _bce,
+           lambda i, a, o: _bce_slope(a[0], a[1]) if i == 0 else np.log1p(-a[0]) - np.log(a[0]),
+           lambda i, a, o: f"({a[0]} - {a[1]})/({a[0]}*(1 - {a[0]}))" if i == 0 else f"log(1 - {a[0]}) - log({a[0]})",
+           lambda sp, p, y: -(y * sp.log(p) + (1 - y) * sp.log(1 - p)), user=False,
+           undefined=_bce_undefined),
+        Op("bce_logit", 2, _bce_logit,
+           lambda i, a, o: _sigmoid(a[0]) - a[1] if i == 0 else -a[0],
+           lambda i, a, o: f"sigmoid({a[0]}) - {a[1]}" if i == 0 else f"-{a[0]}",
+           lambda sp, z, y: sp.log(1 + sp.exp(z)) - y * z, user=False),
+    ]
+}
+
+# Binary operators as Python's ast spells them; `^` is power, never XOR.
+INFIX = {"add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}
