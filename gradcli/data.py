@@ -85,16 +85,7 @@ def decode_utf8(raw: bytes, what: str) -> str:
         raise DataError(f"{what}: invalid UTF-8 at line {line} (byte {err.start})") from None
 
 
-class Table:
-    """Numeric columns read from CSV: name -> list of floats, all the same length."""
-
-    def __init__(self, columns: dict[str, list[float]], rows: int, source: str) -> None:
-        self.columns = columns
-        self.rows = rows
-        self.source = source
-
-
-def read_csv(text: str, source: str, wanted: set[str] | None = None) -> tuple[list[str], list[list[str]], list[int]]:
+def read_csv(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
     """Header, raw rows and their line numbers; structural defects are DataErrors."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     header: list[str] | None = None
@@ -128,10 +119,9 @@ def read_csv(text: str, source: str, wanted: set[str] | None = None) -> tuple[li
     return header, rows, lines
 
 
-def parse_csv_columns(raw: bytes, source: str, wanted: list[str]) -> tuple[dict[str, list[float]], list[str], int]:
-    """The wanted columns as floats, plus the header; every cell checked with its line and column."""
-    text = decode_utf8(raw, source)
-    header, rows, lines = read_csv(text, source)
+def numeric_columns(header: list[str], rows: list[list[str]], lines: list[int], source: str,
+                    wanted: list[str]) -> dict[str, list[float]]:
+    """The wanted columns as floats; every cell checked, with its line, row and column in errors."""
     missing = [name for name in wanted if name not in header]
     if missing:
         raise DataError(
@@ -145,7 +135,13 @@ def parse_csv_columns(raw: bytes, source: str, wanted: list[str]) -> tuple[dict[
             where = f"{source}: line {line} (row {row_number}), column {show_text(name)!r}"
             values.append(parse_number(record[index], where))
         columns[name] = values
-    return columns, header, len(rows)
+    return columns
+
+
+def parse_csv_columns(raw: bytes, source: str, wanted: list[str]) -> tuple[dict[str, list[float]], list[str], int]:
+    """Decode, read and convert in one go: the wanted columns, the header and the row count."""
+    header, rows, lines = read_csv(decode_utf8(raw, source), source)
+    return numeric_columns(header, rows, lines, source, wanted), header, len(rows)
 
 
 def read_params_json(raw: bytes, source: str) -> dict[str, float]:

@@ -223,7 +223,8 @@ def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) 
         tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
         lead = len(source) - len(source.lstrip())
-        col = (err.offset or 1) - 1 + lead
+        stripped = source.strip()
+        col = (err.offset - 1 if err.offset else len(stripped)) + lead  # no offset: the text ended too soon
         col = min(max(col, 0), len(source))
         raise ParseError(f"invalid syntax in {what}", text, source_offsets[col]) from None
     except (RecursionError, MemoryError):

@@ -10,6 +10,7 @@ A name given as a parameter value stays a parameter even if it looks like an inp
 
 from __future__ import annotations
 
+import keyword
 import re
 from dataclasses import dataclass
 
@@ -42,7 +43,7 @@ def check_name(name: str, what: str) -> None:
     """A name given by the user for data, a parameter or the target."""
     from .ops import OPS
 
-    if not NAME_RE.match(name):
+    if not NAME_RE.match(name) or keyword.iskeyword(name):
         raise RoleError(f"{what} name {show_text(name)!r} is not a valid name (a letter, then letters, digits or _)")
     if name in CONSTANTS or (name in OPS and OPS[name].user):
         kind = "a constant" if name in CONSTANTS else "a function"

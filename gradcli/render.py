@@ -25,7 +25,10 @@ def _mark(agree: bool | None) -> str:
 def _console(stream: IO[str]) -> Any:
     from rich.console import Console
 
-    return Console(file=stream, highlight=False, soft_wrap=False)
+    console = Console(file=stream, highlight=False, soft_wrap=False)
+    if not console.is_terminal:  # a pipe or file: no wrapping at an imagined 80 columns
+        console = Console(file=stream, highlight=False, soft_wrap=False, width=240)
+    return console
 
 
 def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
@@ -60,7 +63,8 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
     table.add_column("ok")
     for g in report.gradients.values():
         cells = [escape(g.param), escape(g.symbolic or "")]
-        cells += [number(getattr(g, key)) for key in headings if has[key]]
+        cells += [f"{g.abs_diff:.3g}" if key == "abs_diff" and g.abs_diff is not None else number(getattr(g, key))
+                  for key in headings if has[key]]
         verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
         ok = None if not verdicts else all(verdicts)
         cells.append(f"[{'green' if ok else 'red'}]{_mark(ok)}[/]" if ok is not None else "")

@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 from .errors import GradcliError, UndefinedError
 from .expr import CONSTANTS, Expr, Num, Sym, exact_number, postorder, children
@@ -23,7 +23,9 @@ from .problem import Problem
 DIGITS = 30  # precision of single-point evaluation
 SIMPLIFY_MAX_OPS = 40  # only small derivatives are simplified...
 SIMPLIFY_SECONDS = 0.5  # ...and only for this long each
-HIGH_PRECISION_ROWS = 100  # rows redone with evalf where float64 fails
+HIGH_PRECISION_ROWS = 100  # rows redone in high precision where float64 fails
+READABLE_MAX_NODES = 300  # larger derivatives are shown as they are
+PRETTY_SECONDS = 2.0  # time for making all formulas readable, together
 
 
 class _OutOfTime(BaseException):
@@ -81,6 +83,7 @@ class SymbolicLoss:
             self.loss = to_sympy(problem.loss, self.symbols)
         except RecursionError:
             raise GradcliError("the model is nested too deeply for the symbolic engine") from None
+        self._pretty_budget = PRETTY_SECONDS
 
     def derivative(self, name: str) -> Any:
         try:
@@ -89,17 +92,29 @@ class SymbolicLoss:
             raise GradcliError("the model is nested too deeply for the symbolic engine") from None
 
     def readable(self, derivative: Any) -> str:
-        """A short form for people: factored, and simplified when small, under a time bound."""
+        """A short form for people: factored, and simplified when small, under a time bound.
+
+        Large derivatives (and everything once the time budget is spent) are
+        printed as they are, without SymPy's costly term ordering.
+        """
+        import itertools
+        import time
+
         sp = self.sp
+        size = sum(1 for _ in itertools.islice(sp.preorder_traversal(derivative), READABLE_MAX_NODES + 1))
+        if size > READABLE_MAX_NODES or self._pretty_budget <= 0:
+            return sp.sstr(derivative, order="none")
+        started = time.perf_counter()
         candidates = [derivative]
         try:
-            with time_limit(SIMPLIFY_SECONDS) as bounded:
+            with time_limit(min(SIMPLIFY_SECONDS, self._pretty_budget)) as bounded:
                 candidates.append(sp.factor_terms(derivative))
                 if bounded and sp.count_ops(derivative) <= SIMPLIFY_MAX_OPS:
                     candidates.append(sp.simplify(derivative))
         except (_OutOfTime, RecursionError):
             pass
-        best = min(candidates, key=lambda c: (sp.count_ops(c), len(str(c))))
+        best = min(candidates, key=lambda c: (sp.count_ops(c), len(sp.sstr(c, order="none"))))
+        self._pretty_budget -= time.perf_counter() - started
         return sp.sstr(best)
 
     def values(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
@@ -107,20 +122,56 @@ class SymbolicLoss:
         """Mean over rows of each derivative at the given values."""
         if rows == 1:
             point = {**params, **{name: float(col[0]) for name, col in columns.items()}}
-            return {name: self._evalf(d, point, 1) for name, d in derivatives.items()}
+            values = self._precise(derivatives)(point, 1)
+            return dict(zip(derivatives, values))
         return self._vectorised(derivatives, params, columns, rows)
 
-    def _evalf(self, derivative: Any, point: Mapping[str, float], row: int) -> float:
+    def _compile(self, expressions: list[Any], module: str) -> Callable[..., Any]:
+        """One function of every symbol (in self.symbols order) returning all expressions.
+
+        Symbols and common subexpressions get internal names (``_a0``, ``_t0``)
+        that no user name can take (user names start with a letter), so no
+        name in the model can collide with the generated code.
+        """
         sp = self.sp
-        subs = {self.symbols[n]: sp.Float(repr(float(v)), DIGITS) for n, v in point.items() if n in self.symbols}
-        try:
-            value = derivative.evalf(DIGITS, subs=subs)
-            number = float(value)
-        except (TypeError, ValueError, ZeroDivisionError):
-            number = math.nan
-        if not math.isfinite(number):
-            raise UndefinedError(f"the symbolic derivative is undefined or infinite at row {row}")
-        return number
+        internal = {symbol: sp.Symbol(f"_a{i}") for i, symbol in enumerate(self.symbols.values())}
+        renamed = [e.xreplace(internal) for e in expressions]
+
+        def shared(exprs: Any) -> Any:
+            return sp.cse(exprs, symbols=sp.numbered_symbols("_t"), list=False)
+
+        return sp.lambdify(list(internal.values()), renamed, modules=module, cse=shared)
+
+    def _precise(self, derivatives: Mapping[str, Any]) -> Callable[[Mapping[str, float], int], list[float]]:
+        """All derivatives at one point in 30-digit arithmetic (mpmath), sharing subexpressions.
+
+        Values are taken at their shortest decimal form (0.7, not the binary
+        0.69999999999999995559...), the number the user wrote.
+        """
+        import mpmath
+
+        names = list(self.symbols)
+        function = self._compile(list(derivatives.values()), "mpmath")
+
+        def evaluate(point: Mapping[str, float], row: int) -> list[float]:
+            with mpmath.workdps(DIGITS):
+                try:
+                    outputs = function(*(mpmath.mpf(repr(float(point[n]))) for n in names))
+                except (ZeroDivisionError, ValueError, OverflowError):
+                    outputs = [math.nan] * len(derivatives)
+                numbers = []
+                for name, value in zip(derivatives, outputs):
+                    try:
+                        number = float(value)
+                    except (TypeError, ValueError):  # complex or not a number
+                        number = math.nan
+                    if not math.isfinite(number):
+                        raise UndefinedError(
+                            f"the symbolic derivative for {name} is undefined or infinite at row {row}")
+                    numbers.append(number)
+            return numbers
+
+        return evaluate
 
     def _vectorised(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                     columns: Mapping[str, Any], rows: int) -> dict[str, float]:
@@ -128,8 +179,7 @@ class SymbolicLoss:
 
         sp = self.sp
         names = list(self.symbols)
-        function = sp.lambdify([self.symbols[n] for n in names], list(derivatives.values()),
-                               modules="numpy", cse=True, dummify=True)
+        function = self._compile(list(derivatives.values()), "numpy")
         arguments = [params[n] if n in params else columns[n] for n in names]
         with np.errstate(all="ignore"):
             outputs = function(*arguments)
@@ -141,8 +191,10 @@ class SymbolicLoss:
                 raise UndefinedError(
                     f"the symbolic derivative for {name} is undefined or overflows at row {bad[0] + 1} "
                     f"(and {len(bad) - 1} more rows)")
+            if len(bad):
+                precise = self._precise({name: derivatives[name]})
             for row in bad:
                 point = {**params, **{n: float(col[row]) for n, col in columns.items()}}
-                per_row[row] = self._evalf(derivatives[name], point, int(row) + 1)
+                per_row[row] = precise(point, int(row) + 1)[0]
             result[name] = float(np.mean(per_row))
         return result
