@@ -251,7 +251,7 @@ def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str
         child = graph.nodes[i]
         if child.role == "constant":
             continue
-        value = float(np.broadcast_to(values[i], (row + 1,))[row]) if np.ndim(values[i]) else float(values[i])
+        value = float(values[i][row]) if np.ndim(values[i]) else float(values[i])
         parts.append(f"{child.text if len(child.text) <= 30 else child.name} = {value:.6g}")
     return f" ({', '.join(parts)})" if parts else ""
 
@@ -295,7 +295,7 @@ def _diagnose_backward(graph: Graph, values: list[Any], adjoints: list[Any], row
                 if row is not None:
                     raise UndefinedError(
                         f"the derivative of {node.op} is infinite or undefined at row {row + 1}: "
-                        f"d {_short(node.text)} / d {_short(graph.nodes[child].text)}"
+                        f"d {_short(node.text)}/d({_short(graph.nodes[child].text)})"
                         f"{_describe_args(graph, node, values, row)}"
                     )
     raise UndefinedError("a gradient is not a finite number at this point (it overflows)")

@@ -83,7 +83,9 @@ def _xlogy(x: Array, y: Array) -> Array:
 
 
 def _bce(p: Array, y: Array) -> Array:
-    return -(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p))
+    # Outside [0, 1] the loss is undefined; say so with nan (diagnosed by the graph engine).
+    loss = -(_xlogy(y, p) + _xlogy(1.0 - y, 1.0 - p))
+    return np.where((p < 0) | (p > 1), np.nan, loss)
 
 
 def _bce_slope(p: Array, y: Array) -> Array:
