@@ -127,11 +127,16 @@ _PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
 _SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
 
 
-def to_text(root: Expr) -> str:
-    """Readable text with only the parentheses that are needed."""
+def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
+    """Readable text with only the parentheses that are needed.
+
+    `names` maps id(subtree) to a name printed in its place (e.g. "yhat").
+    """
     out: dict[int, tuple[str, int]] = {}  # id -> (text, precedence)
     for node in postorder(root):
-        if isinstance(node, Num):
+        if names and id(node) in names and node is not root:
+            out[id(node)] = (names[id(node)], 5)
+        elif isinstance(node, Num):
             out[id(node)] = (node.text, 5 if not node.text.startswith("-") else 3)
         elif isinstance(node, Sym):
             out[id(node)] = (node.name, 5)

@@ -109,7 +109,7 @@ def build_graph(problem: Problem) -> Graph:
                     name, role = "yhat", "model"
                 else:
                     name, role = fresh_name(), "intermediate"
-                node_id = add(name, op, inputs, role, to_text(expr))
+                node_id = add(name, op, inputs, role, to_text(expr, {id(model_root): "yhat"}))
             made[id(expr)] = node_id
         return made[id(root)]
 
