@@ -154,7 +154,9 @@ def gradients(
 
     graph = build_graph(problem)
     sweep = backprop(graph, values, columns, rows, chosen if "backprop" in engines else [])
-    warnings += kinks(graph, sweep.values, rows)
+    found_kinks = kinks(graph, sweep.values, rows)
+    warnings += [f"{k.text} is at its kink (argument exactly 0) in {k.where()}; its derivative is taken as 0 there"
+                 for k in found_kinks if k.exact]
 
     symbolic_values: dict[str, float] = {}
     formulas: dict[str, str] = {}
@@ -195,6 +197,14 @@ def gradients(
                 gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(sweep.loss_value)))
             else:
                 gradient.fd_agree = False
+        near = [k for k in found_kinks if not k.exact and name in k.params]
+        if gradient.agree is False and near:
+            # Within rounding of a kink the engines may fall on different sides of it:
+            # not a disagreement, but a point where the loss is not differentiable.
+            gradient.agree = None
+            warnings.append(
+                f"{name}: not compared: {near[0].text} is within rounding of its kink in {near[0].where()}, "
+                "where the loss is not differentiable and the engines fell on different sides")
         results[name] = gradient
 
     verdicts = [g.agree for g in results.values() if g.agree is not None]

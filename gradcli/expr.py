@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import math
 import re
+import warnings
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Iterator, Union
@@ -154,7 +155,7 @@ def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
                 right = rt if rp >= p else f"({rt})"
             else:
                 left = lt if lp >= p else f"({lt})"
-                right = rt if rp > p or (rp == p and node.op in ("add", "mul")) else f"({rt})"
+                right = rt if rp > p else f"({rt})"  # a + (b - c) keeps its parentheses
             out[id(node)] = (f"{left}{_SYMBOL[node.op]}{right}", p)
     return out[id(root)][0]
 
@@ -183,6 +184,8 @@ def check_characters(text: str, allow_newlines: bool = False) -> None:
             raise ParseError(f"non-ASCII character {show_text(ch)!s} is not allowed", text, i)
         if not ch.isprintable():
             raise ParseError(f"control character {show_text(ch)} is not allowed", text, i)
+        if ch == "#":  # Python would read the rest as a comment and drop it silently
+            raise ParseError("'#' is not allowed (there are no comments in a model)", text, i)
 
 
 def _check_parentheses(text: str) -> None:
@@ -225,7 +228,9 @@ def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) 
     source_offsets.append(len(text))
     source = "".join(pieces)
     try:
-        tree = ast.parse(source.strip(), mode="eval")
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.strip(), mode="eval")
     except SyntaxError as err:
         lead = len(source) - len(source.lstrip())
         stripped = source.strip()
@@ -290,7 +295,7 @@ class _Builder:
             return [node.args[0]]
         if isinstance(node, (ast.Name, ast.Constant)):
             return []
-        raise self.fail(f"{self.describe(node)} is not allowed in a {self.what}", node)
+        raise self.fail(f"{self.describe(node)} is not allowed in the {self.what}", node)
 
     def op_text(self, node: ast.AST) -> str:
         symbol = {ast.BitXor: "^", ast.BitOr: "|", ast.BitAnd: "&", ast.FloorDiv: "//", ast.Mod: "%",
@@ -360,11 +365,14 @@ class _Builder:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "a string" if isinstance(value, (str, bytes)) else show_text(repr(value), 20)
-            raise ParseError(f"{kind} is not allowed in a {self.what}", self.text, at)
+            raise ParseError(f"{kind} is not allowed in the {self.what}", self.text, at)
         segment = ast.get_source_segment(self.source, node) or ""
         if not _DECIMAL_RE.match(segment):
             raise ParseError(f"number {show_text(segment)!r} is not a decimal number", self.text, at)
-        number = float(value)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
         if not math.isfinite(number) or abs(number) > MAX_CONSTANT:
             raise ParseError(f"number {show_text(segment, 20)} is too large", self.text, at)
         return Num(number, segment, at), 0, number

@@ -223,21 +223,47 @@ def _needed(graph: Graph, wanted: set[int]) -> list[bool]:
     return needed
 
 
-def kinks(graph: Graph, values: list[Any], rows: int) -> list[str]:
-    """Notes for rows where abs/relu sit exactly at their kink (derivative taken as 0)."""
-    notes = []
+NEAR_KINK = 1e-9  # |argument| below this, but not 0, is "within rounding" of a kink
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A node at (exact) or within rounding of (near) its kink, in some rows."""
+
+    text: str
+    rows: tuple[int, ...]  # 1-based
+    exact: bool
+    params: frozenset[str]  # the parameters upstream of the node
+
+    def where(self) -> str:
+        shown = ", ".join(str(r) for r in self.rows[:5]) + (", ..." if len(self.rows) > 5 else "")
+        return f"row{'s' if len(self.rows) > 1 else ''} {shown}"
+
+
+def kinks(graph: Graph, values: list[Any], rows: int) -> list[Kink]:
+    """Where abs/relu sit exactly at their kink (derivative taken as 0) or within rounding of it."""
+    found = []
+    upstream = _upstream_params(graph)
     for node in graph.nodes:
         if node.op is None or OPS[node.op].kink is None:
             continue
-        at_kink = np.broadcast_to(OPS[node.op].kink(tuple(values[i] for i in node.inputs)), (rows,))  # type: ignore[misc]
-        if at_kink.any():
-            where = np.flatnonzero(at_kink)
-            row_list = ", ".join(str(r + 1) for r in where[:5]) + (", ..." if len(where) > 5 else "")
-            notes.append(
-                f"{node.text} is at its kink (argument exactly 0) in row {row_list}; "
-                f"its derivative is taken as 0 there"
-            )
-    return notes
+        argument = np.broadcast_to(values[node.inputs[0]], (rows,))
+        exact = np.flatnonzero(argument == 0)
+        near = np.flatnonzero((argument != 0) & (np.abs(argument) < NEAR_KINK))
+        for where, is_exact in ((exact, True), (near, False)):
+            if len(where):
+                found.append(Kink(node.text, tuple(int(r) + 1 for r in where), is_exact, upstream[node.id]))
+    return found
+
+
+def _upstream_params(graph: Graph) -> list[frozenset[str]]:
+    upstream: list[frozenset[str]] = []
+    for node in graph.nodes:
+        names = {node.name} if node.role == "parameter" else set()
+        for i in node.inputs:
+            names |= upstream[i]
+        upstream.append(frozenset(names))
+    return upstream
 
 
 def _first_bad_row(value: Any, rows: int) -> int | None:

@@ -101,6 +101,13 @@ def _bce_undefined(args: tuple[Array, ...]) -> list[tuple[Array, str]]:
     ]
 
 
+def _sympy_bce(sp: Any, p: Any, y: Any) -> Any:
+    # At p == 0 (or 1) the term y*log(p) (or (1-y)*log(1-p)) is finite only when its
+    # weight is 0, and then it is 0, as in the NumPy forward; leave it out there.
+    full = -(y * sp.log(p) + (1 - y) * sp.log(1 - p))
+    return sp.Piecewise((-(1 - y) * sp.log(1 - p), sp.Eq(p, 0)), (-y * sp.log(p), sp.Eq(p, 1)), (full, True))
+
+
 def _bce_logit(z: Array, y: Array) -> Array:
     # bce(sigmoid(z), y) = softplus(z) - y*z, with softplus in its stable form.
     return np.maximum(z, 0.0) - z * y + np.log1p(_exp_neg_abs(z))
@@ -204,7 +211,7 @@ OPS: dict[str, Op] = {
         Op("bce", 2, _bce,
            lambda i, a, o: _bce_slope(a[0], a[1]) if i == 0 else np.log1p(-a[0]) - np.log(a[0]),
            lambda i, a, o: f"({a[0]} - {a[1]})/({a[0]}*(1 - {a[0]}))" if i == 0 else f"log(1 - {a[0]}) - log({a[0]})",
-           lambda sp, p, y: -(y * sp.log(p) + (1 - y) * sp.log(1 - p)), user=False,
+           _sympy_bce, user=False,
            undefined=_bce_undefined),
         Op("bce_logit", 2, _bce_logit,
            lambda i, a, o: _sigmoid(a[0]) - a[1] if i == 0 else -a[0],

@@ -38,16 +38,25 @@ def time_limit(seconds: float) -> Iterator[bool]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
+    armed = [True]
 
     def interrupt(signum: int, frame: Any) -> None:
-        raise _OutOfTime()
+        if armed[0]:
+            raise _OutOfTime()
 
     previous = signal.signal(signal.SIGALRM, interrupt)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    # Repeat every 50 ms: an exception raised inside a garbage-collector callback is
+    # swallowed by Python, and the next tick raises it again.
+    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
     try:
         yield True
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
+        while armed[0]:  # a tick may land while disarming: disarm again
+            try:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+                armed[0] = False
+            except _OutOfTime:
+                pass
         signal.signal(signal.SIGALRM, previous)
 
 
@@ -158,13 +167,14 @@ class SymbolicLoss:
                 try:
                     outputs = function(*(mpmath.mpf(repr(float(point[n]))) for n in names))
                 except (ZeroDivisionError, ValueError, OverflowError):
-                    outputs = [math.nan] * len(derivatives)
+                    # Shared subexpressions are computed before any branch of a Piecewise
+                    # is chosen, so a branch not taken can still divide by zero: redo exactly.
+                    outputs = [None] * len(derivatives)
                 numbers = []
-                for name, value in zip(derivatives, outputs):
-                    try:
-                        number = float(value)
-                    except (TypeError, ValueError):  # complex or not a number
-                        number = math.nan
+                for (name, derivative), value in zip(derivatives.items(), outputs):
+                    number = _as_float(value)
+                    if not math.isfinite(number):
+                        number = self._exact(derivative, point)
                     if not math.isfinite(number):
                         raise UndefinedError(
                             f"the symbolic derivative for {name} is undefined or infinite at row {row}")
@@ -173,11 +183,19 @@ class SymbolicLoss:
 
         return evaluate
 
+    def _exact(self, derivative: Any, point: Mapping[str, float]) -> float:
+        """One derivative with the decimal values put in exactly, then evaluated to DIGITS digits."""
+        sp = self.sp
+        exact = {self.symbols[n]: sp.Rational(repr(float(v))) for n, v in point.items() if n in self.symbols}
+        try:
+            return _as_float(derivative.xreplace(exact).evalf(DIGITS))
+        except (ZeroDivisionError, ValueError, TypeError, RecursionError):
+            return math.nan
+
     def _vectorised(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                     columns: Mapping[str, Any], rows: int) -> dict[str, float]:
         import numpy as np
 
-        sp = self.sp
         names = list(self.symbols)
         function = self._compile(list(derivatives.values()), "numpy")
         arguments = [params[n] if n in params else columns[n] for n in names]
@@ -198,3 +216,13 @@ class SymbolicLoss:
                 per_row[row] = precise(point, int(row) + 1)[0]
             result[name] = float(np.mean(per_row))
         return result
+
+
+def _as_float(value: Any) -> float:
+    """A real finite-or-not float, or nan for anything else (complex, zoo, unevaluated)."""
+    if value is None:
+        return math.nan
+    try:
+        return float(value)
+    except (TypeError, ValueError):
+        return math.nan
