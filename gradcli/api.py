@@ -69,12 +69,14 @@ class GradientReport:
 def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
     checked = {}
     for name, value in params.items():
-        if isinstance(value, bool):
-            raise DataError(f"parameter {show_text(str(name))!r} is not a number")
+        if isinstance(value, (bool, str, bytes, complex)):
+            raise DataError(f"parameter {show_text(str(name))!r} is not a real number")
         try:
             number = float(value)
+        except OverflowError:
+            raise DataError(f"parameter {show_text(str(name))!r} overflows a 64-bit float") from None
         except (TypeError, ValueError):
-            raise DataError(f"parameter {show_text(str(name))!r} is not a number") from None
+            raise DataError(f"parameter {show_text(str(name))!r} is not a real number") from None
         if not math.isfinite(number):
             raise DataError(f"parameter {show_text(str(name))!r} is {number} (values must be finite)")
         checked[str(name)] = number
@@ -147,6 +149,8 @@ def gradients(
     columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
+    if wrt is not None and not chosen:
+        raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
     for name in chosen:
         if name not in problem.params:
             listed = ", ".join(problem.params) or "none"

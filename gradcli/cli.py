@@ -95,7 +95,7 @@ def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
 def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
     """--data as columns for the API, with warnings for CSV columns the model does not use."""
     from .data import decode_utf8, is_assignment_list, numeric_columns, parse_assignments, read_csv, read_text_source
-    from .expr import MAX_FILE_LENGTH, MAX_LENGTH, parse, symbols
+    from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Num, parse, postorder, symbols
     from .losses import LOSSES
 
     if spec is None:
@@ -105,9 +105,15 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
     source = "stdin" if spec == "-" else spec
     raw = read_text_source(spec, "--data")
     header, rows, lines = read_csv(decode_utf8(raw, source), source)
-    mentioned = set(symbols(parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)))
+    trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
     if loss.strip().lower() not in LOSSES:
-        mentioned |= set(symbols(parse(loss, what="loss")))
+        trees.append(parse(loss, what="loss"))
+    mentioned = {name for tree in trees for name in symbols(tree)}
+    constants = {node.text for tree in trees for node in postorder(tree) if isinstance(node, Num) and node.text in CONSTANTS}
+    for name in header:
+        if name in constants:
+            raise GradcliError(f"{source}: column {name!r} has the name of the constant {name} that the model uses; "
+                               "rename the column")
     wanted = [name for name in header if name in mentioned and name != target]
     if target not in header:
         raise GradcliError(

@@ -17,7 +17,8 @@ from typing import Any, Mapping
 
 from .errors import DataError, show_text
 
-_NUMBER_RE = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# ASCII digits only: `\d` and float() also accept other scripts' digits.
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
 def parse_number(text: str, where: str) -> float:
@@ -33,6 +34,15 @@ def parse_number(text: str, where: str) -> float:
     if not math.isfinite(value):
         raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
     return value
+
+
+def to_finite_float(value: int | float) -> float | None:
+    """The value as a finite float, or None when it is nan, infinite or too large (10**400)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
 
 
 def parse_assignments(text: str, option: str) -> dict[str, float]:
@@ -150,9 +160,17 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
     def reject_constant(token: str) -> Any:
         raise DataError(f"{source}: {token} is not allowed (values must be finite numbers)")
 
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise DataError(f"{source}: {show_text(key)!r} is given twice")
+            seen[key] = value
+        return seen
+
     text = decode_utf8(raw, source)
     try:
-        data = json.loads(text, parse_constant=reject_constant)
+        data = json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys)
     except json.JSONDecodeError as err:
         raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     if not isinstance(data, dict):
@@ -161,8 +179,8 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
     for name, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DataError(f"{source}: parameter {show_text(name)!r} is not a number")
-        number = float(value)
-        if not math.isfinite(number):
+        number = to_finite_float(value)
+        if number is None:
             raise DataError(f"{source}: parameter {show_text(name)!r} overflows a 64-bit float")
         values[name] = number
     return values
@@ -186,9 +204,16 @@ def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     rows: int | None = None
     for name, values in data.items():
         try:
-            array = np.asarray(values, dtype=np.float64)
+            raw = np.asarray(values)
+            if raw.dtype.kind not in "biuf" and raw.dtype != object:  # complex, strings, dates, ...
+                raise TypeError
+            if raw.dtype == object and any(isinstance(v, (str, bytes, complex)) for v in raw.ravel()):
+                raise TypeError
+            array = np.asarray(raw, dtype=np.float64)
+        except OverflowError:
+            raise DataError(f"data {show_text(str(name))!r}: a value overflows a 64-bit float") from None
         except (TypeError, ValueError):
-            raise DataError(f"data {show_text(str(name))!r}: values are not numbers") from None
+            raise DataError(f"data {show_text(str(name))!r}: values are not real numbers") from None
         if array.ndim == 0:
             array = array.reshape(1)
         if array.ndim != 1:

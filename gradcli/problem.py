@@ -75,6 +75,9 @@ def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, 
         return substitute(per_row, YHAT, model), key, formula
     per_row = parse(loss, what="loss")
     names = symbols(per_row)
+    if YHAT not in names and isinstance(per_row, Sym):
+        raise GradcliError(f"unknown loss {show_text(loss)!r} (built-in: {', '.join(LOSSES)}; "
+                           "or an expression in yhat and y, e.g. \"(yhat - y)**4\")")
     if YHAT not in names:
         raise GradcliError(f"loss {show_text(loss)!r} does not use yhat (the model's prediction)")
     return substitute(per_row, YHAT, model), loss.strip(), to_text(per_row)

@@ -23,12 +23,21 @@ def _mark(agree: bool | None) -> str:
 
 
 def _console(stream: IO[str]) -> Any:
+    """A Rich console; plain (no escape codes at all) when NO_COLOR is set, as no-color.org asks."""
+    import os
+
     from rich.console import Console
 
-    console = Console(file=stream, highlight=False, soft_wrap=False)
+    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
+    console = Console(file=stream, highlight=False, soft_wrap=False, **plain)
     if not console.is_terminal:  # a pipe or file: no wrapping at an imagined 80 columns
         console = Console(file=stream, highlight=False, soft_wrap=False, width=240)
     return console
+
+
+def decorated(console: Any) -> bool:
+    """Box rules and styles only for a terminal that takes colour."""
+    return bool(console.is_terminal and console.color_system)
 
 
 def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
@@ -38,7 +47,6 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
     from rich.table import Table
 
     console = _console(stream)
-    decorated = console.is_terminal
     values = ", ".join(f"{k}={number(v)}" for k, v in report.params.items())
     if report.point is not None:
         values += (" | " if values else "") + ", ".join(f"{k}={number(v)}" for k, v in report.point.items())
@@ -50,7 +58,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
     if report.defaults:
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
         console.print(f"[dim]defaults used: {escape(defaults)}[/]")
-    table = Table(box=box.SIMPLE_HEAD if decorated else None, show_edge=False, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
     table.add_column("param")
     table.add_column("∂loss/∂param", overflow="fold")
     has = {key: any(getattr(g, key) is not None for g in report.gradients.values())
@@ -116,7 +124,7 @@ def losses_table(fmt: str, stream: IO[str] = sys.stdout) -> None:
     from rich.table import Table
 
     console = _console(stream)
-    table = Table(box=box.SIMPLE_HEAD if console.is_terminal else None, show_edge=False, pad_edge=False)
+    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
     for heading in ("loss", "per-row formula", "note"):
         table.add_column(heading, overflow="fold")
     for info in LOSSES.values():
