@@ -13,7 +13,7 @@ added. A parameter's gradient is its adjoint summed over rows.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 import numpy as np
@@ -144,6 +144,76 @@ def _sum_operands(expr: Binary, absorbed: set[int]) -> list[Expr]:
     return operands
 
 
+# ---------------------------------------------------------------- edges and paths
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge of the graph: node `source` is input number `position` of node `target`.
+
+    A node that uses the same input twice (w*w) has two edges from it, one per position.
+    """
+
+    source: int
+    target: int
+    position: int
+
+
+def edges(graph: Graph) -> list[Edge]:
+    """Every edge, consumers in topological order."""
+    return [Edge(child, node.id, position) for node in graph.nodes for position, child in enumerate(node.inputs)]
+
+
+def local_formula(graph: Graph, edge: Edge) -> str:
+    """d target / d source as a formula in the nodes' names, from the operations table."""
+    node = graph.nodes[edge.target]
+    names = [graph.nodes[i].name for i in node.inputs]
+    return OPS[node.op].local_text(edge.position, names, node.name)  # type: ignore[index]
+
+
+def local_values(graph: Graph, values: list[Any]) -> dict[Edge, Any]:
+    """d target / d source on every edge at the given node values (nan or inf where undefined)."""
+    found: dict[Edge, Any] = {}
+    with np.errstate(all="ignore"):
+        for edge in edges(graph):
+            node = graph.nodes[edge.target]
+            args = tuple(values[i] for i in node.inputs)
+            found[edge] = OPS[node.op].local(edge.position, args, values[node.id])  # type: ignore[index]
+    return found
+
+
+def count_paths(graph: Graph, source: int) -> int:
+    """How many paths lead from the loss back to node `source` (one per way of walking the edges)."""
+    paths = [0] * len(graph.nodes)
+    paths[graph.output] = 1
+    for node in reversed(graph.nodes):
+        for child in node.inputs:
+            paths[child] += paths[node.id]
+    return paths[source]
+
+
+def paths(graph: Graph, source: int, limit: int) -> list[tuple[Edge, ...]]:
+    """Up to `limit` paths from the loss back to node `source`, each as its edges from the loss down.
+
+    Backprop adds the products of the local derivatives along these paths;
+    there can be exponentially many, hence the limit.
+    """
+    leads = _needed(graph, {source})
+    found: list[tuple[Edge, ...]] = []
+    stack: list[tuple[int, tuple[Edge, ...]]] = [(graph.output, ())] if leads[graph.output] else []
+    while stack and len(found) < limit:
+        node_id, walked = stack.pop()
+        if node_id == source:
+            found.append(walked)
+            continue
+        node = graph.nodes[node_id]
+        for position in reversed(range(len(node.inputs))):  # first input explored first
+            child = node.inputs[position]
+            if leads[child]:
+                stack.append((child, walked + (Edge(child, node_id, position),)))
+    return found
+
+
 # ---------------------------------------------------------------- evaluation
 
 
@@ -157,6 +227,8 @@ class Sweep:
     loss_rows: Any
     loss_value: float
     rows: int
+    edges_used: list["Edge"] = field(default_factory=list)  # one adjoint x local multiplication each
+    additions: int = 0  # adjoints added where paths meet
 
 
 def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
@@ -193,6 +265,8 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     needed = _needed(graph, wanted)
     adjoints: list[Any] = [None] * len(graph.nodes)
     adjoints[graph.output] = np.full(rows, 1.0 / rows)
+    edges_used: list[Edge] = []
+    additions = 0
     with np.errstate(all="ignore"):
         for node in reversed(graph.nodes):
             adjoint = adjoints[node.id]
@@ -204,7 +278,12 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
                 if not needed[child]:
                     continue
                 contribution = adjoint * op.local(position, args, values[node.id])
-                adjoints[child] = contribution if adjoints[child] is None else adjoints[child] + contribution
+                edges_used.append(Edge(child, node.id, position))
+                if adjoints[child] is None:
+                    adjoints[child] = contribution
+                else:
+                    adjoints[child] = adjoints[child] + contribution
+                    additions += 1
     gradients = {}
     for name in wrt:
         leaf = graph.leaf(name)
@@ -212,7 +291,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
         gradients[name] = 0.0 if adjoint is None else float(np.sum(adjoint))
     if not all(np.isfinite(v) for v in gradients.values()):
         _diagnose_backward(graph, values, adjoints, rows)
-    return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows)
+    return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows, edges_used, additions)
 
 
 def _needed(graph: Graph, wanted: set[int]) -> list[bool]:
@@ -243,7 +322,7 @@ class Kink:
 def kinks(graph: Graph, values: list[Any], rows: int) -> list[Kink]:
     """Where abs/relu sit exactly at their kink (derivative taken as 0) or within rounding of it."""
     found = []
-    upstream = _upstream_params(graph)
+    upstream = upstream_params(graph)
     for node in graph.nodes:
         if node.op is None or OPS[node.op].kink is None:
             continue
@@ -256,7 +335,8 @@ def kinks(graph: Graph, values: list[Any], rows: int) -> list[Kink]:
     return found
 
 
-def _upstream_params(graph: Graph) -> list[frozenset[str]]:
+def upstream_params(graph: Graph) -> list[frozenset[str]]:
+    """For each node, the parameters it depends on (those below it in the graph)."""
     upstream: list[frozenset[str]] = []
     for node in graph.nodes:
         names = {node.name} if node.role == "parameter" else set()
