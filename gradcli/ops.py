@@ -17,6 +17,7 @@ Conventions (documented in README.md):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any, Callable
 
 import numpy as np
@@ -65,6 +66,23 @@ def _pow_base_slope(a: Array, b: Array) -> Array:
     with np.errstate(all="ignore"):
         slope = b * np.power(a, b - 1.0)
     return np.where(b == 0, 0.0, slope)
+
+
+def _pow_base_text(a: str, b: str) -> str:
+    """b*a**(b - 1), with the arithmetic done when the exponent is a number (2*a, not 2*a**(2 - 1))."""
+    try:
+        n = Fraction(b)
+    except ValueError:  # a name, or a constant such as pi
+        return f"{b}*{a}**({b} - 1)"
+    m = n - 1
+    if n == 0:
+        return "0"
+    power = "1" if m == 0 else a if m == 1 else f"{a}**{_number_text(m)}" if m > 0 else f"{a}**({_number_text(m)})"
+    return power if n == 1 else f"{b}*{power}" if power != "1" else b
+
+
+def _number_text(q: Fraction) -> str:
+    return str(q.numerator) if q.denominator == 1 else repr(float(q))
 
 
 def _pow_undefined(args: tuple[Array, ...]) -> list[tuple[Array, str]]:
@@ -171,7 +189,7 @@ OPS: dict[str, Op] = {
            undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")]),
         Op("pow", 2, np.power,
            lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else o * np.log(a[0]),
-           lambda i, a, o: f"{a[1]}*{a[0]}**({a[1]} - 1)" if i == 0 else f"{o}*log({a[0]})",
+           lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
            lambda sp, a, b: a**b, user=False, undefined=_pow_undefined),
         Op("neg", 1, np.negative, lambda i, a, o: -1.0, lambda i, a, o: "-1",
            lambda sp, a: -a, user=False),
