@@ -87,7 +87,29 @@ def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
     return abs(a - b) <= atol + rtol * abs(a)
 
 
-def gradients(
+@dataclass
+class Setup:
+    """A problem with every value in place: where both engines (and `explain`, `graph`) start."""
+
+    problem: Any  # problem.Problem (imported lazily: `import gradcli` stays light)
+    values: dict[str, float]  # every parameter, defaults included
+    columns: dict[str, Any]  # inputs and target, one float64 array each
+    rows: int
+    defaults: dict[str, float]
+    chosen: list[str]  # the parameters asked for (--wrt), in order
+    warnings: list[str]
+
+
+def check_parameter_names(names: list[str], params: Iterable[str], option: str) -> None:
+    """Each name must be a parameter; the message lists the parameters there are."""
+    params = list(params)
+    for name in names:
+        if name not in params:
+            listed = ", ".join(params) or "none"
+            raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model (parameters: {listed})")
+
+
+def prepare(
     model: str,
     loss: str = "mse",
     data: Mapping[str, Iterable[float]] | None = None,
@@ -96,32 +118,14 @@ def gradients(
     target: str = "y",
     wrt: Iterable[str] | None = None,
     delta: float = DEFAULT_DELTA,
-    rtol: float = RTOL,
-    atol: float = ATOL,
-    engines: Iterable[str] = ENGINES,
-    check_fd: bool = False,
     from_file: bool = False,
-) -> GradientReport:
-    """The gradient of the mean loss with respect to each parameter, by each engine.
-
-    `data` maps names to one value per row (lists or 1-D arrays; float64
-    arrays are used without a copy); `params` maps names to numbers. Names with
-    no value take the documented defaults, listed in `report.defaults`.
-    Raises GradcliError (and subclasses) for bad input or undefined points.
-    """
+) -> Setup:
+    """Parse the model and loss, decide roles, and put a value on every name (defaults where none)."""
     import numpy as np
 
     from .data import as_columns
-    from .graph import backprop, build_graph, kinks, loss_of
     from .problem import build_problem
 
-    engines = tuple(engines)
-    unknown = [e for e in engines if e not in ENGINES]
-    if unknown or not engines:
-        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
-    for name, value in (("rtol", rtol), ("atol", atol)):
-        if not (value >= 0 and math.isfinite(value)):
-            raise GradcliError(f"--{name} must be a finite number >= 0, got {value}")
     given_params = _check_params(params or {})
     columns, rows = as_columns(data) if data is not None else ({}, 1)
     problem = build_problem(
@@ -151,11 +155,55 @@ def gradients(
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
     if wrt is not None and not chosen:
         raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
-    for name in chosen:
-        if name not in problem.params:
-            listed = ", ".join(problem.params) or "none"
-            raise GradcliError(f"--wrt {show_text(name)!r} is not a parameter of this model (parameters: {listed})")
+    check_parameter_names(chosen, problem.params, "--wrt")
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings)
 
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (value >= 0 and math.isfinite(value)):
+            raise GradcliError(f"--{name} must be a finite number >= 0, got {value}")
+
+
+def gradients(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    wrt: Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    engines: Iterable[str] = ENGINES,
+    check_fd: bool = False,
+    from_file: bool = False,
+) -> GradientReport:
+    """The gradient of the mean loss with respect to each parameter, by each engine.
+
+    `data` maps names to one value per row (lists or 1-D arrays; float64
+    arrays are used without a copy); `params` maps names to numbers. Names with
+    no value take the documented defaults, listed in `report.defaults`.
+    Raises GradcliError (and subclasses) for bad input or undefined points.
+    """
+    engines = tuple(engines)
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
+    check_tolerances(rtol, atol)
+    setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file)
+    return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd)
+
+
+def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
+            check_fd: bool = False) -> GradientReport:
+    """Run the engines on a prepared problem and compare what they found."""
+    from .graph import backprop, build_graph, kinks, loss_of
+
+    engines = tuple(engines)
+    problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
+    warnings = list(setup.warnings)
     graph = build_graph(problem)
     sweep = backprop(graph, values, columns, rows, chosen if "backprop" in engines else [])
     found_kinks = kinks(graph, sweep.values, rows)
@@ -217,6 +265,6 @@ def gradients(
     return GradientReport(
         model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
         target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
-        defaults=defaults, loss_value=sweep.loss_value, gradients=results,
+        defaults=setup.defaults, loss_value=sweep.loss_value, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
     )
