@@ -60,8 +60,12 @@ def time_limit(seconds: float) -> Iterator[bool]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def to_sympy(root: Expr, symbols: Mapping[str, Any]) -> Any:
-    """Build the SymPy expression for a tree (iteratively: trees can be deep)."""
+def to_sympy(root: Expr, symbols: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
+    """Build the SymPy expression for a tree (iteratively: trees can be deep).
+
+    `functions` may replace an operation's SymPy counterpart by name (for display:
+    sigmoid as a named function rather than its formula).
+    """
     import sympy as sp
 
     built: dict[int, Any] = {}
@@ -75,7 +79,9 @@ def to_sympy(root: Expr, symbols: Mapping[str, Any]) -> Any:
             built[id(node)] = symbols[node.name]
         else:
             op = getattr(node, "op", None) or getattr(node, "fn")
-            built[id(node)] = OPS[op].sympy(sp, *(built[id(child)] for child in children(node)))
+            args = (built[id(child)] for child in children(node))
+            override = (functions or {}).get(op)
+            built[id(node)] = override(*args) if override else OPS[op].sympy(sp, *args)
     return built[id(root)]
 
 
@@ -106,13 +112,23 @@ class SymbolicLoss:
         Large derivatives (and everything once the time budget is spent) are
         printed as they are, without SymPy's costly term ordering.
         """
+        best = self._shortest(derivative)
+        return self.sp.sstr(derivative, order="none") if best is None else self.sp.sstr(best)
+
+    def readable_expr(self, derivative: Any) -> Any:
+        """The expression `readable` prints (for other printers, such as LaTeX)."""
+        best = self._shortest(derivative)
+        return derivative if best is None else best
+
+    def _shortest(self, derivative: Any) -> Any | None:
+        """The shortest of the derivative, factored and simplified; None when too large or out of time."""
         import itertools
         import time
 
         sp = self.sp
         size = sum(1 for _ in itertools.islice(sp.preorder_traversal(derivative), READABLE_MAX_NODES + 1))
         if size > READABLE_MAX_NODES or self._pretty_budget <= 0:
-            return sp.sstr(derivative, order="none")
+            return None
         started = time.perf_counter()
         candidates = [derivative]
         try:
@@ -124,7 +140,7 @@ class SymbolicLoss:
             pass
         best = min(candidates, key=lambda c: (sp.count_ops(c), len(sp.sstr(c, order="none"))))
         self._pretty_budget -= time.perf_counter() - started
-        return sp.sstr(best)
+        return best
 
     def values(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                columns: Mapping[str, Any], rows: int) -> dict[str, float]:
