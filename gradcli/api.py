@@ -159,6 +159,12 @@ def prepare(
     return Setup(problem, values, columns, rows, defaults, chosen, warnings)
 
 
+def kink_warnings(found: list[Any]) -> list[str]:
+    """A warning for each abs/relu exactly at its kink (graph.Kink), where the derivative is taken as 0."""
+    return [f"{k.text} is at its kink (argument exactly 0) in {k.where()}; its derivative is taken as 0 there"
+            for k in found if k.exact]
+
+
 def check_tolerances(rtol: float, atol: float) -> None:
     for name, value in (("rtol", rtol), ("atol", atol)):
         if not (value >= 0 and math.isfinite(value)):
@@ -207,8 +213,7 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
     graph = build_graph(problem)
     sweep = backprop(graph, values, columns, rows, chosen if "backprop" in engines else [])
     found_kinks = kinks(graph, sweep.values, rows)
-    warnings += [f"{k.text} is at its kink (argument exactly 0) in {k.where()}; its derivative is taken as 0 there"
-                 for k in found_kinks if k.exact]
+    warnings += kink_warnings(found_kinks)
 
     symbolic_values: dict[str, float] = {}
     formulas: dict[str, str] = {}
