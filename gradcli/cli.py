@@ -178,6 +178,114 @@ def losses(fmt: FormatOption = Format.table) -> None:
     losses_table(fmt.value)
 
 
+# ---------------------------------------------------------------- explain and graph (issue 4)
+
+
+class ExplainFormat(str, Enum):
+    text = "text"
+    json = "json"
+    latex = "latex"
+
+
+class GraphFormat(str, Enum):
+    tree = "tree"
+    dot = "dot"
+    mermaid = "mermaid"
+    json = "json"
+
+
+RowOption = Annotated[Optional[int], typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
+
+
+def _point_inputs(model: str | None, model_file: str | None, data: str | None, params: str | None, loss: str,
+                  target: str) -> tuple[str, bool, dict[str, float], dict | None, list[str]]:
+    """The model text, parameter values and data, read as `grad` reads them."""
+    from .data import read_params
+
+    if [model_file, data, params].count("-") > 1:
+        raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
+    model_text, from_file = _model_text(model, model_file)
+    param_values = read_params(params) if params is not None else {}
+    columns, notes = _data(data, model_text, loss, target, from_file)
+    return model_text, from_file, param_values, columns, notes
+
+
+@app.command()
+def explain(
+    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
+    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
+    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
+    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
+    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
+    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
+    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)] = None,
+    row: RowOption = None,
+    max_paths: Annotated[int, typer.Option("--max-paths", help="List at most this many paths per parameter; the reverse sweep's adjoint stands in for the rest.")] = 20,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
+    fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
+) -> None:
+    """The chain rule step by step, as in the worked example: SymPy's derivative, the intermediate
+    nodes, the local derivatives, every path from the loss to each parameter, and the check.
+
+    Works at one point (one row of data, or --row N). Exit code 0 when every check passes,
+    1 when one fails, 2 for bad input.
+
+    Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
+    """
+    with user_errors():
+        from .explain import explain as explain_steps
+
+        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
+        chosen = None if not wrt else [n.strip() for item in wrt for n in item.split(",") if n.strip()]
+        result = explain_steps(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
+                               from_file=from_file, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
+                               sympy_forms=fmt is ExplainFormat.latex)
+    for note in notes + result.view.warnings:
+        warn(note)
+    from . import explain_render
+
+    {ExplainFormat.text: explain_render.explanation_text, ExplainFormat.json: explain_render.explanation_json,
+     ExplainFormat.latex: explain_render.explanation_latex}[fmt](result)
+    if result.agree is False:
+        raise typer.Exit(1)
+
+
+@app.command()
+def graph(
+    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
+    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
+    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
+    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
+    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
+    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
+    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
+    row: RowOption = None,
+    highlight: Annotated[Optional[str], typer.Option("--highlight", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
+) -> None:
+    """The computational graph at one point: each node's operation, value and adjoint dloss/dnode,
+    and the local derivative on every edge, as a formula and as a number.
+
+    Works at one point (one row of data, or --row N). Exit code 0, or 2 for bad input.
+
+    Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
+    """
+    with user_errors():
+        from .explain import graph_view
+
+        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
+        view = graph_view(model_text, loss, columns, param_values, target=target, delta=delta, from_file=from_file,
+                          row=row, highlight=highlight)
+    for note in notes + view.warnings:
+        warn(note)
+    from . import graph_render
+
+    {GraphFormat.tree: graph_render.graph_tree, GraphFormat.dot: graph_render.graph_dot,
+     GraphFormat.mermaid: graph_render.graph_mermaid, GraphFormat.json: graph_render.graph_json}[fmt](view)
+
+
 def main() -> None:
     """Entry point: usage errors become one line on stderr and exit code 2."""
     # Typer may bundle its own click: find its UsageError through a public class.
