@@ -11,10 +11,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import DataError, GradcliError, show_text
 from .losses import DEFAULT_DELTA
+
+if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
+    from .problem import Problem
 
 PARAM_DEFAULT = 0.5  # a parameter with no value
 INPUT_DEFAULT = 1.0  # an input with no value
@@ -91,7 +94,7 @@ def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
 class Setup:
     """A problem with every value in place: where both engines (and `explain`, `graph`) start."""
 
-    problem: Any  # problem.Problem (imported lazily: `import gradcli` stays light)
+    problem: Problem
     values: dict[str, float]  # every parameter, defaults included
     columns: dict[str, Any]  # inputs and target, one float64 array each
     rows: int

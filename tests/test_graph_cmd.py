@@ -9,6 +9,7 @@ Mermaid with one node per graph node; the terminal tree; --highlight; errors.
 from __future__ import annotations
 
 import io
+import json
 import math
 import re
 import shutil
@@ -134,6 +135,10 @@ class TestJson:
         assert sorted((names[e["from"]], names[e["to"]]) for e in edges) == sorted(
             [("a3", "loss"), ("yhat", "a3"), ("a1", "yhat"), ("w1", "a1")])
         assert view_doc("b+w1*x1")["highlight"] is None
+
+    def test_rendered_json_is_the_document(self):
+        view = graph_view("w*x1 + w**2", highlight="w")
+        assert json.loads(rendered(graph_json, view)) == json.loads(json.dumps(view.to_dict()))
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
