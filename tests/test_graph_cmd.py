@@ -24,7 +24,7 @@ from gradcli.errors import GradcliError
 from gradcli.explain import JSON_ROLES, graph_view
 from gradcli.graph_render import graph_dot, graph_json, graph_mermaid, graph_tree
 from test_cli import ANSI, gradcli, one_line_error, probe  # noqa: F401  (gradcli is a fixture)
-from test_engines import EXPRESSIONS, PARAM_VALUES
+from test_engines import EXPRESSIONS, PARAM_VALUES, plain_formulas
 
 NOTE_CLI = ["b+w1*x1+w2*x2", "--loss", "mse", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1"]
 NODE_KEYS = {"id", "name", "op", "value", "adjoint", "role"}
@@ -98,7 +98,8 @@ class TestJson:
         for e in doc["edges"]:
             assert EDGE_KEYS <= set(e)
         assert [n["role"] for n in doc["nodes"]].count("loss") == 1
-        report = package.gradients(model, loss, data={"x1": [0.7], "y": [0.4]})
+        with plain_formulas():  # numbers only: no time-bounded prettifying
+            report = package.gradients(model, loss, data={"x1": [0.7], "y": [0.4]})
         sums = path_sums(doc)
         for n in doc["nodes"]:
             if n["role"] == "parameter":
