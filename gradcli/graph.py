@@ -159,9 +159,13 @@ class Sweep:
     rows: int
 
 
-def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
-    """Every node's value: arrays over rows (or scalars where no data flows in)."""
-    values: list[Any] = [None] * len(graph.nodes)
+def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+            by_id: bool = False) -> list[Any]:
+    """Every node's value: arrays over rows (or scalars where no data flows in).
+
+    by_id: the graph holds a subset of another graph's nodes; values are indexed by node id.
+    """
+    values: list[Any] = [None] * ((max(n.id for n in graph.nodes) + 1) if by_id else len(graph.nodes))
     with np.errstate(all="ignore"):
         for node in graph.nodes:
             if node.op is None:
@@ -176,6 +180,25 @@ def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any
     return values
 
 
+def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> Any:
+    """yhat over the rows, computing only the nodes the model needs (no target, no loss).
+
+    A row where the model is undefined raises UndefinedError naming the operation and the row.
+    """
+    needed = [False] * len(graph.nodes)
+    needed[graph.model] = True
+    for node in reversed(graph.nodes):
+        if needed[node.id]:
+            for i in node.inputs:
+                needed[i] = True
+    subgraph = Graph(tuple(node for node in graph.nodes if needed[node.id]), graph.model, graph.model)
+    values = forward(subgraph, params, columns, rows, by_id=True)
+    yhat = np.broadcast_to(values[graph.model], (rows,))
+    if not np.isfinite(yhat).all():
+        _diagnose_forward(subgraph, values, rows)
+    return yhat
+
+
 def loss_of(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> float:
     """The mean loss alone (for finite differences)."""
     values = forward(graph, params, columns, rows)
@@ -183,11 +206,15 @@ def loss_of(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any
 
 
 def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-             wrt: list[str]) -> Sweep:
-    """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row."""
+             wrt: list[str], *, diagnose: bool = True) -> Sweep:
+    """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row.
+
+    With diagnose=False non-finite values are returned as they are (training treats them as a
+    failed step, not as bad input).
+    """
     values = forward(graph, params, columns, rows)
     loss_rows = np.broadcast_to(values[graph.output], (rows,))
-    if not np.isfinite(loss_rows).all():
+    if diagnose and not np.isfinite(loss_rows).all():
         _diagnose_forward(graph, values, rows)
     wanted = {graph.leaf(name).id for name in wrt if graph.leaf(name) is not None}  # type: ignore[union-attr]
     needed = _needed(graph, wanted)
@@ -210,7 +237,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
         leaf = graph.leaf(name)
         adjoint = None if leaf is None else adjoints[leaf.id]
         gradients[name] = 0.0 if adjoint is None else float(np.sum(adjoint))
-    if not all(np.isfinite(v) for v in gradients.values()):
+    if diagnose and not all(np.isfinite(v) for v in gradients.values()):
         _diagnose_backward(graph, values, adjoints, rows)
     return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows)
 
