@@ -170,7 +170,7 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     problem = trainer.problem
     if not problem.params:
         return GradientCheck(None, CHECK_RTOL, 0.0)
-    sweep = backprop(trainer.graph, params, trainer.columns, trainer.rows, list(problem.params))
+    sweep = backprop(trainer.graph, params, trainer.columns, trainer.rows, list(problem.params), leaf_rows=True)
     size = max(float(np.abs(sweep.adjoints[node.id]).sum()) if sweep.adjoints[node.id] is not None else 0.0
                for node in trainer.graph.nodes if node.op is None and node.name in problem.params)
     atol = max(CHECK_RTOL * size, 1e-12)

@@ -206,11 +206,12 @@ def loss_of(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any
 
 
 def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-             wrt: list[str], *, diagnose: bool = True) -> Sweep:
+             wrt: list[str], *, diagnose: bool = True, leaf_rows: bool = False) -> Sweep:
     """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row.
 
     With diagnose=False non-finite values are returned as they are (training treats them as a
-    failed step, not as bad input).
+    failed step, not as bad input). A parameter's adjoint is summed over rows as it arrives
+    (a dot product, no array of products); leaf_rows=True keeps it per row instead.
     """
     values = forward(graph, params, columns, rows)
     loss_rows = np.broadcast_to(values[graph.output], (rows,))
@@ -220,6 +221,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     needed = _needed(graph, wanted)
     adjoints: list[Any] = [None] * len(graph.nodes)
     adjoints[graph.output] = np.full(rows, 1.0 / rows)
+    summed = [not leaf_rows and node.role == "parameter" for node in graph.nodes]
     with np.errstate(all="ignore"):
         for node in reversed(graph.nodes):
             adjoint = adjoints[node.id]
@@ -230,7 +232,11 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
             for position, child in enumerate(node.inputs):
                 if not needed[child]:
                     continue
-                contribution = adjoint * op.local(position, args, values[node.id])
+                local = op.local(position, args, values[node.id])
+                if summed[child]:
+                    contribution = _summed_product(adjoint, local, rows)
+                else:  # a local derivative of exactly 1 (sums) passes the adjoint on as it is
+                    contribution = adjoint if isinstance(local, float) and local == 1.0 else adjoint * local
                 adjoints[child] = contribution if adjoints[child] is None else adjoints[child] + contribution
     gradients = {}
     for name in wrt:
@@ -240,6 +246,36 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     if diagnose and not all(np.isfinite(v) for v in gradients.values()):
         _diagnose_backward(graph, values, adjoints, rows)
     return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows)
+
+
+CHUNK_ROWS = 1 << 15  # rows per chunk in loss_and_gradient: small enough for the arrays to stay in cache
+
+
+def loss_and_gradient(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+                      wrt: list[str], chunk: int = CHUNK_ROWS) -> tuple[float, list[float]]:
+    """The mean loss and its gradient, swept chunk by chunk of rows (training's inner loop).
+
+    The same numbers as backprop up to rounding, but each chunk's temporaries fit in the CPU
+    cache and are reused, instead of a fresh array the size of the data for every node.
+    Non-finite values are returned, not diagnosed.
+    """
+    loss, gradient = 0.0, [0.0] * len(wrt)
+    for low in range(0, rows, chunk):
+        size = min(chunk, rows - low)
+        part = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
+        sweep = backprop(graph, params, part, size, wrt, diagnose=False)
+        weight = size / rows
+        loss += weight * sweep.loss_value
+        for i, name in enumerate(wrt):
+            gradient[i] += weight * sweep.gradients[name]
+    return loss, gradient
+
+
+def _summed_product(adjoint: Any, local: Any, rows: int) -> float:
+    """sum over rows of adjoint * local, without the array of products."""
+    if np.ndim(local) == 0:
+        return float(local) * float(np.sum(adjoint))
+    return float(np.dot(np.broadcast_to(adjoint, (rows,)), np.broadcast_to(local, (rows,))))
 
 
 def _needed(graph: Graph, wanted: set[int]) -> list[bool]:

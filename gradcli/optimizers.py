@@ -58,6 +58,9 @@ class Adam:
         return theta - self.lr * m_hat / (np.sqrt(v_hat) + self.eps)
 
 
+ROUNDING = 8 * float(np.finfo(np.float64).eps)  # loss changes this small (relative) are rounding noise
+
+
 @dataclass
 class LBFGS:
     """Limited-memory BFGS (Nocedal & Wright, Algorithm 7.4) with an Armijo backtracking search.
@@ -84,9 +87,13 @@ class LBFGS:
         step = 1.0 if self.pairs else min(1.0, 1.0 / float(np.abs(grad).sum()))
         for _ in range(self.max_backtracks):
             candidate = theta + step * direction
+            if (candidate == theta).all():  # the step no longer changes any parameter: nowhere left to go
+                return theta, loss, grad, False
             new_loss, new_grad = objective(candidate)
             if np.isfinite(new_loss) and np.isfinite(new_grad).all() and new_loss <= loss + self.c1 * step * slope:
                 break
+            if abs(new_loss - loss) <= ROUNDING * abs(loss):  # the loss differs only by rounding: a minimum
+                return theta, loss, grad, False
             step /= 2
         else:
             return theta, loss, grad, False

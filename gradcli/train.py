@@ -14,7 +14,7 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .graph import Graph, backprop, build_graph, loss_of
+from .graph import Graph, build_graph, loss_and_gradient, loss_of
 from .optimizers import LBFGS, make_optimizer
 from .problem import Problem
 from .train_options import INIT_SCALE, TrainOptions
@@ -48,9 +48,9 @@ class Trainer:
     def objective(self, theta: np.ndarray, columns: Mapping[str, Any] | None = None,
                   rows: int | None = None) -> tuple[float, np.ndarray]:
         """Mean loss and its gradient at theta over the given rows (default: all)."""
-        sweep = backprop(self.graph, dict(zip(self.names, theta.tolist())), columns or self.columns,
-                         rows or self.rows, self.names, diagnose=False)
-        return sweep.loss_value, np.array([sweep.gradients[name] for name in self.names])
+        loss, gradient = loss_and_gradient(self.graph, dict(zip(self.names, theta.tolist())),
+                                           columns or self.columns, rows or self.rows, self.names)
+        return loss, np.array(gradient)
 
     def mean_loss(self, theta: np.ndarray) -> float:
         return loss_of(self.graph, dict(zip(self.names, theta.tolist())), self.columns, self.rows)
