@@ -260,14 +260,15 @@ def loss_and_gradient(graph: Graph, params: Mapping[str, float], columns: Mappin
     Non-finite values are returned, not diagnosed.
     """
     loss, gradient = 0.0, [0.0] * len(wrt)
-    for low in range(0, rows, chunk):
-        size = min(chunk, rows - low)
-        part = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
-        sweep = backprop(graph, params, part, size, wrt, diagnose=False)
-        weight = size / rows
-        loss += weight * sweep.loss_value
-        for i, name in enumerate(wrt):
-            gradient[i] += weight * sweep.gradients[name]
+    with np.errstate(all="ignore"):  # a diverging run overflows; the caller sees the inf or nan
+        for low in range(0, rows, chunk):
+            size = min(chunk, rows - low)
+            part = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
+            sweep = backprop(graph, params, part, size, wrt, diagnose=False)
+            weight = size / rows
+            loss += weight * sweep.loss_value
+            for i, name in enumerate(wrt):
+                gradient[i] += weight * sweep.gradients[name]
     return loss, gradient
 
 
