@@ -21,8 +21,20 @@ from .errors import DataError, show_text
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
+def finite_number(text: str) -> float | None:
+    """The finite decimal number in text (spaces around it allowed), else None; quick, no message."""
+    cleaned = text.strip()
+    if not _NUMBER_RE.match(cleaned):
+        return None
+    value = float(cleaned)
+    return value if math.isfinite(value) else None
+
+
 def parse_number(text: str, where: str) -> float:
     """A decimal number, or a DataError naming where it came from."""
+    value = finite_number(text)
+    if value is not None:
+        return value
     cleaned = text.strip()
     if not _NUMBER_RE.match(cleaned):
         if not cleaned:
@@ -30,10 +42,7 @@ def parse_number(text: str, where: str) -> float:
         if cleaned.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             raise DataError(f"{where}: {show_text(cleaned)} is not allowed (values must be finite numbers)")
         raise DataError(f"{where}: {show_text(cleaned)!r} is not a decimal number")
-    value = float(cleaned)
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
-    return value
+    raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
 
 
 def to_finite_float(value: int | float) -> float | None:
