@@ -95,9 +95,10 @@ def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
 
 def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
     """--data as columns for the API, with warnings for CSV columns the model does not use."""
-    from .data import decode_utf8, is_assignment_list, numeric_columns, parse_assignments, read_csv, read_text_source
+    from .data import is_assignment_list, parse_assignments, read_text_source
     from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Num, parse, postorder, symbols
     from .losses import LOSSES
+    from .table import read_csv_table, read_header
 
     if spec is None:
         return None, []
@@ -105,7 +106,7 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
         return {name: [value] for name, value in parse_assignments(spec, "--data").items()}, []
     source = "stdin" if spec == "-" else spec
     raw = read_text_source(spec, "--data")
-    header, rows, lines = read_csv(decode_utf8(raw, source), source)
+    header = read_header(raw, source)
     trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
     if loss.strip().lower() not in LOSSES:
         trees.append(parse(loss, what="loss"))
@@ -120,7 +121,7 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
         raise GradcliError(
             f"{source}: no column {target!r} for the target (columns: {show_text(', '.join(header), 200)}); "
             "choose another with --target")
-    columns = numeric_columns(header, rows, lines, source, [*wanted, target])
+    columns = read_csv_table(raw, source, [*wanted, target]).columns
     unused = [f"column {name!r} of {source} is not used by the model" for name in header if name not in columns]
     return columns, unused
 
