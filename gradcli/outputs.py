@@ -59,12 +59,23 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = Fa
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(handle.name, _mode_for(path))
         os.replace(handle.name, path)
     except BaseException as err:
         Path(handle.name).unlink(missing_ok=True)
         if isinstance(err, OSError):
             raise DataError(f"cannot write {show_text(str(path))!r}: {err.strerror}") from None
         raise
+
+
+def _mode_for(path: Path) -> int:
+    """The replaced file's permissions, or what a new file gets under the umask (tempfile makes 0600)."""
+    try:
+        return path.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def write_json(path: Path, document: Any) -> None:

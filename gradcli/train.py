@@ -118,9 +118,9 @@ class Trainer:
     @staticmethod
     def _divergence(loss: float, epoch: int, options: TrainOptions) -> str:
         rate = options.learning_rate
-        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}"
-                  if rate is not None else "try another --optimizer or scaled inputs")
-        return f"diverged at epoch {epoch}: the loss or its gradient became {loss:g} ({advice})"
+        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, "
+                  "or --optimizer lbfgs, which needs none" if rate is not None else "try scaled inputs")
+        return f"at epoch {epoch} the loss or its gradient became {loss:g}; {advice}"
 
 
 def starting_point(problem: Problem, given: Mapping[str, float], linear: bool, seed: int) -> dict[str, float]:
