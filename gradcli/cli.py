@@ -95,9 +95,8 @@ def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
 
 def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
     """--data as columns for the API, with warnings for CSV columns the model does not use."""
+    from .columns import model_columns
     from .data import is_assignment_list, parse_assignments, read_text_source
-    from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Num, parse, postorder, symbols
-    from .losses import LOSSES
     from .table import read_csv_table, read_header
 
     if spec is None:
@@ -107,20 +106,7 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
     source = "stdin" if spec == "-" else spec
     raw = read_text_source(spec, "--data")
     header = read_header(raw, source)
-    trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
-    if loss.strip().lower() not in LOSSES:
-        trees.append(parse(loss, what="loss"))
-    mentioned = {name for tree in trees for name in symbols(tree)}
-    constants = {node.text for tree in trees for node in postorder(tree) if isinstance(node, Num) and node.text in CONSTANTS}
-    for name in header:
-        if name in constants:
-            raise GradcliError(f"{source}: column {name!r} has the name of the constant {name} that the model uses; "
-                               "rename the column")
-    wanted = [name for name in header if name in mentioned and name != target]
-    if target not in header:
-        raise GradcliError(
-            f"{source}: no column {target!r} for the target (columns: {show_text(', '.join(header), 200)}); "
-            "choose another with --target")
+    wanted = model_columns(model_text, loss, target, header, source, from_file=from_file)
     columns = read_csv_table(raw, source, [*wanted, target]).columns
     unused = [f"column {name!r} of {source} is not used by the model" for name in header if name not in columns]
     return columns, unused

@@ -13,10 +13,10 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from .closed_form import ClosedForm, is_linear_in_params, least_squares
-from .errors import DataError, RoleError, show_text
-from .expr import Expr, parse, symbols
-from .losses import DEFAULT_DELTA, LOSSES
-from .problem import INPUT_NAME_RE, Problem, build_problem, check_name
+from .columns import model_columns
+from .errors import DataError, RoleError
+from .losses import DEFAULT_DELTA
+from .problem import Problem, build_problem, check_name
 from .train import Trainer, TrainResult, starting_point
 from .train_options import TrainOptions
 
@@ -54,28 +54,10 @@ def default_model(header: list[str], target: str, source: str) -> ChosenModel:
     return ChosenModel(" + ".join(terms), True)
 
 
-def used_columns(trees: list[Expr], header: list[str], target: str, source: str) -> list[str]:
-    """The header names the model or loss uses; an input-like name (x, x1, x_k) that is no column is an error."""
-    names = {name for tree in trees for name in symbols(tree)}
-    for name in sorted(names):
-        if name not in header and name != target and INPUT_NAME_RE.match(name):
-            raise DataError(f"{source}: no column {name!r} for the model's input "
-                            f"(columns: {show_text(', '.join(header), 200)})")
-    return [name for name in header if name in names and name != target]
-
-
 def problem_for(model_text: str, loss: str, target: str, header: list[str], source: str,
                 delta: float = DEFAULT_DELTA, from_file: bool = False) -> Problem:
     """The problem with the columns the model uses as inputs; every other name is a parameter."""
-    from .expr import MAX_FILE_LENGTH, MAX_LENGTH
-
-    if target not in header:
-        raise DataError(f"{source}: no column {target!r} for the target (columns: {show_text(', '.join(header), 200)}); "
-                        "choose another with --target")
-    trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
-    if loss.strip().lower() not in LOSSES:
-        trees.append(parse(loss, what="loss"))
-    inputs = used_columns(trees, header, target, source)
+    inputs = model_columns(model_text, loss, target, header, source, from_file=from_file, inputs_must_exist=True)
     return build_problem(model_text, loss, target=target, data_names=inputs, delta=delta, from_file=from_file)
 
 
