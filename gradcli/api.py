@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Mapping
 
 from .errors import DataError, GradcliError, show_text
 from .losses import DEFAULT_DELTA
+from .problem import Problem
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from .problem import Problem
@@ -86,6 +87,19 @@ def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
     return checked
 
 
+def check_targets(problem: Problem, target: Any, source: str = "") -> None:
+    """bce needs targets in [0, 1]; the first one outside is named by row and column."""
+    import numpy as np
+
+    if problem.loss_name != "bce":
+        return
+    outside = (target < 0) | (target > 1)
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise DataError(f"{source + ': ' if source else ''}bce needs targets in [0, 1]: "
+                        f"column {problem.target!r} is {target[row]:g} at row {row + 1}")
+
+
 def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
     return abs(a - b) <= atol + rtol * abs(a)
 
@@ -147,12 +161,7 @@ def prepare(
         if name not in columns:
             columns[name] = np.full(rows, default)
             defaults[name] = default
-    if problem.loss_name == "bce":
-        y = columns[problem.target]
-        outside = (y < 0) | (y > 1)
-        if outside.any():
-            row = int(np.argmax(outside))
-            raise DataError(f"bce needs targets in [0, 1]: target {problem.target!r} is {y[row]:g} at row {row + 1}")
+    check_targets(problem, columns[problem.target])
     columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))

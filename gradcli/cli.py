@@ -9,13 +9,14 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Iterator, Optional
+from typing import Annotated, Any, Callable, Iterator, Optional
 
 import typer
 
 from . import __version__
 from .errors import GradcliError, ParseError, show_text
 from .losses import DEFAULT_DELTA, DEFAULT_LOSS
+from .train_options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
 
 app = typer.Typer(
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
@@ -94,9 +95,9 @@ def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
 
 def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
     """--data as columns for the API, with warnings for CSV columns the model does not use."""
-    from .data import decode_utf8, is_assignment_list, numeric_columns, parse_assignments, read_csv, read_text_source
-    from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Num, parse, postorder, symbols
-    from .losses import LOSSES
+    from .columns import model_columns
+    from .data import is_assignment_list, parse_assignments, read_text_source
+    from .table import read_csv_table, read_header
 
     if spec is None:
         return None, []
@@ -104,22 +105,9 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
         return {name: [value] for name, value in parse_assignments(spec, "--data").items()}, []
     source = "stdin" if spec == "-" else spec
     raw = read_text_source(spec, "--data")
-    header, rows, lines = read_csv(decode_utf8(raw, source), source)
-    trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
-    if loss.strip().lower() not in LOSSES:
-        trees.append(parse(loss, what="loss"))
-    mentioned = {name for tree in trees for name in symbols(tree)}
-    constants = {node.text for tree in trees for node in postorder(tree) if isinstance(node, Num) and node.text in CONSTANTS}
-    for name in header:
-        if name in constants:
-            raise GradcliError(f"{source}: column {name!r} has the name of the constant {name} that the model uses; "
-                               "rename the column")
-    wanted = [name for name in header if name in mentioned and name != target]
-    if target not in header:
-        raise GradcliError(
-            f"{source}: no column {target!r} for the target (columns: {show_text(', '.join(header), 200)}); "
-            "choose another with --target")
-    columns = numeric_columns(header, rows, lines, source, [*wanted, target])
+    header = read_header(raw, source)
+    wanted = model_columns(model_text, loss, target, header, source, from_file=from_file)
+    columns = read_csv_table(raw, source, [*wanted, target]).columns
     unused = [f"column {name!r} of {source} is not used by the model" for name in header if name not in columns]
     return columns, unused
 
@@ -165,6 +153,164 @@ def grad(
     {Format.table: render.gradient_table, Format.json: render.gradient_json, Format.csv: render.gradient_csv}[fmt](report)
     if report.agree is False:
         raise typer.Exit(1)
+
+
+class Optimizer(str, Enum):
+    lbfgs = "lbfgs"
+    gd = "gd"
+    sgd = "sgd"
+    momentum = "momentum"
+    adam = "adam"
+
+
+@contextmanager
+def _progress(quiet: bool, epochs: int) -> Iterator[Callable[[int, float], None] | None]:
+    """Epoch, loss and speed on a Rich progress bar on stderr: only on a terminal and without --quiet."""
+    if quiet or not sys.stderr.isatty():
+        yield None
+        return
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("loss {task.fields[loss]}"),
+               TextColumn("{task.fields[speed]}"), TimeElapsedColumn())
+    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
+        task = bar.add_task("train", total=epochs, loss="", speed="")
+
+        def update(epoch: int, loss: float) -> None:
+            elapsed = bar.tasks[0].elapsed or 0.0
+            speed = f"{epoch / elapsed:,.0f} epochs/s" if elapsed > 0 else ""
+            bar.update(task, completed=epoch, loss=f"{loss:.6g}", speed=speed)
+
+        yield update
+
+
+@app.command()
+def train(
+    data: Annotated[str, typer.Argument(help="A CSV file with a header row, or '-' for stdin.")],
+    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
+    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file.", show_default=False)] = None,
+    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y.")] = DEFAULT_LOSS,
+    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
+    target: Annotated[str, typer.Option("--target", "-t", help="The target column.")] = "y",
+    optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer.lbfgs,
+    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="At most this many passes over the data.", min=1)] = DEFAULT_EPOCHS,
+    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per step (default: all; sgd 32).", min=1, show_default=False)] = None,
+    seed: Annotated[int, typer.Option("--seed", help="Seed for shuffling and for a random start.")] = 0,
+    tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
+    patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
+    init: Annotated[Optional[str], typer.Option("--init", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
+    save: Annotated[Optional[str], typer.Option("--save", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs gradcli[plot]).", show_default=False)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", help="Write the loss per epoch as CSV.", show_default=False)] = None,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
+
+    Linear model + mse: also solved by least squares, with the distance shown. At the end the
+    final gradient is computed by both engines. Exit 0 ok, 1 diverged or the check failed, 2 bad input.
+
+    Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
+    """
+    with user_errors():
+        if lr is not None and not 0 < lr < float("inf"):
+            raise GradcliError(f"--lr must be a positive number, got {lr!r}")
+        if not 0 <= tol < float("inf"):
+            raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
+        if [data, model_file, init].count("-") > 1:
+            raise GradcliError("only one of the data, --model-file and --init can read stdin ('-')")
+        from .data import read_params, read_text_source
+        from .fit import ChosenModel, default_model, fit, problem_for
+        from .table import read_csv_table, read_header
+        from .outputs import check_outputs, check_plot
+        from .train_options import TrainOptions
+
+        outputs = check_outputs({"--save": save, "--plot": plot, "--history": history},
+                                [data, *(p for p in (model_file, init) if p)])
+        check_plot(plot)
+        chosen, from_file = None, False
+        if model is not None or model_file is not None:
+            text, from_file = _model_text(model, model_file)
+            chosen = ChosenModel(text, False)
+        start = read_params(init) if init is not None else {}
+        source = "stdin" if data == "-" else data
+        raw = read_text_source(data, "data")
+        header = read_header(raw, source)
+        chosen = chosen or default_model(header, target, source)
+        problem = problem_for(chosen.text, loss, target, header, source, delta, from_file)
+        table = read_csv_table(raw, source, [*problem.inputs, target])
+        options = TrainOptions(optimizer.value, lr, epochs, batch_size, seed, tol, patience)
+        with _progress(quiet, epochs) as update:
+            report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source, from_file)
+    for name in header:
+        if name not in table.columns:
+            warn(f"column {name!r} of {source} is not used by the model")
+    for note in report.warnings:
+        warn(note)
+    if report.result.diverged:
+        warn(report.result.stop_reason)
+    else:
+        with user_errors():
+            _write_training_outputs(report, outputs, delta)
+    from . import render_train
+
+    {Format.table: render_train.train_table, Format.json: render_train.train_json,
+     Format.csv: render_train.train_csv}[fmt](report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+def _write_training_outputs(report: Any, outputs: dict, delta: float) -> None:
+    """--save, --history and --plot, each atomically, once training has succeeded."""
+    from .outputs import write_history, write_json, write_plot
+    from .saved import saved_document
+
+    if "--save" in outputs:
+        write_json(outputs["--save"], saved_document(report, delta))
+    if "--history" in outputs:
+        write_history(outputs["--history"], report.result.history)
+    if "--plot" in outputs:
+        write_plot(outputs["--plot"], report.result.history, f"{report.model.text}  ({report.problem.loss_name})")
+
+
+@app.command()
+def predict(
+    params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
+    data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+) -> None:
+    """Predict with a trained model: the input rows plus a yhat column, as CSV.
+
+    Example: gradcli predict params.json new.csv > predictions.csv
+    """
+    with user_errors():
+        if params == "-" and data == "-":
+            raise GradcliError("only one of the parameter file and the data can read stdin ('-')")
+        from .data import read_text_source
+        from .outputs import check_outputs
+        from .saved import predictions, read_saved
+        from .table import read_csv_table, read_header, write_csv
+
+        outputs = check_outputs({"--output": output}, [params, data])
+        params_source = "stdin" if params == "-" else params
+        saved = read_saved(read_text_source(params, "parameter"), params_source)
+        source = "stdin" if data == "-" else data
+
+        raw = read_text_source(data, "data")
+        if "yhat" in read_header(raw, source):
+            raise GradcliError(f"{source}: already has a column 'yhat', which predict adds")
+        table = read_csv_table(raw, source, list(saved.inputs), keep_text=True)
+        yhat = predictions(saved, table.columns, table.rows, params_source)
+        header = [*table.header, "yhat"]
+        cells = {**(table.text or {}), **table.columns, "yhat": yhat}
+        if "--output" in outputs:
+            from .outputs import atomic_write
+
+            atomic_write(outputs["--output"], lambda f: write_csv(header, cells, f))
+        else:
+            write_csv(header, cells, sys.stdout)
 
 
 @app.command()

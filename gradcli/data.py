@@ -1,4 +1,4 @@
-"""Reading values: inline NAME=VALUE lists, CSV files or stdin, JSON parameter files.
+"""Reading values: inline NAME=VALUE lists, JSON parameter files, files or stdin (CSV tables: table.py).
 
 Values are decimal numbers only, never evaluated as expressions; nan, inf and
 numbers that overflow are errors that name the row and column.
@@ -6,8 +6,6 @@ numbers that overflow are errors that name the row and column.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import math
 import re
@@ -21,8 +19,20 @@ from .errors import DataError, show_text
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
 
 
+def finite_number(text: str) -> float | None:
+    """The finite decimal number in text (spaces around it allowed), else None; quick, no message."""
+    cleaned = text.strip()
+    if not _NUMBER_RE.match(cleaned):
+        return None
+    value = float(cleaned)
+    return value if math.isfinite(value) else None
+
+
 def parse_number(text: str, where: str) -> float:
     """A decimal number, or a DataError naming where it came from."""
+    value = finite_number(text)
+    if value is not None:
+        return value
     cleaned = text.strip()
     if not _NUMBER_RE.match(cleaned):
         if not cleaned:
@@ -30,10 +40,7 @@ def parse_number(text: str, where: str) -> float:
         if cleaned.lower().lstrip("+-") in ("nan", "inf", "infinity"):
             raise DataError(f"{where}: {show_text(cleaned)} is not allowed (values must be finite numbers)")
         raise DataError(f"{where}: {show_text(cleaned)!r} is not a decimal number")
-    value = float(cleaned)
-    if not math.isfinite(value):
-        raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
-    return value
+    raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
 
 
 def to_finite_float(value: int | float) -> float | None:
@@ -93,65 +100,6 @@ def decode_utf8(raw: bytes, what: str) -> str:
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise DataError(f"{what}: invalid UTF-8 at line {line} (byte {err.start})") from None
-
-
-def read_csv(text: str, source: str) -> tuple[list[str], list[list[str]], list[int]]:
-    """Header, raw rows and their line numbers; structural defects are DataErrors."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
-    header: list[str] | None = None
-    rows: list[list[str]] = []
-    lines: list[int] = []
-    try:
-        for record in reader:
-            line = reader.line_num
-            if not record or all(not cell.strip() for cell in record) and len(record) <= 1:
-                continue  # blank line
-            if header is None:
-                header = [cell.strip() for cell in record]
-                for i, name in enumerate(header):
-                    if not name:
-                        raise DataError(f"{source}: line {line}: column {i + 1} has an empty name in the header")
-                    if header.index(name) != i:
-                        raise DataError(f"{source}: line {line}: column name {show_text(name)!r} appears twice in the header")
-                continue
-            if len(record) != len(header):
-                raise DataError(
-                    f"{source}: line {line} (row {len(rows) + 1}) has {len(record)} fields; the header has {len(header)}"
-                )
-            rows.append(record)
-            lines.append(line)
-    except csv.Error as err:
-        raise DataError(f"{source}: line {reader.line_num}: malformed CSV ({err})") from None
-    if header is None:
-        raise DataError(f"{source}: the file is empty (a header row is required)")
-    if not rows:
-        raise DataError(f"{source}: there is a header but no data rows")
-    return header, rows, lines
-
-
-def numeric_columns(header: list[str], rows: list[list[str]], lines: list[int], source: str,
-                    wanted: list[str]) -> dict[str, list[float]]:
-    """The wanted columns as floats; every cell checked, with its line, row and column in errors."""
-    missing = [name for name in wanted if name not in header]
-    if missing:
-        raise DataError(
-            f"{source}: no column {show_text(missing[0])!r} (columns: {show_text(', '.join(header), 200)})"
-        )
-    columns: dict[str, list[float]] = {}
-    for name in wanted:
-        index = header.index(name)
-        values = []
-        for row_number, (record, line) in enumerate(zip(rows, lines), start=1):
-            where = f"{source}: line {line} (row {row_number}), column {show_text(name)!r}"
-            values.append(parse_number(record[index], where))
-        columns[name] = values
-    return columns
-
-
-def parse_csv_columns(raw: bytes, source: str, wanted: list[str]) -> tuple[dict[str, list[float]], list[str], int]:
-    """Decode, read and convert in one go: the wanted columns, the header and the row count."""
-    header, rows, lines = read_csv(decode_utf8(raw, source), source)
-    return numeric_columns(header, rows, lines, source, wanted), header, len(rows)
 
 
 def read_params_json(raw: bytes, source: str) -> dict[str, float]:

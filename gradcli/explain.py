@@ -285,7 +285,7 @@ class OpCounts:
     forward: dict[str, int]
     local_derivatives: int  # evaluated by the sweep: one per edge it used
     local: dict[str, int]  # the arithmetic in those local derivatives' formulas
-    reverse: dict[str, int]  # multiplications: adjoint × local, one per edge; additions: where paths meet
+    reverse: dict[str, int]  # adjoint × local per edge (none where the local is exactly 1); + where paths meet
     backprop_total: int
     symbolic: dict[str, int]  # SymPy's count_ops over every derivative, each evaluated separately
     symbolic_per_param: dict[str, int]
@@ -517,7 +517,7 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
     local = _zero()
     for edge in sweep.edges_used:
         _add(local, formula_cost(local_formula(graph, edge)))
-    reverse = {"multiplications": len(sweep.edges_used), "additions": sweep.additions}
+    reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
     symbolic = _zero()
     per_param = {}
     for name, derivative in derivatives.items():

@@ -115,8 +115,9 @@ def _count_lines(ex: Explanation) -> list[str]:
         (f"backprop, {'all ' if n > 1 else ''}{_plural(n, 'gradient')} in one sweep:", _plural(c.backprop_total, "operation")),
         ("  forward pass", _ops(c.forward)),
         ("  local derivatives", f"{c.local_derivatives:,} used, whose formulas cost {_ops(c.local)}"),
-        ("  reverse sweep", f"{_plural(c.reverse['multiplications'], 'multiplication')} (adjoint × local derivative, "
-                            f"one per edge), {_plural(c.reverse['additions'], 'addition')} (where paths meet)"),
+        ("  reverse sweep", f"{_plural(c.reverse['multiplications'], 'multiplication')} (adjoint × local derivative; "
+                            f"a local derivative of 1 passes the adjoint on), "
+                            f"{_plural(c.reverse['additions'], 'addition')} (where paths meet)"),
         ("old-fashioned, each derivative evaluated on its own:", _plural(c.symbolic_total, "operation")),
         ("  SymPy's count_ops", _ops(c.symbolic) + "  (" +
          ", ".join(f"{k} {v:,}" for k, v in c.symbolic_per_param.items()) + ")"),

@@ -46,6 +46,17 @@ class Op:
     formula: str = ""  # the function itself, for `gradcli losses` and docs
 
 
+def _sum(*terms: Array) -> Array:
+    """An n-ary sum that allocates its result once and adds the other terms in place."""
+    total = terms[0] + terms[1]
+    for term in terms[2:]:
+        if isinstance(total, np.ndarray) and np.shape(term) == total.shape or np.ndim(term) == 0 and np.ndim(total):
+            np.add(total, term, out=total)
+        else:
+            total = total + term
+    return total
+
+
 def _exp_neg_abs(a: Array) -> Array:
     return np.exp(-np.abs(a))
 
@@ -63,6 +74,8 @@ def _sigmoid_slope(a: Array) -> Array:
 
 def _pow_base_slope(a: Array, b: Array) -> Array:
     # b * a**(b-1); x**0 has slope 0 everywhere, including at a == 0.
+    if np.ndim(b) == 0 and b in (0.0, 1.0, 2.0):  # the common constant exponents, in one pass
+        return 0.0 if b == 0 else 1.0 if b == 1 else 2.0 * a
     with np.errstate(all="ignore"):
         slope = b * np.power(a, b - 1.0)
     return np.where(b == 0, 0.0, slope)
@@ -176,7 +189,7 @@ OPS: dict[str, Op] = {
     op.name: op
     for op in [
         # ---- arithmetic (written with operators) ----
-        Op("add", -1, lambda *a: sum(a[1:], a[0]), lambda i, a, o: 1.0,
+        Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False),
         Op("sub", 2, np.subtract, lambda i, a, o: 1.0 if i == 0 else -1.0,
            lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False),

@@ -1,4 +1,4 @@
-"""Unit tests of gradcli.data: numbers, NAME=VALUE lists, CSV, JSON parameter files, API columns.
+"""Unit tests of gradcli.data: numbers, NAME=VALUE lists, JSON parameter files, API columns (CSV: test_table.py).
 
 Every defect is a DataError whose message says where it is (option and name,
 or source, line, row and column).
@@ -17,9 +17,7 @@ from gradcli.data import (
     decode_utf8,
     is_assignment_list,
     parse_assignments,
-    parse_csv_columns,
     parse_number,
-    read_csv,
     read_params,
     read_params_json,
     read_text_source,
@@ -136,74 +134,6 @@ class TestDecodeAndRead:
         assert read_text_source("-", "--data", limit=3) == b"abc"
         (tmp_path / "f.txt").write_bytes(b"hello")
         assert read_text_source(str(tmp_path / "f.txt"), "--model-file") == b"hello"
-
-
-# ---------------------------------------------------------------- CSV
-
-
-def csv_error(content: bytes, wanted: list[str] | None = None) -> str:
-    return data_error(parse_csv_columns, content, "data.csv", wanted or ["x1", "x2", "y"])
-
-
-class TestCsv:
-    def test_columns(self):
-        columns, header, rows = parse_csv_columns(b"x1,x2,y\n1.5,2,1\n1,1,0\n", "data.csv", ["x1", "y"])
-        assert columns == {"x1": [1.5, 1.0], "y": [1.0, 0.0]}
-        assert header == ["x1", "x2", "y"]
-        assert rows == 2
-
-    def test_bom_crlf_quotes_blank_lines_and_spaces(self):
-        raw = b'\xef\xbb\xbf"x1", x2 ,y\r\n\r\n"1.5"," 2 ",1\r\n   \r\n\r\n1,1,"0"\r\n\r\n'
-        columns, header, rows = parse_csv_columns(raw, "data.csv", ["x1", "x2", "y"])
-        assert header == ["x1", "x2", "y"]
-        assert columns == {"x1": [1.5, 1.0], "x2": [2.0, 1.0], "y": [1.0, 0.0]}
-        assert rows == 2
-
-    def test_read_csv_line_numbers_skip_blank_lines(self):
-        header, rows, lines = read_csv("\n\nx,y\n\n1,2\n\n\n3,4\n", "data.csv")
-        assert header == ["x", "y"]
-        assert rows == [["1", "2"], ["3", "4"]]
-        assert lines == [5, 8]
-
-    @pytest.mark.parametrize(
-        "content, needles",
-        [
-            (b"x1,x2,y\n1.5,2,1\n1,2\n", ["line 3 (row 2)", "2 fields", "header has 3"]),
-            (b"x1,x2,y\n1,2,3,4\n", ["line 2 (row 1)", "4 fields", "header has 3"]),
-            (b"x1,x2,y\n1,2,3\n5\n", ["line 3 (row 2)", "1 fields"]),
-            (b"x1,x2,y\n1,2,3\n,,\n", ["line 3 (row 2), column 'x1'", "empty value"]),
-            (b"x1,x2,y\n1.5,2,1\n1,,3\n", ["line 3 (row 2), column 'x2'", "empty value"]),
-            (b"x1,x2,y\n\n\n1,abc,3\n", ["line 4 (row 1), column 'x2'", "'abc'"]),
-            (b"x1,x2,y\r\n\r\n1,2,3\r\n1,abc,3\r\n", ["line 4 (row 2), column 'x2'", "'abc'"]),
-            (b"x1,x2,y\n1,2,NaN\n", ["line 2 (row 1), column 'y'", "NaN", "finite"]),
-            (b"x1,x2,y\n-inf,2,1\n", ["line 2 (row 1), column 'x1'", "-inf", "finite"]),
-            (b"x1,x2,y\n1,1e400,3\n", ["line 2 (row 1), column 'x2'", "1e400", "overflows"]),
-            (b"x1,x1,y\n1,2,3\n", ["line 1", "'x1'", "twice"]),
-            (b"x1, x1 ,y\n1,2,3\n", ["line 1", "'x1'", "twice"]),
-            (b"x1,,y\n1,2,3\n", ["line 1", "column 2", "empty name"]),
-            (b"x1,x2, \n1,2,3\n", ["line 1", "column 3", "empty name"]),
-            (b"x1,x2,y\n", ["header", "no data rows"]),
-            (b"x1,x2,y\n\n\n", ["header", "no data rows"]),
-            (b"", ["empty"]),
-            (b"\n\n  \n", ["empty"]),
-            (b"x1,x2,y\n1,2,3\n1,\xff,3\n", ["line 3", "invalid UTF-8"]),
-            (b'x1,x2,y\n1,"2,3\n', ["line 2", "malformed CSV"]),
-            (b"x1,x2\n1,2\n", ["no column 'y'", "columns: x1, x2"]),
-        ],
-        ids=["ragged-short", "ragged-long", "ragged-one", "empty-row-of-commas", "empty-cell", "non-numeric",
-             "non-numeric-crlf", "nan", "inf", "overflow", "duplicate-header", "duplicate-header-spaces",
-             "empty-header", "blank-header", "header-only", "header-and-blank-lines", "empty-file",
-             "blank-file", "invalid-utf8", "unclosed-quote", "missing-column"],
-    )
-    def test_defects(self, content, needles):
-        message = csv_error(content)
-        assert message.startswith("data.csv: "), message
-        for needle in needles:
-            assert needle in message, (needle, message)
-
-    def test_unwanted_columns_are_not_checked(self):
-        columns, header, rows = parse_csv_columns(b"x1,note,y\n1,hello,2\n", "data.csv", ["x1", "y"])
-        assert columns == {"x1": [1.0], "y": [2.0]} and header == ["x1", "note", "y"] and rows == 1
 
 
 # ---------------------------------------------------------------- JSON parameter files

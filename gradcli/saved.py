@@ -1,0 +1,82 @@
+"""The parameter file `train --save` writes and `predict` reads.
+
+    {"gradcli": "0.1.0", "model": "b + w1*x1 + w2*x2", "loss": "mse", "delta": 1.0,
+     "target": "y", "inputs": ["x1", "x2"], "params": {"b": 1.49, "w1": 3.02, "w2": -1.97},
+     "final_loss": 0.2614, "epochs": 13, "converged": true}
+
+The model is text, parsed again by the safe parser when the file is read.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from . import __version__
+from .errors import DataError, show_text
+from .losses import DEFAULT_DELTA
+
+
+@dataclass(frozen=True)
+class SavedModel:
+    model: str
+    loss: str
+    delta: float
+    target: str
+    inputs: list[str]
+    params: dict[str, float]
+
+
+def saved_document(report: Any, delta: float = DEFAULT_DELTA) -> dict[str, Any]:
+    """What --save writes for a FitReport."""
+    problem, result = report.problem, report.result
+    return {"gradcli": __version__, "model": report.model.text, "loss": problem.loss_name, "delta": delta,
+            "target": problem.target, "inputs": list(problem.inputs), "params": result.params,
+            "final_loss": result.loss, "epochs": result.epochs, "converged": result.converged}
+
+
+def read_saved(raw: bytes, source: str) -> SavedModel:
+    """A --save file, every field checked; a defect names the file and the field."""
+    from .data import decode_utf8
+
+    try:
+        document = json.loads(decode_utf8(raw, source))
+    except json.JSONDecodeError as err:
+        raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(document, dict):
+        raise DataError(f"{source}: expected the JSON object that `gradcli train --save` writes")
+
+    def field(name: str, kind: type, default: Any = None) -> Any:
+        value = document.get(name, default)
+        if not isinstance(value, kind) or isinstance(value, bool):
+            raise DataError(f"{source}: field {name!r} is missing or not a {kind.__name__} "
+                            "(is this a file from `gradcli train --save`?)")
+        return value
+
+    params = field("params", dict)
+    inputs = field("inputs", list)
+    if not all(isinstance(name, str) for name in inputs):
+        raise DataError(f"{source}: field 'inputs' must be a list of column names")
+    for name, value in params.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise DataError(f"{source}: parameter {show_text(name)!r} is not a finite number")
+    delta = document.get("delta", DEFAULT_DELTA)
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < math.inf:
+        raise DataError(f"{source}: field 'delta' must be a positive number")
+    return SavedModel(field("model", str), field("loss", str, "mse"), float(delta), field("target", str, "y"),
+                      inputs, {name: float(value) for name, value in params.items()})
+
+
+def predictions(saved: SavedModel, columns: Mapping[str, Any], rows: int, source: str) -> Any:
+    """yhat for every row of the columns, by the graph engine's forward pass."""
+    from .graph import build_graph, model_values
+    from .problem import build_problem
+
+    problem = build_problem(saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
+                            param_names=list(saved.params), delta=saved.delta, from_file=True)
+    missing = [name for name in problem.params if name not in saved.params]
+    if missing:
+        raise DataError(f"{source}: no value for parameter {missing[0]!r}")
+    return model_values(build_graph(problem), saved.params, columns, rows)
