@@ -197,6 +197,7 @@ def gradients(
     engines: Iterable[str] = ENGINES,
     check_fd: bool = False,
     from_file: bool = False,
+    readable: bool = True,
 ) -> GradientReport:
     """The gradient of the mean loss with respect to each parameter, by each engine.
 
@@ -204,6 +205,8 @@ def gradients(
     arrays are used without a copy); `params` maps names to numbers. Names with
     no value take the documented defaults, listed in `report.defaults`.
     Raises GradcliError (and subclasses) for bad input or undefined points.
+    readable=False skips the (time-bounded) simplifying of the derivative formulas for
+    display; `symbolic` is then None and only the numbers are computed.
     """
     engines = tuple(engines)
     unknown = [e for e in engines if e not in ENGINES]
@@ -211,11 +214,11 @@ def gradients(
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
     setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file)
-    return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd)
+    return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
-            check_fd: bool = False) -> GradientReport:
+            check_fd: bool = False, readable: bool = True) -> GradientReport:
     """Run the engines on a prepared problem and compare what they found."""
     from .graph import backprop, build_graph, kinks, loss_of
 
@@ -235,7 +238,8 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
         symbolic = SymbolicLoss(problem)
         derivatives = {name: symbolic.derivative(name) for name in chosen}
         symbolic_values = symbolic.values(derivatives, values, columns, rows)
-        formulas = {name: symbolic.readable(d) for name, d in derivatives.items()}
+        if readable:
+            formulas = {name: symbolic.readable(d) for name, d in derivatives.items()}
 
     fd_values: dict[str, float] = {}
     if check_fd:

@@ -157,7 +157,7 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
                for node in trainer.graph.nodes if node.op is None and node.name in problem.params)
     atol = max(CHECK_RTOL * size, 1e-12)
     report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
-                       delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file)
+                       delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file, readable=False)
     per_param = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
                         "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
     return GradientCheck(report.agree, CHECK_RTOL, atol, per_param, report.warnings)
