@@ -372,8 +372,10 @@ def explain(
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
 ) -> None:
-    """The chain rule step by step, as in the worked example: SymPy's derivative, the intermediate
-    nodes, the local derivatives, every path from the loss to each parameter, and the check.
+    """The chain rule step by step, as in the worked example.
+
+    SymPy's derivative, the intermediate nodes, the local derivatives, every path from the
+    loss to each parameter, and the check that the paths add up to SymPy's derivative.
 
     Works at one point (one row of data, or --row N). Exit code 0 when every check passes,
     1 when one fails, 2 for bad input.
@@ -411,8 +413,10 @@ def graph(
     highlight: Annotated[Optional[str], typer.Option("--highlight", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
 ) -> None:
-    """The computational graph at one point: each node's operation, value and adjoint dloss/dnode,
-    and the local derivative on every edge, as a formula and as a number.
+    """The computational graph, with the local derivative on every edge.
+
+    Each node shows its operation, value and adjoint dloss/dnode at one point; each edge its
+    local derivative as a formula and as a number.
 
     Works at one point (one row of data, or --row N). Exit code 0, or 2 for bad input.
 
