@@ -38,6 +38,16 @@ FormatOption = Annotated[
     Format, typer.Option("--format", "-f", help="table for people; json or csv for programs.", show_default=True)
 ]
 
+# Options that grad, explain and graph share (train reuses some).
+ModelArgument = Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
+ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)]
+LossOption = Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
+DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
+TargetOption = Annotated[str, typer.Option("--target", "-t", help="The name of the target.")]
+DataOption = Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
+ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
+WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)]
+
 
 def _show_version(value: bool) -> None:
     if value:
@@ -112,16 +122,34 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
     return columns, unused
 
 
+def _point_inputs(model: str | None, model_file: str | None, data: str | None, params: str | None, loss: str,
+                  target: str) -> tuple[str, bool, dict[str, float], dict | None, list[str]]:
+    """The model text, parameter values and data, read as `grad` reads them."""
+    from .data import read_params
+
+    if [model_file, data, params].count("-") > 1:
+        raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
+    model_text, from_file = _model_text(model, model_file)
+    param_values = read_params(params) if params is not None else {}
+    columns, notes = _data(data, model_text, loss, target, from_file)
+    return model_text, from_file, param_values, columns, notes
+
+
+def _names(items: list[str] | None) -> list[str] | None:
+    """--wrt given as repeated options, comma-separated, or both."""
+    return None if not items else [n.strip() for item in items for n in item.split(",") if n.strip()]
+
+
 @app.command()
 def grad(
-    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
-    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
-    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
-    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
-    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
-    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
-    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)] = None,
+    model: ModelArgument = None,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: DataOption = None,
+    params: ParamsOption = None,
+    wrt: WrtOption = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
@@ -135,15 +163,10 @@ def grad(
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
-        if [model_file, data, params].count("-") > 1:
-            raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
         from .api import gradients
-        from .data import read_params
 
-        model_text, from_file = _model_text(model, model_file)
-        param_values = read_params(params) if params is not None else {}
-        columns, notes = _data(data, model_text, loss, target, from_file)
-        chosen = None if not wrt else [n.strip() for item in wrt for n in item.split(",") if n.strip()]
+        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
+        chosen = _names(wrt)
         report = gradients(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
                            rtol=rtol, atol=atol, check_fd=check_fd, from_file=from_file)
     for note in notes + report.warnings:
@@ -189,9 +212,9 @@ def _progress(quiet: bool, epochs: int) -> Iterator[Callable[[int, float], None]
 def train(
     data: Annotated[str, typer.Argument(help="A CSV file with a header row, or '-' for stdin.")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
-    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file.", show_default=False)] = None,
-    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y.")] = DEFAULT_LOSS,
-    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
     target: Annotated[str, typer.Option("--target", "-t", help="The target column.")] = "y",
     optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer.lbfgs,
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
@@ -343,29 +366,16 @@ class GraphFormat(str, Enum):
 RowOption = Annotated[Optional[int], typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
 
 
-def _point_inputs(model: str | None, model_file: str | None, data: str | None, params: str | None, loss: str,
-                  target: str) -> tuple[str, bool, dict[str, float], dict | None, list[str]]:
-    """The model text, parameter values and data, read as `grad` reads them."""
-    from .data import read_params
-
-    if [model_file, data, params].count("-") > 1:
-        raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
-    model_text, from_file = _model_text(model, model_file)
-    param_values = read_params(params) if params is not None else {}
-    columns, notes = _data(data, model_text, loss, target, from_file)
-    return model_text, from_file, param_values, columns, notes
-
-
 @app.command()
 def explain(
-    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
-    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
-    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
-    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
-    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
-    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
-    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)] = None,
+    model: ModelArgument = None,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: DataOption = None,
+    params: ParamsOption = None,
+    wrt: WrtOption = None,
     row: RowOption = None,
     max_paths: Annotated[int, typer.Option("--max-paths", help="List at most this many paths per parameter; the reverse sweep's adjoint stands in for the rest.")] = 20,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
@@ -386,7 +396,7 @@ def explain(
         from .explain import explain as explain_steps
 
         model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
-        chosen = None if not wrt else [n.strip() for item in wrt for n in item.split(",") if n.strip()]
+        chosen = _names(wrt)
         result = explain_steps(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
                                from_file=from_file, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
                                sympy_forms=fmt is ExplainFormat.latex)
@@ -402,13 +412,13 @@ def explain(
 
 @app.command()
 def graph(
-    model: Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)] = None,
-    model_file: Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)] = None,
-    loss: Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")] = DEFAULT_LOSS,
-    delta: Annotated[float, typer.Option("--delta", help="Huber loss threshold.")] = DEFAULT_DELTA,
-    target: Annotated[str, typer.Option("--target", "-t", help="The name of the target.")] = "y",
-    data: Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
-    params: Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)] = None,
+    model: ModelArgument = None,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: DataOption = None,
+    params: ParamsOption = None,
     row: RowOption = None,
     highlight: Annotated[Optional[str], typer.Option("--highlight", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
