@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .errors import DataError, GradcliError, show_text
 from .losses import DEFAULT_DELTA
@@ -87,17 +87,22 @@ def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
     return checked
 
 
-def check_targets(problem: Problem, target: Any, source: str = "") -> None:
-    """bce needs targets in [0, 1]; the first one outside is named by row and column."""
+def check_targets(problem: Problem, target: Any, source: str = "",
+                  where: Callable[[int], str] | None = None) -> None:
+    """bce needs targets in [0, 1]; the first one outside is named by its column and row.
+
+    where(row) may describe the 1-based row better (a CSV reader knows its line).
+    """
     import numpy as np
 
     if problem.loss_name != "bce":
         return
     outside = (target < 0) | (target > 1)
     if outside.any():
-        row = int(np.argmax(outside))
+        row = int(np.argmax(outside)) + 1
+        place = where(row) if where else f"row {row}"
         raise DataError(f"{source + ': ' if source else ''}bce needs targets in [0, 1]: "
-                        f"column {problem.target!r} is {target[row]:g} at row {row + 1}")
+                        f"column {problem.target!r} is {target[row - 1]:g} at {place}")
 
 
 def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:

@@ -246,8 +246,8 @@ def train(
             raise GradcliError("only one of the data, --model-file and --init can read stdin ('-')")
         from .data import read_params, read_text_source
         from .fit import ChosenModel, default_model, fit, problem_for
-        from .table import read_csv_table, read_header
         from .outputs import check_outputs, check_plot
+        from .table import read_csv_table, read_header, row_place
         from .train_options import TrainOptions
 
         outputs = check_outputs({"--save": save, "--plot": plot, "--history": history},
@@ -266,7 +266,8 @@ def train(
         table = read_csv_table(raw, source, [*problem.inputs, target])
         options = TrainOptions(optimizer.value, lr, epochs, batch_size, seed, tol, patience)
         with _progress(quiet, epochs) as update:
-            report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source, from_file)
+            report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source, from_file,
+                         where=lambda row: row_place(raw, source, row))
     for name in header:
         if name not in table.columns:
             warn(f"column {name!r} of {source} is not used by the model")

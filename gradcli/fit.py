@@ -119,11 +119,14 @@ class FitReport:
 
 def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: int, options: TrainOptions,
         init: Mapping[str, float] | None = None, delta: float = DEFAULT_DELTA, progress: Any = None,
-        source: str = "", from_file: bool = False) -> FitReport:
-    """Train, then check: closed form where it applies, and the final gradient two ways."""
+        source: str = "", from_file: bool = False, where: Any = None) -> FitReport:
+    """Train, then check: closed form where it applies, and the final gradient two ways.
+
+    where(row) describes a 1-based row in messages (the CLI adds the CSV line).
+    """
     from .api import check_targets
 
-    check_targets(problem, columns[problem.target], source)
+    check_targets(problem, columns[problem.target], source, where)
     init = dict(init or {})
     warnings = [f"--init {name!r} is not a parameter of the model" for name in init if name not in problem.params]
     linear = is_linear_in_params(problem)

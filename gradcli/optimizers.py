@@ -98,8 +98,10 @@ class LBFGS:
         else:
             return theta, loss, grad, False
         s, y = candidate - theta, new_grad - grad
-        curvature = float(y @ s)
-        if curvature > 1e-12 * float(s @ s) ** 0.5 * float(y @ y) ** 0.5:
+        curvature, yy = float(y @ s), float(y @ y)
+        # Keep the pair only with positive curvature that does not underflow: on separable bce
+        # data the gradient fades to ~1e-160 and y @ y rounds to 0.
+        if curvature > 0 and yy > 0 and curvature > 1e-12 * float(s @ s) ** 0.5 * yy**0.5:
             self.pairs.append((s, y, 1.0 / curvature))
             if len(self.pairs) > self.memory:
                 self.pairs.popleft()

@@ -112,6 +112,16 @@ def require_columns(header: Sequence[str], wanted: Sequence[str], source: str) -
             )
 
 
+def row_place(raw: bytes, source: str, row: int) -> str:
+    """'line L (row R)' for the 1-based data row R: for a value found wrong after reading."""
+    records = _records(decode_utf8(raw, source), source)
+    next(records, None)  # the header
+    for number, (first, _last, _fields) in enumerate(records, start=1):
+        if number == row:
+            return f"line {first} (row {row})"
+    return f"row {row}"
+
+
 def read_header(raw: bytes, source: str) -> list[str]:
     """The column names (checked: none empty, none twice), without reading the rows."""
     return _header_and_offset(raw, source)[0]
