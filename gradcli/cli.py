@@ -225,7 +225,7 @@ def train(
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
     init: Annotated[Optional[str], typer.Option("--init", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs gradcli[plot]).", show_default=False)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
     history: Annotated[Optional[str], typer.Option("--history", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     fmt: FormatOption = Format.table,
