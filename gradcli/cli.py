@@ -14,7 +14,7 @@ from typing import Annotated, Any, Callable, Iterator, Optional
 import typer
 
 from . import __version__
-from .errors import GradcliError, ParseError, show_text
+from .errors import GradcliError, ParseError, UndefinedError, placed, show_text
 from .losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .train_options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
 
@@ -257,7 +257,7 @@ def train(
         if model is not None or model_file is not None:
             text, from_file = _model_text(model, model_file)
             chosen = ChosenModel(text, False)
-        start = read_params(init) if init is not None else {}
+        start = read_params(init, "--init") if init is not None else {}
         source = "stdin" if data == "-" else data
         raw = read_text_source(data, "data")
         header = read_header(raw, source)
@@ -265,9 +265,15 @@ def train(
         problem = problem_for(chosen.text, loss, target, header, source, delta, from_file)
         table = read_csv_table(raw, source, [*problem.inputs, target])
         options = TrainOptions(optimizer.value, lr, epochs, batch_size, seed, tol, patience)
+        for note in options.ignored():
+            warn(note)
+        place = lambda row: f"{source} {row_place(raw, source, row)}"  # noqa: E731
         with _progress(quiet, epochs) as update:
-            report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source, from_file,
-                         where=lambda row: row_place(raw, source, row))
+            try:
+                report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source,
+                             from_file, where=lambda row: row_place(raw, source, row))
+            except UndefinedError as err:  # undefined at the starting point: name the file and line
+                raise placed(err, place) from None
     for name in header:
         if name not in table.columns:
             warn(f"column {name!r} of {source} is not used by the model")
@@ -275,28 +281,32 @@ def train(
         warn(note)
     if report.result.diverged:
         warn(report.result.stop_reason)
-    else:
-        with user_errors():
-            _write_training_outputs(report, outputs, delta)
     from . import render_train
 
     {Format.table: render_train.train_table, Format.json: render_train.train_json,
      Format.csv: render_train.train_csv}[fmt](report)
+    sys.stdout.flush()
+    if not report.result.diverged:  # after the result is out, so a failed write loses nothing
+        with user_errors():
+            _write_training_outputs(report, outputs, delta)
     if report.failed:
         raise typer.Exit(1)
 
 
 def _write_training_outputs(report: Any, outputs: dict, delta: float) -> None:
-    """--save, --history and --plot, each atomically, once training has succeeded."""
-    from .outputs import write_history, write_json, write_plot
+    """--save, --history and --plot: all of them or none, each atomically."""
+    from .outputs import atomic_write_all, history_writer, json_writer, plot_writer
     from .saved import saved_document
 
+    writers = []
     if "--save" in outputs:
-        write_json(outputs["--save"], saved_document(report, delta))
+        writers.append(json_writer(outputs["--save"], saved_document(report, delta)))
     if "--history" in outputs:
-        write_history(outputs["--history"], report.result.history)
+        writers.append(history_writer(outputs["--history"], report.result.history))
     if "--plot" in outputs:
-        write_plot(outputs["--plot"], report.result.history, f"{report.model.text}  ({report.problem.loss_name})")
+        writers.append(plot_writer(outputs["--plot"], report.result.history,
+                                   f"{report.model.text}  ({report.problem.loss_name})"))
+    atomic_write_all(writers)
 
 
 @app.command()
@@ -314,19 +324,22 @@ def predict(
             raise GradcliError("only one of the parameter file and the data can read stdin ('-')")
         from .data import read_text_source
         from .outputs import check_outputs
-        from .saved import predictions, read_saved
-        from .table import read_csv_table, read_header, write_csv
+        from .saved import predictions, read_saved, saved_problem
+        from .table import read_csv_table, read_header, row_place, write_csv
 
         outputs = check_outputs({"--output": output}, [params, data])
         params_source = "stdin" if params == "-" else params
         saved = read_saved(read_text_source(params, "parameter"), params_source)
+        problem, unused = saved_problem(saved, params_source)
         source = "stdin" if data == "-" else data
-
         raw = read_text_source(data, "data")
         if "yhat" in read_header(raw, source):
             raise GradcliError(f"{source}: already has a column 'yhat', which predict adds")
-        table = read_csv_table(raw, source, list(saved.inputs), keep_text=True)
-        yhat = predictions(saved, table.columns, table.rows, params_source)
+        table = read_csv_table(raw, source, list(problem.inputs), keep_text=True)
+        yhat = predictions(problem, saved, table.columns, table.rows,
+                           where=lambda row: f"{source} {row_place(raw, source, row)}")
+        for note in unused:
+            warn(note)
         header = [*table.header, "yhat"]
         cells = {**(table.text or {}), **table.columns, "yhat": yhat}
         if "--output" in outputs:
@@ -447,8 +460,17 @@ def graph(
      GraphFormat.mermaid: graph_render.graph_mermaid, GraphFormat.json: graph_render.graph_json}[fmt](view)
 
 
+INTERRUPTED = 130  # what Typer returns for Ctrl-C (KeyboardInterrupt), as shells do
+
+
 def main() -> None:
     """Entry point: usage errors become one line on stderr and exit code 2."""
+    import signal
+
+    # A closed pipe (`gradcli train ... | head`) ends the program quietly, as it ends `cat`;
+    # Python's default would be an error exit that reads like a failed check.
+    if hasattr(signal, "SIGPIPE"):
+        signal.signal(signal.SIGPIPE, signal.SIG_DFL)
     # Typer may bundle its own click: find its UsageError through a public class.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
@@ -459,8 +481,7 @@ def main() -> None:
         sys.stderr.write(f"gradcli: error: {message} (see '{where} --help')\n")
         sys.exit(2)
     except typer.Abort:
+        code = INTERRUPTED
+    if code == INTERRUPTED:
         sys.stderr.write("gradcli: interrupted\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(0)
     sys.exit(code if isinstance(code, int) else 0)

@@ -47,6 +47,12 @@ def least_squares(problem: Problem, graph: Graph, columns: Mapping[str, Any], ro
     F and c are read off the graph itself (the model at p = 0 and at each unit vector), so any
     model linear in its parameters works, not only b + w1*x1 + ....
     """
+    with np.errstate(all="ignore"):  # values near 1e300 overflow the norms; the distance then shows it
+        return _least_squares(problem, graph, columns, rows, trained)
+
+
+def _least_squares(problem: Problem, graph: Graph, columns: Mapping[str, Any], rows: int,
+                   trained: Mapping[str, float]) -> ClosedForm:
     names = list(problem.params)
     zero = {name: 0.0 for name in names}
     offset = model_values(graph, zero, columns, rows)
@@ -54,7 +60,12 @@ def least_squares(problem: Problem, graph: Graph, columns: Mapping[str, Any], ro
     for i, name in enumerate(names):
         design[:, i] = model_values(graph, {**zero, name: 1.0}, columns, rows) - offset
     target = np.asarray(columns[problem.target], dtype=np.float64)
-    solution, *_ = np.linalg.lstsq(design, target - offset, rcond=None)
+    # Columns scaled to unit norm first: lstsq's cut-off for small singular values is relative,
+    # and unscaled columns (a timestamp beside an intercept) would lose the small direction.
+    norms = np.linalg.norm(design, axis=0)
+    norms[norms == 0] = 1.0
+    solution, *_ = np.linalg.lstsq(design / norms, target - offset, rcond=None)
+    solution = solution / norms
     residual = offset + design @ solution - target
     trained_vector = np.array([trained[name] for name in names])
     distance = float(np.linalg.norm(trained_vector - solution))

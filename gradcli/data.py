@@ -134,14 +134,14 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
     return values
 
 
-def read_params(spec: str) -> dict[str, float]:
-    """--params: inline NAME=VALUE,... or a JSON file ('-' for stdin)."""
+def read_params(spec: str, option: str = "--params") -> dict[str, float]:
+    """--params (or --init): inline NAME=VALUE,... or a JSON file ('-' for stdin)."""
     if is_assignment_list(spec):
-        return parse_assignments(spec, "--params")
+        return parse_assignments(spec, option)
     source = "stdin" if spec == "-" else spec
     if spec != "-" and not Path(spec).exists():
-        raise DataError(f"--params {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
-    return read_params_json(read_text_source(spec, "--params"), source)
+        raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
+    return read_params_json(read_text_source(spec, option), source)
 
 
 def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:

@@ -6,6 +6,9 @@ library callers catch ``GradcliError`` (or a subclass) the same way.
 
 from __future__ import annotations
 
+import re
+from typing import Callable
+
 _MAX_SHOWN = 60
 
 
@@ -51,3 +54,10 @@ class RoleError(GradcliError):
 
 class UndefinedError(GradcliError):
     """The loss or a derivative is undefined (or infinite) at the point given."""
+
+
+def placed(err: UndefinedError, where: Callable[[int], str] | None) -> UndefinedError:
+    """The error with its 'at row N' told better, e.g. with the file and the CSV line."""
+    if where is None:
+        return err
+    return UndefinedError(re.sub(r"\bat row (\d+)", lambda m: f"at {where(int(m.group(1)))}", str(err), count=1))

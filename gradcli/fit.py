@@ -20,6 +20,7 @@ from .problem import Problem, build_problem, check_name
 from .train import Trainer, TrainResult, starting_point
 from .train_options import TrainOptions
 
+SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
 
 
@@ -101,10 +102,10 @@ class FitReport:
             "rows": self.rows,
             "optimizer": options.optimizer,
             "lr": options.learning_rate,
-            "batch_size": options.batch(self.rows),
+            "batch_size": options.batch(self.rows),  # lbfgs: always every row
             "seed": options.seed,
-            "params": result.params,
-            "initial": result.initial,
+            "params": _finite(result.params),
+            "initial": _finite(result.initial),
             "loss": result.loss if math.isfinite(result.loss) else None,
             "epochs": result.epochs,
             "converged": result.converged,
@@ -115,6 +116,11 @@ class FitReport:
             "closed_form": self.closed_form.to_dict() if self.closed_form else None,
             "gradient_check": self.check.to_dict() if self.check else None,
         }
+
+
+def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
+    """JSON has no inf or nan: a diverged parameter is null."""
+    return {name: value if math.isfinite(value) else None for name, value in values.items()}
 
 
 def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: int, options: TrainOptions,
@@ -137,6 +143,10 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
     closed = (least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
               if linear and problem.loss_name == "mse" and problem.params else None)
     check = final_gradient_check(trainer, result.params, delta, from_file)
+    if closed and result.loss > closed.loss + SHORT_OF_OPTIMUM * abs(closed.loss) + 1e-300:
+        warnings.append(f"least squares reaches a loss of {closed.loss:.6g}, below the trained {result.loss:.6g}: "
+                        "training stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer, "
+                        "or centred and scaled inputs)")
     return FitReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes)
 
 

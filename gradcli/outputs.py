@@ -19,10 +19,18 @@ PLOT_SUFFIXES = (".png", ".svg")
 
 
 def check_output(path: str, option: str, inputs: list[str]) -> Path:
-    """Refuse up front: a missing directory, a directory as the file, or one of the input files."""
+    """Refuse up front: a missing directory, a directory, device or pipe as the file, or an input file.
+
+    A symbolic link is followed: the file it points to is replaced and the link stays.
+    """
     target = Path(path)
+    if target.is_symlink():
+        target = target.resolve()
     if target.is_dir():
         raise DataError(f"{option} {show_text(path)!r} is a directory")
+    if target.exists() and not target.is_file():
+        raise DataError(f"{option} {show_text(path)!r} is not a regular file (a device or a pipe); "
+                        f"name a file{' or leave ' + option + ' out to write to stdout' if option == '--output' else ''}")
     if not target.parent.is_dir():
         raise DataError(f"{option} {show_text(path)!r}: the directory {show_text(str(target.parent))!r} does not exist")
     for source in inputs:
@@ -44,28 +52,49 @@ def check_outputs(outputs: Mapping[str, str | None], inputs: list[str]) -> dict[
 
 
 def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
-    """Write through a temporary file in the same directory, then rename it over the target.
+    """Write through a temporary file in the same directory, then rename it over the target."""
+    atomic_write_all([(path, write, binary)])
 
-    An OSError (a full disk, no permission) becomes a DataError naming the file.
+
+Writer = tuple[Path, Callable[[IO[Any]], None], bool]  # (target, writes the content, binary)
+
+
+def atomic_write_all(writers: list[Writer]) -> None:
+    """All the files or none: every content goes to a temporary file first, then each is renamed.
+
+    An OSError (a full disk, no permission) becomes a DataError naming the file, and no
+    temporary file stays behind.
     """
-    text = {} if binary else {"encoding": "utf-8", "newline": ""}
+    staged: list[tuple[str, Path]] = []
+    current = writers[0][0] if writers else None
     try:
-        handle = tempfile.NamedTemporaryFile("wb" if binary else "w", dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp", delete=False, **text)
-    except OSError as err:
-        raise DataError(f"cannot write {show_text(str(path))!r}: {err.strerror}") from None
+        for current, write, binary in writers:
+            staged.append((_stage(current, write, binary), current))
+        for temporary, current in staged:
+            os.replace(temporary, current)
+    except BaseException as err:
+        for temporary, _ in staged:
+            Path(temporary).unlink(missing_ok=True)
+        if isinstance(err, OSError):
+            raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}") from None
+        raise
+
+
+def _stage(path: Path, write: Callable[[IO[Any]], None], binary: bool) -> str:
+    """The content in a temporary file beside the target, with the target's permissions."""
+    text = {} if binary else {"encoding": "utf-8", "newline": ""}
+    handle = tempfile.NamedTemporaryFile("wb" if binary else "w", dir=path.parent, prefix=f".{path.name}.",
+                                         suffix=".tmp", delete=False, **text)
     try:
         with handle:
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
         os.chmod(handle.name, _mode_for(path))
-        os.replace(handle.name, path)
-    except BaseException as err:
+    except BaseException:
         Path(handle.name).unlink(missing_ok=True)
-        if isinstance(err, OSError):
-            raise DataError(f"cannot write {show_text(str(path))!r}: {err.strerror}") from None
         raise
+    return handle.name
 
 
 def _mode_for(path: Path) -> int:
@@ -78,13 +107,13 @@ def _mode_for(path: Path) -> int:
         return 0o666 & ~umask
 
 
-def write_json(path: Path, document: Any) -> None:
-    atomic_write(path, lambda f: f.write(json.dumps(document, indent=2) + "\n"))
+def json_writer(path: Path, document: Any) -> Writer:
+    return path, lambda f: f.write(json.dumps(document, indent=2) + "\n"), False
 
 
-def write_history(path: Path, history: list[float]) -> None:
+def history_writer(path: Path, history: list[float]) -> Writer:
     """epoch,loss: epoch 0 is the starting point."""
-    atomic_write(path, lambda f: f.write("epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(history))))
+    return path, lambda f: f.write("epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(history))), False
 
 
 def check_plot(path: str | None) -> None:
@@ -99,13 +128,14 @@ def check_plot(path: str | None) -> None:
         raise DataError("--plot needs matplotlib: pip install 'gradcli[plot]'") from None
 
 
-def write_plot(path: Path, history: list[float], title: str) -> None:
+def plot_writer(path: Path, history: list[float], title: str) -> Writer:
     """The loss per epoch, on a log scale when the loss is positive and spans more than a factor of 100."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    matplotlib.rcParams["svg.hashsalt"] = "gradcli"  # fixed ids in SVG: same training, same bytes
     figure, axes = plt.subplots(figsize=(7, 4), dpi=120)
     axes.plot(range(len(history)), history, color="tab:blue", linewidth=1.5)
     axes.set_xlabel("epoch")
@@ -118,5 +148,9 @@ def write_plot(path: Path, history: list[float], title: str) -> None:
     fmt = path.suffix.lower().lstrip(".")
     # Fixed metadata: the same training gives the same bytes.
     metadata = {"Date": None} if fmt == "svg" else {"Software": None}
-    atomic_write(path, lambda f: figure.savefig(f, format=fmt, metadata=metadata), binary=True)
-    plt.close(figure)
+
+    def draw(handle: IO[Any]) -> None:
+        figure.savefig(handle, format=fmt, metadata=metadata)
+        plt.close(figure)
+
+    return path, draw, True

@@ -39,7 +39,7 @@ def saved_document(report: Any, delta: float = DEFAULT_DELTA) -> dict[str, Any]:
 
 def read_saved(raw: bytes, source: str) -> SavedModel:
     """A --save file, every field checked; a defect names the file and the field."""
-    from .data import decode_utf8
+    from .data import decode_utf8, to_finite_float
 
     try:
         document = json.loads(decode_utf8(raw, source))
@@ -60,23 +60,48 @@ def read_saved(raw: bytes, source: str) -> SavedModel:
     if not all(isinstance(name, str) for name in inputs):
         raise DataError(f"{source}: field 'inputs' must be a list of column names")
     for name, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or to_finite_float(value) is None:
             raise DataError(f"{source}: parameter {show_text(name)!r} is not a finite number")
     delta = document.get("delta", DEFAULT_DELTA)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < delta < math.inf:
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < (to_finite_float(delta) or 0):
         raise DataError(f"{source}: field 'delta' must be a positive number")
     return SavedModel(field("model", str), field("loss", str, "mse"), float(delta), field("target", str, "y"),
                       inputs, {name: float(value) for name, value in params.items()})
 
 
-def predictions(saved: SavedModel, columns: Mapping[str, Any], rows: int, source: str) -> Any:
-    """yhat for every row of the columns, by the graph engine's forward pass."""
-    from .graph import build_graph, model_values
+def saved_problem(saved: SavedModel, source: str) -> tuple[Any, list[str]]:
+    """The saved model parsed again (safely), and warnings for parameters it does not use.
+
+    Any defect is named with the file, since the file is what the user has to mend.
+    """
+    from .errors import GradcliError
     from .problem import build_problem
 
-    problem = build_problem(saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
-                            param_names=list(saved.params), delta=saved.delta, from_file=True)
+    try:
+        problem = build_problem(saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
+                                param_names=list(saved.params), delta=saved.delta, from_file=True)
+    except GradcliError as err:
+        raise DataError(f"{source}: {err}") from None
     missing = [name for name in problem.params if name not in saved.params]
     if missing:
-        raise DataError(f"{source}: no value for parameter {missing[0]!r}")
-    return model_values(build_graph(problem), saved.params, columns, rows)
+        raise DataError(f"{source}: no value for parameter {missing[0]!r} "
+                        f"(inputs: {', '.join(saved.inputs) or 'none'})")
+    unused = [f"parameter {name!r} in {source} is not used by the model" for name in saved.params
+              if name not in problem.params]
+    return problem, unused
+
+
+def predictions(problem: Any, saved: SavedModel, columns: Mapping[str, Any], rows: int,
+                where: Any = None) -> Any:
+    """yhat for every row of the columns, by the graph engine's forward pass.
+
+    A row where the model is undefined is an error naming it (where(row) names its CSV line).
+    """
+    from .errors import UndefinedError, placed
+    from .graph import build_graph, model_values
+
+    try:
+        return model_values(build_graph(problem), saved.params, columns, rows)
+    except UndefinedError as err:
+        raise placed(err, where) from None
+

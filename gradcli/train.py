@@ -14,7 +14,8 @@ from typing import Any, Callable, Mapping
 
 import numpy as np
 
-from .graph import Graph, build_graph, loss_and_gradient, loss_of
+from .errors import UndefinedError
+from .graph import Graph, backprop, build_graph, loss_and_gradient, loss_of
 from .optimizers import LBFGS, make_optimizer
 from .problem import Problem
 from .train_options import INIT_SCALE, TrainOptions
@@ -52,6 +53,21 @@ class Trainer:
                                            columns or self.columns, rows or self.rows, self.names)
         return loss, np.array(gradient)
 
+    def gradient_vanishes(self, theta: np.ndarray, rtol: float = 1e-6) -> bool:
+        """Is every gradient component within rtol of the sum of |per-row terms| it adds up?
+
+        At a true minimum the per-row terms cancel; on a badly conditioned problem a line search
+        can stall where they plainly do not.
+        """
+        sweep = backprop(self.graph, dict(zip(self.names, theta.tolist())), self.columns, self.rows, self.names,
+                         diagnose=False, leaf_rows=True)
+        for node in self.graph.nodes:
+            if node.op is None and node.name in self.names and sweep.adjoints[node.id] is not None:
+                terms = np.asarray(sweep.adjoints[node.id])
+                if abs(float(np.sum(terms))) > rtol * float(np.sum(np.abs(terms))):
+                    return False
+        return True
+
     def mean_loss(self, theta: np.ndarray) -> float:
         return loss_of(self.graph, dict(zip(self.names, theta.tolist())), self.columns, self.rows)
 
@@ -61,21 +77,27 @@ class Trainer:
         loss, grad = self.objective(theta)
         history = [loss]
         result = TrainResult(dict(start), dict(start), loss, 0, False, False, "", history)
-        if not (np.isfinite(loss) and np.isfinite(grad).all()):
-            return self._finish(result, theta, began, diverged=True,
-                                reason=f"the loss or its gradient is not finite at the starting point ({loss:g})")
+        if not (np.isfinite(loss) and np.isfinite(grad).all()):  # bad input, not divergence: name op and row
+            backprop(self.graph, dict(start), self.columns, self.rows, self.names)
+            raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
         optimizer = make_optimizer(options.optimizer, options.lr)
         batch = options.batch(self.rows)
         rng = np.random.default_rng(options.seed)
         stalled = 0
         for epoch in range(1, options.epochs + 1):
             if isinstance(optimizer, LBFGS):
-                theta, loss, grad, moved = optimizer.iterate(theta, loss, grad, self.objective)
+                with np.errstate(all="ignore"):  # an overflowing slope just fails the line search
+                    theta, loss, grad, moved = optimizer.iterate(theta, loss, grad, self.objective)
                 if not moved:
                     history.append(loss)
                     result.epochs = epoch
-                    return self._finish(result, theta, began, converged=True,
-                                        reason="no step lowers the loss any further (a minimum within rounding)")
+                    if self.gradient_vanishes(theta):
+                        return self._finish(result, theta, began, converged=True,
+                                            reason="no step lowers the loss any further (a minimum within rounding)")
+                    return self._finish(result, theta, began, reason=(
+                        "no step along L-BFGS's direction lowers the loss, yet the gradient is not zero: the "
+                        "problem is badly conditioned (inputs on very different scales or far from 0?); "
+                        "centre or scale the inputs"))
             elif batch >= self.rows:
                 theta = optimizer.update(theta, grad)
                 loss, grad = self.objective(theta)
@@ -100,7 +122,7 @@ class Trainer:
             if progress is not None:
                 progress(epoch, loss)
             improvement = (previous - loss) / max(abs(previous), np.finfo(float).tiny)
-            stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a rising loss is not a plateau
+            stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a clear rise is no plateau either
             if stalled >= options.patience:
                 return self._finish(result, theta, began, converged=True,
                                     reason=f"the loss changed by less than {options.tol:g} (relative) "

@@ -33,10 +33,23 @@ class TrainOptions:
 
     @property
     def learning_rate(self) -> float | None:
+        """None for lbfgs, whose line search sets every step."""
+        if OPTIMIZERS[self.optimizer][0] is None:
+            return None
         return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][0]
 
     def batch(self, rows: int) -> int:
+        """Rows per step: lbfgs always takes every row; sgd defaults to DEFAULT_BATCH."""
+        if OPTIMIZERS[self.optimizer][0] is None:
+            return rows
         mini = self.batch_size if self.batch_size is not None else (DEFAULT_BATCH if OPTIMIZERS[self.optimizer][1] else rows)
         return max(1, min(mini, rows))
+
+    def ignored(self) -> list[str]:
+        """Options given that this optimiser does not use."""
+        if OPTIMIZERS[self.optimizer][0] is not None:
+            return []
+        return [f"{option} is ignored by lbfgs (full batch, steps set by its line search)"
+                for option, value in (("--lr", self.lr), ("--batch-size", self.batch_size)) if value is not None]
 
 
