@@ -22,6 +22,7 @@ from .expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
 from .losses import DEFAULT_DELTA
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
+MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
 JSON_ROLES = ("parameter", "input", "target", "constant", "intermediate", "loss")
 
 
@@ -361,8 +362,8 @@ def explain(
     from .symbolic import SymbolicLoss
 
     check_tolerances(rtol, atol)
-    if max_paths < 1:
-        raise GradcliError(f"--max-paths must be at least 1, got {max_paths}")
+    if not 1 <= max_paths <= MAX_PATHS_LIMIT:
+        raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
     setup = prepare(model, loss, _single_point(data, row), params, target=target, wrt=wrt, delta=delta,
                     from_file=from_file)
     report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them

@@ -67,7 +67,8 @@ def _param_lines(step: ParamSteps) -> list[str]:
     if not step.paths:
         return lines + [f"   no path leads from the loss to {p}: ∂loss/∂{p} = 0"]
     products = [" · ".join(path.partials) for path in step.paths]
-    more = [f"   + … ({step.paths_left_out:,} more paths)"] if step.paths_left_out else []
+    left = step.paths_left_out
+    more = [f"   + … ({left:,} more path{'s' if left != 1 else ''})"] if left else []
     lines += [f"   ∂loss/∂{p} = {products[0]}"] + [f"{'':>{len(p) + 13}}+ {text}" for text in products[1:]] + more
     lines.append("   where each local derivative is")
     seen: dict[str, tuple[str, str, str]] = {}
@@ -223,21 +224,23 @@ def explanation_latex(ex: Explanation, stream: IO[str] = sys.stdout) -> None:
     """The steps as a LaTeX fragment (needs amsmath) for notes and slides."""
     tex = _Latex()
     view = ex.view
+    model = " ".join(view.model.split())  # a --model-file may span lines; a comment may not
     out: list[str] = [
-        f"% gradcli explain: {view.model}  (loss {view.loss})",
+        f"% gradcli explain: {model}  (loss {view.loss})",
         "% a LaTeX fragment; needs \\usepackage{amsmath}",
-        rf"\paragraph{{The model}} $\hat{{y}} = {tex.formula(view.model)}$, "
+        rf"\paragraph{{The model}} $\hat{{y}} = {tex.formula(model)}$, "
         rf"loss ${tex.formula(view.loss_formula)} = {_tex_number(view.loss_value)}$ at "
         + ", ".join(f"${tex.name(k)} = {_tex_number(v)}$" for k, v in {**view.params, **view.point}.items()) + ".",
         "",
         r"\paragraph{1. The old-fashioned derivatives (SymPy)}",
-        r"\begin{align*}",
     ]
     rows = []
     for step in ex.steps:
         formula = tex.expression(step.derivative) if step.derivative is not None else tex.formula(step.symbolic or "")
         rows.append(rf"{tex.partial('loss', step.param)} &= {formula} = {_tex_number(step.symbolic_value)}")
-    out += [" \\\\\n".join(rows), r"\end{align*}", "", r"\paragraph{2. The intermediate nodes}", r"\begin{align*}"]
+    # An empty align* does not compile: a model without parameters gets a sentence instead.
+    out += [r"\begin{align*}", " \\\\\n".join(rows), r"\end{align*}"] if rows else ["The model has no parameters."]
+    out += ["", r"\paragraph{2. The intermediate nodes}", r"\begin{align*}"]
     out.append(" \\\\\n".join(rf"{tex.name(n.name)} &= {tex.formula(n.formula)} = {_tex_number(n.value)}"
                               for n in view.nodes if n.op is not None))
     out.append(r"\end{align*}")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
-from typing import IO
+from typing import IO, Any
 
 from .explain import EdgeInfo, GraphView, NodeInfo
 from .render import _console, decorated, number
@@ -73,6 +73,9 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
                 shown.add(child.id)
                 stack += [(twig, e) for e in reversed(into.get(child.id, []))]
 
+    if 4 * _depth(view, into) + 60 > console.width:  # Rich would wrap, then drop, the deepest nodes
+        _graph_lines(view, into, console, label)
+        return
     root = view.nodes[view.output]
     tree = Tree(label(root, None, False), guide_style="dim" if styled else "")
     shown = {root.id}
@@ -87,6 +90,26 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
         console.print(escape(f"note: {note}"))
     if view.highlight:
         console.print(escape(f"» marks the paths from the loss to {view.highlight}"))
+
+
+def _depth(view: GraphView, into: dict[int, list[EdgeInfo]]) -> int:
+    """Levels of the tree from the loss down (a node's depth is its longest way from the loss)."""
+    depth = {view.output: 0}
+    for node in reversed(view.nodes):  # consumers before their inputs
+        for edge in into.get(node.id, []):
+            depth[edge.source] = max(depth.get(edge.source, 0), depth.get(node.id, 0) + 1)
+    return max(depth.values(), default=0)
+
+
+def _graph_lines(view: GraphView, into: dict[int, list[EdgeInfo]], console: Any, label: Any) -> None:
+    """Too deep for a tree at this width: one line per node, its inputs under it, nothing dropped."""
+    console.print("(too deep to draw as a tree at this width: each node, then the edges into it)")
+    for node in reversed(view.nodes):
+        if node.op is None:
+            continue
+        console.print(label(node, None, False), soft_wrap=True)
+        for edge in into.get(node.id, []):
+            console.print("    " + label(view.nodes[edge.source], edge, False), soft_wrap=True)
 
 
 # ---------------------------------------------------------------- Graphviz DOT

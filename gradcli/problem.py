@@ -19,6 +19,7 @@ from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Num, Sym, parse, subst
 from .losses import DEFAULT_DELTA, LOSSES
 
 YHAT = "yhat"
+LOSS_NODE = "loss"  # the graph's name for the per-row loss
 INPUT_NAME_RE = re.compile(r"x(\d+|_[A-Za-z0-9_]+)?\Z")
 
 
@@ -101,6 +102,8 @@ def build_problem(
     model_names = symbols(model)
     if YHAT in model_names:
         raise RoleError("the model may not use 'yhat': that is the name of its own prediction")
+    if LOSS_NODE in model_names:
+        raise RoleError("the model may not use 'loss': that is the name of the loss in the graph and its derivatives")
     if target in model_names:
         raise RoleError(f"the model uses the target {target!r}; rename it or choose another --target")
     loss_tree, loss_name, formula = loss_expr(loss, model, target, delta)

@@ -322,7 +322,8 @@ class TestFormats:
 class TestBadInput:
     @pytest.mark.parametrize("kwargs, needle", [
         ({"wrt": ["q"]}, "--wrt 'q' is not a parameter of this model (parameters: b, w1, w2)"),
-        ({"max_paths": 0}, "--max-paths must be at least 1"),
+        ({"max_paths": 0}, "--max-paths must be between 1 and 10,000"),
+        ({"max_paths": 10_001}, "--max-paths must be between 1 and 10,000"),
         ({"row": 2}, "--row 2 is out of range"),
         ({"rtol": -1.0}, "--rtol"),
     ])

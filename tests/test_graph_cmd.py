@@ -301,3 +301,30 @@ class TestProgram:
         assert result.code == 0 and "Example" in result.out and "--highlight" in result.out
         found = probe(["graph", "--help"], tmp_path)
         assert found["code"] in (0, None) and not found["sympy"] and not found["numpy"], found
+
+
+class TestReviewFindings:
+    def test_a_deep_graph_loses_no_node(self, gradcli, tmp_path):
+        # 80 factors: 78 products a1..a78 nest deeper than any terminal is wide
+        (tmp_path / "deep.txt").write_text("*".join(["w"] * 80) + "\n")
+        result = gradcli("graph", "--model-file", "deep.txt", "--data", "y=1", "--params", "w=1")
+        assert result.code == 0, result
+        shown = set(re.findall(r"^(a\d+) = ", result.out, flags=re.M))
+        assert {f"a{i}" for i in range(1, 79)} <= shown
+
+    def test_loss_is_a_reserved_name(self, gradcli):
+        one_line_error(gradcli("graph", "loss*x1", "--data", "x1=1,y=0", "--params", "loss=2"), "'loss'")
+
+    def test_latex_of_a_model_file_on_two_lines(self, gradcli, tmp_path):
+        (tmp_path / "m.txt").write_text("b +\n  w*x1\n")
+        result = gradcli("explain", "--model-file", "m.txt", "--data", "x1=1,y=0", "--params", "w=3,b=0.1",
+                         "--format", "latex")
+        assert result.code == 0, result
+        assert all(line.startswith("%") or not line.startswith("  w*x1") for line in result.out.splitlines())
+        assert r"\texttt" not in result.out.split("\n\n")[0]  # the model is set as maths
+
+    def test_latex_without_parameters_has_no_empty_align(self, gradcli):
+        result = gradcli("explain", "x1", "--data", "x1=2,y=0", "--format", "latex")
+        assert result.code == 0, result
+        assert not re.search(r"\\begin\{align\*\}\s*\\end\{align\*\}", result.out)
+        assert "no parameters" in result.out
