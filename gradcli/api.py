@@ -15,7 +15,6 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from .errors import DataError, GradcliError, show_text
 from .losses import DEFAULT_DELTA
-from .problem import Problem
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from .problem import Problem

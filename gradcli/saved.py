@@ -10,7 +10,6 @@ The model is text, parsed again by the safe parser when the file is read.
 from __future__ import annotations
 
 import json
-import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 

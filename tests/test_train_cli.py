@@ -18,11 +18,11 @@ import re
 import select
 import shutil
 import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+from test_cli import Result, clean_env, gradcli_program, one_line_error  # the runner grad's tests use
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
 DATA = str(SAMPLES / "data.csv")
@@ -37,43 +37,11 @@ CLICKS_MODEL = "sigmoid(b + w1*x1 + w2*x2)"
 JSON_KEYS = {"params", "loss", "epochs", "converged", "history", "closed_form", "gradient_check"}
 OPTIMIZERS = ["gd", "sgd", "momentum", "adam", "lbfgs"]
 
-# Environment variables that would change Rich's idea of the terminal.
-COLOUR_VARS = ("NO_COLOR", "FORCE_COLOR", "TTY_COMPATIBLE", "TTY_INTERACTIVE", "CLICOLOR_FORCE", "COLUMNS")
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 OLD_BYTES = b'{"an": "old file", "keep": [1, 2, 3]}\n'
 
 
 # ---------------------------------------------------------------- running the program
-
-
-def gradcli_program() -> str:
-    beside = Path(sys.executable).parent / "gradcli"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("gradcli")
-    if found is None:
-        pytest.skip("the gradcli console script is not installed")
-    return found
-
-
-def clean_env() -> dict[str, str]:
-    return {k: v for k, v in os.environ.items() if k not in COLOUR_VARS}
-
-
-class Result:
-    def __init__(self, proc: subprocess.CompletedProcess) -> None:
-        self.code = proc.returncode
-        self.out = proc.stdout.decode("utf-8")
-        self.err = proc.stderr.decode("utf-8", "replace")
-
-    def json(self) -> dict:
-        return json.loads(self.out)
-
-    def csv(self) -> list[list[str]]:
-        return list(csv.reader(io.StringIO(self.out)))
-
-    def __repr__(self) -> str:
-        return f"<exit {self.code}\nstdout: {self.out[:3000]!r}\nstderr: {self.err!r}>"
 
 
 def _umask_022() -> None:
@@ -92,18 +60,6 @@ def gradcli(tmp_path):
         return Result(proc)
 
     return run
-
-
-def one_line_error(result: Result, *needles: str) -> str:
-    """Exit 2, nothing on stdout, exactly one line on stderr starting 'gradcli: error:', no traceback."""
-    assert result.code == 2, result
-    assert result.out == "", result
-    assert "Traceback" not in result.err, result
-    assert result.err.startswith("gradcli: error: "), result
-    assert result.err.endswith("\n") and result.err.count("\n") == 1, result
-    for needle in needles:
-        assert needle in result.err, (needle, result)
-    return result.err
 
 
 def trained(result: Result) -> dict:
