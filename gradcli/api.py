@@ -224,14 +224,17 @@ def gradients(
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
             check_fd: bool = False, readable: bool = True) -> GradientReport:
     """Run the engines on a prepared problem and compare what they found."""
-    from .graph import backprop, build_graph, kinks, loss_of
+    from .graph import build_graph
+    from .sweep import compile_plan, run
 
     engines = tuple(engines)
     problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
     warnings = list(setup.warnings)
     graph = build_graph(problem)
-    sweep = backprop(graph, values, columns, rows, chosen if "backprop" in engines else [])
-    found_kinks = kinks(graph, sweep.values, rows)
+    swept = run(compile_plan(graph, chosen if "backprop" in engines else []), values, columns, rows,
+                diagnose=True, find_kinks=True)
+    backprop_values = dict(zip(chosen, swept.gradient)) if "backprop" in engines else {}
+    found_kinks = swept.kinks
     warnings += kink_warnings(found_kinks)
 
     symbolic_values: dict[str, float] = {}
@@ -247,16 +250,18 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
 
     fd_values: dict[str, float] = {}
     if check_fd:
+        loss_plan = compile_plan(graph, [])
+        loss_of = lambda at: run(loss_plan, at, columns, rows).loss  # noqa: E731
         for name in chosen:
             h = 1e-5 * max(1.0, abs(values[name]))
-            up = loss_of(graph, {**values, name: values[name] + h}, columns, rows)
-            down = loss_of(graph, {**values, name: values[name] - h}, columns, rows)
+            up = loss_of({**values, name: values[name] + h})
+            down = loss_of({**values, name: values[name] - h})
             fd_values[name] = (up - down) / (2 * h)
 
     results: dict[str, ParamGradient] = {}
     for name in chosen:
         s = symbolic_values.get(name)
-        b = sweep.gradients.get(name) if "backprop" in engines else None
+        b = backprop_values.get(name)
         both = s is not None and b is not None
         gradient = ParamGradient(
             param=name,
@@ -271,7 +276,7 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
             reference = b if b is not None else s
             gradient.fd_value = fd
             if math.isfinite(fd) and reference is not None:
-                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(sweep.loss_value)))
+                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(swept.loss)))
             else:
                 gradient.fd_agree = False
         near = [k for k in found_kinks if not k.exact and name in k.params]
@@ -290,6 +295,6 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
     return GradientReport(
         model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
         target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
-        defaults=setup.defaults, loss_value=sweep.loss_value, gradients=results,
+        defaults=setup.defaults, loss_value=swept.loss, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
     )

@@ -157,17 +157,15 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     At an optimum the gradient is a sum of per-row terms that cancel, so rounding is relative to
     the size of those terms, not to the (tiny) result: atol = CHECK_RTOL x sum over rows of |term|.
     """
-    import numpy as np
 
     from .api import gradients
-    from .graph import backprop
+    from .sweep import run
 
     problem = trainer.problem
     if not problem.params:
         return GradientCheck(None, CHECK_RTOL, 0.0)
-    sweep = backprop(trainer.graph, params, trainer.columns, trainer.rows, list(problem.params), leaf_rows=True)
-    size = max(float(np.abs(sweep.adjoints[node.id]).sum()) if sweep.adjoints[node.id] is not None else 0.0
-               for node in trainer.graph.nodes if node.op is None and node.name in problem.params)
+    swept = run(trainer.plan, params, trainer.columns, trainer.rows, abs_terms=True)
+    size = max(swept.abs_terms or [0.0])
     atol = max(CHECK_RTOL * size, 1e-12)
     report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
                        delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file, readable=False)

@@ -272,19 +272,13 @@ def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str
     return yhat
 
 
-def loss_of(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> float:
-    """The mean loss alone (for finite differences)."""
-    values = forward(graph, params, columns, rows)
-    return float(np.mean(np.broadcast_to(values[graph.output], (rows,))))
-
-
 def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-             wrt: list[str], *, diagnose: bool = True, leaf_rows: bool = False) -> Sweep:
+             wrt: list[str], *, diagnose: bool = True) -> Sweep:
     """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row.
 
     With diagnose=False non-finite values are returned as they are (training treats them as a
     failed step, not as bad input). A parameter's adjoint is summed over rows as it arrives
-    (a dot product, no array of products); leaf_rows=True keeps it per row instead.
+    (a dot product, no array of products). For many rows, sweep.run gives the same numbers faster.
     """
     values = forward(graph, params, columns, rows)
     loss_rows = np.broadcast_to(values[graph.output], (rows,))
@@ -294,7 +288,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     needed = _needed(graph, wanted)
     adjoints: list[Any] = [None] * len(graph.nodes)
     adjoints[graph.output] = np.full(rows, 1.0 / rows)
-    summed = [not leaf_rows and node.role == "parameter" for node in graph.nodes]
+    summed = [node.role == "parameter" for node in graph.nodes]
     edges_used: list[Edge] = []
     multiplications = additions = 0
     with np.errstate(all="ignore"):
@@ -310,7 +304,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
                 local = op.local(position, args, values[node.id])
                 edges_used.append(Edge(child, node.id, position))
                 if summed[child]:
-                    contribution = _summed_product(adjoint, local, rows)
+                    contribution = summed_product(adjoint, local, rows)
                     multiplications += 1
                 elif isinstance(local, float) and local == 1.0:  # sums pass the adjoint on as it is
                     contribution = adjoint
@@ -333,39 +327,16 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
                  multiplications, additions)
 
 
-CHUNK_ROWS = 1 << 15  # rows per chunk in loss_and_gradient: small enough for the arrays to stay in cache
-
-
-def loss_and_gradient(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-                      wrt: list[str], chunk: int = CHUNK_ROWS) -> tuple[float, list[float]]:
-    """The mean loss and its gradient, swept chunk by chunk of rows (training's inner loop).
-
-    The same numbers as backprop up to rounding, but each chunk's temporaries fit in the CPU
-    cache and are reused, instead of a fresh array the size of the data for every node.
-    Non-finite values are returned, not diagnosed.
-    """
-    loss, gradient = 0.0, [0.0] * len(wrt)
-    with np.errstate(all="ignore"):  # a diverging run overflows; the caller sees the inf or nan
-        for low in range(0, rows, chunk):
-            size = min(chunk, rows - low)
-            part = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
-            sweep = backprop(graph, params, part, size, wrt, diagnose=False)
-            weight = size / rows
-            loss += weight * sweep.loss_value
-            for i, name in enumerate(wrt):
-                gradient[i] += weight * sweep.gradients[name]
-    return loss, gradient
-
-
-def _summed_product(adjoint: Any, local: Any, rows: int) -> float:
-    """sum over rows of adjoint * local, without the array of products.
-
-    einsum, not np.dot: a BLAS dot may start threads for every call, which on a busy machine
-    measured 10x slower than this single-threaded loop over cache-sized chunks.
-    """
-    if np.ndim(local) == 0:
-        return float(local) * float(np.sum(adjoint))
-    return float(np.einsum("i,i->", np.broadcast_to(adjoint, (rows,)), np.broadcast_to(local, (rows,))))
+def summed_product(adjoint: Any, local: Any, rows: int) -> float:
+    """Sum over rows of adjoint * local, without the array of products."""
+    scalar_adjoint, scalar_local = np.ndim(adjoint) == 0, np.ndim(local) == 0
+    if scalar_adjoint and scalar_local:
+        return rows * float(adjoint) * float(local)
+    if scalar_adjoint:
+        return float(adjoint) * float(local.sum())
+    if scalar_local:
+        return float(local) * float(adjoint.sum())
+    return float(np.dot(adjoint, local))
 
 
 def _needed(graph: Graph, wanted: set[int]) -> list[bool]:
@@ -395,18 +366,31 @@ class Kink:
 
 def kinks(graph: Graph, values: list[Any], rows: int) -> list[Kink]:
     """Where abs/relu sit exactly at their kink (derivative taken as 0) or within rounding of it."""
-    found = []
-    upstream = upstream_params(graph)
-    for node in graph.nodes:
-        if node.op is None or OPS[node.op].kink is None:
-            continue
-        argument = np.broadcast_to(values[node.inputs[0]], (rows,))
+    watched = tuple(node.id for node in graph.nodes if node.op is not None and OPS[node.op].kink is not None)
+    return kinks_from(graph, kink_rows(graph, values, rows, watched))
+
+
+def kink_rows(graph: Graph, values: list[Any], rows: int, watched: tuple[int, ...]) -> dict[int, tuple[Any, Any]]:
+    """For each watched abs/relu node: the 0-based rows exactly at its kink, and those within rounding."""
+    found = {}
+    for node_id in watched:
+        argument = np.broadcast_to(values[graph.nodes[node_id].inputs[0]], (rows,))
         exact = np.flatnonzero(argument == 0)
         near = np.flatnonzero((argument != 0) & (np.abs(argument) < NEAR_KINK))
+        found[node_id] = (exact, near)
+    return found
+
+
+def kinks_from(graph: Graph, found: Mapping[int, tuple[Any, Any]]) -> list[Kink]:
+    """The Kink of each node with rows at (exact) or near its kink, from kink_rows' rows."""
+    upstream = upstream_params(graph)
+    listed = []
+    for node_id, (exact, near) in found.items():
+        node = graph.nodes[node_id]
         for where, is_exact in ((exact, True), (near, False)):
             if len(where):
-                found.append(Kink(node.text, tuple(int(r) + 1 for r in where), is_exact, upstream[node.id]))
-    return found
+                listed.append(Kink(node.text, tuple(int(r) + 1 for r in where), is_exact, upstream[node.id]))
+    return listed
 
 
 def upstream_params(graph: Graph) -> list[frozenset[str]]:

@@ -120,7 +120,9 @@ def build_problem(
 
     inputs: list[str] = []
     params: list[str] = []
-    for name in symbols(loss_tree) + [n for n in model_names if n not in symbols(loss_tree)]:
+    in_loss = symbols(loss_tree)
+    placed = set(in_loss)
+    for name in in_loss + [n for n in model_names if n not in placed]:
         if name == target or name in inputs or name in params:
             continue
         if data_names is not None:

@@ -15,9 +15,10 @@ from typing import Any, Callable, Mapping
 import numpy as np
 
 from .errors import UndefinedError
-from .graph import Graph, backprop, build_graph, loss_and_gradient, loss_of
+from .graph import Graph, backprop, build_graph
 from .optimizers import LBFGS, make_optimizer
 from .problem import Problem
+from .sweep import compile_plan, run as sweep
 from .train_options import INIT_SCALE, TrainOptions
 
 @dataclass
@@ -45,13 +46,14 @@ class Trainer:
         self.columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
         self.rows = rows
         self.names = list(problem.params)
+        self.plan = compile_plan(self.graph, self.names)
+        self.loss_plan = compile_plan(self.graph, [])
 
     def objective(self, theta: np.ndarray, columns: Mapping[str, Any] | None = None,
                   rows: int | None = None) -> tuple[float, np.ndarray]:
         """Mean loss and its gradient at theta over the given rows (default: all)."""
-        loss, gradient = loss_and_gradient(self.graph, dict(zip(self.names, theta.tolist())),
-                                           columns or self.columns, rows or self.rows, self.names)
-        return loss, np.array(gradient)
+        result = sweep(self.plan, dict(zip(self.names, theta.tolist())), columns or self.columns, rows or self.rows)
+        return result.loss, np.array(result.gradient)
 
     def gradient_vanishes(self, theta: np.ndarray, rtol: float = 1e-6) -> bool:
         """Is every gradient component within rtol of the sum of |per-row terms| it adds up?
@@ -59,17 +61,11 @@ class Trainer:
         At a true minimum the per-row terms cancel; on a badly conditioned problem a line search
         can stall where they plainly do not.
         """
-        sweep = backprop(self.graph, dict(zip(self.names, theta.tolist())), self.columns, self.rows, self.names,
-                         diagnose=False, leaf_rows=True)
-        for node in self.graph.nodes:
-            if node.op is None and node.name in self.names and sweep.adjoints[node.id] is not None:
-                terms = np.asarray(sweep.adjoints[node.id])
-                if abs(float(np.sum(terms))) > rtol * float(np.sum(np.abs(terms))):
-                    return False
-        return True
+        result = sweep(self.plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows, abs_terms=True)
+        return all(abs(g) <= rtol * t for g, t in zip(result.gradient, result.abs_terms or []))
 
     def mean_loss(self, theta: np.ndarray) -> float:
-        return loss_of(self.graph, dict(zip(self.names, theta.tolist())), self.columns, self.rows)
+        return sweep(self.loss_plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows).loss
 
     def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None) -> TrainResult:
         began = time.perf_counter()

@@ -12,10 +12,10 @@ import pytest
 from gradcli.closed_form import is_linear_in_params, least_squares
 from gradcli.errors import DataError
 from gradcli.fit import ChosenModel, default_model, fit, problem_for
-from gradcli.graph import backprop, build_graph, loss_and_gradient
+from gradcli.graph import build_graph
 from gradcli.problem import build_problem
 from gradcli.render_train import loss_curve
-from gradcli.train import Trainer, starting_point
+from gradcli.train import starting_point
 from gradcli.train_options import OPTIMIZERS, TrainOptions
 
 SAMPLES = Path(__file__).resolve().parent.parent / "samples"
@@ -155,20 +155,6 @@ class TestDefaultModel:
     def test_bad_columns(self, header, needle):
         with pytest.raises(DataError, match=needle):
             default_model(header, "y", "f.csv")
-
-
-class TestChunkedSweep:
-    @pytest.mark.parametrize("rows, chunk", [(1, 4), (10, 3), (10, 10), (11, 10), (64, 1)])
-    def test_same_as_one_sweep(self, rows, chunk):
-        rng = np.random.default_rng(rows)
-        problem = build_problem("tanh(w1*x1 + b) * w2 + softplus(w3*x2)", "mse", data_names=["x1", "x2"])
-        graph = build_graph(problem)
-        columns = {"x1": rng.normal(size=rows), "x2": rng.normal(size=rows), "y": rng.normal(size=rows)}
-        params = {"w1": 0.3, "b": -0.2, "w2": 1.1, "w3": 0.7}
-        whole = backprop(graph, params, columns, rows, list(problem.params))
-        loss, gradient = loss_and_gradient(graph, params, columns, rows, list(problem.params), chunk)
-        assert loss == pytest.approx(whole.loss_value, rel=1e-12)
-        assert gradient == pytest.approx([whole.gradients[n] for n in problem.params], rel=1e-12, abs=1e-15)
 
 
 class TestStart:
