@@ -144,6 +144,24 @@ def read_params(spec: str, option: str = "--params") -> dict[str, float]:
     return read_params_json(read_text_source(spec, option), source)
 
 
+def all_finite(array: Any) -> bool:
+    """Whether every value of a float64 array is finite, reading it once with no temporary array.
+
+    array @ array is nan or inf when any value is, and finite otherwise unless the sum of squares
+    overflows (values beyond ~1e154), which the exact check then settles. One BLAS dot on one
+    thread reads the array at memory speed: half the time of np.isfinite(array).all().
+    """
+    import numpy as np
+
+    from .sweep import one_blas_thread
+
+    if len(array) < 4096:
+        return bool(np.isfinite(array).all())
+    with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
+        squares = float(array @ array)
+    return math.isfinite(squares) or bool(np.isfinite(array).all())
+
+
 def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
     """API data (lists or arrays) as float64 arrays of one length; float64 arrays are not copied."""
     import numpy as np
@@ -166,9 +184,8 @@ def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
             array = array.reshape(1)
         if array.ndim != 1:
             raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), got shape {array.shape}")
-        finite = np.isfinite(array)
-        if not finite.all():
-            row = int(np.argmin(finite)) + 1
+        if not all_finite(array):
+            row = int(np.argmin(np.isfinite(array))) + 1
             raise DataError(f"data {show_text(str(name))!r}: row {row} is {array[row - 1]} (values must be finite)")
         if rows is None:
             rows = len(array)

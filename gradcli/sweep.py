@@ -19,6 +19,7 @@ float rounding (tests/test_sweep.py checks chunk sizes from 1 up).
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
@@ -181,7 +182,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
     leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
     count = len(plan.graph.nodes)
-    with np.errstate(all="ignore"), one_blas_thread():
+    with np.errstate(all="ignore"), one_blas_thread() if rows > chunk else nullcontext():
         for low in range(0, rows, chunk):
             size = min(chunk, rows - low)
             values: list[Any] = [None] * count

@@ -135,7 +135,10 @@ class SymbolicLoss:
             with time_limit(min(SIMPLIFY_SECONDS, self._pretty_budget)) as bounded:
                 candidates.append(sp.factor_terms(derivative))
                 if bounded and sp.count_ops(derivative) <= SIMPLIFY_MAX_OPS:
-                    candidates.append(sp.simplify(derivative))
+                    # simplify() costs ~0.1 s and an import of sympy.physics at its first call; for a
+                    # polynomial (a model linear in its parameters, mse) factor_terms is as short.
+                    if not derivative.is_polynomial(*self.symbols.values()):
+                        candidates.append(sp.simplify(derivative))
         except (_OutOfTime, RecursionError):
             pass
         best = min(candidates, key=lambda c: (sp.count_ops(c), len(sp.sstr(c, order="none"))))

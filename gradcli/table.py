@@ -26,7 +26,7 @@ import io
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Iterator, Mapping, Sequence
 
-from .data import decode_utf8, finite_number, parse_number
+from .data import all_finite, decode_utf8, finite_number, parse_number
 from .errors import DataError, show_text
 
 if TYPE_CHECKING:
@@ -142,14 +142,59 @@ def read_csv_table(raw: bytes, source: str, wanted: Sequence[str] | None = None,
     require_columns(header, header if wanted is None else wanted, source)
     chosen = header if wanted is None else [name for name in header if name in wanted]
     if chosen:  # with no numeric column to check, blank-looking rows could be miscounted: read slowly
-        try:
-            return _read_fast(raw, offset, source, header, chosen, keep_text)
-        except _Declined:
-            pass
+        for read in FAST_READERS:
+            try:
+                return read(raw, offset, source, header, chosen, keep_text)
+            except _Declined:
+                pass
     return _read_slow(raw, source, header, chosen, keep_text)
 
 
-def _read_fast(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
+def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
+                 keep_text: bool) -> CsvTable:
+    """The fastest path (polars parses floats ~1.4x faster than pyarrow), for the common file.
+
+    Taken only for a file without quotes and without other columns' text to keep; it declines
+    (for pyarrow) when a value is null: a blank line, an empty cell, a short row. A short row
+    whose missing cells are all in columns not read leaves no null, so then the commas are
+    counted: with no quotes, there are rows x (columns - 1) exactly when no row is short (a
+    long row is an error in polars).
+    """
+    import importlib.util
+
+    if keep_text or importlib.util.find_spec("polars") is None:
+        raise _Declined
+    import numpy as np
+    import polars as pl
+
+    if raw.find(b'"', offset) >= 0:
+        raise _Declined
+    if not raw.isascii():
+        decode_utf8(raw, source)
+    try:
+        frame = pl.read_csv(
+            io.BytesIO(raw), has_header=False, skip_lines=raw.count(b"\n", 0, offset), raise_if_empty=False,
+            columns=[header.index(name) for name in wanted],
+            schema={name: pl.Float64 if name in wanted else pl.String for name in header},
+        )
+    except Exception:  # polars raises its own ComputeError, NoDataError, ... for what it refuses
+        raise _Declined from None
+    rows = frame.height
+    if rows == 0 or len(wanted) < len(header) and raw.count(b",", offset) != rows * (len(header) - 1):
+        raise _Declined
+    columns = {}
+    for name in wanted:
+        series = frame.get_column(name)
+        if series.null_count():  # a short row, an empty cell, a line of spaces
+            raise _Declined
+        values = np.asarray(series.to_numpy(), dtype=np.float64)  # polars' own memory: no copy
+        if not all_finite(values):  # nan, inf, overflow
+            raise _Declined
+        columns[name] = values
+    return CsvTable(source, header, columns, rows, None)
+
+
+def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
                keep_text: bool) -> CsvTable:
     import numpy as np
     import pyarrow as pa
@@ -181,6 +226,9 @@ def _read_fast(raw: bytes, offset: int, source: str, header: list[str], wanted: 
         columns[name] = values
     text = {name: table.column(name).to_pylist() for name in others} if keep_text else None
     return CsvTable(source, header, columns, table.num_rows, text)
+
+
+FAST_READERS = (_read_polars, _read_arrow)  # tried in turn; the slow path decides when all decline
 
 
 def _quoted_line_breaks(raw: bytes) -> bool:
