@@ -119,6 +119,7 @@ class Setup:
     defaults: dict[str, float]
     chosen: list[str]  # the parameters asked for (--wrt), in order
     warnings: list[str]
+    unchecked: bool = False  # the columns' finiteness is left to the sweep (prepare(check_finite=False))
 
 
 def check_parameter_names(names: list[str], params: Iterable[str], option: str) -> None:
@@ -140,15 +141,19 @@ def prepare(
     wrt: Iterable[str] | None = None,
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
+    check_finite: bool = True,
 ) -> Setup:
-    """Parse the model and loss, decide roles, and put a value on every name (defaults where none)."""
+    """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
+
+    check_finite=False: the data's finiteness is checked later, by compare's sweep.
+    """
     import numpy as np
 
     from .data import as_columns
     from .problem import build_problem
 
     given_params = _check_params(params or {})
-    columns, rows = as_columns(data) if data is not None else ({}, 1)
+    columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
     problem = build_problem(
         model, loss, target=target, data_names=list(columns) if data is not None else None,
         param_names=list(given_params), delta=delta, from_file=from_file,
@@ -172,7 +177,7 @@ def prepare(
     if wrt is not None and not chosen:
         raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
     check_parameter_names(chosen, problem.params, "--wrt")
-    return Setup(problem, values, columns, rows, defaults, chosen, warnings)
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite)
 
 
 def kink_warnings(found: list[Any]) -> list[str]:
@@ -217,7 +222,8 @@ def gradients(
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
-    setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file)
+    setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file,
+                    check_finite=False)
     return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
 
 
@@ -231,8 +237,13 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
     problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
     warnings = list(setup.warnings)
     graph = build_graph(problem)
-    swept = run(compile_plan(graph, chosen if "backprop" in engines else []), values, columns, rows,
-                diagnose=True, find_kinks=True)
+    plan = compile_plan(graph, chosen if "backprop" in engines else [])
+    if setup.unchecked:
+        from .data import require_finite
+
+        for name in columns.keys() - plan.columns():
+            require_finite(name, columns[name])
+    swept = run(plan, values, columns, rows, diagnose=True, find_kinks=True, check_finite=setup.unchecked)
     backprop_values = dict(zip(chosen, swept.gradient)) if "backprop" in engines else {}
     found_kinks = swept.kinks
     warnings += kink_warnings(found_kinks)

@@ -162,8 +162,21 @@ def all_finite(array: Any) -> bool:
     return math.isfinite(squares) or bool(np.isfinite(array).all())
 
 
-def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
-    """API data (lists or arrays) as float64 arrays of one length; float64 arrays are not copied."""
+def require_finite(name: str, array: Any, first_row: int = 1) -> None:
+    """A DataError naming the column and the row (counted from first_row) of the first non-finite value."""
+    import numpy as np
+
+    if not all_finite(array):
+        at = int(np.argmin(np.isfinite(array)))
+        raise DataError(f"data {show_text(name)!r}: row {at + first_row} is {array[at]} (values must be finite)")
+
+
+def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict[str, Any], int]:
+    """API data (lists or arrays) as float64 arrays of one length; float64 arrays are not copied.
+
+    check_finite=False leaves the finiteness check to the caller (the sweep checks each chunk while
+    it is in cache, instead of reading all the data once more).
+    """
     import numpy as np
 
     columns: dict[str, Any] = {}
@@ -184,9 +197,8 @@ def as_columns(data: Mapping[str, Any]) -> tuple[dict[str, Any], int]:
             array = array.reshape(1)
         if array.ndim != 1:
             raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), got shape {array.shape}")
-        if not all_finite(array):
-            row = int(np.argmin(np.isfinite(array))) + 1
-            raise DataError(f"data {show_text(str(name))!r}: row {row} is {array[row - 1]} (values must be finite)")
+        if check_finite:
+            require_finite(str(name), array)
         if rows is None:
             rows = len(array)
         elif len(array) != rows:

@@ -14,6 +14,7 @@ added. A parameter's gradient is its adjoint summed over rows.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import numpy as np
@@ -31,8 +32,20 @@ class Node:
     op: str | None  # None for a leaf
     inputs: tuple[int, ...]
     role: str  # parameter | input | target | constant | intermediate | model | loss
-    text: str  # the sub-expression this node computes, as text
+    source: str | tuple[Expr, Expr]  # the text, or (sub-expression, model) to write it from when asked
     value: float | None = None  # for constants
+
+    @cached_property
+    def text(self) -> str:
+        """The sub-expression this node computes, as text (the model's own subtree as yhat).
+
+        Written on first use: only explain, graph and error messages need it, and writing every
+        node's text cost a quarter of a small gradient call.
+        """
+        if isinstance(self.source, str):
+            return self.source
+        expr, model = self.source
+        return to_text(expr, {id(model): "yhat"})
 
 
 @dataclass(frozen=True)
@@ -66,8 +79,9 @@ def build_graph(problem: Problem) -> Graph:
             if f"a{counter}" not in taken:
                 return f"a{counter}"
 
-    def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, text: str, value: float | None = None) -> int:
-        nodes.append(Node(len(nodes), name, op, inputs, role, text, value))
+    def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, source: str | tuple[Expr, Expr],
+            value: float | None = None) -> int:
+        nodes.append(Node(len(nodes), name, op, inputs, role, source, value))
         return len(nodes) - 1
 
     model_root = problem.model
@@ -109,7 +123,7 @@ def build_graph(problem: Problem) -> Graph:
                     name, role = "yhat", "model"
                 else:
                     name, role = fresh_name(), "intermediate"
-                node_id = add(name, op, inputs, role, to_text(expr, {id(model_root): "yhat"}))
+                node_id = add(name, op, inputs, role, (expr, model_root))
             made[id(expr)] = node_id
         return made[id(root)]
 

@@ -25,6 +25,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .data import require_finite
 from .errors import DataError, UndefinedError, placed
 from .graph import Graph, Kink, backprop, kink_rows, kinks_from, summed_product
 from .ops import OPS
@@ -77,6 +78,11 @@ class Plan:
     steps: tuple[Step, ...]
     wanted: tuple[str, ...]  # the gradients asked for, in order
     kink_nodes: tuple[int, ...]  # abs/relu nodes, watched for rows at their kink
+
+    def columns(self) -> set[str]:
+        """The data columns the sweep reads (and checks, with check_finite=True)."""
+        read = {name for _, role, name, _ in self.leaves if role in ("input", "target")}
+        return read.union(*(step.linear.inputs for step in self.steps if step.linear))
 
 
 @dataclass
@@ -158,12 +164,16 @@ def chunk_rows(plan: Plan) -> int:
 
 def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], rows: int, *,
         chunk: int | None = None, diagnose: bool = False, abs_terms: bool = False,
-        find_kinks: bool = False) -> Result:
+        find_kinks: bool = False, check_finite: bool = False) -> Result:
     """The mean loss over `rows` rows and its gradient with respect to plan.wanted.
 
     diagnose=True: a non-finite loss or gradient raises UndefinedError naming the operation and
     the row (found by graph.backprop on the chunk where it happened); otherwise the inf or nan is
     returned (training treats it as a failed step).
+    check_finite=True: a non-finite value in a column raises DataError naming the column and row.
+    Each chunk is checked while it is in cache: a column that is a node, by a dot product with
+    itself; the columns of a matrix-vector product by the product (w @ X is finite only if X is,
+    when no w is 0). Columns the loss does not use must be checked by the caller.
     """
     if rows < 1:
         raise DataError("no rows to compute the loss over")
@@ -178,6 +188,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     linear_steps = [s for s in plan.steps if s.linear]
     coefficients = {s.node: np.array([params[p] for p in s.linear.params]) for s in linear_steps}  # type: ignore[union-attr]
     slots = {s.node: [where.get(p, -1) for p in s.linear.params] for s in linear_steps}  # type: ignore[union-attr]
+    nonzero = {node: bool(np.all(values)) for node, values in coefficients.items()}
     buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
     found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
     leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
@@ -194,6 +205,8 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                 else:
                     column = columns[name]
                     values[node] = column[low:low + size] if np.ndim(column) else column
+                    if check_finite and np.ndim(column):
+                        _require_finite_chunk(name, values[node], low)
             stacked = {}
             for step in plan.steps:
                 args = [values[i] for i in step.inputs]
@@ -203,6 +216,9 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                         block[row] = columns[name][low:low + size]
                     stacked[step.node] = block
                     product = coefficients[step.node] @ block
+                    if check_finite and not (nonzero[step.node] and np.isfinite(product.sum())):
+                        for row, name in enumerate(step.linear.inputs):
+                            _require_finite_chunk(name, block[row], low)
                     values[step.node] = OPS["add"].forward(product, *args) if args else product
                 else:
                     values[step.node] = OPS[step.op].forward(*args)
@@ -220,6 +236,12 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     if find_kinks and plan.kink_nodes:
         result.kinks = kinks_from(plan.graph, {i: (np.concatenate(e), np.concatenate(n)) for i, (e, n) in found.items()})
     return result
+
+
+def _require_finite_chunk(name: str, values: Any, low: int) -> None:
+    """require_finite for a chunk already in cache: one dot product; the exact check only on a nan or inf."""
+    if not np.isfinite(values @ values):
+        require_finite(name, values, low + 1)
 
 
 def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dict[int, list[int]],
