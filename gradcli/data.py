@@ -153,7 +153,7 @@ def all_finite(array: Any) -> bool:
     """
     import numpy as np
 
-    from .sweep import one_blas_thread
+    from .blas import one_blas_thread
 
     if len(array) < 4096:
         return bool(np.isfinite(array).all())

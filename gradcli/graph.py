@@ -212,7 +212,7 @@ def paths(graph: Graph, source: int, limit: int) -> list[tuple[Edge, ...]]:
     Backprop adds the products of the local derivatives along these paths;
     there can be exponentially many, hence the limit.
     """
-    leads = _needed(graph, {source})
+    leads = needed_for(graph, {source})
     found: list[tuple[Edge, ...]] = []
     stack: list[tuple[int, tuple[Edge, ...]]] = [(graph.output, ())] if leads[graph.output] else []
     while stack and len(found) < limit:
@@ -299,7 +299,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     if diagnose and not np.isfinite(loss_rows).all():
         _diagnose_forward(graph, values, rows)
     wanted = {graph.leaf(name).id for name in wrt if graph.leaf(name) is not None}  # type: ignore[union-attr]
-    needed = _needed(graph, wanted)
+    needed = needed_for(graph, wanted)
     adjoints: list[Any] = [None] * len(graph.nodes)
     adjoints[graph.output] = np.full(rows, 1.0 / rows)
     summed = [node.role == "parameter" for node in graph.nodes]
@@ -353,7 +353,7 @@ def summed_product(adjoint: Any, local: Any, rows: int) -> float:
     return float(np.dot(adjoint, local))
 
 
-def _needed(graph: Graph, wanted: set[int]) -> list[bool]:
+def needed_for(graph: Graph, wanted: set[int]) -> list[bool]:
     """needed[i]: node i lies on a path from a wanted parameter to the loss."""
     needed = [False] * len(graph.nodes)
     for node in graph.nodes:

@@ -25,30 +25,14 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from .blas import one_blas_thread
 from .data import require_finite
 from .errors import DataError, UndefinedError, placed
-from .graph import Graph, Kink, backprop, kink_rows, kinks_from, summed_product
+from .graph import Graph, Kink, backprop, kink_rows, kinks_from, needed_for, summed_product
 from .ops import OPS
 
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache
 CHUNK_BYTES = 4 << 20  # at most this much stacked input per chunk for a matrix-vector product
-
-_controller: Any = None
-
-
-def one_blas_thread() -> Any:
-    """A context in which BLAS runs on the calling thread only.
-
-    The sweep makes thousands of BLAS calls on cache-sized blocks; OpenBLAS's worker threads
-    only add synchronisation there, and on a busy machine they measured 2-10x slower.
-    """
-    global _controller
-    if _controller is None:
-        from threadpoolctl import ThreadpoolController
-
-        _controller = ThreadpoolController()
-    return _controller.limit(limits=1, user_api="blas")
-
 
 @dataclass(frozen=True)
 class Linear:
@@ -109,10 +93,7 @@ def compile_plan(graph: Graph, wanted: list[str]) -> Plan:
             for child in node.inputs:
                 on_loss[child] = True
                 uses[child] += 1
-    wanted_ids = {node.id for node in nodes if node.op is None and node.name in wanted}
-    needed = [False] * len(nodes)  # on a path from a wanted parameter up to the loss
-    for node in nodes:
-        needed[node.id] = node.id in wanted_ids or any(needed[i] for i in node.inputs)
+    needed = needed_for(graph, {node.id for node in nodes if node.op is None and node.name in wanted})
 
     def product(i: int) -> tuple[str, str] | None:
         """(parameter, input) if node i is param*input or input*param used only by one sum."""
