@@ -130,8 +130,9 @@ def compile_plan(graph: Graph, wanted: list[str]) -> Plan:
             continue
         back = tuple((position, child) for position, child in enumerate(inputs) if needed[child])
         compiled.append(Step(node.id, node.op, inputs, linear, back))  # type: ignore[arg-type]
+    read = {i for step in compiled for i in step.inputs}  # leaves only folded products use are not nodes here
     leaves = tuple((node.id, node.role, node.name, node.value) for node in nodes
-                   if node.op is None and on_loss[node.id])
+                   if node.op is None and node.id in read)
     kink_nodes = tuple(node.id for node in nodes
                        if node.op is not None and OPS[node.op].kink is not None and on_loss[node.id])
     return Plan(graph, leaves, tuple(compiled), tuple(wanted), kink_nodes)

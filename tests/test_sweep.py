@@ -180,6 +180,17 @@ class TestAllFinite:
         assert all_finite(np.full(10_000, 1e300))
         assert all_finite(np.zeros(0))
 
+    @pytest.mark.parametrize("column", ["x1", "x2", "y"])
+    @pytest.mark.parametrize("w1", [0.0, 2.0])  # a zero coefficient hides a column from the product
+    @pytest.mark.parametrize("bad", [np.nan, np.inf])
+    def test_the_sweep_names_a_bad_value_in_a_folded_column_or_the_target(self, column, w1, bad):
+        rows = 70_000  # three chunks
+        data = {name: np.ones(rows) for name in ("x1", "x2", "y")}
+        data[column][rows - 5] = bad
+        with pytest.raises(DataError, match=rf"data '{column}': row {rows - 4} is {bad}"):
+            gradcli.gradients("b + w1*x1 + w2*x2", "mse", data, {"b": 0.0, "w1": w1, "w2": 1.0},
+                              engines=("backprop",))
+
     def test_the_api_names_the_column_and_row(self):
         x = np.ones(10_000)
         x[6_789] = np.inf
