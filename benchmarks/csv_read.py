@@ -44,14 +44,16 @@ def pyarrow_alone(raw: bytes) -> object:
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
-    table = pcsv.read_csv(pa.BufferReader(raw))
+    # told the types, as gradcli tells it: the fairest (and fastest) use of pyarrow alone
+    table = pcsv.read_csv(pa.BufferReader(raw), convert_options=pcsv.ConvertOptions(
+        column_types={name: pa.float64() for name in COLUMNS}))
     return [table.column(name).to_numpy() for name in COLUMNS]
 
 
 def polars_alone(raw: bytes) -> object:
     import polars as pl
 
-    frame = pl.read_csv(io.BytesIO(raw))
+    frame = pl.read_csv(io.BytesIO(raw), schema={name: pl.Float64 for name in COLUMNS})  # told the types too
     return [frame[name].to_numpy() for name in COLUMNS]
 
 
