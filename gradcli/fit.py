@@ -157,7 +157,6 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     At an optimum the gradient is a sum of per-row terms that cancel, so rounding is relative to
     the size of those terms, not to the (tiny) result: atol = CHECK_RTOL x sum over rows of |term|.
     """
-
     from .api import gradients
     from .sweep import run
 

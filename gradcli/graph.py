@@ -32,7 +32,9 @@ class Node:
     op: str | None  # None for a leaf
     inputs: tuple[int, ...]
     role: str  # parameter | input | target | constant | intermediate | model | loss
-    source: str | tuple[Expr, Expr]  # the text, or (sub-expression, model) to write it from when asked
+    # the text, or (sub-expression, model) to write it from when asked; not compared, hashed or
+    # shown (a deep tree would make those recursive)
+    source: str | tuple[Expr, Expr] = field(compare=False, repr=False)
     value: float | None = None  # for constants
 
     @cached_property
