@@ -25,7 +25,6 @@ SIMPLIFY_MAX_OPS = 40  # only small derivatives are simplified...
 SIMPLIFY_SECONDS = 0.5  # ...and only for this long each
 HIGH_PRECISION_ROWS = 100  # rows redone in high precision where float64 fails
 READABLE_MAX_NODES = 300  # larger derivatives are shown as they are
-EXACT_MAX_NODES = 3000  # at one point, this much derivative is evaluated exactly, without compiling code
 FREEZE_ABOVE_NODES = 200  # losses larger than this are differentiated with the constant parts frozen
 PRETTY_SECONDS = 2.0  # time for making all formulas readable, together
 
@@ -175,10 +174,6 @@ class SymbolicLoss:
         """Mean over rows of each derivative at the given values."""
         if rows == 1:
             point = {**params, **{name: float(col[0]) for name, col in columns.items()}}
-            if self._size() * len(derivatives) <= EXACT_MAX_NODES:
-                values = [self._exact(d, point) for d in derivatives.values()]
-                if all(math.isfinite(v) for v in values):
-                    return dict(zip(derivatives, values))
             values = self._precise(derivatives)(point, 1)
             return dict(zip(derivatives, values))
         return self._vectorised(derivatives, params, columns, rows)
