@@ -171,6 +171,11 @@ def prepare(
             columns[name] = np.full(rows, default)
             defaults[name] = default
     check_targets(problem, columns[problem.target])
+    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
+        from .data import require_finite
+
+        for name in columns.keys() - {*problem.inputs, problem.target}:
+            require_finite(name, columns[name])
     columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))

@@ -191,6 +191,12 @@ class TestAllFinite:
             gradcli.gradients("b + w1*x1 + w2*x2", "mse", data, {"b": 0.0, "w1": w1, "w2": 1.0},
                               engines=("backprop",))
 
+    def test_a_bad_value_in_a_column_the_model_does_not_use_is_still_an_error(self):
+        data = {"x1": np.ones(70_000), "x3": np.ones(70_000), "y": np.zeros(70_000)}
+        data["x3"][65_536] = np.nan
+        with pytest.raises(DataError, match=r"data 'x3': row 65537 is nan"):
+            gradcli.gradients("w*x1", "mse", data, {"w": 0.5})
+
     def test_the_api_names_the_column_and_row(self):
         x = np.ones(10_000)
         x[6_789] = np.inf

@@ -305,18 +305,28 @@ class TestPolarsPath:
             raise AssertionError("pyarrow ran")
 
         monkeypatch.setattr(table, "FAST_READERS", (table._read_polars, refuse))
-        t = read_csv_table(b"x1,note,y\n1.5,a,2\n-3e2,b,4\n", "data.csv", ["x1", "y"])
+        t = read_csv_table(b"x1,y\r\n1.5,2\r\n-3e2,4\r\n", "data.csv", ["x1", "y"])
         assert as_lists(t) == {"x1": [1.5, -300.0], "y": [2.0, 4.0]}
 
     @pytest.mark.parametrize("raw", [
         b"x1,y\n1,2\n\n3,4\n",  # a blank line: polars makes a row of nulls
-        b"x1,y,note\n1,2,a\n3,4\n",  # a short row missing only a column not read
+        b"x1,y,note\n1,2,a\n3,4\n",  # a column not read: short and long rows could balance out
+        b"x1,y\n1\r,2\n",  # a lone CR
         b'x1,y\n"1",2\n',  # quotes
     ])
     def test_declines_what_it_cannot_vouch_for(self, raw):
         header, offset = table._header_and_offset(raw, "data.csv")
         with pytest.raises(table._Declined):
             table._read_polars(raw, offset, "data.csv", header, ["x1", "y"], False)
+
+    @pytest.mark.parametrize("raw, wanted, needle", [
+        (b"x,y,z\n1,2,a\rb\n3,4,c\n", ["x"], "line 3 (row 2) has 1 field"),  # a lone CR ends a line
+        (b"x,y\n1\r,2\n", ["x", "y"], "line 2 (row 1) has 1 field"),
+        (b"x,y\n1,2\n3,4,5\n6\n", ["x"], "line 3 (row 2) has 3 fields"),  # a long and a short row balance
+        (b"x,y,z\n1,2,3\n4,5,6,7\n8,9\n", ["x", "y"], "line 3 (row 2) has 4 fields"),
+    ])
+    def test_what_polars_would_read_differently_is_an_error(self, raw, wanted, needle):
+        assert needle in table_error(raw, wanted)
 
     def test_a_short_row_missing_a_column_not_read_is_still_an_error(self):
         message = table_error(b"x1,y,note\n1,2,a\n3,4\n", ["x1", "y"])
