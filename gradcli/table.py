@@ -165,7 +165,8 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
     import numpy as np
     import polars as pl
 
-    if raw.find(b'"', offset) >= 0 or raw.count(b"\r", offset) != raw.count(b"\r\n", offset):
+    lone_cr = raw.find(b"\r", offset) >= 0 and raw.count(b"\r", offset) != raw.count(b"\r\n", offset)
+    if raw.find(b'"', offset) >= 0 or lone_cr:
         raise _Declined  # quotes, or a lone CR (a line end to the csv module, part of a cell to polars)
     if not raw.isascii():
         decode_utf8(raw, source)
