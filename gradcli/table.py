@@ -173,8 +173,7 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
     try:
         frame = pl.read_csv(
             io.BytesIO(raw), has_header=False, skip_lines=raw.count(b"\n", 0, offset), raise_if_empty=False,
-            columns=[header.index(name) for name in wanted],
-            schema={name: pl.Float64 if name in wanted else pl.String for name in header},
+            schema={name: pl.Float64 for name in header},  # every column is wanted here
         )
     except Exception:  # polars raises its own ComputeError, NoDataError, ... for what it refuses
         raise _Declined from None
