@@ -58,7 +58,7 @@ def polars_alone(raw: bytes) -> object:
 
 
 def gradcli_table(raw: bytes) -> object:
-    from gradcli.table import read_csv_table
+    from gradcli.io.csv import read_csv_table
 
     return read_csv_table(raw, "bench.csv", COLUMNS)
 

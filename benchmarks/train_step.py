@@ -17,10 +17,10 @@ from typing import Any
 
 import numpy as np
 
-from gradcli.closed_form import least_squares
-from gradcli.fit import default_model, problem_for
-from gradcli.train import Trainer
-from gradcli.train_options import TrainOptions
+from gradcli.training.closed_form import least_squares
+from gradcli.training.fit import default_model, problem_for
+from gradcli.training.loop import Trainer
+from gradcli.training.options import TrainOptions
 
 from .common import Row, interleaved
 

@@ -16,7 +16,7 @@ from .errors import GradcliError
 
 def __getattr__(name: str) -> Any:
     if name in ("gradients", "GradientReport", "ParamGradient"):
-        from . import api
+        from . import comparison as api
 
         return getattr(api, name)
     raise AttributeError(f"module 'gradcli' has no attribute {name!r}")

@@ -15,8 +15,8 @@ import typer
 
 from . import __version__
 from .errors import GradcliError, ParseError, UndefinedError, placed, show_text
-from .losses import DEFAULT_DELTA, DEFAULT_LOSS
-from .train_options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
+from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
+from .training.options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
 
 app = typer.Typer(
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
@@ -88,8 +88,8 @@ def user_errors() -> Iterator[None]:
 
 
 def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
-    from .data import decode_utf8, read_text_source
-    from .expr import MAX_FILE_LENGTH
+    from .io.values import decode_utf8, read_text_source
+    from .language.expr import MAX_FILE_LENGTH
 
     if model is not None and model_file is not None:
         raise GradcliError("give the model as an argument or with --model-file, not both")
@@ -105,9 +105,9 @@ def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
 
 def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
     """--data as columns for the API, with warnings for CSV columns the model does not use."""
-    from .columns import model_columns
-    from .data import is_assignment_list, parse_assignments, read_text_source
-    from .table import read_csv_table, read_header
+    from .io.csv import read_csv_table, read_header
+    from .io.values import is_assignment_list, parse_assignments, read_text_source
+    from .language.columns import model_columns
 
     if spec is None:
         return None, []
@@ -125,7 +125,7 @@ def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: 
 def _point_inputs(model: str | None, model_file: str | None, data: str | None, params: str | None, loss: str,
                   target: str) -> tuple[str, bool, dict[str, float], dict | None, list[str]]:
     """The model text, parameter values and data, read as `grad` reads them."""
-    from .data import read_params
+    from .io.values import read_params
 
     if [model_file, data, params].count("-") > 1:
         raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
@@ -163,7 +163,7 @@ def grad(
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
-        from .api import gradients
+        from .comparison import gradients
 
         model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
         chosen = _names(wrt)
@@ -171,7 +171,7 @@ def grad(
                            rtol=rtol, atol=atol, check_fd=check_fd, from_file=from_file)
     for note in notes + report.warnings:
         warn(note)
-    from . import render
+    from .views import grad as render
 
     {Format.table: render.gradient_table, Format.json: render.gradient_json, Format.csv: render.gradient_csv}[fmt](report)
     if report.agree is False:
@@ -244,11 +244,11 @@ def train(
             raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
         if [data, model_file, init].count("-") > 1:
             raise GradcliError("only one of the data, --model-file and --init can read stdin ('-')")
-        from .data import read_params, read_text_source
-        from .fit import ChosenModel, default_model, fit, problem_for
-        from .outputs import check_outputs, check_plot
-        from .table import read_csv_table, read_header, row_place
-        from .train_options import TrainOptions
+        from .io.csv import read_csv_table, read_header, row_place
+        from .io.outputs import check_outputs, check_plot
+        from .io.values import read_params, read_text_source
+        from .training.fit import ChosenModel, default_model, fit, problem_for
+        from .training.options import TrainOptions
 
         outputs = check_outputs({"--save": save, "--plot": plot, "--history": history},
                                 [data, *(p for p in (model_file, init) if p)])
@@ -281,7 +281,7 @@ def train(
         warn(note)
     if report.result.diverged:
         warn(report.result.stop_reason)
-    from . import render_train
+    from .views import train as render_train
 
     {Format.table: render_train.train_table, Format.json: render_train.train_json,
      Format.csv: render_train.train_csv}[fmt](report)
@@ -295,8 +295,8 @@ def train(
 
 def _write_training_outputs(report: Any, outputs: dict, delta: float) -> None:
     """--save, --history and --plot: all of them or none, each atomically."""
-    from .outputs import atomic_write_all, history_writer, json_writer, plot_writer
-    from .saved import saved_document
+    from .io.outputs import atomic_write_all, history_writer, json_writer, plot_writer
+    from .io.saved import saved_document
 
     writers = []
     if "--save" in outputs:
@@ -322,10 +322,10 @@ def predict(
     with user_errors():
         if params == "-" and data == "-":
             raise GradcliError("only one of the parameter file and the data can read stdin ('-')")
-        from .data import read_text_source
-        from .outputs import check_outputs
-        from .saved import predictions, read_saved, saved_problem
-        from .table import read_csv_table, read_header, row_place, write_csv
+        from .io.csv import read_csv_table, read_header, row_place, write_csv
+        from .io.outputs import check_outputs
+        from .io.saved import predictions, read_saved, saved_problem
+        from .io.values import read_text_source
 
         outputs = check_outputs({"--output": output}, [params, data])
         params_source = "stdin" if params == "-" else params
@@ -343,7 +343,7 @@ def predict(
         header = [*table.header, "yhat"]
         cells = {**(table.text or {}), **table.columns, "yhat": yhat}
         if "--output" in outputs:
-            from .outputs import atomic_write
+            from .io.outputs import atomic_write
 
             atomic_write(outputs["--output"], lambda f: write_csv(header, cells, f))
         else:
@@ -356,7 +356,7 @@ def losses(fmt: FormatOption = Format.table) -> None:
 
     Example: gradcli losses --format json
     """
-    from .render import losses_table
+    from .views.grad import losses_table
 
     losses_table(fmt.value)
 
@@ -407,7 +407,7 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
-        from .explain import explain as explain_steps
+        from .explanation import explain as explain_steps
 
         model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
         chosen = _names(wrt)
@@ -416,7 +416,7 @@ def explain(
                                sympy_forms=fmt is ExplainFormat.latex)
     for note in notes + result.view.warnings:
         warn(note)
-    from . import explain_render
+    from .views import explain as explain_render
 
     {ExplainFormat.text: explain_render.explanation_text, ExplainFormat.json: explain_render.explanation_json,
      ExplainFormat.latex: explain_render.explanation_latex}[fmt](result)
@@ -447,14 +447,14 @@ def graph(
     Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
     """
     with user_errors():
-        from .explain import graph_view
+        from .explanation import graph_view
 
         model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
         view = graph_view(model_text, loss, columns, param_values, target=target, delta=delta, from_file=from_file,
                           row=row, highlight=highlight)
     for note in notes + view.warnings:
         warn(note)
-    from . import graph_render
+    from .views import graph as graph_render
 
     {GraphFormat.tree: graph_render.graph_tree, GraphFormat.dot: graph_render.graph_dot,
      GraphFormat.mermaid: graph_render.graph_mermaid, GraphFormat.json: graph_render.graph_json}[fmt](view)

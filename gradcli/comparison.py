@@ -1,0 +1,316 @@
+"""The Python API: every gradient two ways, compared. The CLI is a thin layer over this.
+
+    >>> import gradcli
+    >>> report = gradcli.gradients("b+w1*x1+w2*x2", loss="mse",
+    ...     data={"x1": [1.5], "x2": [2.0], "y": [1.0]}, params={"b": 0.5, "w1": 2.0, "w2": -1.0})
+    >>> report.agree, report.loss_value, report.gradients["w1"].backprop_value
+    (True, 0.25, 1.5)
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from .errors import DataError, GradcliError, show_text
+from .language.losses import DEFAULT_DELTA
+
+if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
+    from .language.problem import Problem
+
+PARAM_DEFAULT = 0.5  # a parameter with no value
+INPUT_DEFAULT = 1.0  # an input with no value
+TARGET_DEFAULT = 0.0  # a target with no value
+RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
+FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
+ENGINES = ("symbolic", "backprop")
+
+
+@dataclass
+class ParamGradient:
+    """One parameter's gradient as each engine found it."""
+
+    param: str
+    symbolic: str | None  # d loss / d param of the per-row loss, as a formula
+    symbolic_value: float | None
+    backprop_value: float | None
+    abs_diff: float | None
+    agree: bool | None  # None when only one engine ran
+    fd_value: float | None = None
+    fd_agree: bool | None = None
+
+
+@dataclass
+class GradientReport:
+    """What `gradcli grad` shows; `to_dict()` is its JSON document."""
+
+    model: str
+    loss: str
+    loss_formula: str
+    target: str
+    params: dict[str, float]
+    inputs: list[str]
+    rows: int
+    point: dict[str, float] | None  # inputs and target, when there is a single row
+    defaults: dict[str, float]  # names that took a default value
+    loss_value: float
+    gradients: dict[str, ParamGradient]
+    agree: bool | None
+    rtol: float
+    atol: float
+    engines: tuple[str, ...]
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["engines"] = list(self.engines)
+        data["gradients"] = [asdict(g) for g in self.gradients.values()]
+        return data
+
+
+def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
+    checked = {}
+    for name, value in params.items():
+        if isinstance(value, (bool, str, bytes, complex)):
+            raise DataError(f"parameter {show_text(str(name))!r} is not a real number")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise DataError(f"parameter {show_text(str(name))!r} overflows a 64-bit float") from None
+        except (TypeError, ValueError):
+            raise DataError(f"parameter {show_text(str(name))!r} is not a real number") from None
+        if not math.isfinite(number):
+            raise DataError(f"parameter {show_text(str(name))!r} is {number} (values must be finite)")
+        checked[str(name)] = number
+    return checked
+
+
+def check_targets(problem: Problem, target: Any, source: str = "",
+                  where: Callable[[int], str] | None = None) -> None:
+    """bce needs targets in [0, 1]; the first one outside is named by its column and row.
+
+    where(row) may describe the 1-based row better (a CSV reader knows its line).
+    """
+    import numpy as np
+
+    if problem.loss_name != "bce":
+        return
+    outside = (target < 0) | (target > 1)
+    if outside.any():
+        row = int(np.argmax(outside)) + 1
+        place = where(row) if where else f"row {row}"
+        raise DataError(f"{source + ': ' if source else ''}bce needs targets in [0, 1]: "
+                        f"column {problem.target!r} is {target[row - 1]:g} at {place}")
+
+
+def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
+    return abs(a - b) <= atol + rtol * abs(a)
+
+
+@dataclass
+class Setup:
+    """A problem with every value in place: where both engines (and `explain`, `graph`) start."""
+
+    problem: Problem
+    values: dict[str, float]  # every parameter, defaults included
+    columns: dict[str, Any]  # inputs and target, one float64 array each
+    rows: int
+    defaults: dict[str, float]
+    chosen: list[str]  # the parameters asked for (--wrt), in order
+    warnings: list[str]
+    unchecked: bool = False  # the columns' finiteness is left to the sweep (prepare(check_finite=False))
+
+
+def check_parameter_names(names: list[str], params: Iterable[str], option: str) -> None:
+    """Each name must be a parameter; the message lists the parameters there are."""
+    params = list(params)
+    for name in names:
+        if name not in params:
+            listed = ", ".join(params) or "none"
+            raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model (parameters: {listed})")
+
+
+def prepare(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    wrt: Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    from_file: bool = False,
+    check_finite: bool = True,
+) -> Setup:
+    """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
+
+    check_finite=False: the data's finiteness is checked later, by compare's sweep.
+    """
+    import numpy as np
+
+    from .io.values import as_columns
+    from .language.problem import build_problem
+
+    given_params = _check_params(params or {})
+    columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
+    problem = build_problem(
+        model, loss, target=target, data_names=list(columns) if data is not None else None,
+        param_names=list(given_params), delta=delta, from_file=from_file,
+    )
+    used = {*problem.params, *problem.inputs, problem.target}
+    warnings = [f"{kind} {name!r} is not used by the model or the loss"
+                for kind, names in (("data", columns), ("parameter", given_params))
+                for name in names if name not in used]
+
+    defaults: dict[str, float] = {}
+    values = {name: given_params.get(name, PARAM_DEFAULT) for name in problem.params}
+    defaults.update({name: PARAM_DEFAULT for name in problem.params if name not in given_params})
+    for name, default in [*((n, INPUT_DEFAULT) for n in problem.inputs), (problem.target, TARGET_DEFAULT)]:
+        if name not in columns:
+            columns[name] = np.full(rows, default)
+            defaults[name] = default
+    check_targets(problem, columns[problem.target])
+    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
+        from .engines.finite import require_finite
+
+        for name in columns.keys() - {*problem.inputs, problem.target}:
+            require_finite(name, columns[name])
+    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
+
+    chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
+    if wrt is not None and not chosen:
+        raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
+    check_parameter_names(chosen, problem.params, "--wrt")
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite)
+
+
+def kink_warnings(found: list[Any]) -> list[str]:
+    """A warning for each abs/relu exactly at its kink (graph.Kink), where the derivative is taken as 0."""
+    return [f"{k.text} is at its kink (argument exactly 0) in {k.where()}; its derivative is taken as 0 there"
+            for k in found if k.exact]
+
+
+def check_tolerances(rtol: float, atol: float) -> None:
+    for name, value in (("rtol", rtol), ("atol", atol)):
+        if not (value >= 0 and math.isfinite(value)):
+            raise GradcliError(f"--{name} must be a finite number >= 0, got {value}")
+
+
+def gradients(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    wrt: Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    engines: Iterable[str] = ENGINES,
+    check_fd: bool = False,
+    from_file: bool = False,
+    readable: bool = True,
+) -> GradientReport:
+    """The gradient of the mean loss with respect to each parameter, by each engine.
+
+    `data` maps names to one value per row (lists or 1-D arrays; float64
+    arrays are used without a copy); `params` maps names to numbers. Names with
+    no value take the documented defaults, listed in `report.defaults`.
+    Raises GradcliError (and subclasses) for bad input or undefined points.
+    readable=False skips the (time-bounded) simplifying of the derivative formulas for
+    display; `symbolic` is then None and only the numbers are computed.
+    """
+    engines = tuple(engines)
+    unknown = [e for e in engines if e not in ENGINES]
+    if unknown or not engines:
+        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
+    check_tolerances(rtol, atol)
+    setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file,
+                    check_finite=False)
+    return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+
+
+def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
+            check_fd: bool = False, readable: bool = True) -> GradientReport:
+    """Run the engines on a prepared problem and compare what they found."""
+    from .engines.graph import build_graph
+    from .engines.sweep import compile_plan, run
+
+    engines = tuple(engines)
+    problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
+    warnings = list(setup.warnings)
+    graph = build_graph(problem)
+    plan = compile_plan(graph, chosen if "backprop" in engines else [])
+    if setup.unchecked:
+        from .engines.finite import require_finite
+
+        for name in columns.keys() - plan.columns():
+            require_finite(name, columns[name])
+    swept = run(plan, values, columns, rows, diagnose=True, find_kinks=True, check_finite=setup.unchecked)
+    backprop_values = dict(zip(chosen, swept.gradient)) if "backprop" in engines else {}
+    found_kinks = swept.kinks
+    warnings += kink_warnings(found_kinks)
+
+    symbolic_values: dict[str, float] = {}
+    formulas: dict[str, str] = {}
+    if "symbolic" in engines:
+        from .engines.symbolic import SymbolicLoss
+
+        symbolic = SymbolicLoss(problem)
+        derivatives = {name: symbolic.derivative(name) for name in chosen}
+        symbolic_values = symbolic.values(derivatives, values, columns, rows)
+        if readable:
+            formulas = {name: symbolic.readable(d) for name, d in derivatives.items()}
+
+    fd_values: dict[str, float] = {}
+    if check_fd:
+        loss_plan = compile_plan(graph, [])
+        loss_of = lambda at: run(loss_plan, at, columns, rows).loss  # noqa: E731
+        for name in chosen:
+            h = 1e-5 * max(1.0, abs(values[name]))
+            up = loss_of({**values, name: values[name] + h})
+            down = loss_of({**values, name: values[name] - h})
+            fd_values[name] = (up - down) / (2 * h)
+
+    results: dict[str, ParamGradient] = {}
+    for name in chosen:
+        s = symbolic_values.get(name)
+        b = backprop_values.get(name)
+        both = s is not None and b is not None
+        gradient = ParamGradient(
+            param=name,
+            symbolic=formulas.get(name),
+            symbolic_value=s,
+            backprop_value=b,
+            abs_diff=abs(s - b) if both else None,  # type: ignore[operator]
+            agree=_agrees(s, b, rtol, atol) if both else None,  # type: ignore[arg-type]
+        )
+        if check_fd:
+            fd = fd_values[name]
+            reference = b if b is not None else s
+            gradient.fd_value = fd
+            if math.isfinite(fd) and reference is not None:
+                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(swept.loss)))
+            else:
+                gradient.fd_agree = False
+        near = [k for k in found_kinks if not k.exact and name in k.params]
+        if gradient.agree is False and near:
+            # Within rounding of a kink the engines may fall on different sides of it:
+            # not a disagreement, but a point where the loss is not differentiable.
+            gradient.agree = None
+            warnings.append(
+                f"{name}: not compared: {near[0].text} is within rounding of its kink in {near[0].where()}, "
+                "where the loss is not differentiable and the engines fell on different sides")
+        results[name] = gradient
+
+    verdicts = [g.agree for g in results.values() if g.agree is not None]
+    verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
+    point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
+    return GradientReport(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
+        defaults=setup.defaults, loss_value=swept.loss, gradients=results,
+        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
+    )

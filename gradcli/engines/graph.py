@@ -1,0 +1,491 @@
+"""The computational graph and backpropagation over it.
+
+One node per operation as the user wrote it (chains of + become one n-ary sum,
+as in the worked example's ``yhat = b + a1 + a2``). Intermediate nodes are
+named a1, a2, ...; the model's output is ``yhat`` and the per-row loss is
+``loss``. Values are NumPy arrays over the data rows.
+
+Backpropagation is one reverse sweep in topological order: each node's
+adjoint (d loss / d node) is passed to its inputs multiplied by the local
+derivative on that edge, and adjoints arriving along several paths are
+added. A parameter's gradient is its adjoint summed over rows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import UndefinedError
+from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, postorder, to_text
+from ..language.ops import OPS
+from ..language.problem import Problem
+
+
+@dataclass(frozen=True)
+class Node:
+    id: int
+    name: str  # a1, yhat, loss, or the symbol's own name
+    op: str | None  # None for a leaf
+    inputs: tuple[int, ...]
+    role: str  # parameter | input | target | constant | intermediate | model | loss
+    # the text, or (sub-expression, model) to write it from when asked; not compared, hashed or
+    # shown (a deep tree would make those recursive)
+    source: str | tuple[Expr, Expr] = field(compare=False, repr=False)
+    value: float | None = None  # for constants
+
+    @cached_property
+    def text(self) -> str:
+        """The sub-expression this node computes, as text (the model's own subtree as yhat).
+
+        Written on first use: only explain, graph and error messages need it, and writing every
+        node's text cost a quarter of a small gradient call.
+        """
+        if isinstance(self.source, str):
+            return self.source
+        expr, model = self.source
+        return to_text(expr, {id(model): "yhat"})
+
+
+@dataclass(frozen=True)
+class Graph:
+    nodes: tuple[Node, ...]  # in topological order: inputs before consumers
+    output: int  # the loss node
+    model: int  # the yhat node
+
+    def leaf(self, name: str) -> Node | None:
+        for node in self.nodes:
+            if node.op is None and node.name == name:
+                return node
+        return None
+
+
+def build_graph(problem: Problem) -> Graph:
+    """The graph of the per-row loss, with the model's output named yhat."""
+    roles = {name: "parameter" for name in problem.params}
+    roles.update({name: "input" for name in problem.inputs})
+    roles[problem.target] = "target"
+    taken = set(roles)
+    counter = 0
+    nodes: list[Node] = []
+    made: dict[int, int] = {}  # id(expr) -> node id (the model subtree is shared)
+    leaves: dict[str, int] = {}
+
+    def fresh_name() -> str:
+        nonlocal counter
+        while True:
+            counter += 1
+            if f"a{counter}" not in taken:
+                return f"a{counter}"
+
+    def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, source: str | tuple[Expr, Expr],
+            value: float | None = None) -> int:
+        nodes.append(Node(len(nodes), name, op, inputs, role, source, value))
+        return len(nodes) - 1
+
+    model_root = problem.model
+    absorbed = _absorbed_sums(problem.loss, model_root) | _absorbed_sums(model_root, model_root)
+
+    def build(root: Expr, root_name: str, root_role: str) -> int:
+        for expr in postorder(root):
+            if id(expr) in made or id(expr) in absorbed:
+                continue
+            is_root = expr is root
+            is_model = expr is model_root
+            if isinstance(expr, Sym):
+                if expr.name not in leaves:
+                    leaves[expr.name] = add(expr.name, None, (), roles[expr.name], expr.name)
+                node_id = leaves[expr.name]
+                if is_model or is_root:  # a model that is a single name still gets its yhat node
+                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
+                                  root_role if is_root else "model", expr.name)
+            elif isinstance(expr, Num):
+                node_id = add(expr.text, None, (), "constant", expr.text, expr.value)
+                if is_model or is_root:
+                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
+                                  root_role if is_root else "model", expr.text)
+            else:
+                if isinstance(expr, Binary) and expr.op == "add":
+                    operands = _sum_operands(expr, absorbed)
+                    op = "add"
+                elif isinstance(expr, Binary):
+                    operands, op = [expr.left, expr.right], expr.op
+                elif isinstance(expr, Unary):
+                    operands, op = [expr.operand], expr.op
+                else:
+                    assert isinstance(expr, Call)
+                    operands, op = list(expr.args), expr.fn
+                inputs = tuple(made[id(child)] for child in operands)
+                if is_root:
+                    name, role = root_name, root_role
+                elif is_model:
+                    name, role = "yhat", "model"
+                else:
+                    name, role = fresh_name(), "intermediate"
+                node_id = add(name, op, inputs, role, (expr, model_root))
+            made[id(expr)] = node_id
+        return made[id(root)]
+
+    output = build(problem.loss, "loss", "loss")
+    model = made.get(id(model_root))
+    if model is None:  # bce on a sigmoid model is computed from the logit: yhat is off the loss path
+        model = build(model_root, "yhat", "model")
+    return Graph(tuple(nodes), output, model)
+
+
+def _absorbed_sums(root: Expr, keep: Expr) -> set[int]:
+    """Sums that sit directly inside another sum and become part of its n-ary node."""
+    absorbed: set[int] = set()
+    for expr in postorder(root):
+        if isinstance(expr, Binary) and expr.op == "add":
+            for child in (expr.left, expr.right):
+                if isinstance(child, Binary) and child.op == "add" and child is not keep:
+                    absorbed.add(id(child))
+    return absorbed
+
+
+def _sum_operands(expr: Binary, absorbed: set[int]) -> list[Expr]:
+    operands: list[Expr] = []
+    stack: list[Expr] = [expr.right, expr.left]
+    while stack:
+        item = stack.pop()
+        if id(item) in absorbed:
+            assert isinstance(item, Binary)
+            stack += [item.right, item.left]
+        else:
+            operands.append(item)
+    return operands
+
+
+# ---------------------------------------------------------------- edges and paths
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge of the graph: node `source` is input number `position` of node `target`.
+
+    A node that uses the same input twice (w*w) has two edges from it, one per position.
+    """
+
+    source: int
+    target: int
+    position: int
+
+
+def edges(graph: Graph) -> list[Edge]:
+    """Every edge, consumers in topological order."""
+    return [Edge(child, node.id, position) for node in graph.nodes for position, child in enumerate(node.inputs)]
+
+
+def local_formula(graph: Graph, edge: Edge) -> str:
+    """d target / d source as a formula in the nodes' names, from the operations table."""
+    node = graph.nodes[edge.target]
+    names = [graph.nodes[i].name for i in node.inputs]
+    return OPS[node.op].local_text(edge.position, names, node.name)  # type: ignore[index]
+
+
+def local_values(graph: Graph, values: list[Any]) -> dict[Edge, Any]:
+    """d target / d source on every edge at the given node values (nan or inf where undefined)."""
+    found: dict[Edge, Any] = {}
+    with np.errstate(all="ignore"):
+        for edge in edges(graph):
+            node = graph.nodes[edge.target]
+            args = tuple(values[i] for i in node.inputs)
+            found[edge] = OPS[node.op].local(edge.position, args, values[node.id])  # type: ignore[index]
+    return found
+
+
+def count_paths(graph: Graph, source: int) -> int:
+    """How many paths lead from the loss back to node `source` (one per way of walking the edges)."""
+    paths = [0] * len(graph.nodes)
+    paths[graph.output] = 1
+    for node in reversed(graph.nodes):
+        for child in node.inputs:
+            paths[child] += paths[node.id]
+    return paths[source]
+
+
+def paths(graph: Graph, source: int, limit: int) -> list[tuple[Edge, ...]]:
+    """Up to `limit` paths from the loss back to node `source`, each as its edges from the loss down.
+
+    Backprop adds the products of the local derivatives along these paths;
+    there can be exponentially many, hence the limit.
+    """
+    leads = needed_for(graph, {source})
+    found: list[tuple[Edge, ...]] = []
+    stack: list[tuple[int, tuple[Edge, ...]]] = [(graph.output, ())] if leads[graph.output] else []
+    while stack and len(found) < limit:
+        node_id, walked = stack.pop()
+        if node_id == source:
+            found.append(walked)
+            continue
+        node = graph.nodes[node_id]
+        for position in reversed(range(len(node.inputs))):  # first input explored first
+            child = node.inputs[position]
+            if leads[child]:
+                stack.append((child, walked + (Edge(child, node_id, position),)))
+    return found
+
+
+# ---------------------------------------------------------------- evaluation
+
+
+@dataclass
+class Sweep:
+    """Values and adjoints of every node after a forward and a backward pass."""
+
+    values: list[Any]
+    adjoints: list[Any]
+    gradients: dict[str, float]
+    loss_rows: Any
+    loss_value: float
+    rows: int
+    edges_used: list["Edge"] = field(default_factory=list)  # the edges the sweep walked
+    multiplications: int = 0  # adjoint x local derivative (a local derivative of exactly 1 needs none)
+    additions: int = 0  # adjoints added where paths meet
+
+
+def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+            by_id: bool = False) -> list[Any]:
+    """Every node's value: arrays over rows (or scalars where no data flows in).
+
+    by_id: the graph holds a subset of another graph's nodes; values are indexed by node id.
+    """
+    values: list[Any] = [None] * ((max(n.id for n in graph.nodes) + 1) if by_id else len(graph.nodes))
+    with np.errstate(all="ignore"):
+        for node in graph.nodes:
+            if node.op is None:
+                if node.role == "constant":
+                    values[node.id] = np.float64(node.value)
+                elif node.role == "parameter":
+                    values[node.id] = np.float64(params[node.name])
+                else:
+                    values[node.id] = columns[node.name]
+            else:
+                values[node.id] = OPS[node.op].forward(*(values[i] for i in node.inputs))
+    return values
+
+
+def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> Any:
+    """yhat over the rows, computing only the nodes the model needs (no target, no loss).
+
+    A row where the model is undefined raises UndefinedError naming the operation and the row.
+    """
+    needed = [False] * len(graph.nodes)
+    needed[graph.model] = True
+    for node in reversed(graph.nodes):
+        if needed[node.id]:
+            for i in node.inputs:
+                needed[i] = True
+    subgraph = Graph(tuple(node for node in graph.nodes if needed[node.id]), graph.model, graph.model)
+    values = forward(subgraph, params, columns, rows, by_id=True)
+    yhat = np.broadcast_to(values[graph.model], (rows,))
+    if not np.isfinite(yhat).all():
+        _diagnose_forward(subgraph, values, rows)
+    return yhat
+
+
+def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+             wrt: list[str], *, diagnose: bool = True) -> Sweep:
+    """Forward, then one reverse sweep; undefined values raise UndefinedError naming the op and row.
+
+    With diagnose=False non-finite values are returned as they are (training treats them as a
+    failed step, not as bad input). A parameter's adjoint is summed over rows as it arrives
+    (a dot product, no array of products). For many rows, sweep.run gives the same numbers faster.
+    """
+    values = forward(graph, params, columns, rows)
+    loss_rows = np.broadcast_to(values[graph.output], (rows,))
+    if diagnose and not np.isfinite(loss_rows).all():
+        _diagnose_forward(graph, values, rows)
+    wanted = {graph.leaf(name).id for name in wrt if graph.leaf(name) is not None}  # type: ignore[union-attr]
+    needed = needed_for(graph, wanted)
+    adjoints: list[Any] = [None] * len(graph.nodes)
+    adjoints[graph.output] = np.full(rows, 1.0 / rows)
+    summed = [node.role == "parameter" for node in graph.nodes]
+    edges_used: list[Edge] = []
+    multiplications = additions = 0
+    with np.errstate(all="ignore"):
+        for node in reversed(graph.nodes):
+            adjoint = adjoints[node.id]
+            if node.op is None or adjoint is None:
+                continue
+            args = tuple(values[i] for i in node.inputs)
+            op = OPS[node.op]
+            for position, child in enumerate(node.inputs):
+                if not needed[child]:
+                    continue
+                local = op.local(position, args, values[node.id])
+                edges_used.append(Edge(child, node.id, position))
+                if summed[child]:
+                    contribution = summed_product(adjoint, local, rows)
+                    multiplications += 1
+                elif isinstance(local, float) and local == 1.0:  # sums pass the adjoint on as it is
+                    contribution = adjoint
+                else:
+                    contribution = adjoint * local
+                    multiplications += 1
+                if adjoints[child] is None:
+                    adjoints[child] = contribution
+                else:
+                    adjoints[child] = adjoints[child] + contribution
+                    additions += 1
+    gradients = {}
+    for name in wrt:
+        leaf = graph.leaf(name)
+        adjoint = None if leaf is None else adjoints[leaf.id]
+        gradients[name] = 0.0 if adjoint is None else float(np.sum(adjoint))
+    if diagnose and not all(np.isfinite(v) for v in gradients.values()):
+        _diagnose_backward(graph, values, adjoints, rows)
+    return Sweep(values, adjoints, gradients, loss_rows, float(np.mean(loss_rows)), rows, edges_used,
+                 multiplications, additions)
+
+
+def summed_product(adjoint: Any, local: Any, rows: int) -> float:
+    """Sum over rows of adjoint * local, without the array of products."""
+    scalar_adjoint, scalar_local = np.ndim(adjoint) == 0, np.ndim(local) == 0
+    if scalar_adjoint and scalar_local:
+        return rows * float(adjoint) * float(local)
+    if scalar_adjoint:
+        return float(adjoint) * float(local.sum())
+    if scalar_local:
+        return float(local) * float(adjoint.sum())
+    return float(np.dot(adjoint, local))
+
+
+def needed_for(graph: Graph, wanted: set[int]) -> list[bool]:
+    """needed[i]: node i lies on a path from a wanted parameter to the loss."""
+    needed = [False] * len(graph.nodes)
+    for node in graph.nodes:
+        needed[node.id] = node.id in wanted or any(needed[i] for i in node.inputs)
+    return needed
+
+
+NEAR_KINK = 1e-9  # |argument| below this, but not 0, is "within rounding" of a kink
+
+
+@dataclass(frozen=True)
+class Kink:
+    """A node at (exact) or within rounding of (near) its kink, in some rows."""
+
+    text: str
+    rows: tuple[int, ...]  # 1-based
+    exact: bool
+    params: frozenset[str]  # the parameters upstream of the node
+
+    def where(self) -> str:
+        shown = ", ".join(str(r) for r in self.rows[:5]) + (", ..." if len(self.rows) > 5 else "")
+        return f"row{'s' if len(self.rows) > 1 else ''} {shown}"
+
+
+def kinks(graph: Graph, values: list[Any], rows: int) -> list[Kink]:
+    """Where abs/relu sit exactly at their kink (derivative taken as 0) or within rounding of it."""
+    watched = tuple(node.id for node in graph.nodes if node.op is not None and OPS[node.op].kink is not None)
+    return kinks_from(graph, kink_rows(graph, values, rows, watched))
+
+
+def kink_rows(graph: Graph, values: list[Any], rows: int, watched: tuple[int, ...]) -> dict[int, tuple[Any, Any]]:
+    """For each watched abs/relu node: the 0-based rows exactly at its kink, and those within rounding."""
+    found = {}
+    for node_id in watched:
+        argument = np.broadcast_to(values[graph.nodes[node_id].inputs[0]], (rows,))
+        exact = np.flatnonzero(argument == 0)
+        near = np.flatnonzero((argument != 0) & (np.abs(argument) < NEAR_KINK))
+        found[node_id] = (exact, near)
+    return found
+
+
+def kinks_from(graph: Graph, found: Mapping[int, tuple[Any, Any]]) -> list[Kink]:
+    """The Kink of each node with rows at (exact) or near its kink, from kink_rows' rows."""
+    upstream = upstream_params(graph)
+    listed = []
+    for node_id, (exact, near) in found.items():
+        node = graph.nodes[node_id]
+        for where, is_exact in ((exact, True), (near, False)):
+            if len(where):
+                listed.append(Kink(node.text, tuple(int(r) + 1 for r in where), is_exact, upstream[node.id]))
+    return listed
+
+
+def upstream_params(graph: Graph) -> list[frozenset[str]]:
+    """For each node, the parameters it depends on (those below it in the graph)."""
+    upstream: list[frozenset[str]] = []
+    for node in graph.nodes:
+        names = {node.name} if node.role == "parameter" else set()
+        for i in node.inputs:
+            names |= upstream[i]
+        upstream.append(frozenset(names))
+    return upstream
+
+
+def _first_bad_row(value: Any, rows: int) -> int | None:
+    bad = ~np.isfinite(np.broadcast_to(value, (rows,)))
+    return int(np.argmax(bad)) if bad.any() else None
+
+
+def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str:
+    parts = []
+    for i in node.inputs:
+        child = graph.nodes[i]
+        if child.role == "constant":
+            continue
+        value = float(values[i][row]) if np.ndim(values[i]) else float(values[i])
+        parts.append(f"{child.text if len(child.text) <= 30 else child.name} = {value:.6g}")
+    return f" ({', '.join(parts)})" if parts else ""
+
+
+def _diagnose_forward(graph: Graph, values: list[Any], rows: int) -> None:
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        row = _first_bad_row(values[node.id], rows)
+        if row is None:
+            continue
+        args = tuple(values[i] for i in node.inputs)
+        if any(not np.isfinite(np.broadcast_to(a, (rows,))[row]) for a in args):
+            continue  # an input was already bad: the earlier node is the culprit
+        reason = "the result overflows"
+        check = OPS[node.op].undefined
+        for mask, why in check(args) if check else []:
+            if np.broadcast_to(mask, (rows,))[row]:
+                reason = why
+                break
+        raise UndefinedError(
+            f"{node.op} is undefined at row {row + 1}: {reason} in {_short(node.text)}"
+            f"{_describe_args(graph, node, values, row)}"
+        )
+    raise UndefinedError("the loss is not a finite number at this point")
+
+
+def _diagnose_backward(graph: Graph, values: list[Any], adjoints: list[Any], rows: int) -> None:
+    # Look for a non-finite forward value first (it may not have reached the loss), then
+    # for the local derivative that became infinite.
+    _diagnose_forward_silent(graph, values, rows)
+    with np.errstate(all="ignore"):
+        for node in reversed(graph.nodes):
+            if node.op is None or adjoints[node.id] is None:
+                continue
+            args = tuple(values[i] for i in node.inputs)
+            for position, child in enumerate(node.inputs):
+                if adjoints[child] is None:
+                    continue
+                row = _first_bad_row(OPS[node.op].local(position, args, values[node.id]), rows)
+                if row is not None:
+                    raise UndefinedError(
+                        f"the derivative of {node.op} is infinite or undefined at row {row + 1}: "
+                        f"d {_short(node.text)}/d({_short(graph.nodes[child].text)})"
+                        f"{_describe_args(graph, node, values, row)}"
+                    )
+    raise UndefinedError("a gradient is not a finite number at this point (it overflows)")
+
+
+def _diagnose_forward_silent(graph: Graph, values: list[Any], rows: int) -> None:
+    for node in graph.nodes:
+        if node.op is not None and _first_bad_row(values[node.id], rows) is not None:
+            _diagnose_forward(graph, values, rows)
+
+
+def _short(text: str, limit: int = 50) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."

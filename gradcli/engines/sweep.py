@@ -1,0 +1,270 @@
+"""Backpropagation compiled for many rows: the same numbers as graph.backprop, at hand-written speed.
+
+graph.backprop walks the graph node by node over whole arrays and records what
+`explain` shows. Over a data set that costs a fresh array the size of the data
+for every node and every adjoint. This module compiles the graph once into a
+fixed list of steps and sweeps the rows chunk by chunk instead:
+
+- each chunk's values and adjoints stay in the CPU cache and are dropped before
+  the next chunk, so memory stays at a few chunks whatever the number of rows;
+- a sum of parameter x input products (``b + w1*x1 + ... + wd*xd``) is one
+  matrix-vector product over the chunk: ``w @ X`` forward and ``X @ adjoint``
+  for all d gradients at once, instead of 2d array operations and d reductions;
+- an adjoint reaching a parameter is summed at once as a dot product, never kept
+  per row, and a local derivative of exactly 1 passes the adjoint on untouched.
+
+Rows are independent, so the result does not depend on the chunk size beyond
+float rounding (tests/test_sweep.py checks chunk sizes from 1 up).
+"""
+
+from __future__ import annotations
+
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..errors import DataError, UndefinedError, placed
+from ..language.ops import OPS
+from .blas import one_blas_thread
+from .finite import require_finite
+from .graph import Graph, Kink, backprop, kink_rows, kinks_from, needed_for, summed_product
+
+CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache
+CHUNK_BYTES = 4 << 20  # at most this much stacked input per chunk for a matrix-vector product
+
+@dataclass(frozen=True)
+class Linear:
+    """The parameter x input products inside one sum, computed as one matrix-vector product."""
+
+    params: tuple[str, ...]  # one per product (a parameter may appear in several)
+    inputs: tuple[str, ...]  # the column each product multiplies
+
+
+@dataclass(frozen=True)
+class Step:
+    """One node to compute: op over `inputs` (plus `linear` for a sum with products folded in)."""
+
+    node: int
+    op: str
+    inputs: tuple[int, ...]
+    linear: Linear | None
+    back: tuple[tuple[int, int], ...]  # (position, child): the edges the reverse sweep follows
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A graph compiled for `run`: the steps in order and where the gradients go."""
+
+    graph: Graph
+    leaves: tuple[tuple[int, str, str, float | None], ...]  # (node, role, name, constant value)
+    steps: tuple[Step, ...]
+    wanted: tuple[str, ...]  # the gradients asked for, in order
+    kink_nodes: tuple[int, ...]  # abs/relu nodes, watched for rows at their kink
+
+    def columns(self) -> set[str]:
+        """The data columns the sweep reads (and checks, with check_finite=True)."""
+        read = {name for _, role, name, _ in self.leaves if role in ("input", "target")}
+        return read.union(*(step.linear.inputs for step in self.steps if step.linear))
+
+
+@dataclass
+class Result:
+    """The mean loss and its gradient over every row."""
+
+    loss: float
+    gradient: list[float]  # in plan.wanted's order
+    abs_terms: list[float] | None = None  # sum over rows of |per-row term| of each gradient (abs_terms=True)
+    kinks: list[Kink] = field(default_factory=list)  # (find_kinks=True)
+
+    def finite(self) -> bool:
+        return bool(np.isfinite(self.loss) and np.isfinite(self.gradient).all())
+
+
+def compile_plan(graph: Graph, wanted: list[str]) -> Plan:
+    """The steps that compute the loss, with parameter x input products under a sum folded together."""
+    nodes = graph.nodes
+    on_loss = [False] * len(nodes)
+    on_loss[graph.output] = True
+    uses = [0] * len(nodes)
+    for node in reversed(nodes):
+        if on_loss[node.id]:
+            for child in node.inputs:
+                on_loss[child] = True
+                uses[child] += 1
+    needed = needed_for(graph, {node.id for node in nodes if node.op is None and node.name in wanted})
+
+    def product(i: int) -> tuple[str, str] | None:
+        """(parameter, input) if node i is param*input or input*param used only by one sum."""
+        node = nodes[i]
+        if node.op != "mul" or uses[i] != 1 or i in (graph.model, graph.output):
+            return None
+        a, b = (nodes[j] for j in node.inputs)
+        if a.op is None and b.op is None:
+            if a.role == "parameter" and b.role == "input":
+                return a.name, b.name
+            if b.role == "parameter" and a.role == "input":
+                return b.name, a.name
+        return None
+
+    folded: set[int] = set()
+    steps = []
+    for node in nodes:
+        if node.op is None or not on_loss[node.id]:
+            continue
+        linear = None
+        inputs = node.inputs
+        if node.op == "add":
+            products = {i: product(i) for i in node.inputs}
+            found = [i for i in node.inputs if products[i] is not None]
+            if len(found) >= 2:
+                folded.update(found)
+                linear = Linear(tuple(products[i][0] for i in found), tuple(products[i][1] for i in found))  # type: ignore[index]
+                inputs = tuple(i for i in node.inputs if products[i] is None)
+        steps.append((node, inputs, linear))
+
+    compiled = []
+    for node, inputs, linear in steps:
+        if node.id in folded:
+            continue
+        back = tuple((position, child) for position, child in enumerate(inputs) if needed[child])
+        compiled.append(Step(node.id, node.op, inputs, linear, back))  # type: ignore[arg-type]
+    read = {i for step in compiled for i in step.inputs}  # leaves only folded products use are not nodes here
+    leaves = tuple((node.id, node.role, node.name, node.value) for node in nodes
+                   if node.op is None and node.id in read)
+    kink_nodes = tuple(node.id for node in nodes
+                       if node.op is not None and OPS[node.op].kink is not None and on_loss[node.id])
+    return Plan(graph, leaves, tuple(compiled), tuple(wanted), kink_nodes)
+
+
+def chunk_rows(plan: Plan) -> int:
+    """Rows per chunk: CHUNK_ROWS, fewer when wide stacked inputs would not fit in cache."""
+    width = max((len(step.linear.inputs) for step in plan.steps if step.linear), default=1)
+    return max(256, min(CHUNK_ROWS, CHUNK_BYTES // (8 * width)))
+
+
+def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], rows: int, *,
+        chunk: int | None = None, diagnose: bool = False, abs_terms: bool = False,
+        find_kinks: bool = False, check_finite: bool = False) -> Result:
+    """The mean loss over `rows` rows and its gradient with respect to plan.wanted.
+
+    diagnose=True: a non-finite loss or gradient raises UndefinedError naming the operation and
+    the row (found by graph.backprop on the chunk where it happened); otherwise the inf or nan is
+    returned (training treats it as a failed step).
+    check_finite=True: a non-finite value in a column raises DataError naming the column and row.
+    Each chunk is checked while it is in cache: a column that is a node, by a dot product with
+    itself; the columns of a matrix-vector product by the product (w @ X is finite only if X is,
+    when no w is 0). Columns the loss does not use must be checked by the caller.
+    """
+    if rows < 1:
+        raise DataError("no rows to compute the loss over")
+    chunk = chunk or chunk_rows(plan)
+    if chunk < 1:
+        raise ValueError("chunk must be at least 1 row")
+    where = {name: i for i, name in enumerate(plan.wanted)}
+    gradient = np.zeros(len(plan.wanted))
+    terms = np.zeros(len(plan.wanted)) if abs_terms else None
+    loss = 0.0
+    weight = 1.0 / rows  # the mean loss: every row's adjoint starts at 1/rows
+    linear_steps = [s for s in plan.steps if s.linear]
+    coefficients = {s.node: np.array([params[p] for p in s.linear.params]) for s in linear_steps}  # type: ignore[union-attr]
+    slots = {s.node: [where.get(p, -1) for p in s.linear.params] for s in linear_steps}  # type: ignore[union-attr]
+    nonzero = {node: bool(np.all(values)) for node, values in coefficients.items()}
+    buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
+    found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
+    leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
+    count = len(plan.graph.nodes)
+    with np.errstate(all="ignore"), one_blas_thread() if rows > chunk else nullcontext():
+        for low in range(0, rows, chunk):
+            size = min(chunk, rows - low)
+            values: list[Any] = [None] * count
+            for node, role, name, value in plan.leaves:
+                if role == "constant":
+                    values[node] = np.float64(value)
+                elif role == "parameter":
+                    values[node] = np.float64(params[name])
+                else:
+                    column = columns[name]
+                    values[node] = column[low:low + size] if np.ndim(column) else column
+                    if check_finite and np.ndim(column):
+                        _require_finite_chunk(name, values[node], low)
+            stacked = {}
+            for step in plan.steps:
+                args = [values[i] for i in step.inputs]
+                if step.linear:
+                    block = buffers[step.node][:, :size]
+                    for row, name in enumerate(step.linear.inputs):
+                        block[row] = columns[name][low:low + size]
+                    stacked[step.node] = block
+                    product = coefficients[step.node] @ block
+                    if check_finite and not (nonzero[step.node] and np.isfinite(product.sum())):
+                        for row, name in enumerate(step.linear.inputs):
+                            _require_finite_chunk(name, block[row], low)
+                    values[step.node] = OPS["add"].forward(product, *args) if args else product
+                else:
+                    values[step.node] = OPS[step.op].forward(*args)
+            output = values[plan.graph.output]
+            loss += float(output.sum()) if np.ndim(output) else size * float(output)
+            if find_kinks and plan.kink_nodes:
+                for node, (exact, near) in kink_rows(plan.graph, values, size, plan.kink_nodes).items():
+                    found[node][0].append(exact + low)
+                    found[node][1].append(near + low)
+            if plan.wanted:
+                _backward(plan, values, stacked, slots, leaf_param, size, weight, gradient, terms)
+            if diagnose and not (np.isfinite(loss) and np.isfinite(gradient).all()):
+                _diagnose_chunk(plan, params, columns, low, size)
+    result = Result(loss / rows, gradient.tolist(), terms.tolist() if terms is not None else None)
+    if find_kinks and plan.kink_nodes:
+        result.kinks = kinks_from(plan.graph, {i: (np.concatenate(e), np.concatenate(n)) for i, (e, n) in found.items()})
+    return result
+
+
+def _require_finite_chunk(name: str, values: Any, low: int) -> None:
+    """require_finite for a chunk already in cache: one dot product; the exact check only on a nan or inf."""
+    if not np.isfinite(values @ values):
+        require_finite(name, values, low + 1)
+
+
+def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dict[int, list[int]],
+              leaf_param: dict[int, int], size: int, weight: float, gradient: Any, terms: Any) -> None:
+    """One reverse sweep over a chunk, adding each wanted parameter's share into `gradient`."""
+    adjoints: list[Any] = [None] * len(values)
+    adjoints[plan.graph.output] = weight
+    for step in reversed(plan.steps):
+        adjoint = adjoints[step.node]
+        if adjoint is None:
+            continue
+        if step.linear is not None:
+            rows_adjoint = adjoint if np.ndim(adjoint) else np.full(size, adjoint)
+            shares = stacked[step.node] @ rows_adjoint
+            magnitudes = np.abs(stacked[step.node]) @ np.abs(rows_adjoint) if terms is not None else None
+            for k, slot in enumerate(slots[step.node]):
+                if slot >= 0:
+                    gradient[slot] += shares[k]
+                    if magnitudes is not None:
+                        terms[slot] += magnitudes[k]
+        if not step.back:
+            continue
+        op = OPS[step.op]
+        args = tuple(values[i] for i in step.inputs)
+        for position, child in step.back:
+            local = op.local(position, args, values[step.node])
+            slot = leaf_param.get(child, -1)
+            if slot >= 0:
+                gradient[slot] += summed_product(adjoint, local, size)
+                if terms is not None:
+                    terms[slot] += summed_product(np.abs(adjoint), np.abs(local), size)
+                continue
+            contribution = adjoint if isinstance(local, float) and local == 1.0 else adjoint * local
+            adjoints[child] = contribution if adjoints[child] is None else adjoints[child] + contribution
+
+
+def _diagnose_chunk(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], low: int, size: int) -> None:
+    """Raise the UndefinedError graph.backprop finds in this chunk, its row counted from the first row."""
+    part = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
+    try:
+        backprop(plan.graph, params, part, size, list(plan.wanted), diagnose=True)
+    except UndefinedError as err:
+        raise placed(err, lambda row: f"row {row + low}") from None
+    raise UndefinedError("the loss or a gradient is not a finite number at this point (it overflows)")

@@ -1,0 +1,542 @@
+"""The chain rule step by step (`gradcli explain`) and the graph as data (`gradcli graph`).
+
+Both start from exactly the problem `grad` computes (api.prepare), at one
+point, and walk the graph backprop walks: node values and adjoints from the
+reverse sweep, every edge's local derivative as a formula (ops.py's
+``local_text``) and as a number (``Op.local``), the paths from the loss back
+to each parameter and the products along them. Nothing here differentiates:
+the symbolic side is SymPy's (symbolic.py), the graph side is graph.py's.
+Results are plain dataclasses; rendering lives in explain_render.py and
+graph_render.py.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .comparison import (
+    ATOL,
+    RTOL,
+    Setup,
+    _agrees,
+    check_parameter_names,
+    check_tolerances,
+    compare,
+    kink_warnings,
+    prepare,
+)
+from .errors import GradcliError, ParseError
+from .language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
+from .language.losses import DEFAULT_DELTA
+
+MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
+MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
+JSON_ROLES = ("parameter", "input", "target", "constant", "intermediate", "loss")
+
+
+# ---------------------------------------------------------------- the graph at a point
+
+
+@dataclass
+class NodeInfo:
+    """One node at the point."""
+
+    id: int
+    name: str  # a1, yhat, loss, or the symbol's own name
+    op: str | None  # None for a leaf
+    role: str  # one of JSON_ROLES; yhat is "intermediate" (it is the model's prediction)
+    formula: str  # in its inputs' names ("w1*x1", "b + a1 + a2"); a leaf: its name
+    text: str  # the sub-expression it computes, in the model's names
+    value: float
+    adjoint: float | None  # d loss / d node; None where the sweep does not need it
+
+
+@dataclass
+class EdgeInfo:
+    """One edge: node `source` is input `position` of node `target`."""
+
+    source: int
+    target: int
+    position: int
+    partial: str  # "∂a1/∂w1"
+    local: str  # its formula, from ops.py: "x1"
+    local_value: float | None  # None where undefined (e.g. ∂(a**2)/∂2 = loss*log(a) for a < 0)
+
+
+@dataclass
+class GraphView:
+    """What `gradcli graph` shows: the graph with values, adjoints and local derivatives."""
+
+    model: str
+    loss: str
+    loss_formula: str
+    target: str
+    params: dict[str, float]
+    point: dict[str, float]  # inputs and target
+    defaults: dict[str, float]
+    loss_value: float
+    nodes: list[NodeInfo]
+    edges: list[EdgeInfo]
+    output: int  # the loss node's id
+    prediction: int  # the yhat node's id
+    highlight: str | None = None  # a parameter whose paths are marked
+    highlight_nodes: list[int] = field(default_factory=list)
+    highlight_edges: list[int] = field(default_factory=list)  # indices into edges
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "partial": e.partial,
+                          "local": e.local, "local_value": e.local_value} for e in self.edges]
+        data["highlight"] = None if self.highlight is None else {
+            "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
+        del data["highlight_nodes"], data["highlight_edges"]
+        return data
+
+
+def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
+    """The one row explain and graph work at: the only row, or row `row` (1-based) of several."""
+    from .io.values import as_columns
+
+    if data is None:
+        if row not in (None, 1):
+            raise GradcliError(f"--row {row} is out of range: without --data there is one point")
+        return None
+    columns, rows = as_columns(data)
+    if row is None:
+        if rows > 1:
+            raise GradcliError(f"explain and graph work at one point, and the data have {rows:,} rows; "
+                               "choose one with --row N")
+        return columns
+    if not 1 <= row <= rows:
+        raise GradcliError(f"--row {row} is out of range: the data have {rows:,} row{'s' if rows > 1 else ''}")
+    return {name: column[row - 1:row] for name, column in columns.items()}
+
+
+def _at_point(value: Any) -> float:
+    import numpy as np
+
+    return float(np.broadcast_to(value, (1,))[0])
+
+
+def _finite_or_none(value: Any) -> float | None:
+    number = _at_point(value)
+    return number if math.isfinite(number) else None
+
+
+def node_formula(graph: Any, node: Any) -> str:
+    """What a node computes, in its inputs' names: a1 = w1*x1, yhat = b + a1 + a2."""
+    names: list[Expr] = [Sym(graph.nodes[i].name) for i in node.inputs]
+    if node.op is None:
+        return node.name
+    if node.op == "identity":
+        return graph.nodes[node.inputs[0]].name
+    if node.op == "add":
+        expr = names[0]
+        for term in names[1:]:
+            expr = Binary("add", expr, term)
+    elif node.op in ("sub", "mul", "div", "pow"):
+        expr = Binary(node.op, names[0], names[1])
+    elif node.op == "neg":
+        expr = Unary("neg", names[0])
+    else:
+        expr = Call(node.op, tuple(names))
+    return to_text(expr)
+
+
+def _partial(graph: Any, source: int, target: int, position: int) -> str:
+    node = graph.nodes[target]
+    mark = f" (argument {position + 1})" if node.inputs.count(source) > 1 else ""
+    return f"∂{node.name}/∂{graph.nodes[source].name}{mark}"
+
+
+def _reachable(graph: Any) -> list[bool]:
+    """reachable[i]: node i lies below the loss (yhat is not, for bce on a sigmoid model)."""
+    reach = [False] * len(graph.nodes)
+    reach[graph.output] = True
+    for node in reversed(graph.nodes):
+        if reach[node.id]:
+            for child in node.inputs:
+                reach[child] = True
+    return reach
+
+
+def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None) -> GraphView:
+    from .engines.graph import edges, local_formula, local_values, upstream_params
+
+    problem = setup.problem
+    nodes = [
+        NodeInfo(
+            id=node.id, name=node.name, op=node.op,
+            role="intermediate" if node.role == "model" else node.role,
+            formula=node_formula(graph, node), text=node.text,
+            value=_at_point(sweep.values[node.id]),
+            adjoint=None if sweep.adjoints[node.id] is None else _at_point(sweep.adjoints[node.id]),
+        )
+        for node in graph.nodes
+    ]
+    locals_ = local_values(graph, sweep.values)
+    edge_list = [
+        EdgeInfo(e.source, e.target, e.position, _partial(graph, e.source, e.target, e.position),
+                 local_formula(graph, e), _finite_or_none(locals_[e]))
+        for e in edges(graph)
+    ]
+    view = GraphView(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, params=dict(setup.values),
+        point={name: float(column[0]) for name, column in setup.columns.items()},
+        defaults=dict(setup.defaults), loss_value=sweep.loss_value, nodes=nodes, edges=edge_list,
+        output=graph.output, prediction=graph.model, notes=_notes(graph), warnings=warnings,
+    )
+    if highlight is not None:
+        upstream = upstream_params(graph)
+        reach = _reachable(graph)
+        on_path = [reach[i] and highlight in upstream[i] for i in range(len(graph.nodes))]
+        view.highlight = highlight
+        view.highlight_nodes = [i for i, on in enumerate(on_path) if on]
+        view.highlight_edges = [k for k, e in enumerate(edge_list) if on_path[e.source] and on_path[e.target]]
+    return view
+
+
+def _notes(graph: Any) -> list[str]:
+    notes = []
+    yhat = graph.nodes[graph.model]
+    if not _reachable(graph)[graph.model]:
+        loss = graph.nodes[graph.output]
+        z = graph.nodes[loss.inputs[0]].name
+        notes.append(
+            f"bce on a sigmoid model is computed from its logit {z}: loss = {node_formula(graph, loss)} "
+            f"= softplus({z}) - y*{z}, the same function, finite where yhat rounds to 0 or 1; so every path "
+            f"runs from the loss to {z}, and yhat = {node_formula(graph, yhat)} is off the loss path "
+            "(computed, never needed by the sweep)")
+    return notes
+
+
+def graph_view(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    delta: float = DEFAULT_DELTA,
+    from_file: bool = False,
+    row: int | None = None,
+    highlight: str | None = None,
+) -> GraphView:
+    """The computational graph at one point, every node's value and adjoint, every edge's local derivative."""
+    from .engines.graph import backprop, build_graph, kinks
+
+    setup = prepare(model, loss, _single_point(data, row), params, target=target, delta=delta, from_file=from_file)
+    if highlight is not None:
+        check_parameter_names([highlight], setup.problem.params, "--highlight")
+    graph = build_graph(setup.problem)
+    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
+    warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
+    return _view(setup, graph, sweep, warnings, highlight)
+
+
+# ---------------------------------------------------------------- the steps
+
+
+@dataclass
+class PathInfo:
+    """One path from the loss back to a parameter and the product of the local derivatives on it."""
+
+    nodes: list[str]  # names, from the loss down to the parameter
+    node_ids: list[int]
+    edges: list[int]  # indices into the view's edges
+    partials: list[str]  # ∂loss/∂a3, ∂a3/∂yhat, ...
+    locals: list[str]  # their formulas
+    local_values: list[float]
+    product: float
+
+
+@dataclass
+class AdjointTerm:
+    """One edge out of the parameter in the reverse sweep: adjoint of the consumer × local derivative."""
+
+    node: str  # the consumer
+    partial: str
+    adjoint: float  # ∂loss/∂node
+    local_value: float
+    contribution: float
+
+
+@dataclass
+class ParamSteps:
+    """Steps (1) and (3) to (5) of the note for one parameter."""
+
+    param: str
+    symbolic: str | None  # (1) SymPy's derivative, readable form
+    symbolic_value: float
+    paths: list[PathInfo]  # (3) and (4), up to max_paths
+    paths_total: int
+    paths_left_out: int
+    path_sum: float | None  # (4); None when paths were left out
+    adjoint: float  # the reverse sweep's ∂loss/∂param
+    adjoint_terms: list[AdjointTerm]  # the adjoint, as the sweep formed it
+    checked: str  # "path_sum" or "adjoint": which was compared with the symbolic value
+    agree: bool | None  # (5); None where the point is within rounding of a kink
+    derivative: Any = field(default=None, repr=False)  # SymPy expression, when asked for (LaTeX)
+
+
+@dataclass
+class OpCounts:
+    """Arithmetic for all chosen gradients: backprop (one forward pass, one sweep) vs each derivative alone.
+
+    Multiplications include divisions; additions include subtractions; other
+    is powers, negations and functions. A local derivative costs the
+    arithmetic in its formula (x1 costs nothing: it is a value at hand).
+    """
+
+    forward: dict[str, int]
+    local_derivatives: int  # evaluated by the sweep: one per edge it used
+    local: dict[str, int]  # the arithmetic in those local derivatives' formulas
+    reverse: dict[str, int]  # adjoint × local per edge (none where the local is exactly 1); + where paths meet
+    backprop_total: int
+    symbolic: dict[str, int]  # SymPy's count_ops over every derivative, each evaluated separately
+    symbolic_per_param: dict[str, int]
+    symbolic_total: int
+
+
+@dataclass
+class Reuse:
+    """An adjoint the sweep computed once and several parameters' gradients used."""
+
+    node: str
+    id: int
+    adjoint: float
+    params: list[str]
+
+
+@dataclass
+class Explanation:
+    """What `gradcli explain` shows."""
+
+    view: GraphView
+    steps: list[ParamSteps]
+    op_counts: OpCounts
+    reused: list[Reuse]
+    agree: bool | None
+    rtol: float
+    atol: float
+    max_paths: int
+
+    def to_dict(self) -> dict[str, Any]:
+        view = self.view
+        steps = []
+        for s in self.steps:
+            item = asdict(s)
+            del item["derivative"]
+            for path in item["paths"]:
+                del path["edges"]
+            steps.append(item)
+        return {
+            "model": view.model, "loss": view.loss, "loss_formula": view.loss_formula, "target": view.target,
+            "params": view.params, "point": view.point, "defaults": view.defaults, "loss_value": view.loss_value,
+            "intermediate_nodes": [asdict(n) for n in view.nodes if n.op is not None],
+            "output": view.output,
+            "parameters": steps,
+            "op_counts": asdict(self.op_counts),
+            "reused": [asdict(r) for r in self.reused],
+            "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
+            "notes": view.notes, "warnings": view.warnings,
+        }
+
+
+def explain(
+    model: str,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | None = None,
+    params: Mapping[str, float] | None = None,
+    *,
+    target: str = "y",
+    wrt: Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    from_file: bool = False,
+    row: int | None = None,
+    max_paths: int = MAX_PATHS,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    sympy_forms: bool = False,
+) -> Explanation:
+    """The note's steps for each chosen parameter at one point, and what the sweep saved.
+
+    `sympy_forms` keeps each derivative as a SymPy expression (for LaTeX).
+    """
+    from .engines.graph import backprop, build_graph
+    from .engines.symbolic import SymbolicLoss
+
+    check_tolerances(rtol, atol)
+    if not 1 <= max_paths <= MAX_PATHS_LIMIT:
+        raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
+    setup = prepare(model, loss, _single_point(data, row), params, target=target, wrt=wrt, delta=delta,
+                    from_file=from_file)
+    report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
+    graph = build_graph(setup.problem)
+    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
+    view = _view(setup, graph, sweep, report.warnings)
+    symbolic = SymbolicLoss(setup.problem)
+    derivatives = {name: symbolic.derivative(name) for name in setup.chosen}
+    steps = []
+    for name in setup.chosen:
+        gradient = report.gradients[name]
+        step = _param_steps(graph, sweep, view, name, gradient, max_paths, rtol, atol)
+        if sympy_forms:
+            step.derivative = symbolic.readable_expr(derivatives[name])
+        steps.append(step)
+    verdicts = [s.agree for s in steps if s.agree is not None]
+    if report.agree is not None:
+        verdicts.append(report.agree)
+    return Explanation(
+        view=view, steps=steps, op_counts=op_counts(graph, sweep, derivatives), reused=_reused(graph, sweep, view,
+                                                                                                setup.chosen),
+        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
+    )
+
+
+def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
+                 rtol: float, atol: float) -> ParamSteps:
+    from .engines.graph import Edge, count_paths, paths
+
+    leaf = graph.leaf(name)
+    index = {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
+    found = []
+    for walked in paths(graph, leaf.id, max_paths):
+        ids = [graph.output] + [edge.source for edge in walked]
+        edge_ids = [index[edge] for edge in walked]
+        values = [view.edges[k].local_value for k in edge_ids]
+        found.append(PathInfo(
+            nodes=[graph.nodes[i].name for i in ids], node_ids=ids, edges=edge_ids,
+            partials=[view.edges[k].partial for k in edge_ids], locals=[view.edges[k].local for k in edge_ids],
+            local_values=values,  # finite: backprop has checked every edge below the loss on a parameter's path
+            product=math.prod(values),
+        ))
+    total = count_paths(graph, leaf.id)
+    path_sum = math.fsum(p.product for p in found) if total <= max_paths else None
+    adjoint = sweep.gradients[name]
+    terms = [
+        AdjointTerm(view.nodes[e.target].name, e.partial, view.nodes[e.target].adjoint, e.local_value,
+                    view.nodes[e.target].adjoint * e.local_value)
+        for e in view.edges
+        if e.source == leaf.id and view.nodes[e.target].adjoint is not None
+    ]
+    checked = adjoint if path_sum is None else path_sum
+    # Both engines ran, so grad's own verdict is None only within rounding of a kink: not compared.
+    agree = None if gradient.agree is None else _agrees(gradient.symbolic_value, checked, rtol, atol)
+    return ParamSteps(
+        param=name, symbolic=gradient.symbolic, symbolic_value=gradient.symbolic_value, paths=found,
+        paths_total=total, paths_left_out=total - len(found), path_sum=path_sum, adjoint=adjoint,
+        adjoint_terms=terms, checked="adjoint" if path_sum is None else "path_sum", agree=agree,
+    )
+
+
+def _reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[Reuse]:
+    """Adjoints computed once that two or more of the chosen parameters' gradients went through."""
+    from .engines.graph import upstream_params
+
+    upstream = upstream_params(graph)
+    found = []
+    for node in reversed(graph.nodes):
+        if node.op is None or node.id == graph.output or sweep.adjoints[node.id] is None:
+            continue
+        users = [name for name in chosen if name in upstream[node.id]]
+        if len(users) >= 2:
+            found.append(Reuse(node.name, node.id, view.nodes[node.id].adjoint, users))  # type: ignore[arg-type]
+    return found
+
+
+# ---------------------------------------------------------------- counting the arithmetic
+
+_KINDS = ("multiplications", "additions", "other")
+
+
+def _zero() -> dict[str, int]:
+    return dict.fromkeys(_KINDS, 0)
+
+
+def _node_cost(op: str, arity: int) -> dict[str, int]:
+    cost = _zero()
+    if op == "add":
+        cost["additions"] = arity - 1
+    elif op == "sub":
+        cost["additions"] = 1
+    elif op in ("mul", "div"):
+        cost["multiplications"] = 1
+    elif op != "identity":
+        cost["other"] = 1
+    return cost
+
+
+def formula_cost(formula: str) -> dict[str, int]:
+    """The arithmetic in a local derivative's formula; a name or a number costs nothing.
+
+    A formula our parser does not read (sign(a), step(a), clip(...)) counts as one other operation.
+    """
+    cost = _zero()
+    try:
+        tree = parse(formula, what="formula")
+    except ParseError:
+        cost["other"] = 1
+        return cost
+    if isinstance(tree, Unary) and not isinstance(tree.operand, (Unary, Binary, Call)):
+        return cost  # -1, -x1: a value at hand
+    for expr in postorder(tree):
+        if isinstance(expr, Binary):
+            kind = _node_cost(expr.op, 2)
+        elif isinstance(expr, (Unary, Call)):
+            kind = _node_cost("function", 1)
+        else:
+            continue
+        for key in _KINDS:
+            cost[key] += kind[key]
+    return cost
+
+
+def _add(total: dict[str, int], more: dict[str, int]) -> None:
+    for key in _KINDS:
+        total[key] += more[key]
+
+
+def sympy_cost(derivative: Any) -> dict[str, int]:
+    """SymPy's count_ops of one derivative, sorted into multiplications, additions and other."""
+    import sympy as sp
+
+    cost = _zero()
+    visual = sp.count_ops(derivative, visual=True)
+    for symbol, count in (visual.as_coefficients_dict().items() if visual != 0 else ()):
+        if symbol == 1:
+            continue
+        kind = {"MUL": "multiplications", "DIV": "multiplications", "ADD": "additions",
+                "SUB": "additions"}.get(str(symbol), "other")
+        cost[kind] += int(count)
+    return cost
+
+
+def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCounts:
+    """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
+    from .engines.graph import local_formula
+
+    forward = _zero()
+    for node in graph.nodes:
+        if node.op is not None:
+            _add(forward, _node_cost(node.op, len(node.inputs)))
+    local = _zero()
+    for edge in sweep.edges_used:
+        _add(local, formula_cost(local_formula(graph, edge)))
+    reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
+    symbolic = _zero()
+    per_param = {}
+    for name, derivative in derivatives.items():
+        cost = sympy_cost(derivative)
+        per_param[name] = sum(cost.values())
+        _add(symbolic, cost)
+    return OpCounts(
+        forward=forward, local_derivatives=len(sweep.edges_used), local=local, reverse=reverse,
+        backprop_total=sum(forward.values()) + sum(local.values()) + sum(reverse.values()),
+        symbolic=symbolic, symbolic_per_param=per_param, symbolic_total=sum(symbolic.values()),
+    )

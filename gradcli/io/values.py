@@ -1,0 +1,183 @@
+"""Reading values: inline NAME=VALUE lists, JSON parameter files, files or stdin (CSV tables: table.py).
+
+Values are decimal numbers only, never evaluated as expressions; nan, inf and
+numbers that overflow are errors that name the row and column.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from ..engines.finite import require_finite
+from ..errors import DataError, show_text
+
+# ASCII digits only: `\d` and float() also accept other scripts' digits.
+_NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
+
+
+def finite_number(text: str) -> float | None:
+    """The finite decimal number in text (spaces around it allowed), else None; quick, no message."""
+    cleaned = text.strip()
+    if not _NUMBER_RE.match(cleaned):
+        return None
+    value = float(cleaned)
+    return value if math.isfinite(value) else None
+
+
+def parse_number(text: str, where: str) -> float:
+    """A decimal number, or a DataError naming where it came from."""
+    value = finite_number(text)
+    if value is not None:
+        return value
+    cleaned = text.strip()
+    if not _NUMBER_RE.match(cleaned):
+        if not cleaned:
+            raise DataError(f"{where}: empty value")
+        if cleaned.lower().lstrip("+-") in ("nan", "inf", "infinity"):
+            raise DataError(f"{where}: {show_text(cleaned)} is not allowed (values must be finite numbers)")
+        raise DataError(f"{where}: {show_text(cleaned)!r} is not a decimal number")
+    raise DataError(f"{where}: {show_text(cleaned, 30)} overflows a 64-bit float")
+
+
+def to_finite_float(value: int | float) -> float | None:
+    """The value as a finite float, or None when it is nan, infinite or too large (10**400)."""
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def parse_assignments(text: str, option: str) -> dict[str, float]:
+    """`NAME=VALUE,NAME=VALUE` as given to --data or --params."""
+    values: dict[str, float] = {}
+    offset = 0
+    for part in text.split(","):
+        where = f"{option} at character {offset}"
+        offset += len(part) + 1
+        if not part.strip():
+            raise DataError(f"{where}: empty item (expected NAME=VALUE)")
+        name, sep, value = part.partition("=")
+        name = name.strip()
+        if not sep or not name:
+            raise DataError(f"{where}: {show_text(part.strip())!r} is not NAME=VALUE")
+        if name in values:
+            raise DataError(f"{where}: {show_text(name)!r} is given twice")
+        values[name] = parse_number(value, f"{option} {show_text(name)}")
+    return values
+
+
+def is_assignment_list(text: str) -> bool:
+    return "=" in text
+
+
+def read_text_source(spec: str, what: str, limit: int | None = None) -> bytes:
+    """The bytes of a file, or of stdin for '-', with at most `limit` bytes read."""
+    try:
+        if spec == "-":
+            stream = sys.stdin.buffer
+            return stream.read() if limit is None else stream.read(limit)
+        with open(spec, "rb") as handle:
+            return handle.read() if limit is None else handle.read(limit)
+    except FileNotFoundError:
+        raise DataError(f"{what} file {show_text(spec)!r} does not exist") from None
+    except IsADirectoryError:
+        raise DataError(f"{what} file {show_text(spec)!r} is a directory") from None
+    except PermissionError:
+        raise DataError(f"{what} file {show_text(spec)!r} cannot be read (permission denied)") from None
+    except OSError as err:
+        raise DataError(f"{what} file {show_text(spec)!r} cannot be read: {err.strerror}") from None
+
+
+def decode_utf8(raw: bytes, what: str) -> str:
+    """UTF-8 with or without a byte-order mark; invalid bytes named by line."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise DataError(f"{what}: invalid UTF-8 at line {line} (byte {err.start})") from None
+
+
+def read_params_json(raw: bytes, source: str) -> dict[str, float]:
+    """A JSON object of name -> number."""
+
+    def reject_constant(token: str) -> Any:
+        raise DataError(f"{source}: {token} is not allowed (values must be finite numbers)")
+
+    def unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        seen: dict[str, Any] = {}
+        for key, value in pairs:
+            if key in seen:
+                raise DataError(f"{source}: {show_text(key)!r} is given twice")
+            seen[key] = value
+        return seen
+
+    text = decode_utf8(raw, source)
+    try:
+        data = json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys)
+    except json.JSONDecodeError as err:
+        raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if not isinstance(data, dict):
+        raise DataError(f"{source}: expected a JSON object of name -> number")
+    values: dict[str, float] = {}
+    for name, value in data.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise DataError(f"{source}: parameter {show_text(name)!r} is not a number")
+        number = to_finite_float(value)
+        if number is None:
+            raise DataError(f"{source}: parameter {show_text(name)!r} overflows a 64-bit float")
+        values[name] = number
+    return values
+
+
+def read_params(spec: str, option: str = "--params") -> dict[str, float]:
+    """--params (or --init): inline NAME=VALUE,... or a JSON file ('-' for stdin)."""
+    if is_assignment_list(spec):
+        return parse_assignments(spec, option)
+    source = "stdin" if spec == "-" else spec
+    if spec != "-" and not Path(spec).exists():
+        raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
+    return read_params_json(read_text_source(spec, option), source)
+
+
+def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict[str, Any], int]:
+    """API data (lists or arrays) as float64 arrays of one length; float64 arrays are not copied.
+
+    check_finite=False leaves the finiteness check to the caller (the sweep checks each chunk while
+    it is in cache, instead of reading all the data once more).
+    """
+    import numpy as np
+
+    columns: dict[str, Any] = {}
+    rows: int | None = None
+    for name, values in data.items():
+        try:
+            raw = np.asarray(values)
+            if raw.dtype.kind not in "biuf" and raw.dtype != object:  # complex, strings, dates, ...
+                raise TypeError
+            if raw.dtype == object and any(isinstance(v, (str, bytes, complex)) for v in raw.ravel()):
+                raise TypeError
+            array = np.asarray(raw, dtype=np.float64)
+        except OverflowError:
+            raise DataError(f"data {show_text(str(name))!r}: a value overflows a 64-bit float") from None
+        except (TypeError, ValueError):
+            raise DataError(f"data {show_text(str(name))!r}: values are not real numbers") from None
+        if array.ndim == 0:
+            array = array.reshape(1)
+        if array.ndim != 1:
+            raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), got shape {array.shape}")
+        if check_finite:
+            require_finite(str(name), array)
+        if rows is None:
+            rows = len(array)
+        elif len(array) != rows:
+            raise DataError(f"data {show_text(str(name))!r} has {len(array)} rows; other columns have {rows}")
+        columns[str(name)] = array
+    if rows == 0:
+        raise DataError("data has no rows")
+    return columns, rows or 1

@@ -1,0 +1,423 @@
+"""The expression tree and the safe parser that builds it.
+
+User text goes through Python's ``ast`` module, then through a whitelist into
+gradcli's own small immutable tree (Num, Sym, Unary, Binary, Call). Nothing is
+ever evaluated from text: no eval/exec/sympify/parse_expr. Every limit is
+checked before any arithmetic, and constant sub-expressions are folded in
+floating point once, only to reject exponents and constants that would make
+SymPy hang or overflow.
+"""
+
+from __future__ import annotations
+
+import ast
+import math
+import re
+import warnings
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Iterator, Union
+
+from ..errors import ParseError, show_text
+
+MAX_LENGTH = 10_000  # characters of inline text
+MAX_FILE_LENGTH = 65_536  # characters of a --model-file
+MAX_NODES = 20_000  # operations, names and numbers together
+MAX_DEPTH = 100  # nesting: parentheses, calls, powers, unary minus (not + - * / chains)
+MAX_EXPONENT = 1_000  # |constant exponent|
+MAX_CONSTANT = 1e300  # |value of any constant sub-expression|
+
+CONSTANTS = {"pi": math.pi, "e": math.e}
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+_DECIMAL_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# Names that would confuse a reader or collide with the loss formulas.
+RESERVED = {"yhat"}
+
+
+@dataclass(frozen=True)
+class Num:
+    value: float
+    text: str  # as written ("0.5", "pi"), for display and exact SymPy numbers
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Sym:
+    name: str
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Unary:
+    op: str  # "neg"
+    operand: "Expr"
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Binary:
+    op: str  # "add" | "sub" | "mul" | "div" | "pow"
+    left: "Expr"
+    right: "Expr"
+    offset: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class Call:
+    fn: str  # a name in ops.OPS
+    args: tuple["Expr", ...]
+    offset: int = field(default=0, compare=False)
+
+
+Expr = Union[Num, Sym, Unary, Binary, Call]
+
+
+def children(e: Expr) -> tuple[Expr, ...]:
+    if isinstance(e, Unary):
+        return (e.operand,)
+    if isinstance(e, Binary):
+        return (e.left, e.right)
+    if isinstance(e, Call):
+        return e.args
+    return ()
+
+
+def postorder(root: Expr) -> Iterator[Expr]:
+    """Every node after its children, without recursion (trees can be deep)."""
+    stack: list[tuple[Expr, bool]] = [(root, False)]
+    while stack:
+        node, expanded = stack.pop()
+        if expanded:
+            yield node
+            continue
+        stack.append((node, True))
+        for child in reversed(children(node)):
+            stack.append((child, False))
+
+
+def symbols(root: Expr) -> list[str]:
+    """Names used, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for node in postorder(root):
+        if isinstance(node, Sym):
+            seen.setdefault(node.name, None)
+    return list(seen)
+
+
+def substitute(root: Expr, name: str, replacement: Expr) -> Expr:
+    """The tree with every Sym(name) replaced (used to put the model into the loss)."""
+    built: dict[int, Expr] = {}
+    for node in postorder(root):
+        if isinstance(node, Sym) and node.name == name:
+            new: Expr = replacement
+        elif isinstance(node, Unary):
+            new = Unary(node.op, built[id(node.operand)], node.offset)
+        elif isinstance(node, Binary):
+            new = Binary(node.op, built[id(node.left)], built[id(node.right)], node.offset)
+        elif isinstance(node, Call):
+            new = Call(node.fn, tuple(built[id(a)] for a in node.args), node.offset)
+        else:
+            new = node
+        built[id(node)] = new
+    return built[id(root)]
+
+
+# ---------------------------------------------------------------- display
+
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
+_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
+
+
+def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
+    """Readable text with only the parentheses that are needed.
+
+    `names` maps id(subtree) to a name printed in its place (e.g. "yhat").
+    """
+    out: dict[int, tuple[str, int]] = {}  # id -> (text, precedence)
+    for node in postorder(root):
+        if names and id(node) in names and node is not root:
+            out[id(node)] = (names[id(node)], 5)
+        elif isinstance(node, Num):
+            out[id(node)] = (node.text, 5 if not node.text.startswith("-") else 3)
+        elif isinstance(node, Sym):
+            out[id(node)] = (node.name, 5)
+        elif isinstance(node, Call):
+            out[id(node)] = (f"{node.fn}({', '.join(out[id(a)][0] for a in node.args)})", 5)
+        elif isinstance(node, Unary):
+            text, prec = out[id(node.operand)]
+            out[id(node)] = ("-" + (text if prec > 3 else f"({text})"), 3)
+        else:
+            p = _PREC[node.op]
+            lt, lp = out[id(node.left)]
+            rt, rp = out[id(node.right)]
+            if node.op == "pow":  # right-associative, binds tighter than unary minus
+                left = lt if lp > p else f"({lt})"
+                right = rt if rp >= p else f"({rt})"
+            else:
+                left = lt if lp >= p else f"({lt})"
+                right = rt if rp > p else f"({rt})"  # a + (b - c) keeps its parentheses
+            out[id(node)] = (f"{left}{_SYMBOL[node.op]}{right}", p)
+    return out[id(root)][0]
+
+
+# ---------------------------------------------------------------- parsing
+
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+
+
+def _user_functions() -> set[str]:
+    from .ops import OPS
+
+    return {name for name, op in OPS.items() if op.user}
+
+
+def check_characters(text: str, allow_newlines: bool = False) -> None:
+    """Reject non-ASCII and control characters on the raw text, before any parser runs.
+
+    Python folds look-alike Unicode letters into ASCII names, so this must
+    look at the string itself.
+    """
+    for i, ch in enumerate(text):
+        if allow_newlines and ch in "\n\r\t":
+            continue
+        if not ch.isascii():
+            raise ParseError(f"non-ASCII character {show_text(ch)!s} is not allowed", text, i)
+        if not ch.isprintable():
+            raise ParseError(f"control character {show_text(ch)} is not allowed", text, i)
+        if ch == "#":  # Python would read the rest as a comment and drop it silently
+            raise ParseError("'#' is not allowed (there are no comments in a model)", text, i)
+
+
+def _check_parentheses(text: str) -> None:
+    depth = 0
+    for i, ch in enumerate(text):
+        if ch == "(":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise ParseError(f"parentheses nested deeper than {MAX_DEPTH}", text, i)
+        elif ch == ")":
+            depth -= 1
+            if depth < 0:
+                raise ParseError("unmatched ')'", text, i)
+    if depth > 0:
+        raise ParseError("unclosed '('", text, text.rfind("("))
+
+
+def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) -> Expr:
+    """Parse user text into an Expr, or raise ParseError saying what and where."""
+    if len(text) > max_length:
+        raise ParseError(f"{what} is {len(text):,} characters long; the limit is {max_length:,}", "", None)
+    from_file = max_length > MAX_LENGTH
+    check_characters(text, allow_newlines=from_file)
+    if from_file:  # a file may wrap a long model over lines: newlines are spaces
+        text = text.replace("\r", " ").replace("\n", " ").replace("\t", " ")
+    if not text.strip():
+        raise ParseError(f"{what} is empty", text, 0)
+    _check_parentheses(text)
+    # `^` means power; swap it for `**` (which has the right precedence) and
+    # remember how offsets move so that errors still point into the user's text.
+    source_offsets: list[int] = []
+    pieces: list[str] = []
+    for i, ch in enumerate(text):
+        if ch == "^":
+            pieces.append("**")
+            source_offsets += [i, i]
+        else:
+            pieces.append(ch)
+            source_offsets.append(i)
+    source_offsets.append(len(text))
+    source = "".join(pieces)
+    try:
+        with warnings.catch_warnings():  # e.g. "invalid decimal literal": the error says enough
+            warnings.simplefilter("ignore")
+            tree = ast.parse(source.strip(), mode="eval")
+    except SyntaxError as err:
+        lead = len(source) - len(source.lstrip())
+        stripped = source.strip()
+        col = (err.offset - 1 if err.offset else len(stripped)) + lead  # no offset: the text ended too soon
+        col = min(max(col, 0), len(source))
+        raise ParseError(f"invalid syntax in {what}", text, source_offsets[col]) from None
+    except (RecursionError, MemoryError):
+        raise ParseError(f"{what} is nested too deeply or is too long for the parser", text, None) from None
+    except ValueError as err:  # e.g. an integer literal over Python's digit limit
+        raise ParseError(f"{what} has a number that is too long ({show_text(str(err), 40)})", text, None) from None
+    lead = len(source) - len(source.lstrip())
+    return _Builder(text, source, source_offsets, lead, what).build(tree.body)
+
+
+class _Builder:
+    """Turns a whitelisted ast into an Expr, checking limits as it goes."""
+
+    def __init__(self, text: str, source: str, offsets: list[int], lead: int, what: str) -> None:
+        self.text = text
+        self.source = source.strip()
+        self.offsets = offsets
+        self.lead = lead
+        self.what = what
+        self.functions = _user_functions()
+        self.count = 0
+
+    def where(self, node: ast.AST) -> int:
+        col = getattr(node, "col_offset", 0) + self.lead
+        return self.offsets[min(col, len(self.offsets) - 1)]
+
+    def fail(self, message: str, node: ast.AST) -> ParseError:
+        return ParseError(message, self.text, self.where(node))
+
+    def build(self, root: ast.AST) -> Expr:
+        # Iterative post-order over the ast; values[id] holds (Expr, depth, constant value or None).
+        done: dict[int, tuple[Expr, int, float | None]] = {}
+        stack: list[tuple[ast.AST, bool]] = [(root, False)]
+        while stack:
+            node, expanded = stack.pop()
+            if not expanded:
+                self.count += 1
+                if self.count > MAX_NODES:
+                    raise self.fail(f"{self.what} has more than {MAX_NODES:,} parts", node)
+                stack.append((node, True))
+                for child in reversed(self.ast_children(node)):
+                    stack.append((child, False))
+            else:
+                done[id(node)] = self.convert(node, done)
+        return done[id(root)][0]
+
+    def ast_children(self, node: ast.AST) -> list[ast.AST]:
+        if isinstance(node, ast.BinOp):
+            if type(node.op) not in _BINOPS:
+                raise self.fail(f"operator {self.op_text(node)!r} is not allowed", node)
+            return [node.left, node.right]
+        if isinstance(node, ast.UnaryOp):
+            if not isinstance(node.op, (ast.USub, ast.UAdd)):
+                raise self.fail(f"operator {self.op_text(node)!r} is not allowed", node)
+            return [node.operand]
+        if isinstance(node, ast.Call):
+            self.check_call(node)
+            return [node.args[0]]
+        if isinstance(node, (ast.Name, ast.Constant)):
+            return []
+        raise self.fail(f"{self.describe(node)} is not allowed in the {self.what}", node)
+
+    def op_text(self, node: ast.AST) -> str:
+        symbol = {ast.BitXor: "^", ast.BitOr: "|", ast.BitAnd: "&", ast.FloorDiv: "//", ast.Mod: "%",
+                  ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Not: "not"}
+        return symbol.get(type(node.op), type(node.op).__name__)  # type: ignore[attr-defined]
+
+    def describe(self, node: ast.AST) -> str:
+        names = {
+            ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
+            ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
+            ast.GeneratorExp: "a generator", ast.Compare: "a comparison", ast.BoolOp: "a boolean operator",
+            ast.IfExp: "a conditional", ast.NamedExpr: "an assignment", ast.Starred: "a starred expression",
+            ast.Tuple: "a tuple (a comma)", ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set",
+            ast.JoinedStr: "a string", ast.Await: "await", ast.Yield: "yield", ast.Slice: "a slice",
+        }
+        return names.get(type(node), type(node).__name__)
+
+    def check_call(self, node: ast.Call) -> None:
+        if not isinstance(node.func, ast.Name):
+            raise self.fail("only calls to a function by name are allowed", node)
+        name = node.func.id
+        if name not in self.functions:
+            known = ", ".join(sorted(self.functions))
+            raise self.fail(f"unknown function {show_text(name)!r} (functions: {known})", node)
+        if node.keywords:
+            raise self.fail(f"{name}() takes no keyword arguments", node.keywords[0].value)
+        if len(node.args) != 1:
+            raise self.fail(f"{name}() takes exactly one argument, got {len(node.args)}", node)
+        if isinstance(node.args[0], ast.Starred):
+            raise self.fail("a starred expression is not allowed", node.args[0])
+
+    def convert(self, node: ast.AST, done: dict[int, tuple[Expr, int, float | None]]) -> tuple[Expr, int, float | None]:
+        at = self.where(node)
+        if isinstance(node, ast.Constant):
+            return self.number(node, at)
+        if isinstance(node, ast.Name):
+            return self.name(node, at)
+        if isinstance(node, ast.UnaryOp):
+            inner, depth, value = done[id(node.operand)]
+            if isinstance(node.op, ast.UAdd):
+                return inner, depth, value
+            return Unary("neg", inner, at), self.deeper(depth + 1, node), None if value is None else -value
+        if isinstance(node, ast.Call):
+            inner, depth, value = done[id(node.args[0])]
+            fn = node.func.id  # type: ignore[attr-defined]
+            expr = Call(fn, (inner,), at)
+            return expr, self.deeper(depth + 1, node), self.fold(fn, (value,), node)
+        assert isinstance(node, ast.BinOp)
+        op = _BINOPS[type(node.op)]
+        left, ldepth, lvalue = done[id(node.left)]
+        right, rdepth, rvalue = done[id(node.right)]
+        if op == "pow" and rvalue is not None and abs(rvalue) > MAX_EXPONENT:
+            raise ParseError(
+                f"exponent {rvalue:.6g} is too large (the limit is {MAX_EXPONENT:,} in absolute value)",
+                self.text, self.where(node.right))
+        # Chains of + - * / do not nest in a reader's mind (or in SymPy's tree).
+        chain = op in ("add", "sub", "mul", "div")
+        depth = max(ldepth if chain else ldepth + 1, rdepth + 1)
+        return Binary(op, left, right, at), self.deeper(depth, node), self.fold(op, (lvalue, rvalue), node)
+
+    def deeper(self, depth: int, node: ast.AST) -> int:
+        if depth > MAX_DEPTH:
+            raise self.fail(f"{self.what} is nested deeper than {MAX_DEPTH} levels", node)
+        return depth
+
+    def number(self, node: ast.Constant, at: int) -> tuple[Expr, int, float | None]:
+        value = node.value
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            kind = "a string" if isinstance(value, (str, bytes)) else show_text(repr(value), 20)
+            raise ParseError(f"{kind} is not allowed in the {self.what}", self.text, at)
+        segment = ast.get_source_segment(self.source, node) or ""
+        if not _DECIMAL_RE.match(segment):
+            raise ParseError(f"number {show_text(segment)!r} is not a decimal number", self.text, at)
+        try:
+            number = float(value)
+        except OverflowError:
+            number = math.inf
+        if not math.isfinite(number) or abs(number) > MAX_CONSTANT:
+            raise ParseError(f"number {show_text(segment, 20)} is too large", self.text, at)
+        return Num(number, segment, at), 0, number
+
+    def name(self, node: ast.Name, at: int) -> tuple[Expr, int, float | None]:
+        name = node.id
+        if name in CONSTANTS:
+            return Num(CONSTANTS[name], name, at), 0, CONSTANTS[name]
+        if not NAME_RE.match(name):
+            raise ParseError(f"name {show_text(name)!r} is not allowed (names start with a letter)", self.text, at)
+        if name in self.functions:
+            raise ParseError(f"{name!r} is a function; call it as {name}(...)", self.text, at)
+        return Sym(name, at), 0, None
+
+    def fold(self, op: str, values: tuple[float | None, ...], node: ast.AST) -> float | None:
+        """The float value of a constant sub-expression, or an error if it is undefined or huge."""
+        if any(v is None for v in values):
+            return None
+        import numpy as np
+
+        from .ops import OPS
+
+        args = tuple(np.float64(v) for v in values)
+        check = OPS[op].undefined
+        for bad, reason in check(args) if check else []:
+            if bool(bad):
+                raise self.fail(f"constant {to_text(self.expr_of(op, values))} is undefined: {reason}", node)
+        with np.errstate(all="ignore"):
+            result = float(OPS[op].forward(*args))
+        if math.isnan(result):
+            raise self.fail(f"constant {to_text(self.expr_of(op, values))} is undefined", node)
+        if math.isinf(result) or abs(result) > MAX_CONSTANT:
+            raise self.fail(f"constant {to_text(self.expr_of(op, values))} overflows", node)
+        return result
+
+    @staticmethod
+    def expr_of(op: str, values: tuple[float | None, ...]) -> Expr:
+        nums = [Num(v or 0.0, f"{v:.6g}") for v in values]
+        if op in ("add", "sub", "mul", "div", "pow"):
+            return Binary(op, nums[0], nums[1])
+        if op == "neg":
+            return Unary("neg", nums[0])
+        return Call(op, tuple(nums))
+
+
+def exact_number(num: Num) -> Fraction:
+    """A decimal literal as an exact fraction (what SymPy is given)."""
+    return Fraction(num.text)

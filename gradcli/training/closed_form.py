@@ -1,0 +1,74 @@
+"""The closed-form check for training: least squares when the model is linear in its parameters.
+
+A model linear in its parameters is yhat = c(x) + sum_i p_i * f_i(x). With the mse
+loss its optimum solves a least-squares problem, which numpy.linalg.lstsq solves
+directly; trained parameters should land on that solution.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..engines.graph import Graph, model_values
+from ..language.problem import Problem
+
+
+def is_linear_in_params(problem: Problem) -> bool:
+    """True when no derivative d model / d p depends on any parameter (checked exactly, with SymPy)."""
+    import sympy as sp
+
+    from ..engines.symbolic import to_sympy
+
+    symbols = {name: sp.Symbol(name, real=True) for name in (*problem.params, *problem.inputs)}
+    model = to_sympy(problem.model, symbols)
+    params = {symbols[name] for name in problem.params}
+    return all(not (sp.diff(model, symbols[name]).free_symbols & params) for name in problem.params)
+
+
+@dataclass(frozen=True)
+class ClosedForm:
+    params: dict[str, float]
+    loss: float  # the mean mse at the least-squares solution
+    distance: float  # Euclidean distance between the trained parameters and the solution
+    relative_distance: float  # distance / norm of the solution (or the distance when that norm is 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"params": self.params, "loss": self.loss, "distance": self.distance,
+                "relative_distance": self.relative_distance}
+
+
+def least_squares(problem: Problem, graph: Graph, columns: Mapping[str, Any], rows: int,
+                  trained: Mapping[str, float]) -> ClosedForm:
+    """Solve min ||c + F p - y||^2 where F's columns are the model's response to each parameter.
+
+    F and c are read off the graph itself (the model at p = 0 and at each unit vector), so any
+    model linear in its parameters works, not only b + w1*x1 + ....
+    """
+    with np.errstate(all="ignore"):  # values near 1e300 overflow the norms; the distance then shows it
+        return _least_squares(problem, graph, columns, rows, trained)
+
+
+def _least_squares(problem: Problem, graph: Graph, columns: Mapping[str, Any], rows: int,
+                   trained: Mapping[str, float]) -> ClosedForm:
+    names = list(problem.params)
+    zero = {name: 0.0 for name in names}
+    offset = model_values(graph, zero, columns, rows)
+    design = np.empty((rows, len(names)))
+    for i, name in enumerate(names):
+        design[:, i] = model_values(graph, {**zero, name: 1.0}, columns, rows) - offset
+    target = np.asarray(columns[problem.target], dtype=np.float64)
+    # Columns scaled to unit norm first: lstsq's cut-off for small singular values is relative,
+    # and unscaled columns (a timestamp beside an intercept) would lose the small direction.
+    norms = np.linalg.norm(design, axis=0)
+    norms[norms == 0] = 1.0
+    solution, *_ = np.linalg.lstsq(design / norms, target - offset, rcond=None)
+    solution = solution / norms
+    residual = offset + design @ solution - target
+    trained_vector = np.array([trained[name] for name in names])
+    distance = float(np.linalg.norm(trained_vector - solution))
+    scale = float(np.linalg.norm(solution))
+    return ClosedForm(dict(zip(names, solution.tolist())), float(np.mean(residual**2)), distance,
+                      distance / scale if scale > 0 else distance)

@@ -1,0 +1,105 @@
+"""Rendering `gradcli train` and `gradcli predict`: the result table, the loss curve, JSON and CSV."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from typing import IO
+
+from ..training.fit import FitReport
+from .grad import _console, decorated, number
+
+BLOCKS = " ▁▂▃▄▅▆▇█"
+
+
+def loss_curve(history: list[float], width: int = 60, height: int = 8) -> list[str]:
+    """The loss per epoch as columns of block characters, log-scaled when it spans over 100x.
+
+    Each column is the mean of the epochs it covers; the lines read top to bottom.
+    """
+    values = [v for v in history if math.isfinite(v)]
+    if len(values) < 2:
+        return []
+    log = min(values) > 0 and max(values) / min(values) > 100
+    scaled = [math.log10(v) for v in values] if log else values
+    columns = min(width, len(scaled))
+    buckets = [scaled[i * len(scaled) // columns:(i + 1) * len(scaled) // columns] for i in range(columns)]
+    points = [sum(b) / len(b) for b in buckets]
+    low, high = min(points), max(points)
+    span = high - low or 1.0
+    eighths = [round((p - low) / span * (height * 8 - 1)) + 1 for p in points]  # 1 .. height*8
+    lines = []
+    for row in range(height - 1, -1, -1):
+        lines.append("".join(BLOCKS[max(0, min(8, e - row * 8))] for e in eighths))
+    return lines
+
+
+def train_table(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    console = _console(stream)
+    result, problem = report.result, report.problem
+    how = " (default: linear in every column but the target)" if report.model.default else ""
+    console.print(f"[bold]model[/] {escape(report.model.text)}{escape(how)}")
+    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, mean over {report.rows:,} rows")
+    rate = f", lr {report.options.learning_rate:g}" if report.options.learning_rate is not None else ""
+    console.print(f"[bold]by[/]    {report.options.optimizer}{rate}, batch {report.options.batch(report.rows):,}, "
+                  f"seed {report.options.seed}")
+    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
+    table.add_column("param")
+    table.add_column("value", justify="right")
+    closed = report.closed_form
+    if closed:
+        table.add_column("least squares", justify="right")
+    check = report.check
+    if check and check.gradients:
+        table.add_column("∂loss/∂param (backprop)", justify="right")
+        table.add_column("symbolic", justify="right")
+        table.add_column("ok")
+    for name, value in result.params.items():
+        cells = [escape(name), number(value)]
+        if closed:
+            cells.append(number(closed.params[name]))
+        if check and check.gradients:
+            g = check.gradients[name]
+            mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}[g["agree"]]
+            cells += [number(g["backprop_value"]), number(g["symbolic_value"]), mark]
+        table.add_row(*cells)
+    console.print(table)
+    state = ("[red]diverged[/]" if result.diverged else "[green]converged[/]" if result.converged
+             else "[yellow]not converged[/]")
+    loss = "" if result.diverged else f"final loss {number(result.loss)}, "
+    console.print(f"{loss}{result.epochs} epochs in {result.seconds:.3g} s: {state} ({escape(result.stop_reason)})")
+    if closed:
+        console.print(f"closed form (numpy.linalg.lstsq): distance {closed.distance:.3g} "
+                      f"(relative {closed.relative_distance:.3g}), its loss {number(closed.loss)}")
+    if check and check.agree is not None:
+        verdict = "[green]agree[/]" if check.agree else "[red]disagree[/]"
+        console.print(f"final gradient, symbolic vs backprop over all rows: {verdict} "
+                      f"(rtol {check.rtol:g}, atol {check.atol:.3g})")
+    curve = loss_curve(result.history)
+    if curve:
+        finite = [v for v in result.history if math.isfinite(v)]
+        console.print(f"\nloss per epoch ({number(finite[0])} → {number(finite[-1])})")
+        for line in curve:
+            console.print(f"  │{line}", highlight=False)
+        console.print(f"  └{'─' * len(curve[0])} {len(result.history) - 1} epochs")
+
+
+def train_json(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+    json.dump(report.to_dict(), stream, indent=2, allow_nan=True)
+    stream.write("\n")
+
+
+def train_csv(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+    """One row per parameter: its trained value, the least-squares value and the final gradient."""
+    writer = csv.writer(stream, lineterminator="\n")
+    writer.writerow(["param", "value", "least_squares", "gradient"])
+    for name, value in report.result.params.items():
+        closed = report.closed_form.params[name] if report.closed_form else ""
+        gradient = report.check.gradients[name]["backprop_value"] if report.check and report.check.gradients else ""
+        writer.writerow([name, repr(value), repr(closed) if closed != "" else "", repr(gradient) if gradient != "" else ""])

@@ -1,0 +1,61 @@
+"""Generated expressions (hypothesis strategies) that several test packages check the engines on."""
+
+from __future__ import annotations
+
+from contextlib import contextmanager
+from unittest import mock
+
+from hypothesis import strategies as st
+
+from gradcli.engines import symbolic
+
+PARAMS = ["w1", "w2", "w3"]
+INPUTS = ["x1", "x2"]
+SMOOTH = ["exp", "sin", "cos", "tanh", "sigmoid", "softplus"]
+
+_leaves = st.one_of(
+    st.sampled_from(PARAMS),
+    st.sampled_from(PARAMS + INPUTS),
+    st.sampled_from(["0.5", "2", "1.5", "3"]),
+)
+
+
+def _positive(child):
+    """Expressions that are positive wherever they are finite (for log, / and a base to a power)."""
+    return st.one_of(
+        child.map(lambda t: f"(1 + ({t})**2)"),
+        child.map(lambda t: f"exp({t})"),
+        child.map(lambda t: f"(2 + sin({t}))"),
+        child.map(lambda t: f"(1 + sigmoid({t}))"),
+        child.map(lambda t: f"(0.5 + softplus({t}))"),
+    )
+
+
+def _extend(child):
+    return st.one_of(
+        st.tuples(child, st.sampled_from(["+", "-", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(child, _positive(child)).map(lambda t: f"({t[0]}) / {t[1]}"),
+        st.tuples(child, st.integers(1, 3)).map(lambda t: f"({t[0]})**{t[1]}"),
+        st.tuples(_positive(child), child).map(lambda t: f"{t[0]}**({t[1]})"),  # a parameter may be the exponent
+        st.tuples(st.sampled_from(SMOOTH), child).map(lambda t: f"{t[0]}({t[1]})"),
+        _positive(child).map(lambda t: f"log({t})"),
+        child.map(lambda t: f"sqrt(1 + ({t})**2)"),
+        child.map(lambda t: f"-({t})"),
+    )
+
+
+EXPRESSIONS = st.recursive(_leaves, _extend, max_leaves=8)
+PARAM_VALUE = st.floats(-1.5, 1.5, allow_nan=False, allow_subnormal=False)
+DATA_VALUE = st.floats(-2.0, 2.0, allow_nan=False, allow_subnormal=False)
+PARAM_VALUES = st.fixed_dictionaries({name: PARAM_VALUE for name in PARAMS})
+DATA = st.integers(1, 4).flatmap(
+    lambda rows: st.fixed_dictionaries(
+        {name: st.lists(DATA_VALUE, min_size=rows, max_size=rows) for name in [*INPUTS, "y"]}))
+LOSSES = st.sampled_from(["mse", "mae", "huber", "(yhat-y)**4"])
+
+
+@contextmanager
+def plain_formulas():
+    """Skip the time-bounded prettifying of formulas (it changes no number), to keep examples fast."""
+    with mock.patch.object(symbolic, "PRETTY_SECONDS", 0.0):
+        yield
