@@ -1,22 +1,56 @@
 """gradcli: every gradient two ways, symbolically with SymPy and by backpropagation.
 
-The heavy parts (NumPy, SymPy) load only when a computation runs, so that
-`gradcli --help` starts fast. See README.md for the Python API.
+The Python API, one function per command; the CLI calls these and nothing deeper:
+
+    gradients(model, loss, data, params, ...)   `gradcli grad`: both engines, compared
+    explain(model, loss, data, params, ...)     `gradcli explain`: the chain rule step by step
+    graph(model, loss, data, params, ...)       `gradcli graph`: the graph with its local derivatives
+    train(data, model, ...)                     `gradcli train`: fit by gradient descent, then check
+    predict(saved, data)                        `gradcli predict`: a saved model's predictions
+    losses()                                    `gradcli losses`: the built-in losses
+
+Each takes what the CLI takes (text, file paths, '-' for stdin) or Python values (dicts,
+lists, NumPy arrays), returns plain data (dataclasses with `to_dict()` where the CLI prints
+JSON) and raises the GradcliError family for bad input. The heavy parts (NumPy, SymPy) load
+only when a computation runs, so that `import gradcli` and `gradcli --help` start fast.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
-__all__ = ["gradients", "GradientReport", "ParamGradient", "GradcliError", "__version__"]
+from .errors import DataError, GradcliError, ParseError, RoleError, UndefinedError
+from .version import __version__
 
-from .errors import GradcliError
+# public name -> (module, attribute), imported on first use
+_LAZY = {
+    "gradients": ("comparison", "gradients"),
+    "GradientReport": ("comparison", "GradientReport"),
+    "ParamGradient": ("comparison", "ParamGradient"),
+    "explain": ("explanation", "explain"),
+    "Explanation": ("explanation", "Explanation"),
+    "graph": ("explanation", "graph_view"),
+    "GraphView": ("explanation", "GraphView"),
+    "train": ("training.fit", "train"),
+    "TrainReport": ("training.fit", "TrainReport"),
+    "predict": ("prediction", "predict"),
+    "Predictions": ("prediction", "Predictions"),
+    "losses": ("language.losses", "builtin_losses"),
+}
+
+__all__ = [*_LAZY, "GradcliError", "DataError", "ParseError", "RoleError", "UndefinedError", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
-    if name in ("gradients", "GradientReport", "ParamGradient"):
-        from . import comparison as api
+    if name in _LAZY:
+        from importlib import import_module
 
-        return getattr(api, name)
+        module, attribute = _LAZY[name]
+        value = getattr(import_module(f".{module}", __name__), attribute)
+        globals()[name] = value  # the next lookup finds it directly
+        return value
     raise AttributeError(f"module 'gradcli' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY})

@@ -1,7 +1,8 @@
-"""The `gradcli` command line: parses options, calls the API, renders the result.
+"""The `gradcli` command line: parses options, calls the public API (gradcli.gradients, ...), picks a view.
 
-Exit codes: 0 success (gradients agree), 1 a check failed, 2 bad input.
-stdout carries results only; warnings and errors go to stderr.
+Nothing deeper than the API is called from here: every command is one API call and one view, so
+what the CLI computes, a Python program computes the same way. Exit codes: 0 success (gradients
+agree), 1 a check failed, 2 bad input. stdout carries results only; warnings and errors go to stderr.
 """
 
 from __future__ import annotations
@@ -9,14 +10,16 @@ from __future__ import annotations
 import sys
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Any, Callable, Iterator, Optional
+from typing import Annotated, Iterator, Optional
 
 import typer
 
-from . import __version__
-from .errors import GradcliError, ParseError, UndefinedError, placed, show_text
+import gradcli
+
+from .errors import GradcliError, ParseError
 from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .training.options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
+from .version import __version__
 
 app = typer.Typer(
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
@@ -87,59 +90,6 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-def _model_text(model: str | None, model_file: str | None) -> tuple[str, bool]:
-    from .io.values import decode_utf8, read_text_source
-    from .language.expr import MAX_FILE_LENGTH
-
-    if model is not None and model_file is not None:
-        raise GradcliError("give the model as an argument or with --model-file, not both")
-    if model_file is None:
-        if model is None:
-            raise GradcliError('no model given: gradcli grad "b + w*x1" (or --model-file FILE)')
-        return model, False
-    raw = read_text_source(model_file, "--model-file", limit=MAX_FILE_LENGTH + 1)
-    if len(raw) > MAX_FILE_LENGTH:
-        raise GradcliError(f"--model-file {show_text(model_file)!r} is longer than {MAX_FILE_LENGTH:,} characters")
-    return decode_utf8(raw, f"--model-file {show_text(model_file)!r}").rstrip(), True
-
-
-def _data(spec: str | None, model_text: str, loss: str, target: str, from_file: bool) -> tuple[dict | None, list[str]]:
-    """--data as columns for the API, with warnings for CSV columns the model does not use."""
-    from .io.csv import read_csv_table, read_header
-    from .io.values import is_assignment_list, parse_assignments, read_text_source
-    from .language.columns import model_columns
-
-    if spec is None:
-        return None, []
-    if is_assignment_list(spec):
-        return {name: [value] for name, value in parse_assignments(spec, "--data").items()}, []
-    source = "stdin" if spec == "-" else spec
-    raw = read_text_source(spec, "--data")
-    header = read_header(raw, source)
-    wanted = model_columns(model_text, loss, target, header, source, from_file=from_file)
-    columns = read_csv_table(raw, source, [*wanted, target]).columns
-    unused = [f"column {name!r} of {source} is not used by the model" for name in header if name not in columns]
-    return columns, unused
-
-
-def _point_inputs(model: str | None, model_file: str | None, data: str | None, params: str | None, loss: str,
-                  target: str) -> tuple[str, bool, dict[str, float], dict | None, list[str]]:
-    """The model text, parameter values and data, read as `grad` reads them."""
-    from .io.values import read_params
-
-    if [model_file, data, params].count("-") > 1:
-        raise GradcliError("only one of --model-file, --data and --params can read stdin ('-')")
-    model_text, from_file = _model_text(model, model_file)
-    param_values = read_params(params) if params is not None else {}
-    columns, notes = _data(data, model_text, loss, target, from_file)
-    return model_text, from_file, param_values, columns, notes
-
-
-def _names(items: list[str] | None) -> list[str] | None:
-    """--wrt given as repeated options, comma-separated, or both."""
-    return None if not items else [n.strip() for item in items for n in item.split(",") if n.strip()]
-
-
 @app.command()
 def grad(
     model: ModelArgument = None,
@@ -163,17 +113,13 @@ def grad(
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
-        from .comparison import gradients
-
-        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
-        chosen = _names(wrt)
-        report = gradients(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
-                           rtol=rtol, atol=atol, check_fd=check_fd, from_file=from_file)
-    for note in notes + report.warnings:
+        report = gradcli.gradients(model, loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
+                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd)
+    for note in report.warnings:
         warn(note)
-    from .views import grad as render
+    from .views import grad as view
 
-    {Format.table: render.gradient_table, Format.json: render.gradient_json, Format.csv: render.gradient_csv}[fmt](report)
+    {Format.table: view.gradient_table, Format.json: view.gradient_json, Format.csv: view.gradient_csv}[fmt](report)
     if report.agree is False:
         raise typer.Exit(1)
 
@@ -184,28 +130,6 @@ class Optimizer(str, Enum):
     sgd = "sgd"
     momentum = "momentum"
     adam = "adam"
-
-
-@contextmanager
-def _progress(quiet: bool, epochs: int) -> Iterator[Callable[[int, float], None] | None]:
-    """Epoch, loss and speed on a Rich progress bar on stderr: only on a terminal and without --quiet."""
-    if quiet or not sys.stderr.isatty():
-        yield None
-        return
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    columns = (TextColumn("epoch"), MofNCompleteColumn(), BarColumn(), TextColumn("loss {task.fields[loss]}"),
-               TextColumn("{task.fields[speed]}"), TimeElapsedColumn())
-    with Progress(*columns, console=Console(stderr=True), transient=True) as bar:
-        task = bar.add_task("train", total=epochs, loss="", speed="")
-
-        def update(epoch: int, loss: float) -> None:
-            elapsed = bar.tasks[0].elapsed or 0.0
-            speed = f"{epoch / elapsed:,.0f} epochs/s" if elapsed > 0 else ""
-            bar.update(task, completed=epoch, loss=f"{loss:.6g}", speed=speed)
-
-        yield update
 
 
 @app.command()
@@ -238,75 +162,22 @@ def train(
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
     """
     with user_errors():
-        if lr is not None and not 0 < lr < float("inf"):
-            raise GradcliError(f"--lr must be a positive number, got {lr!r}")
-        if not 0 <= tol < float("inf"):
-            raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
-        if [data, model_file, init].count("-") > 1:
-            raise GradcliError("only one of the data, --model-file and --init can read stdin ('-')")
-        from .io.csv import read_csv_table, read_header, row_place
-        from .io.outputs import check_outputs, check_plot
-        from .io.values import read_params, read_text_source
-        from .training.fit import ChosenModel, default_model, fit, problem_for
-        from .training.options import TrainOptions
+        from .views.progress import epoch_progress
 
-        outputs = check_outputs({"--save": save, "--plot": plot, "--history": history},
-                                [data, *(p for p in (model_file, init) if p)])
-        check_plot(plot)
-        chosen, from_file = None, False
-        if model is not None or model_file is not None:
-            text, from_file = _model_text(model, model_file)
-            chosen = ChosenModel(text, False)
-        start = read_params(init, "--init") if init is not None else {}
-        source = "stdin" if data == "-" else data
-        raw = read_text_source(data, "data")
-        header = read_header(raw, source)
-        chosen = chosen or default_model(header, target, source)
-        problem = problem_for(chosen.text, loss, target, header, source, delta, from_file)
-        table = read_csv_table(raw, source, [*problem.inputs, target])
-        options = TrainOptions(optimizer.value, lr, epochs, batch_size, seed, tol, patience)
-        for note in options.ignored():
-            warn(note)
-        place = lambda row: f"{source} {row_place(raw, source, row)}"  # noqa: E731
-        with _progress(quiet, epochs) as update:
-            try:
-                report = fit(chosen, problem, table.columns, table.rows, options, start, delta, update, source,
-                             from_file, where=lambda row: row_place(raw, source, row))
-            except UndefinedError as err:  # undefined at the starting point: name the file and line
-                raise placed(err, place) from None
-    for name in header:
-        if name not in table.columns:
-            warn(f"column {name!r} of {source} is not used by the model")
+        with epoch_progress(quiet, epochs) as update:
+            report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
+                                   optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
+                                   tol=tol, patience=patience, init=init, save=save, history=history, plot=plot,
+                                   progress=update)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:
         warn(report.result.stop_reason)
-    from .views import train as render_train
+    from .views import train as view
 
-    {Format.table: render_train.train_table, Format.json: render_train.train_json,
-     Format.csv: render_train.train_csv}[fmt](report)
-    sys.stdout.flush()
-    if not report.result.diverged:  # after the result is out, so a failed write loses nothing
-        with user_errors():
-            _write_training_outputs(report, outputs, delta)
+    {Format.table: view.train_table, Format.json: view.train_json, Format.csv: view.train_csv}[fmt](report)
     if report.failed:
         raise typer.Exit(1)
-
-
-def _write_training_outputs(report: Any, outputs: dict, delta: float) -> None:
-    """--save, --history and --plot: all of them or none, each atomically."""
-    from .io.outputs import atomic_write_all, history_writer, json_writer, plot_writer
-    from .io.saved import saved_document
-
-    writers = []
-    if "--save" in outputs:
-        writers.append(json_writer(outputs["--save"], saved_document(report, delta)))
-    if "--history" in outputs:
-        writers.append(history_writer(outputs["--history"], report.result.history))
-    if "--plot" in outputs:
-        writers.append(plot_writer(outputs["--plot"], report.result.history,
-                                   f"{report.model.text}  ({report.problem.loss_name})"))
-    atomic_write_all(writers)
 
 
 @app.command()
@@ -320,34 +191,13 @@ def predict(
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        if params == "-" and data == "-":
-            raise GradcliError("only one of the parameter file and the data can read stdin ('-')")
-        from .io.csv import read_csv_table, read_header, row_place, write_csv
-        from .io.outputs import check_outputs
-        from .io.saved import predictions, read_saved, saved_problem
-        from .io.values import read_text_source
+        result = gradcli.predict(params, data, output=output)
+    for note in result.warnings:
+        warn(note)
+    if output is None:
+        from .views.predict import predictions_csv
 
-        outputs = check_outputs({"--output": output}, [params, data])
-        params_source = "stdin" if params == "-" else params
-        saved = read_saved(read_text_source(params, "parameter"), params_source)
-        problem, unused = saved_problem(saved, params_source)
-        source = "stdin" if data == "-" else data
-        raw = read_text_source(data, "data")
-        if "yhat" in read_header(raw, source):
-            raise GradcliError(f"{source}: already has a column 'yhat', which predict adds")
-        table = read_csv_table(raw, source, list(problem.inputs), keep_text=True)
-        yhat = predictions(problem, saved, table.columns, table.rows,
-                           where=lambda row: f"{source} {row_place(raw, source, row)}")
-        for note in unused:
-            warn(note)
-        header = [*table.header, "yhat"]
-        cells = {**(table.text or {}), **table.columns, "yhat": yhat}
-        if "--output" in outputs:
-            from .io.outputs import atomic_write
-
-            atomic_write(outputs["--output"], lambda f: write_csv(header, cells, f))
-        else:
-            write_csv(header, cells, sys.stdout)
+        predictions_csv(result)
 
 
 @app.command()
@@ -356,9 +206,9 @@ def losses(fmt: FormatOption = Format.table) -> None:
 
     Example: gradcli losses --format json
     """
-    from .views.grad import losses_table
+    from .views.losses import losses_table
 
-    losses_table(fmt.value)
+    losses_table(gradcli.losses(), fmt.value)
 
 
 # ---------------------------------------------------------------- explain and graph (issue 4)
@@ -407,19 +257,15 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
-        from .explanation import explain as explain_steps
-
-        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
-        chosen = _names(wrt)
-        result = explain_steps(model_text, loss, columns, param_values, target=target, wrt=chosen, delta=delta,
-                               from_file=from_file, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                               sympy_forms=fmt is ExplainFormat.latex)
-    for note in notes + result.view.warnings:
+        result = gradcli.explain(model, loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
+                                 delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
+                                 sympy_forms=fmt is ExplainFormat.latex)
+    for note in result.view.warnings:
         warn(note)
-    from .views import explain as explain_render
+    from .views import explain as view
 
-    {ExplainFormat.text: explain_render.explanation_text, ExplainFormat.json: explain_render.explanation_json,
-     ExplainFormat.latex: explain_render.explanation_latex}[fmt](result)
+    {ExplainFormat.text: view.explanation_text, ExplainFormat.json: view.explanation_json,
+     ExplainFormat.latex: view.explanation_latex}[fmt](result)
     if result.agree is False:
         raise typer.Exit(1)
 
@@ -447,17 +293,14 @@ def graph(
     Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
     """
     with user_errors():
-        from .explanation import graph_view
-
-        model_text, from_file, param_values, columns, notes = _point_inputs(model, model_file, data, params, loss, target)
-        view = graph_view(model_text, loss, columns, param_values, target=target, delta=delta, from_file=from_file,
-                          row=row, highlight=highlight)
-    for note in notes + view.warnings:
+        result = gradcli.graph(model, loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
+                               highlight=highlight)
+    for note in result.warnings:
         warn(note)
-    from .views import graph as graph_render
+    from .views import graph as view
 
-    {GraphFormat.tree: graph_render.graph_tree, GraphFormat.dot: graph_render.graph_dot,
-     GraphFormat.mermaid: graph_render.graph_mermaid, GraphFormat.json: graph_render.graph_json}[fmt](view)
+    {GraphFormat.tree: view.graph_tree, GraphFormat.dot: view.graph_dot,
+     GraphFormat.mermaid: view.graph_mermaid, GraphFormat.json: view.graph_json}[fmt](result)
 
 
 INTERRUPTED = 130  # what Typer returns for Ctrl-C (KeyboardInterrupt), as shells do

@@ -10,6 +10,7 @@
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
@@ -138,7 +139,7 @@ def prepare(
     params: Mapping[str, float] | None = None,
     *,
     target: str = "y",
-    wrt: Iterable[str] | None = None,
+    wrt: str | Iterable[str] | None = None,
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
     check_finite: bool = True,
@@ -178,6 +179,9 @@ def prepare(
             require_finite(name, columns[name])
     columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
+    from .io.sources import names
+
+    wrt = names(wrt)
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
     if wrt is not None and not chosen:
         raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
@@ -198,13 +202,14 @@ def check_tolerances(rtol: float, atol: float) -> None:
 
 
 def gradients(
-    model: str,
+    model: str | None = None,
     loss: str = "mse",
-    data: Mapping[str, Iterable[float]] | None = None,
-    params: Mapping[str, float] | None = None,
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
     *,
+    model_file: str | os.PathLike[str] | None = None,
     target: str = "y",
-    wrt: Iterable[str] | None = None,
+    wrt: str | Iterable[str] | None = None,
     delta: float = DEFAULT_DELTA,
     rtol: float = RTOL,
     atol: float = ATOL,
@@ -213,23 +218,31 @@ def gradients(
     from_file: bool = False,
     readable: bool = True,
 ) -> GradientReport:
-    """The gradient of the mean loss with respect to each parameter, by each engine.
+    """The gradient of the mean loss with respect to each parameter, by each engine (`gradcli grad`).
 
-    `data` maps names to one value per row (lists or 1-D arrays; float64
-    arrays are used without a copy); `params` maps names to numbers. Names with
-    no value take the documented defaults, listed in `report.defaults`.
-    Raises GradcliError (and subclasses) for bad input or undefined points.
+    `data` maps names to one value per row (lists or 1-D arrays; float64 arrays are used
+    without a copy), or is what --data takes: NAME=VALUE,... (one row), a CSV file's path, or
+    '-' for CSV on stdin. `params` maps names to numbers, or is NAME=VALUE,... or a JSON file.
+    `model_file` reads the model from a file instead ('-': stdin). `wrt` is a list of
+    parameters or comma-separated text. Names with no value take the documented defaults,
+    listed in `report.defaults`. Raises GradcliError (and subclasses) for bad input or
+    undefined points.
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
     """
+    from .io.sources import point_inputs
+
     engines = tuple(engines)
     unknown = [e for e in engines if e not in ENGINES]
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
-    setup = prepare(model, loss, data, params, target=target, wrt=wrt, delta=delta, from_file=from_file,
-                    check_finite=False)
-    return compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
+                    from_file=from_file or given.from_file, check_finite=False)
+    report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+    report.warnings[:0] = given.notes
+    return report
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,

@@ -13,11 +13,15 @@ _MAX_SHOWN = 60
 
 
 def show_text(text: str, limit: int = _MAX_SHOWN) -> str:
-    """Quote user text for a message: control characters escaped, long text shortened."""
+    """Quote user text for a message: control characters escaped, long text shortened in the middle.
+
+    Both ends stay: a long path keeps its file name, a long expression its start and its end.
+    """
     escaped = text.encode("ascii", "backslashreplace").decode("ascii")
     escaped = "".join(ch if ch.isprintable() else repr(ch)[1:-1] for ch in escaped)
     if len(escaped) > limit:
-        escaped = escaped[: limit - 3] + "..."
+        head = (limit - 3) // 2
+        escaped = escaped[:head] + "..." + escaped[len(escaped) - (limit - 3 - head):]
     return escaped
 
 

@@ -13,6 +13,7 @@ graph_render.py.
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -216,21 +217,31 @@ def _notes(graph: Any) -> list[str]:
 
 
 def graph_view(
-    model: str,
+    model: str | None = None,
     loss: str = "mse",
-    data: Mapping[str, Iterable[float]] | None = None,
-    params: Mapping[str, float] | None = None,
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
     *,
+    model_file: str | os.PathLike[str] | None = None,
     target: str = "y",
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
     row: int | None = None,
     highlight: str | None = None,
 ) -> GraphView:
-    """The computational graph at one point, every node's value and adjoint, every edge's local derivative."""
-    from .engines.graph import backprop, build_graph, kinks
+    """The computational graph at one point, every node's value and adjoint, every edge's local derivative
+    (`gradcli graph`; the public name is gradcli.graph).
 
-    setup = prepare(model, loss, _single_point(data, row), params, target=target, delta=delta, from_file=from_file)
+    Takes the model, data and parameters in every form gradcli.gradients takes them; with
+    several rows of data, `row` (1-based) chooses the point.
+    """
+    from .engines.graph import backprop, build_graph, kinks
+    from .io.sources import point_inputs
+
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, delta=delta,
+                    from_file=from_file or given.from_file)
+    setup.warnings[:0] = given.notes
     if highlight is not None:
         check_parameter_names([highlight], setup.problem.params, "--highlight")
     graph = build_graph(setup.problem)
@@ -349,13 +360,14 @@ class Explanation:
 
 
 def explain(
-    model: str,
+    model: str | None = None,
     loss: str = "mse",
-    data: Mapping[str, Iterable[float]] | None = None,
-    params: Mapping[str, float] | None = None,
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
     *,
+    model_file: str | os.PathLike[str] | None = None,
     target: str = "y",
-    wrt: Iterable[str] | None = None,
+    wrt: str | Iterable[str] | None = None,
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
     row: int | None = None,
@@ -364,18 +376,23 @@ def explain(
     atol: float = ATOL,
     sympy_forms: bool = False,
 ) -> Explanation:
-    """The note's steps for each chosen parameter at one point, and what the sweep saved.
+    """The note's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
-    `sympy_forms` keeps each derivative as a SymPy expression (for LaTeX).
+    Takes the model, data and parameters in every form gradcli.gradients takes them; with
+    several rows of data, `row` (1-based) chooses the point. `sympy_forms` keeps each
+    derivative as a SymPy expression (for LaTeX).
     """
     from .engines.graph import backprop, build_graph
     from .engines.symbolic import SymbolicLoss
+    from .io.sources import point_inputs
 
     check_tolerances(rtol, atol)
     if not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    setup = prepare(model, loss, _single_point(data, row), params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file)
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,
+                    delta=delta, from_file=from_file or given.from_file)
+    setup.warnings[:0] = given.notes
     report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)

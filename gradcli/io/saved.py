@@ -13,9 +13,9 @@ import json
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from .. import __version__
 from ..errors import DataError, show_text
 from ..language.losses import DEFAULT_DELTA
+from ..version import __version__
 
 
 @dataclass(frozen=True)
@@ -28,22 +28,26 @@ class SavedModel:
     params: dict[str, float]
 
 
-def saved_document(report: Any, delta: float = DEFAULT_DELTA) -> dict[str, Any]:
-    """What --save writes for a FitReport."""
+def saved_document(report: Any) -> dict[str, Any]:
+    """What --save writes for a TrainReport."""
     problem, result = report.problem, report.result
-    return {"gradcli": __version__, "model": report.model.text, "loss": problem.loss_name, "delta": delta,
+    return {"gradcli": __version__, "model": report.model.text, "loss": problem.loss_name, "delta": report.delta,
             "target": problem.target, "inputs": list(problem.inputs), "params": result.params,
             "final_loss": result.loss, "epochs": result.epochs, "converged": result.converged}
 
 
-def read_saved(raw: bytes, source: str) -> SavedModel:
-    """A --save file, every field checked; a defect names the file and the field."""
+def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
+    """A --save file (its bytes, or its document as a mapping), every field checked; a defect names the
+    file and the field."""
     from .values import decode_utf8, to_finite_float
 
-    try:
-        document = json.loads(decode_utf8(raw, source))
-    except json.JSONDecodeError as err:
-        raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    if isinstance(raw, Mapping):
+        document: Any = dict(raw)
+    else:
+        try:
+            document = json.loads(decode_utf8(raw, source))
+        except json.JSONDecodeError as err:
+            raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
     if not isinstance(document, dict):
         raise DataError(f"{source}: expected the JSON object that `gradcli train --save` writes")
 
@@ -88,19 +92,3 @@ def saved_problem(saved: SavedModel, source: str) -> tuple[Any, list[str]]:
     unused = [f"parameter {name!r} in {source} is not used by the model" for name in saved.params
               if name not in problem.params]
     return problem, unused
-
-
-def predictions(problem: Any, saved: SavedModel, columns: Mapping[str, Any], rows: int,
-                where: Any = None) -> Any:
-    """yhat for every row of the columns, by the graph engine's forward pass.
-
-    A row where the model is undefined is an error naming it (where(row) names its CSV line).
-    """
-    from ..engines.graph import build_graph, model_values
-    from ..errors import UndefinedError, placed
-
-    try:
-        return model_values(build_graph(problem), saved.params, columns, rows)
-    except UndefinedError as err:
-        raise placed(err, where) from None
-

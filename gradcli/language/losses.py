@@ -37,3 +37,8 @@ LOSSES: dict[str, LossInfo] = {
         ),
     ]
 }
+
+
+def builtin_losses() -> list[LossInfo]:
+    """The built-in losses with their per-row formulas (`gradcli losses`; public as gradcli.losses)."""
+    return list(LOSSES.values())

@@ -18,9 +18,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from fractions import Fraction
+from types import ModuleType
 from typing import Any, Callable
 
-import numpy as np
+
+class _NumPyOnFirstUse:
+    """`np` for the table's functions, imported when one of them first runs, not when the table is read.
+
+    The parser and the roles of names read the table (names, arity) and must stay free of NumPy.
+    """
+
+    def __getattr__(self, name: str) -> Any:
+        import numpy
+
+        global np
+        np = numpy  # later calls find NumPy itself
+        return getattr(numpy, name)
+
+
+np: ModuleType | Any = _NumPyOnFirstUse()
 
 Array = Any  # a float64 ndarray or a NumPy scalar; broadcasting does the rest
 Forward = Callable[..., Array]
@@ -191,38 +207,38 @@ OPS: dict[str, Op] = {
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False),
-        Op("sub", 2, np.subtract, lambda i, a, o: 1.0 if i == 0 else -1.0,
+        Op("sub", 2, lambda a, b: np.subtract(a, b), lambda i, a, o: 1.0 if i == 0 else -1.0,
            lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False),
-        Op("mul", 2, np.multiply, lambda i, a, o: a[1 - i],
+        Op("mul", 2, lambda a, b: np.multiply(a, b), lambda i, a, o: a[1 - i],
            lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False),
-        Op("div", 2, np.divide,
+        Op("div", 2, lambda a, b: np.divide(a, b),
            lambda i, a, o: 1.0 / a[1] if i == 0 else -o / a[1],
            lambda i, a, o: f"1/{a[1]}" if i == 0 else f"-{a[0]}/{a[1]}**2",
            lambda sp, a, b: a / b, user=False,
            undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")]),
-        Op("pow", 2, np.power,
+        Op("pow", 2, lambda a, b: np.power(a, b),
            lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else o * np.log(a[0]),
            lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
            lambda sp, a, b: a**b, user=False, undefined=_pow_undefined),
-        Op("neg", 1, np.negative, lambda i, a, o: -1.0, lambda i, a, o: "-1",
+        Op("neg", 1, lambda a: np.negative(a), lambda i, a, o: -1.0, lambda i, a, o: "-1",
            lambda sp, a: -a, user=False),
         Op("identity", 1, lambda a: a, lambda i, a, o: 1.0, lambda i, a, o: "1",
            lambda sp, a: a, user=False),
         # ---- functions a model may call ----
-        _unary("exp", np.exp, lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
+        _unary("exp", lambda a: np.exp(a), lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
                formula="e**z"),
-        _unary("log", np.log, lambda a, o: 1.0 / a, lambda a, o: f"1/{a}", lambda sp, a: sp.log(a),
+        _unary("log", lambda a: np.log(a), lambda a, o: 1.0 / a, lambda a, o: f"1/{a}", lambda sp, a: sp.log(a),
                undefined=_nonpositive("log of a non-positive number"), formula="natural logarithm"),
-        _unary("sqrt", np.sqrt, lambda a, o: 0.5 / o, lambda a, o: f"1/(2*sqrt({a}))",
+        _unary("sqrt", lambda a: np.sqrt(a), lambda a, o: 0.5 / o, lambda a, o: f"1/(2*sqrt({a}))",
                lambda sp, a: sp.sqrt(a), undefined=_negative("square root of a negative number"),
                formula="z**0.5"),
-        _unary("abs", np.abs, lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
+        _unary("abs", lambda a: np.abs(a), lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
                lambda sp, a: sp.Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)"),
-        _unary("sin", np.sin, lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a)),
-        _unary("cos", np.cos, lambda a, o: -np.sin(a), lambda a, o: f"-sin({a})", lambda sp, a: sp.cos(a)),
-        _unary("tan", np.tan, lambda a, o: 1.0 + o * o, lambda a, o: f"1 + tan({a})**2",
+        _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a)),
+        _unary("cos", lambda a: np.cos(a), lambda a, o: -np.sin(a), lambda a, o: f"-sin({a})", lambda sp, a: sp.cos(a)),
+        _unary("tan", lambda a: np.tan(a), lambda a, o: 1.0 + o * o, lambda a, o: f"1 + tan({a})**2",
                lambda sp, a: sp.tan(a)),
-        _unary("tanh", np.tanh, lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
+        _unary("tanh", lambda a: np.tanh(a), lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
                lambda sp, a: sp.tanh(a)),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
                lambda a, o: f"sigmoid({a})*(1 - sigmoid({a}))",

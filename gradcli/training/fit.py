@@ -2,15 +2,17 @@
 
 The checks: the closed-form least-squares solution where the model is linear in its
 parameters and the loss is mse, and the final gradient by both engines over the full
-data, as `gradcli grad` computes it.
+data, as `gradcli grad` computes it. `train()` is the public entry point (gradcli.train):
+it reads the data and options as the CLI gives them, and writes --save, --history and --plot.
 """
 
 from __future__ import annotations
 
 import math
+import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Mapping
 
 from ..errors import DataError, RoleError
 from ..language.columns import model_columns
@@ -18,7 +20,7 @@ from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
 from .closed_form import ClosedForm, is_linear_in_params, least_squares
 from .loop import Trainer, TrainResult, starting_point
-from .options import TrainOptions
+from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
 
 SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
@@ -75,7 +77,7 @@ class GradientCheck:
 
 
 @dataclass
-class FitReport:
+class TrainReport:
     model: ChosenModel
     problem: Problem
     options: TrainOptions
@@ -85,6 +87,22 @@ class FitReport:
     closed_form: ClosedForm | None
     check: GradientCheck | None
     warnings: list[str]
+    delta: float = DEFAULT_DELTA  # Huber's threshold, saved with the model
+
+    @property
+    def params(self) -> dict[str, float]:
+        """The trained parameters."""
+        return self.result.params
+
+    @property
+    def loss(self) -> float:
+        """The final mean loss over every row."""
+        return self.result.loss
+
+    @property
+    def history(self) -> list[float]:
+        """The mean loss over every row at the start and after each epoch."""
+        return self.result.history
 
     @property
     def failed(self) -> bool:
@@ -125,7 +143,7 @@ def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
 
 def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: int, options: TrainOptions,
         init: Mapping[str, float] | None = None, delta: float = DEFAULT_DELTA, progress: Any = None,
-        source: str = "", from_file: bool = False, where: Any = None) -> FitReport:
+        source: str = "", from_file: bool = False, where: Any = None) -> TrainReport:
     """Train, then check: closed form where it applies, and the final gradient two ways.
 
     where(row) describes a 1-based row in messages (the CLI adds the CSV line).
@@ -139,7 +157,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
     trainer = Trainer(problem, columns, rows)
     result = trainer.run(starting_point(problem, init, linear, options.seed), options, progress)
     if result.diverged:
-        return FitReport(model, problem, options, rows, result, linear, None, None, warnings)
+        return TrainReport(model, problem, options, rows, result, linear, None, None, warnings, delta)
     closed = (least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
               if linear and problem.loss_name == "mse" and problem.params else None)
     check = final_gradient_check(trainer, result.params, delta, from_file)
@@ -147,7 +165,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
         warnings.append(f"least squares reaches a loss of {closed.loss:.6g}, below the trained {result.loss:.6g}: "
                         "training stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer, "
                         "or centred and scaled inputs)")
-    return FitReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes)
+    return TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta)
 
 
 def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: float,
@@ -171,3 +189,97 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     per_param = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
                         "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
     return GradientCheck(report.agree, CHECK_RTOL, atol, per_param, report.warnings)
+
+
+def train(
+    data: Mapping[str, Any] | str | os.PathLike[str],
+    model: str | None = None,
+    *,
+    model_file: str | os.PathLike[str] | None = None,
+    loss: str = "mse",
+    delta: float = DEFAULT_DELTA,
+    target: str = "y",
+    optimizer: str = "lbfgs",
+    lr: float | None = None,
+    epochs: int = DEFAULT_EPOCHS,
+    batch_size: int | None = None,
+    seed: int = 0,
+    tol: float = DEFAULT_TOL,
+    patience: int = DEFAULT_PATIENCE,
+    init: Mapping[str, float] | str | os.PathLike[str] | None = None,
+    save: str | os.PathLike[str] | None = None,
+    history: str | os.PathLike[str] | None = None,
+    plot: str | os.PathLike[str] | None = None,
+    progress: Callable[[int, float], None] | None = None,
+) -> TrainReport:
+    """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
+
+    `data` is a CSV file's path, '-' for stdin, or a mapping of column name -> values. Without
+    `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
+    (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
+    all of them or none, each atomically, unless training diverged; they are checked before
+    training starts. `progress(epoch, loss)` is called after each epoch.
+    Raises GradcliError (and subclasses) for bad input.
+    """
+    from ..errors import UndefinedError, placed
+    from ..io.outputs import check_outputs, check_plot
+    from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
+
+    options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience)
+    one_stdin({"the data": data, "--model-file": model_file, "--init": init})
+    inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
+    outputs = check_outputs({"--save": save, "--plot": plot, "--history": history}, inputs)
+    check_plot(None if plot is None else os.fspath(plot))
+    chosen, from_file = None, False
+    if model is not None or model_file is not None:
+        text, from_file = model_text(model, model_file)
+        chosen = ChosenModel(text, False)
+    start = param_values(init, "--init")
+    table = open_table(data)
+    source = table.name
+    chosen = chosen or default_model(table.header, target, source)
+    problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)
+    read = table.read([*problem.inputs, target])
+    warnings = options.ignored() + table.unused({*problem.inputs, target})
+    try:
+        report = fit(chosen, problem, read.columns, read.rows, options, start, delta, progress, source, from_file,
+                     where=table.place)
+    except UndefinedError as err:  # undefined at the starting point: name the file and line
+        raise placed(err, lambda row: f"{source} {table.place(row)}") from None
+    report.warnings[:0] = warnings
+    if outputs and not report.result.diverged:
+        _write_outputs(report, outputs)
+    return report
+
+
+def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | None, seed: int, tol: float,
+             patience: int) -> TrainOptions:
+    """The options as the CLI checks them; a bad one is a GradcliError naming its option."""
+    from ..errors import GradcliError
+
+    if optimizer not in OPTIMIZERS:
+        raise GradcliError(f"--optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
+    if lr is not None and not 0 < lr < float("inf"):
+        raise GradcliError(f"--lr must be a positive number, got {lr!r}")
+    if not 0 <= tol < float("inf"):
+        raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
+    for option, value in (("--epochs", epochs), ("--patience", patience), ("--batch-size", batch_size)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+            raise GradcliError(f"{option} must be a whole number >= 1, got {value!r}")
+    return TrainOptions(optimizer, lr, epochs, batch_size, seed, tol, patience)
+
+
+def _write_outputs(report: TrainReport, outputs: Mapping[str, Any]) -> None:
+    """--save, --history and --plot: all of them or none, each atomically."""
+    from ..io.outputs import atomic_write_all, history_writer, json_writer, plot_writer
+    from ..io.saved import saved_document
+
+    writers = []
+    if "--save" in outputs:
+        writers.append(json_writer(outputs["--save"], saved_document(report)))
+    if "--history" in outputs:
+        writers.append(history_writer(outputs["--history"], report.result.history))
+    if "--plot" in outputs:
+        writers.append(plot_writer(outputs["--plot"], report.result.history,
+                                   f"{report.model.text}  ({report.problem.loss_name})"))
+    atomic_write_all(writers)

@@ -10,7 +10,7 @@ import sys
 from typing import IO, Any
 
 from ..explanation import Explanation, ParamSteps
-from .grad import _console, number
+from .common import console_for, number
 
 ARROW = " → "
 
@@ -135,7 +135,7 @@ def _count_lines(ex: Explanation) -> list[str]:
 def explanation_text(ex: Explanation, stream: IO[str] = sys.stdout) -> None:
     from rich.markup import escape
 
-    console = _console(stream)
+    console = console_for(stream)
     for line in explanation_lines(ex):
         heading = line[:2] in ("1.", "2.", "3.", "4.", "5.", "──") or line.startswith("Calculate")
         console.print(f"[bold]{escape(line)}[/]" if heading else escape(line))

@@ -1,4 +1,4 @@
-"""Rendering results: a Rich table for people, JSON or CSV for programs.
+"""`gradcli grad`: the side-by-side table for people, JSON or CSV for programs.
 
 Rendering never computes; it takes the plain data the API returns.
 """
@@ -8,36 +8,10 @@ from __future__ import annotations
 import csv
 import json
 import sys
-from typing import IO, Any
+from typing import IO
 
 from ..comparison import GradientReport
-from ..language.losses import LOSSES
-
-
-def number(value: float | None) -> str:
-    return "" if value is None else f"{value:.12g}"
-
-
-def _mark(agree: bool | None) -> str:
-    return {True: "✓", False: "✗", None: ""}[agree]
-
-
-def _console(stream: IO[str]) -> Any:
-    """A Rich console; plain (no escape codes at all) when NO_COLOR is set, as no-color.org asks."""
-    import os
-
-    from rich.console import Console
-
-    plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    console = Console(file=stream, highlight=False, soft_wrap=False, **plain)
-    if not console.is_terminal:  # a pipe or file: no wrapping at an imagined 80 columns
-        console = Console(file=stream, highlight=False, soft_wrap=False, width=240)
-    return console
-
-
-def decorated(console: Any) -> bool:
-    """Box rules and styles only for a terminal that takes colour."""
-    return bool(console.is_terminal and console.color_system)
+from .common import console_for, decorated, mark, number
 
 
 def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
@@ -46,7 +20,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
     from rich.markup import escape
     from rich.table import Table
 
-    console = _console(stream)
+    console = console_for(stream)
     values = ", ".join(f"{k}={number(v)}" for k, v in report.params.items())
     if report.point is not None:
         values += (" | " if values else "") + ", ".join(f"{k}={number(v)}" for k, v in report.point.items())
@@ -75,7 +49,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
                   for key in headings if has[key]]
         verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
         ok = None if not verdicts else all(verdicts)
-        cells.append(f"[{'green' if ok else 'red'}]{_mark(ok)}[/]" if ok is not None else "")
+        cells.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/]" if ok is not None else "")
         table.add_row(*cells)
     console.print(table)
     n = len(report.gradients)
@@ -106,28 +80,3 @@ def gradient_csv(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
             row.append("" if value is None else str(value).lower() if isinstance(value, bool)
                        else repr(value) if isinstance(value, float) else value)
         writer.writerow(row)
-
-
-def losses_table(fmt: str, stream: IO[str] = sys.stdout) -> None:
-    """`gradcli losses`: each built-in loss with its formula."""
-    if fmt == "json":
-        json.dump([{"name": i.name, "formula": i.formula, "note": i.note} for i in LOSSES.values()], stream, indent=2)
-        stream.write("\n")
-        return
-    if fmt == "csv":
-        writer = csv.writer(stream, lineterminator="\n")
-        writer.writerow(["name", "formula", "note"])
-        for info in LOSSES.values():
-            writer.writerow([info.name, info.formula, info.note])
-        return
-    from rich import box
-    from rich.table import Table
-
-    console = _console(stream)
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    for heading in ("loss", "per-row formula", "note"):
-        table.add_column(heading, overflow="fold")
-    for info in LOSSES.values():
-        table.add_row(info.name, info.formula, info.note)
-    console.print(table)
-    console.print("Or any expression in yhat and y, e.g. --loss \"(yhat - y)**4\". Over rows: the mean.")

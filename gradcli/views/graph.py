@@ -12,7 +12,7 @@ import sys
 from typing import IO, Any
 
 from ..explanation import EdgeInfo, GraphView, NodeInfo
-from .grad import _console, decorated, number
+from .common import console_for, decorated, number
 
 HIGHLIGHT_COLOUR = "#d62728"
 
@@ -43,7 +43,7 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
     from rich.markup import escape
     from rich.tree import Tree
 
-    console = _console(stream)
+    console = console_for(stream)
     styled = decorated(console)
     marked_nodes = set(view.highlight_nodes)
     marked_edges = {(view.edges[k].source, view.edges[k].target, view.edges[k].position) for k in view.highlight_edges}

@@ -8,8 +8,8 @@ import math
 import sys
 from typing import IO
 
-from ..training.fit import FitReport
-from .grad import _console, decorated, number
+from ..training.fit import TrainReport
+from .common import console_for, decorated, number
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -36,12 +36,12 @@ def loss_curve(history: list[float], width: int = 60, height: int = 8) -> list[s
     return lines
 
 
-def train_table(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     from rich import box
     from rich.markup import escape
     from rich.table import Table
 
-    console = _console(stream)
+    console = console_for(stream)
     result, problem = report.result, report.problem
     how = " (default: linear in every column but the target)" if report.model.default else ""
     console.print(f"[bold]model[/] {escape(report.model.text)}{escape(how)}")
@@ -90,12 +90,12 @@ def train_table(report: FitReport, stream: IO[str] = sys.stdout) -> None:
         console.print(f"  └{'─' * len(curve[0])} {len(result.history) - 1} epochs")
 
 
-def train_json(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+def train_json(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     json.dump(report.to_dict(), stream, indent=2, allow_nan=True)
     stream.write("\n")
 
 
-def train_csv(report: FitReport, stream: IO[str] = sys.stdout) -> None:
+def train_csv(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     """One row per parameter: its trained value, the least-squares value and the final gradient."""
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["param", "value", "least_squares", "gradient"])

@@ -8,20 +8,16 @@ colour handling on a pipe and on a terminal, and a light start-up.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import os
 import re
 import select
-import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
 
 import pytest
-from cli_runner import ANSI, ANSI_COLOUR, COLOUR_VARS, PROBE, Result, clean_env, gradcli_program, one_line_error, probe
+from cli_runner import ANSI, ANSI_COLOUR, Result, clean_env, gradcli_program, one_line_error, probe
 
 NOTE_MODEL = "b+w1*x1+w2*x2"
 NOTE_DATA = "x1=1.5,x2=2,y=1"

@@ -10,18 +10,15 @@ from __future__ import annotations
 
 import math
 import re
-from contextlib import contextmanager
-from unittest import mock
 
 import numpy as np
 import pytest
 import sympy as sp
-from expression_cases import DATA, DATA_VALUE, EXPRESSIONS, INPUTS, LOSSES, PARAM_VALUES, PARAMS, SMOOTH, plain_formulas
+from expression_cases import DATA, DATA_VALUE, EXPRESSIONS, INPUTS, LOSSES, PARAM_VALUES, plain_formulas
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.engines import symbolic
 from gradcli.engines.graph import Graph, backprop, build_graph, forward
 from gradcli.errors import DataError, GradcliError, UndefinedError
 from gradcli.language.problem import build_problem

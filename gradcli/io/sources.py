@@ -1,0 +1,187 @@
+"""What the user gave, read: the model text, parameter values and data, from Python values, text,
+files or stdin.
+
+Every API function reads its inputs here, so `gradcli.gradients(MODEL, data="points.csv")` reads
+exactly what `gradcli grad MODEL --data points.csv` reads, with the same checks and messages.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Union
+
+from ..errors import DataError, GradcliError, show_text
+
+if TYPE_CHECKING:
+    from .csv import CsvTable
+
+# A file's path, '-' for stdin, or (where said) inline NAME=VALUE,... text.
+Spec = Union[str, "os.PathLike[str]"]
+
+
+def is_spec(value: Any) -> bool:
+    """A value that names a file or stdin (or holds inline text), rather than Python data."""
+    return isinstance(value, (str, os.PathLike))
+
+
+def source_name(spec: Spec) -> str:
+    """How messages name a source: 'stdin' for '-', else the path as given."""
+    return "stdin" if spec == "-" else os.fspath(spec)
+
+
+def one_stdin(specs: Mapping[str, Any]) -> None:
+    """At most one input may read stdin; `specs` maps each input's option to what was given."""
+    if sum(is_spec(spec) and os.fspath(spec) == "-" for spec in specs.values()) > 1:
+        names = list(specs)
+        raise GradcliError(f"only one of {', '.join(names[:-1])} and {names[-1]} can read stdin ('-')")
+
+
+def model_text(model: str | None, model_file: Spec | None) -> tuple[str, bool]:
+    """The model's text and whether it came from a file (a file allows longer text and newlines)."""
+    from ..language.expr import MAX_FILE_LENGTH
+    from .values import decode_utf8, read_text_source
+
+    if model is not None and model_file is not None:
+        raise GradcliError("give the model as an argument or with --model-file, not both")
+    if model_file is None:
+        if model is None:
+            raise GradcliError('no model given: gradcli grad "b + w*x1" (or --model-file FILE)')
+        if not isinstance(model, str):
+            raise GradcliError(f"the model must be text, got {type(model).__name__}")
+        return model, False
+    path = os.fspath(model_file)
+    raw = read_text_source(path, "--model-file", limit=MAX_FILE_LENGTH + 1)
+    if len(raw) > MAX_FILE_LENGTH:
+        raise GradcliError(f"--model-file {show_text(path)!r} is longer than {MAX_FILE_LENGTH:,} characters")
+    return decode_utf8(raw, f"--model-file {show_text(path)!r}").rstrip(), True
+
+
+def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params") -> Mapping[str, Any]:
+    """Parameter values: a mapping as it is (checked by the task), or NAME=VALUE,... or a JSON file."""
+    from .values import read_params
+
+    if spec is None:
+        return {}
+    if is_spec(spec):
+        return read_params(os.fspath(spec), option)
+    return spec
+
+
+def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
+               from_file: bool) -> tuple[Mapping[str, Any] | None, list[str]]:
+    """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
+    of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use."""
+    from .values import is_assignment_list, parse_assignments
+
+    if data is None or not is_spec(data):
+        return data, []
+    text = os.fspath(data)
+    if is_assignment_list(text):
+        return {name: [value] for name, value in parse_assignments(text, "--data").items()}, []
+    table = open_table(text, "--data" if text != "-" else "data")
+    from ..language.columns import model_columns
+
+    wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file)
+    read = table.read([*wanted, target])
+    return read.columns, table.unused(read.columns)
+
+
+@dataclass
+class Table:
+    """A CSV file (or stdin) read once: its header first, then the columns a model uses."""
+
+    name: str  # "stdin" or the path as given, for messages
+    raw: bytes
+    header: list[str]
+
+    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
+        """The wanted columns as checked float64 arrays (keep_text: the others as their cells' text)."""
+        from .csv import read_csv_table
+
+        return read_csv_table(self.raw, self.name, list(wanted), keep_text=keep_text)
+
+    def place(self, row: int) -> str:
+        """'line L (row R)' for the 1-based data row R."""
+        from .csv import row_place
+
+        return row_place(self.raw, self.name, row)
+
+    def unused(self, used: Collection[str]) -> list[str]:
+        """A warning for each column that is not used."""
+        return [f"column {name!r} of {self.name} is not used by the model" for name in self.header
+                if name not in used]
+
+
+@dataclass
+class ColumnsTable(Table):
+    """Python data (column name -> values) standing in for a CSV file: train's and predict's data."""
+
+    data: Mapping[str, Any] = field(default_factory=dict)
+
+    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
+        from .csv import CsvTable, require_columns
+        from .values import as_columns
+
+        require_columns(self.header, list(wanted), self.name)
+        columns, rows = as_columns({name: self.data[name] for name in self.header if name in wanted})
+        text = None
+        if keep_text:
+            text = {name: [str(value) for value in self.data[name]] for name in self.header if name not in wanted}
+            if any(len(cells) != rows for cells in text.values()):
+                raise DataError(f"{self.name}: the columns have different lengths")
+        return CsvTable(self.name, self.header, columns, rows, text)
+
+    def place(self, row: int) -> str:
+        return f"row {row}"
+
+
+def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
+    """A CSV file or '-' (stdin) with its header read and checked, or a mapping of column -> values."""
+    from .csv import read_header
+    from .values import read_text_source
+
+    if isinstance(data, Mapping):
+        return ColumnsTable("data", b"", [str(name) for name in data], {str(k): v for k, v in data.items()})
+    if not is_spec(data):
+        raise DataError(f"{what} must be a CSV file's path, '-' or a mapping of column name -> values; "
+                        f"got {type(data).__name__}")
+    path = os.fspath(data)
+    name = source_name(path)
+    raw = read_text_source(path, what)
+    return Table(name, raw, read_header(raw, name))
+
+
+@dataclass
+class PointInputs:
+    """grad's, explain's and graph's inputs, read: the model text, parameter values and data."""
+
+    model: str
+    from_file: bool
+    params: Mapping[str, Any]
+    data: Mapping[str, Any] | None
+    notes: list[str]  # warnings about the data (CSV columns the model does not use)
+
+
+def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
+                 params: Mapping[str, Any] | Spec | None, loss: str, target: str) -> PointInputs:
+    """The inputs of grad, explain and graph, from whatever form each was given in."""
+    one_stdin({"--model-file": model_file, "--data": data, "--params": params})
+    text, from_file = model_text(model, model_file)
+    values = param_values(params)
+    columns, notes = point_data(data, text, loss, target, from_file)
+    return PointInputs(text, from_file, values, columns, notes)
+
+
+def names(items: str | Iterable[str] | None) -> list[str] | None:
+    """--wrt as the CLI takes it: names comma-separated, repeated, or both ('w1,w2' or ['w1', 'b'])."""
+    if items is None:
+        return None
+    if isinstance(items, str):
+        items = [items]
+    listed = []
+    for item in items:
+        if not isinstance(item, str):
+            raise GradcliError(f"--wrt takes parameter names, got {type(item).__name__}")
+        listed += [name.strip() for name in item.split(",") if name.strip()]
+    return listed

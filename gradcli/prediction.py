@@ -1,0 +1,85 @@
+"""`gradcli predict` as a library call: a saved model's prediction for every row of new data."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from .errors import GradcliError
+
+
+@dataclass
+class Predictions:
+    """The input rows and the model's prediction for each: what `gradcli predict` writes as CSV."""
+
+    model: str
+    source: str  # "stdin", the data file's path, or "data" for Python values
+    header: list[str]  # the data's columns, then "yhat"
+    columns: dict[str, Any]  # every column by name: float64 arrays for the inputs and yhat, text for the others
+    rows: int
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def yhat(self) -> Any:
+        """The predictions, a float64 array with one value per row."""
+        return self.columns["yhat"]
+
+
+def predict(
+    saved: Mapping[str, Any] | str | os.PathLike[str] | Any,
+    data: Mapping[str, Any] | str | os.PathLike[str] = "-",
+    *,
+    output: str | os.PathLike[str] | None = None,
+) -> Predictions:
+    """yhat for every row of `data` by the model in `saved`, computed by the graph engine's forward pass.
+
+    `saved` is a file written by `gradcli train --save` ('-' for stdin), the same document as a
+    dict, or what `gradcli.train` returned. `data` is a CSV file's path, '-' or a mapping of
+    column -> values; columns the model does not use are kept as they are. `output` names a CSV
+    file to write (atomically). Raises GradcliError (and subclasses) for bad input.
+    """
+    from .engines.graph import build_graph, model_values
+    from .errors import UndefinedError, placed
+    from .io.outputs import check_outputs
+    from .io.saved import read_saved, saved_problem
+    from .io.sources import is_spec, one_stdin, open_table
+
+    one_stdin({"the parameter file": saved, "the data": data})
+    outputs = check_outputs({"--output": output}, [os.fspath(s) for s in (saved, data) if is_spec(s)])
+    document, source = _saved_document(saved)
+    model = read_saved(document, source)
+    problem, unused = saved_problem(model, source)
+    table = open_table(data)
+    if "yhat" in table.header:
+        raise GradcliError(f"{table.name}: already has a column 'yhat', which predict adds")
+    read = table.read(list(problem.inputs), keep_text=True)
+    try:
+        yhat = model_values(build_graph(problem), model.params, read.columns, read.rows)
+    except UndefinedError as err:  # a row where the model is undefined: named by its place in the data
+        raise placed(err, lambda row: f"{table.name} {table.place(row)}") from None
+    result = Predictions(model.model, table.name, [*read.header, "yhat"],
+                         {**(read.text or {}), **read.columns, "yhat": yhat}, read.rows, unused)
+    if "--output" in outputs:
+        from .io.csv import write_csv
+        from .io.outputs import atomic_write
+
+        atomic_write(outputs["--output"], lambda f: write_csv(result.header, result.columns, f))
+    return result
+
+
+def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
+    """The saved model's document (raw bytes of a file, or a mapping) and how messages name it."""
+    from .io.saved import saved_document
+    from .io.sources import is_spec, source_name
+    from .io.values import read_text_source
+    from .training.fit import TrainReport
+
+    if isinstance(saved, TrainReport):
+        return saved_document(saved), "the trained model"
+    if isinstance(saved, Mapping):
+        return saved, "the saved model"
+    if is_spec(saved):
+        return read_text_source(os.fspath(saved), "parameter"), source_name(os.fspath(saved))
+    raise GradcliError(f"saved must be a file from `gradcli train --save`, its document as a dict, or what "
+                       f"gradcli.train returned; got {type(saved).__name__}")
