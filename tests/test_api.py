@@ -1,0 +1,189 @@
+"""The public API, one function per command: each takes what the CLI takes (text, paths, '-',
+dicts, lists, NumPy arrays), returns the plain data the views render, and raises GradcliError.
+
+The numbers are the worked example's, by hand, and the CLI's own JSON for the same call.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import gradcli
+from cli_runner import clean_env, gradcli_program
+from gradcli import DataError, GradcliError
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+NOTE_MODEL = "b+w1*x1+w2*x2"
+NOTE_GRADIENTS = {"b": 1.0, "w1": 1.5, "w2": 2.0}
+
+
+def backprop(report) -> dict[str, float]:
+    return {name: g.backprop_value for name, g in report.gradients.items()}
+
+
+def cli_json(*args: str, cwd: Path = SAMPLES.parent) -> dict:
+    proc = subprocess.run([gradcli_program(), *args, "--format", "json"], cwd=cwd, capture_output=True,
+                          timeout=120, env=clean_env())
+    assert proc.returncode == 0, proc.stderr.decode()
+    return json.loads(proc.stdout)
+
+
+class TestGradients:
+    @pytest.mark.parametrize("data, params", [
+        ("x1=1.5,x2=2,y=1", "b=0.5,w1=2,w2=-1"),
+        (str(SAMPLES / "note.csv"), str(SAMPLES / "note-params.json")),
+        (SAMPLES / "note.csv", SAMPLES / "note-params.json"),
+        ({"x1": [1.5], "x2": np.array([2.0]), "y": 1}, {"b": 0.5, "w1": 2, "w2": -1}),
+    ], ids=["inline text", "paths", "Path objects", "Python values"])
+    def test_the_worked_example_from_every_form_of_input(self, data, params):
+        report = gradcli.gradients(NOTE_MODEL, "mse", data, params)
+        assert report.agree is True and report.loss_value == 0.25
+        assert backprop(report) == NOTE_GRADIENTS
+
+    def test_model_file_and_wrt_as_text(self, tmp_path):
+        (tmp_path / "model.txt").write_text("b + w1*x1\n  + w2*x2\n")
+        report = gradcli.gradients(model_file=tmp_path / "model.txt", data="x1=1.5,x2=2,y=1",
+                                   params="b=0.5,w1=2,w2=-1", wrt="w2, b")
+        assert list(report.gradients) == ["w2", "b"] and backprop(report) == {"w2": 2.0, "b": 1.0}
+
+    def test_a_csv_columns_unused_is_a_warning_in_the_report(self):
+        report = gradcli.gradients("b + w*x1", data=SAMPLES / "points.csv")
+        assert report.rows == 20
+        assert any("column 'x2'" in w for w in report.warnings)
+
+    def test_same_document_as_the_cli(self, monkeypatch):
+        monkeypatch.chdir(SAMPLES.parent)  # the same relative path in messages
+        report = gradcli.gradients("b + w*x1", data="samples/points.csv", params={"w": 0.3, "b": 1})
+        assert report.to_dict() == cli_json("grad", "b + w*x1", "--data", "samples/points.csv",
+                                            "--params", "w=0.3,b=1")
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"data": "nope.csv"}, "does not exist"),
+        ({"params": "nope.json"}, "neither NAME=VALUE"),
+        ({"model_file": "-", "data": "-"}, "only one of --model-file, --data and --params can read stdin"),
+        ({"model_file": "m.txt"}, "not both"),
+    ])
+    def test_bad_input_is_a_gradcli_error(self, kwargs, message):
+        with pytest.raises(GradcliError, match=message):
+            gradcli.gradients(NOTE_MODEL, **kwargs)
+
+    def test_a_model_that_is_not_text(self):
+        with pytest.raises(GradcliError, match="must be text"):
+            gradcli.gradients(42)
+
+
+class TestExplainAndGraph:
+    def test_explain_at_the_note_point(self):
+        ex = gradcli.explain(NOTE_MODEL, data=SAMPLES / "note.csv", params=SAMPLES / "note-params.json", wrt="w1")
+        assert isinstance(ex, gradcli.Explanation) and ex.agree is True
+        (step,) = ex.steps
+        assert [path.product for path in step.paths] == [1.5] and step.path_sum == 1.5
+        assert step.paths[0].nodes == ["loss", "a3", "yhat", "a1", "w1"]
+
+    def test_graph_edges_multiply_to_the_gradients(self):
+        view = gradcli.graph(NOTE_MODEL, data="x1=1.5,x2=2,y=1", params="b=0.5,w1=2,w2=-1", highlight="w2")
+        assert isinstance(view, gradcli.GraphView)
+        adjoint = {node.name: node.adjoint for node in view.nodes}
+        assert {name: adjoint[name] for name in NOTE_GRADIENTS} == NOTE_GRADIENTS
+        assert view.highlight == "w2" and view.highlight_edges
+
+    def test_a_row_of_a_csv_file(self):
+        view = gradcli.graph("b + w*x1", data=SAMPLES / "points.csv", row=2, params={"w": 1, "b": 0})
+        assert view.point["x1"] == 1.38 and view.point["y"] == -0.706
+
+    def test_several_rows_without_row(self):
+        with pytest.raises(GradcliError, match="choose one with --row"):
+            gradcli.explain("b + w*x1", data=SAMPLES / "points.csv")
+
+
+class TestTrainAndPredict:
+    def test_train_a_csv_file_reaches_least_squares(self):
+        report = gradcli.train(SAMPLES / "data.csv")
+        assert isinstance(report, gradcli.TrainReport) and not report.failed
+        table = np.loadtxt(SAMPLES / "data.csv", delimiter=",", skiprows=1)
+        design = np.column_stack([np.ones(len(table)), table[:, 0], table[:, 1]])
+        best = np.linalg.lstsq(design, table[:, 2], rcond=None)[0]
+        assert [report.params[n] for n in ("b", "w1", "w2")] == pytest.approx(best, rel=1e-6)
+        assert report.loss == report.history[-1] and report.history[0] > report.loss
+        assert report.closed_form is not None and report.closed_form.relative_distance < 1e-6
+        assert report.check.agree is True
+
+    def test_python_columns_train_as_the_file_does(self):
+        table = np.loadtxt(SAMPLES / "data.csv", delimiter=",", skiprows=1)
+        columns = {"x1": table[:, 0], "x2": table[:, 1].tolist(), "y": table[:, 2], "note": ["a"] * len(table)}
+        from_arrays = gradcli.train(columns, "b + w1*x1 + w2*x2")
+        from_file = gradcli.train(str(SAMPLES / "data.csv"))
+        assert from_arrays.params == pytest.approx(from_file.params, rel=1e-12)
+        assert any("column 'note'" in w for w in from_arrays.warnings)
+
+    def test_same_document_as_the_cli(self, monkeypatch):
+        monkeypatch.chdir(SAMPLES.parent)
+        report = gradcli.train("samples/points.csv", "b + w1*x1", optimizer="adam", lr=0.05, epochs=50)
+        document = report.to_dict()
+        cli = cli_json("train", "samples/points.csv", "--model", "b + w1*x1", "--optimizer", "adam", "--lr", "0.05",
+                       "--epochs", "50")
+        for volatile in ("seconds",):
+            document.pop(volatile), cli.pop(volatile)
+        assert document == cli
+
+    def test_save_then_predict_from_the_file_the_document_and_the_report(self, tmp_path):
+        report = gradcli.train(SAMPLES / "data.csv", save=tmp_path / "model.json", history=tmp_path / "h.csv")
+        assert (tmp_path / "h.csv").read_text().startswith("epoch,loss\n0,")
+        new = {"x1": [0.0, 1.0], "x2": [0.0, 2.0]}
+        expected = [report.params["b"], report.params["b"] + report.params["w1"] + 2 * report.params["w2"]]
+        for saved in (tmp_path / "model.json", json.loads((tmp_path / "model.json").read_text()), report):
+            result = gradcli.predict(saved, new)
+            assert isinstance(result, gradcli.Predictions)
+            assert result.yhat.tolist() == pytest.approx(expected, rel=1e-12)
+            assert result.header == ["x1", "x2", "yhat"]
+
+    def test_predict_writes_its_output_file(self, tmp_path):
+        saved = {"model": "b + w1*x1", "inputs": ["x1"], "params": {"b": 1.0, "w1": 2.0}}
+        result = gradcli.predict(saved, SAMPLES / "labels.csv", output=tmp_path / "out.csv")
+        lines = (tmp_path / "out.csv").read_text().splitlines()
+        assert lines[0] == "x1,y,yhat" and len(lines) == result.rows + 1 == 21
+        assert lines[1] == f"2.51,1,{1 + 2 * 2.51!r}"
+
+    @pytest.mark.parametrize("kwargs, message", [
+        ({"optimizer": "newton"}, "--optimizer 'newton'"),
+        ({"epochs": 0}, "--epochs must be a whole number >= 1"),
+        ({"lr": -1.0, "optimizer": "gd"}, "--lr must be a positive number"),
+        ({"tol": -1.0}, "--tol must be a number >= 0"),
+        ({"save": "missing-dir/s.json"}, "does not exist"),
+    ])
+    def test_bad_options_are_gradcli_errors(self, kwargs, message):
+        with pytest.raises(GradcliError, match=message):
+            gradcli.train(SAMPLES / "data.csv", **kwargs)
+
+    @pytest.mark.parametrize("data", [42, b"x1,y\n1,2\n", None])
+    def test_data_of_the_wrong_kind(self, data):
+        with pytest.raises(DataError, match="CSV file's path"):
+            gradcli.train(data)
+
+    def test_a_saved_model_of_the_wrong_kind(self):
+        with pytest.raises(GradcliError, match="saved must be"):
+            gradcli.predict(3.5, {"x1": [1.0]})
+
+    def test_a_bad_row_in_python_data_is_named(self):
+        saved = {"model": "log(w*x1)", "inputs": ["x1"], "params": {"w": 1.0}}
+        with pytest.raises(GradcliError, match="row 2"):
+            gradcli.predict(saved, {"x1": [1.0, -1.0]})
+
+
+def test_losses_lists_the_builtin_losses():
+    assert [loss.name for loss in gradcli.losses()] == ["mse", "mae", "huber", "bce"]
+    assert gradcli.losses()[0].formula == "(yhat - y)**2"
+
+
+def test_the_api_names_are_the_functions_not_their_modules():
+    from gradcli import comparison, explanation, prediction
+    from gradcli.training import fit
+
+    assert gradcli.gradients is comparison.gradients and gradcli.explain is explanation.explain
+    assert gradcli.graph is explanation.graph_view and gradcli.train is fit.train
+    assert gradcli.predict is prediction.predict
