@@ -1,0 +1,93 @@
+"""The pages in docs/ run as written: every `$ command` in a console block is run from the project's
+root, as a user would paste it into a shell, and must print exactly the output shown under it
+(trailing spaces aside) and exit 0; every `>>>` example in a python block is run with doctest.
+"""
+
+from __future__ import annotations
+
+import doctest
+import os
+import re
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cli_runner import clean_env, gradcli_program
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = sorted((ROOT / "docs").glob("*.md"))
+FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
+
+
+@dataclass
+class Example:
+    page: str
+    line: int
+    command: str
+    expected: str
+
+
+def console_examples(page: Path) -> list[Example]:
+    """Each `$ command` of the page's console blocks, with the lines printed under it."""
+    text = page.read_text()
+    found = []
+    for fence in FENCE.finditer(text):
+        if fence.group(1) != "console":
+            continue
+        first_line = text.count("\n", 0, fence.start(2)) + 1
+        for offset, chunk in _chunks(fence.group(2)):
+            command, _, output = chunk.partition("\n")
+            found.append(Example(page.name, first_line + offset, command, output))
+    return found
+
+
+def _chunks(block: str) -> list[tuple[int, str]]:
+    """(line offset, '$ command' line and the output lines under it) for each command of a block."""
+    lines = block.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith("$ ")]
+    assert starts and starts[0] == 0, f"a console block must start with a '$ ' command: {block[:60]!r}"
+    ends = starts[1:] + [len(lines)]
+    return [(a, "\n".join([lines[a][2:], *lines[a + 1:b]])) for a, b in zip(starts, ends)]
+
+
+EXAMPLES = [example for page in PAGES for example in console_examples(page)]
+
+
+def test_the_worked_example_page_is_there_and_has_commands():
+    pages = {example.page for example in EXAMPLES}
+    assert "worked-example.md" in pages
+    assert sum(example.page == "worked-example.md" for example in EXAMPLES) >= 6
+
+
+@pytest.mark.parametrize("example", EXAMPLES, ids=lambda e: f"{e.page}:{e.line}")
+def test_console_example_prints_what_the_page_shows(example):
+    program = Path(gradcli_program())
+    env = clean_env(PATH=f"{program.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    proc = subprocess.run(["bash", "-c", f"set -o pipefail; {example.command}"], cwd=ROOT, capture_output=True,
+                          timeout=120, env=env)
+    assert proc.returncode == 0, proc.stderr.decode()
+    printed = [line.rstrip() for line in proc.stdout.decode().splitlines()]
+    assert printed == [line.rstrip() for line in example.expected.splitlines()], proc.stderr.decode()
+
+
+@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+def test_python_examples_run(page, monkeypatch):
+    monkeypatch.chdir(ROOT)  # the examples name files under samples/
+    blocks = [fence.group(2) for fence in FENCE.finditer(page.read_text()) if fence.group(1) == "python"]
+    parser = doctest.DocTestParser()
+    runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
+    for number, block in enumerate(blocks):
+        runner.run(parser.get_doctest(block, {}, f"{page.name} block {number + 1}", str(page), 0))
+    assert runner.summarize(verbose=False).failed == 0
+
+
+def test_the_checker_sees_a_wrong_output(tmp_path):
+    """A control: an example whose printed output differs from the page is found out."""
+    page = tmp_path / "page.md"
+    page.write_text("text\n\n```console\n$ echo one\none\n$ echo two\nthree\n```\n")
+    examples = console_examples(page)
+    assert [(e.command, e.expected, e.line) for e in examples] == [("echo one", "one", 4), ("echo two", "three", 6)]
+    assert shutil.which("bash")
