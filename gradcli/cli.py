@@ -18,7 +18,7 @@ import gradcli
 
 from .errors import GradcliError, ParseError
 from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
-from .training.options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL
+from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
 
 app = typer.Typer(
@@ -124,12 +124,8 @@ def grad(
         raise typer.Exit(1)
 
 
-class Optimizer(str, Enum):
-    lbfgs = "lbfgs"
-    gd = "gd"
-    sgd = "sgd"
-    momentum = "momentum"
-    adam = "adam"
+# The choices come from the optimisers' table, so a new optimiser needs no change here.
+Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # type: ignore[misc]
 
 
 @app.command()
@@ -140,7 +136,7 @@ def train(
     loss: LossOption = DEFAULT_LOSS,
     delta: DeltaOption = DEFAULT_DELTA,
     target: Annotated[str, typer.Option("--target", "-t", help="The target column.")] = "y",
-    optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer.lbfgs,
+    optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer[DEFAULT_OPTIMIZER],
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many passes over the data.", min=1)] = DEFAULT_EPOCHS,
     batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per step (default: all; sgd 32).", min=1, show_default=False)] = None,

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from ..errors import GradcliError, RoleError, show_text
-from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Num, Sym, parse, substitute, symbols, to_text
+from .expr import CONSTANTS, NAME_RE, Call, Expr, Sym, parse, substitute, symbols, to_text
 from .losses import DEFAULT_DELTA, LOSSES
 
 YHAT = "yhat"
@@ -55,24 +55,12 @@ def check_name(name: str, what: str) -> None:
 
 def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, str, str]:
     """The per-row loss with the model substituted, its name and its formula in yhat and target."""
-    yhat, y = Sym(YHAT), Sym(target)
-    residual = Binary("sub", yhat, y)
     key = loss.strip().lower()
     if key in LOSSES:
-        formula = re.sub(r"\by\b", target, LOSSES[key].formula)
-        if key == "mse":
-            per_row: Expr = Binary("pow", residual, Num(2.0, "2"))
-        elif key == "mae":
-            per_row = Call("abs", (residual,))
-        elif key == "huber":
-            if not (delta > 0 and delta < float("inf")):
-                raise GradcliError(f"--delta must be a positive number, got {delta!r}")
-            per_row = Call("huber", (residual, Num(float(delta), repr(float(delta)))))
-            formula = re.sub(r"\bdelta\b", repr(float(delta)), formula)
-        else:  # bce
-            if isinstance(model, Call) and model.fn == "sigmoid":
-                return Call("bce_logit", (model.args[0], y)), key, formula
-            per_row = Call("bce", (yhat, y))
+        info = LOSSES[key]
+        per_row = info.build(Sym(YHAT), Sym(target), model, delta)
+        formula = re.sub(r"\by\b", target, info.formula)
+        formula = re.sub(r"\bdelta\b", repr(float(delta)), formula)
         return substitute(per_row, YHAT, model), key, formula
     per_row = parse(loss, what="loss")
     names = symbols(per_row)
