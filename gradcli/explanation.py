@@ -1,13 +1,13 @@
 """The chain rule step by step (`gradcli explain`) and the graph as data (`gradcli graph`).
 
-Both start from exactly the problem `grad` computes (api.prepare), at one
+Both start from exactly the problem `grad` computes (comparison.prepare), at one
 point, and walk the graph backprop walks: node values and adjoints from the
-reverse sweep, every edge's local derivative as a formula (ops.py's
+reverse sweep, every edge's local derivative as a formula (language/ops.py's
 ``local_text``) and as a number (``Op.local``), the paths from the loss back
 to each parameter and the products along them. Nothing here differentiates:
-the symbolic side is SymPy's (symbolic.py), the graph side is graph.py's.
-Results are plain dataclasses; rendering lives in explain_render.py and
-graph_render.py.
+the symbolic side is SymPy's (engines/symbolic.py), the graph side is engines/graph.py's.
+Results are plain dataclasses; rendering lives in views/explain.py and
+views/graph.py.
 """
 
 from __future__ import annotations
@@ -62,7 +62,7 @@ class EdgeInfo:
     target: int
     position: int
     partial: str  # "∂a1/∂w1"
-    local: str  # its formula, from ops.py: "x1"
+    local: str  # its formula, from language/ops.py: "x1"
     local_value: float | None  # None where undefined (e.g. ∂(a**2)/∂2 = loss*log(a) for a < 0)
 
 

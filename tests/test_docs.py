@@ -1,6 +1,7 @@
 """The pages in docs/ run as written: every `$ command` in a console block is run from the project's
 root, as a user would paste it into a shell, and must print exactly the output shown under it
-(trailing spaces aside) and exit 0; every `>>>` example in a python block is run with doctest.
+(trailing spaces aside) and exit 0; every `>>>` example in a python block of docs/ and README.md
+is run with doctest.
 """
 
 from __future__ import annotations
@@ -73,7 +74,7 @@ def test_console_example_prints_what_the_page_shows(example):
     assert printed == [line.rstrip() for line in example.expected.splitlines()], proc.stderr.decode()
 
 
-@pytest.mark.parametrize("page", PAGES, ids=lambda p: p.name)
+@pytest.mark.parametrize("page", [*PAGES, ROOT / "README.md"], ids=lambda p: p.name)
 def test_python_examples_run(page, monkeypatch):
     monkeypatch.chdir(ROOT)  # the examples name files under samples/
     blocks = [fence.group(2) for fence in FENCE.finditer(page.read_text()) if fence.group(1) == "python"]
@@ -81,7 +82,8 @@ def test_python_examples_run(page, monkeypatch):
     runner = doctest.DocTestRunner(optionflags=doctest.NORMALIZE_WHITESPACE)
     for number, block in enumerate(blocks):
         runner.run(parser.get_doctest(block, {}, f"{page.name} block {number + 1}", str(page), 0))
-    assert runner.summarize(verbose=False).failed == 0
+    results = runner.summarize(verbose=False)
+    assert results.attempted and results.failed == 0
 
 
 def test_the_checker_sees_a_wrong_output(tmp_path):

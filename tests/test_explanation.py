@@ -1,6 +1,6 @@
 """`gradcli explain`: the worked example's steps, paths and their products, the check, the op counts.
 
-The note's point by hand (BACKPROP-NOTE.md), a parameter reached by two paths,
+The note's point by hand (docs/worked-example.md), a parameter reached by two paths,
 a capped path list, bce through the logit, every kind of model the parser
 accepts, random expression trees (hypothesis: path sums = backprop = SymPy),
 op counts that grow linearly in d for the linear model, the LaTeX fragment,

@@ -7,7 +7,7 @@ Two paths read the same files the same way:
   we refuse (nan, inf, 1e999 -> inf, `"1"2` read as 12), so its result is only
   used when every value is finite and every quote in the file sits where a
   strict reader expects one;
-- the slow path (the csv module, then `data.parse_number` on every wanted cell)
+- the slow path (the csv module, then `values.parse_number` on every wanted cell)
   is the reference: it runs whenever the fast path declines or fails, and
   either finds the first defect, naming its line, row and column, or returns
   the table (when pyarrow was merely stricter, e.g. about a non-breaking space).

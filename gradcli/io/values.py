@@ -1,4 +1,4 @@
-"""Reading values: inline NAME=VALUE lists, JSON parameter files, files or stdin (CSV tables: table.py).
+"""Reading values: inline NAME=VALUE lists, JSON parameter files, files or stdin (CSV tables: csv.py).
 
 Values are decimal numbers only, never evaluated as expressions; nan, inf and
 numbers that overflow are errors that name the row and column.

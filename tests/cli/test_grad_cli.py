@@ -1,6 +1,6 @@
 """The `gradcli` program as a user runs it: the installed console script in a subprocess.
 
-Covers the worked example of BACKPROP-NOTE.md in every output format, roles and
+Covers the worked example of docs/worked-example.md in every output format, roles and
 default values, inline/JSON/CSV values and every defect they can have, losses,
 exit codes (0 agree, 1 disagree, 2 bad input), usage errors, --help/--version,
 colour handling on a pipe and on a terminal, and a light start-up.

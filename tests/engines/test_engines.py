@@ -1,6 +1,6 @@
 """Tests of the two engines side by side: SymPy's derivatives and backpropagation on the graph.
 
-The worked example of BACKPROP-NOTE.md by hand, the graph's shape (intermediate
+The worked example of docs/worked-example.md by hand, the graph's shape (intermediate
 nodes, a parameter reached by two paths), means over rows, random expression
 trees (hypothesis), undefined points, kinks, stable bce, huber, running one
 engine alone and the finite-difference check.

@@ -1,4 +1,4 @@
-"""The compiled, chunked sweep (gradcli/sweep.py) against graph.backprop, the node-by-node reference.
+"""The compiled, chunked sweep (gradcli/engines/sweep.py) against graph.backprop, the node-by-node reference.
 
 Rows are independent, so the loss and the gradient must not depend on how the rows are cut
 into chunks, nor on parameter x input products being folded into one matrix-vector product,

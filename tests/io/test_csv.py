@@ -1,4 +1,4 @@
-"""Unit tests of gradcli.table: the strict CSV reader (fast and slow paths) and write_csv.
+"""Unit tests of gradcli.io.csv: the strict CSV reader (fast and slow paths) and write_csv.
 
 Every defect is a one-line DataError naming the source, the line (and row) and
 the column; the fast path (pyarrow) and the slow path (csv module +

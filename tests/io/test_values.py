@@ -1,4 +1,4 @@
-"""Unit tests of gradcli.data: numbers, NAME=VALUE lists, JSON parameter files, API columns (CSV: test_table.py).
+"""Unit tests of gradcli.io.values: numbers, NAME=VALUE lists, JSON parameter files, API columns (CSV: test_csv.py).
 
 Every defect is a DataError whose message says where it is (option and name,
 or source, line, row and column).

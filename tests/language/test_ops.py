@@ -1,4 +1,4 @@
-"""Tests of the operations table (gradcli.ops.OPS).
+"""Tests of the operations table (gradcli.language.ops.OPS).
 
 Every entry is checked, by looping over the table, so a new operation is
 covered as soon as it is added:

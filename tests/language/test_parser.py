@@ -1,4 +1,4 @@
-"""Tests of the safe expression parser (gradcli.expr) and of hostile model text through the CLI."""
+"""Tests of the safe expression parser (gradcli.language.expr) and of hostile model text through the CLI."""
 
 from __future__ import annotations
 
