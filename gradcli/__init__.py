@@ -17,7 +17,7 @@ only when a computation runs, so that `import gradcli` and `gradcli --help` star
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 from .errors import DataError, GradcliError, ParseError, RoleError, UndefinedError
 from .version import __version__
@@ -39,6 +39,10 @@ _LAZY = {
 }
 
 __all__ = [*_LAZY, "GradcliError", "DataError", "ParseError", "RoleError", "UndefinedError", "__version__"]
+
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def __getattr__(name: str) -> Any:

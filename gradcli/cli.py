@@ -7,6 +7,7 @@ agree), 1 a check failed, 2 bad input. stdout carries results only; warnings and
 
 from __future__ import annotations
 
+import errno
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -299,17 +300,73 @@ def graph(
      GraphFormat.mermaid: view.graph_mermaid, GraphFormat.json: view.graph_json}[fmt](result)
 
 
-INTERRUPTED = 130  # what Typer returns for Ctrl-C (KeyboardInterrupt), as shells do
+INTERRUPTED = 130  # Ctrl-C, as shells report it
+INTERNAL_ERROR = 70  # a bug in gradcli (sysexits' EX_SOFTWARE): never 1, which means a check failed
+OUTPUT_LOST = 74  # stdout could not be written (sysexits' EX_IOERR)
+_WRITE_ERRORS = {errno.ENOSPC, errno.EDQUOT, errno.EIO, errno.EFBIG, errno.EBADF, errno.EPIPE}
 
 
 def main() -> None:
-    """Entry point: usage errors become one line on stderr and exit code 2."""
+    """Entry point: every way out is one line on stderr and a documented exit code, never a traceback.
+
+    0 ok, 1 a check failed, 2 bad input or usage, 70 a bug (GRADCLI_DEBUG=1 shows its traceback),
+    74 the output could not be written, 130 interrupted.
+    """
+    try:
+        code = _run()
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    except Terminated as ended:
+        from .__main__ import interrupted
+
+        interrupted(f"terminated by {ended.name}", 128 + ended.signum)
+    except MemoryError:
+        sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
+        code = 2
+    except OSError as err:
+        # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
+        code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
+    except Exception as err:  # noqa: BLE001: a bug, told in one line
+        code = _internal_error(err)
+    if code == INTERRUPTED:
+        from .__main__ import interrupted
+
+        try:
+            sys.stdout.flush()
+        except (OSError, AttributeError):
+            pass
+        interrupted()
+    sys.exit(_flushed(code))
+
+
+class Terminated(BaseException):
+    """SIGTERM or SIGHUP, raised where the program is, so that every clean-up on the way out runs."""
+
+    def __init__(self, signum: int) -> None:
+        import signal
+
+        super().__init__(signum)
+        self.signum, self.name = signum, signal.Signals(signum).name
+
+
+def _terminate(signum: int, frame: object) -> None:
+    raise Terminated(signum)
+
+
+def _run() -> int:
+    """The app, with usage errors as one line and exit code 2."""
     import signal
 
     # A closed pipe (`gradcli train ... | head`) ends the program quietly, as it ends `cat`;
     # Python's default would be an error exit that reads like a failed check.
     if hasattr(signal, "SIGPIPE"):
         signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    for name in ("SIGTERM", "SIGHUP"):  # by default these kill at once, leaving temporary files behind
+        if hasattr(signal, name):
+            signal.signal(getattr(signal, name), _terminate)
+    if sys.stdout is None:  # started with `>&-`: nothing could be printed, and a file opened now could take fd 1
+        sys.stderr.write("gradcli: error: stdout is closed, so nothing could be printed; redirect it to a file\n")
+        return 2
     # Typer may bundle its own click: find its UsageError through a public class.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
@@ -318,9 +375,42 @@ def main() -> None:
         where = err.ctx.command_path if err.ctx else "gradcli"
         message = " ".join(err.format_message().split())
         sys.stderr.write(f"gradcli: error: {message} (see '{where} --help')\n")
-        sys.exit(2)
+        return 2
     except typer.Abort:
-        code = INTERRUPTED
-    if code == INTERRUPTED:
-        sys.stderr.write("gradcli: interrupted\n")
-    sys.exit(code if isinstance(code, int) else 0)
+        return INTERRUPTED
+    return code if isinstance(code, int) else 0
+
+
+def _internal_error(err: Exception) -> int:
+    import os
+
+    if os.environ.get("GRADCLI_DEBUG"):
+        import traceback
+
+        traceback.print_exception(err)
+    detail = " ".join(str(err).split())[:200]
+    sys.stderr.write(f"gradcli: internal error (a bug in gradcli): {type(err).__name__}"
+                     f"{': ' + detail if detail else ''} (GRADCLI_DEBUG=1 shows the traceback)\n")
+    return INTERNAL_ERROR
+
+
+def _output_lost(err: OSError) -> int:
+    import os
+
+    sys.stderr.write(f"gradcli: error: cannot write the output: {err.strerror or err}\n")
+    try:  # what is left in the buffer goes nowhere, instead of failing again at exit
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):
+        pass
+    return OUTPUT_LOST
+
+
+def _flushed(code: int) -> int:
+    """Flush stdout now, so that a failed write (a full disk) is said and counted, not lost at exit."""
+    try:
+        if sys.stdout is not None:
+            sys.stdout.flush()
+    except OSError as err:
+        lost = _output_lost(err)
+        return lost if code in (0, 1) else code
+    return code

@@ -164,6 +164,10 @@ def prepare(
                 for kind, names in (("data", columns), ("parameter", given_params))
                 for name in names if name not in used]
 
+    if data is not None and problem.target not in columns:  # never a silent 0
+        listed = show_text(", ".join(columns), 200) or "none"
+        raise DataError(f"the data has no value for the target {problem.target!r} (given: {listed}); "
+                        "add it, or name another with --target")
     defaults: dict[str, float] = {}
     values = {name: given_params.get(name, PARAM_DEFAULT) for name in problem.params}
     defaults.update({name: PARAM_DEFAULT for name in problem.params if name not in given_params})
@@ -288,6 +292,7 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
             fd_values[name] = (up - down) / (2 * h)
 
     results: dict[str, ParamGradient] = {}
+    uncompared: dict[Any, list[str]] = {}  # kink -> the parameters not compared because of it
     for name in chosen:
         s = symbolic_values.get(name)
         b = backprop_values.get(name)
@@ -308,15 +313,18 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
                 gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(swept.loss)))
             else:
                 gradient.fd_agree = False
-        near = [k for k in found_kinks if not k.exact and name in k.params]
+        near = [k for k in found_kinks if name in k.params]
         if gradient.agree is False and near:
-            # Within rounding of a kink the engines may fall on different sides of it:
-            # not a disagreement, but a point where the loss is not differentiable.
+            # At or within rounding of a kink the engines may fall on different sides of it: backprop's
+            # argument can be exactly 0 where SymPy's 30 digits leave 1e-31, or the other way round.
+            # Not a disagreement, but a point where the loss is not differentiable.
             gradient.agree = None
-            warnings.append(
-                f"{name}: not compared: {near[0].text} is within rounding of its kink in {near[0].where()}, "
-                "where the loss is not differentiable and the engines fell on different sides")
+            uncompared.setdefault(near[0], []).append(name)
         results[name] = gradient
+    for kink, names in uncompared.items():  # one line per kink, however many parameters it touches
+        at = "at" if kink.exact else "within rounding of"
+        warnings.append(f"not compared for {', '.join(names)}: {kink.text} is {at} its kink in {kink.where()}, "
+                        "where the loss is not differentiable and the engines fell on different sides")
 
     verdicts = [g.agree for g in results.values() if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]

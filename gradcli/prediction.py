@@ -72,7 +72,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     """The saved model's document (raw bytes of a file, or a mapping) and how messages name it."""
     from .io.saved import saved_document
     from .io.sources import is_spec, source_name
-    from .io.values import read_text_source
+    from .io.values import PARAMS_MAX_BYTES, read_text_source
     from .training.fit import TrainReport
 
     if isinstance(saved, TrainReport):
@@ -80,6 +80,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     if isinstance(saved, Mapping):
         return saved, "the saved model"
     if is_spec(saved):
-        return read_text_source(os.fspath(saved), "parameter"), source_name(os.fspath(saved))
+        return (read_text_source(os.fspath(saved), "parameter", max_bytes=PARAMS_MAX_BYTES),
+                source_name(os.fspath(saved)))
     raise GradcliError(f"saved must be a file from `gradcli train --save`, its document as a dict, or what "
                        f"gradcli.train returned; got {type(saved).__name__}")

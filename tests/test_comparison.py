@@ -154,12 +154,30 @@ class TestRoles:
         assert list(report.gradients) == ["b", "w1", "w2", "x2"]
         assert report.defaults == {"w2": 0.5, "x2": 0.5}
 
-    def test_target_renamed_and_defaulted(self):
-        report = gradcli.gradients(NOTE_MODEL, data={"x1": [1.5], "x2": [2.0]}, params=NOTE_PARAMS, target="t")
+    def test_target_renamed(self):
+        report = gradcli.gradients(NOTE_MODEL, data={"x1": [1.5], "x2": [2.0], "t": [0.0]}, params=NOTE_PARAMS,
+                                   target="t")
         assert report.target == "t" and report.loss_formula == "(yhat - t)**2"
-        assert report.defaults == {"t": 0.0}
         # yhat = 1.5, t = 0: dloss/db = 3
         assert backprop(report)["b"] == pytest.approx(3.0)
+
+    def test_without_data_the_target_takes_its_default(self):
+        report = gradcli.gradients(NOTE_MODEL, params=NOTE_PARAMS, target="t")
+        assert report.defaults["t"] == 0.0
+
+    @pytest.mark.parametrize("target", ["y", "t"])
+    def test_data_without_the_target_is_an_error_not_a_silent_zero(self, target):
+        with pytest.raises(DataError, match=f"no value for the target '{target}' \\(given: x1, x2\\)"):
+            gradcli.gradients(NOTE_MODEL, data={"x1": [1.5], "x2": [2.0]}, params=NOTE_PARAMS, target=target)
+
+    @pytest.mark.parametrize("loss", ["(yhat-y)**2 + z", "(yhat - y)**2 + 0.1*lamda*w1**2"])
+    def test_a_loss_name_in_neither_model_nor_data_is_an_error(self, loss):
+        with pytest.raises(RoleError, match="neither in the model nor in the data"):
+            gradcli.gradients(NOTE_MODEL, loss, params=NOTE_PARAMS)
+
+    def test_a_regularisation_parameter_given_a_value_is_a_parameter(self):
+        report = gradcli.gradients(NOTE_MODEL, "(yhat - y)**2 + lamda*w1**2", params={**NOTE_PARAMS, "lamda": 0.1})
+        assert report.agree is True and "lamda" in report.gradients
 
     def test_wrt(self):
         report = gradcli.gradients(NOTE_MODEL, params=NOTE_PARAMS, wrt=["w2", "b", "w2"])
@@ -175,7 +193,7 @@ class TestRoles:
         assert report.gradients["w"].backprop_value == 0.0 and report.gradients["w"].symbolic_value == 0.0
 
     def test_unused_names_are_warnings(self):
-        report = gradcli.gradients("w*x1", data={"x1": [1.0], "zz": [2.0]}, params={"w": 1.0, "q": 1.0})
+        report = gradcli.gradients("w*x1", data={"x1": [1.0], "y": [0.0], "zz": [2.0]}, params={"w": 1.0, "q": 1.0})
         assert any("'zz'" in w for w in report.warnings)
         assert any("'q'" in w for w in report.warnings)
         assert report.agree is True
@@ -289,8 +307,8 @@ class TestBadInput:
         [
             ({"x1": [1.0, 2.0], "y": [1.0]}, "'y'"),
             ({"x1": [[1.0], [2.0]]}, "'x1'"),
-            ({"x1": [1.0, math.nan]}, "row 2"),
-            ({"x1": np.array([np.inf])}, "row 1"),
+            ({"x1": [1.0, math.nan], "y": [0.0, 1.0]}, "row 2"),
+            ({"x1": np.array([np.inf]), "y": [0.0]}, "row 1"),
             ({"x1": []}, "no rows"),
             ({"x1": ["abc"]}, "'x1'"),
         ],

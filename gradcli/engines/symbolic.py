@@ -192,7 +192,12 @@ class SymbolicLoss:
         def shared(exprs: Any) -> Any:
             return sp.cse(exprs, symbols=sp.numbered_symbols("_t"), list=False)
 
-        return sp.lambdify(list(internal.values()), renamed, modules=module, cse=shared)
+        modules: Any = module
+        if module == "numpy":  # NumPy has no erf: lambdify would call math.erf on whole arrays
+            import numpy as np
+
+            modules = [{"erf": np.vectorize(math.erf, otypes=[np.float64])}, "numpy"]
+        return sp.lambdify(list(internal.values()), renamed, modules=modules, cse=shared)
 
     def _precise(self, derivatives: Mapping[str, Any]) -> Callable[[Mapping[str, float], int], list[float]]:
         """All derivatives at one point in 30-digit arithmetic (mpmath), sharing subexpressions.

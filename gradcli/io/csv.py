@@ -76,11 +76,13 @@ def _records(text: str, source: str) -> Iterator[tuple[int, int, list[str]]]:
 
 def _check_header(record: list[str], line: int, source: str) -> list[str]:
     header = [cell.strip() for cell in record]
+    seen: set[str] = set()  # a set, not header.index: 100,000 columns took minutes
     for i, name in enumerate(header):
         if not name:
             raise DataError(f"{source}: line {line}: column {i + 1} has an empty name in the header")
-        if header.index(name) != i:
+        if name in seen:
             raise DataError(f"{source}: line {line}: column name {show_text(name)!r} appears twice in the header")
+        seen.add(name)
     return header
 
 

@@ -9,39 +9,79 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import IO, Any, Callable, Mapping
+from typing import IO, Any, Callable, Iterator, Mapping
 
 from ..errors import DataError, show_text
 
 PLOT_SUFFIXES = (".png", ".svg")
 
 
-def check_output(path: str, option: str, inputs: list[str]) -> Path:
-    """Refuse up front: a missing directory, a directory, device or pipe as the file, or an input file.
+def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -> Path:
+    """Refuse up front: an empty name, a missing directory, a directory, device or pipe as the file,
+    a name the system refuses (too long, a loop of links), or an input file, stdin's too.
 
     A symbolic link is followed: the file it points to is replaced and the link stays.
     """
-    target = Path(path)
-    if target.is_symlink():
-        target = target.resolve()
-    if target.is_dir():
-        raise DataError(f"{option} {show_text(path)!r} is a directory")
-    if target.exists() and not target.is_file():
-        raise DataError(f"{option} {show_text(path)!r} is not a regular file (a device or a pipe); "
-                        f"name a file{' or leave ' + option + ' out to write to stdout' if option == '--output' else ''}")
-    if not target.parent.is_dir():
-        raise DataError(f"{option} {show_text(path)!r}: the directory {show_text(str(target.parent))!r} does not exist")
-    for source in inputs:
-        if source != "-" and target.exists() and Path(source).exists() and os.path.samefile(target, source):
-            raise DataError(f"{option} {show_text(path)!r} is the input file; refusing to write over it")
+    text = os.fspath(path)
+    if not text:
+        raise DataError(f"{option}: the file name is empty")
+    if text.endswith(os.sep):
+        raise DataError(f"{option} {show_text(text)!r} ends in {os.sep!r}: name a file, not a directory")
+    try:
+        target = Path(text)
+        if target.is_symlink():
+            target = target.resolve(strict=True)
+        if target.is_dir():
+            raise DataError(f"{option} {show_text(text)!r} is a directory")
+        if target.exists() and not target.is_file():
+            raise DataError(f"{option} {show_text(text)!r} is not a regular file (a device or a pipe); name a file"
+                            f"{' or leave ' + option + ' out to write to stdout' if option == '--output' else ''}")
+        if not target.parent.is_dir():
+            raise DataError(f"{option} {show_text(text)!r}: the directory {show_text(str(target.parent))!r} "
+                            "does not exist")
+        os.stat(target.parent)  # a name too long for the system fails here, not after the work
+        if len(target.name.encode()) > _name_max(target.parent):
+            raise DataError(f"{option} {show_text(text)!r}: the file name is longer than this file system allows")
+        for source in inputs:
+            if target.exists() and _same_file(target, source):
+                what = "the file stdin reads" if source == "-" else "the input file"
+                raise DataError(f"{option} {show_text(text)!r} is {what}; refusing to write over it")
+    except OSError as err:  # a name too long, no permission to look
+        raise DataError(f"{option} {show_text(text)!r}: {err.strerror or err}") from None
+    except RuntimeError:  # Path.resolve on a loop of symbolic links
+        raise DataError(f"{option} {show_text(text)!r}: a loop of symbolic links") from None
     return target
 
 
-def check_outputs(outputs: Mapping[str, str | None], inputs: list[str]) -> dict[str, Path]:
+def _name_max(directory: Path) -> int:
+    try:
+        return os.pathconf(directory, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        return 255
+
+
+def _same_file(target: Path, source: str) -> bool:
+    """Whether the input `source` ('-': whatever stdin is) is the file `target` names."""
+    import stat
+    import sys
+
+    if source == "-":
+        if sys.stdin is None:
+            return False
+        try:
+            info = os.fstat(sys.stdin.fileno())
+        except (OSError, ValueError):
+            return False
+        there = target.stat()
+        return stat.S_ISREG(info.st_mode) and (info.st_dev, info.st_ino) == (there.st_dev, there.st_ino)
+    return Path(source).exists() and os.path.samefile(target, source)
+
+
+def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None], inputs: list[str]) -> dict[str, Path]:
     """Every output option checked, and no two of them naming the same file."""
-    checked = {option: check_output(path, option, inputs) for option, path in outputs.items() if path}
+    checked = {option: check_output(path, option, inputs) for option, path in outputs.items() if path is not None}
     seen: dict[Path, str] = {}
     for option, path in checked.items():
         resolved = path.resolve()
@@ -62,43 +102,113 @@ Writer = tuple[Path, Callable[[IO[Any]], None], bool]  # (target, writes the con
 def atomic_write_all(writers: list[Writer]) -> None:
     """All the files or none: every content goes to a temporary file first, then each is renamed.
 
-    An OSError (a full disk, no permission) becomes a DataError naming the file, and no
-    temporary file stays behind.
+    A temporary file is named .NAME.PID.RANDOM.tmp: one that a run killed mid-write (kill -9)
+    left behind is removed by the next write beside it, once its pid has gone. (O_TMPFILE with
+    linkat would leave nothing at all, but linking /proc/self/fd fails on some kernels and
+    sandboxes, this one included.) Ctrl-C, SIGTERM and SIGHUP wait while the files are renamed,
+    so a run's outputs are all new or all old. An OSError (a full disk, no permission) becomes a
+    DataError naming the file, and no temporary file stays behind.
     """
-    staged: list[tuple[str, Path]] = []
+    staged: list[_Staged] = []
     current = writers[0][0] if writers else None
     try:
         for current, write, binary in writers:
-            staged.append((_stage(current, write, binary), current))
-        for temporary, current in staged:
-            os.replace(temporary, current)
+            _remove_stale(current)
+            staged.append(_stage(current, write, binary))
+        with _signals_held():
+            for item in staged:
+                current = item.target
+                item.commit()
     except BaseException as err:
-        for temporary, _ in staged:
-            Path(temporary).unlink(missing_ok=True)
+        for item in staged:
+            item.discard()
         if isinstance(err, OSError):
             raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}") from None
         raise
 
 
-def _stage(path: Path, write: Callable[[IO[Any]], None], binary: bool) -> str:
+class _Staged:
+    """A content written in full beside its target, not yet in its place."""
+
+    def __init__(self, target: Path, name: str) -> None:
+        self.target, self.name = target, name
+
+    def commit(self) -> None:
+        os.replace(self.name, self.target)
+
+    def discard(self) -> None:
+        Path(self.name).unlink(missing_ok=True)
+
+
+def _temporary_name(target: Path) -> str:
+    """.NAME.PID.RANDOM.tmp beside the target: the pid tells a later run whether its writer still lives."""
+    import secrets
+
+    return str(target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+
+
+def _stage(path: Path, write: Callable[[IO[Any]], None], binary: bool) -> _Staged:
     """The content in a temporary file beside the target, with the target's permissions."""
     text = {} if binary else {"encoding": "utf-8", "newline": ""}
-    handle = tempfile.NamedTemporaryFile("wb" if binary else "w", dir=path.parent, prefix=f".{path.name}.",
-                                         suffix=".tmp", delete=False, **text)
+    staged = _Staged(path, _temporary_name(path))
     try:
-        with handle:
+        with open(staged.name, "xb" if binary else "x", **text) as handle:
+            os.fchmod(handle.fileno(), 0o600)  # private until complete
             write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(handle.name, _mode_for(path))
+            os.fchmod(handle.fileno(), _mode_for(path))
     except BaseException:
-        Path(handle.name).unlink(missing_ok=True)
+        staged.discard()
         raise
-    return handle.name
+    return staged
+
+
+def _remove_stale(target: Path) -> None:
+    """Remove the temporary files beside target that a run killed mid-write left (their pid is gone)."""
+    prefix = f".{target.name}."
+    try:
+        leftovers = [entry for entry in os.scandir(target.parent)
+                     if entry.name.startswith(prefix) and entry.name.endswith(".tmp")]
+    except OSError:
+        return
+    for entry in leftovers:
+        pid = entry.name[len(prefix):].split(".", 1)[0]
+        if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                pass
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # someone else's process
+        return True
+    return True
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP are held back (not lost) for the few renames that must all happen."""
+    import signal
+
+    held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 def _mode_for(path: Path) -> int:
-    """The replaced file's permissions, or what a new file gets under the umask (tempfile makes 0600)."""
+    """The replaced file's permissions, or what a new file gets under the umask (temporaries are 0600)."""
     try:
         return path.stat().st_mode & 0o777
     except FileNotFoundError:

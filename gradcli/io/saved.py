@@ -39,15 +39,9 @@ def saved_document(report: Any) -> dict[str, Any]:
 def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
     """A --save file (its bytes, or its document as a mapping), every field checked; a defect names the
     file and the field."""
-    from .values import decode_utf8, to_finite_float
+    from .values import load_json, to_finite_float
 
-    if isinstance(raw, Mapping):
-        document: Any = dict(raw)
-    else:
-        try:
-            document = json.loads(decode_utf8(raw, source))
-        except json.JSONDecodeError as err:
-            raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    document = dict(raw) if isinstance(raw, Mapping) else load_json(raw, source)
     if not isinstance(document, dict):
         raise DataError(f"{source}: expected the JSON object that `gradcli train --save` writes")
 

@@ -139,7 +139,7 @@ class ColumnsTable(Table):
 def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
     """A CSV file or '-' (stdin) with its header read and checked, or a mapping of column -> values."""
     from .csv import read_header
-    from .values import read_text_source
+    from .values import data_max_bytes, read_text_source
 
     if isinstance(data, Mapping):
         return ColumnsTable("data", b"", [str(name) for name in data], {str(k): v for k, v in data.items()})
@@ -148,7 +148,7 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
                         f"got {type(data).__name__}")
     path = os.fspath(data)
     name = source_name(path)
-    raw = read_text_source(path, what)
+    raw = read_text_source(path, what, max_bytes=data_max_bytes())
     return Table(name, raw, read_header(raw, name))
 
 

@@ -76,22 +76,60 @@ def is_assignment_list(text: str) -> bool:
     return "=" in text
 
 
-def read_text_source(spec: str, what: str, limit: int | None = None) -> bytes:
-    """The bytes of a file, or of stdin for '-', with at most `limit` bytes read."""
+PARAMS_MAX_BYTES = 16 << 20  # a parameter or saved-model file: far more than 20,000 names need
+STDIN_MAX_BYTES = 1 << 30  # stdin has no size to check first: larger data comes as a file
+
+
+def data_max_bytes() -> int:
+    """The most data read into memory: a quarter of this machine's memory (it is parsed beside it)."""
+    import os
+
+    try:
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
+    except (ValueError, OSError, AttributeError):
+        return 4 << 30
+
+
+def read_text_source(spec: str, what: str, limit: int | None = None, *, max_bytes: int | None = None) -> bytes:
+    """The bytes of a file, or of stdin for '-'.
+
+    `limit`: at most this many bytes are read (the caller judges the rest). `max_bytes`: more is a
+    DataError, so endless input (`yes | gradcli ...`, /dev/zero on stdin) ends at once. A device
+    (/dev/zero, /dev/urandom) is refused by name: it has no end.
+    """
+    import os
+    import stat
+
+    name = "stdin" if spec == "-" else f"file {show_text(spec)!r}"
+    if spec == "-" and max_bytes is not None:
+        max_bytes = min(max_bytes, STDIN_MAX_BYTES)
+    cap = limit if limit is not None else (max_bytes + 1 if max_bytes is not None else -1)
     try:
         if spec == "-":
-            stream = sys.stdin.buffer
-            return stream.read() if limit is None else stream.read(limit)
-        with open(spec, "rb") as handle:
-            return handle.read() if limit is None else handle.read(limit)
+            if sys.stdin is None:
+                raise DataError(f"{what}: stdin is closed (nothing to read; give a file instead of '-')")
+            raw = sys.stdin.buffer.read(cap)
+        else:
+            with open(spec, "rb") as handle:
+                info = os.fstat(handle.fileno())
+                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
+                    raise DataError(f"{what} {name} is a device, not a file")
+                if max_bytes is not None and stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+                    raise DataError(f"{what} {name} is larger than {max_bytes:,} bytes, the most gradcli reads "
+                                    "into memory")
+                raw = handle.read(cap)
     except FileNotFoundError:
-        raise DataError(f"{what} file {show_text(spec)!r} does not exist") from None
+        raise DataError(f"{what} {name} does not exist") from None
     except IsADirectoryError:
-        raise DataError(f"{what} file {show_text(spec)!r} is a directory") from None
+        raise DataError(f"{what} {name} is a directory") from None
     except PermissionError:
-        raise DataError(f"{what} file {show_text(spec)!r} cannot be read (permission denied)") from None
+        raise DataError(f"{what} {name} cannot be read (permission denied)") from None
     except OSError as err:
-        raise DataError(f"{what} file {show_text(spec)!r} cannot be read: {err.strerror}") from None
+        raise DataError(f"{what} {name} cannot be read: {err.strerror}") from None
+    if max_bytes is not None and len(raw) > max_bytes:
+        raise DataError(f"{what} {name} is larger than {max_bytes:,} bytes, the most gradcli reads"
+                        + (" from stdin (give a file)" if spec == "-" else ""))
+    return raw
 
 
 def decode_utf8(raw: bytes, what: str) -> str:
@@ -103,8 +141,9 @@ def decode_utf8(raw: bytes, what: str) -> str:
         raise DataError(f"{what}: invalid UTF-8 at line {line} (byte {err.start})") from None
 
 
-def read_params_json(raw: bytes, source: str) -> dict[str, float]:
-    """A JSON object of name -> number."""
+def load_json(raw: bytes, source: str) -> Any:
+    """A JSON document, strictly: no NaN or Infinity, no key given twice, any integer read as a float
+    (a 5,000-digit one too), nesting bounded; a defect names the source and where."""
 
     def reject_constant(token: str) -> Any:
         raise DataError(f"{source}: {token} is not allowed (values must be finite numbers)")
@@ -119,9 +158,18 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
 
     text = decode_utf8(raw, source)
     try:
-        data = json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys)
+        return json.loads(text, parse_constant=reject_constant, object_pairs_hook=unique_keys, parse_int=float)
     except json.JSONDecodeError as err:
         raise DataError(f"{source}: invalid JSON at line {err.lineno}, column {err.colno}: {err.msg}") from None
+    except RecursionError:
+        raise DataError(f"{source}: the JSON is nested too deeply") from None
+
+
+def read_params_json(raw: bytes, source: str) -> dict[str, float]:
+    """A JSON object of name -> number, or a file that `gradcli train --save` wrote (its parameters)."""
+    data = load_json(raw, source)
+    if isinstance(data, dict) and "gradcli" in data and isinstance(data.get("params"), dict):
+        data = data["params"]  # a saved model: its trained parameters
     if not isinstance(data, dict):
         raise DataError(f"{source}: expected a JSON object of name -> number")
     values: dict[str, float] = {}
@@ -142,7 +190,7 @@ def read_params(spec: str, option: str = "--params") -> dict[str, float]:
     source = "stdin" if spec == "-" else spec
     if spec != "-" and not Path(spec).exists():
         raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
-    return read_params_json(read_text_source(spec, option), source)
+    return read_params_json(read_text_source(spec, option, max_bytes=PARAMS_MAX_BYTES), source)
 
 
 def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict[str, Any], int]:

@@ -16,6 +16,7 @@ Conventions (documented in README.md):
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 from types import ModuleType
@@ -197,6 +198,22 @@ def _negative(reason: str) -> Undefined:
     return lambda args: [(np.asarray(args[0]) < 0, reason)]
 
 
+def _outside(low: float, high: float, reason: str, *, closed: bool = True) -> Undefined:
+    """Undefined outside [low, high] (closed) or (low, high) (open)."""
+    if closed:
+        return lambda args: [((np.asarray(args[0]) < low) | (np.asarray(args[0]) > high), reason)]
+    return lambda args: [((np.asarray(args[0]) <= low) | (np.asarray(args[0]) >= high), reason)]
+
+
+def _erf(a: Array) -> Array:
+    """The error function, elementwise (NumPy has none; math.erf is exact to the last bit)."""
+    import math
+
+    values = np.asarray(a, dtype=np.float64)
+    out = np.frompyfunc(math.erf, 1, 1)(values).astype(np.float64)
+    return out if values.ndim else np.float64(out)
+
+
 def _at_zero(args: tuple[Array, ...]) -> Array:
     return np.asarray(args[0]) == 0
 
@@ -240,6 +257,36 @@ OPS: dict[str, Op] = {
                lambda sp, a: sp.tan(a)),
         _unary("tanh", lambda a: np.tanh(a), lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
                lambda sp, a: sp.tanh(a)),
+        _unary("sinh", lambda a: np.sinh(a), lambda a, o: np.cosh(a), lambda a, o: f"cosh({a})",
+               lambda sp, a: sp.sinh(a)),
+        _unary("cosh", lambda a: np.cosh(a), lambda a, o: np.sinh(a), lambda a, o: f"sinh({a})",
+               lambda sp, a: sp.cosh(a)),
+        _unary("asin", lambda a: np.arcsin(a), lambda a, o: 1.0 / np.sqrt(1.0 - a * a),
+               lambda a, o: f"1/sqrt(1 - {a}**2)", lambda sp, a: sp.asin(a),
+               undefined=_outside(-1.0, 1.0, "arcsine of a number outside [-1, 1]"), formula="inverse sine"),
+        _unary("acos", lambda a: np.arccos(a), lambda a, o: -1.0 / np.sqrt(1.0 - a * a),
+               lambda a, o: f"-1/sqrt(1 - {a}**2)", lambda sp, a: sp.acos(a),
+               undefined=_outside(-1.0, 1.0, "arccosine of a number outside [-1, 1]"), formula="inverse cosine"),
+        _unary("atan", lambda a: np.arctan(a), lambda a, o: 1.0 / (1.0 + a * a), lambda a, o: f"1/(1 + {a}**2)",
+               lambda sp, a: sp.atan(a), formula="inverse tangent"),
+        _unary("asinh", lambda a: np.arcsinh(a), lambda a, o: 1.0 / np.sqrt(a * a + 1.0),
+               lambda a, o: f"1/sqrt({a}**2 + 1)", lambda sp, a: sp.asinh(a), formula="inverse hyperbolic sine"),
+        _unary("acosh", lambda a: np.arccosh(a), lambda a, o: 1.0 / (np.sqrt(a - 1.0) * np.sqrt(a + 1.0)),
+               lambda a, o: f"1/sqrt({a}**2 - 1)", lambda sp, a: sp.acosh(a),
+               undefined=_outside(1.0, math.inf, "inverse hyperbolic cosine of a number below 1"),
+               formula="inverse hyperbolic cosine"),
+        _unary("atanh", lambda a: np.arctanh(a), lambda a, o: 1.0 / (1.0 - a * a), lambda a, o: f"1/(1 - {a}**2)",
+               lambda sp, a: sp.atanh(a),
+               undefined=_outside(-1.0, 1.0, "inverse hyperbolic tangent of a number outside (-1, 1)", closed=False),
+               formula="inverse hyperbolic tangent"),
+        _unary("log1p", lambda a: np.log1p(a), lambda a, o: 1.0 / (1.0 + a), lambda a, o: f"1/(1 + {a})",
+               lambda sp, a: sp.log(1 + a),
+               undefined=_outside(-1.0, math.inf, "log1p of a number at or below -1", closed=False),
+               formula="log(1 + z), exact for small z"),
+        _unary("expm1", lambda a: np.expm1(a), lambda a, o: o + 1.0, lambda a, o: f"exp({a})",
+               lambda sp, a: sp.exp(a) - 1, formula="e**z - 1, exact for small z"),
+        _unary("erf", _erf, lambda a, o: 2.0 / math.sqrt(math.pi) * np.exp(-a * a),
+               lambda a, o: f"2*exp(-{a}**2)/sqrt(pi)", lambda sp, a: sp.erf(a), formula="the error function"),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
                lambda a, o: f"sigmoid({a})*(1 - sigmoid({a}))",
                lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)"),

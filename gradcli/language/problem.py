@@ -59,8 +59,10 @@ def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, 
     if key in LOSSES:
         info = LOSSES[key]
         per_row = info.build(Sym(YHAT), Sym(target), model, delta)
-        formula = re.sub(r"\by\b", target, info.formula)
-        formula = re.sub(r"\bdelta\b", repr(float(delta)), formula)
+        formula = info.formula
+        if re.search(r"\bdelta\b", formula):  # before the target is put in: it may be named delta
+            formula = re.sub(r"\bdelta\b", repr(float(delta)), formula)
+        formula = re.sub(r"\by\b", target, formula)
         return substitute(per_row, YHAT, model), key, formula
     per_row = parse(loss, what="loss")
     names = symbols(per_row)
@@ -106,9 +108,15 @@ def build_problem(
         if name == target:
             raise RoleError(f"{name!r} is the target; give its value with --data, not as a parameter")
 
+    in_loss = symbols(loss_tree)
+    known = {*model_names, target, *(data_names or []), *given_params}
+    strangers = [name for name in in_loss if name not in known]
+    if strangers:  # a typo in a custom loss must not become a new parameter
+        raise RoleError(f"the loss uses {strangers[0]!r}, which is neither in the model nor in the data; "
+                        "a regularisation parameter that only the loss uses needs a value with --params")
+
     inputs: list[str] = []
     params: list[str] = []
-    in_loss = symbols(loss_tree)
     placed = set(in_loss)
     for name in in_loss + [n for n in model_names if n not in placed]:
         if name == target or name in inputs or name in params:

@@ -263,9 +263,12 @@ def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | No
         raise GradcliError(f"--lr must be a positive number, got {lr!r}")
     if not 0 <= tol < float("inf"):
         raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
-    for option, value in (("--epochs", epochs), ("--patience", patience), ("--batch-size", batch_size)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-            raise GradcliError(f"{option} must be a whole number >= 1, got {value!r}")
+    for option, value, least in (("--epochs", epochs, 1), ("--patience", patience, 1),
+                                 ("--batch-size", batch_size, 1), ("--seed", seed, 0)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
+            raise GradcliError(f"{option} must be a whole number >= {least}, got {value!r}")
+    if seed is None:
+        raise GradcliError("--seed must be a whole number >= 0, got None")
     return TrainOptions(optimizer, lr, epochs, batch_size, seed, tol, patience)
 
 

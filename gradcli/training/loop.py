@@ -97,7 +97,8 @@ class Trainer:
                         "problem is badly conditioned (inputs on very different scales or far from 0?); "
                         "centre or scale the inputs"))
             elif batch >= self.rows:
-                theta = optimizer.update(theta, grad)
+                with np.errstate(all="ignore"):  # a step that overflows is divergence, said below
+                    theta = optimizer.update(theta, grad)
                 loss, grad = self.objective(theta)
             else:
                 order = rng.permutation(self.rows)
@@ -108,7 +109,8 @@ class Trainer:
                     if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
                         loss, grad = batch_loss, batch_grad
                         break
-                    theta = optimizer.update(theta, batch_grad)
+                    with np.errstate(all="ignore"):
+                        theta = optimizer.update(theta, batch_grad)
                 else:
                     loss = self.mean_loss(theta)
                     grad = np.zeros_like(theta)
@@ -138,8 +140,9 @@ class Trainer:
     @staticmethod
     def _divergence(loss: float, epoch: int, options: TrainOptions) -> str:
         rate = options.learning_rate
-        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, "
-                  "or --optimizer lbfgs, which needs none" if rate is not None else "try scaled inputs")
+        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, inputs "
+                  "centred and scaled to similar ranges, or --optimizer lbfgs, which needs no learning rate"
+                  if rate is not None else "try inputs centred and scaled to similar ranges")
         return f"at epoch {epoch} the loss or its gradient became {loss:g}; {advice}"
 
 

@@ -58,6 +58,8 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
         console.print(f"[red]disagreement on {', '.join(bad)}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
+    elif len(report.engines) > 1 and report.gradients:
+        console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
 
 def gradient_json(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
