@@ -70,23 +70,6 @@ class GradientReport:
         return data
 
 
-def _check_params(params: Mapping[str, Any]) -> dict[str, float]:
-    checked = {}
-    for name, value in params.items():
-        if isinstance(value, (bool, str, bytes, complex)):
-            raise DataError(f"parameter {show_text(str(name))!r} is not a real number")
-        try:
-            number = float(value)
-        except OverflowError:
-            raise DataError(f"parameter {show_text(str(name))!r} overflows a 64-bit float") from None
-        except (TypeError, ValueError):
-            raise DataError(f"parameter {show_text(str(name))!r} is not a real number") from None
-        if not math.isfinite(number):
-            raise DataError(f"parameter {show_text(str(name))!r} is {number} (values must be finite)")
-        checked[str(name)] = number
-    return checked
-
-
 def check_targets(problem: Problem, target: Any, source: str = "",
                   where: Callable[[int], str] | None = None) -> None:
     """bce needs targets in [0, 1]; the first one outside is named by its column and row.
@@ -153,7 +136,10 @@ def prepare(
     from .io.values import as_columns
     from .language.problem import build_problem
 
-    given_params = _check_params(params or {})
+    from .io.arguments import number, parameter_values
+
+    number(delta, "--delta")
+    given_params = parameter_values(params if params is not None else {})
     columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
     problem = build_problem(
         model, loss, target=target, data_names=list(columns) if data is not None else None,
@@ -183,7 +169,7 @@ def prepare(
             require_finite(name, columns[name])
     columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
-    from .io.sources import names
+    from .io.arguments import names
 
     wrt = names(wrt)
     chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
@@ -200,9 +186,10 @@ def kink_warnings(found: list[Any]) -> list[str]:
 
 
 def check_tolerances(rtol: float, atol: float) -> None:
+    from .io.arguments import number
+
     for name, value in (("rtol", rtol), ("atol", atol)):
-        if not (value >= 0 and math.isfinite(value)):
-            raise GradcliError(f"--{name} must be a finite number >= 0, got {value}")
+        number(value, f"--{name}", least=0.0)
 
 
 def gradients(
@@ -234,9 +221,13 @@ def gradients(
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
     """
+    from .io.arguments import flag, number, text
     from .io.sources import point_inputs
 
-    engines = tuple(engines)
+    text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
+    engines = (engines,) if isinstance(engines, str) else tuple(engines or ())
+    if not all(isinstance(e, str) for e in engines):
+        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {engines!r}")
     unknown = [e for e in engines if e not in ENGINES]
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")

@@ -236,14 +236,18 @@ def graph_view(
     several rows of data, `row` (1-based) chooses the point.
     """
     from .engines.graph import backprop, build_graph, kinks
+    from .io.arguments import whole
     from .io.sources import point_inputs
 
+    whole(row, "--row", 1, none=True)
     given = point_inputs(model, model_file, data, params, loss, target)
     setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, delta=delta,
                     from_file=from_file or given.from_file)
     setup.warnings[:0] = given.notes
     if highlight is not None:
-        check_parameter_names([highlight], setup.problem.params, "--highlight")
+        from .io.arguments import text
+
+        check_parameter_names([text(highlight, "--highlight")], setup.problem.params, "--highlight")
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
     warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
@@ -387,7 +391,10 @@ def explain(
     from .io.sources import point_inputs
 
     check_tolerances(rtol, atol)
-    if not 1 <= max_paths <= MAX_PATHS_LIMIT:
+    from .io.arguments import whole
+
+    whole(row, "--row", 1, none=True)
+    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
     given = point_inputs(model, model_file, data, params, loss, target)
     setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,

@@ -152,8 +152,8 @@ class TestTrainAndPredict:
     @pytest.mark.parametrize("kwargs, message", [
         ({"optimizer": "newton"}, "--optimizer 'newton'"),
         ({"epochs": 0}, "--epochs must be a whole number >= 1"),
-        ({"lr": -1.0, "optimizer": "gd"}, "--lr must be a positive number"),
-        ({"tol": -1.0}, "--tol must be a number >= 0"),
+        ({"lr": -1.0, "optimizer": "gd"}, "--lr must be a finite number > 0"),
+        ({"tol": -1.0}, "--tol must be a finite number >= 0"),
         ({"save": "missing-dir/s.json"}, "does not exist"),
     ])
     def test_bad_options_are_gradcli_errors(self, kwargs, message):
@@ -187,3 +187,76 @@ def test_the_api_names_are_the_functions_not_their_modules():
     assert gradcli.gradients is comparison.gradients and gradcli.explain is explanation.explain
     assert gradcli.graph is explanation.graph_view and gradcli.train is fit.train
     assert gradcli.predict is prediction.predict
+
+
+NOTE_DATA = {"x1": [1.5], "x2": [2.0], "y": [1.0]}
+TRAIN_DATA = {"x1": [1.0, 2.0, 3.0], "y": [2.0, 4.1, 5.9]}
+
+
+@pytest.mark.parametrize("call, kwargs", [
+    ("gradients", {"loss": None}), ("gradients", {"loss": 3}), ("gradients", {"target": None}),
+    ("gradients", {"target": 3}), ("gradients", {"model_file": 3}), ("gradients", {"model_file": b"m.txt"}),
+    ("gradients", {"rtol": None}), ("gradients", {"rtol": "x"}), ("gradients", {"atol": "1e-9"}),
+    ("gradients", {"delta": None}), ("gradients", {"delta": "x"}), ("gradients", {"wrt": 3}),
+    ("gradients", {"wrt": b"w1"}), ("gradients", {"engines": None}), ("gradients", {"engines": [1]}),
+    ("gradients", {"data": [1, 2]}), ("gradients", {"data": 3}), ("gradients", {"data": b"x1=1"}),
+    ("gradients", {"params": [1]}), ("gradients", {"params": 3.0}), ("gradients", {"params": {3: 1.0}}),
+    ("gradients", {"check_fd": "yes"}),
+    ("explain", {"row": "2"}), ("explain", {"row": 2.0}), ("explain", {"max_paths": None}),
+    ("explain", {"max_paths": "3"}), ("explain", {"max_paths": 2.5}), ("explain", {"row": True}),
+    ("graph", {"highlight": 3}), ("graph", {"highlight": ["w1"]}),
+], ids=lambda value: value if isinstance(value, str) else "-".join(f"{k}={v!r}" for k, v in value.items()))
+def test_a_point_call_with_a_wrong_argument_raises_a_gradcli_error(call, kwargs):
+    base = {"data": NOTE_DATA, "params": {"b": 0.5, "w1": 2.0, "w2": -1.0}}
+    with pytest.raises(GradcliError):
+        getattr(gradcli, call)(NOTE_MODEL, **{**base, **kwargs})
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"optimizer": ["adam"]}, {"epochs": None}, {"epochs": 2.5}, {"lr": "0.1", "optimizer": "gd"},
+    {"lr": True, "optimizer": "gd"}, {"tol": None}, {"seed": "a"}, {"seed": -1}, {"progress": 3},
+    {"init": {"b": "1"}}, {"init": {"b": True}}, {"init": {"b": None}}, {"init": {"b": 10**400}},
+    {"init": {"b": float("nan")}}, {"init": [1]}, {"init": b"b=1"}, {"loss": None}, {"target": 3},
+    {"delta": "x"}, {"batch_size": 0},
+], ids=lambda kwargs: "-".join(f"{k}={v!r}" for k, v in kwargs.items()))
+def test_train_with_a_wrong_argument_raises_a_gradcli_error(kwargs):
+    with pytest.raises(GradcliError):
+        gradcli.train(TRAIN_DATA, **kwargs)
+
+
+def test_numpy_numbers_are_numbers():
+    report = gradcli.train(TRAIN_DATA, epochs=np.int64(5), seed=np.int64(1), tol=np.float64(0.0))
+    assert report.result.epochs <= 5
+    saved = {"model": "b + w1*x1", "inputs": ["x1"], "params": {"b": np.float32(1.0), "w1": np.int64(2)}}
+    assert gradcli.predict(saved, {"x1": [1.0]}).yhat.tolist() == [3.0]
+
+
+def test_a_path_is_a_file_even_when_its_name_holds_an_equals_sign(tmp_path):
+    folder = tmp_path / "lr=0.1"
+    folder.mkdir()
+    (folder / "data.csv").write_text("x1,x2,y\n1.5,2,1\n")
+    (folder / "p.json").write_text('{"b": 0.5, "w1": 2, "w2": -1}')
+    report = gradcli.gradients(NOTE_MODEL, data=folder / "data.csv", params=folder / "p.json")
+    assert backprop(report) == NOTE_GRADIENTS
+
+
+def test_output_paths_may_be_path_objects(tmp_path):
+    with pytest.raises(DataError, match="is a directory"):
+        gradcli.train(TRAIN_DATA, save=tmp_path)
+    report = gradcli.train(TRAIN_DATA, save=tmp_path / "s.json")
+    assert json.loads((tmp_path / "s.json").read_text())["params"] == report.params
+
+
+def test_stdin_replaced_by_a_text_stream(monkeypatch):
+    import io
+
+    monkeypatch.setattr("sys.stdin", io.StringIO("x1,x2,y\n1.5,2,1\n"))
+    assert backprop(gradcli.gradients(NOTE_MODEL, data="-", params="b=0.5,w1=2,w2=-1")) == NOTE_GRADIENTS
+
+
+def test_a_saved_model_is_accepted_as_parameters_and_as_a_start(tmp_path):
+    report = gradcli.train(SAMPLES / "data.csv", save=tmp_path / "s.json")
+    again = gradcli.gradients("b + w1*x1 + w2*x2", data=SAMPLES / "data.csv", params=tmp_path / "s.json")
+    assert again.params == report.params
+    warm = gradcli.train(SAMPLES / "data.csv", init=tmp_path / "s.json")
+    assert warm.result.initial == report.params and warm.params == pytest.approx(report.params, rel=1e-9)

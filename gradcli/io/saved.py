@@ -10,6 +10,7 @@ The model is text, parsed again by the safe parser when the file is read.
 from __future__ import annotations
 
 import json
+import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
@@ -57,7 +58,9 @@ def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
     if not all(isinstance(name, str) for name in inputs):
         raise DataError(f"{source}: field 'inputs' must be a list of column names")
     for name, value in params.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or to_finite_float(value) is None:
+        if not isinstance(name, str):
+            raise DataError(f"{source}: a parameter's name must be text, got {show_text(repr(name), 40)}")
+        if isinstance(value, bool) or not isinstance(value, numbers.Real) or to_finite_float(value) is None:
             raise DataError(f"{source}: parameter {show_text(name)!r} is not a finite number")
     delta = document.get("delta", DEFAULT_DELTA)
     if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < (to_finite_float(delta) or 0):

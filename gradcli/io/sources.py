@@ -25,6 +25,13 @@ def is_spec(value: Any) -> bool:
     return isinstance(value, (str, os.PathLike))
 
 
+def is_inline(value: Any) -> bool:
+    """NAME=VALUE,... text; a pathlib.Path is always a file, whatever its name holds."""
+    from .values import is_assignment_list
+
+    return isinstance(value, str) and is_assignment_list(value)
+
+
 def source_name(spec: Spec) -> str:
     """How messages name a source: 'stdin' for '-', else the path as given."""
     return "stdin" if spec == "-" else os.fspath(spec)
@@ -44,6 +51,10 @@ def model_text(model: str | None, model_file: Spec | None) -> tuple[str, bool]:
 
     if model is not None and model_file is not None:
         raise GradcliError("give the model as an argument or with --model-file, not both")
+    if model_file is not None and not is_spec(model_file):
+        raise GradcliError(f"--model-file must be a file's path or '-', got {type(model_file).__name__}")
+    if model_file is None and model == "-":  # `gradcli grad -`: the model on stdin
+        model, model_file = None, "-"
     if model_file is None:
         if model is None:
             raise GradcliError('no model given: gradcli grad "b + w*x1" (or --model-file FILE)')
@@ -59,12 +70,17 @@ def model_text(model: str | None, model_file: Spec | None) -> tuple[str, bool]:
 
 def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params") -> Mapping[str, Any]:
     """Parameter values: a mapping as it is (checked by the task), or NAME=VALUE,... or a JSON file."""
-    from .values import read_params
+    from .values import parse_assignments, read_params
 
     if spec is None:
         return {}
+    if is_inline(spec):
+        return parse_assignments(spec, option)
     if is_spec(spec):
-        return read_params(os.fspath(spec), option)
+        return read_params(os.fspath(spec), option, inline=False)
+    if not isinstance(spec, Mapping):
+        raise DataError(f"{option} must be a mapping of name -> number, NAME=VALUE,... or a JSON file's path; "
+                        f"got {type(spec).__name__}")
     return spec
 
 
@@ -72,13 +88,16 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
                from_file: bool) -> tuple[Mapping[str, Any] | None, list[str]]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
     of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use."""
-    from .values import is_assignment_list, parse_assignments
+    from .values import parse_assignments
 
-    if data is None or not is_spec(data):
+    if data is None or isinstance(data, Mapping):
         return data, []
+    if not is_spec(data):
+        raise DataError(f"--data must be a mapping of name -> values, NAME=VALUE,..., a CSV file's path or '-'; "
+                        f"got {type(data).__name__}")
+    if is_inline(data):
+        return {name: [value] for name, value in parse_assignments(data, "--data").items()}, []
     text = os.fspath(data)
-    if is_assignment_list(text):
-        return {name: [value] for name, value in parse_assignments(text, "--data").items()}, []
     table = open_table(text, "--data" if text != "-" else "data")
     from ..language.columns import model_columns
 
@@ -166,22 +185,11 @@ class PointInputs:
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str) -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in."""
+    from .arguments import text
+
+    text(loss, "--loss"), text(target, "--target")
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
     text, from_file = model_text(model, model_file)
     values = param_values(params)
     columns, notes = point_data(data, text, loss, target, from_file)
     return PointInputs(text, from_file, values, columns, notes)
-
-
-def names(items: str | Iterable[str] | None) -> list[str] | None:
-    """--wrt as the CLI takes it: names comma-separated, repeated, or both ('w1,w2' or ['w1', 'b'])."""
-    if items is None:
-        return None
-    if isinstance(items, str):
-        items = [items]
-    listed = []
-    for item in items:
-        if not isinstance(item, str):
-            raise GradcliError(f"--wrt takes parameter names, got {type(item).__name__}")
-        listed += [name.strip() for name in item.split(",") if name.strip()]
-    return listed

@@ -108,7 +108,11 @@ def read_text_source(spec: str, what: str, limit: int | None = None, *, max_byte
         if spec == "-":
             if sys.stdin is None:
                 raise DataError(f"{what}: stdin is closed (nothing to read; give a file instead of '-')")
-            raw = sys.stdin.buffer.read(cap)
+            stream = getattr(sys.stdin, "buffer", None)
+            if stream is None:  # a text stream put in place of stdin (io.StringIO in a program)
+                raw = sys.stdin.read(cap).encode("utf-8")
+            else:
+                raw = stream.read(cap)
         else:
             with open(spec, "rb") as handle:
                 info = os.fstat(handle.fileno())
@@ -183,9 +187,9 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
     return values
 
 
-def read_params(spec: str, option: str = "--params") -> dict[str, float]:
-    """--params (or --init): inline NAME=VALUE,... or a JSON file ('-' for stdin)."""
-    if is_assignment_list(spec):
+def read_params(spec: str, option: str = "--params", *, inline: bool = True) -> dict[str, float]:
+    """--params (or --init): inline NAME=VALUE,... (unless inline=False) or a JSON file ('-' for stdin)."""
+    if inline and is_assignment_list(spec):
         return parse_assignments(spec, option)
     source = "stdin" if spec == "-" else spec
     if spec != "-" and not Path(spec).exists():

@@ -225,7 +225,10 @@ def train(
     from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
+    from ..io.arguments import callback, number, parameter_values, text
+
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience)
+    text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
     outputs = check_outputs({"--save": save, "--plot": plot, "--history": history}, inputs)
@@ -234,7 +237,7 @@ def train(
     if model is not None or model_file is not None:
         text, from_file = model_text(model, model_file)
         chosen = ChosenModel(text, False)
-    start = param_values(init, "--init")
+    start = parameter_values(param_values(init, "--init"), "--init")
     table = open_table(data)
     source = table.name
     chosen = chosen or default_model(table.header, target, source)
@@ -255,21 +258,12 @@ def train(
 def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | None, seed: int, tol: float,
              patience: int) -> TrainOptions:
     """The options as the CLI checks them; a bad one is a GradcliError naming its option."""
-    from ..errors import GradcliError
+    from ..io.arguments import choice, number, whole
 
-    if optimizer not in OPTIMIZERS:
-        raise GradcliError(f"--optimizer {optimizer!r} is not one of {', '.join(OPTIMIZERS)}")
-    if lr is not None and not 0 < lr < float("inf"):
-        raise GradcliError(f"--lr must be a positive number, got {lr!r}")
-    if not 0 <= tol < float("inf"):
-        raise GradcliError(f"--tol must be a number >= 0, got {tol!r}")
-    for option, value, least in (("--epochs", epochs, 1), ("--patience", patience, 1),
-                                 ("--batch-size", batch_size, 1), ("--seed", seed, 0)):
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < least):
-            raise GradcliError(f"{option} must be a whole number >= {least}, got {value!r}")
-    if seed is None:
-        raise GradcliError("--seed must be a whole number >= 0, got None")
-    return TrainOptions(optimizer, lr, epochs, batch_size, seed, tol, patience)
+    return TrainOptions(
+        choice(optimizer, "--optimizer", OPTIMIZERS), number(lr, "--lr", above=0.0, none=True),
+        whole(epochs, "--epochs", 1), whole(batch_size, "--batch-size", 1, none=True), whole(seed, "--seed", 0),
+        number(tol, "--tol", least=0.0), whole(patience, "--patience", 1))
 
 
 def _write_outputs(report: TrainReport, outputs: Mapping[str, Any]) -> None:

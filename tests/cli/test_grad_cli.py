@@ -275,12 +275,15 @@ class TestRoles:
         one_line_error(gradcli("grad", NOTE_MODEL, "--params", "y=2"), "'y'")
 
     def test_unused_data_is_a_warning(self, gradcli):
-        result = gradcli("grad", NOTE_MODEL, "--data", "x1=1,x2=2,zz=3", "--format", "json")
+        result = gradcli("grad", NOTE_MODEL, "--data", "x1=1,x2=2,y=0,zz=3", "--format", "json")
         assert result.code == 0, result
         assert "warning" in result.err and "'zz'" in result.err
         assert result.err.count("\n") == 1
         doc = result.json()  # the warning did not reach stdout
         assert any("zz" in w for w in doc["warnings"])
+
+    def test_data_without_the_target_is_an_error(self, gradcli):
+        one_line_error(gradcli("grad", NOTE_MODEL, "--data", "x1=1,x2=2"), "no value for the target 'y'")
 
     def test_unused_parameter_is_a_warning(self, gradcli):
         result = gradcli("grad", NOTE_MODEL, "--params", "zz=3", "--format", "csv")

@@ -1,0 +1,103 @@
+"""The API's arguments, checked as the CLI's options are: a wrong type or value is a GradcliError that
+names the option, never a TypeError from deep inside. NumPy's numbers count as numbers; bools do not.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Callable, Iterable, Mapping
+
+from ..errors import DataError, GradcliError, show_text
+
+
+def _shown(value: Any) -> str:
+    return show_text(repr(value), 40)
+
+
+def text(value: Any, option: str) -> str:
+    if not isinstance(value, str):
+        raise GradcliError(f"{option} must be text, got {_shown(value)}")
+    return value
+
+
+def number(value: Any, option: str, *, least: float | None = None, above: float | None = None,
+           none: bool = False) -> float | None:
+    """A finite real number (at least `least`, or above `above`); None only where `none` allows it."""
+    if value is None and none:
+        return None
+    bound = f" >= {least:g}" if least is not None else f" > {above:g}" if above is not None else ""
+    wrong = GradcliError(f"{option} must be a finite number{bound}, got {_shown(value)}")
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise wrong
+    number = float(value)
+    if not math.isfinite(number) or (least is not None and number < least) or (above is not None and number <= above):
+        raise wrong
+    return number
+
+
+def whole(value: Any, option: str, least: int, *, none: bool = False) -> int | None:
+    """A whole number >= least (NumPy's integers too); None only where `none` allows it."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or int(value) < least:
+        raise GradcliError(f"{option} must be a whole number >= {least}, got {_shown(value)}")
+    return int(value)
+
+
+def flag(value: Any, option: str) -> bool:
+    if not isinstance(value, bool):
+        raise GradcliError(f"{option} must be True or False, got {_shown(value)}")
+    return value
+
+
+def choice(value: Any, option: str, choices: Iterable[str]) -> str:
+    listed = list(choices)
+    if not isinstance(value, str) or value not in listed:
+        raise GradcliError(f"{option} {_shown(value)} is not one of {', '.join(listed)}")
+    return value
+
+
+def callback(value: Any, option: str) -> Callable[..., Any] | None:
+    if value is not None and not callable(value):
+        raise GradcliError(f"{option} must be a function or None, got {_shown(value)}")
+    return value
+
+
+def names(items: str | Iterable[str] | None, option: str = "--wrt") -> list[str] | None:
+    """Names as the CLI takes them: comma-separated, repeated, or both ('w1,w2' or ['w1', 'b'])."""
+    if items is None:
+        return None
+    if isinstance(items, str):
+        items = [items]
+    elif not isinstance(items, Iterable) or isinstance(items, (bytes, Mapping)):
+        raise GradcliError(f"{option} takes names (text or a list of text), got {_shown(items)}")
+    listed = []
+    for item in items:
+        if not isinstance(item, str):
+            raise GradcliError(f"{option} takes names (text or a list of text), got {_shown(item)}")
+        listed += [name.strip() for name in item.split(",") if name.strip()]
+    return listed
+
+
+def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
+    """A mapping of name -> real number, each finite; a defect names the parameter."""
+    if not isinstance(values, Mapping):
+        raise DataError(f"{option} must be a mapping of name -> number, NAME=VALUE,... or a JSON file's path; "
+                        f"got {type(values).__name__}")
+    checked = {}
+    for name, value in values.items():
+        if not isinstance(name, str):
+            raise DataError(f"{option}: a parameter's name must be text, got {_shown(name)}")
+        if isinstance(value, (bool, str, bytes, complex)):
+            raise DataError(f"parameter {show_text(name)!r} is not a real number")
+        try:
+            number = float(value)
+        except OverflowError:
+            raise DataError(f"parameter {show_text(name)!r} overflows a 64-bit float") from None
+        except (TypeError, ValueError):
+            raise DataError(f"parameter {show_text(name)!r} is not a real number") from None
+        if not math.isfinite(number):
+            raise DataError(f"parameter {show_text(name)!r} is {number} (values must be finite)")
+        checked[name] = number
+    return checked
