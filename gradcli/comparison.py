@@ -62,6 +62,7 @@ class GradientReport:
     atol: float
     engines: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
+    witness: str | None = "symbolic"  # what backprop was checked against: "symbolic" or "finite differences"
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -263,14 +264,14 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
 
     symbolic_values: dict[str, float] = {}
     formulas: dict[str, str] = {}
+    witness = "symbolic" if "symbolic" in engines else None
     if "symbolic" in engines:
-        from .engines.symbolic import SymbolicLoss
-
-        symbolic = SymbolicLoss(problem)
-        derivatives = {name: symbolic.derivative(name) for name in chosen}
-        symbolic_values = symbolic.values(derivatives, values, columns, rows)
-        if readable:
-            formulas = {name: symbolic.readable(d) for name, d in derivatives.items()}
+        try:
+            symbolic_values, formulas = symbolic_gradient(problem, chosen, values, columns, rows, readable)
+        except SymbolicUnavailable as why:  # the second witness becomes finite differences, and says so
+            witness, engines, check_fd = "finite differences", tuple(e for e in engines if e != "symbolic"), True
+            warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
+                            f"(rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))")
 
     fd_values: dict[str, float] = {}
     if check_fd:
@@ -317,6 +318,8 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
         warnings.append(f"not compared for {', '.join(names)}: {kink.text} is {at} its kink in {kink.where()}, "
                         "where the loss is not differentiable and the engines fell on different sides")
 
+    if witness is None and check_fd:
+        witness = "finite differences"
     verdicts = [g.agree for g in results.values() if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
     point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
@@ -325,4 +328,45 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
         target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
         defaults=setup.defaults, loss_value=swept.loss, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
+        witness=witness,
     )
+
+
+class SymbolicUnavailable(Exception):
+    """SymPy could not give this gradient within its budget; the message says why, for a warning."""
+
+
+def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, float], columns: Mapping[str, Any],
+                      rows: int, readable: bool) -> tuple[dict[str, float], dict[str, str]]:
+    """SymPy's derivative of each chosen parameter, its mean value over the rows and (readable) its formula,
+    all within SYMBOLIC_SECONDS. Past the budget, or where SymPy fails on the expression, SymbolicUnavailable."""
+    from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+
+    try:
+        with time_limit(SYMBOLIC_SECONDS):
+            symbolic = SymbolicLoss(problem)
+            derivatives = {name: symbolic.derivative(name) for name in chosen}
+            found = symbolic.values(derivatives, values, columns, rows)
+            formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
+    except OutOfTime:
+        raise SymbolicUnavailable(f"needed more than its {SYMBOLIC_SECONDS:g} s for this expression") from None
+    except GradcliError:
+        raise
+    except (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError) as err:
+        if not _raised_outside_gradcli(err):
+            raise  # a bug of ours, not a limit of SymPy's: it must not pass for one
+        # SymPy's limits on an expression it cannot take (a ComplexInfinity it cannot print, say)
+        raise SymbolicUnavailable(f"cannot evaluate this expression ({type(err).__name__} in SymPy)") from None
+    return found, formulas
+
+
+def _raised_outside_gradcli(err: BaseException) -> bool:
+    """Whether the innermost frame of err's traceback is not gradcli's own code (SymPy, mpmath, NumPy, or
+    code that lambdify generated)."""
+    import os
+
+    frame = err.__traceback__
+    while frame is not None and frame.tb_next is not None:
+        frame = frame.tb_next
+    here = os.path.dirname(os.path.abspath(__file__))
+    return frame is not None and not os.path.abspath(frame.tb_frame.f_code.co_filename).startswith(here)

@@ -27,63 +27,147 @@ HIGH_PRECISION_ROWS = 100  # rows redone in high precision where float64 fails
 READABLE_MAX_NODES = 300  # larger derivatives are shown as they are
 FREEZE_ABOVE_NODES = 200  # losses larger than this are differentiated with the constant parts frozen
 PRETTY_SECONDS = 2.0  # time for making all formulas readable, together
+SYMBOLIC_SECONDS = 4.0  # the whole symbolic engine, derivatives and values; then finite differences stand in
 
 
-class _OutOfTime(BaseException):
+class OutOfTime(BaseException):
     """Raised by the timer; a BaseException so that SymPy's `except Exception` cannot swallow it."""
+
+
+_deadlines: list[float] = []  # the time limits in force, innermost last (never later than the outer ones)
+
+
+def _interrupt(signum: int, frame: Any) -> None:
+    import time
+
+    if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3:
+        raise OutOfTime()
 
 
 @contextmanager
 def time_limit(seconds: float) -> Iterator[bool]:
-    """Interrupt the body after `seconds` where a timer is available (main thread, POSIX)."""
+    """Interrupt the body after `seconds` where a timer is available (main thread, POSIX).
+
+    Limits nest: an inner one never outlasts the outer one, and the outer one is re-armed when the
+    inner one ends, so a budget for the whole symbolic engine holds over its own shorter budgets.
+    """
+    import time
+
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
-    armed = [True]
-
-    def interrupt(signum: int, frame: Any) -> None:
-        if armed[0]:
-            raise _OutOfTime()
-
-    previous = signal.signal(signal.SIGALRM, interrupt)
+    now = time.monotonic()
+    deadline = min([now + seconds, *_deadlines[-1:]])
+    previous = signal.signal(signal.SIGALRM, _interrupt) if not _deadlines else None
+    _deadlines.append(deadline)
     # Repeat every 50 ms: an exception raised inside a garbage-collector callback is
     # swallowed by Python, and the next tick raises it again.
-    signal.setitimer(signal.ITIMER_REAL, seconds, 0.05)
+    signal.setitimer(signal.ITIMER_REAL, max(deadline - now, 1e-3), 0.05)
     try:
         yield True
     finally:
-        while armed[0]:  # a tick may land while disarming: disarm again
+        while True:  # a tick may land while disarming: disarm again
             try:
                 signal.setitimer(signal.ITIMER_REAL, 0)
-                armed[0] = False
-            except _OutOfTime:
+                _deadlines.pop()
+                if _deadlines:  # the outer limit goes on
+                    signal.setitimer(signal.ITIMER_REAL, max(_deadlines[-1] - time.monotonic(), 1e-3), 0.05)
+                else:
+                    signal.signal(signal.SIGALRM, previous)
+                break
+            except OutOfTime:
                 pass
-        signal.signal(signal.SIGALRM, previous)
+
+
+MAX_EXACT_BITS = 2000  # an exact number SymPy sees has at most ~600 digits; larger ones are 30-digit floats
 
 
 def to_sympy(root: Expr, symbols: Mapping[str, Any], functions: Mapping[str, Callable[..., Any]] | None = None) -> Any:
     """Build the SymPy expression for a tree (iteratively: trees can be deep).
 
+    Numbers stay exact where that is cheap (0.1 is 1/10) and are DIGITS-digit floats where exactness
+    would build huge integers: a long or far-scaled literal, a power of exact numbers whose result
+    would pass MAX_EXACT_BITS, a coefficient grown past it by many products. So no exact number
+    SymPy sees is larger than MAX_EXACT_BITS.
     `functions` may replace an operation's SymPy counterpart by name (for display:
     sigmoid as a named function rather than its formula).
     """
     import sympy as sp
 
     built: dict[int, Any] = {}
+    # A chain of + and - (or of *) is built as one Add (Mul) of all its operands: built pair by pair,
+    # SymPy re-sorts the growing sum at each step, and a sum of 800 terms took 6 s.
+    operands: dict[int, tuple[str, list[Any]]] = {}
+
+    def value(node: Expr) -> Any:
+        if id(node) not in built:
+            kind, terms = operands[id(node)]
+            built[id(node)] = _bounded(sp, (sp.Add if kind == "add" else sp.Mul)(*terms))
+        return built[id(node)]
+
+    def chain(node: Expr, kind: str) -> list[Any]:
+        found = operands.get(id(node))
+        return list(found[1]) if found and found[0] == kind and id(node) not in built else [value(node)]
+
     for node in postorder(root):
-        if id(node) in built:
+        if id(node) in built or id(node) in operands:
             continue
         if isinstance(node, Num):
-            built[id(node)] = {"pi": sp.pi, "e": sp.E}[node.text] if node.text in CONSTANTS else sp.Rational(
-                exact_number(node).numerator, exact_number(node).denominator)
+            built[id(node)] = _literal(sp, node)
         elif isinstance(node, Sym):
             built[id(node)] = symbols[node.name]
         else:
             op = getattr(node, "op", None) or getattr(node, "fn")
-            args = (built[id(child)] for child in children(node))
             override = (functions or {}).get(op)
-            built[id(node)] = override(*args) if override else OPS[op].sympy(sp, *args)
-    return built[id(root)]
+            kids = children(node)
+            if not override and op in ("add", "sub", "mul") and len(kids) == 2:
+                kind = "mul" if op == "mul" else "add"
+                right = chain(kids[1], kind)
+                if op == "sub":
+                    right = [-value(kids[1])]
+                operands[id(node)] = (kind, chain(kids[0], kind) + right)
+                continue
+            args = [value(child) for child in kids]
+            if override:
+                built[id(node)] = override(*args)
+            elif op == "pow" and args[0].is_Number and args[1].is_Number and not _cheap_power(*args):
+                built[id(node)] = sp.Float(args[0], DIGITS) ** sp.Float(args[1], DIGITS)
+            else:
+                built[id(node)] = _bounded(sp, OPS[op].sympy(sp, *args))
+    return value(root)
+
+
+def _literal(sp: Any, node: Num) -> Any:
+    if node.text in CONSTANTS:
+        return {"pi": sp.pi, "e": sp.E}[node.text]
+    exact = exact_number(node)
+    return sp.Float(node.text, DIGITS) if exact is None else sp.Rational(exact.numerator, exact.denominator)
+
+
+def _bits(number: Any) -> int:
+    return max(abs(int(number.p)).bit_length(), int(number.q).bit_length()) if number.is_Rational else 0
+
+
+def _cheap_power(base: Any, exponent: Any) -> bool:
+    """Whether base**exponent of two exact numbers stays small: an integer power of a small result, or a
+    root of low degree (sqrt(2) stays sqrt(2)). Floats are always cheap."""
+    if not (base.is_Rational and exponent.is_Rational):
+        return True
+    if exponent.is_Integer:
+        return abs(int(exponent)) * max(_bits(base), 1) <= MAX_EXACT_BITS
+    return int(exponent.q) <= 12 and abs(int(exponent.p)) * max(_bits(base), 1) <= MAX_EXACT_BITS
+
+
+def _bounded(sp: Any, expr: Any) -> Any:
+    """expr with an exact number larger than MAX_EXACT_BITS (itself, or its numeric coefficient or
+    term) as a DIGITS-digit float."""
+    if expr.is_Rational:
+        return sp.Float(expr, DIGITS) if _bits(expr) > MAX_EXACT_BITS else expr
+    if expr.is_Mul or expr.is_Add:
+        big = [arg for arg in expr.args if arg.is_Rational and _bits(arg) > MAX_EXACT_BITS]
+        if big:
+            return expr.func(*[sp.Float(arg, DIGITS) if arg in big else arg for arg in expr.args])
+    return expr
 
 
 class SymbolicLoss:
@@ -163,7 +247,7 @@ class SymbolicLoss:
                     # polynomial (a model linear in its parameters, mse) factor_terms is as short.
                     if not derivative.is_polynomial(*self.symbols.values()):
                         candidates.append(sp.simplify(derivative))
-        except (_OutOfTime, RecursionError):
+        except (OutOfTime, RecursionError):
             pass
         best = min(candidates, key=lambda c: (sp.count_ops(c), len(self._text(c, "none"))))
         self._pretty_budget -= time.perf_counter() - started

@@ -203,6 +203,20 @@ def _check_parentheses(text: str) -> None:
         raise ParseError("unclosed '('", text, text.rfind("("))
 
 
+_PARTS_RE = re.compile(r"([0-9]*)(?:\.([0-9]*))?(?:[eE]([+-]?[0-9]+))?\Z")
+MAX_LITERAL = 300  # characters in one number; a float holds 17 significant digits anyway
+_LITERAL_RE = re.compile(r"(?<![A-Za-z0-9_.])(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def _check_literals(text: str, what: str) -> None:
+    """No number longer than MAX_LITERAL characters (Python refuses integers over 4,300 digits with a
+    syntax error that names no number)."""
+    for match in _LITERAL_RE.finditer(text):
+        if len(match.group()) > MAX_LITERAL:
+            raise ParseError(f"{what} has a number of {len(match.group()):,} characters; the limit is "
+                             f"{MAX_LITERAL}", text, match.start())
+
+
 def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) -> Expr:
     """Parse user text into an Expr, or raise ParseError saying what and where."""
     if len(text) > max_length:
@@ -214,6 +228,7 @@ def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) 
     if not text.strip():
         raise ParseError(f"{what} is empty", text, 0)
     _check_parentheses(text)
+    _check_literals(text, what)
     # `^` means power; swap it for `**` (which has the right precedence) and
     # remember how offsets move so that errors still point into the user's text.
     source_offsets: list[int] = []
@@ -418,6 +433,23 @@ class _Builder:
         return Call(op, tuple(nums))
 
 
-def exact_number(num: Num) -> Fraction:
-    """A decimal literal as an exact fraction (what SymPy is given)."""
+EXACT_DIGITS = 40  # a literal is exact (0.1 is 1/10) up to this many digits and this power of ten
+
+
+def exact_number(num: Num) -> Fraction | None:
+    """A decimal literal as an exact fraction, or None where exactness would cost a huge number.
+
+    `0.1` is 1/10, so that 0.1 + 0.2 - 0.3 is exactly 0 for SymPy. Beyond EXACT_DIGITS significant
+    digits or a power of ten beyond EXACT_DIGITS (`1e-9999999`, `0e999999999`: Fraction would build
+    10**9999999), the symbolic engine takes the literal as a 30-digit float instead.
+    """
+    match = _PARTS_RE.match(num.text)
+    if match is None:  # not a plain literal (pi, e): the caller knows it
+        return None
+    whole, fraction, exponent = match.group(1) or "", match.group(2) or "", int(match.group(3) or 0)
+    digits = (whole + fraction).lstrip("0")
+    if not digits:
+        return Fraction(0)
+    if len(digits) > EXACT_DIGITS or abs(exponent - len(fraction)) > EXACT_DIGITS:
+        return None
     return Fraction(num.text)

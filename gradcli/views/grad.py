@@ -10,7 +10,7 @@ import json
 import sys
 from typing import IO
 
-from ..comparison import GradientReport
+from ..comparison import FD_ATOL, FD_RTOL, GradientReport
 from .common import console_for, decorated, mark, number
 
 
@@ -53,8 +53,12 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         table.add_row(*cells)
     console.print(table)
     n = len(report.gradients)
+    by, tolerance = "", f"rtol {report.rtol:g}, atol {report.atol:g}"
+    if report.witness == "finite differences" and "symbolic" not in report.engines:
+        by, tolerance = " with finite differences", f"rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|)"
     if report.agree is True:
-        console.print(f"[green]all {n} gradients agree[/] (rtol {report.rtol:g}, atol {report.atol:g})")
+        agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
+        console.print(f"[green]{agreed}{by}[/] ({tolerance})")
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
         console.print(f"[red]disagreement on {', '.join(bad)}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
