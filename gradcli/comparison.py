@@ -14,7 +14,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from .errors import DataError, GradcliError, show_text
+from .errors import DataError, GradcliError, UndefinedError, show_text
 from .language.losses import DEFAULT_DELTA
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
@@ -350,6 +350,8 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
             formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
     except OutOfTime:
         raise SymbolicUnavailable(f"needed more than its {SYMBOLIC_SECONDS:g} s for this expression") from None
+    except UndefinedError as err:  # backprop found every value finite: SymPy's form of it has none (0**w*log(0))
+        raise SymbolicUnavailable(f"finds no value where backprop does ({err})") from None
     except GradcliError:
         raise
     except (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError) as err:

@@ -332,7 +332,10 @@ class SymbolicLoss:
         function = self._compile(list(derivatives.values()), "numpy")
         arguments = [params[n] if n in params else columns[n] for n in names]
         with np.errstate(all="ignore"):
-            outputs = function(*arguments)
+            try:
+                outputs = function(*arguments)
+            except (ValueError, TypeError):  # numpy.select wants every condition per row: relu(w) beside data
+                outputs = function(*(np.full(rows, a) if np.ndim(a) == 0 else a for a in arguments))
         result = {}
         for name, output in zip(derivatives, outputs):
             per_row = np.array(np.broadcast_to(np.asarray(output, dtype=np.float64), (rows,)))

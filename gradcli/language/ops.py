@@ -98,6 +98,12 @@ def _pow_base_slope(a: Array, b: Array) -> Array:
     return np.where(b == 0, 0.0, slope)
 
 
+def _pow_exponent_slope(a: Array, out: Array) -> Array:
+    """d a**b / db = a**b * log(a), taken as 0 where a**b is 0: 0**b is 0 for every b > 0 (a constant)."""
+    with np.errstate(all="ignore"):
+        return np.where(out == 0, 0.0, out * np.log(a))
+
+
 def _pow_base_text(a: str, b: str) -> str:
     """b*a**(b - 1), with the arithmetic done when the exponent is a number (2*a, not 2*a**(2 - 1))."""
     try:
@@ -210,7 +216,7 @@ def _erf(a: Array) -> Array:
     import math
 
     values = np.asarray(a, dtype=np.float64)
-    out = np.frompyfunc(math.erf, 1, 1)(values).astype(np.float64)
+    out = np.asarray(np.frompyfunc(math.erf, 1, 1)(values), dtype=np.float64)  # a 0-d input gives a float
     return out if values.ndim else np.float64(out)
 
 
@@ -234,7 +240,7 @@ OPS: dict[str, Op] = {
            lambda sp, a, b: a / b, user=False,
            undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")]),
         Op("pow", 2, lambda a, b: np.power(a, b),
-           lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else o * np.log(a[0]),
+           lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else _pow_exponent_slope(a[0], o),
            lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
            lambda sp, a, b: a**b, user=False, undefined=_pow_undefined),
         Op("neg", 1, lambda a: np.negative(a), lambda i, a, o: -1.0, lambda i, a, o: "-1",
