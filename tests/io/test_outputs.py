@@ -1,0 +1,116 @@
+"""Output files: refused up front when they cannot be written, all new or all old whatever happens, and no
+temporary file left behind, not even by a run that was killed."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+
+from cli_runner import clean_env, gradcli_program
+from gradcli.errors import DataError
+from gradcli.io import outputs
+from gradcli.io.outputs import atomic_write_all, check_output, check_outputs
+
+DATA = str(Path(__file__).resolve().parents[2] / "samples" / "data.csv")
+
+
+def text_writer(path: Path, content: str):
+    return path, lambda f: f.write(content), False
+
+
+def temporaries(folder: Path) -> list[str]:
+    return sorted(name for name in os.listdir(folder) if name.endswith(".tmp"))
+
+
+class TestRefusedUpFront:
+    @pytest.mark.parametrize("name, needle", [
+        ("", "the file name is empty"),
+        ("out/", "ends in '/'"),
+        ("a" * 300 + ".json", "(File name too long|longer than this file system allows)"),
+    ])
+    def test_names_that_cannot_be_files(self, tmp_path, monkeypatch, name, needle):
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(DataError, match=needle):
+            check_output(name, "--save", [])
+
+    def test_a_loop_of_symbolic_links(self, tmp_path):
+        (tmp_path / "a").symlink_to(tmp_path / "b")
+        (tmp_path / "b").symlink_to(tmp_path / "a")
+        with pytest.raises(DataError, match="a loop of symbolic links"):
+            check_output(tmp_path / "a", "--save", [])
+
+    def test_path_objects_are_named_in_messages(self, tmp_path):
+        with pytest.raises(DataError, match="is a directory"):
+            check_output(tmp_path, "--save", [])
+
+    def test_an_empty_name_is_not_taken_for_no_option(self, tmp_path):
+        with pytest.raises(DataError, match="empty"):
+            check_outputs({"--save": "", "--plot": None}, [])
+
+    def test_the_file_stdin_reads_is_never_written_over(self, tmp_path):
+        (tmp_path / "d.csv").write_bytes(Path(DATA).read_bytes())
+        with open(tmp_path / "d.csv", "rb") as stdin:
+            proc = subprocess.run([gradcli_program(), "train", "-", "--save", "d.csv"], cwd=tmp_path, stdin=stdin,
+                                  capture_output=True, text=True, timeout=60, env=clean_env())
+        assert proc.returncode == 2 and "is the file stdin reads" in proc.stderr
+        assert (tmp_path / "d.csv").read_bytes() == Path(DATA).read_bytes()
+
+
+class TestAllOrNone:
+    def test_an_interrupt_while_writing_leaves_the_old_files_and_no_temporary(self, tmp_path):
+        (tmp_path / "a.txt").write_text("old a")
+
+        def interrupted(f):
+            f.write("half")
+            raise KeyboardInterrupt
+
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write_all([text_writer(tmp_path / "a.txt", "new a"), (tmp_path / "b.txt", interrupted, False)])
+        assert (tmp_path / "a.txt").read_text() == "old a" and not (tmp_path / "b.txt").exists()
+        assert temporaries(tmp_path) == []
+
+    def test_a_signal_during_the_renames_waits_until_every_file_is_in_place(self, tmp_path, monkeypatch):
+        real_replace = os.replace
+        calls = []
+
+        def replace_and_interrupt(source, target):
+            if not calls:
+                os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C between the first and the second rename
+            calls.append(target)
+            real_replace(source, target)
+
+        monkeypatch.setattr(outputs.os, "replace", replace_and_interrupt)
+        with pytest.raises(KeyboardInterrupt):
+            atomic_write_all([text_writer(tmp_path / "a.txt", "new a"), text_writer(tmp_path / "b.txt", "new b")])
+        assert len(calls) == 2
+        assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"
+        assert temporaries(tmp_path) == []
+
+    def test_a_killed_runs_temporary_is_removed_by_the_next_write(self, tmp_path):
+        dead = subprocess.Popen(["true"])
+        dead.wait()
+        (tmp_path / f".s.json.{dead.pid}.0123abcd.tmp").write_text("half")
+        alive = tmp_path / f".s.json.{os.getppid()}.0123abcd.tmp"  # another live process's: left alone
+        alive.write_text("busy")
+        atomic_write_all([text_writer(tmp_path / "s.json", "{}")])
+        assert (tmp_path / "s.json").read_text() == "{}"
+        assert temporaries(tmp_path) == [alive.name]
+
+    @pytest.mark.parametrize("sig, code, said", [(signal.SIGTERM, 143, "terminated by SIGTERM"),
+                                                 (signal.SIGHUP, 129, "terminated by SIGHUP"),
+                                                 (signal.SIGINT, 130, "interrupted")])
+    def test_a_signal_during_training_writes_nothing_and_leaves_nothing(self, tmp_path, sig, code, said):
+        proc = subprocess.Popen([gradcli_program(), "train", DATA, "--optimizer", "sgd", "--tol", "0", "--epochs",
+                                 "1000000", "--save", "p.json", "--history", "h.csv"], cwd=tmp_path,
+                                env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(4.0)  # well into training (start-up takes about a second)
+        proc.send_signal(sig)
+        out, err = proc.communicate(timeout=60)
+        assert proc.returncode == code, err
+        assert err.endswith(f"gradcli: {said}\n") and "Traceback" not in err
+        assert os.listdir(tmp_path) == []
