@@ -25,7 +25,7 @@ from .version import __version__
 app = typer.Typer(
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
     'Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1',
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     invoke_without_command=True,
     context_settings={"help_option_names": ["-h", "--help"]},
@@ -114,7 +114,7 @@ def grad(
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
-        report = gradcli.gradients(model, loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
+        report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                    delta=delta, rtol=rtol, atol=atol, check_fd=check_fd)
     for note in report.warnings:
         warn(note)
@@ -254,7 +254,7 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
-        result = gradcli.explain(model, loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
+        result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
                                  sympy_forms=fmt is ExplainFormat.latex)
     for note in result.view.warnings:
@@ -290,7 +290,7 @@ def graph(
     Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
     """
     with user_errors():
-        result = gradcli.graph(model, loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
+        result = gradcli.graph(_unmarked(model), loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
                                highlight=highlight)
     for note in result.warnings:
         warn(note)
@@ -370,7 +370,7 @@ def _run() -> int:
     # Typer may bundle its own click: find its UsageError through a public class.
     usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
-        code = app(standalone_mode=False)
+        code = app(args=model_friendly(sys.argv[1:]), prog_name="gradcli", standalone_mode=False)
     except usage_error as err:
         where = err.ctx.command_path if err.ctx else "gradcli"
         message = " ".join(err.format_message().split())
@@ -379,6 +379,25 @@ def _run() -> int:
     except typer.Abort:
         return INTERRUPTED
     return code if isinstance(code, int) else 0
+
+
+_EXPRESSION_MARKS = set("*+/^() ")
+
+
+def model_friendly(args: list[str]) -> list[str]:
+    """A model that starts with a minus (`-w*x1 + b`, `-(a+b)*x1`) is the model, not an option.
+
+    Click reads any word that starts with '-' as an option; a leading space makes it a plain argument,
+    and the parser ignores the space. A word counts as a model when it holds an operator or a
+    parenthesis, which no option does; `--name=value` stays an option.
+    """
+    return [f" {arg}" if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1
+            and _EXPRESSION_MARKS & set(arg) and "=" not in arg.split("*")[0] else arg for arg in args]
+
+
+def _unmarked(model: str | None) -> str | None:
+    """The model as typed: without the space that model_friendly put before its minus."""
+    return model[1:] if model is not None and model.startswith(" -") else model
 
 
 def _internal_error(err: Exception) -> int:

@@ -601,3 +601,29 @@ class TestStartUp:
             [sys.executable, "-c", "import sys, gradcli; print('sympy' in sys.modules, 'numpy' in sys.modules)"],
             cwd=tmp_path, capture_output=True, timeout=60)
         assert proc.stdout.decode().split() == ["False", "False"], proc.stderr.decode()
+
+
+class TestLikeAUnixTool:
+    @pytest.mark.parametrize("model", ["-w*x1 + b", "-(a+b)*x1", "-2*w*x1"])
+    def test_a_model_that_starts_with_a_minus_is_the_model(self, gradcli, model):
+        result = gradcli("grad", model, "--data", "x1=1.5,y=1", "--format", "json")
+        assert result.code == 0, result
+        assert result.json()["model"] == model
+
+    def test_options_before_the_model_still_work(self, gradcli):
+        result = gradcli("grad", "-p", "w=2", "-d", "x1=1,y=0", "-w*x1", "-f", "json")
+        assert result.code == 0, result
+        assert result.json()["gradients"][0]["backprop_value"] == 4.0  # d (-w)^2 / dw at w = 2
+
+    def test_offsets_in_a_minus_model_point_at_the_users_text(self, gradcli):
+        one_line_error(gradcli("grad", "-w*x1 +"), "at character 7")
+
+    def test_a_dash_reads_the_model_from_stdin(self, gradcli):
+        result = gradcli("grad", "-", "--data", NOTE_DATA, "--params", NOTE_PARAMS, "--format", "json",
+                         stdin=b"b + w1*x1\n + w2*x2\n")
+        assert result.code == 0, result
+        assert by_param(result.json())["w1"]["backprop_value"] == 1.5
+
+    def test_shell_completion_is_offered(self, gradcli):
+        result = gradcli("--help")
+        assert "--install-completion" in result.out and "--show-completion" in result.out
