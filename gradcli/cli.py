@@ -17,7 +17,7 @@ import typer
 
 import gradcli
 
-from .errors import GradcliError, ParseError
+from .errors import GradcliError, ParseError, leave
 from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
@@ -317,9 +317,7 @@ def main() -> None:
     except KeyboardInterrupt:
         code = INTERRUPTED
     except Terminated as ended:
-        from .__main__ import interrupted
-
-        interrupted(f"terminated by {ended.name}", 128 + ended.signum)
+        leave(f"terminated by {ended.name}", 128 + ended.signum)
     except MemoryError:
         sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
         code = 2
@@ -329,13 +327,11 @@ def main() -> None:
     except Exception as err:  # noqa: BLE001: a bug, told in one line
         code = _internal_error(err)
     if code == INTERRUPTED:
-        from .__main__ import interrupted
-
         try:
             sys.stdout.flush()
         except (OSError, AttributeError):
             pass
-        interrupted()
+        leave("interrupted", INTERRUPTED)
     sys.exit(_flushed(code))
 
 

@@ -60,6 +60,18 @@ class UndefinedError(GradcliError):
     """The loss or a derivative is undefined (or infinite) at the point given."""
 
 
+def leave(message: str, code: int) -> None:
+    """Say how the program ends and end it at once (Ctrl-C, SIGTERM), skipping Python's own shutdown,
+    in which a second signal could still become a traceback. Output files are all written or all
+    discarded before this is reached (io/outputs.py)."""
+    import os
+    import sys
+
+    sys.stderr.write(f"gradcli: {message}\n")
+    sys.stderr.flush()
+    os._exit(code)
+
+
 def placed(err: UndefinedError, where: Callable[[int], str] | None) -> UndefinedError:
     """The error with its 'at row N' told better, e.g. with the file and the CSV line."""
     if where is None:

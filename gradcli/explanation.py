@@ -239,7 +239,7 @@ def graph_view(
     from .io.arguments import whole
     from .io.sources import point_inputs
 
-    whole(row, "--row", 1, none=True)
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) below
     given = point_inputs(model, model_file, data, params, loss, target)
     setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, delta=delta,
                     from_file=from_file or given.from_file)
@@ -393,7 +393,7 @@ def explain(
     check_tolerances(rtol, atol)
     from .io.arguments import whole
 
-    whole(row, "--row", 1, none=True)
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) below
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
     given = point_inputs(model, model_file, data, params, loss, target)

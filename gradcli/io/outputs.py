@@ -193,18 +193,27 @@ def _alive(pid: int) -> bool:
 
 @contextmanager
 def _signals_held() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP are held back (not lost) for the few renames that must all happen."""
-    import signal
+    """Ctrl-C, SIGTERM and SIGHUP are held back (not lost) for the few renames that must all happen.
 
-    held = {getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)}
-    if not hasattr(signal, "pthread_sigmask"):
+    Python-level handlers record them and the first is raised again afterwards: blocking the signals
+    in this thread (pthread_sigmask) is not enough, since BLAS and reader threads may receive them.
+    """
+    import signal
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    pending: list[int] = []
+    held = [getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP") if hasattr(signal, name)]
+    previous = {signum: signal.signal(signum, lambda signum, frame: pending.append(signum)) for signum in held}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+        if pending:  # delivered now, to the handler in force: every file is in place
+            signal.raise_signal(pending[0])
 
 
 def _mode_for(path: Path) -> int:
