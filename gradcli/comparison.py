@@ -134,10 +134,9 @@ def prepare(
     """
     import numpy as np
 
+    from .io.arguments import number, parameter_values
     from .io.values import as_columns
     from .language.problem import build_problem
-
-    from .io.arguments import number, parameter_values
 
     number(delta, "--delta")
     given_params = parameter_values(params if params is not None else {})
@@ -147,9 +146,11 @@ def prepare(
         param_names=list(given_params), delta=delta, from_file=from_file,
     )
     used = {*problem.params, *problem.inputs, problem.target}
-    warnings = [f"{kind} {name!r} is not used by the model or the loss"
-                for kind, names in (("data", columns), ("parameter", given_params))
-                for name in names if name not in used]
+    from .errors import unused
+
+    warnings = [line for kind, names in (("data", columns), ("parameter", given_params))
+                for line in unused(kind, [name for name in names if name not in used],
+                                   "{verb} not used by the model or the loss")]
 
     if data is not None and problem.target not in columns:  # never a silent 0
         listed = show_text(", ".join(columns), 200) or "none"

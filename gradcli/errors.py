@@ -25,6 +25,17 @@ def show_text(text: str, limit: int = _MAX_SHOWN) -> str:
     return escaped
 
 
+def unused(kind: str, names: list[str], what: str, shown: int = 5) -> list[str]:
+    """One warning for all the names of a kind, however many: "column 'a', 'b' and 998 more of data.csv
+    are not used by the model" (a million unused keys made a million lines)."""
+    if not names:
+        return []
+    quoted = ", ".join(repr(show_text(str(name))) for name in names[:shown])
+    more = f" and {len(names) - shown:,} more" if len(names) > shown else ""
+    verb = "is" if len(names) == 1 else "are"
+    return [f"{kind} {quoted}{more} {what.replace('{verb}', verb)}"]
+
+
 class GradcliError(Exception):
     """Bad input: the message says what is wrong and where."""
 

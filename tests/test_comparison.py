@@ -347,3 +347,16 @@ class TestBadInput:
     def test_huge_integer_data(self):
         with pytest.raises(GradcliError):
             gradcli.gradients("w*x1", data={"x1": [10**400]})
+
+
+class TestManyNames:
+    def test_unused_names_make_one_warning_however_many(self):
+        data = {"x1": [1.0], "y": [0.0], **{f"z{i}": [1.0] for i in range(1000)}}
+        report = gradcli.gradients("w*x1", data=data, params={"w": 1.0, "q": 2.0})
+        assert report.warnings == ["data 'z0', 'z1', 'z2', 'z3', 'z4' and 995 more are not used by the model or "
+                                   "the loss", "parameter 'q' is not used by the model or the loss"]
+
+    def test_a_parameter_file_of_a_million_keys_is_refused_at_once(self, tmp_path):
+        (tmp_path / "p.json").write_text(json.dumps({f"p{i}": 1.0 for i in range(10**6)}))
+        with pytest.raises(DataError, match="1,000,000 parameters; at most 100,000"):
+            gradcli.gradients("w*x1", data={"x1": [1.0], "y": [0.0]}, params=tmp_path / "p.json")

@@ -85,6 +85,11 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
     if not isinstance(values, Mapping):
         raise DataError(f"{option} must be a mapping of name -> number, NAME=VALUE,... or a JSON file's path; "
                         f"got {type(values).__name__}")
+    from .values import MAX_PARAMETERS
+
+    if len(values) > MAX_PARAMETERS:
+        raise DataError(f"{option}: {len(values):,} parameters; at most {MAX_PARAMETERS:,} are taken "
+                        "(a model has at most 20,000 parts)")
     checked = {}
     for name, value in values.items():
         if not isinstance(name, str):

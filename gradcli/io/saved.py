@@ -9,12 +9,12 @@ The model is text, parsed again by the safe parser when the file is read.
 
 from __future__ import annotations
 
-import json
 import numbers
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 from ..errors import DataError, show_text
+from ..errors import unused as unused_names
 from ..language.losses import DEFAULT_DELTA
 from ..version import __version__
 
@@ -86,6 +86,6 @@ def saved_problem(saved: SavedModel, source: str) -> tuple[Any, list[str]]:
     if missing:
         raise DataError(f"{source}: no value for parameter {missing[0]!r} "
                         f"(inputs: {', '.join(saved.inputs) or 'none'})")
-    unused = [f"parameter {name!r} in {source} is not used by the model" for name in saved.params
-              if name not in problem.params]
+    unused = unused_names("parameter", [name for name in saved.params if name not in problem.params],
+                          f"in {source} {{verb}} not used by the model")
     return problem, unused

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection, Iterable, Mapping, Union
+from typing import TYPE_CHECKING, Any, Collection, Mapping, Union
 
 from ..errors import DataError, GradcliError, show_text
 
@@ -128,8 +128,10 @@ class Table:
 
     def unused(self, used: Collection[str]) -> list[str]:
         """A warning for each column that is not used."""
-        return [f"column {name!r} of {self.name} is not used by the model" for name in self.header
-                if name not in used]
+        from ..errors import unused
+
+        return unused("column", [name for name in self.header if name not in used],
+                      f"of {self.name} {{verb}} not used by the model")
 
 
 @dataclass

@@ -76,6 +76,7 @@ def is_assignment_list(text: str) -> bool:
     return "=" in text
 
 
+MAX_PARAMETERS = 100_000  # entries in a parameter mapping: a model has at most 20,000 parts
 PARAMS_MAX_BYTES = 16 << 20  # a parameter or saved-model file: far more than 20,000 names need
 STDIN_MAX_BYTES = 1 << 30  # stdin has no size to check first: larger data comes as a file
 
@@ -176,6 +177,9 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
         data = data["params"]  # a saved model: its trained parameters
     if not isinstance(data, dict):
         raise DataError(f"{source}: expected a JSON object of name -> number")
+    if len(data) > MAX_PARAMETERS:
+        raise DataError(f"{source}: {len(data):,} parameters; at most {MAX_PARAMETERS:,} are read "
+                        "(a model has at most 20,000 parts)")
     values: dict[str, float] = {}
     for name, value in data.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)):

@@ -44,7 +44,7 @@ def check_name(name: str, what: str) -> None:
     """A name given by the user for data, a parameter or the target."""
     from .ops import OPS
 
-    if not NAME_RE.match(name) or keyword.iskeyword(name):
+    if not isinstance(name, str) or not NAME_RE.match(name) or keyword.iskeyword(name):
         raise RoleError(f"{what} name {show_text(name)!r} is not a valid name (a letter, then letters, digits or _)")
     if name in CONSTANTS or (name in OPS and OPS[name].user):
         kind = "a constant" if name in CONSTANTS else "a function"

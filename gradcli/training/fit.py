@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Mapping
 
-from ..errors import DataError, RoleError
+from ..errors import DataError, RoleError, unused
 from ..language.columns import model_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
@@ -152,7 +152,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
 
     check_targets(problem, columns[problem.target], source, where)
     init = dict(init or {})
-    warnings = [f"--init {name!r} is not a parameter of the model" for name in init if name not in problem.params]
+    warnings = unused("--init", [name for name in init if name not in problem.params], "{verb} not a parameter of the model")
     linear = is_linear_in_params(problem)
     trainer = Trainer(problem, columns, rows)
     result = trainer.run(starting_point(problem, init, linear, options.seed), options, progress)
@@ -222,10 +222,9 @@ def train(
     Raises GradcliError (and subclasses) for bad input.
     """
     from ..errors import UndefinedError, placed
+    from ..io.arguments import callback, number, parameter_values, text
     from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
-
-    from ..io.arguments import callback, number, parameter_values, text
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
