@@ -23,7 +23,6 @@ from ..language.problem import Problem
 DIGITS = 30  # precision of single-point evaluation
 SIMPLIFY_MAX_OPS = 40  # only small derivatives are simplified...
 SIMPLIFY_SECONDS = 0.5  # ...and only for this long each
-HIGH_PRECISION_ROWS = 100  # rows redone in high precision where float64 fails
 READABLE_MAX_NODES = 300  # larger derivatives are shown as they are
 FREEZE_ABOVE_NODES = 200  # losses larger than this are differentiated with the constant parts frozen
 PRETTY_SECONDS = 2.0  # time for making all formulas readable, together
@@ -336,21 +335,41 @@ class SymbolicLoss:
                 outputs = function(*arguments)
             except (ValueError, TypeError):  # numpy.select wants every condition per row: relu(w) beside data
                 outputs = function(*(np.full(rows, a) if np.ndim(a) == 0 else a for a in arguments))
-        result = {}
-        for name, output in zip(derivatives, outputs):
-            per_row = np.array(np.broadcast_to(np.asarray(output, dtype=np.float64), (rows,)))
-            bad = np.flatnonzero(~np.isfinite(per_row))
-            if len(bad) > HIGH_PRECISION_ROWS:
-                raise UndefinedError(
-                    f"the symbolic derivative for {name} is undefined or overflows at row {bad[0] + 1} "
-                    f"(and {len(bad) - 1} more rows)")
-            if len(bad):
-                precise = self._precise({name: derivatives[name]})
-            for row in bad:
+        per_row = {name: np.array(np.broadcast_to(np.asarray(output, dtype=np.float64), (rows,)))
+                   for name, output in zip(derivatives, outputs)}
+        bad = np.flatnonzero(~np.logical_and.reduce([np.isfinite(v) for v in per_row.values()]))
+        if len(bad):
+            self._redo_rows(derivatives, function, arguments, params, columns, bad, per_row)
+        return {name: float(np.mean(values)) for name, values in per_row.items()}
+
+    def _redo_rows(self, derivatives: Mapping[str, Any], function: Callable[..., Any], arguments: list[Any],
+                   params: Mapping[str, float], columns: Mapping[str, Any], bad: Any, per_row: dict[str, Any]) -> None:
+        """The rows where float64 overflows, again: first all at once in extended precision (x86's long
+        double reaches 1e4932, so exp(800) is no overflow), then the rows still left one distinct row
+        at a time in 30-digit arithmetic. However many rows: the symbolic budget bounds the time."""
+        import numpy as np
+
+        if np.finfo(np.longdouble).maxexp > np.finfo(np.float64).maxexp:
+            wide = [np.longdouble(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.longdouble)[bad] for a in arguments]
+            with np.errstate(all="ignore"):
+                try:
+                    redone = function(*wide)
+                except (ValueError, TypeError):
+                    redone = function(*(np.full(len(bad), a) if np.ndim(a) == 0 else a for a in wide))
+            for (name, values), output in zip(per_row.items(), redone):
+                values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
+        for name, values in per_row.items():
+            left = bad[~np.isfinite(values[bad])]
+            if not len(left):
+                continue
+            precise = self._precise({name: derivatives[name]})
+            known: dict[tuple[float, ...], float] = {}  # distinct rows once: 1e6 equal rows cost one evaluation
+            for row in left:
                 point = {**params, **{n: float(col[row]) for n, col in columns.items()}}
-                per_row[row] = precise(point, int(row) + 1)[0]
-            result[name] = float(np.mean(per_row))
-        return result
+                key = tuple(point.values())
+                if key not in known:
+                    known[key] = precise(point, int(row) + 1)[0]
+                values[row] = known[key]
 
 
 def _frozen(sp: Any, expr: Any, symbol: Any) -> tuple[Any, dict[Any, Any], dict[Any, tuple[Any, list[Any]]]]:

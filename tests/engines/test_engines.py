@@ -627,3 +627,22 @@ class TestFiniteDifferences:
         for name, expected in {"b": 1.0, "w1": 1.5, "w2": 2.0}.items():
             assert report.gradients[name].fd_value == pytest.approx(expected, rel=1e-6)
             assert report.gradients[name].fd_agree is True
+
+
+@pytest.mark.parametrize("rows", [1, 100, 101, 20_000])
+def test_rows_where_float64_overflows_are_redone_at_any_count(rows):
+    # sigmoid(w*x1) at x1 = 800: SymPy's derivative holds exp(800), past float64; the loss and the
+    # gradient are finite (PyTorch: 0 and 0). Same answer, by the symbolic witness, at any row count.
+    report = gradcli.gradients("sigmoid(w*x1)", "bce", data={"x1": np.full(rows, 800.0), "y": np.ones(rows)},
+                               params={"w": 1.0})
+    assert report.witness == "symbolic" and report.agree is True
+    assert report.gradients["w"].symbolic_value == 0.0 and report.gradients["w"].backprop_value == 0.0
+
+
+def test_overflowing_rows_beside_ordinary_ones():
+    x1 = np.linspace(700.0, 900.0, 3000)
+    y = np.r_[np.ones(1500), np.zeros(1500)]
+    report = gradcli.gradients("sigmoid(w*x1)", "bce", data={"x1": x1, "y": y}, params={"w": 1.0})
+    assert report.witness == "symbolic" and report.agree is True
+    # rows with y = 0 contribute x1 * sigmoid(x1) = x1 exactly in float64; the rest 0
+    assert report.gradients["w"].symbolic_value == pytest.approx(x1[1500:].sum() / 3000, rel=1e-12)
