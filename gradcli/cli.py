@@ -360,6 +360,7 @@ def _run() -> int:
     for name in ("SIGTERM", "SIGHUP"):  # by default these kill at once, leaving temporary files behind
         if hasattr(signal, name):
             signal.signal(getattr(signal, name), _terminate)
+    _ascii_where_needed()
     if sys.stdout is None:  # started with `>&-`: nothing could be printed, and a file opened now could take fd 1
         sys.stderr.write("gradcli: error: stdout is closed, so nothing could be printed; redirect it to a file\n")
         return 2
@@ -375,6 +376,38 @@ def _run() -> int:
     except typer.Abort:
         return INTERRUPTED
     return code if isinstance(code, int) else 0
+
+
+# What the views print beyond ASCII, and what stands for it where the streams take ASCII only
+# (PYTHONIOENCODING=ascii, LANG=C on an old system).
+_ASCII = {"∂": "d", "✓": "ok", "✗": "x", "→": "->", "·": "*", "×": "x", "◂": "<", "»": ">>", "…": "...",
+          "─": "-", "━": "-", "│": "|", "├": "+", "└": "+", "┌": "+", "┐": "+", "┘": "+", "┤": "+", "┬": "+",
+          "┴": "+", "┼": "+", "╭": "+", "╮": "+", "╰": "+", "╯": "+", "≤": "<=", "≥": ">=", "−": "-",
+          "▁": "_", "▂": "_", "▃": "-", "▄": "-", "▅": "=", "▆": "=", "▇": "#", "█": "#", "δ": "delta"}
+
+
+def _to_ascii(err: UnicodeError) -> tuple[str, int]:
+    if not isinstance(err, UnicodeEncodeError):
+        raise err
+    return "".join(_ASCII.get(ch, "?") for ch in err.object[err.start:err.end]), err.end
+
+
+def _ascii_where_needed() -> None:
+    """Streams that cannot take the views' symbols write ASCII stand-ins instead of failing."""
+    import codecs
+
+    codecs.register_error("gradcli-ascii", _to_ascii)
+    for stream in (sys.stdout, sys.stderr):
+        encoding = getattr(stream, "encoding", None)
+        if stream is None or encoding is None:
+            continue
+        try:
+            "∂✓→│".encode(encoding)
+        except (UnicodeEncodeError, LookupError):
+            try:
+                stream.reconfigure(errors="gradcli-ascii")  # type: ignore[union-attr]
+            except (AttributeError, ValueError):
+                pass
 
 
 _EXPRESSION_MARKS = set("*+/^() ")

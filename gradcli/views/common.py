@@ -13,16 +13,51 @@ def mark(agree: bool | None) -> str:
     return {True: "✓", False: "✗", None: ""}[agree]
 
 
+PIPE_WIDTH = 240  # off a terminal with no COLUMNS: wide enough that a table is not wrapped
+
+
+class _Trimmed:
+    """A text stream that drops the spaces at the end of each line (Rich pads every cell, the last too)."""
+
+    def __init__(self, stream: IO[str]) -> None:
+        self.stream, self.pending = stream, ""
+
+    def write(self, text: str) -> int:
+        lines = (self.pending + text).split("\n")
+        self.pending = lines.pop()
+        if lines:
+            self.stream.write("".join(line.rstrip(" ") + "\n" for line in lines))
+        return len(text)
+
+    def flush(self) -> None:
+        if self.pending:
+            self.stream.write(self.pending)
+            self.pending = ""
+        self.stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+    def __getattr__(self, name: str) -> Any:  # encoding, fileno, ...
+        return getattr(self.stream, name)
+
+
 def console_for(stream: IO[str]) -> Any:
-    """A Rich console; plain (no escape codes at all) when NO_COLOR is set, as no-color.org asks."""
+    """A Rich console; plain (no escape codes at all) when NO_COLOR is set, as no-color.org asks.
+
+    Off a terminal (a pipe or a file): as wide as COLUMNS says, else PIPE_WIDTH, and no spaces at the
+    ends of lines.
+    """
     import os
 
     from rich.console import Console
 
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
     console = Console(file=stream, highlight=False, soft_wrap=False, **plain)
-    if not console.is_terminal:  # a pipe or file: no wrapping at an imagined 80 columns
-        console = Console(file=stream, highlight=False, soft_wrap=False, width=240)
+    if not console.is_terminal:
+        columns = os.environ.get("COLUMNS", "")
+        width = int(columns) if columns.isdigit() and int(columns) >= 20 else PIPE_WIDTH
+        console = Console(file=_Trimmed(stream), highlight=False, soft_wrap=False, width=width)
     return console
 
 

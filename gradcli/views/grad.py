@@ -33,7 +33,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
         console.print(f"[dim]defaults used: {escape(defaults)}[/]")
     table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    table.add_column("param")
+    table.add_column("param", overflow="fold")
     table.add_column("∂loss/∂param", overflow="fold")
     has = {key: any(getattr(g, key) is not None for g in report.gradients.values())
            for key in ("symbolic_value", "backprop_value", "abs_diff", "fd_value")}
@@ -41,7 +41,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
                 "fd_value": "finite diff"}
     for key, heading in headings.items():
         if has[key]:
-            table.add_column(heading, justify="right")
+            table.add_column(heading, justify="right", overflow="fold")  # a number is never cut
     table.add_column("ok")
     for g in report.gradients.values():
         cells = [escape(g.param), escape(g.symbolic or "")]

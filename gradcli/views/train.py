@@ -50,15 +50,15 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     console.print(f"[bold]by[/]    {report.options.optimizer}{rate}, batch {report.options.batch(report.rows):,}, "
                   f"seed {report.options.seed}")
     table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    table.add_column("param")
-    table.add_column("value", justify="right")
+    table.add_column("param", overflow="fold")
+    table.add_column("value", justify="right", overflow="fold")
     closed = report.closed_form
     if closed:
-        table.add_column("least squares", justify="right")
+        table.add_column("least squares", justify="right", overflow="fold")
     check = report.check
     if check and check.gradients:
-        table.add_column("∂loss/∂param (backprop)", justify="right")
-        table.add_column("symbolic", justify="right")
+        table.add_column("∂loss/∂param (backprop)", justify="right", overflow="fold")
+        table.add_column("symbolic", justify="right", overflow="fold")
         table.add_column("ok")
     for name, value in result.params.items():
         cells = [escape(name), number(value)]

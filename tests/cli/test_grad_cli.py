@@ -627,3 +627,22 @@ class TestLikeAUnixTool:
     def test_shell_completion_is_offered(self, gradcli):
         result = gradcli("--help")
         assert "--install-completion" in result.out and "--show-completion" in result.out
+
+    def test_off_a_terminal_no_line_ends_in_spaces(self, gradcli):
+        for args in (["grad", *NOTE_ARGS], ["graph", *NOTE_ARGS], ["losses"]):
+            result = gradcli(*args)
+            assert result.code == 0, result
+            assert all(line == line.rstrip() for line in result.out.splitlines()), result.out
+
+    def test_off_a_terminal_columns_sets_the_width_and_no_number_is_cut(self, gradcli):
+        wide = gradcli("grad", *NOTE_ARGS, "--params", "b=0.123456789012,w1=2,w2=-1")
+        narrow = gradcli("grad", *NOTE_ARGS, "--params", "b=0.123456789012,w1=2,w2=-1", env={"COLUMNS": "50"})
+        assert max(map(len, narrow.out.splitlines())) <= 50 < max(map(len, wide.out.splitlines()))
+        assert "…" not in narrow.out
+
+    def test_an_ascii_only_stream_gets_ascii_symbols(self, gradcli):
+        result = gradcli("grad", *NOTE_ARGS, env={"PYTHONIOENCODING": "ascii"})
+        assert result.code == 0, result
+        assert result.out.isascii() and "dloss/dparam" in result.out and " ok\n" in result.out
+        graph = gradcli("graph", *NOTE_ARGS, env={"PYTHONIOENCODING": "ascii"})
+        assert graph.code == 0 and graph.out.isascii() and "+-- " in graph.out
