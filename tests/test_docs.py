@@ -93,3 +93,43 @@ def test_the_checker_sees_a_wrong_output(tmp_path):
     examples = console_examples(page)
     assert [(e.command, e.expected, e.line) for e in examples] == [("echo one", "one", 4), ("echo two", "three", 6)]
     assert shutil.which("bash")
+
+
+def readme_commands() -> list[tuple[int, list[str]]]:
+    """(line, commands) for each block of README.md that shows commands to type, in order; the quick
+    start's install commands are what CI runs, so they are left to it."""
+    text = (ROOT / "README.md").read_text()
+    blocks = []
+    for fence in FENCE.finditer(text):
+        if fence.group(1) not in ("", "console"):
+            continue
+        commands = [line.strip().removeprefix("$ ") for line in fence.group(2).splitlines()
+                    if re.match(r"(\$ )?(gradcli |cat \S+ \| gradcli )", line.strip())]
+        if commands and "pip install" not in fence.group(2):
+            blocks.append((text.count("\n", 0, fence.start()) + 1, commands))
+    return blocks
+
+
+README_BLOCKS = readme_commands()
+
+
+def test_the_readme_shows_commands_in_every_section():
+    assert len(README_BLOCKS) >= 5 and sum(len(commands) for _, commands in README_BLOCKS) >= 20
+
+
+@pytest.mark.parametrize("line, commands", README_BLOCKS, ids=[f"README.md:{line}" for line, _ in README_BLOCKS])
+def test_readme_commands_run_as_written(tmp_path, line, commands):
+    """Each command of the block, in order, in a folder holding a copy of samples/ (a later command may
+    read what an earlier one wrote), exits 0; stderr has no traceback."""
+    shutil.copytree(ROOT / "samples", tmp_path / "samples")
+    program = Path(gradcli_program())
+    env = clean_env(PATH=f"{program.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    for command in commands:
+        tools = [tool for tool in ("jq", "dot") if f"| {tool} " in command]
+        missing = [tool for tool in tools if shutil.which(tool) is None]
+        if missing:
+            pytest.skip(f"{', '.join(missing)} is not installed (.ci/run installs it)")
+        proc = subprocess.run(["bash", "-c", f"set -o pipefail; {command}"], cwd=tmp_path, capture_output=True,
+                              timeout=120, env=env)
+        assert proc.returncode == 0, (command, proc.stderr.decode())
+        assert b"Traceback" not in proc.stderr, command
