@@ -324,7 +324,7 @@ def main() -> None:
     except OSError as err:
         # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
         code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
-    except Exception as err:  # noqa: BLE001: a bug, told in one line
+    except Exception as err:  # noqa: BLE001 (a bug, told in one line)
         code = _internal_error(err)
     if code == INTERRUPTED:
         try:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from cli_runner import gradcli_program
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -472,19 +471,9 @@ class TestProperties:
 # ---------------------------------------------------------------- the real CLI
 
 
-def _gradcli() -> str:
-    beside = Path(sys.executable).parent / "gradcli"
-    if beside.exists():
-        return str(beside)
-    found = shutil.which("gradcli")
-    if found is None:
-        pytest.skip("the gradcli console script is not installed")
-    return found
-
-
 def run_cli(*args: str, cwd: Path, stdin: bytes | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [_gradcli(), *args], cwd=cwd, input=stdin if stdin is not None else b"", capture_output=True, timeout=20
+        [gradcli_program(), *args], cwd=cwd, input=stdin if stdin is not None else b"", capture_output=True, timeout=20
     )
 
 
