@@ -333,6 +333,9 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
     )
 
 
+OUT_OF_TIME = "needed more than its"  # how a report's warning says that SymPy ran out of its budget
+
+
 class SymbolicUnavailable(Exception):
     """SymPy could not give this gradient within its budget; the message says why, for a warning."""
 
@@ -350,7 +353,7 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
             found = symbolic.values(derivatives, values, columns, rows)
             formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
     except OutOfTime:
-        raise SymbolicUnavailable(f"needed more than its {SYMBOLIC_SECONDS:g} s for this expression") from None
+        raise SymbolicUnavailable(f"{OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s for this expression") from None
     except UndefinedError as err:  # backprop found every value finite: SymPy's form of it has none (0**w*log(0))
         raise SymbolicUnavailable(f"finds no value where backprop does ({err})") from None
     except GradcliError:

@@ -19,6 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from .comparison import (
     ATOL,
+    OUT_OF_TIME,
     RTOL,
     Setup,
     _agrees,
@@ -387,7 +388,7 @@ def explain(
     derivative as a SymPy expression (for LaTeX).
     """
     from .engines.graph import backprop, build_graph
-    from .engines.symbolic import SymbolicLoss
+    from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
     from .io.sources import point_inputs
 
     check_tolerances(rtol, atol)
@@ -404,21 +405,27 @@ def explain(
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
     view = _view(setup, graph, sweep, report.warnings)
-    symbolic = SymbolicLoss(setup.problem)
-    derivatives = {name: symbolic.derivative(name) for name in setup.chosen}
-    steps = []
-    for name in setup.chosen:
-        gradient = report.gradients[name]
-        step = _param_steps(graph, sweep, view, name, gradient, max_paths, rtol, atol)
-        if sympy_forms:
-            step.derivative = symbolic.readable_expr(derivatives[name])
-        steps.append(step)
+    steps = [_param_steps(graph, sweep, view, name, report.gradients[name], max_paths, rtol, atol)
+             for name in setup.chosen]
+    out_of_time = GradcliError(f"explain shows SymPy's derivatives, and SymPy needed more than {SYMBOLIC_SECONDS:g} s "
+                               "for this expression; `gradcli grad` checks it with finite differences instead")
+    if any(OUT_OF_TIME in warning for warning in report.warnings):  # the same budget would run out again
+        raise out_of_time
+    try:  # step 1 and the counts need SymPy's derivatives: under the same budget as grad's
+        with time_limit(SYMBOLIC_SECONDS):
+            symbolic = SymbolicLoss(setup.problem)
+            derivatives = {name: symbolic.derivative(name) for name in setup.chosen}
+            if sympy_forms:
+                for step in steps:
+                    step.derivative = symbolic.readable_expr(derivatives[step.param])
+            counts = op_counts(graph, sweep, derivatives)
+    except OutOfTime:
+        raise out_of_time from None
     verdicts = [s.agree for s in steps if s.agree is not None]
     if report.agree is not None:
         verdicts.append(report.agree)
     return Explanation(
-        view=view, steps=steps, op_counts=op_counts(graph, sweep, derivatives), reused=_reused(graph, sweep, view,
-                                                                                                setup.chosen),
+        view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, setup.chosen),
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
     )
 

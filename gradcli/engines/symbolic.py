@@ -39,8 +39,18 @@ _deadlines: list[float] = []  # the time limits in force, innermost last (never 
 def _interrupt(signum: int, frame: Any) -> None:
     import time
 
-    if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3:
+    if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3 and not _importing(frame):
         raise OutOfTime()
+
+
+def _importing(frame: Any) -> bool:
+    """Whether a module is being imported: interrupted there, it would stay half made in sys.modules (SymPy
+    imports parts of itself on first use) and fail every later call. The next tick, 50 ms on, comes after."""
+    while frame is not None:
+        if frame.f_code.co_filename.startswith("<frozen importlib"):
+            return True
+        frame = frame.f_back
+    return False
 
 
 @contextmanager

@@ -139,3 +139,8 @@ def test_the_program_on_generated_expressions_exits_0_1_or_2_in_one_line(gradcli
     assert "Traceback" not in result.err and "internal error" not in result.err, result
     if result.code == 2:
         one_line_error(result)
+
+
+def test_explain_past_the_budget_is_a_clean_error(short_budget):
+    with pytest.raises(GradcliError, match="explain shows SymPy's derivatives, and SymPy needed more than 1 s"):
+        gradcli.explain(HOSTILE["relu nested 20 deep"], data={"x1": [1.5], "y": [1.0]})
