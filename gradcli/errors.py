@@ -47,7 +47,7 @@ class ParseError(GradcliError):
         self.text = text
         self.offset = offset
         self.reason = message
-        where = f" at character {offset}" if offset is not None else ""
+        where = f" at column {offset + 1}" if offset is not None else ""  # offset counts from 0, people from 1
         super().__init__(f"{message}{where}")
 
     def caret(self) -> str | None:

@@ -58,7 +58,7 @@ def parse_assignments(text: str, option: str) -> dict[str, float]:
     values: dict[str, float] = {}
     offset = 0
     for part in text.split(","):
-        where = f"{option} at character {offset}"
+        where = f"{option} at column {offset + 1}"
         offset += len(part) + 1
         if not part.strip():
             raise DataError(f"{where}: empty item (expected NAME=VALUE)")

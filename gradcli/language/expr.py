@@ -208,6 +208,17 @@ MAX_LITERAL = 300  # characters in one number; a float holds 17 significant digi
 _LITERAL_RE = re.compile(r"(?<![A-Za-z0-9_.])(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
+_JUXTAPOSED = re.compile(r"(?<![A-Za-z0-9_.])([0-9]+\.?[0-9]*(?:[eE][+-]?[0-9]+)?)([A-Za-z_][A-Za-z0-9_]*)")
+
+
+def _juxtaposition_hint(text: str, at: int) -> str:
+    """'; did you mean 2*x1?' for `2x1`: a number written against a name, as in algebra."""
+    for match in _JUXTAPOSED.finditer(text):
+        if match.start() <= at <= match.end():
+            return f" (did you mean {match.group(1)}*{match.group(2)}?)"
+    return ""
+
+
 def _check_literals(text: str, what: str) -> None:
     """No number longer than MAX_LITERAL characters (Python refuses integers over 4,300 digits with a
     syntax error that names no number)."""
@@ -251,7 +262,8 @@ def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) 
         stripped = source.strip()
         col = (err.offset - 1 if err.offset else len(stripped)) + lead  # no offset: the text ended too soon
         col = min(max(col, 0), len(source))
-        raise ParseError(f"invalid syntax in {what}", text, source_offsets[col]) from None
+        at = source_offsets[col]
+        raise ParseError(f"invalid syntax in {what}{_juxtaposition_hint(text, at)}", text, at) from None
     except (RecursionError, MemoryError):
         raise ParseError(f"{what} is nested too deeply or is too long for the parser", text, None) from None
     except ValueError as err:  # e.g. an integer literal over Python's digit limit

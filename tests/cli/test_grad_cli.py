@@ -616,7 +616,7 @@ class TestLikeAUnixTool:
         assert result.json()["gradients"][0]["backprop_value"] == 4.0  # d (-w)^2 / dw at w = 2
 
     def test_offsets_in_a_minus_model_point_at_the_users_text(self, gradcli):
-        one_line_error(gradcli("grad", "-w*x1 +"), "at character 7")
+        one_line_error(gradcli("grad", "-w*x1 +"), "at column 8")
 
     def test_a_dash_reads_the_model_from_stdin(self, gradcli):
         result = gradcli("grad", "-", "--data", NOTE_DATA, "--params", NOTE_PARAMS, "--format", "json",

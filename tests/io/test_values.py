@@ -88,11 +88,11 @@ class TestParseAssignments:
     @pytest.mark.parametrize(
         "text, needles",
         [
-            ("x1=1,,y=2", ["--data at character 5", "empty item"]),
-            ("x1=1,", ["--data at character 5", "empty item"]),
-            ("=3", ["--data at character 0", "'=3'", "NAME=VALUE"]),
-            ("x1=1,x2", ["--data at character 5", "'x2'", "NAME=VALUE"]),
-            ("x1=1,x1=2", ["--data at character 5", "'x1'", "twice"]),
+            ("x1=1,,y=2", ["--data at column 6", "empty item"]),
+            ("x1=1,", ["--data at column 6", "empty item"]),
+            ("=3", ["--data at column 1", "'=3'", "NAME=VALUE"]),
+            ("x1=1,x2", ["--data at column 6", "'x2'", "NAME=VALUE"]),
+            ("x1=1,x1=2", ["--data at column 6", "'x1'", "twice"]),
             ("x1=abc", ["--data x1", "'abc'"]),
             ("x1=", ["--data x1", "empty value"]),
             ("x1=1,x2=nan", ["--data x2", "nan"]),

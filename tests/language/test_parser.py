@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -227,7 +228,7 @@ class TestRejected:
         assert isinstance(err, GradcliError)
         if offset is not None:
             assert err.offset == offset
-            assert str(err).endswith(f"at character {offset}")
+            assert str(err).endswith(f"at column {offset + 1}")  # people count from 1
 
     @pytest.mark.parametrize("text", ["0x10", "0o17", "0b101", "1_000", "1j", "2.5J", "1e3j"])
     def test_only_decimal_numbers(self, text):
@@ -629,3 +630,15 @@ class TestCliModelFile:
         if result.returncode == 2:
             return  # a clear error is an acceptable fix
         assert b"\nb," in result.stdout
+
+
+@pytest.mark.parametrize("text, hint", [("2x1 + w", "did you mean 2*x1?"), ("b + 3.5w", "did you mean 3.5*w?"),
+                                        ("1e5x", "did you mean 1e5*x?")])
+def test_a_number_written_against_a_name_gets_a_hint(text, hint):
+    with pytest.raises(ParseError, match=re.escape(hint)):
+        parse(text)
+
+
+def test_columns_in_messages_count_from_1():
+    with pytest.raises(ParseError, match="at column 1$"):
+        parse("*w")
