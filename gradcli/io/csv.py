@@ -127,7 +127,12 @@ def row_place(raw: bytes, source: str, row: int) -> str:
 
 def read_header(raw: bytes, source: str) -> list[str]:
     """The column names (checked: none empty, none twice), without reading the rows."""
-    return _header_and_offset(raw, source)[0]
+    header = _header_and_offset(raw, source)[0]
+    delimiter = next((d for d in ";\t|" if len(header) == 1 and d in header[0]), None)
+    if delimiter is not None:  # a file written with another delimiter reads as one column
+        raise DataError(f"{source}: the header is one column {show_text(header[0], 60)!r}: the file seems to be "
+                        f"separated by {delimiter!r}, and gradcli reads comma-separated values")
+    return header
 
 
 # ---------------------------------------------------------------- reading

@@ -150,7 +150,7 @@ def _bce_slope(p: Array, y: Array) -> Array:
 def _bce_undefined(args: tuple[Array, ...]) -> list[tuple[Array, str]]:
     p, y = (np.asarray(v) for v in args)
     return [
-        ((p < 0) | (p > 1), "prediction outside [0, 1]"),
+        ((p < 0) | (p > 1), "prediction outside [0, 1] (bce needs a probability: wrap the model in sigmoid(...))"),
         (((p == 0) & (y > 0)) | ((p == 1) & (y < 1)), "prediction of exactly 0 or 1 for the other class (log of 0)"),
     ]
 

@@ -725,3 +725,13 @@ class TestReviewFindings:
         proc.wait(timeout=60)
         assert proc.returncode in (-13, 141), err  # killed by SIGPIPE, like cat or grep
         assert b"Traceback" not in err
+
+
+class TestHints:
+    def test_a_semicolon_separated_file_names_its_delimiter(self, gradcli, tmp_path):
+        (tmp_path / "semi.csv").write_text("x1;x2;y\n1;2;3\n")
+        one_line_error(gradcli("train", "semi.csv"), "seems to be separated by ';'")
+
+    def test_bce_without_a_sigmoid_says_to_wrap_it(self, gradcli):
+        one_line_error(gradcli("grad", "w*x1", "--loss", "bce", "--data", "x1=3,y=1", "--params", "w=1"),
+                       "wrap the model in sigmoid(...)")
