@@ -74,7 +74,7 @@ def _param_lines(step: ParamSteps) -> list[str]:
     seen: dict[str, tuple[str, str, str]] = {}
     for path in step.paths:
         for partial, local, value in zip(path.partials, path.locals, path.local_values):
-            seen.setdefault(partial, (partial, f"= {local}", f"= {number(value)}"))
+            seen.setdefault(partial, (partial, f"= {local}", "" if local == number(value) else f"= {number(value)}"))
     lines += _aligned(list(seen.values()), "     ")
     shown = len(step.paths)
     count = f"{step.paths_total:,}" + (f" (the first {shown} listed, {step.paths_left_out:,} left out)"

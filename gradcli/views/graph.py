@@ -32,7 +32,9 @@ def node_label(node: NodeInfo) -> list[str]:
 
 
 def edge_label(edge: EdgeInfo) -> str:
-    return f"{edge.partial} = {edge.local} = {_value(edge.local_value)}"
+    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once."""
+    value = _value(edge.local_value)
+    return f"{edge.partial} = {edge.local}" + ("" if edge.local == value else f" = {value}")
 
 
 # ---------------------------------------------------------------- terminal
