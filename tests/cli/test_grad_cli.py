@@ -492,7 +492,7 @@ class TestLosses:
             {"b": 0.5, "w1": 0.75, "w2": 1.0})
         assert doc["agree"] is True
 
-    @pytest.mark.parametrize("loss, needle", [("(w1-y)**2", "yhat"), ("(yhat-y", "character")],
+    @pytest.mark.parametrize("loss, needle", [("(w1-y)**2", "yhat"), ("(yhat-y", "column")],
                              ids=["no-yhat", "bad-syntax"])
     def test_bad_custom_loss(self, gradcli, loss, needle):
         one_line_error(gradcli("grad", NOTE_MODEL, "--loss", loss), needle)
