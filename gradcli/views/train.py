@@ -6,6 +6,7 @@ import csv
 import json
 import math
 import sys
+from dataclasses import dataclass
 from typing import IO
 
 from ..training.fit import TrainReport
@@ -14,14 +15,22 @@ from .common import console_for, decorated, number
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
 
-def loss_curve(history: list[float], width: int = 60, height: int = 8) -> list[str]:
+@dataclass(frozen=True)
+class LossCurve:
+    lines: list[str]  # top to bottom
+    top: float  # the loss at the top row and at the bottom row (means over the epochs a column covers)
+    bottom: float
+    log: bool  # rows are evenly spaced in log10(loss)
+
+
+def loss_curve(history: list[float], width: int = 60, height: int = 8) -> LossCurve | None:
     """The loss per epoch as columns of block characters, log-scaled when it spans over 100x.
 
-    Each column is the mean of the epochs it covers; the lines read top to bottom.
+    Each column is the mean of the epochs it covers (of their log10 on a log scale).
     """
     values = [v for v in history if math.isfinite(v)]
     if len(values) < 2:
-        return []
+        return None
     log = min(values) > 0 and max(values) / min(values) > 100
     scaled = [math.log10(v) for v in values] if log else values
     columns = min(width, len(scaled))
@@ -33,7 +42,8 @@ def loss_curve(history: list[float], width: int = 60, height: int = 8) -> list[s
     lines = []
     for row in range(height - 1, -1, -1):
         lines.append("".join(BLOCKS[max(0, min(8, e - row * 8))] for e in eighths))
-    return lines
+    value = (lambda s: 10.0 ** s) if log else (lambda s: s)  # noqa: E731
+    return LossCurve(lines, value(high), value(low), log)
 
 
 def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
@@ -84,10 +94,16 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     curve = loss_curve(result.history)
     if curve:
         finite = [v for v in result.history if math.isfinite(v)]
-        console.print(f"\nloss per epoch ({number(finite[0])} → {number(finite[-1])})")
-        for line in curve:
-            console.print(f"  │{line}", highlight=False)
-        console.print(f"  └{'─' * len(curve[0])} {len(result.history) - 1} epochs")
+        scale = ", log scale" if curve.log else ""
+        console.print(f"\nloss per epoch ({number(finite[0])} → {number(finite[-1])}{scale})")
+        top, bottom = f"{curve.top:.3g}", f"{curve.bottom:.3g}"
+        margin = max(len(top), len(bottom))
+        for row, line in enumerate(curve.lines):
+            label = top if row == 0 else bottom if row == len(curve.lines) - 1 else ""
+            console.print(f"  {label:>{margin}} │{line}", highlight=False)
+        epochs = len(result.history) - 1
+        console.print(f"  {'':>{margin}} └{'─' * len(curve.lines[0])}")
+        console.print(f"  {'':>{margin}}  0{f'{epochs}':>{max(len(curve.lines[0]) - 1, 1)}} epochs", highlight=False)
 
 
 def train_json(report: TrainReport, stream: IO[str] = sys.stdout) -> None:

@@ -735,3 +735,17 @@ class TestHints:
     def test_bce_without_a_sigmoid_says_to_wrap_it(self, gradcli):
         one_line_error(gradcli("grad", "w*x1", "--loss", "bce", "--data", "x1=3,y=1", "--params", "w=1"),
                        "wrap the model in sigmoid(...)")
+
+
+class TestLossCurve:
+    def test_axes_are_labelled_with_values(self, gradcli):
+        result = gradcli("train", DATA)
+        curve = result.out[result.out.index("loss per epoch"):].splitlines()
+        assert re.match(r"\s+[0-9.e+-]+ │", curve[1]) and re.match(r"\s+[0-9.e+-]+ │", curve[8])
+        assert curve[9].strip().startswith("└") and re.fullmatch(r"0\s+\d+ epochs", curve[10].strip())
+        assert "log scale" not in curve[0]
+
+    def test_a_log_scale_is_said(self, gradcli, tmp_path):
+        (tmp_path / "wide.csv").write_text("x1,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
+        result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200")
+        assert "log scale)" in result.out, result.out
