@@ -168,10 +168,17 @@ class TestStart:
 
 class TestLossCurve:
     def test_falling_curve(self):
-        lines = loss_curve([10.0 / (i + 1) for i in range(200)], width=40, height=5)
+        curve = loss_curve([10.0 / (i + 1) for i in range(200)], width=40, height=5)
+        lines = curve.lines
         assert len(lines) == 5 and all(len(line) == 40 for line in lines)
         assert lines[0][0] == "█" and lines[0][-1] == " "  # high at the start only
         assert lines[-1][-1] != " "  # every column has at least one eighth
+        assert curve.log and 0.05 <= curve.bottom < curve.top <= 10.0  # 200x apart; labels: the columns' means
+
+    def test_a_wide_span_is_drawn_on_a_log_scale(self):
+        history = [10.0 ** -k for k in range(7)]
+        curve = loss_curve(history, width=7, height=4)
+        assert curve.log and curve.top == pytest.approx(1.0) and curve.bottom == pytest.approx(1e-6)
 
     def test_too_short(self):
-        assert loss_curve([1.0]) == []
+        assert loss_curve([1.0]) is None
