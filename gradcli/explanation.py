@@ -118,6 +118,20 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
     return {name: column[row - 1:row] for name, column in columns.items()}
 
 
+def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
+                 delta: float, from_file: bool, row: int | None) -> Setup:
+    """explain's and graph's inputs read as grad reads them, at the one point they work at."""
+    from .io.arguments import whole
+    from .io.sources import point_inputs
+
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,
+                    delta=delta, from_file=from_file or given.from_file)
+    setup.warnings[:0] = given.notes
+    return setup
+
+
 def _at_point(value: Any) -> float:
     import numpy as np
 
@@ -237,14 +251,8 @@ def graph_view(
     several rows of data, `row` (1-based) chooses the point.
     """
     from .engines.graph import backprop, build_graph, kinks
-    from .io.arguments import whole
-    from .io.sources import point_inputs
 
-    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) below
-    given = point_inputs(model, model_file, data, params, loss, target)
-    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, delta=delta,
-                    from_file=from_file or given.from_file)
-    setup.warnings[:0] = given.notes
+    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row)
     if highlight is not None:
         from .io.arguments import text
 
@@ -389,18 +397,12 @@ def explain(
     """
     from .engines.graph import backprop, build_graph
     from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
-    from .io.sources import point_inputs
 
     check_tolerances(rtol, atol)
-    from .io.arguments import whole
 
-    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) below
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    given = point_inputs(model, model_file, data, params, loss, target)
-    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,
-                    delta=delta, from_file=from_file or given.from_file)
-    setup.warnings[:0] = given.notes
+    setup = _point_setup(model, model_file, data, params, loss, target, wrt, delta, from_file, row)
     report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
