@@ -144,6 +144,7 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed for shuffling and for a random start.")] = 0,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
+    precondition: Annotated[bool, typer.Option("--precondition/--no-precondition", help="Step in coordinates where the loss is about as curved in every direction (inputs of any scale need no --lr tuning); off: the textbook update on the parameters themselves.")] = True,
     init: Annotated[Optional[str], typer.Option("--init", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
     save: Annotated[Optional[str], typer.Option("--save", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
@@ -164,7 +165,7 @@ def train(
         with epoch_progress(quiet, epochs) as update:
             report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                                   tol=tol, patience=patience, init=init, save=save, history=history, plot=plot,
+                                   tol=tol, patience=patience, precondition=precondition, init=init, save=save, history=history, plot=plot,
                                    progress=update)
     for note in report.warnings:
         warn(note)

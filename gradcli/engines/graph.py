@@ -269,23 +269,26 @@ def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any
     return values
 
 
-def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> Any:
-    """yhat over the rows, computing only the nodes the model needs (no target, no loss).
+def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+                 node: int | None = None, *, diagnose: bool = True) -> Any:
+    """yhat (or the given node) over the rows, computing only the nodes it needs (no target, no loss).
 
-    A row where the model is undefined raises UndefinedError naming the operation and the row.
+    A row where it is undefined raises UndefinedError naming the operation and the row; with
+    diagnose=False non-finite values are returned as they are.
     """
+    wanted = graph.model if node is None else node
     needed = [False] * len(graph.nodes)
-    needed[graph.model] = True
-    for node in reversed(graph.nodes):
-        if needed[node.id]:
-            for i in node.inputs:
+    needed[wanted] = True
+    for each in reversed(graph.nodes):
+        if needed[each.id]:
+            for i in each.inputs:
                 needed[i] = True
-    subgraph = Graph(tuple(node for node in graph.nodes if needed[node.id]), graph.model, graph.model)
+    subgraph = Graph(tuple(each for each in graph.nodes if needed[each.id]), wanted, wanted)
     values = forward(subgraph, params, columns, rows, by_id=True)
-    yhat = np.broadcast_to(values[graph.model], (rows,))
-    if not np.isfinite(yhat).all():
+    result = np.broadcast_to(values[wanted], (rows,))
+    if diagnose and not np.isfinite(result).all():
         _diagnose_forward(subgraph, values, rows)
-    return yhat
+    return result
 
 
 def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,

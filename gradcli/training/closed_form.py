@@ -13,19 +13,32 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..engines.graph import Graph, model_values
+from ..language.expr import Call, Expr
 from ..language.problem import Problem
 
 
-def is_linear_in_params(problem: Problem) -> bool:
-    """True when no derivative d model / d p depends on any parameter (checked exactly, with SymPy)."""
+def is_linear_in_params(problem: Problem, model: Expr | None = None) -> bool:
+    """True when no derivative d model / d p depends on any parameter (checked exactly, with SymPy).
+
+    `model` defaults to the problem's model; starts_at_zero passes the logit of a sigmoid model.
+    """
     import sympy as sp
 
     from ..engines.symbolic import to_sympy
 
     symbols = {name: sp.Symbol(name, real=True) for name in (*problem.params, *problem.inputs)}
-    model = to_sympy(problem.model, symbols)
+    expr = to_sympy(problem.model if model is None else model, symbols)
     params = {symbols[name] for name in problem.params}
-    return all(not (sp.diff(model, symbols[name]).free_symbols & params) for name in problem.params)
+    return all(not (sp.diff(expr, symbols[name]).free_symbols & params) for name in problem.params)
+
+
+def starts_at_zero(problem: Problem, linear: bool) -> bool:
+    """Start from 0 rather than at random: a model linear in its parameters, or, with bce, the
+    sigmoid of one (logistic regression: convex, so no saddle at 0 to escape, and a random start
+    on unscaled inputs would begin with every row saturated)."""
+    model = problem.model
+    return linear or (problem.loss_name == "bce" and isinstance(model, Call) and model.fn == "sigmoid"
+                      and is_linear_in_params(problem, model.args[0]))
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@ from ..errors import DataError, RoleError, unused
 from ..language.columns import model_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
-from .closed_form import ClosedForm, is_linear_in_params, least_squares
+from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
 
@@ -105,6 +105,20 @@ class TrainReport:
         return self.result.history
 
     @property
+    def excess_loss(self) -> float | None:
+        """(trained loss - least squares' loss) / least squares' loss, where a closed form exists."""
+        closed, loss = self.closed_form, self.result.loss
+        if closed is None or not math.isfinite(loss):
+            return None
+        return (loss - closed.loss) / closed.loss if closed.loss > 0 else loss - closed.loss
+
+    @property
+    def at_optimum(self) -> bool | None:
+        """The trained loss is within SHORT_OF_OPTIMUM (relative) of least squares'; None without a closed form."""
+        excess = self.excess_loss
+        return None if excess is None else excess <= SHORT_OF_OPTIMUM
+
+    @property
     def failed(self) -> bool:
         """Exit code 1: training diverged or the two engines disagree on the final gradient."""
         return self.result.diverged or (self.check is not None and self.check.agree is False)
@@ -126,9 +140,13 @@ class TrainReport:
             "initial": _finite(result.initial),
             "loss": result.loss if math.isfinite(result.loss) else None,
             "epochs": result.epochs,
+            "precondition": options.precondition,
             "converged": result.converged,
+            "optimality": result.optimality,
             "diverged": result.diverged,
             "stop_reason": result.stop_reason,
+            "at_optimum": self.at_optimum,
+            "excess_loss": self.excess_loss,
             "seconds": result.seconds,
             "history": [v if math.isfinite(v) else None for v in result.history],
             "closed_form": self.closed_form.to_dict() if self.closed_form else None,
@@ -155,17 +173,20 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
     warnings = unused("--init", [name for name in init if name not in problem.params], "{verb} not a parameter of the model")
     linear = is_linear_in_params(problem)
     trainer = Trainer(problem, columns, rows)
-    result = trainer.run(starting_point(problem, init, linear, options.seed), options, progress)
+    result = trainer.run(starting_point(problem, init, starts_at_zero(problem, linear), options.seed), options, progress)
     if result.diverged:
         return TrainReport(model, problem, options, rows, result, linear, None, None, warnings, delta)
     closed = (least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
               if linear and problem.loss_name == "mse" and problem.params else None)
     check = final_gradient_check(trainer, result.params, delta, from_file)
-    if closed and result.loss > closed.loss + SHORT_OF_OPTIMUM * abs(closed.loss) + 1e-300:
-        warnings.append(f"least squares reaches a loss of {closed.loss:.6g}, below the trained {result.loss:.6g}: "
-                        "training stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer, "
-                        "or centred and scaled inputs)")
-    return TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta)
+    report = TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta)
+    if report.at_optimum is False:
+        scaling = "" if options.precondition else ", --precondition"
+        report.warnings.append(
+            f"least squares reaches a loss of {closed.loss:.6g}, below the trained {result.loss:.6g}: training "
+            f"stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer{scaling}, "
+            "or centred and scaled inputs)")
+    return report
 
 
 def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: float,
@@ -206,6 +227,7 @@ def train(
     seed: int = 0,
     tol: float = DEFAULT_TOL,
     patience: int = DEFAULT_PATIENCE,
+    precondition: bool = True,
     init: Mapping[str, float] | str | os.PathLike[str] | None = None,
     save: str | os.PathLike[str] | None = None,
     history: str | os.PathLike[str] | None = None,
@@ -218,7 +240,9 @@ def train(
     `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
     (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
     all of them or none, each atomically, unless training diverged; they are checked before
-    training starts. `progress(epoch, loss)` is called after each epoch.
+    training starts. `progress(epoch, loss)` is called after each epoch. `precondition` (default on)
+    lets the optimisers step in coordinates where the loss is about as curved in every direction
+    (see training/precondition.py); off, they step in the parameters themselves, as in a textbook.
     Raises GradcliError (and subclasses) for bad input.
     """
     from ..errors import UndefinedError, placed
@@ -226,7 +250,7 @@ def train(
     from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
-    options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience)
+    options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
@@ -255,14 +279,15 @@ def train(
 
 
 def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | None, seed: int, tol: float,
-             patience: int) -> TrainOptions:
+             patience: int, precondition: bool) -> TrainOptions:
     """The options as the CLI checks them; a bad one is a GradcliError naming its option."""
-    from ..io.arguments import choice, number, whole
+    from ..io.arguments import choice, flag, number, whole
 
     return TrainOptions(
         choice(optimizer, "--optimizer", OPTIMIZERS), number(lr, "--lr", above=0.0, none=True),
         whole(epochs, "--epochs", 1), whole(batch_size, "--batch-size", 1, none=True), whole(seed, "--seed", 0),
-        number(tol, "--tol", least=0.0), whole(patience, "--patience", 1))
+        number(tol, "--tol", least=0.0), whole(patience, "--patience", 1),
+        flag(precondition, "--precondition"))
 
 
 def _write_outputs(report: TrainReport, outputs: Mapping[str, Any]) -> None:

@@ -21,6 +21,10 @@ from ..errors import UndefinedError
 from ..language.problem import Problem
 from .optimizers import LBFGS, make_optimizer
 from .options import INIT_SCALE, TrainOptions
+from .precondition import identity, measure
+
+OPTIMAL = 1e-6  # converged: every |gradient| is at most this fraction of the per-row terms it sums
+EXACT_FIT = (64 * float(np.finfo(np.float64).eps)) ** 2  # a built-in loss this small against the start's: 0
 
 
 @dataclass
@@ -29,11 +33,13 @@ class TrainResult:
     initial: dict[str, float]
     loss: float  # the final mean loss over all rows
     epochs: int  # epochs run
-    converged: bool
+    converged: bool  # first-order optimality: the gradient is small against its per-row terms (OPTIMAL)
     diverged: bool
     stop_reason: str
     history: list[float] = field(default_factory=list)  # mean loss over all rows: [start, after epoch 1, ...]
     seconds: float = 0.0
+    optimality: float | None = None  # the largest |gradient| / mean |per-row term|; None when diverged
+    preconditioned: bool = False
 
 
 Progress = Callable[[int, float], None]  # (epoch, mean loss) after each epoch
@@ -57,27 +63,41 @@ class Trainer:
         result = sweep(self.plan, dict(zip(self.names, theta.tolist())), columns or self.columns, rows or self.rows)
         return result.loss, np.array(result.gradient)
 
-    def gradient_vanishes(self, theta: np.ndarray, rtol: float = 1e-6) -> bool:
-        """Is every gradient component within rtol of the sum of |per-row terms| it adds up?
+    def optimality(self, theta: np.ndarray) -> float:
+        """The largest ratio of a gradient component to the mean |per-row term| it adds up.
 
-        At a true minimum the per-row terms cancel; on a badly conditioned problem a line search
-        can stall where they plainly do not.
+        0 at an exact minimum, rounding (~1e-15) at a computed one. At a true minimum the per-row
+        terms cancel; on a badly conditioned problem a line search can stall where they plainly do not.
         """
         result = sweep(self.plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows, abs_terms=True)
-        return all(abs(g) <= rtol * t for g, t in zip(result.gradient, result.abs_terms or []))
+        ratios = [abs(g) / t if t > 0 else (0.0 if g == 0 else float("inf"))
+                  for g, t in zip(result.gradient, result.abs_terms or [])]
+        return max(ratios, default=0.0)
 
     def mean_loss(self, theta: np.ndarray) -> float:
         return sweep(self.loss_plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows).loss
 
     def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None) -> TrainResult:
+        """Train from `start`. The optimisers step in the preconditioned coordinates u (see
+        precondition.py); losses, history and parameters are always the model's own."""
         began = time.perf_counter()
-        theta = np.array([start[name] for name in self.names], dtype=np.float64)
-        loss, grad = self.objective(theta)
+        origin = np.array([start[name] for name in self.names], dtype=np.float64)
+        loss, grad = self.objective(origin)
         history = [loss]
         result = TrainResult(dict(start), dict(start), loss, 0, False, False, "", history)
         if not (np.isfinite(loss) and np.isfinite(grad).all()):  # bad input, not divergence: name op and row
             backprop(self.graph, dict(start), self.columns, self.rows, self.names)
             raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
+        change = (measure(self.problem, self.graph, self.names, self.columns, self.rows, origin)
+                  if options.precondition else identity(origin))
+        result.preconditioned = change.matrix is not None
+
+        def objective(u: np.ndarray, columns: Mapping[str, Any] | None = None,
+                      rows: int | None = None) -> tuple[float, np.ndarray]:
+            value, gradient = self.objective(change.params(u), columns, rows)
+            return value, change.gradient(gradient)
+
+        u, grad = np.zeros_like(origin), change.gradient(grad)
         optimizer = make_optimizer(options.optimizer, options.lr)
         batch = options.batch(self.rows)
         rng = np.random.default_rng(options.seed)
@@ -85,38 +105,38 @@ class Trainer:
         for epoch in range(1, options.epochs + 1):
             if isinstance(optimizer, LBFGS):
                 with np.errstate(all="ignore"):  # an overflowing slope just fails the line search
-                    theta, loss, grad, moved = optimizer.iterate(theta, loss, grad, self.objective)
+                    u, loss, grad, moved = optimizer.iterate(u, loss, grad, objective)
                 if not moved:
                     history.append(loss)
                     result.epochs = epoch
-                    if self.gradient_vanishes(theta):
-                        return self._finish(result, theta, began, converged=True,
-                                            reason="no step lowers the loss any further (a minimum within rounding)")
-                    return self._finish(result, theta, began, reason=(
-                        "no step along L-BFGS's direction lowers the loss, yet the gradient is not zero: the "
-                        "problem is badly conditioned (inputs on very different scales or far from 0?); "
-                        "centre or scale the inputs"))
+                    done = self._finish(result, change.params(u), began, reason="no step lowers the loss any further")
+                    if not done.converged:
+                        done.stop_reason += (", yet the gradient is not zero: the problem is badly conditioned "
+                                             "(inputs on very different scales or far from 0?)")
+                    return done
             elif batch >= self.rows:
                 with np.errstate(all="ignore"):  # a step that overflows is divergence, said below
-                    theta = optimizer.update(theta, grad)
-                loss, grad = self.objective(theta)
+                    u = optimizer.update(u, grad)
+                loss, grad = objective(u)
             else:
                 order = rng.permutation(self.rows)
                 shuffled = {name: np.asarray(column)[order] for name, column in self.columns.items()}
                 for low in range(0, self.rows, batch):
                     part = {name: column[low:low + batch] for name, column in shuffled.items()}
-                    batch_loss, batch_grad = self.objective(theta, part, len(next(iter(part.values()))))
+                    batch_loss, batch_grad = objective(u, part, len(next(iter(part.values()))))
                     if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
                         loss, grad = batch_loss, batch_grad
                         break
                     with np.errstate(all="ignore"):
-                        theta = optimizer.update(theta, batch_grad)
+                        u = optimizer.update(u, batch_grad)
                 else:
-                    loss = self.mean_loss(theta)
-                    grad = np.zeros_like(theta)
+                    loss = self.mean_loss(change.params(u))
+                    grad = np.zeros_like(u)
             result.epochs = epoch
+            theta = change.params(u)
             if not (np.isfinite(loss) and np.isfinite(grad).all() and np.isfinite(theta).all()):
-                return self._finish(result, theta, began, diverged=True, reason=self._divergence(loss, epoch, options))
+                return self._finish(result, theta, began, diverged=True,
+                                    reason=self._divergence(loss, epoch, options, result.preconditioned))
             previous = history[-1]
             history.append(loss)
             if progress is not None:
@@ -124,34 +144,49 @@ class Trainer:
             improvement = (previous - loss) / max(abs(previous), np.finfo(float).tiny)
             stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a clear rise is no plateau either
             if stalled >= options.patience:
-                return self._finish(result, theta, began, converged=True,
+                return self._finish(result, theta, began,
                                     reason=f"the loss changed by less than {options.tol:g} (relative) "
                                            f"for {options.patience} epochs")
-        return self._finish(result, theta, began, reason=f"reached --epochs {options.epochs}")
+        return self._finish(result, change.params(u), began, reason=f"reached --epochs {options.epochs}")
 
-    def _finish(self, result: TrainResult, theta: np.ndarray, began: float, *, converged: bool = False,
-                diverged: bool = False, reason: str) -> TrainResult:
+    def _finish(self, result: TrainResult, theta: np.ndarray, began: float, *, diverged: bool = False,
+                reason: str) -> TrainResult:
+        """Record the end; converged means first-order optimality, whatever rule stopped the run."""
         result.params = dict(zip(self.names, theta.tolist()))
         result.loss = result.history[-1] if not diverged else float("nan")
-        result.converged, result.diverged, result.stop_reason = converged, diverged, reason
+        result.diverged, result.stop_reason = diverged, reason
+        if not diverged:
+            result.optimality = self.optimality(theta)
+            result.converged = result.optimality <= OPTIMAL or self._exact_fit(result)
         result.seconds = time.perf_counter() - began
         return result
 
+    def _exact_fit(self, result: TrainResult) -> bool:
+        """The built-in losses are never negative, so one that fell to rounding of 0 is at its minimum.
+
+        There the per-row terms are rounding too, and their ratio to the gradient says nothing.
+        """
+        from ..language.losses import LOSSES
+
+        return self.problem.loss_name in LOSSES and 0 <= result.loss <= EXACT_FIT * result.history[0]
+
     @staticmethod
-    def _divergence(loss: float, epoch: int, options: TrainOptions) -> str:
+    def _divergence(loss: float, epoch: int, options: TrainOptions, preconditioned: bool) -> str:
         rate = options.learning_rate
-        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, inputs "
-                  "centred and scaled to similar ranges, or --optimizer lbfgs, which needs no learning rate"
-                  if rate is not None else "try inputs centred and scaled to similar ranges")
+        scaling = ("inputs centred and scaled to similar ranges" if preconditioned
+                   else "--precondition (on by default), or inputs centred and scaled to similar ranges")
+        advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, {scaling}, "
+                  "or --optimizer lbfgs, which needs no learning rate"
+                  if rate is not None else f"try {scaling}")
         return f"at epoch {epoch} the loss or its gradient became {loss:g}; {advice}"
 
 
-def starting_point(problem: Problem, given: Mapping[str, float], linear: bool, seed: int) -> dict[str, float]:
-    """Given values first; the rest 0 for a model linear in its parameters, else seeded small random values.
+def starting_point(problem: Problem, given: Mapping[str, float], zero: bool, seed: int) -> dict[str, float]:
+    """Given values first; the rest 0 where `zero` (see closed_form.starts_at_zero), else seeded small random values.
 
     Zero is a saddle point for models like w2*tanh(w1*x1), hence the random start there.
     """
     rng = np.random.default_rng(seed)
     draws = rng.normal(0.0, INIT_SCALE, len(problem.params))
-    return {name: float(given[name]) if name in given else (0.0 if linear else float(draw))
+    return {name: float(given[name]) if name in given else (0.0 if zero else float(draw))
             for name, draw in zip(problem.params, draws)}

@@ -30,6 +30,7 @@ class TrainOptions:
     seed: int = 0
     tol: float = DEFAULT_TOL
     patience: int = DEFAULT_PATIENCE
+    precondition: bool = True  # step in coordinates where the loss is about as curved every way
 
     @property
     def learning_rate(self) -> float | None:

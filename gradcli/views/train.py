@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO
 
 from ..training.fit import TrainReport
-from .common import console_for, decorated, number
+from .common import console_for, decorated, mark, number
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -69,7 +69,7 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     if check and check.gradients:
         table.add_column("∂loss/∂param (backprop)", justify="right", overflow="fold")
         table.add_column("symbolic", justify="right", overflow="fold")
-        table.add_column("ok")
+        table.add_column("agree")
     for name, value in result.params.items():
         cells = [escape(name), number(value)]
         if closed:
@@ -80,17 +80,10 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
             cells += [number(g["backprop_value"]), number(g["symbolic_value"]), mark]
         table.add_row(*cells)
     console.print(table)
-    state = ("[red]diverged[/]" if result.diverged else "[green]converged[/]" if result.converged
-             else "[yellow]not converged[/]")
     loss = "" if result.diverged else f"final loss {number(result.loss)}, "
-    console.print(f"{loss}{result.epochs} epochs in {result.seconds:.3g} s: {state} ({escape(result.stop_reason)})")
-    if closed:
-        console.print(f"closed form (numpy.linalg.lstsq): distance {closed.distance:.3g} "
-                      f"(relative {closed.relative_distance:.3g}), its loss {number(closed.loss)}")
-    if check and check.agree is not None:
-        verdict = "[green]agree[/]" if check.agree else "[red]disagree[/]"
-        console.print(f"final gradient, symbolic vs backprop over all rows: {verdict} "
-                      f"(rtol {check.rtol:g}, atol {check.atol:.3g})")
+    console.print(f"{loss}{result.epochs} epochs in {result.seconds:.3g} s ({escape(result.stop_reason)})")
+    for line in verdicts(report):
+        console.print(line)
     curve = loss_curve(result.history)
     if curve:
         finite = [v for v in result.history if math.isfinite(v)]
@@ -104,6 +97,37 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
         epochs = len(result.history) - 1
         console.print(f"  {'':>{margin}} └{'─' * len(curve.lines[0])}")
         console.print(f"  {'':>{margin}}  0{f'{epochs}':>{max(len(curve.lines[0]) - 1, 1)}} epochs", highlight=False)
+
+
+def verdicts(report: TrainReport) -> list[str]:
+    """One line per question, each with its own mark: did the fit reach a minimum, is it the
+    optimum (where a closed form says), and do the two engines agree on the final gradient."""
+    from rich.markup import escape
+
+    from ..training.loop import OPTIMAL
+
+    result, lines = report.result, []
+
+    def line(ok: bool, text: str) -> None:
+        lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] {escape(text)}")
+
+    if result.diverged:
+        line(False, "diverged")
+        return lines
+    how = f"the largest gradient is {result.optimality:.2g} of the per-row terms it sums (a minimum: <= {OPTIMAL:g})"
+    line(result.converged, f"{'converged' if result.converged else 'not converged'}: {how}")
+    closed = report.closed_form
+    if closed:
+        where = "at the optimum" if report.at_optimum else "short of the optimum"
+        line(bool(report.at_optimum), f"{where}: the loss is {report.excess_loss:.2g} (relative) above least "
+                                      f"squares' {number(closed.loss)} (numpy.linalg.lstsq); the parameters "
+                                      f"{closed.distance:.3g} apart (relative {closed.relative_distance:.3g})")
+    check = report.check
+    if check and check.agree is not None:
+        verdict = "engines agree" if check.agree else "engines disagree"
+        line(check.agree, f"{verdict} on the final gradient over all rows, symbolic vs backprop "
+                          f"(rtol {check.rtol:g}, atol {check.atol:.3g})")
+    return lines
 
 
 def train_json(report: TrainReport, stream: IO[str] = sys.stdout) -> None:

@@ -284,7 +284,7 @@ class TestOptimisers:
 
 
 class TestDivergence:
-    DIVERGE = ["train", HOUSES, "--target", "price", "--optimizer", "gd", "--lr", "1"]
+    DIVERGE = ["train", HOUSES, "--target", "price", "--optimizer", "gd", "--lr", "1", "--no-precondition"]
 
     def test_exit_1_suggests_lr_and_writes_nothing(self, gradcli, tmp_path):
         result = gradcli(*self.DIVERGE, "--save", "p.json", "--history", "h.csv", "--plot", "loss.png")
@@ -683,7 +683,8 @@ class TestReviewFindings:
         assert "--lr is ignored" in result.err and "--batch-size is ignored" in result.err
 
     def test_diverged_json_is_strict_json(self, gradcli):
-        result = gradcli("train", HOUSES, "--target", "price", "--optimizer", "gd", "--lr", "1", "--format", "json")
+        result = gradcli("train", HOUSES, "--target", "price", "--optimizer", "gd", "--lr", "1", "--no-precondition",
+                         "--format", "json")
         assert result.code == 1
         doc = json.loads(result.out, parse_constant=lambda token: pytest.fail(f"{token} in JSON"))
         assert doc["diverged"] is True
@@ -692,9 +693,10 @@ class TestReviewFindings:
         # A timestamp-like input far from 0: badly conditioned for any gradient method.
         rows = "".join(f"{1.7e9 + 1e5 * i},{5 + i / 100}\n" for i in range(200))
         name = write_csv_file(tmp_path, "ts.csv", "t,y\n" + rows)
-        result = gradcli("train", name, "--format", "json")
+        result = gradcli("train", name, "--format", "json", "--no-precondition")
         doc = trained(result)
         assert doc["closed_form"]["loss"] < doc["loss"]
+        assert doc["at_optimum"] is False and doc["converged"] is False
         assert "short of the optimum" in result.err
 
     def test_svg_plot_is_deterministic(self, gradcli, tmp_path):
@@ -747,5 +749,5 @@ class TestLossCurve:
 
     def test_a_log_scale_is_said(self, gradcli, tmp_path):
         (tmp_path / "wide.csv").write_text("x1,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
-        result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200")
+        result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200", "--no-precondition")
         assert "log scale)" in result.out, result.out

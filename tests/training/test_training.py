@@ -75,10 +75,10 @@ class TestDefaultOptimiser:
 class TestEveryOptimiser:
     @pytest.mark.parametrize("optimizer", list(OPTIMIZERS))
     def test_lowers_the_loss(self, optimizer):
-        report = sample_fit("data.csv", optimizer=optimizer, epochs=30, tol=0)
+        report = sample_fit("data.csv", optimizer=optimizer, epochs=60, tol=0)
         history = report.result.history
         assert not report.result.diverged
-        assert report.result.epochs == 30 or report.result.converged  # lbfgs may reach the minimum first
+        assert report.result.epochs == 60 or report.result.converged  # lbfgs may reach the minimum first
         assert history[-1] < 0.8 * history[0]
 
     def test_sgd_is_deterministic_for_a_seed(self):
@@ -97,9 +97,9 @@ class TestEveryOptimiser:
 
 class TestStopping:
     def test_divergence_is_reported_with_advice(self):
-        report = sample_fit("houses.csv", "price", optimizer="gd", lr=1.0)
+        report = sample_fit("houses.csv", "price", optimizer="gd", lr=1.0, precondition=False)
         assert report.result.diverged and not report.result.converged
-        assert "--lr 0.1" in report.result.stop_reason
+        assert "--lr 0.1" in report.result.stop_reason and "--precondition" in report.result.stop_reason
         assert report.failed and report.check is None and report.closed_form is None
         assert math.isnan(report.result.loss)
         assert report.to_dict()["loss"] is None  # JSON has no NaN
@@ -112,7 +112,8 @@ class TestStopping:
     def test_a_plateau_stops_after_patience_epochs(self):
         report = sample_fit("data.csv", optimizer="gd", tol=1e-3, patience=3)
         history = report.result.history
-        assert report.result.converged
+        assert "less than 0.001 (relative) for 3 epochs" in report.result.stop_reason
+        assert not report.result.converged  # a loose plateau is no minimum: the gradient says so
         changes = [abs(a - b) / a for a, b in zip(history, history[1:])]
         assert all(change < 1e-3 for change in changes[-3:])
         assert not all(change < 1e-3 for change in changes[-4:])
