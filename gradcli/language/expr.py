@@ -83,16 +83,25 @@ def children(e: Expr) -> tuple[Expr, ...]:
 
 
 def postorder(root: Expr) -> Iterator[Expr]:
-    """Every node after its children, without recursion (trees can be deep)."""
+    """Every node once, after its children, without recursion (trees can be deep).
+
+    A subtree shared by several parents (the model inside a custom loss, the parts a derivative
+    shares with its expression) is visited once: walking it once per path would be exponential.
+    """
     stack: list[tuple[Expr, bool]] = [(root, False)]
+    seen: set[int] = set()
     while stack:
         node, expanded = stack.pop()
         if expanded:
             yield node
             continue
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
         stack.append((node, True))
         for child in reversed(children(node)):
-            stack.append((child, False))
+            if id(child) not in seen:
+                stack.append((child, False))
 
 
 def symbols(root: Expr) -> list[str]:

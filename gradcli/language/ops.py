@@ -22,6 +22,8 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Any, Callable
 
+from . import build as b
+
 
 class _NumPyOnFirstUse:
     """`np` for the table's functions, imported when one of them first runs, not when the table is read.
@@ -61,6 +63,9 @@ class Op:
     undefined: Undefined | None = None  # rows where the value is undefined, and why
     kink: Callable[[tuple[Array, ...]], Array] | None = None  # rows at a kink
     formula: str = ""  # the function itself, for `gradcli losses` and docs
+    # derivative(i, args, out) = d out / d args[i] as an expression of the same language, built from
+    # the argument and output expressions: what the derivative graph (engines/derivative.py) is made of
+    derivative: Callable[[int, tuple[Any, ...], Any], Any] | None = None
 
 
 def _sum(*terms: Array) -> Array:
@@ -117,6 +122,11 @@ def _pow_base_text(a: str, b: str) -> str:
     return power if n == 1 else f"{b}*{power}" if power != "1" else b
 
 
+def _pow_base_derivative(a: Any, exponent: Any) -> Any:
+    """b*a**(b - 1) as an expression (build folds the arithmetic when the exponent is a number)."""
+    return b.mul(exponent, b.power(a, b.sub(exponent, b.ONE)))
+
+
 def _number_text(q: Fraction) -> str:
     return str(q.numerator) if q.denominator == 1 else repr(float(q))
 
@@ -165,6 +175,11 @@ def _sympy_bce(sp: Any, p: Any, y: Any) -> Any:
 def _bce_logit(z: Array, y: Array) -> Array:
     # bce(sigmoid(z), y) = softplus(z) - y*z, with softplus in its stable form.
     return np.maximum(z, 0.0) - z * y + np.log1p(_exp_neg_abs(z))
+
+
+def _inside(r: Array, d: Array) -> Array:
+    """1 where |r| <= d (Huber's quadratic part), else 0."""
+    return (np.abs(r) <= d).astype(np.float64)
 
 
 def _huber(r: Array, d: Array) -> Array:
@@ -229,94 +244,149 @@ OPS: dict[str, Op] = {
     for op in [
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
-           lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False),
+           lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False,
+           derivative=lambda i, a, o: b.ONE),
         Op("sub", 2, lambda a, b: np.subtract(a, b), lambda i, a, o: 1.0 if i == 0 else -1.0,
-           lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False),
+           lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False,
+           derivative=lambda i, a, o: b.ONE if i == 0 else b.number(-1)),
         Op("mul", 2, lambda a, b: np.multiply(a, b), lambda i, a, o: a[1 - i],
-           lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False),
+           lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False,
+           derivative=lambda i, a, o: a[1 - i]),
         Op("div", 2, lambda a, b: np.divide(a, b),
            lambda i, a, o: 1.0 / a[1] if i == 0 else -o / a[1],
            lambda i, a, o: f"1/{a[1]}" if i == 0 else f"-{a[0]}/{a[1]}**2",
            lambda sp, a, b: a / b, user=False,
-           undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")]),
+           undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")],
+           derivative=lambda i, a, o: b.div(b.ONE, a[1]) if i == 0 else b.neg(b.div(a[0], b.power(a[1], b.number(2))))),
         Op("pow", 2, lambda a, b: np.power(a, b),
            lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else _pow_exponent_slope(a[0], o),
            lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
-           lambda sp, a, b: a**b, user=False, undefined=_pow_undefined),
+           lambda sp, a, b: a**b, user=False, undefined=_pow_undefined,
+           derivative=lambda i, a, o: _pow_base_derivative(a[0], a[1]) if i == 0 else b.call("xlogy", o, a[0])),
         Op("neg", 1, lambda a: np.negative(a), lambda i, a, o: -1.0, lambda i, a, o: "-1",
-           lambda sp, a: -a, user=False),
+           lambda sp, a: -a, user=False,
+           derivative=lambda i, a, o: b.number(-1)),
         Op("identity", 1, lambda a: a, lambda i, a, o: 1.0, lambda i, a, o: "1",
-           lambda sp, a: a, user=False),
+           lambda sp, a: a, user=False,
+           derivative=lambda i, a, o: b.ONE),
         # ---- functions a model may call ----
         _unary("exp", lambda a: np.exp(a), lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
-               formula="e**z"),
+               formula="e**z",
+           derivative=lambda i, a, o: o),
         _unary("log", lambda a: np.log(a), lambda a, o: 1.0 / a, lambda a, o: f"1/{a}", lambda sp, a: sp.log(a),
-               undefined=_nonpositive("log of a non-positive number"), formula="natural logarithm"),
+               undefined=_nonpositive("log of a non-positive number"), formula="natural logarithm",
+           derivative=lambda i, a, o: b.div(b.ONE, a[0])),
         _unary("sqrt", lambda a: np.sqrt(a), lambda a, o: 0.5 / o, lambda a, o: f"1/(2*sqrt({a}))",
                lambda sp, a: sp.sqrt(a), undefined=_negative("square root of a negative number"),
-               formula="z**0.5"),
+               formula="z**0.5",
+           derivative=lambda i, a, o: b.div(b.number(0.5), o)),
         _unary("abs", lambda a: np.abs(a), lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
-               lambda sp, a: sp.Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)"),
-        _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a)),
-        _unary("cos", lambda a: np.cos(a), lambda a, o: -np.sin(a), lambda a, o: f"-sin({a})", lambda sp, a: sp.cos(a)),
+               lambda sp, a: sp.Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)",
+           derivative=lambda i, a, o: b.call("sign", a[0])),
+        _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a),
+           derivative=lambda i, a, o: b.call("cos", a[0])),
+        _unary("cos", lambda a: np.cos(a), lambda a, o: -np.sin(a), lambda a, o: f"-sin({a})", lambda sp, a: sp.cos(a),
+           derivative=lambda i, a, o: b.neg(b.call("sin", a[0]))),
         _unary("tan", lambda a: np.tan(a), lambda a, o: 1.0 + o * o, lambda a, o: f"1 + tan({a})**2",
-               lambda sp, a: sp.tan(a)),
+               lambda sp, a: sp.tan(a),
+           derivative=lambda i, a, o: b.add(b.ONE, b.power(o, b.number(2)))),
         _unary("tanh", lambda a: np.tanh(a), lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
-               lambda sp, a: sp.tanh(a)),
+               lambda sp, a: sp.tanh(a),
+           derivative=lambda i, a, o: b.sub(b.ONE, b.power(o, b.number(2)))),
         _unary("sinh", lambda a: np.sinh(a), lambda a, o: np.cosh(a), lambda a, o: f"cosh({a})",
-               lambda sp, a: sp.sinh(a)),
+               lambda sp, a: sp.sinh(a),
+           derivative=lambda i, a, o: b.call("cosh", a[0])),
         _unary("cosh", lambda a: np.cosh(a), lambda a, o: np.sinh(a), lambda a, o: f"sinh({a})",
-               lambda sp, a: sp.cosh(a)),
+               lambda sp, a: sp.cosh(a),
+           derivative=lambda i, a, o: b.call("sinh", a[0])),
         _unary("asin", lambda a: np.arcsin(a), lambda a, o: 1.0 / np.sqrt(1.0 - a * a),
                lambda a, o: f"1/sqrt(1 - {a}**2)", lambda sp, a: sp.asin(a),
-               undefined=_outside(-1.0, 1.0, "arcsine of a number outside [-1, 1]"), formula="inverse sine"),
+               undefined=_outside(-1.0, 1.0, "arcsine of a number outside [-1, 1]"), formula="inverse sine",
+           derivative=lambda i, a, o: b.div(b.ONE, b.call("sqrt", b.sub(b.ONE, b.power(a[0], b.number(2)))))),
         _unary("acos", lambda a: np.arccos(a), lambda a, o: -1.0 / np.sqrt(1.0 - a * a),
                lambda a, o: f"-1/sqrt(1 - {a}**2)", lambda sp, a: sp.acos(a),
-               undefined=_outside(-1.0, 1.0, "arccosine of a number outside [-1, 1]"), formula="inverse cosine"),
+               undefined=_outside(-1.0, 1.0, "arccosine of a number outside [-1, 1]"), formula="inverse cosine",
+           derivative=lambda i, a, o: b.neg(b.div(b.ONE, b.call("sqrt", b.sub(b.ONE, b.power(a[0], b.number(2))))))),
         _unary("atan", lambda a: np.arctan(a), lambda a, o: 1.0 / (1.0 + a * a), lambda a, o: f"1/(1 + {a}**2)",
-               lambda sp, a: sp.atan(a), formula="inverse tangent"),
+               lambda sp, a: sp.atan(a), formula="inverse tangent",
+           derivative=lambda i, a, o: b.div(b.ONE, b.add(b.ONE, b.power(a[0], b.number(2))))),
         _unary("asinh", lambda a: np.arcsinh(a), lambda a, o: 1.0 / np.sqrt(a * a + 1.0),
-               lambda a, o: f"1/sqrt({a}**2 + 1)", lambda sp, a: sp.asinh(a), formula="inverse hyperbolic sine"),
+               lambda a, o: f"1/sqrt({a}**2 + 1)", lambda sp, a: sp.asinh(a), formula="inverse hyperbolic sine",
+           derivative=lambda i, a, o: b.div(b.ONE, b.call("sqrt", b.add(b.power(a[0], b.number(2)), b.ONE)))),
         _unary("acosh", lambda a: np.arccosh(a), lambda a, o: 1.0 / (np.sqrt(a - 1.0) * np.sqrt(a + 1.0)),
                lambda a, o: f"1/sqrt({a}**2 - 1)", lambda sp, a: sp.acosh(a),
                undefined=_outside(1.0, math.inf, "inverse hyperbolic cosine of a number below 1"),
-               formula="inverse hyperbolic cosine"),
+               formula="inverse hyperbolic cosine",
+           derivative=lambda i, a, o: b.div(b.ONE, b.mul(b.call("sqrt", b.sub(a[0], b.ONE)), b.call("sqrt", b.add(a[0], b.ONE))))),
         _unary("atanh", lambda a: np.arctanh(a), lambda a, o: 1.0 / (1.0 - a * a), lambda a, o: f"1/(1 - {a}**2)",
                lambda sp, a: sp.atanh(a),
                undefined=_outside(-1.0, 1.0, "inverse hyperbolic tangent of a number outside (-1, 1)", closed=False),
-               formula="inverse hyperbolic tangent"),
+               formula="inverse hyperbolic tangent",
+           derivative=lambda i, a, o: b.div(b.ONE, b.sub(b.ONE, b.power(a[0], b.number(2))))),
         _unary("log1p", lambda a: np.log1p(a), lambda a, o: 1.0 / (1.0 + a), lambda a, o: f"1/(1 + {a})",
                lambda sp, a: sp.log(1 + a),
                undefined=_outside(-1.0, math.inf, "log1p of a number at or below -1", closed=False),
-               formula="log(1 + z), exact for small z"),
+               formula="log(1 + z), exact for small z",
+           derivative=lambda i, a, o: b.div(b.ONE, b.add(b.ONE, a[0]))),
         _unary("expm1", lambda a: np.expm1(a), lambda a, o: o + 1.0, lambda a, o: f"exp({a})",
-               lambda sp, a: sp.exp(a) - 1, formula="e**z - 1, exact for small z"),
+               lambda sp, a: sp.exp(a) - 1, formula="e**z - 1, exact for small z",
+           derivative=lambda i, a, o: b.add(o, b.ONE)),
         _unary("erf", _erf, lambda a, o: 2.0 / math.sqrt(math.pi) * np.exp(-a * a),
-               lambda a, o: f"2*exp(-{a}**2)/sqrt(pi)", lambda sp, a: sp.erf(a), formula="the error function"),
+               lambda a, o: f"2*exp(-{a}**2)/sqrt(pi)", lambda sp, a: sp.erf(a), formula="the error function",
+           derivative=lambda i, a, o: b.mul(b.number(2 / math.sqrt(math.pi)), b.call("exp", b.neg(b.power(a[0], b.number(2)))))),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
                lambda a, o: f"sigmoid({a})*(1 - sigmoid({a}))",
-               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)"),
+               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)",
+           derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
                lambda a, o: f"step({a})",
                lambda sp, a: sp.Piecewise((0, a <= 0), (a, True)), kink=_at_zero,
-               formula="max(z, 0) (derivative 0 at z = 0)"),
+               formula="max(z, 0) (derivative 0 at z = 0)",
+           derivative=lambda i, a, o: b.call("step", a[0])),
         _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
                lambda a, o: f"sigmoid({a})", lambda sp, a: sp.log(1 + sp.exp(a)),
-               formula="log(1 + e**z)"),
+               formula="log(1 + e**z)",
+           derivative=lambda i, a, o: b.call("sigmoid", a[0])),
+        # ---- what derivatives are made of (derivative graphs only; not callable from a model) ----
+        Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0", lambda sp, a: sp.sign(a),
+           user=False, kink=_at_zero, derivative=lambda i, a, o: b.ZERO),
+        Op("step", 1, lambda a: (np.asarray(a) > 0).astype(np.float64), lambda i, a, o: 0.0, lambda i, a, o: "0",
+           lambda sp, a: sp.Piecewise((0, a <= 0), (1, True)), user=False, kink=_at_zero,
+           derivative=lambda i, a, o: b.ZERO),
+        Op("sigmoid_slope", 1, _sigmoid_slope, lambda i, a, o: o * (1.0 - 2.0 * _sigmoid(a[0])),
+           lambda i, a, o: f"{o}*(1 - 2*sigmoid({a[0]}))", lambda sp, a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,
+           user=False,
+           derivative=lambda i, a, o: b.mul(o, b.sub(b.ONE, b.mul(b.number(2), b.call("sigmoid", a[0]))))),
+        Op("huber_slope", 2, lambda r, d: np.clip(r, -d, d),
+           lambda i, a, o: _inside(a[0], a[1]) if i == 0 else np.sign(a[0]) * (1.0 - _inside(a[0], a[1])),
+           lambda i, a, o: f"inside({a[0]}, {a[1]})" if i == 0 else f"sign({a[0]})*(1 - inside({a[0]}, {a[1]}))",
+           lambda sp, r, d: sp.Piecewise((r, sp.Abs(r) <= d), (d * sp.sign(r), True)), user=False,
+           derivative=lambda i, a, o: (b.call("inside", a[0], a[1]) if i == 0 else
+                                       b.mul(b.call("sign", a[0]), b.sub(b.ONE, b.call("inside", a[0], a[1]))))),
+        Op("inside", 2, lambda r, d: _inside(r, d), lambda i, a, o: 0.0, lambda i, a, o: "0",
+           lambda sp, r, d: sp.Piecewise((1, sp.Abs(r) <= d), (0, True)), user=False,
+           derivative=lambda i, a, o: b.ZERO),
+        Op("xlogy", 2, _xlogy, lambda i, a, o: np.log(a[1]) if i == 0 else a[0] / a[1],
+           lambda i, a, o: f"log({a[1]})" if i == 0 else f"{a[0]}/{a[1]}", lambda sp, x, y: x * sp.log(y), user=False,
+           undefined=lambda a: [((np.asarray(a[0]) != 0) & (np.asarray(a[1]) <= 0), "log of a non-positive number")],
+           derivative=lambda i, a, o: b.call("log", a[1]) if i == 0 else b.div(a[0], a[1])),
         # ---- losses' own operations (not callable from a model) ----
         Op("huber", 2, _huber,
            lambda i, a, o: np.clip(a[0], -a[1], a[1]) if i == 0 else np.where(np.abs(a[0]) <= a[1], 0.0, np.abs(a[0]) - a[1]),
            lambda i, a, o: f"clip({a[0]}, -{a[1]}, {a[1]})" if i == 0 else f"max(|{a[0]}| - {a[1]}, 0)",
-           _sympy_huber, user=False),
+           _sympy_huber, user=False,
+           derivative=lambda i, a, o: b.call("huber_slope", a[0], a[1]) if i == 0 else b.call("relu", b.sub(b.call("abs", a[0]), a[1]))),
         Op("bce", 2, _bce,
            lambda i, a, o: _bce_slope(a[0], a[1]) if i == 0 else np.log1p(-a[0]) - np.log(a[0]),
            lambda i, a, o: f"({a[0]} - {a[1]})/({a[0]}*(1 - {a[0]}))" if i == 0 else f"log(1 - {a[0]}) - log({a[0]})",
            _sympy_bce, user=False,
-           undefined=_bce_undefined),
+           undefined=_bce_undefined,
+           derivative=lambda i, a, o: (b.div(b.sub(a[0], a[1]), b.mul(a[0], b.sub(b.ONE, a[0]))) if i == 0 else b.sub(b.call("log1p", b.neg(a[0])), b.call("log", a[0])))),
         Op("bce_logit", 2, _bce_logit,
            lambda i, a, o: _sigmoid(a[0]) - a[1] if i == 0 else -a[0],
            lambda i, a, o: f"sigmoid({a[0]}) - {a[1]}" if i == 0 else f"-{a[0]}",
-           lambda sp, z, y: sp.log(1 + sp.exp(z)) - y * z, user=False),
+           lambda sp, z, y: sp.log(1 + sp.exp(z)) - y * z, user=False,
+           derivative=lambda i, a, o: b.sub(b.call("sigmoid", a[0]), a[1]) if i == 0 else b.neg(a[0])),
     ]
 }
 

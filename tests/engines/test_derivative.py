@@ -1,0 +1,120 @@
+"""The derivative graph: every operation's declared derivative expression against its numeric local
+derivative, and generated expressions whose derivatives up to order 3 agree with SymPy's."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import sympy as sp
+from expression_cases import EXPRESSIONS, INPUTS, PARAMS
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+from language.test_ops import ALL_OPS, points_for
+
+from gradcli.engines.derivative import Evaluator, derivative, gradient
+from gradcli.engines.symbolic import to_sympy
+from gradcli.errors import GradcliError
+from gradcli.language import build
+from gradcli.language.expr import Call, Sym, parse, to_text
+from gradcli.language.ops import OPS
+
+
+def evaluate(expr, columns: dict[str, np.ndarray], rows: int) -> np.ndarray:
+    """The expression's value in every row, through the graph engine's forward pass."""
+    from gradcli.engines.graph import build_graph, forward
+
+    evaluator = Evaluator.of(expr, [], list(columns))
+    graph = build_graph(evaluator.problem)
+    values = forward(graph, {}, {**columns, "_target": 0.0}, rows)
+    return np.broadcast_to(np.asarray(values[graph.output], dtype=np.float64), (rows,))
+
+
+@pytest.mark.parametrize("name", [n for n in ALL_OPS if OPS[n].derivative is not None])
+def test_every_declared_derivative_expression_is_the_numeric_local_derivative(name):
+    op = OPS[name]
+    args = points_for(op)
+    count = len(args)
+    symbols = [Sym(f"a{i}") for i in range(count)]
+    node = Call(name, tuple(symbols)) if op.user or name not in ("add", "sub", "mul", "div", "pow", "neg",
+                                                                  "identity") else None
+    if node is None:  # operators are Binary/Unary nodes; build them through the parser's forms
+        text = {"add": "a0 + a1 + a2", "sub": "a0 - a1", "mul": "a0*a1", "div": "a0/a1", "pow": "a0**a1",
+                "neg": "-a0", "identity": "a0"}[name]
+        node = parse(text) if name != "identity" else Call("identity", (Sym("a0"),))
+        if name == "add":  # the table's add is n-ary; the parser makes it binary: check d/da0 and d/da1
+            args = args[:2]
+            count = 2
+            node = parse("a0 + a1")
+    kids = node.args if isinstance(node, Call) else ((node.operand,) if hasattr(node, "operand") else (node.left, node.right))
+    columns = {f"a{i}": args[i] for i in range(count)}
+    out = op.forward(*args)
+    for position in range(count):
+        expected = np.broadcast_to(np.asarray(op.local(position, args, out), dtype=np.float64), args[0].shape)
+        expression = op.derivative(position, kids, node)
+        got = evaluate(expression, columns, len(args[0]))
+        finite = np.isfinite(expected)
+        np.testing.assert_allclose(got[finite], expected[finite], rtol=1e-9, atol=1e-12,
+                                   err_msg=f"{name}, argument {position}: {to_text(expression)}")
+
+
+def test_the_worked_example_derivatives_by_hand():
+    # d/dx x**2*sin(x) = 2x sin x + x**2 cos x; d2 = 2 sin x + 4x cos x - x**2 sin x;
+    # d3 = 6 cos x - 6x sin x - x**2 cos x
+    x = 1.3
+    expected = [2 * x * math.sin(x) + x * x * math.cos(x),
+                2 * math.sin(x) + 4 * x * math.cos(x) - x * x * math.sin(x),
+                6 * math.cos(x) - 6 * x * math.sin(x) - x * x * math.cos(x)]
+    for order, value in enumerate(expected, start=1):
+        d = derivative(parse("x**2*sin(x)"), "x", order)
+        assert evaluate(d, {"x": np.array([x])}, 1)[0] == pytest.approx(value, rel=1e-13)
+
+
+def test_backprop_through_the_derivative_graph_is_the_next_order():
+    # The evaluator's sweep over d/dx gives d2/dx2 as its gradient (reverse over reverse).
+    first = derivative(parse("x**2*sin(x)"), "x")
+    value, (second,) = Evaluator.of(first, ["x"], []).run({"x": 1.3}, {}, 1)
+    assert second == pytest.approx(2 * math.sin(1.3) + 4 * 1.3 * math.cos(1.3) - 1.69 * math.sin(1.3), rel=1e-13)
+
+
+def test_the_gradient_shares_one_sweep_and_follows_only_paths_to_the_names():
+    g = gradient(parse("sigmoid(b + w*x1) + exp(x2)"), ["b", "w"])
+    assert to_text(g["b"]) == "sigmoid_slope(b + w*x1)"
+    assert to_text(g["w"]) == "sigmoid_slope(b + w*x1)*x1"  # nothing of exp(x2): not on a path to w
+
+
+def test_a_name_not_in_the_expression_has_derivative_zero():
+    assert gradient(parse("x**2"), ["y"])["y"] == build.ZERO
+
+
+def test_the_derivative_graph_has_a_size_budget():
+    deep = Sym("x")
+    for _ in range(12):  # sin(e)*cos(e), twelve deep: each order about triples the graph
+        deep = build.mul(build.call("sin", deep), build.call("cos", deep))
+    with pytest.raises(GradcliError, match="derivative graph grew past"):
+        derivative(deep, "x", 8)
+
+
+def test_the_budget_counts_shared_parts_once():
+    # 2**40 paths, a few hundred distinct nodes: the DAG walk must not follow every path.
+    expr = parse("x")
+    for _ in range(40):
+        expr = build.mul(expr, expr)
+    from gradcli.engines.derivative import check_size
+
+    assert check_size(gradient(expr, ["x"])["x"]) < 1000
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
+@given(EXPRESSIONS, st.sampled_from(PARAMS), st.integers(1, 3),
+       st.fixed_dictionaries({n: st.floats(-1.2, 1.2, allow_nan=False) for n in PARAMS + INPUTS}))
+def test_every_order_up_to_3_agrees_with_sympy(text, name, order, point):
+    expr = parse(text)
+    symbols = {n: sp.Symbol(n, real=True) for n in PARAMS + INPUTS}
+    reference = sp.diff(to_sympy(expr, symbols), symbols[name], order)
+    with np.errstate(all="ignore"):
+        expected = complex(reference.evalf(30, subs={symbols[n]: sp.Rational(repr(v)) for n, v in point.items()}))
+    assume(abs(expected.imag) == 0 and math.isfinite(expected.real) and abs(expected.real) < 1e8)
+    got = evaluate(derivative(expr, name, order), {n: np.array([v]) for n, v in point.items()}, 1)[0]
+    assert got == pytest.approx(expected.real, rel=1e-7, abs=1e-9), (text, name, order, point)
