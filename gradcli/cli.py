@@ -301,6 +301,84 @@ def graph(
      GraphFormat.mermaid: view.graph_mermaid, GraphFormat.json: view.graph_json}[fmt](result)
 
 
+# ---------------------------------------------------------------- beyond the first gradient (issue 12)
+
+
+class DiffFormat(str, Enum):
+    table = "table"
+    json = "json"
+    csv = "csv"
+    latex = "latex"
+
+
+@app.command()
+def diff(
+    expression: Annotated[Optional[str], typer.Argument(help="The expression, e.g. \"x**2*sin(x)\" ('-' for stdin).", show_default=False)] = None,
+    expression_file: Annotated[Optional[str], typer.Option("--expression-file", help="Read the expression from a file ('-' for stdin).", show_default=False)] = None,
+    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="With respect to these names (comma-separated or repeated; default: every name).", show_default=False)] = None,
+    order: Annotated[int, typer.Option("--order", "-k", help="The order of the derivative (several names: 1 gradient, 2 Hessian).", min=1)] = 1,
+    at: Annotated[Optional[str], typer.Option("--at", help="The point: NAME=VALUE,... for every name, or a JSON file.", show_default=False)] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - g| <= atol + rtol*|s|.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
+    fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs; latex for notes.")] = DiffFormat.table,
+) -> None:
+    """The derivative of a plain expression (no loss, no roles), two ways, with finite differences as a witness.
+
+    SymPy differentiates the expression; the graph engine differentiates its own derivative graph
+    (orders above 1 by backprop through the backward pass). Several names give the gradient, or
+    with --order 2 the Hessian. Exit 0 when the engines agree, 1 when they do not, 2 for bad input.
+
+    Example: gradcli diff "x**2*sin(x)" --wrt x --order 3 --at x=1.3
+    """
+    with user_errors():
+        report = gradcli.diff(_unmarked(expression), wrt or None, order, at, expression_file=expression_file,
+                              rtol=rtol, atol=atol, readable=fmt in (DiffFormat.table, DiffFormat.json),
+                              latex=fmt is DiffFormat.latex)
+    for note in report.warnings:
+        warn(note)
+    from .views import diff as view
+
+    {DiffFormat.table: view.diff_table, DiffFormat.json: view.diff_json, DiffFormat.csv: view.diff_csv,
+     DiffFormat.latex: view.diff_latex}[fmt](report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def hessian(
+    model: ModelArgument = None,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: DataOption = None,
+    params: ParamsOption = None,
+    wrt: WrtOption = None,
+    hvp: Annotated[Optional[str], typer.Option("--hvp", help="One Hessian-vector product H v instead of the matrix: v as NAME=VALUE,... (names left out are 0).", show_default=False)] = None,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance, against the matrix's largest entry too.")] = 1e-9,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
+    fmt: FormatOption = Format.table,
+) -> None:
+    """The Hessian of the mean loss, two ways: SymPy's second derivatives, and backprop through the backward pass.
+
+    Finite differences of the backprop gradient are a third witness. Then its eigenvalues, its
+    condition number, whether the loss is convex there, and the Newton step. Exit 0 when the
+    engines agree, 1 when they do not, 2 for bad input.
+
+    Example: gradcli hessian "b + w1*x1 + w2*x2" --data samples/data.csv --params b=0,w1=0,w2=0
+    """
+    with user_errors():
+        report = gradcli.hessian(_unmarked(model), loss, data, params, model_file=model_file, target=target,
+                                 wrt=wrt or None, delta=delta, rtol=rtol, atol=atol, hvp=hvp)
+    for note in report.warnings:
+        warn(note)
+    from .views import hessian as view
+
+    {Format.table: view.hessian_table, Format.json: view.hessian_json, Format.csv: view.hessian_csv}[fmt](report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 INTERRUPTED = 130  # Ctrl-C, as shells report it
 INTERNAL_ERROR = 70  # a bug in gradcli (sysexits' EX_SOFTWARE): never 1, which means a check failed
 OUTPUT_LOST = 74  # stdout could not be written (sysexits' EX_IOERR)

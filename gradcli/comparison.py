@@ -344,14 +344,27 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
                       rows: int, readable: bool) -> tuple[dict[str, float], dict[str, str]]:
     """SymPy's derivative of each chosen parameter, its mean value over the rows and (readable) its formula,
     all within SYMBOLIC_SECONDS. Past the budget, or where SymPy fails on the expression, SymbolicUnavailable."""
+    found, formulas, _ = symbolic_derivatives(
+        problem, lambda symbolic: {name: symbolic.derivative(name) for name in chosen}, values, columns, rows, readable)
+    return found, formulas
+
+
+def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[str, Any]],
+                         values: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+                         readable: bool, latex: bool = False) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+    """The derivatives `derivatives_of(SymbolicLoss)` builds (any order), their mean values over the rows,
+    (readable) their formulas and (latex) the same in LaTeX, within SYMBOLIC_SECONDS in all; else
+    SymbolicUnavailable, saying why."""
     from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
 
     try:
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(problem)
-            derivatives = {name: symbolic.derivative(name) for name in chosen}
+            derivatives = derivatives_of(symbolic)
             found = symbolic.values(derivatives, values, columns, rows)
             formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
+            latexed = ({name: symbolic.sp.latex(symbolic.readable_expr(d)) for name, d in derivatives.items()}
+                       if latex else {})
     except OutOfTime:
         raise SymbolicUnavailable(f"{OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s for this expression") from None
     except UndefinedError as err:  # backprop found every value finite: SymPy's form of it has none (0**w*log(0))
@@ -363,7 +376,7 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
             raise  # a bug of ours, not a limit of SymPy's: it must not pass for one
         # SymPy's limits on an expression it cannot take (a ComplexInfinity it cannot print, say)
         raise SymbolicUnavailable(f"cannot evaluate this expression ({type(err).__name__} in SymPy)") from None
-    return found, formulas
+    return found, formulas, latexed
 
 
 def _raised_outside_gradcli(err: BaseException) -> bool:

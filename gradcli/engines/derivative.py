@@ -115,3 +115,27 @@ class Evaluator:
         data = {**columns, self.problem.target: np.float64(0.0)}
         result = run(plan, values, data, rows, diagnose=True)
         return result.loss, result.gradient
+
+
+def hessian_rows(expr: Expr, names: Sequence[str], values: Mapping[str, float], columns: Mapping[str, Any],
+                 rows: int) -> tuple[list[float], list[list[float]]]:
+    """(the gradient, the Hessian) of the mean of expr over the rows, with respect to names.
+
+    Row i of the Hessian is backprop through the derivative graph of d expr / d name_i (reverse
+    over reverse): one sweep over every row at once per name, its "loss" that derivative.
+    """
+    derivatives = gradient(expr, names)
+    first, matrix = [], []
+    for name in names:
+        mean, row = Evaluator.of(derivatives[name], names, list(columns)).run(values, columns, rows)
+        first.append(mean)
+        matrix.append(row)
+    return first, matrix
+
+
+def hessian_vector_product(expr: Expr, names: Sequence[str], vector: Sequence[float], values: Mapping[str, float],
+                           columns: Mapping[str, Any], rows: int) -> list[float]:
+    """H v without H: backprop through the derivative graph of the directional derivative sum_i v_i d/dname_i."""
+    derivatives = gradient(expr, names)
+    directional = build.add(*(build.mul(build.number(v), derivatives[name]) for name, v in zip(names, vector)))
+    return Evaluator.of(directional, names, list(columns)).run(values, columns, rows)[1]

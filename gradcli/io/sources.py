@@ -44,28 +44,31 @@ def one_stdin(specs: Mapping[str, Any]) -> None:
         raise GradcliError(f"only one of {', '.join(names[:-1])} and {names[-1]} can read stdin ('-')")
 
 
-def model_text(model: str | None, model_file: Spec | None) -> tuple[str, bool]:
-    """The model's text and whether it came from a file (a file allows longer text and newlines)."""
+def model_text(model: str | None, model_file: Spec | None, *, what: str = "model",
+               file_option: str = "--model-file",
+               example: str = 'gradcli grad "b + w*x1"') -> tuple[str, bool]:
+    """The model's (or an expression's) text and whether it came from a file (a file allows longer
+    text and newlines). '-' as the text means: read it from stdin."""
     from ..language.expr import MAX_FILE_LENGTH
     from .values import decode_utf8, read_text_source
 
     if model is not None and model_file is not None:
-        raise GradcliError("give the model as an argument or with --model-file, not both")
+        raise GradcliError(f"give the {what} as an argument or with {file_option}, not both")
     if model_file is not None and not is_spec(model_file):
-        raise GradcliError(f"--model-file must be a file's path or '-', got {type(model_file).__name__}")
+        raise GradcliError(f"{file_option} must be a file's path or '-', got {type(model_file).__name__}")
     if model_file is None and model == "-":  # `gradcli grad -`: the model on stdin
         model, model_file = None, "-"
     if model_file is None:
         if model is None:
-            raise GradcliError('no model given: gradcli grad "b + w*x1" (or --model-file FILE)')
+            raise GradcliError(f"no {what} given: {example} (or {file_option} FILE)")
         if not isinstance(model, str):
-            raise GradcliError(f"the model must be text, got {type(model).__name__}")
+            raise GradcliError(f"the {what} must be text, got {type(model).__name__}")
         return model, False
     path = os.fspath(model_file)
-    raw = read_text_source(path, "--model-file", limit=MAX_FILE_LENGTH + 1)
+    raw = read_text_source(path, file_option, limit=MAX_FILE_LENGTH + 1)
     if len(raw) > MAX_FILE_LENGTH:
-        raise GradcliError(f"--model-file {show_text(path)!r} is longer than {MAX_FILE_LENGTH:,} characters")
-    return decode_utf8(raw, f"--model-file {show_text(path)!r}").rstrip(), True
+        raise GradcliError(f"{file_option} {show_text(path)!r} is longer than {MAX_FILE_LENGTH:,} characters")
+    return decode_utf8(raw, f"{file_option} {show_text(path)!r}").rstrip(), True
 
 
 def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params") -> Mapping[str, Any]:

@@ -1,0 +1,198 @@
+"""`gradcli hessian`: the Hessian of the mean loss over the data, two ways and a witness.
+
+SymPy gives the second derivatives. The graph engine gives Hessian-vector products by backprop
+through its own derivative graph (reverse over reverse), one per parameter, each one sweep over
+every row. Central differences of the backprop gradient are the third witness. Then what the
+matrix says: its eigenvalues, condition number, whether the loss is convex there, the Newton step.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .errors import GradcliError
+from .language.losses import DEFAULT_DELTA
+
+RTOL = 1e-9
+ATOL = 1e-12
+
+
+@dataclass
+class HessianReport:
+    model: str
+    loss: str
+    names: list[str]
+    params: dict[str, float]
+    rows: int
+    loss_value: float
+    gradient: list[float]  # backprop's, at the point
+    hessian: list[list[float]] | None  # the graph engine's (None with --hvp)
+    symbolic: list[list[float]] | None  # SymPy's (None past its time bound)
+    fd: list[list[float]] | None  # central differences of the backprop gradient
+    vector: list[float] | None = None  # --hvp: v, and the products H v by each way
+    product: list[float] | None = None
+    symbolic_product: list[float] | None = None
+    fd_product: list[float] | None = None
+    agree: bool | None = None  # the graph engine against SymPy (or, without SymPy, finite differences)
+    fd_agree: bool | None = None
+    max_abs_diff: float | None = None
+    rtol: float = RTOL
+    atol: float = ATOL
+    fd_rtol: float = 0.0
+    witness: str = "symbolic"
+    eigenvalues: list[float] | None = None
+    condition: float | None = None
+    convex: bool | None = None  # positive semidefinite at this point (to rounding)
+    newton_step: list[float] | None = None  # -H^-1 g; None where H is singular
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.agree is False
+
+    def to_dict(self) -> dict[str, Any]:
+        def finite(value: float | None) -> float | None:
+            return value if value is None or math.isfinite(value) else None
+
+        return {
+            "model": self.model, "loss_name": self.loss, "wrt": self.names, "params": self.params, "rows": self.rows,
+            "loss": self.loss_value, "gradient": self.gradient, "hessian": self.hessian,
+            "symbolic_hessian": self.symbolic, "fd_hessian": self.fd,
+            "vector": self.vector, "hvp": self.product, "symbolic_hvp": self.symbolic_product,
+            "fd_hvp": self.fd_product,
+            "eigenvalues": self.eigenvalues, "condition": finite(self.condition), "convex": self.convex,
+            "newton_step": dict(zip(self.names, self.newton_step)) if self.newton_step is not None else None,
+            "agree": self.agree, "fd_agree": self.fd_agree, "max_abs_diff": self.max_abs_diff,
+            "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol, "witness": self.witness,
+        }
+
+
+def hessian(
+    model: str | None = None,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
+    *,
+    model_file: str | os.PathLike[str] | None = None,
+    target: str = "y",
+    wrt: str | Iterable[str] | None = None,
+    delta: float = DEFAULT_DELTA,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    hvp: Mapping[str, float] | str | None = None,
+) -> HessianReport:
+    """The Hessian of the mean loss with respect to the parameters (what `gradcli hessian` does).
+
+    Arguments as for gradcli.gradients. `hvp` (a mapping or NAME=VALUE,...; names left out are 0)
+    asks for one Hessian-vector product H v instead of the whole matrix. Two values agree when
+    |s - g| <= atol + rtol * (|s| + the largest |entry|): entries are means of per-row terms, so
+    rounding is relative to the matrix, not to each entry. Raises GradcliError for bad input.
+    """
+    import numpy as np
+
+    from .comparison import SymbolicUnavailable, check_tolerances, prepare, symbolic_derivatives
+    from .engines.derivative import hessian_rows, hessian_vector_product
+    from .engines.differences import step, tolerance
+    from .engines.graph import build_graph
+    from .engines.sweep import compile_plan, run
+    from .io.arguments import parameter_values
+    from .io.sources import param_values, point_inputs
+
+    check_tolerances(rtol, atol)
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
+                    from_file=given.from_file)
+    problem, values, columns, rows, names = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
+    if not names:
+        raise GradcliError("the model has no parameters, so the loss has no Hessian with respect to them")
+    warnings = [*given.notes, *setup.warnings]
+    plan = compile_plan(build_graph(problem), names)
+    swept = run(plan, values, columns, rows, diagnose=True)
+    fd_rtol = tolerance(2)
+
+    def backprop_gradient(at: Mapping[str, float]) -> np.ndarray:
+        return np.array(run(plan, at, columns, rows).gradient)
+
+    vector = None
+    if hvp is not None:
+        v = parameter_values(param_values(hvp, "--hvp"), "--hvp")
+        for name in v:
+            if name not in names:
+                raise GradcliError(f"--hvp {name!r} is not a parameter of the derivatives asked for "
+                                   f"(parameters: {', '.join(names)})")
+        vector = [float(v.get(name, 0.0)) for name in names]
+    report = HessianReport(problem.model_text.strip(), problem.loss_name, names, dict(values), rows, swept.loss,
+                           list(swept.gradient), None, None, None, fd_rtol=fd_rtol, rtol=rtol, atol=atol,
+                           warnings=warnings)
+
+    theta = np.array([values[name] for name in names])
+    if vector is None:
+        _, matrix = hessian_rows(problem.loss, names, values, columns, rows)
+        graph_values = np.array(matrix)
+        fd = np.empty_like(graph_values)
+        for j, name in enumerate(names):
+            h = step(values[name], 1)
+            fd[j] = (backprop_gradient({**values, name: values[name] + h})
+                     - backprop_gradient({**values, name: values[name] - h})) / (2 * h)
+        report.hessian, report.fd = graph_values.tolist(), fd.tolist()
+    else:
+        report.vector = vector
+        graph_values = np.array(hessian_vector_product(problem.loss, names, vector, values, columns, rows))
+        norm = float(np.linalg.norm(vector))
+        if norm == 0:
+            fd = np.zeros(len(names))
+        else:
+            h = step(float(np.linalg.norm(theta)), 1) / norm
+            up = dict(zip(names, (theta + h * np.array(vector)).tolist()))
+            down = dict(zip(names, (theta - h * np.array(vector)).tolist()))
+            fd = (backprop_gradient({**values, **up}) - backprop_gradient({**values, **down})) / (2 * h)
+        report.product, report.fd_product = graph_values.tolist(), fd.tolist()
+
+    # ---- SymPy's second derivatives, averaged over the rows
+    def second_derivatives(symbolic: Any) -> dict[str, Any]:
+        sp, symbol = symbolic.sp, symbolic.symbols
+        first = {name: symbolic.derivative(name) for name in names}
+        if vector is None:
+            return {f"{a},{b}": sp.diff(first[a], symbol[b]) for i, a in enumerate(names) for b in names[i:]}
+        directional = sp.Add(*(v * first[name] for name, v in zip(names, vector) if v != 0))
+        return {name: sp.diff(directional, symbol[name]) for name in names}
+
+    symbolic = None
+    try:
+        found, _, _ = symbolic_derivatives(problem, second_derivatives, values, columns, rows, readable=False)
+        if vector is None:
+            symbolic = np.array([[found[f"{a},{b}"] if f"{a},{b}" in found else found[f"{b},{a}"] for b in names]
+                                 for a in names])
+            report.symbolic = symbolic.tolist()
+        else:
+            symbolic = np.array([found[name] for name in names])
+            report.symbolic_product = symbolic.tolist()
+    except SymbolicUnavailable as why:
+        report.witness = "finite differences"
+        warnings.append(f"the symbolic engine {why}; finite differences are the second witness (rtol {fd_rtol:.2g})")
+
+    scale = float(np.max(np.abs(graph_values))) if graph_values.size else 0.0
+    report.fd_agree = bool(np.all(np.abs(fd - graph_values) <= fd_rtol * (np.abs(graph_values) + max(1.0, scale))))
+    if symbolic is not None:
+        differences = np.abs(symbolic - graph_values)
+        report.max_abs_diff = float(differences.max())
+        report.agree = bool(np.all(differences <= atol + rtol * (np.abs(symbolic) + scale)))
+    else:
+        report.agree = report.fd_agree
+
+    if vector is None:
+        symmetric = (graph_values + graph_values.T) / 2
+        eigenvalues = np.linalg.eigvalsh(symmetric)
+        report.eigenvalues = eigenvalues.tolist()
+        largest = float(np.max(np.abs(eigenvalues)))
+        smallest = float(np.min(np.abs(eigenvalues)))
+        report.condition = largest / smallest if smallest > 0 else math.inf
+        report.convex = bool(eigenvalues.min() >= -1e-10 * max(largest, 1e-300))
+        if smallest > 1e-12 * largest:
+            report.newton_step = (-np.linalg.solve(symmetric, np.array(swept.gradient))).tolist()
+        else:
+            warnings.append("the Hessian is singular here (an eigenvalue of 0), so there is no Newton step")
+    return report

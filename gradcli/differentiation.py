@@ -1,0 +1,238 @@
+"""`gradcli diff`: the derivative of a plain expression (no loss, no roles), two ways and a witness.
+
+SymPy differentiates the expression; the graph engine differentiates its own derivative graph
+(engines/derivative.py) for every order above the first and backpropagates once more for the last;
+central finite differences of the expression's values are the third witness. One name gives
+d^k f / dx^k; several names give the gradient (order 1) or the Hessian (order 2).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Mapping
+
+from .errors import GradcliError, show_text
+
+MAX_ORDER = 6
+RTOL = 1e-9
+ATOL = 1e-12
+
+
+@dataclass
+class Derivative:
+    """One derivative at the point: d^k f / (d wrt[0] ... d wrt[-1])."""
+
+    wrt: tuple[str, ...]
+    symbolic: str | None  # SymPy's formula (None when SymPy was not used or ran out of time)
+    symbolic_value: float | None
+    graph_value: float
+    fd_value: float | None
+    abs_diff: float | None  # |symbolic - graph|
+    agree: bool | None  # symbolic vs graph, within rtol/atol
+    fd_agree: bool | None  # finite differences vs graph, within their own tolerance
+    latex: str | None = None
+
+    @property
+    def label(self) -> str:
+        """d2f/dx2, d2f/dxdy, df/dx: the derivative's name as people write it."""
+        order = len(self.wrt)
+        power = "" if order == 1 else str(order)
+        if len(set(self.wrt)) == 1:
+            bottom = f"d{self.wrt[0]}{power}"
+        else:
+            bottom = "".join(f"d{name}" for name in self.wrt)
+        return f"d{power}f/{bottom}"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"wrt": list(self.wrt), "symbolic": self.symbolic, "symbolic_value": self.symbolic_value,
+                "graph_value": self.graph_value, "fd_value": self.fd_value, "abs_diff": self.abs_diff,
+                "agree": self.agree, "fd_agree": self.fd_agree}
+
+
+@dataclass
+class DiffReport:
+    expression: str
+    kind: str  # "derivative" (one name), "gradient" (several, order 1) or "hessian" (several, order 2)
+    order: int
+    wrt: list[str]
+    point: dict[str, float]
+    value: float  # f at the point
+    derivatives: list[Derivative]
+    agree: bool | None
+    rtol: float
+    atol: float
+    fd_rtol: float
+    witness: str  # "symbolic", or "finite differences" when SymPy could not answer in time
+    graph_nodes: int  # operations in the largest derivative graph the graph engine evaluated
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return self.agree is False
+
+    def matrix(self, which: str = "graph_value") -> list[list[float | None]]:
+        """The Hessian (kind 'hessian') as rows, from one engine's values."""
+        n = len(self.wrt)
+        values = [getattr(d, which) for d in self.derivatives]
+        return [values[i * n:(i + 1) * n] for i in range(n)]
+
+    def to_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {
+            "expression": self.expression, "kind": self.kind, "order": self.order, "wrt": self.wrt,
+            "point": self.point, "value": self.value,
+            "derivatives": [d.to_dict() for d in self.derivatives],
+            "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol,
+            "witness": self.witness, "graph_nodes": self.graph_nodes, "warnings": self.warnings,
+        }
+        if self.kind == "gradient":
+            out["gradient"] = {d.wrt[0]: d.graph_value for d in self.derivatives}
+        if self.kind == "hessian":
+            out["hessian"] = self.matrix()
+        return out
+
+
+def diff(
+    expression: str | None = None,
+    wrt: str | Iterable[str] | None = None,
+    order: int = 1,
+    at: Mapping[str, float] | str | os.PathLike[str] | None = None,
+    *,
+    expression_file: str | os.PathLike[str] | None = None,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+    readable: bool = True,
+    latex: bool = False,
+) -> DiffReport:
+    """The order-th derivative of `expression` at the point `at`, by SymPy, by the graph engine and by
+    finite differences (what `gradcli diff` does).
+
+    `wrt` is a name or several (a list, or comma-separated text; default: every name in the
+    expression). `at` gives every name a value: a mapping, NAME=VALUE,... or a JSON file.
+    Several names give the gradient (order 1) or the Hessian (order 2). Raises GradcliError for
+    bad input.
+    """
+    import numpy as np
+
+    from .comparison import SymbolicUnavailable, _agrees, check_tolerances, symbolic_derivatives
+    from .engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
+    from .engines.differences import central, tolerance
+    from .io.arguments import flag, names, parameter_values, whole
+    from .io.sources import model_text, param_values
+    from .language.expr import MAX_FILE_LENGTH, parse, symbols
+
+    check_tolerances(rtol, atol), flag(readable, "readable"), flag(latex, "latex")
+    order = whole(order, "--order", 1)
+    if order > MAX_ORDER:
+        raise GradcliError(f"--order {order} is above the highest order gradcli takes ({MAX_ORDER})")
+    text, from_file = model_text(expression, expression_file, what="expression", file_option="--expression-file",
+                                 example='gradcli diff "x**2*sin(x)" --wrt x --at x=1.3')
+    tree = parse(text, what="expression", **({"max_length": MAX_FILE_LENGTH} if from_file else {}))
+    present = symbols(tree)
+    if not present:
+        raise GradcliError(f"the expression {show_text(text.strip())!r} has no name to differentiate with respect to")
+    chosen = names(wrt, "--wrt")
+    chosen = present if chosen is None else list(dict.fromkeys(chosen))
+    if not chosen:
+        raise GradcliError(f"--wrt names nothing (the expression's names: {', '.join(present)})")
+    for name in chosen:
+        if name not in present:
+            raise GradcliError(f"--wrt {show_text(name)!r} is not in the expression (its names: {', '.join(present)})")
+    if len(chosen) > 1 and order > 2:
+        raise GradcliError(f"--order {order} with several names is a tensor of {len(chosen)}**{order} derivatives; "
+                           "give one name, or --order 1 (the gradient) or 2 (the Hessian)")
+    point = parameter_values(param_values(at, "--at"), "--at") if at is not None else {}
+    missing = [name for name in present if name not in point]
+    if missing:
+        listed = ",".join(f"{name}=VALUE" for name in missing)
+        raise GradcliError(f"no value for {', '.join(missing)}: give --at {listed}")
+    from .errors import unused
+
+    warnings = unused("--at", [name for name in point if name not in present], "{verb} not in the expression")
+    point = {name: float(point[name]) for name in present}
+    others = [name for name in present if name not in chosen]
+    columns = {name: np.array([point[name]]) for name in others}
+    values = {name: point[name] for name in chosen}
+    evaluator = Evaluator.of(tree, chosen, others)
+    value, _ = evaluator.run(values, columns, 1, gradient=False)
+
+    def f_at(name: str, x: float) -> float:
+        return Evaluator.of(tree, chosen, others).run({**values, name: x}, columns, 1, gradient=False)[0]
+
+    # ---- the graph engine: its own derivative graph for orders above 1, then one more backprop sweep
+    if len(chosen) == 1:
+        kind, name = "derivative", chosen[0]
+        prior = derivative(tree, name, order - 1)
+        nodes = check_size(prior)
+        _, (graph_value,) = Evaluator.of(prior, chosen, others).run(values, columns, 1)
+        keys = [(name,) * order]
+        graph_values = [graph_value]
+        fd_values = [central(lambda x: f_at(name, x), point[name], order)]
+        fd_tol = tolerance(order)
+    elif order == 1:
+        kind = "gradient"
+        nodes = check_size(tree)
+        _, graph_values = evaluator.run(values, columns, 1)
+        keys = [(name,) for name in chosen]
+        fd_values = [central(lambda x, n=name: f_at(n, x), point[name], 1) for name in chosen]
+        fd_tol = tolerance(1)
+    else:
+        kind = "hessian"
+        first = gradient(tree, chosen)
+        nodes = max(check_size(d) for d in first.values())
+        _, matrix = hessian_rows(tree, chosen, values, columns, 1)
+        keys = [(a, b) for a in chosen for b in chosen]
+        graph_values = [matrix[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
+        fd_values = _hessian_by_differences(tree, chosen, others, values, columns)
+        fd_tol = tolerance(2)
+
+    # ---- SymPy
+    witness = "symbolic"
+    labels = [",".join(key) for key in keys]
+    symbolic_values: dict[str, float] = {}
+    formulas: dict[str, str] = {}
+    latexed: dict[str, str] = {}
+
+    def sympy_derivatives(symbolic: Any) -> dict[str, Any]:
+        sp, symbol = symbolic.sp, symbolic.symbols
+        return {label: sp.diff(symbolic.loss, *(symbol[n] for n in key)) for label, key in zip(labels, keys)}
+
+    try:
+        symbolic_values, formulas, latexed = symbolic_derivatives(
+            evaluator.problem, sympy_derivatives, values, {**columns, "_target": np.zeros(1)}, 1, readable, latex)
+    except SymbolicUnavailable as why:
+        witness = "finite differences"
+        warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
+                        f"(rtol {fd_tol:.2g}, atol {fd_tol:.2g} x max(1, |f|))")
+
+    results = []
+    for label, key, g, fd in zip(labels, keys, graph_values, fd_values):
+        s = symbolic_values.get(label)
+        results.append(Derivative(
+            wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g, fd_value=fd,
+            abs_diff=abs(s - g) if s is not None else None,
+            agree=_agrees(s, g, rtol, atol) if s is not None else None,
+            fd_agree=bool(math.isfinite(fd) and _agrees(g, fd, fd_tol, fd_tol * max(1.0, abs(value)))),
+            latex=latexed.get(label)))
+    verdicts = [d.agree for d in results if d.agree is not None]
+    if witness != "symbolic":
+        verdicts += [d.fd_agree for d in results]
+    return DiffReport(text.strip(), kind, order, chosen, point, value, results,
+                      all(verdicts) if verdicts else None, rtol, atol, fd_tol, witness, nodes, warnings)
+
+
+def _hessian_by_differences(tree: Any, chosen: list[str], others: list[str], values: Mapping[str, float],
+                            columns: Mapping[str, Any]) -> list[float]:
+    """Central differences of the backprop gradient, one name at a time (the witness of a Hessian)."""
+    from .engines.derivative import Evaluator
+    from .engines.differences import step
+
+    evaluator = Evaluator.of(tree, chosen, others)
+    entries = []
+    for a in chosen:
+        h = step(values[a], 1)
+        _, up = evaluator.run({**values, a: values[a] + h}, columns, 1)
+        _, down = evaluator.run({**values, a: values[a] - h}, columns, 1)
+        entries.append([(u - d) / (2 * h) for u, d in zip(up, down)])
+    return [entries[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
