@@ -26,7 +26,7 @@ LAYERS = [
     ("engines", 2),
     ("io", 3),
     ("comparison", 4),
-    ("explanation", 5), ("training", 5),
+    ("explanation", 5), ("training", 5), ("differentiation", 5), ("curvature", 5),
     ("prediction", 6),
     ("__init__", 7),
     ("views", 8),
@@ -136,7 +136,7 @@ def test_the_public_api_has_a_function_for_every_command():
     import gradcli
 
     commands = {"grad": "gradients", "explain": "explain", "graph": "graph", "train": "train",
-                "predict": "predict", "losses": "losses"}
+                "predict": "predict", "losses": "losses", "diff": "diff", "hessian": "hessian"}
     from gradcli.cli import app
 
     assert {command.name or command.callback.__name__ for command in app.registered_commands} == set(commands)
