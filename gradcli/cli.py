@@ -50,7 +50,7 @@ DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshol
 TargetOption = Annotated[str, typer.Option("--target", "-t", help="The name of the target.")]
 DataOption = Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
 ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
-WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)]
+WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
 
 
 def _show_version(value: bool) -> None:

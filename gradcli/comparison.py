@@ -43,6 +43,19 @@ class ParamGradient:
 
 
 @dataclass
+class RowGradient:
+    """d loss_r / d name in each row r, for an input or the target (`--wrt x1`): one value per row."""
+
+    name: str
+    role: str  # "input" or "target"
+    symbolic: str | None
+    symbolic_values: list[float] | None
+    backprop_values: list[float]
+    max_abs_diff: float | None
+    agree: bool | None
+
+
+@dataclass
 class GradientReport:
     """What `gradcli grad` shows; `to_dict()` is its JSON document."""
 
@@ -63,11 +76,13 @@ class GradientReport:
     engines: tuple[str, ...]
     warnings: list[str] = field(default_factory=list)
     witness: str | None = "symbolic"  # what backprop was checked against: "symbolic" or "finite differences"
+    row_gradients: dict[str, RowGradient] = field(default_factory=dict)  # inputs and the target in --wrt
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data["engines"] = list(self.engines)
         data["gradients"] = [asdict(g) for g in self.gradients.values()]
+        data["row_gradients"] = [asdict(g) for g in self.row_gradients.values()]
         return data
 
 
@@ -105,15 +120,19 @@ class Setup:
     chosen: list[str]  # the parameters asked for (--wrt), in order
     warnings: list[str]
     unchecked: bool = False  # the columns' finiteness is left to the sweep (prepare(check_finite=False))
+    row_wrt: list[str] = field(default_factory=list)  # inputs and the target asked for (--wrt): per row
 
 
-def check_parameter_names(names: list[str], params: Iterable[str], option: str) -> None:
-    """Each name must be a parameter; the message lists the parameters there are."""
-    params = list(params)
+def check_parameter_names(names: list[str], params: Iterable[str], option: str,
+                          variables: Iterable[str] = ()) -> None:
+    """Each name must be a parameter (or one of `variables`); the message lists what there is."""
+    params, variables = list(params), sorted(variables)
     for name in names:
         if name not in params:
             listed = ", ".join(params) or "none"
-            raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model (parameters: {listed})")
+            also = f"; inputs and target: {', '.join(variables)}" if variables else ""
+            raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model "
+                               f"(parameters: {listed}{also})")
 
 
 def prepare(
@@ -127,10 +146,12 @@ def prepare(
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
     check_finite: bool = True,
+    rows_allowed: bool = False,
 ) -> Setup:
     """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
 
     check_finite=False: the data's finiteness is checked later, by compare's sweep.
+    rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
     """
     import numpy as np
 
@@ -174,11 +195,15 @@ def prepare(
     from .io.arguments import names
 
     wrt = names(wrt)
-    chosen = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
-    if wrt is not None and not chosen:
+    asked = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
+    if wrt is not None and not asked:
         raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
-    check_parameter_names(chosen, problem.params, "--wrt")
-    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite)
+    variables = {*problem.inputs, problem.target} if rows_allowed else set()
+    row_wrt = [name for name in asked if name in variables and name not in problem.params]
+    chosen = [name for name in asked if name not in row_wrt]
+    check_parameter_names(chosen, problem.params, "--wrt", variables)
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
+                 row_wrt=row_wrt)
 
 
 def kink_warnings(found: list[Any]) -> list[str]:
@@ -236,7 +261,7 @@ def gradients(
     check_tolerances(rtol, atol)
     given = point_inputs(model, model_file, data, params, loss, target)
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file or given.from_file, check_finite=False)
+                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True)
     report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
     report.warnings[:0] = given.notes
     return report
@@ -321,7 +346,8 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
 
     if witness is None and check_fd:
         witness = "finite differences"
-    verdicts = [g.agree for g in results.values() if g.agree is not None]
+    by_row = _row_gradients(setup, graph, rtol, atol, "symbolic" in engines, readable, warnings)
+    verdicts = [g.agree for g in [*results.values(), *by_row.values()] if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
     point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
     return GradientReport(
@@ -329,8 +355,48 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
         target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
         defaults=setup.defaults, loss_value=swept.loss, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
-        witness=witness,
+        witness=witness, row_gradients=by_row,
     )
+
+
+def _row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_too: bool, readable: bool,
+                   warnings: list[str]) -> dict[str, RowGradient]:
+    """d loss_r / d name for the inputs and target in --wrt: backprop's per-row adjoints of their leaves
+    (times the rows: the sweep's adjoints are of the mean), and SymPy's derivative in every row."""
+    import numpy as np
+
+    from .engines.graph import backprop
+
+    names, rows = setup.row_wrt, setup.rows
+    if not names:
+        return {}
+    swept = backprop(graph, setup.values, setup.columns, rows, names)
+    backprop_rows = {}
+    for name in names:
+        leaf = graph.leaf(name)
+        adjoint = None if leaf is None else swept.adjoints[leaf.id]
+        backprop_rows[name] = np.zeros(rows) if adjoint is None else np.broadcast_to(adjoint * rows, (rows,))
+    symbolic_rows: dict[str, Any] = {}
+    formulas: dict[str, str] = {}
+    if symbolic_too:
+        try:
+            symbolic_rows, formulas, _ = symbolic_derivatives(
+                setup.problem, lambda symbolic: {name: symbolic.derivative(name) for name in names},
+                setup.values, setup.columns, rows, readable, per_row=True)
+        except SymbolicUnavailable as why:
+            warnings.append(f"the symbolic engine {why}: the inputs' derivatives are backprop's alone")
+    found = {}
+    for name in names:
+        b = backprop_rows[name]
+        s = symbolic_rows.get(name)
+        role = "target" if name == setup.problem.target else "input"
+        if s is None:
+            found[name] = RowGradient(name, role, None, None, b.tolist(), None, None)
+            continue
+        close = np.abs(s - b) <= atol + rtol * np.abs(s)
+        found[name] = RowGradient(name, role, formulas.get(name), np.asarray(s, dtype=float).tolist(), b.tolist(),
+                                  float(np.max(np.abs(s - b))), bool(close.all()))
+    return found
 
 
 OUT_OF_TIME = "needed more than its"  # how a report's warning says that SymPy ran out of its budget
@@ -351,17 +417,18 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
 
 def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[str, Any]],
                          values: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-                         readable: bool, latex: bool = False) -> tuple[dict[str, float], dict[str, str], dict[str, str]]:
+                         readable: bool, latex: bool = False, per_row: bool = False,
+                         ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """The derivatives `derivatives_of(SymbolicLoss)` builds (any order), their mean values over the rows,
     (readable) their formulas and (latex) the same in LaTeX, within SYMBOLIC_SECONDS in all; else
-    SymbolicUnavailable, saying why."""
+    SymbolicUnavailable, saying why. per_row=True: each value in every row (an array), not the mean."""
     from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
 
     try:
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(problem)
             derivatives = derivatives_of(symbolic)
-            found = symbolic.values(derivatives, values, columns, rows)
+            found = (symbolic.row_values if per_row else symbolic.values)(derivatives, values, columns, rows)
             formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
             latexed = ({name: symbolic.sp.latex(symbolic.readable_expr(d)) for name, d in derivatives.items()}
                        if latex else {})

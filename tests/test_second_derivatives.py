@@ -19,6 +19,15 @@ from gradcli.errors import GradcliError
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 
 
+@pytest.fixture(autouse=True)
+def generous_symbolic_budget(monkeypatch):
+    """In-process calls get SymPy time enough on a loaded machine: these tests check values, not the
+    budget (tests/engines check that)."""
+    from gradcli.engines import symbolic
+
+    monkeypatch.setattr(symbolic, "SYMBOLIC_SECONDS", 60.0)
+
+
 def load(name: str) -> dict[str, np.ndarray]:
     rows = np.loadtxt(SAMPLES / name, delimiter=",", skiprows=1)
     header = (SAMPLES / name).read_text().splitlines()[0].split(",")
@@ -142,3 +151,41 @@ class TestHessian:
 
     def test_bad_hvp_name_is_one_line(self, gradcli):
         one_line_error(gradcli("hessian", "b + w*x1", "--data", "x1=1,y=2", "--hvp", "z=1"), "'z'")
+
+
+class TestWrtInputsAndTarget:
+    """--wrt takes inputs and the target: d loss_r / d x in each row, by both engines."""
+
+    NOTE = dict(data="x1=1.5,x2=2,y=1", params="b=0.5,w1=2,w2=-1")
+
+    def test_at_the_note_point_by_hand(self):
+        # loss = (b + w1*x1 + w2*x2 - y)**2, residual 0.5: d/dx1 = 2*0.5*w1 = 2, d/dy = -2*0.5 = -1
+        report = gradcli.gradients("b+w1*x1+w2*x2", **self.NOTE, wrt="x1,w1,y")
+        assert report.gradients["w1"].backprop_value == 1.5
+        assert report.row_gradients["x1"].backprop_values == [2.0] and report.row_gradients["x1"].agree
+        assert report.row_gradients["y"].symbolic_values == [-1.0] and report.row_gradients["y"].role == "target"
+        assert report.agree is True
+
+    def test_over_a_data_set_each_row_has_its_value(self):
+        data = load("data.csv")
+        report = gradcli.gradients("b+w1*x1+w2*x2", data=data, params="b=0.5,w1=2,w2=-1", wrt=["x2"])
+        residual = 0.5 + 2 * data["x1"] - data["x2"] - data["y"]
+        np.testing.assert_allclose(report.row_gradients["x2"].backprop_values, 2 * residual * -1, rtol=1e-12)
+        np.testing.assert_allclose(report.row_gradients["x2"].symbolic_values, 2 * residual * -1, rtol=1e-12)
+        assert report.gradients == {} and report.agree is True
+
+    def test_the_default_stays_every_parameter(self):
+        report = gradcli.gradients("b+w1*x1+w2*x2", **self.NOTE)
+        assert list(report.gradients) == ["b", "w1", "w2"] and report.row_gradients == {}
+
+    def test_json_and_csv_carry_every_row(self, gradcli):
+        args = ["grad", "b+w1*x1", "--data", str(SAMPLES / "data.csv"), "--params", "b=0,w1=1", "--wrt", "x1,w1"]
+        doc = gradcli(*args, "--format", "json").json()
+        (row,) = doc["row_gradients"]
+        assert row["name"] == "x1" and len(row["backprop_values"]) == 300 and row["agree"] is True
+        lines = gradcli(*args, "--format", "csv").csv()
+        assert lines[0][-1] == "row" and lines[1][0] == "w1" and lines[1][-1] == ""
+        assert [line[-1] for line in lines[2:5]] == ["1", "2", "3"] and len(lines) == 2 + 300
+
+    def test_a_name_that_is_nothing_lists_parameters_inputs_and_target(self, gradcli):
+        one_line_error(gradcli("grad", "b+w1*x1", "--wrt", "zz"), "'zz'", "parameters: b, w1", "inputs and target: x1, y")

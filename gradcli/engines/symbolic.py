@@ -337,6 +337,15 @@ class SymbolicLoss:
                     columns: Mapping[str, Any], rows: int) -> dict[str, float]:
         import numpy as np
 
+        return {name: float(np.mean(values)) for name, values in self.row_values(derivatives, params, columns, rows).items()}
+
+    def row_values(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
+                   columns: Mapping[str, Any], rows: int) -> dict[str, Any]:
+        """Each derivative's value in every row (float64 arrays); overflowing rows redone in higher precision."""
+        import numpy as np
+
+        if rows == 1:
+            return {name: np.array([value]) for name, value in self.values(derivatives, params, columns, 1).items()}
         names = list(self.symbols)
         function = self._compile(list(derivatives.values()), "numpy")
         arguments = [params[n] if n in params else columns[n] for n in names]
@@ -350,7 +359,7 @@ class SymbolicLoss:
         bad = np.flatnonzero(~np.logical_and.reduce([np.isfinite(v) for v in per_row.values()]))
         if len(bad):
             self._redo_rows(derivatives, function, arguments, params, columns, bad, per_row)
-        return {name: float(np.mean(values)) for name, values in per_row.items()}
+        return per_row
 
     def _redo_rows(self, derivatives: Mapping[str, Any], function: Callable[..., Any], arguments: list[Any],
                    params: Mapping[str, float], columns: Mapping[str, Any], bad: Any, per_row: dict[str, Any]) -> None:

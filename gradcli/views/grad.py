@@ -33,8 +33,8 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
         console.print(f"[dim]defaults used: {escape(defaults)}[/]")
     table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    table.add_column("param", overflow="fold")
-    table.add_column("∂loss/∂param", overflow="fold")
+    table.add_column("param" if not report.row_gradients else "name", overflow="fold")
+    table.add_column("∂loss/∂param" if not report.row_gradients else "∂loss/∂name", overflow="fold")
     has = {key: any(getattr(g, key) is not None for g in report.gradients.values())
            for key in ("symbolic_value", "backprop_value", "abs_diff", "fd_value")}
     headings = {"symbolic_value": "symbolic", "backprop_value": "backprop", "abs_diff": "|diff|",
@@ -51,8 +51,23 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         ok = None if not verdicts else all(verdicts)
         cells.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/]" if ok is not None else "")
         table.add_row(*cells)
-    console.print(table)
-    n = len(report.gradients)
+    single = report.point is not None
+    for r in report.row_gradients.values() if single else ():  # at one point: a row like a parameter's
+        cells = [escape(r.name), escape(r.symbolic or "")]
+        values = {"symbolic_value": r.symbolic_values[0] if r.symbolic_values else None,
+                  "backprop_value": r.backprop_values[0], "abs_diff": r.max_abs_diff, "fd_value": None}
+        cells += [f"{values[key]:.3g}" if key == "abs_diff" and values[key] is not None else number(values[key])
+                  for key in headings if has[key]]
+        cells.append(f"[{'green' if r.agree else 'red'}]{mark(r.agree)}[/]" if r.agree is not None else "")
+        table.add_row(*cells)
+    if report.gradients or single:
+        console.print(table)
+    for r in report.row_gradients.values() if not single else ():
+        verdict = "" if r.agree is None else f"  [{'green' if r.agree else 'red'}]{mark(r.agree)}[/]"
+        diff = "" if r.max_abs_diff is None else f", max |diff| {r.max_abs_diff:.3g}"
+        console.print(f"∂loss_r/∂{escape(r.name)} = {escape(r.symbolic or '(backprop only)')}: one value per row, "
+                      f"{report.rows:,} rows{diff}{verdict} (each row's value: --format json or csv)")
+    n = len(report.gradients) + len(report.row_gradients)
     by, tolerance = "", f"rtol {report.rtol:g}, atol {report.atol:g}"
     if report.witness == "finite differences" and "symbolic" not in report.engines:
         by, tolerance = " with finite differences", f"rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|)"
@@ -61,6 +76,7 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         console.print(f"[green]{agreed}{by}[/] ({tolerance})")
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
+        bad += [r.name for r in report.row_gradients.values() if r.agree is False]
         console.print(f"[red]disagreement on {', '.join(bad)}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
     elif len(report.engines) > 1 and report.gradients:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
@@ -75,14 +91,24 @@ CSV_COLUMNS = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_dif
 
 
 def gradient_csv(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
+    """One line per parameter; with inputs or the target in --wrt, a `row` column and one line per row
+    for each of them (empty `row` for the parameters, whose gradient is of the mean loss)."""
     fd = any(g.fd_value is not None for g in report.gradients.values())
     columns = CSV_COLUMNS + (["fd_value", "fd_agree"] if fd else [])
+    by_row = bool(report.row_gradients)
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow(columns + (["row"] if by_row else []))
     for g in report.gradients.values():
-        row = []
-        for key in columns:
-            value = getattr(g, key)
-            row.append("" if value is None else str(value).lower() if isinstance(value, bool)
-                       else repr(value) if isinstance(value, float) else value)
-        writer.writerow(row)
+        writer.writerow([_cell(getattr(g, key)) for key in columns] + ([""] if by_row else []))
+    for r in report.row_gradients.values():
+        for i, b in enumerate(r.backprop_values):
+            s = r.symbolic_values[i] if r.symbolic_values is not None else None
+            cells = {"param": r.name, "symbolic": r.symbolic, "symbolic_value": s, "backprop_value": b,
+                     "abs_diff": abs(s - b) if s is not None else None,
+                     "agree": None if s is None else abs(s - b) <= report.atol + report.rtol * abs(s)}
+            writer.writerow([_cell(cells.get(key)) for key in columns] + [str(i + 1)])
+
+
+def _cell(value: object) -> str:
+    return ("" if value is None else str(value).lower() if isinstance(value, bool)
+            else repr(value) if isinstance(value, float) else str(value))
