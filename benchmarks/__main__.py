@@ -15,6 +15,7 @@ import os
 import platform
 import sys
 import time
+from typing import Any, Callable
 
 TARGETS = {
     "1": "gradient throughput",
@@ -24,6 +25,7 @@ TARGETS = {
     "5": "memory",
     "6": "CSV",
     "7": "training step",
+    "8": "Hessian",
 }
 
 
@@ -71,6 +73,21 @@ def versions() -> str:
     return ", ".join(found)
 
 
+def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
+    """Each target's functions, run(quick) -> rows (imported here: after pin_threads)."""
+    from .csv_read import csv_target
+    from .gradient import cheap_gradient, throughput
+    from .hessian import hessian_target
+    from .memory import memory
+    from .startup import startup, symbolic_at_scale, symbolic_over_data
+    from .train_step import training_step
+
+    return {
+        "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, symbolic_over_data],
+        "4": [startup], "5": [memory], "6": [csv_target], "7": [training_step], "8": [hessian_target],
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions and smaller data: under a minute")
@@ -84,16 +101,8 @@ def main() -> int:
 
     threads = pin_threads(args.threads)
     from .common import table
-    from .csv_read import csv_target
-    from .gradient import cheap_gradient, throughput
-    from .memory import memory
-    from .startup import startup, symbolic_at_scale, symbolic_over_data
-    from .train_step import training_step
 
-    runs = {
-        "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, symbolic_over_data],
-        "4": [startup], "5": [memory], "6": [csv_target], "7": [training_step],
-    }
+    runs = runners()
     began = time.perf_counter()
     rows = []
     for target in chosen:

@@ -42,3 +42,24 @@ def test_interleaved_runs_every_contender_in_turn():
 def test_the_runner_refuses_unknown_targets():
     done = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "9"], cwd=ROOT, capture_output=True, text=True)
     assert done.returncode == 2 and "--only takes target numbers" in done.stderr
+
+
+def test_every_target_has_its_runner():
+    from benchmarks.__main__ import TARGETS, runners
+
+    found = runners()
+    assert set(found) == set(TARGETS) and all(found[target] for target in TARGETS)
+    assert TARGETS["8"] == "Hessian"
+
+
+@pytest.mark.parametrize("which", [0, 1], ids=["linear mse", "logistic bce"])
+def test_the_hessian_benchmark_checks_every_contender_before_timing(which):
+    # Tiny data: the rows' figures mean nothing, but H v against the matrix and PyTorch's and JAX's
+    # matrices (where installed) against gradcli's are all checked, or the benchmark exits.
+    from benchmarks.hessian import cases, compare
+
+    for case in cases()[which:which + 1]:
+        rows = compare(case, 200, 1)
+        assert [row.target for row in rows] == ["8"] * 6
+        assert rows[0].limit == 4.0 and rows[2].limit == 1.5 and rows[0].verdict in ("holds", "MISSED")
+        assert all(row.verdict == "skipped" for row in rows[2:5] if row.reference_value is None)

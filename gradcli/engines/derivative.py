@@ -12,6 +12,7 @@ and backpropagate through it again: second derivatives are backprop applied to t
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Mapping, Sequence
 
 from ..errors import GradcliError
@@ -21,6 +22,7 @@ from ..language.ops import OPS
 from ..language.problem import Problem
 
 MAX_NODES = 100_000  # a derivative graph larger than this is refused (order k grows it ~ a factor per order)
+PLANS_KEPT = 16  # compiled derivative graphs kept for repeated hessian_rows / hessian_vector_product calls
 
 
 def op_name(node: Expr) -> str:
@@ -105,16 +107,70 @@ class Evaluator:
     def run(self, values: Mapping[str, float], columns: Mapping[str, Any], rows: int,
             gradient: bool = True) -> tuple[float, list[float]]:
         """(mean over rows of the expression, its gradient with respect to wrt), by one backprop sweep."""
+        return self.sweep(self.compile(gradient), values, columns, rows)
+
+    def compile(self, gradient: bool = True) -> Any:
+        """The graph engine's compiled plan of the expression: what run sweeps, built anew by each call."""
+        from .graph import build_graph
+        from .sweep import compile_plan
+
+        return compile_plan(build_graph(self.problem), list(self.problem.params) if gradient else [])
+
+    def sweep(self, plan: Any, values: Mapping[str, float], columns: Mapping[str, Any],
+              rows: int) -> tuple[float, list[float]]:
+        """run with a plan made by compile: the evaluation alone, without building the graph again."""
         import numpy as np
 
-        from .graph import build_graph
-        from .sweep import compile_plan, run
+        from .sweep import run
 
-        graph = build_graph(self.problem)
-        plan = compile_plan(graph, list(self.problem.params) if gradient else [])
         data = {**columns, self.problem.target: np.float64(0.0)}
         result = run(plan, values, data, rows, diagnose=True)
         return result.loss, result.gradient
+
+
+class _Same:
+    """An expression as a cache key by identity: equality and hashing of a frozen tree are recursive
+    (a deep or much-shared DAG would be walked as a tree), and the key keeps the expression alive,
+    so its id cannot be taken by another expression while the entry is kept."""
+
+    __slots__ = ("expr",)
+
+    def __init__(self, expr: Expr) -> None:
+        self.expr = expr
+
+    def __hash__(self) -> int:
+        return id(self.expr)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _Same) and other.expr is self.expr
+
+
+@lru_cache(maxsize=PLANS_KEPT)
+def _hessian_plans(expr: _Same, names: tuple[str, ...], columns: tuple[str, ...]) -> tuple[tuple[Evaluator, Any], ...]:
+    """For each name, d expr / d name as an evaluator and its compiled plan: hessian_rows' building.
+
+    Kept across calls (expressions are immutable; the plan holds no values and no data), so a
+    second Hessian of the same expression, at another point or over other rows, is the sweeps alone.
+    """
+    derivatives = gradient(expr.expr, names)
+    made = []
+    for name in names:
+        evaluator = Evaluator.of(derivatives[name], names, columns)
+        made.append((evaluator, evaluator.compile()))
+    return tuple(made)
+
+
+@lru_cache(maxsize=PLANS_KEPT)
+def _hvp_plan(expr: _Same, names: tuple[str, ...], vector: tuple[float, ...],
+              columns: tuple[str, ...]) -> tuple[Evaluator, Any]:
+    """The directional derivative sum_i v_i d expr / d name_i as an evaluator and its compiled plan.
+
+    v is part of the key because its numbers are constants of the graph (0 and 1 fold away).
+    """
+    derivatives = gradient(expr.expr, names)
+    directional = build.add(*(build.mul(build.number(v), derivatives[name]) for name, v in zip(names, vector)))
+    evaluator = Evaluator.of(directional, names, columns)
+    return evaluator, evaluator.compile()
 
 
 def hessian_rows(expr: Expr, names: Sequence[str], values: Mapping[str, float], columns: Mapping[str, Any],
@@ -122,12 +178,13 @@ def hessian_rows(expr: Expr, names: Sequence[str], values: Mapping[str, float], 
     """(the gradient, the Hessian) of the mean of expr over the rows, with respect to names.
 
     Row i of the Hessian is backprop through the derivative graph of d expr / d name_i (reverse
-    over reverse): one sweep over every row at once per name, its "loss" that derivative.
+    over reverse): one sweep over every row at once per name, its "loss" that derivative. The
+    derivative graphs and their plans are built once per expression and kept (PLANS_KEPT), so
+    repeated calls pay only for the sweeps.
     """
-    derivatives = gradient(expr, names)
     first, matrix = [], []
-    for name in names:
-        mean, row = Evaluator.of(derivatives[name], names, list(columns)).run(values, columns, rows)
+    for evaluator, plan in _hessian_plans(_Same(expr), tuple(names), tuple(columns)):
+        mean, row = evaluator.sweep(plan, values, columns, rows)
         first.append(mean)
         matrix.append(row)
     return first, matrix
@@ -135,7 +192,9 @@ def hessian_rows(expr: Expr, names: Sequence[str], values: Mapping[str, float], 
 
 def hessian_vector_product(expr: Expr, names: Sequence[str], vector: Sequence[float], values: Mapping[str, float],
                            columns: Mapping[str, Any], rows: int) -> list[float]:
-    """H v without H: backprop through the derivative graph of the directional derivative sum_i v_i d/dname_i."""
-    derivatives = gradient(expr, names)
-    directional = build.add(*(build.mul(build.number(v), derivatives[name]) for name, v in zip(names, vector)))
-    return Evaluator.of(directional, names, list(columns)).run(values, columns, rows)[1]
+    """H v without H: backprop through the derivative graph of the directional derivative sum_i v_i d/dname_i.
+
+    The graph and its plan are kept per (expression, names, v, column names), as for hessian_rows.
+    """
+    evaluator, plan = _hvp_plan(_Same(expr), tuple(names), tuple(vector), tuple(columns))
+    return evaluator.sweep(plan, values, columns, rows)[1]

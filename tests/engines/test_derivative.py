@@ -118,3 +118,62 @@ def test_every_order_up_to_3_agrees_with_sympy(text, name, order, point):
     assume(abs(expected.imag) == 0 and math.isfinite(expected.real) and abs(expected.real) < 1e8)
     got = evaluate(derivative(expr, name, order), {n: np.array([v]) for n, v in point.items()}, 1)[0]
     assert got == pytest.approx(expected.real, rel=1e-7, abs=1e-9), (text, name, order, point)
+
+
+class TestKeptPlans:
+    """hessian_rows and hessian_vector_product keep each expression's compiled derivative graphs:
+    the results are exactly those of building everything anew, at any point and over any rows."""
+
+    @staticmethod
+    def problem(rows: int = 300):
+        from gradcli.comparison import prepare
+
+        rng = np.random.default_rng(5)
+        data = {"x1": rng.normal(size=rows), "x2": rng.normal(size=rows), "y": rng.uniform(size=rows)}
+        return prepare("sigmoid(b + w1*x1 + w2*x2*x1)", "bce", data, {"b": 0.1, "w1": -0.4, "w2": 0.7})
+
+    @staticmethod
+    def built_anew(expr, names, values, columns, rows, vector=None):
+        derivatives = gradient(expr, names)
+        if vector is not None:
+            directional = build.add(*(build.mul(build.number(v), derivatives[n]) for n, v in zip(names, vector)))
+            return Evaluator.of(directional, names, list(columns)).run(values, columns, rows)[1]
+        runs = [Evaluator.of(derivatives[n], names, list(columns)).run(values, columns, rows) for n in names]
+        return [mean for mean, _ in runs], [row for _, row in runs]
+
+    def test_repeated_calls_give_exactly_the_results_built_anew(self):
+        from gradcli.engines.derivative import hessian_rows, hessian_vector_product
+
+        setup = self.problem()
+        expr, names, columns, rows = setup.problem.loss, setup.chosen, setup.columns, setup.rows
+        elsewhere = {"b": -0.3, "w1": 0.2, "w2": 1.1}
+        for values in (setup.values, elsewhere, setup.values):
+            anew = self.built_anew(expr, names, values, columns, rows)
+            assert hessian_rows(expr, names, values, columns, rows) == anew
+            for vector in ([1.0, 0.0, -2.5], [0.3, 0.3, 0.3]):
+                assert hessian_vector_product(expr, names, vector, values, columns, rows) == \
+                    self.built_anew(expr, names, values, columns, rows, vector)
+        fewer = {name: column[:17] for name, column in columns.items()}  # other rows, same names
+        anew = self.built_anew(expr, names, setup.values, fewer, 17)
+        assert hessian_rows(expr, names, setup.values, fewer, 17) == anew
+
+    def test_a_second_call_builds_nothing_and_another_expression_its_own(self, monkeypatch):
+        from gradcli.engines import graph
+        from gradcli.engines.derivative import hessian_rows, hessian_vector_product
+
+        setup = self.problem()
+        expr, names, values, columns, rows = (setup.problem.loss, setup.chosen, setup.values, setup.columns,
+                                              setup.rows)
+        hessian_rows(expr, names, values, columns, rows)
+        hessian_vector_product(expr, names, [1.0, 2.0, 3.0], values, columns, rows)
+        built = []
+        original = graph.build_graph
+        monkeypatch.setattr(graph, "build_graph", lambda problem: built.append(problem) or original(problem))
+        hessian_rows(expr, names, {**values, "b": 2.0}, columns, rows)
+        hessian_vector_product(expr, names, [1.0, 2.0, 3.0], values, columns, rows)
+        assert built == []
+        hessian_vector_product(expr, names, [1.0, 2.0, 4.0], values, columns, rows)  # v is in the graph
+        assert len(built) == 1
+        other = self.problem().problem.loss  # the same text, another expression: never served a stale plan
+        _, matrix = hessian_rows(other, names, values, columns, rows)
+        assert len(built) == 1 + len(names) and matrix == self.built_anew(other, names, values, columns, rows)[1]
