@@ -203,6 +203,19 @@ def test_every_kind_of_model(model, loss):
     assert_latex_balanced(latex.getvalue())
 
 
+class TestTeachingOutput:
+    def test_no_derivative_with_respect_to_a_constant_exponent(self):
+        ex = explain("w*x1**2", data={"x1": [-1.5], "y": [1.0]}, params={"w": 0.5}, sympy_forms=True)
+        text = "\n".join(explanation_lines(ex))
+        assert "∂a1/∂x1" not in text  # x1 is not on w's path; the power's base is not needed either
+        assert not re.search(r"∂\S*/∂2\b", text), text
+        latex = io.StringIO()
+        explanation_latex(ex, latex)
+        assert r"\partial 2}" not in latex.getvalue()
+        doc = ex.to_dict()
+        assert not any("∂2" in partial for p in doc["parameters"] for path in p["paths"] for partial in path["partials"])
+
+
 # ---------------------------------------------------------------- random expressions
 
 
