@@ -216,6 +216,24 @@ class TestTeachingOutput:
         assert not any("∂2" in partial for p in doc["parameters"] for path in p["paths"] for partial in path["partials"])
 
 
+    def test_sigmoid_and_tanh_derivatives_in_terms_of_their_output(self):
+        # yhat = sigmoid(a2): ∂yhat/∂a2 = yhat*(1 - yhat), σ(z)(1 - σ(z)) as taught; tanh: 1 - a**2
+        ex = explain("sigmoid(w*x1 + b)", data={"x1": [2.0], "y": [1.0]}, params={"w": 0.3, "b": -0.1},
+                     wrt=["w"], sympy_forms=True)
+        (path,) = ex.steps[0].paths
+        s = 1 / (1 + math.exp(-0.5))
+        assert dict(zip(path.partials, path.locals))["∂yhat/∂a2"] == "yhat*(1 - yhat)"
+        assert dict(zip(path.partials, path.local_values))["∂yhat/∂a2"] == pytest.approx(s * (1 - s), rel=1e-15)
+        assert re.search(r"∂yhat/∂a2 += yhat\*\(1 - yhat\) += 0\.2350037122", "\n".join(explanation_lines(ex)))
+        latex = io.StringIO()
+        explanation_latex(ex, latex)
+        assert r"\hat{y} \left(1 - \hat{y}\right)" in latex.getvalue()
+        inner = explain("w2*tanh(w1*x1)", data={"x1": [1.0], "y": [0.0]}, params={"w1": 0.5, "w2": 2.0}, wrt=["w1"])
+        (path,) = inner.steps[0].paths
+        assert dict(zip(path.partials, path.locals))["∂a2/∂a1"] == "1 - a2**2"
+        assert dict(zip(path.partials, path.local_values))["∂a2/∂a1"] == pytest.approx(1 - math.tanh(0.5) ** 2)
+
+
 # ---------------------------------------------------------------- random expressions
 
 
@@ -279,7 +297,8 @@ class TestOpCounts:
         ("-1", {"multiplications": 0, "additions": 0, "other": 0}),
         ("x1", {"multiplications": 0, "additions": 0, "other": 0}),
         ("2*a3", {"multiplications": 1, "additions": 0, "other": 0}),
-        ("1 - tanh(a1)**2", {"multiplications": 0, "additions": 1, "other": 2}),
+        ("1 - a2**2", {"multiplications": 0, "additions": 1, "other": 1}),
+        ("a2*(1 - a2)", {"multiplications": 1, "additions": 1, "other": 0}),
         ("-w/x1**2", {"multiplications": 1, "additions": 0, "other": 2}),
         ("sign(a1)", {"multiplications": 0, "additions": 0, "other": 1}),  # not our syntax: one operation
     ])
