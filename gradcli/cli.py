@@ -242,6 +242,7 @@ def explain(
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
+    standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
     """The chain rule step by step, as in the worked example.
 
@@ -254,6 +255,8 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
+        if standalone and fmt is not ExplainFormat.latex:
+            raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
                                  sympy_forms=fmt is ExplainFormat.latex)
@@ -261,8 +264,10 @@ def explain(
         warn(note)
     from .views import explain as view
 
-    {ExplainFormat.text: view.explanation_text, ExplainFormat.json: view.explanation_json,
-     ExplainFormat.latex: view.explanation_latex}[fmt](result)
+    if fmt is ExplainFormat.latex:
+        view.explanation_latex(result, standalone=standalone)
+    else:
+        {ExplainFormat.text: view.explanation_text, ExplainFormat.json: view.explanation_json}[fmt](result)
     if result.agree is False:
         raise typer.Exit(1)
 
