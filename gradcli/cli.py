@@ -182,13 +182,17 @@ def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
     data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
+
+    Numbers are written as the shortest decimal that reads back to the same float (1 as 1.0);
+    columns the model does not read are copied as they are.
 
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output)
+        result = gradcli.predict(params, data, output=output, threshold=threshold)
     for note in result.warnings:
         warn(note)
     if output is None:
