@@ -8,7 +8,6 @@ from typing import Any, Mapping
 
 from .errors import GradcliError
 
-
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
 

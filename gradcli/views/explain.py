@@ -281,8 +281,8 @@ def _width(tokens: list[str], at: int = 0, stop: bool = False) -> tuple[float, i
     return total, at
 
 
-_NAMED_FUNCTIONS = {"log", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "operatorname", "max", "min",
-                    "sign", "asin", "acos", "atan", "asinh", "acosh", "atanh", "erf"}
+_NAMED_FUNCTIONS = {"log", "exp", "sin", "cos", "tan", "sinh", "cosh", "tanh", "max", "min", "sign", "asin",
+                    "acos", "atan", "asinh", "acosh", "atanh", "erf"}
 
 
 def _atom(tokens: list[str], at: int) -> tuple[float, int]:
@@ -291,7 +291,7 @@ def _atom(tokens: list[str], at: int) -> tuple[float, int]:
         at += 1
     if at < len(tokens) and tokens[at] == "{":
         return _width(tokens, at + 1, True)
-    return _width(tokens[at:at + 1]) [0], at + 1
+    return _width(tokens[at:at + 1])[0], at + 1
 
 
 def tex_width(tex: str) -> float:
