@@ -183,13 +183,17 @@ def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
     data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
     output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
+
+    Numbers are written as the shortest decimal that reads back to the same float (1 as 1.0);
+    columns the model does not read are copied as they are.
 
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output)
+        result = gradcli.predict(params, data, output=output, threshold=threshold)
     for note in result.warnings:
         warn(note)
     if output is None:
@@ -243,6 +247,7 @@ def explain(
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
+    standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
     """The chain rule step by step, as in the worked example.
 
@@ -255,6 +260,8 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
+        if standalone and fmt is not ExplainFormat.latex:
+            raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
                                  sympy_forms=fmt is ExplainFormat.latex)
@@ -262,8 +269,10 @@ def explain(
         warn(note)
     from .views import explain as view
 
-    {ExplainFormat.text: view.explanation_text, ExplainFormat.json: view.explanation_json,
-     ExplainFormat.latex: view.explanation_latex}[fmt](result)
+    if fmt is ExplainFormat.latex:
+        view.explanation_latex(result, standalone=standalone)
+    else:
+        {ExplainFormat.text: view.explanation_text, ExplainFormat.json: view.explanation_json}[fmt](result)
     if result.agree is False:
         raise typer.Exit(1)
 

@@ -62,9 +62,9 @@ class EdgeInfo:
     source: int
     target: int
     position: int
-    partial: str  # "∂a1/∂w1"
-    local: str  # its formula, from language/ops.py: "x1"
-    local_value: float | None  # None where undefined (e.g. ∂(a**2)/∂2 = loss*log(a) for a < 0)
+    partial: str | None  # "∂a1/∂w1"; None, like local and local_value, on an edge from a constant
+    local: str | None  # its formula, from language/ops.py: "x1"
+    local_value: float | None  # None where undefined (e.g. ∂(w**x1)/∂x1 = yhat*log(w) for w < 0)
 
 
 @dataclass
@@ -197,7 +197,8 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
     locals_ = local_values(graph, sweep.values)
     edge_list = [
         EdgeInfo(e.source, e.target, e.position, _partial(graph, e.source, e.target, e.position),
-                 local_formula(graph, e), _finite_or_none(locals_[e]))
+                 local_formula(graph, e), _finite_or_none(locals_[e])) if e in locals_ else
+        EdgeInfo(e.source, e.target, e.position, None, None, None)  # from a constant: no derivative
         for e in edges(graph)
     ]
     view = GraphView(
@@ -560,7 +561,9 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
             _add(forward, _node_cost(node.op, len(node.inputs)))
     local = _zero()
     for edge in sweep.edges_used:
-        _add(local, formula_cost(local_formula(graph, edge)))
+        formula = local_formula(graph, edge)
+        if formula is not None:  # always: the sweep never walks an edge from a constant
+            _add(local, formula_cost(formula))
     reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
     symbolic = _zero()
     per_param = {}

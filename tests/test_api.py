@@ -175,6 +175,72 @@ class TestTrainAndPredict:
             gradcli.predict(saved, {"x1": [1.0, -1.0]})
 
 
+LINEAR_SAVED = {"model": "b + w1*x1", "loss": "mse", "inputs": ["x1"], "params": {"b": 0.0, "w1": 2.0}}
+# yhat = 0.25 + 0.5*x1 is exactly 0.25, 0.5, 0.75 and 1 at these rows: a probability, as bce trains it
+BCE_SAVED = {"model": "b + w1*x1", "loss": "bce", "inputs": ["x1"], "params": {"b": 0.25, "w1": 0.5}}
+
+
+def predicted_csv(saved, data, **kwargs) -> str:
+    import io
+
+    from gradcli.views.predict import predictions_csv
+
+    out = io.StringIO()
+    predictions_csv(gradcli.predict(saved, data, **kwargs), out)
+    return out.getvalue()
+
+
+class TestPredictOutput:
+    def test_every_number_is_the_shortest_decimal_that_reads_back(self, tmp_path):
+        # The model's inputs and yhat, however the file wrote them: repr of the float64 (1 -> 1.0,
+        # 1e-3 -> 0.001, exponents below 1e-4 and from 1e16); other columns as they are written.
+        (tmp_path / "new.csv").write_text("id,x1,zip\nA,1,007\nB,1e-3,10\nC,0.00001,2.50\nD,123456789,x\n"
+                                          "E,2e20,1e3\nF,-0.5,-0\nG,\"3\",\n")
+        assert predicted_csv(LINEAR_SAVED, tmp_path / "new.csv") == (
+            "id,x1,zip,yhat\n"
+            "A,1.0,007,2.0\n"
+            "B,0.001,10,0.002\n"
+            "C,1e-05,2.50,2e-05\n"
+            "D,123456789.0,x,246913578.0\n"
+            "E,2e+20,1e3,4e+20\n"
+            "F,-0.5,-0,-1.0\n"
+            "G,3.0,,6.0\n")
+
+    def test_python_data_is_written_by_the_same_rule(self):
+        data = {"id": ["A", "B"], "x1": [1, 1e-5], "zip": ["007", 3]}
+        assert predicted_csv(LINEAR_SAVED, data) == "id,x1,zip,yhat\nA,1.0,007,2.0\nB,1e-05,3,2e-05\n"
+        assert predicted_csv(LINEAR_SAVED, {"x1": np.array([1, 2], dtype=np.int64)}) == "x1,yhat\n1.0,2.0\n2.0,4.0\n"
+
+    def test_threshold_adds_a_class_column(self, tmp_path):
+        data = {"x1": [0.0, 0.5, 1.0, 1.5]}
+        assert predicted_csv(BCE_SAVED, data, threshold=0.5) == (
+            "x1,yhat,class\n0.0,0.25,0\n0.5,0.5,1\n1.0,0.75,1\n1.5,1.0,1\n")  # yhat >= 0.5: 0.5 is class 1
+        result = gradcli.predict(BCE_SAVED, data, threshold=0.75, output=tmp_path / "out.csv")
+        assert result.classes.tolist() == [0, 0, 1, 1] and result.classes.dtype == np.int64
+        assert result.threshold == 0.75 and result.header == ["x1", "yhat", "class"]
+        assert (tmp_path / "out.csv").read_text() == "x1,yhat,class\n0.0,0.25,0\n0.5,0.5,0\n1.0,0.75,1\n1.5,1.0,1\n"
+        plain = gradcli.predict(BCE_SAVED, data)
+        assert plain.classes is None and plain.header == ["x1", "yhat"]
+
+    @pytest.mark.parametrize("threshold", [0, 1, 0.0, 1.0, -0.5, 2, float("nan"), float("inf"), "0.5", True,
+                                           [0.5]])
+    def test_a_threshold_outside_0_1_is_refused(self, threshold):
+        with pytest.raises(GradcliError, match="--threshold must be a number strictly between 0 and 1"):
+            gradcli.predict(BCE_SAVED, {"x1": [0.0]}, threshold=threshold)
+
+    def test_a_threshold_needs_a_model_trained_with_bce(self):
+        with pytest.raises(GradcliError, match="--threshold .* trained with the loss 'mse': only a model trained "
+                                               "with --loss bce"):
+            gradcli.predict(LINEAR_SAVED, {"x1": [0.0]}, threshold=0.5)
+        assert gradcli.predict(BCE_SAVED, {"x1": [0.0]}, threshold=np.float64(0.2)).classes.tolist() == [1]
+
+    def test_data_with_a_class_column_is_refused_only_with_a_threshold(self):
+        data = {"x1": [0.0], "class": ["a"]}
+        with pytest.raises(GradcliError, match="already has a column 'class', which predict adds with --threshold"):
+            gradcli.predict(BCE_SAVED, data, threshold=0.5)
+        assert gradcli.predict(BCE_SAVED, data).header == ["x1", "class", "yhat"]
+
+
 def test_losses_lists_the_builtin_losses():
     assert [loss.name for loss in gradcli.losses()] == ["mse", "mae", "huber", "bce"]
     assert gradcli.losses()[0].formula == "(yhat - y)**2"

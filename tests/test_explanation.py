@@ -203,6 +203,37 @@ def test_every_kind_of_model(model, loss):
     assert_latex_balanced(latex.getvalue())
 
 
+class TestTeachingOutput:
+    def test_no_derivative_with_respect_to_a_constant_exponent(self):
+        ex = explain("w*x1**2", data={"x1": [-1.5], "y": [1.0]}, params={"w": 0.5}, sympy_forms=True)
+        text = "\n".join(explanation_lines(ex))
+        assert "∂a1/∂x1" not in text  # x1 is not on w's path; the power's base is not needed either
+        assert not re.search(r"∂\S*/∂2\b", text), text
+        latex = io.StringIO()
+        explanation_latex(ex, latex)
+        assert r"\partial 2}" not in latex.getvalue()
+        doc = ex.to_dict()
+        assert not any("∂2" in partial for p in doc["parameters"] for path in p["paths"] for partial in path["partials"])
+
+
+    def test_sigmoid_and_tanh_derivatives_in_terms_of_their_output(self):
+        # yhat = sigmoid(a2): ∂yhat/∂a2 = yhat*(1 - yhat), σ(z)(1 - σ(z)) as taught; tanh: 1 - a**2
+        ex = explain("sigmoid(w*x1 + b)", data={"x1": [2.0], "y": [1.0]}, params={"w": 0.3, "b": -0.1},
+                     wrt=["w"], sympy_forms=True)
+        (path,) = ex.steps[0].paths
+        s = 1 / (1 + math.exp(-0.5))
+        assert dict(zip(path.partials, path.locals))["∂yhat/∂a2"] == "yhat*(1 - yhat)"
+        assert dict(zip(path.partials, path.local_values))["∂yhat/∂a2"] == pytest.approx(s * (1 - s), rel=1e-15)
+        assert re.search(r"∂yhat/∂a2 += yhat\*\(1 - yhat\) += 0\.2350037122", "\n".join(explanation_lines(ex)))
+        latex = io.StringIO()
+        explanation_latex(ex, latex)
+        assert r"\hat{y} \left(1 - \hat{y}\right)" in latex.getvalue()
+        inner = explain("w2*tanh(w1*x1)", data={"x1": [1.0], "y": [0.0]}, params={"w1": 0.5, "w2": 2.0}, wrt=["w1"])
+        (path,) = inner.steps[0].paths
+        assert dict(zip(path.partials, path.locals))["∂a2/∂a1"] == "1 - a2**2"
+        assert dict(zip(path.partials, path.local_values))["∂a2/∂a1"] == pytest.approx(1 - math.tanh(0.5) ** 2)
+
+
 # ---------------------------------------------------------------- random expressions
 
 
@@ -266,7 +297,8 @@ class TestOpCounts:
         ("-1", {"multiplications": 0, "additions": 0, "other": 0}),
         ("x1", {"multiplications": 0, "additions": 0, "other": 0}),
         ("2*a3", {"multiplications": 1, "additions": 0, "other": 0}),
-        ("1 - tanh(a1)**2", {"multiplications": 0, "additions": 1, "other": 2}),
+        ("1 - a2**2", {"multiplications": 0, "additions": 1, "other": 1}),
+        ("a2*(1 - a2)", {"multiplications": 1, "additions": 1, "other": 0}),
         ("-w/x1**2", {"multiplications": 1, "additions": 0, "other": 2}),
         ("sign(a1)", {"multiplications": 0, "additions": 0, "other": 1}),  # not our syntax: one operation
     ])
@@ -314,6 +346,133 @@ class TestFormats:
         assert r"\frac{\partial a_{1}}{\partial w_{1}} &= x_{1} = 1.5" in text
         assert r"\mathrm{loss} \to a_{3} \to \hat{y} \to a_{1} \to w_{1} &: 1 \cdot 1 \cdot 1 \cdot 1.5 = 1.5" in text
         assert "\\begin{document}" not in text  # a fragment
+
+
+# ---------------------------------------------------------------- LaTeX documents and long formulas
+
+
+def latex_of(ex, standalone: bool = True) -> str:
+    out = io.StringIO()
+    explanation_latex(ex, out, standalone=standalone)
+    return out.getvalue()
+
+
+def display_lines(text: str) -> list[str]:
+    """The source lines inside align* environments, each one line of a display."""
+    found, inside = [], False
+    for line in text.splitlines():
+        if line.startswith(r"\end{align*}"):
+            inside = False
+        if inside:
+            found.append(line)
+        if line.startswith(r"\begin{align*}"):
+            inside = True
+    return found
+
+
+def assert_document(text: str) -> None:
+    r"""A whole document whose environments, braces and \left/\right pairs balance, line by line."""
+    lines = [line for line in text.splitlines() if not line.startswith("%")]
+    assert lines[0] == r"\documentclass{article}" and r"\usepackage{amsmath}" in lines[:4], lines[:4]
+    assert r"\begin{document}" in lines and lines[-1] == r"\end{document}"
+    assert_latex_balanced(text)
+    for name in set(re.findall(r"\\begin\{(\w+\*?)\}", text)):
+        assert text.count(rf"\begin{{{name}}}") == text.count(rf"\end{{{name}}}"), name
+    for line in display_lines(text):
+        lefts, rights = len(re.findall(r"\\left\b", line)), len(re.findall(r"\\right\b", line))
+        assert lefts == rights, line  # each line of a broken display closes what it opens
+
+
+LONG_MODEL = "b + " + " + ".join(f"w{i}*x{i}" for i in range(1, 31))
+
+
+class TestLatexDocument:
+    def test_the_note_as_a_document(self):
+        text = latex_of(note_explanation(sympy_forms=True))
+        assert_document(text)
+        assert r"\\" + "\n&\\quad" not in text  # short formulas stay on one line
+        assert r"\frac{\partial a_{3}}{\partial \hat{y}} &= 1" + " \\\\\n" in text  # said once, not = 1 = 1
+        fragment = latex_of(note_explanation(sympy_forms=True), standalone=False)
+        assert r"\documentclass" not in fragment and r"\begin{document}" not in fragment
+        preamble = ("%", r"\documentclass", r"\usepackage", r"\allowdisplaybreaks", r"\setlength", r"\begin{document}",
+                    r"\end{document}")
+        assert [line for line in fragment.splitlines() if not line.startswith("%")] == [
+            line for line in text.splitlines() if not line.startswith(preamble)]  # the same body
+
+    def test_long_formulas_are_broken_over_lines(self):
+        from gradcli.views.explain import TEX_LINE, tex_width
+
+        ex = explain(LONG_MODEL, wrt=["w1"], sympy_forms=True)
+        text = latex_of(ex)
+        assert_document(text)
+        lines = display_lines(text)
+        continued = [line for line in lines if line.startswith(r"&\quad")]
+        assert len(continued) >= 4, text  # the model, and w1's derivative 2*x1*(b + ... + w30*x30 - y)
+        assert all(line.endswith(" \\\\") for line in lines if lines.index(line) + 1 < len(lines)
+                   and lines[lines.index(line) + 1].startswith(r"&\quad"))
+        for line in lines:
+            assert len(line) <= 250, line
+            shown = re.sub(r"\\(left|right)\.|^.*?&=?|\\quad|\s*\\\\$", "", line)
+            assert tex_width(shown) <= TEX_LINE + 1, line
+        # the derivative's sum is cut inside its parentheses: \right. ends the line, \left. opens the next
+        assert re.search(r"\\right\. \\\\\n&\\quad \\left\. \{\}\+ ", text), text
+
+    def test_a_fraction_too_wide_for_a_line_is_written_with_a_slash(self):
+        from gradcli.views.explain import tex_pieces
+
+        wide = r"\frac{" + " + ".join(f"a_{{{i}}}" for i in range(30)) + r"}{b}"
+        pieces = tex_pieces(wide)
+        assert pieces[0][0].startswith(r"\left(a_{0}") and len(pieces) == 30
+        assert r"\right) / b" in pieces[-1][0]
+        assert tex_pieces(r"\frac{a + b}{c}") == [(r"\frac{a + b}{c}", 0)]  # narrow: kept
+        assert [t for t, _ in tex_pieces(r"e^{" + " + ".join(f"x_{{{i}}}" for i in range(20)) + "}")][:2] == [
+            r"\exp\left(x_{0}", "+ x_{1}"]
+
+    def test_sigmoid_argument_and_cases_break_where_they_may(self):
+        from gradcli.views.explain import tex_pieces
+
+        # SymPy's braces around a function's argument go, so that the sum inside may break
+        assert [t for t, _ in tex_pieces(r"\operatorname{sigmoid}{\left(b + w\right)}")] == [
+            r"\operatorname{sigmoid}\left(b", r"+ w\right)"]
+        # never inside a cases environment, a \frac's arguments or a subscript
+        assert len(tex_pieces(r"\begin{cases} a + b & \text{for}\: c \end{cases} + d")) == 2
+        assert len(tex_pieces(r"\frac{a + b}{c - d} x_{i + 1}")) == 2  # one break: between the factors
+        assert tex_pieces(r"- y + 1") == [("- y", 0), ("+ 1", 0)]  # a leading minus is a sign
+
+
+def pdflatex() -> str:
+    import shutil
+
+    found = shutil.which("pdflatex")
+    if found is None:
+        pytest.skip("pdflatex is not installed (apt-get install texlive-latex-base)")
+    return found
+
+
+@pytest.mark.parametrize("model, kwargs", [
+    (NOTE_MODEL, {"data": NOTE_DATA, "params": NOTE_PARAMS}),
+    (LONG_MODEL, {"wrt": ["w1", "w30"]}),
+    ("sigmoid(" + LONG_MODEL + ")", {"wrt": ["w1"]}),
+    (None, {"model_file": "samples/long_model.txt"}),
+    ("sigmoid(w*x1 + b)", {"loss": "bce"}),
+    ("*".join(["w"] * 40), {"data": {"y": [1.0]}, "params": {"w": 1.0}}),
+], ids=["note", "30-terms", "sigmoid-30", "long_model", "bce", "deep"])
+def test_pdflatex_compiles_the_document_with_nothing_too_wide(model, kwargs, tmp_path):
+    import subprocess
+    from pathlib import Path
+
+    program = pdflatex()
+    kwargs = dict(kwargs)
+    loss = kwargs.pop("loss", "mse")
+    if "model_file" in kwargs:
+        kwargs["model_file"] = Path(__file__).resolve().parents[1] / kwargs["model_file"]
+    (tmp_path / "steps.tex").write_text(latex_of(explain(model, loss, sympy_forms=True, **kwargs)))
+    proc = subprocess.run([program, "-interaction=nonstopmode", "-halt-on-error", "steps.tex"], cwd=tmp_path,
+                          capture_output=True, timeout=120, check=False)
+    log = (tmp_path / "steps.log").read_text(errors="replace")
+    assert proc.returncode == 0, log[-3000:]
+    assert (tmp_path / "steps.pdf").stat().st_size > 1000
+    assert "Overfull \\hbox" not in log, re.findall(r"Overfull \\hbox.*", log)
 
 
 # ---------------------------------------------------------------- bad input (library)
@@ -375,6 +534,9 @@ class TestProgram:
         latex = gradcli("explain", *NOTE_CLI, "--format", "latex")
         assert latex.code == 0, latex
         assert_latex_balanced(latex.out)
+        document = gradcli("explain", *NOTE_CLI, "--format", "latex", "--standalone")
+        assert document.code == 0, document
+        assert_document(document.out)
 
     def test_a_failed_check_exits_1(self, gradcli):
         # With no tolerance at all, the float path sum -0.11199999999999999 is not SymPy's exact -0.112.
@@ -398,12 +560,13 @@ class TestProgram:
         (["explain", *NOTE_CLI, "--max-paths", "0"], "--max-paths"),
         (["explain", *NOTE_CLI, "--max-paths", "many"], "--max-paths"),
         (["explain", *NOTE_CLI, "--format", "pdf"], "--format"),
+        (["explain", *NOTE_CLI, "--standalone"], "--standalone makes a LaTeX document: it needs --format latex"),
         (["explain", *NOTE_CLI, "--row", "2"], "--row 2 is out of range"),
         (["explain", "w*x1", "--data", "two.csv"], "choose one with --row N"),
         (["explain"], "no model"),
         (["explain", "w*", "--data", "x1=1,y=2"], "invalid syntax"),
         (["explain", "w*x1", "--data", "x1=nan,y=2"], "nan"),
-    ], ids=["unknown-wrt", "zero-paths", "paths-not-a-number", "bad-format", "row-out-of-range", "many-rows",
+    ], ids=["unknown-wrt", "zero-paths", "paths-not-a-number", "bad-format", "standalone-text", "row-out-of-range", "many-rows",
             "no-model", "syntax", "nan"])
     def test_bad_input(self, gradcli, tmp_path, args, needle):
         (tmp_path / "two.csv").write_text("x1,y\n1,0\n2,1\n")

@@ -180,18 +180,34 @@ def edges(graph: Graph) -> list[Edge]:
     return [Edge(child, node.id, position) for node in graph.nodes for position, child in enumerate(node.inputs)]
 
 
-def local_formula(graph: Graph, edge: Edge) -> str:
-    """d target / d source as a formula in the nodes' names, from the operations table."""
+def from_constant(graph: Graph, edge: Edge) -> bool:
+    """Whether the edge comes from a constant (the 2 of x1**2, the pi of pi*w).
+
+    Such an edge carries no local derivative: a constant never changes, so no gradient needs
+    d target / d constant, and showing one (d(a**2)/d2 = loss*log(a)) is noise. The graph still
+    has the edge, since the constant is an input of the node; every view draws it bare.
+    """
+    return graph.nodes[edge.source].role == "constant"
+
+
+def local_formula(graph: Graph, edge: Edge) -> str | None:
+    """d target / d source as a formula in the nodes' names, from the operations table; None for
+    an edge from a constant."""
+    if from_constant(graph, edge):
+        return None
     node = graph.nodes[edge.target]
     names = [graph.nodes[i].name for i in node.inputs]
     return OPS[node.op].local_text(edge.position, names, node.name)  # type: ignore[index]
 
 
 def local_values(graph: Graph, values: list[Any]) -> dict[Edge, Any]:
-    """d target / d source on every edge at the given node values (nan or inf where undefined)."""
+    """d target / d source on every edge but those from constants, at the given node values (nan or
+    inf where undefined)."""
     found: dict[Edge, Any] = {}
     with np.errstate(all="ignore"):
         for edge in edges(graph):
+            if from_constant(graph, edge):
+                continue
             node = graph.nodes[edge.target]
             args = tuple(values[i] for i in node.inputs)
             found[edge] = OPS[node.op].local(edge.position, args, values[node.id])  # type: ignore[index]

@@ -36,6 +36,15 @@ def number(value: Any, option: str, *, least: float | None = None, above: float 
     return number
 
 
+def probability(value: Any, option: str, *, none: bool = False) -> float | None:
+    """A number strictly between 0 and 1 (a threshold on a probability); None only where `none` allows it."""
+    if value is None and none:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not 0 < float(value) < 1:
+        raise GradcliError(f"{option} must be a number strictly between 0 and 1, got {_shown(value)}")
+    return float(value)
+
+
 def whole(value: Any, option: str, least: int, *, none: bool = False) -> int | None:
     """A whole number >= least (NumPy's integers too); None only where `none` allows it."""
     if value is None and none:

@@ -57,7 +57,8 @@ class Op:
     arity: int
     forward: Forward
     local: Local  # local(i, args, out) = d out / d args[i]
-    local_text: LocalText  # the same derivative as a formula in the argument names
+    local_text: LocalText  # the same derivative as a formula in the argument names and the output's
+    # name: local_text(i, args, out); tanh's is 1 - out**2 and sigmoid's out*(1 - out), as taught
     sympy: SympyBuild  # sympy(sp, *args) -> SymPy expression
     user: bool = True  # callable by name in a model (functions only)
     undefined: Undefined | None = None  # rows where the value is undefined, and why
@@ -290,7 +291,7 @@ OPS: dict[str, Op] = {
         _unary("tan", lambda a: np.tan(a), lambda a, o: 1.0 + o * o, lambda a, o: f"1 + tan({a})**2",
                lambda sp, a: sp.tan(a),
            derivative=lambda i, a, o: b.add(b.ONE, b.power(o, b.number(2)))),
-        _unary("tanh", lambda a: np.tanh(a), lambda a, o: 1.0 - o * o, lambda a, o: f"1 - tanh({a})**2",
+        _unary("tanh", lambda a: np.tanh(a), lambda a, o: 1.0 - o * o, lambda a, o: f"1 - {o}**2",
                lambda sp, a: sp.tanh(a),
            derivative=lambda i, a, o: b.sub(b.ONE, b.power(o, b.number(2)))),
         _unary("sinh", lambda a: np.sinh(a), lambda a, o: np.cosh(a), lambda a, o: f"cosh({a})",
@@ -335,7 +336,7 @@ OPS: dict[str, Op] = {
                lambda a, o: f"2*exp(-{a}**2)/sqrt(pi)", lambda sp, a: sp.erf(a), formula="the error function",
            derivative=lambda i, a, o: b.mul(b.number(2 / math.sqrt(math.pi)), b.call("exp", b.neg(b.power(a[0], b.number(2)))))),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
-               lambda a, o: f"sigmoid({a})*(1 - sigmoid({a}))",
+               lambda a, o: f"{o}*(1 - {o})",
                lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)",
            derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),

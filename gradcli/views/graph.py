@@ -2,7 +2,8 @@
 
 Rendering never computes; it takes the GraphView that explain.graph_view returns.
 Every format shows the same facts: each node's operation, value and adjoint
-∂loss/∂node, and each edge's local derivative as a formula and as a number.
+∂loss/∂node, and each edge's local derivative as a formula and as a number (none on an
+edge from a constant, which is drawn bare).
 """
 
 from __future__ import annotations
@@ -32,7 +33,12 @@ def node_label(node: NodeInfo) -> list[str]:
 
 
 def edge_label(edge: EdgeInfo) -> str:
-    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once."""
+    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once.
+
+    An edge from a constant carries no derivative (explanation.EdgeInfo): its label is empty.
+    """
+    if edge.local is None:
+        return ""
     value = _value(edge.local_value)
     return f"{edge.partial} = {edge.local}" + ("" if edge.local == value else f" = {value}")
 
@@ -55,7 +61,7 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
 
     def label(node: NodeInfo, edge: EdgeInfo | None, again: bool) -> str:
         text = "  ".join(node_label(node)) + ("  (shown above)" if again else "")
-        if edge is not None:
+        if edge is not None and edge.local is not None:
             text += f"   ◂ {edge_label(edge)}"
         marked = node.id in marked_nodes and (edge is None or (edge.source, edge.target, edge.position) in marked_edges)
         text = escape(text)
@@ -147,6 +153,9 @@ def graph_dot(view: GraphView, stream: IO[str] = sys.stdout) -> None:
             style += f', color="{HIGHLIGHT_COLOUR}", penwidth=2.5'
         lines.append(f"  n{node.id} [label={_dot_string(chr(10).join(node_label(node)))}, {style}];")
     for k, edge in enumerate(view.edges):
+        if edge.local is None:  # from a constant: drawn, dashed, with no derivative to label it
+            lines.append(f"  n{edge.source} -> n{edge.target} [style=dashed];")
+            continue
         style = f', color="{HIGHLIGHT_COLOUR}", fontcolor="{HIGHLIGHT_COLOUR}", penwidth=2.5' if k in marked_edges else ""
         lines.append(f"  n{edge.source} -> n{edge.target} [label={_dot_string(edge_label(edge))}{style}];")
     lines.append("}")
@@ -169,7 +178,10 @@ def graph_mermaid(view: GraphView, stream: IO[str] = sys.stdout) -> None:
         label = "<br/>".join(_mermaid_text(line) for line in node_label(node))
         lines.append(f'  n{node.id}["{label}"]')
     for edge in view.edges:
-        lines.append(f'  n{edge.source} -->|"{_mermaid_text(edge_label(edge))}"| n{edge.target}')
+        if edge.local is None:  # from a constant: a dotted link with no derivative to label it
+            lines.append(f"  n{edge.source} -.-> n{edge.target}")
+        else:
+            lines.append(f'  n{edge.source} -->|"{_mermaid_text(edge_label(edge))}"| n{edge.target}')
     lines += [
         "  classDef parameter fill:#dbeafe,stroke:#1d4ed8",
         "  classDef input fill:#f3f4f6,stroke:#6b7280",

@@ -1,4 +1,4 @@
-"""`gradcli predict`: the input rows and a yhat column, as CSV."""
+"""`gradcli predict`: the input rows and a yhat column (and `class` with --threshold), as CSV."""
 
 from __future__ import annotations
 

@@ -115,10 +115,26 @@ class TestJson:
         assert path_sums(doc)[w] == pytest.approx(6.052, abs=1e-12)
 
     def test_undefined_local_value_is_null_not_nan(self):
-        # ∂(a3**2)/∂2 = loss*log(a3) is undefined for a3 < 0; the sweep never needs it.
-        doc = view_doc("w", data={"y": [2.0]}, params={"w": 0.5})
-        (edge,) = [e for e in doc["edges"] if doc["nodes"][e["from"]]["role"] == "constant"]
-        assert edge["local"] == "loss*log(a1)" and edge["local_value"] is None
+        # ∂(w**x1)/∂x1 = yhat*log(w) is undefined for w < 0; the sweep never needs it (x1 is an input).
+        doc = view_doc("w**x1", data={"x1": [2.0], "y": [1.0]}, params={"w": -0.5})
+        x1 = next(n["id"] for n in doc["nodes"] if n["name"] == "x1")
+        (edge,) = [e for e in doc["edges"] if e["from"] == x1]
+        assert edge["local"] == "yhat*log(w)" and edge["local_value"] is None
+        assert doc["nodes"][x1]["adjoint"] is None
+
+    def test_an_edge_from_a_constant_carries_no_derivative(self):
+        # The exponent 2 of x1**2 and of the loss's square: never needed, so never shown (it was
+        # ∂a1/∂2 = a1*log(x1), undefined for x1 < 0). The edge stays: 2 is an input of the power.
+        doc = view_doc("w*x1**2", data={"x1": [-1.5], "y": [1.0]}, params={"w": 0.5})
+        constants = {n["id"] for n in doc["nodes"] if n["role"] == "constant"}
+        from_constants = [e for e in doc["edges"] if e["from"] in constants]
+        assert len(from_constants) == 2  # x1**2 and the loss's (yhat - y)**2
+        for edge in from_constants:
+            assert (edge["partial"], edge["local"], edge["local_value"]) == (None, None, None)
+        for edge in doc["edges"]:
+            if edge["from"] not in constants:
+                assert edge["partial"] and edge["local"], edge
+        assert not [e for e in doc["edges"] if e["partial"] and "∂2" in e["partial"]]
 
     def test_bce_sigmoid_notes_yhat_off_the_loss_path(self):
         doc = view_doc("sigmoid(w*x1 + b)", "bce")
@@ -184,6 +200,18 @@ class TestDot:
         marked = len(re.findall(r'[ ,]color="#d62728"', text))
         assert marked == len(view.highlight_nodes) + len(view.highlight_edges)
 
+    def test_an_edge_from_a_constant_is_dashed_and_unlabelled(self):
+        view = graph_view("w*x1**2")
+        text = rendered(graph_dot, view)
+        constants = [n.id for n in view.nodes if n.role == "constant"]
+        for edge in view.edges:
+            line = next(line for line in text.splitlines() if line.startswith(f"  n{edge.source} -> n{edge.target} "))
+            if edge.source in constants:
+                assert line.endswith("[style=dashed];") and "label" not in line, line
+            else:
+                assert "[label=" in line and "style=dashed" not in line, line
+        assert "∂2" not in text
+
     def test_quotes_and_backslashes_are_escaped(self):
         from gradcli.views.graph import _dot_string
 
@@ -214,8 +242,10 @@ class TestMermaid:
         assert text.splitlines()[0] == "flowchart BT"
         defined = re.findall(r'^  (n\d+)\["[^"\n]*"\]$', text, re.M)
         assert defined == [f"n{n.id}" for n in view.nodes]
-        links = re.findall(r'^  (n\d+) -->\|"[^"\n]*"\| (n\d+)$', text, re.M)
+        links = re.findall(r'^  (n\d+) (?:-->\|"[^"\n]*"\||-\.->) (n\d+)$', text, re.M)
         assert links == [(f"n{e.source}", f"n{e.target}") for e in view.edges]
+        bare = re.findall(r"^  (n\d+) -\.-> n\d+$", text, re.M)  # dotted, unlabelled: from a constant
+        assert bare == [f"n{e.source}" for e in view.edges if view.nodes[e.source].role == "constant"]
 
     def test_highlight_styles_the_path(self):
         view = graph_view("b+w1*x1+w2*x2", highlight="w2")
@@ -241,6 +271,12 @@ class TestTree:
                      "x1  input, value 1.5   ◂ ∂a1/∂x1 = w1 = 2"]:
             assert line in text
         assert not ANSI.search(text)
+
+    def test_a_constant_is_drawn_without_a_derivative(self):
+        text = rendered(graph_tree, graph_view("w*x1**2"))
+        constants = [line for line in text.splitlines() if "constant, value 2" in line]
+        assert len(constants) == 2 and all(line.endswith("constant, value 2") for line in constants), text
+        assert "∂a1/∂2" not in text and "∂loss/∂2" not in text and "∂a1/∂x1 = 2*x1 = 2" in text
 
     def test_highlight_without_colour_still_marks(self):
         text = rendered(graph_tree, graph_view("b+w1*x1+w2*x2", highlight="w1"))

@@ -564,6 +564,23 @@ class TestPredict:
         write_csv_file(tmp_path, "new.csv", NEW_CSV)
         one_line_error(gradcli("predict", "nope.json", "new.csv"), "nope.json")
 
+    def test_threshold_on_a_bce_model(self, gradcli, tmp_path):
+        write_csv_file(tmp_path, "m.json", '{"model": "sigmoid(b + w1*x1)", "loss": "bce", "inputs": ["x1"], '
+                                           '"params": {"b": 0.0, "w1": 1.0}}')
+        write_csv_file(tmp_path, "q.csv", "id,x1\na,-1\nb,0\nc,2\n")
+        result = gradcli("predict", "m.json", "q.csv", "--threshold", "0.5")
+        assert result.code == 0 and result.err == "", result
+        records = result.csv()
+        assert records[0] == ["id", "x1", "yhat", "class"]
+        assert [(r[0], r[3]) for r in records[1:]] == [("a", "0"), ("b", "1"), ("c", "1")]  # sigmoid(0) = 0.5
+        assert [float(r[2]) for r in records[1:]] == [1 / (1 + math.exp(1)), 0.5, 1 / (1 + math.exp(-2))]
+        one_line_error(gradcli("predict", "m.json", "q.csv", "--threshold", "1"), "--threshold", "between 0 and 1")
+        one_line_error(gradcli("predict", "m.json", "q.csv", "--threshold", "half"), "--threshold")
+
+    def test_threshold_on_a_model_not_trained_with_bce(self, gradcli, saved):
+        one_line_error(gradcli("predict", "p.json", "new.csv", "--threshold", "0.5"), "--threshold", "p.json",
+                       "'mse'", "--loss bce")
+
     def test_output_over_the_data_file(self, gradcli, tmp_path, saved):
         one_line_error(gradcli("predict", "p.json", "new.csv", "--output", "new.csv"), "--output")
         assert (tmp_path / "new.csv").read_text() == NEW_CSV

@@ -171,6 +171,40 @@ def test_local_derivative_matches_finite_differences(name):
         )
 
 
+# What the local derivatives' formulas (op.local_text, shown by explain and graph) call, in NumPy.
+FORMULA_NAMES = {
+    "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
+    "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
+    "sign": np.sign, "step": lambda z: (z > 0).astype(np.float64), "clip": np.clip, "max": np.maximum,
+    "abs": np.abs, "pi": math.pi,
+}
+
+
+@pytest.mark.parametrize("name", ALL_OPS)
+def test_local_derivative_formula_is_the_local_derivative(name):
+    """The formula explain and graph show (in the arguments' names and the output's) is the number
+    the sweep uses: evaluated at the same points, op.local_text gives op.local."""
+    import re
+
+    op = OPS[name]
+    args = points_for(op)
+    names = [f"u{i}" for i in range(len(args))]
+    out = np.asarray(op.forward(*args), dtype=np.float64)
+    scope = {**FORMULA_NAMES, **dict(zip(names, args)), "v": out}
+    for i in range(len(args)):
+        text = op.local_text(i, names, "v")
+        python = re.sub(r"\|([^|]+)\|", r"abs(\1)", text)  # |a| - d, as huber writes it
+        value = eval(python, {"__builtins__": {}}, scope)  # noqa: S307 (the table's own formulas)
+        np.testing.assert_allclose(np.broadcast_to(value, out.shape), local_array(op, i, args), rtol=1e-12,
+                                   atol=1e-14, err_msg=f"{name} arg{i}: {text}")
+
+
+def test_sigmoid_and_tanh_derivatives_are_written_in_their_output():
+    # a = sigmoid(z): da/dz = a*(1 - a); a = tanh(z): da/dz = 1 - a**2, as they are taught.
+    assert OPS["sigmoid"].local_text(0, ["a1"], "a2") == "a2*(1 - a2)"
+    assert OPS["tanh"].local_text(0, ["a1"], "yhat") == "1 - yhat**2"
+
+
 def _symbols(count: int) -> list[sp.Symbol]:
     return [sp.Symbol(f"a{i}", real=True) for i in range(count)]
 
