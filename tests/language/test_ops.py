@@ -176,7 +176,7 @@ FORMULA_NAMES = {
     "exp": np.exp, "log": np.log, "sqrt": np.sqrt, "sin": np.sin, "cos": np.cos, "tan": np.tan,
     "sinh": np.sinh, "cosh": np.cosh, "tanh": np.tanh, "sigmoid": lambda z: 1.0 / (1.0 + np.exp(-z)),
     "sign": np.sign, "step": lambda z: (z > 0).astype(np.float64), "clip": np.clip, "max": np.maximum,
-    "abs": np.abs, "pi": math.pi,
+    "abs": np.abs, "pi": math.pi, "inside": lambda r, d: (np.abs(r) <= d).astype(np.float64),
 }
 
 
