@@ -161,7 +161,8 @@ class ColumnsTable(Table):
 
 
 def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
-    """A CSV file or '-' (stdin) with its header read and checked, or a mapping of column -> values."""
+    """A CSV or Parquet file or '-' (CSV on stdin) with its header read and checked, or a mapping of
+    column -> values."""
     from .csv import read_header
     from .values import data_max_bytes, read_text_source
 
@@ -172,6 +173,11 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
                         f"got {type(data).__name__}")
     path = os.fspath(data)
     name = source_name(path)
+    if path != "-" and os.path.isfile(path):
+        from .parquet import ParquetTable, is_parquet
+
+        if is_parquet(path):
+            return ParquetTable.open(path, name)
     raw = read_text_source(path, what, max_bytes=data_max_bytes())
     return Table(name, raw, read_header(raw, name))
 

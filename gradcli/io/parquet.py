@@ -1,0 +1,97 @@
+"""Parquet files as data: read through pyarrow with column projection (only the columns used).
+
+Every promise the CSV reader makes holds: a wanted column that is missing, not numeric, or holds a
+null, nan or inf is a DataError naming the file, the column and the row (counted from 1 within the
+file). A file larger than the data budget is refused rather than loaded.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from typing import Any, Collection
+
+from ..errors import DataError, show_text
+from .csv import CsvTable, require_columns
+from .sources import Table
+
+MAGIC = b"PAR1"  # the first and last four bytes of every Parquet file
+
+
+def is_parquet(path: str) -> bool:
+    """A path that names a Parquet file: its suffix, or (for any other name) its first bytes."""
+    if path.lower().endswith((".parquet", ".pq")):
+        return True
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(4) == MAGIC
+    except OSError:
+        return False
+
+
+@dataclass
+class ParquetTable(Table):
+    """A Parquet file: its schema read first, then only the wanted columns."""
+
+    path: str = ""
+
+    @classmethod
+    def open(cls, path: str, name: str) -> "ParquetTable":
+        import pyarrow.parquet as pq
+
+        from .values import data_max_bytes
+
+        size = os.stat(path).st_size
+        if size > data_max_bytes():
+            raise DataError(f"{name}: {size:,} bytes is more than gradcli reads into memory "
+                            f"({data_max_bytes():,} bytes, a quarter of this machine's memory)")
+        try:
+            schema = pq.read_schema(path)
+        except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
+            raise DataError(f"{name}: not a readable Parquet file ({' '.join(str(err).split())[:200]})") from None
+        return cls(name, b"", list(schema.names), path)
+
+    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
+        """The wanted columns as checked float64 arrays (keep_text: the others as text)."""
+        import pyarrow.parquet as pq
+
+        wanted = list(dict.fromkeys(wanted))
+        require_columns(self.header, wanted, self.name)
+        others = [name for name in self.header if name not in wanted] if keep_text else []
+        try:
+            table = pq.read_table(self.path, columns=[*wanted, *others], use_threads=False)
+        except Exception as err:  # noqa: BLE001
+            raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
+        columns = {name: _numbers(table.column(name), name, self.name) for name in wanted}
+        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
+        return CsvTable(self.name, self.header, columns, table.num_rows, text)
+
+    def place(self, row: int) -> str:
+        return f"row {row}"
+
+
+def _numbers(column: Any, name: str, source: str) -> Any:
+    """A pyarrow column as float64, with the first null, nan or inf named by its row."""
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = column.type
+    if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
+        raise DataError(f"{source}: column {show_text(name)!r} is not numeric (its Parquet type is {kind}); "
+                        "leave it out with --model")
+    if column.null_count:
+        row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + 1
+        raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")
+    values = pc.cast(column, pa.float64()).to_numpy() if column.num_chunks else np.empty(0)
+    values = np.ascontiguousarray(values, dtype=np.float64)
+    finite = np.isfinite(values)
+    if not finite.all():
+        row = int(np.argmin(finite)) + 1
+        raise DataError(f"{source}: column {show_text(name)!r} is {values[row - 1]} at row {row} "
+                        "(values must be finite)")
+    return values
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else repr(value) if isinstance(value, float) else str(value)
