@@ -41,11 +41,14 @@ class Preconditioner:
     matrix: np.ndarray | None
 
     def params(self, u: np.ndarray) -> np.ndarray:
-        return self.start + (u if self.matrix is None else self.matrix @ u)
+        """theta for u. A step that overflows gives inf or nan quietly: the loop calls it divergence."""
+        with np.errstate(all="ignore"):
+            return self.start + (u if self.matrix is None else self.matrix @ u)
 
     def gradient(self, grad: np.ndarray) -> np.ndarray:
         """The loss's gradient in u, from its gradient in theta."""
-        return grad if self.matrix is None else self.matrix.T @ grad
+        with np.errstate(all="ignore"):
+            return grad if self.matrix is None else self.matrix.T @ grad
 
     def coordinates(self, theta: np.ndarray) -> np.ndarray:
         """u for a given theta."""
