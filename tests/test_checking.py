@@ -161,6 +161,18 @@ class TestOutput:
         assert result.code == 0, result
 
 
+def test_the_readmes_wrong_claim_prints_what_the_readme_shows(gradcli):
+    """The README shows the wrong claim in a text block (run blocks must exit 0): it must not drift."""
+    import shlex
+
+    readme = (SAMPLES.parent / "README.md").read_text()
+    (block,) = [b for b in re.findall(r"^```text\n(.*?)^```", readme, re.DOTALL | re.MULTILINE) if b.startswith("$ gradcli check")]
+    command, *shown = block.splitlines()
+    result = gradcli(*shlex.split(command.removeprefix("$ gradcli ")))
+    assert result.code == 1, result
+    assert [line.rstrip() for line in result.out.splitlines()] == [line.rstrip() for line in shown]
+
+
 class TestBadInput:
     @pytest.mark.parametrize("args, needles", [
         (["--claim", "2*(yhat - z)*x1"], ["'z'", "not a name of the model"]),
