@@ -7,6 +7,9 @@ The Python API, one function per command; the CLI calls these and nothing deeper
     graph(model, loss, data, params, ...)       `gradcli graph`: the graph with its local derivatives
     train(data, model, ...)                     `gradcli train`: fit by gradient descent, then check
     predict(saved, data)                        `gradcli predict`: a saved model's predictions
+    diff(expression, wrt, order, at)            `gradcli diff`: any order of a plain expression
+    hessian(model, loss, data, params, ...)     `gradcli hessian`: the Hessian of the mean loss
+    check(model, claim, wrt, loss, data, ...)   `gradcli check`: a derivative by hand, checked
     losses()                                    `gradcli losses`: the built-in losses
 
 Each takes what the CLI takes (text, file paths, '-' for stdin) or Python values (dicts,
@@ -32,6 +35,8 @@ _LAZY = {
     "DiffReport": ("differentiation", "DiffReport"),
     "hessian": ("curvature", "hessian"),
     "HessianReport": ("curvature", "HessianReport"),
+    "check": ("checking", "check"),
+    "CheckReport": ("checking", "CheckReport"),
     "Explanation": ("explanation", "Explanation"),
     "graph": ("explanation", "graph_view"),
     "GraphView": ("explanation", "GraphView"),

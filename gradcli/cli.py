@@ -388,6 +388,54 @@ def hessian(
         raise typer.Exit(1)
 
 
+# ---------------------------------------------------------------- a derivative by hand, checked (issue 13)
+
+
+class CheckFormat(str, Enum):
+    table = "table"
+    json = "json"
+
+
+@app.command()
+def check(
+    model: ModelArgument = None,
+    claim: Annotated[str | None, typer.Option("--claim", "-c", help="The claimed derivative of the per-row loss, in the model's names, the target and yhat (the model's output).", show_default=False)] = None,
+    claim_file: Annotated[str | None, typer.Option("--claim-file", help="Read the claim from a file ('-' for stdin).", show_default=False)] = None,
+    wrt: Annotated[str, typer.Option("--wrt", help="The parameter the claim differentiates by (one name).", show_default=False)] = ...,  # type: ignore[assignment]
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: Annotated[str | None, typer.Option("--data", "-d", help="Check at these points too: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
+    params: Annotated[str | None, typer.Option("--params", "-p", help="The parameters at the data's points: NAME=VALUE,... or a JSON file.", show_default=False)] = None,
+    points: Annotated[int, typer.Option("--points", "-n", help="Random points to compare at.", min=0)] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random points.", min=0)] = 0,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: equal when |c - d| <= atol + rtol*max(|c|, |d|).")] = 1e-7,
+    atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-10,
+    fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table for people; json for programs.")] = CheckFormat.table,
+) -> None:
+    """Check a derivative worked out by hand against SymPy and backprop.
+
+    SymPy tries to simplify claim - derivative to 0 (under a time bound); then the decisive test
+    compares the claim with backprop's derivative at many random points, and at the data's points.
+    A wrong claim is shown where it differs, with the correct derivative and the chain-rule factors
+    it misses or adds. Exit 0 when the claim is right, 1 when it is wrong, 2 for bad input.
+
+    Example: gradcli check "b + w1*x1 + w2*x2" --wrt w1 --claim "2*(b + w1*x1 + w2*x2 - y)*x1"
+    """
+    with user_errors():
+        report = gradcli.check(_unmarked(model), _unmarked(claim), wrt, loss, data, params, model_file=model_file,
+                               claim_file=claim_file, target=target, delta=delta, points=points, seed=seed,
+                               rtol=rtol, atol=atol)
+    for note in report.warnings:
+        warn(note)
+    from .views import check as view
+
+    {CheckFormat.table: view.check_text, CheckFormat.json: view.check_json}[fmt](report)
+    if report.failed:
+        raise typer.Exit(1)
+
+
 INTERRUPTED = 130  # Ctrl-C, as shells report it
 INTERNAL_ERROR = 70  # a bug in gradcli (sysexits' EX_SOFTWARE): never 1, which means a check failed
 OUTPUT_LOST = 74  # stdout could not be written (sysexits' EX_IOERR)

@@ -163,7 +163,8 @@ def node_formula(graph: Any, node: Any) -> str:
     return to_text(expr)
 
 
-def _partial(graph: Any, source: int, target: int, position: int) -> str:
+def partial_name(graph: Any, source: int, target: int, position: int) -> str:
+    """How explain names the local derivative on an edge: ∂a1/∂w1 (with the argument where it is used twice)."""
     node = graph.nodes[target]
     mark = f" (argument {position + 1})" if node.inputs.count(source) > 1 else ""
     return f"∂{node.name}/∂{graph.nodes[source].name}{mark}"
@@ -196,7 +197,7 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
     ]
     locals_ = local_values(graph, sweep.values)
     edge_list = [
-        EdgeInfo(e.source, e.target, e.position, _partial(graph, e.source, e.target, e.position),
+        EdgeInfo(e.source, e.target, e.position, partial_name(graph, e.source, e.target, e.position),
                  local_formula(graph, e), _finite_or_none(locals_[e])) if e in locals_ else
         EdgeInfo(e.source, e.target, e.position, None, None, None)  # from a constant: no derivative
         for e in edges(graph)

@@ -4,8 +4,9 @@ Every `import` in gradcli (at the top of a module or inside a function) is read 
 resolved to the gradcli module it names. A module may import its own package and the layers
 below it, never a layer above or a sibling task. The order, from the bottom:
 
-    errors, version  <  language  <  engines  <  io  <  comparison  <  explanation, training
-    <  prediction  <  the public API (gradcli/__init__.py)  <  views  <  cli  <  __main__
+    errors, version  <  language  <  engines  <  io  <  comparison  <  explanation, training,
+    differentiation, curvature  <  prediction, checking (which names explain's factors)
+    <  the public API (gradcli/__init__.py)  <  views  <  cli  <  __main__
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ LAYERS = [
     ("io", 3),
     ("comparison", 4),
     ("explanation", 5), ("training", 5), ("differentiation", 5), ("curvature", 5),
-    ("prediction", 6),
+    ("prediction", 6), ("checking", 6),
     ("__init__", 7),
     ("views", 8),
     ("cli", 9),
@@ -136,7 +137,8 @@ def test_the_public_api_has_a_function_for_every_command():
     import gradcli
 
     commands = {"grad": "gradients", "explain": "explain", "graph": "graph", "train": "train",
-                "predict": "predict", "losses": "losses", "diff": "diff", "hessian": "hessian"}
+                "predict": "predict", "losses": "losses", "diff": "diff", "hessian": "hessian",
+                "check": "check"}
     from gradcli.cli import app
 
     assert {command.name or command.callback.__name__ for command in app.registered_commands} == set(commands)

@@ -1,0 +1,598 @@
+"""`gradcli check`: a derivative worked out by hand, checked against both engines.
+
+The claim is ∂loss/∂wrt of the per-row loss (the model put in for yhat), written in the model's
+names, the target and `yhat` (the model's output). It is parsed by the same safe parser as the
+model. Then:
+
+1. SymPy: is claim - derivative simplified to 0 (under a time bound)? "equivalent", "not
+   equivalent" (SymPy's difference is non-zero where the numbers differ) or "undecided".
+2. The decisive test: the claim and the graph engine's derivative (backprop over the loss graph,
+   every name a column, one sweep over every point at once) at many seeded random points inside
+   the domain, and at the data's own points when data are given. Points where the derivative is
+   undefined are outside the domain and are skipped; points where only the claim is undefined are
+   counted and not compared.
+3. When the claim is wrong: a point where it differs with both values, the correct derivative, and
+   when the claim is a product, the chain-rule factors (the local derivatives along the path from
+   the loss to wrt, as `explain` names them) that it is missing or has in excess.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, field, replace
+from typing import Any
+
+from .errors import GradcliError, ParseError, show_text
+from .language.losses import DEFAULT_DELTA
+
+RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
+ATOL = 1e-10
+POINTS = 200  # random points, by default
+MAX_POINTS = 100_000
+LOW, HIGH = -2.0, 2.0  # each name uniform in [LOW, HIGH] (then in (0, HIGH] when that leaves too few points)
+DECIMALS = 2  # random values are rounded, so that a point shown can be checked by hand
+ROUNDS = 8  # draws of `points` candidates each, at most, to find `points` inside the domain
+FACTOR_POINTS = 12  # points at which factors are compared
+MAX_PATHS = 10  # with more paths than this, nothing is said about paths
+EQUIVALENCE_SECONDS = 3.0  # SymPy's simplification of claim - derivative
+SHOWN_FORMULA = 500  # the derivative graph's text is shown up to this many characters
+
+
+@dataclass
+class Counterexample:
+    """A point where the claim differs from the derivative (or is undefined there)."""
+
+    source: str  # "random point 17", "data row 3" (1-based), "the point given"
+    point: dict[str, float]  # every name of the model and the loss
+    claim: float | None  # None where the claim is undefined
+    derivative: float  # the graph engine's (backprop)
+    symbolic: float | None  # SymPy's, at 30 digits (None past its time bound)
+    abs_diff: float | None
+
+
+@dataclass
+class PathFactor:
+    """A local derivative on the path from the loss to wrt, as explain names it."""
+
+    partial: str  # "∂a1/∂w1"
+    formula: str  # "x1", in the graph's node names
+    where: list[str] = field(default_factory=list)  # the nodes the formula names: "a3 = yhat - y"
+
+    def text(self) -> str:
+        where = f" (where {', '.join(self.where)})" if self.where else ""
+        return f"{self.partial} = {self.formula}{where}"
+
+
+@dataclass
+class Factors:
+    """The claim's factors against the chain rule's; empty lists where nothing was found wrong."""
+
+    paths: int  # paths from the loss to wrt
+    claim_factors: list[str]  # the claim's factors as written (numbers and signs gathered in `constant`)
+    constant: float
+    matched: list[tuple[str, str]]  # (claim factor, "∂a3/∂yhat") equal up to a constant
+    missing: list[PathFactor]  # chain-rule factors no claim factor matches
+    extra: list[str]  # claim factors no chain-rule factor matches
+    missing_paths: list[str]  # with several paths: the paths the claim leaves out ("loss → a3 → ... → w")
+
+
+@dataclass
+class Sample:
+    """Points of one kind (random or the data's) and what the comparison found there."""
+
+    kind: str  # "random", "data" or "given" (the one point --params gives, without --data)
+    points: int  # where both the loss and its derivative are defined
+    compared: int  # ... and the claim too
+    differ: int
+    outside: int = 0  # drawn (or given) where the derivative is undefined: skipped
+    claim_undefined: int = 0  # the derivative defined, the claim not: not compared
+
+
+@dataclass
+class CheckReport:
+    """What `gradcli check` shows; `to_dict()` is its JSON document."""
+
+    model: str
+    loss: str
+    loss_formula: str
+    target: str
+    wrt: str
+    claim: str  # as given
+    claim_formula: str  # as parsed
+    derivative: str | None  # SymPy's ∂loss/∂wrt, readable (None past its time bound)
+    graph_derivative: str | None  # the graph engine's derivative graph as text (None when long)
+    symbolic: str  # "equivalent", "not equivalent" or "undecided"
+    symbolic_note: str  # why, in a few words
+    difference: str | None  # SymPy's simplified claim - derivative, when not 0
+    points: int  # random points asked for
+    random: Sample
+    data: Sample | None  # the data's points (or the point --params gives), when given
+    counterexample: Counterexample | None
+    ratio: float | None  # claim / derivative, when that is the same number at every point (and not 1)
+    factors: Factors | None
+    correct: bool
+    seed: int
+    rtol: float
+    atol: float
+    params: dict[str, float]  # the values used at the data's points
+    warnings: list[str] = field(default_factory=list)
+
+    @property
+    def failed(self) -> bool:
+        return not self.correct
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        if self.factors is not None:
+            data["factors"]["matched"] = [{"claim": c, "partial": p} for c, p in self.factors.matched]
+            data["factors"]["missing"] = [{**asdict(f), "text": f.text()} for f in self.factors.missing]
+        return data
+
+
+def check(
+    model: str | None = None,
+    claim: str | None = None,
+    wrt: str | None = None,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
+    *,
+    model_file: str | os.PathLike[str] | None = None,
+    claim_file: str | os.PathLike[str] | None = None,
+    target: str = "y",
+    delta: float = DEFAULT_DELTA,
+    points: int = POINTS,
+    seed: int = 0,
+    rtol: float = RTOL,
+    atol: float = ATOL,
+) -> CheckReport:
+    """Check a claimed ∂loss/∂wrt of the per-row loss against SymPy and the graph engine (`gradcli check`).
+
+    `claim` is text in the model's names, the target and `yhat` (the model's output), or
+    `claim_file` a file holding it ('-': stdin). `wrt` is one parameter. The claim is compared at
+    `points` random points (seeded with `seed`) and at the data's points when `data` is given
+    (`params` gives the parameters there). Model, loss, data and params as for gradcli.gradients.
+    The report's `correct` says whether the claim is the derivative. Raises GradcliError for bad
+    input.
+    """
+    import numpy as np
+
+    from .comparison import check_tolerances, prepare
+    from .engines.graph import build_graph
+    from .io.arguments import names, text, whole
+    from .io.sources import model_text, one_stdin, point_inputs
+    from .language import expr
+    from .language.problem import YHAT
+
+    check_tolerances(rtol, atol)
+    points = whole(points, "--points", 0)
+    if points > MAX_POINTS:
+        raise GradcliError(f"--points {points:,} is more than {MAX_POINTS:,}")
+    seed = whole(seed, "--seed", 0)
+    chosen = names(wrt, "--wrt")
+    if not chosen:
+        raise GradcliError("--wrt names no parameter: give the one the claim differentiates by, e.g. --wrt w1")
+    if len(chosen) > 1:
+        raise GradcliError(f"--wrt takes one name; got {len(chosen)} ({show_text(', '.join(chosen))})")
+    text(loss, "--loss"), text(target, "--target")
+    one_stdin({"--model-file": model_file, "--claim-file": claim_file, "--data": data, "--params": params})
+    claim_text, claim_from_file = model_text(claim, claim_file, what="claim", file_option="--claim-file",
+                                             example='gradcli check MODEL --wrt w1 --claim "2*(yhat - y)*x1"')
+    given = point_inputs(model, model_file, data, params, loss, target)
+    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=chosen, delta=delta,
+                    from_file=given.from_file)
+    problem, name = setup.problem, chosen[0]
+    warnings = [*given.notes, *setup.warnings]
+
+    try:
+        longest = expr.MAX_FILE_LENGTH if claim_from_file else expr.MAX_LENGTH
+        written = expr.parse(claim_text, what="claim", max_length=longest)
+    except ParseError as err:  # two expressions: say which one is wrong
+        if "claim" in err.reason:
+            raise
+        raise ParseError(f"{err.reason} in the claim", err.text, err.offset) from None
+    known = [*problem.params, *problem.inputs, problem.target]
+    for used in expr.symbols(written):
+        if used not in known and used != YHAT:
+            raise GradcliError(f"the claim uses {show_text(used)!r}, which is not a name of the model or the loss "
+                               f"(names: {', '.join(known)}, and yhat for the model's output)")
+    claimed = expr.substitute(written, YHAT, problem.model)
+
+    graph = build_graph(_every_name_a_column(problem))
+    evaluate = _Points(problem, graph, claimed, name)
+
+    # ---- the random points, then the data's own
+    rng = np.random.default_rng(seed)
+    drawn: list[dict[str, Any]] = []
+    inside = 0
+    for round_ in range(ROUNDS if points else 0):
+        columns = _draw(rng, known, problem, points, positive=round_ % 2 == 1)
+        found = evaluate(columns, points)
+        keep = found.defined
+        if inside + int(keep.sum()) > points:  # no more than asked for
+            keep = keep & (np.cumsum(keep) <= points - inside)
+        drawn.append({"columns": columns, "found": found, "keep": keep})
+        inside += int(keep.sum())
+        if inside >= points:
+            break
+    candidates = points * len(drawn)
+    random_columns = {n: np.concatenate([d["columns"][n][d["keep"]] for d in drawn]) for n in known} if drawn else {}
+    random_found = evaluate(random_columns, inside) if inside else None
+    random = _sample("random", random_found, outside=candidates - inside if drawn else 0, rtol=rtol, atol=atol)
+    if points and inside < points:
+        warnings.append(f"only {inside:,} of {points:,} random points are inside the domain "
+                        f"(the loss and its derivative are undefined at the other {candidates - inside:,} drawn)")
+
+    given_found = None
+    given_sample = None
+    given_columns: dict[str, Any] = {}
+    if given.data is not None or given.params:
+        rows = setup.rows
+        given_columns = {**{n: np.full(rows, setup.values[n]) for n in problem.params}, **setup.columns}
+        given_found = evaluate(given_columns, rows)
+        given_sample = _sample("data" if given.data is not None else "given", given_found, rtol=rtol, atol=atol)
+        if given_sample.outside:
+            warnings.append(f"the loss or its derivative is undefined at {given_sample.outside:,} of the "
+                            f"{'data' if given.data is not None else 'given'} points; they are not compared")
+    if not points and given_sample is None:
+        raise GradcliError("--points 0 leaves no point to compare at: give --data (or --params), or --points N")
+    if random.points + (given_sample.points if given_sample else 0) == 0:
+        raise GradcliError("found no point where the loss and its derivative are defined"
+                           + (f" among {candidates:,} random points" if points else "")
+                           + (": give --data with points inside the domain" if given_sample is None else ""))
+
+    for sample in (random, given_sample):
+        if sample is not None and sample.claim_undefined:
+            warnings.append(f"the claim is undefined at {sample.claim_undefined:,} of the {sample.kind} points where "
+                            "the derivative is defined; they are not compared")
+    compared = random.compared + (given_sample.compared if given_sample else 0)
+    differ = random.differ + (given_sample.differ if given_sample else 0)
+    correct = compared > 0 and differ == 0
+
+    # ---- a point where it differs: the data's own first, else the first random one
+    counterexample = None
+    where = None
+    if not correct:
+        for found, columns, label in ((given_found, given_columns, "given"), (random_found, random_columns, "random")):
+            if found is None:
+                continue
+            bad = found.differs(rtol, atol) | (found.defined & ~found.claim_defined)
+            if bad.any():
+                where = (columns, int(np.argmax(bad)), found, label)
+                break
+    if where is not None:
+        columns, row, found, label = where
+        source = (f"random point {row + 1}" if label == "random"
+                  else f"data row {row + 1}" if given.data is not None else "the point given")
+        value = float(found.claim[row])
+        counterexample = Counterexample(
+            source, {n: float(columns[n][row]) for n in known}, value if math.isfinite(value) else None,
+            float(found.derivative[row]), None,
+            abs(value - float(found.derivative[row])) if math.isfinite(value) else None)
+
+    # ---- SymPy: the derivative's formula, its value at the counterexample, and equivalence
+    derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
+                                                           random_columns, known)
+    graph_text = None
+    from .engines.derivative import gradient
+
+    try:
+        shown = expr.to_text(gradient(problem.loss, [name])[name], {id(problem.model): YHAT})
+        graph_text = shown if len(shown) <= SHOWN_FORMULA else None
+    except GradcliError:  # a derivative graph too large to show
+        pass
+    if symbolic == "equivalent" and not correct:
+        warnings.append("SymPy finds the claim equivalent, but the numbers differ: rounding in float64 where "
+                        "terms cancel (loosen --rtol/--atol), or a form that is undefined at some points")
+
+    ratio = factors = None
+    if not correct:
+        check_found, check_columns = (random_found, random_columns) if random_found is not None else (
+            given_found, given_columns)
+        assert check_found is not None
+        ratio = _constant_ratio(check_found)
+        factors = _factors(graph, problem, written, name, check_found, check_columns, known)
+
+    return CheckReport(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, wrt=name, claim=claim_text.strip(), claim_formula=expr.to_text(written),
+        derivative=derivative_text, graph_derivative=graph_text, symbolic=symbolic, symbolic_note=note,
+        difference=difference, points=points, random=random, data=given_sample, counterexample=counterexample, ratio=ratio,
+        factors=factors, correct=correct, seed=seed, rtol=rtol, atol=atol, params=dict(setup.values),
+        warnings=warnings,
+    )
+
+
+def _every_name_a_column(problem: Any) -> Any:
+    """The problem with its parameters as columns too: every point has its own values of every name."""
+    return replace(problem, params=(), inputs=(*problem.params, *problem.inputs))
+
+
+def _draw(rng: Any, known: list[str], problem: Any, count: int, positive: bool) -> dict[str, Any]:
+    """`count` random points: every name uniform in [LOW, HIGH] (positive: in (0, HIGH]), rounded to
+    DECIMALS (never to 0: a kink or a log there would be a point on the domain's edge); bce's target in [0, 1]."""
+    import numpy as np
+
+    step = 10.0 ** -DECIMALS
+    columns = {}
+    for name in known:
+        low = step if positive else LOW
+        if name == problem.target and problem.loss_name == "bce":
+            low, high = 0.0, 1.0
+        else:
+            high = HIGH
+        values = np.round(rng.uniform(low, high, count), DECIMALS)
+        if not (name == problem.target and problem.loss_name == "bce"):
+            values[values == 0] = step
+        columns[name] = values
+    return columns
+
+
+class _Found:
+    """At each point: the loss, the derivative (backprop), the claim, and where each is defined."""
+
+    def __init__(self, loss: Any, derivative: Any, claim: Any, locals_: dict[Any, Any] | None) -> None:
+        import numpy as np
+
+        self.derivative, self.claim, self.locals = derivative, claim, locals_
+        self.defined = np.isfinite(loss) & np.isfinite(derivative)
+        self.claim_defined = np.isfinite(claim)
+
+    @property
+    def compared(self) -> Any:
+        return self.defined & self.claim_defined
+
+    def differs(self, rtol: float, atol: float) -> Any:
+        import numpy as np
+
+        with np.errstate(all="ignore"):
+            close = np.abs(self.claim - self.derivative) <= atol + rtol * np.maximum(np.abs(self.claim),
+                                                                                     np.abs(self.derivative))
+        return self.compared & ~close
+
+
+class _Points:
+    """Evaluates the loss, its derivative and the claim at many points at once (one sweep each)."""
+
+    def __init__(self, problem: Any, graph: Any, claimed: Any, name: str) -> None:
+        from .engines.derivative import Evaluator
+        from .engines.graph import build_graph
+
+        self.graph, self.name = graph, name
+        self.claim_graph = build_graph(Evaluator.of(claimed, [], [*problem.params, *problem.inputs,
+                                                                  problem.target]).problem)
+
+    def __call__(self, columns: Mapping[str, Any], rows: int, with_locals: bool = False) -> _Found:
+        import numpy as np
+
+        from .engines.graph import backprop, forward, local_values
+
+        sweep = backprop(self.graph, {}, columns, rows, [self.name], diagnose=False)
+        leaf = self.graph.leaf(self.name)
+        adjoint = sweep.adjoints[leaf.id] if leaf is not None else None
+        with np.errstate(all="ignore"):
+            derivative = np.zeros(rows) if adjoint is None else np.broadcast_to(adjoint * rows, (rows,)).copy()
+            values = forward(self.claim_graph, {}, {**columns, "_target": np.float64(0.0)}, rows)
+            claim = np.broadcast_to(values[self.claim_graph.output], (rows,)).astype(np.float64)
+        loss = np.broadcast_to(sweep.loss_rows, (rows,))
+        return _Found(loss, derivative, claim, local_values(self.graph, sweep.values) if with_locals else None)
+
+
+def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, atol: float) -> Sample:
+    if found is None:
+        return Sample(kind, 0, 0, 0, outside, 0)
+    defined = int(found.defined.sum())
+    return Sample(kind, defined, int(found.compared.sum()), int(found.differs(rtol, atol).sum()),
+                  outside + len(found.defined) - defined, int((found.defined & ~found.claim_defined).sum()))
+
+
+def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexample | None, found: _Found | None,
+              columns: Mapping[str, Any], known: list[str]) -> tuple[str | None, str, str, str | None]:
+    """(SymPy's derivative as text, the verdict on equivalence, why, the simplified difference)."""
+    from .comparison import _raised_outside_gradcli
+    from .engines.symbolic import (
+        SYMBOLIC_SECONDS,
+        OutOfTime,
+        SymbolicLoss,
+        time_limit,
+        to_sympy,
+    )
+
+    limits = (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError)
+    try:
+        with time_limit(SYMBOLIC_SECONDS):
+            symbolic = SymbolicLoss(problem)
+            true = symbolic.derivative(name)
+            text = symbolic.readable(true)
+            if counterexample is not None:
+                point = counterexample.point
+                params = {n: point[n] for n in problem.params}
+                rows = {n: [point[n]] for n in known if n not in params}
+                try:
+                    counterexample.symbolic = symbolic.values({name: true}, params, rows, 1)[name]
+                except GradcliError:  # SymPy's form is undefined there: its value is left out
+                    pass
+            claim = to_sympy(claimed, symbolic.symbols)
+    except OutOfTime:
+        return None, "undecided", f"SymPy needed more than {SYMBOLIC_SECONDS:g} s for the derivative", None
+    except GradcliError as err:
+        return None, "undecided", f"SymPy cannot take this expression ({err})", None
+    except limits as err:
+        if not _raised_outside_gradcli(err):
+            raise
+        return None, "undecided", f"SymPy cannot take this expression ({type(err).__name__})", None
+
+    sp = symbolic.sp
+    difference = None
+    try:
+        with time_limit(EQUIVALENCE_SECONDS):
+            raw = claim - true
+            names = list(symbolic.symbols.values())
+            # A polynomial or a rational function is 0 exactly when expand or cancel makes it 0, and they
+            # cost far less than simplify (whose first call also imports sympy.physics, ~2 s)
+            if raw == 0:
+                simplified = raw
+            elif raw.is_polynomial(*names):
+                simplified = sp.expand(raw)
+            elif raw.is_rational_function(*names):
+                simplified = sp.cancel(raw)
+            else:
+                simplified = sp.simplify(raw)
+            if simplified == 0:
+                return text, "equivalent", "SymPy simplifies claim - derivative to 0", None
+            shorter = sp.factor(simplified) if simplified.is_polynomial(*names) else simplified
+            difference = symbolic.readable(min((simplified, shorter), key=sp.count_ops))
+            value = None
+            if counterexample is not None:  # the difference at the point where the numbers differ, at 30 digits
+                exact = {symbolic.symbols[n]: sp.Rational(repr(v)) for n, v in counterexample.point.items()}
+                value = complex(simplified.xreplace(exact).evalf(30))
+    except OutOfTime:
+        return text, "undecided", f"SymPy could not simplify claim - derivative within {EQUIVALENCE_SECONDS:g} s", None
+    except limits as err:
+        if not _raised_outside_gradcli(err):
+            raise
+        return text, "undecided", f"SymPy cannot simplify claim - derivative ({type(err).__name__})", None
+    if value is not None and math.isfinite(abs(value)) and abs(value) > 1e-20:
+        return text, "not equivalent", "claim - derivative is not 0 where the numbers differ", difference
+    return text, "undecided", "SymPy does not simplify claim - derivative to 0", difference
+
+
+def _constant_ratio(found: _Found) -> float | None:
+    """claim / derivative when it is one number (other than 1 and 0) at every point compared."""
+    import numpy as np
+
+    usable = found.compared & (found.derivative != 0)
+    if usable.sum() < 2 or (found.compared & (found.derivative == 0) & (found.claim != 0)).any():
+        return None
+    ratios = found.claim[usable] / found.derivative[usable]
+    r = float(np.median(ratios))
+    if r == 0 or not math.isfinite(r) or not np.all(np.abs(ratios - r) <= 1e-7 * abs(r)) or abs(r - 1) <= 1e-7:
+        return None
+    return r
+
+
+def _flatten(claim: Any) -> tuple[float, list[Any]]:
+    """A product as its constant (numbers and signs multiplied) and its other factors, as written."""
+    from .language.expr import Binary, Num, Unary
+
+    constant, factors, stack = 1.0, [], [claim]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, Binary) and node.op == "mul":
+            stack += [node.right, node.left]
+        elif isinstance(node, Unary) and node.op == "neg":
+            constant, stack = -constant, stack + [node.operand]
+        elif isinstance(node, Num):
+            constant *= node.value
+        else:
+            factors.append(node)
+    return constant, factors
+
+
+def _proportional(a: Any, b: Any) -> bool:
+    """b = r a at every point for one number r != 0 (a and b are not constant)."""
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        usable = np.abs(a) > 1e-12
+        if usable.sum() < 2:
+            return False
+        r = float(np.median(b[usable] / a[usable]))
+        if r == 0 or not math.isfinite(r):
+            return False
+        return bool(np.all(np.abs(b - r * a) <= 1e-7 * (np.abs(b) + np.abs(r * a)) + 1e-12))
+
+
+def _constant(values: Any) -> bool:
+    import numpy as np
+
+    return bool(np.all(np.abs(values - values[0]) <= 1e-9 * (abs(values[0]) + 1e-300)))
+
+
+def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, columns: Mapping[str, Any],
+             known: list[str]) -> Factors | None:
+    """The claim's factors against the local derivatives along the path(s) from the loss to wrt.
+
+    None when the claim is not a product, or when with several paths it is not one or a few of them.
+    """
+    import numpy as np
+
+    from .engines.graph import count_paths, local_formula, paths
+    from .explanation import node_formula, partial_name
+    from .language.expr import substitute, to_text
+    from .language.problem import YHAT
+
+    constant, written_factors = _flatten(written)
+    if len(written_factors) + (constant != 1.0) < 2:
+        return None  # not a product: nothing to compare factor by factor
+    chosen = np.flatnonzero(found.compared)[:FACTOR_POINTS]
+    if len(chosen) < 2:
+        return None
+    at = {n: np.asarray(columns[n])[chosen] for n in known}
+    evaluate = _Points(problem, graph, substitute(written, YHAT, problem.model), name)
+    here = evaluate(at, len(chosen), with_locals=True)
+    assert here.locals is not None
+    leaf = graph.leaf(name)
+    total = count_paths(graph, leaf.id)
+    if total > MAX_PATHS:
+        return None
+    walked = paths(graph, leaf.id, MAX_PATHS)
+
+    def values_of(edge: Any) -> Any:
+        return np.broadcast_to(here.locals[edge], (len(chosen),)).astype(np.float64)
+
+    claim_texts = [to_text(f) for f in written_factors]
+    report = Factors(total, claim_texts, constant, [], [], [], [])
+    if total > 1:  # the claim may be some of the paths' products, and not the others
+        products = [np.prod([values_of(e) for e in path], axis=0) for path in walked]
+        claim_values = here.claim
+        for size in range(1, total):
+            import itertools
+
+            for subset in itertools.combinations(range(total), size):
+                if np.allclose(sum(products[i] for i in subset), claim_values, rtol=1e-7, atol=1e-10):
+                    report.missing_paths = [_path_text(graph, walked[i]) for i in range(total) if i not in subset]
+                    return report
+        return None
+
+    (path,) = walked
+    claim_values = []
+    for factor in written_factors:
+        per_point = _Points(problem, graph, substitute(factor, YHAT, problem.model), name)
+        claim_values.append(per_point(at, len(chosen)).claim)
+    unmatched = [i for i, v in enumerate(claim_values) if np.isfinite(v).all() and not _constant(v)]
+    for edge in path:
+        local = values_of(edge)
+        if not np.isfinite(local).all() or _constant(local):
+            continue  # a number: part of the constant, whatever the claim's constant is
+        partial = partial_name(graph, edge.source, edge.target, edge.position)
+        match = next((i for i in unmatched if _proportional(local, claim_values[i])), None)
+        if match is not None:
+            unmatched.remove(match)
+            report.matched.append((claim_texts[match], partial))
+            continue
+        formula = local_formula(graph, edge)
+        tokens = set(_names_in(formula))
+        where = [f"{node.name} = {node_formula(graph, node)}" for node in graph.nodes
+                 if node.op is not None and node.name in tokens]
+        report.missing.append(PathFactor(partial, formula, where))
+    report.extra = [claim_texts[i] for i in unmatched]
+    if not report.matched and (report.missing or report.extra):
+        return None  # no clean match: the claim is written some other way
+    return report
+
+
+def _path_text(graph: Any, path: Any) -> str:
+    """loss → a3 → yhat → a2 → w, with the product of its local derivatives: 2*a3 × 1 × 1 × 2*w."""
+    from .engines.graph import local_formula
+
+    nodes = " → ".join([graph.nodes[graph.output].name] + [graph.nodes[edge.source].name for edge in path])
+    return f"{nodes} (the product {' × '.join(local_formula(graph, edge) for edge in path)})"
+
+
+def _names_in(formula: str) -> list[str]:
+    import re
+
+    return re.findall(r"[A-Za-z][A-Za-z0-9_]*", formula)
