@@ -20,7 +20,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from ..errors import UndefinedError
-from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, postorder, to_text
+from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, to_text
 from ..language.ops import OPS
 from ..language.problem import Problem
 
@@ -87,7 +87,7 @@ def build_graph(problem: Problem) -> Graph:
         return len(nodes) - 1
 
     model_root = problem.model
-    absorbed = _absorbed_sums(problem.loss, model_root) | _absorbed_sums(model_root, model_root)
+    absorbed = _absorbed_sums([problem.loss, model_root], model_root)
 
     def build(root: Expr, root_name: str, root_role: str) -> int:
         for expr in postorder(root):
@@ -136,15 +136,21 @@ def build_graph(problem: Problem) -> Graph:
     return Graph(tuple(nodes), output, model)
 
 
-def _absorbed_sums(root: Expr, keep: Expr) -> set[int]:
-    """Sums that sit directly inside another sum and become part of its n-ary node."""
+def _absorbed_sums(roots: list[Expr], keep: Expr) -> set[int]:
+    """Sums that sit directly inside another sum and become part of its n-ary node.
+
+    Only a sum whose every parent is a sum: in a derivative graph a sum is shared, and one that
+    another operation also reads must stay a node of its own.
+    """
     absorbed: set[int] = set()
-    for expr in postorder(root):
-        if isinstance(expr, Binary) and expr.op == "add":
-            for child in (expr.left, expr.right):
+    read_elsewhere: set[int] = set()
+    for root in roots:
+        for expr in postorder(root):
+            into_sum = isinstance(expr, Binary) and expr.op == "add"
+            for child in children(expr):
                 if isinstance(child, Binary) and child.op == "add" and child is not keep:
-                    absorbed.add(id(child))
-    return absorbed
+                    (absorbed if into_sum else read_elsewhere).add(id(child))
+    return absorbed - read_elsewhere
 
 
 def _sum_operands(expr: Binary, absorbed: set[int]) -> list[Expr]:

@@ -177,3 +177,21 @@ class TestKeptPlans:
         other = self.problem().problem.loss  # the same text, another expression: never served a stale plan
         _, matrix = hessian_rows(other, names, values, columns, rows)
         assert len(built) == 1 + len(names) and matrix == self.built_anew(other, names, values, columns, rows)[1]
+
+
+def test_a_sum_read_by_a_sum_and_by_another_operation_stays_a_node():
+    # In a derivative graph parts are shared: s = x + 1 sits in the sum s + log(s) and under the log.
+    # The graph folded s into the n-ary sum and then had no node for the log to read (a KeyError).
+    s = build.add(Sym("x"), build.ONE)
+    expr = build.add(s, build.call("log", s))
+    value, (slope,) = Evaluator.of(expr, ["x"], []).run({"x": 1.0}, {}, 1)
+    assert value == pytest.approx(2 + math.log(2)) and slope == pytest.approx(1.5)
+
+
+def test_the_case_hypothesis_found():
+    expr = parse("log((2 + sin((w1 + log((1 + (w1)**2))))))")
+    second = derivative(expr, "w1", 2)
+    value = evaluate(second, {"w1": np.array([0.0])}, 1)[0]
+    w1 = sp.Symbol("w1")
+    expected = sp.diff(sp.log(2 + sp.sin(w1 + sp.log(1 + w1**2))), w1, 2).subs(w1, 0)
+    assert value == pytest.approx(float(expected), rel=1e-12)
