@@ -22,7 +22,167 @@ from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
 
+# ---------------------------------------------------------------- options: Click's metavars and messages
+
+# Typer 0.2x converts every value through a pydantic TypeAdapter: it imports pydantic on a
+# command's first run (a large share of the start-up), shows types as <str>, <bool> or
+# <list[str]>, and passes pydantic's words on ("Input should be a valid integer", "Value error,
+# ..."). gradcli's options take text, numbers, choices and flags only: the classes below convert
+# those as Click's own types do, with Click's metavars and messages, for every option and argument
+# of every command (the help option and the completion options too). Any other kind of value is
+# left to Typer. With an older Typer, built on Click itself, the parameters are left as they are.
+
+_METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT"}
+_TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+
+
+def _kind(param: typer.core.TyperOption | typer.core.TyperArgument) -> object:
+    """The type of one value of the parameter (the item type for a repeated option)."""
+    from typing import get_args, get_origin
+
+    annotation = param.type_descriptor.annotation
+    return get_args(annotation)[0] if get_origin(annotation) is list else annotation
+
+
+def _converts(kind: object) -> bool:
+    return kind in _METAVARS or kind is bool or (isinstance(kind, type) and issubclass(kind, Enum))
+
+
+def _metavar(param: typer.core.TyperOption) -> str:
+    """TEXT, INTEGER, FLOAT, [a|b|c] for a choice, nothing for a flag."""
+    kind = _kind(param)
+    if param.is_flag or kind is bool:
+        return ""
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "[" + "|".join(str(member.value) for member in kind) + "]"
+    return _METAVARS.get(kind, str(getattr(kind, "__name__", kind)).upper())  # type: ignore[call-overload]
+
+
+def _number_range(low: float | None, high: float | None) -> str:
+    return f"{low}<=x<={high}" if low is not None and high is not None else f"x>={low}" if high is None else f"x<={high}"
+
+
+class _Conversion:
+    """One parameter's values converted as Click's STRING, INT, FLOAT, BOOL and Choice types convert them."""
+
+    def __init__(self, param: typer.core.TyperOption | typer.core.TyperArgument) -> None:
+        self.kind = _kind(param)
+
+    def coerce(self, value: object, param: typer.core.TyperOption | typer.core.TyperArgument,
+               ctx: typer.Context) -> object:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        if param.multiple or param.nargs == -1:
+            if isinstance(value, str):
+                raise typer.BadParameter("Value must be an iterable.", ctx=ctx, param=param)
+            return [self.one(item, param, ctx) for item in value]  # type: ignore[attr-defined]
+        return self.one(value, param, ctx)
+
+    def one(self, value: object, param: typer.core.TyperOption | typer.core.TyperArgument,
+            ctx: typer.Context) -> object:
+        kind = self.kind
+        if kind is str:
+            return value if isinstance(value, str) else str(value)
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            members = list(kind)
+            if isinstance(value, kind):
+                return value
+            found = next((member for member in members if str(member.value) == str(value)), None)
+            if found is None:
+                listed = ", ".join(repr(str(member.value)) for member in members)
+                raise typer.BadParameter(f"{value!r} is not one of {listed}.", ctx=ctx, param=param)
+            return found
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word in _TRUE | _FALSE:
+                return word in _TRUE
+            raise typer.BadParameter(f"{value!r} is not a valid boolean.", ctx=ctx, param=param)
+        name = "integer" if kind is int else "float"
+        try:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+                raise ValueError
+            number = kind(value)  # type: ignore[operator]
+        except (TypeError, ValueError, OverflowError):
+            raise typer.BadParameter(f"{value!r} is not a valid {name}.", ctx=ctx, param=param) from None
+        low, high = getattr(param, "min", None), getattr(param, "max", None)
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise typer.BadParameter(f"{number} is not in the range {_number_range(low, high)}.", ctx=ctx, param=param)
+        return number
+
+
+class _Option(typer.core.TyperOption):
+    """An option converted as above, with its metavar (none for a flag)."""
+
+    def get_runtime_param(self) -> object:
+        return _Conversion(self) if _converts(_kind(self)) else super().get_runtime_param()
+
+    def display_type_rich(self, ctx: typer.Context) -> str:
+        return self.metavar if self.metavar is not None else _metavar(self)
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument converted as above, named in capitals as Click names them: `gradcli train [OPTIONS] DATA`."""
+
+    def get_runtime_param(self) -> object:
+        return _Conversion(self) if _converts(_kind(self)) else super().get_runtime_param()
+
+    def display_type_rich(self, ctx: typer.Context) -> str:
+        return ""
+
+    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
+        return [name if self.required else f"[{name}]"]
+
+
+def _tidied(param: object) -> None:
+    """A Typer parameter made one of the classes above (once), with its metavar."""
+    if isinstance(param, (_Option, _Argument)) or not hasattr(param, "type_descriptor"):
+        return
+    if isinstance(param, typer.core.TyperOption):
+        param.__class__ = _Option
+        if param.metavar is None:
+            param.metavar = _metavar(param)
+    elif isinstance(param, typer.core.TyperArgument):
+        param.__class__ = _Argument
+        if param.metavar is None:
+            param.metavar = param.name.upper()
+
+
+class _Tidy:
+    """What gradcli's commands and its group have in common: tidy parameters, and usage errors
+    that name the command."""
+
+    def get_params(self, ctx: typer.Context) -> list[object]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            _tidied(param)
+        return params
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc]
+        except _USAGE_ERROR as err:
+            if err.ctx is None:  # Click's parser leaves some errors without a command to name
+                err.ctx, err.cmd = ctx, ctx.command
+            raise
+
+
+# Typer may bundle its own click: find its UsageError through a public class.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class Command(_Tidy, typer.core.TyperCommand):
+    pass
+
+
+class Group(_Tidy, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=Group,
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
     'Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1',
     add_completion=True,
@@ -44,13 +204,13 @@ FormatOption = Annotated[
 
 # Options that grad, explain and graph share (train reuses some).
 ModelArgument = Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
-ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)]
-LossOption = Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
+ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", metavar="FILE", help="Read the model from a file ('-' for stdin).", show_default=False)]
+LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
 DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
-TargetOption = Annotated[str, typer.Option("--target", "-t", help="The name of the target.")]
-DataOption = Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
-ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
-WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated).", show_default=False)]
+TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
+DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
+ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
+WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated).", show_default=False)]
 
 
 def _show_version(value: bool) -> None:
@@ -91,7 +251,7 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(cls=Command)
 def grad(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -129,14 +289,14 @@ def grad(
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # type: ignore[misc]
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     data: Annotated[str, typer.Argument(help="A CSV file with a header row, or '-' for stdin.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="EXPR", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
     model_file: ModelFileOption = None,
     loss: LossOption = DEFAULT_LOSS,
     delta: DeltaOption = DEFAULT_DELTA,
-    target: Annotated[str, typer.Option("--target", "-t", help="The target column.")] = "y",
+    target: Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The target column.")] = "y",
     optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer[DEFAULT_OPTIMIZER],
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many passes over the data.", min=1)] = DEFAULT_EPOCHS,
@@ -144,10 +304,10 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed for shuffling and for a random start.")] = 0,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
-    init: Annotated[Optional[str], typer.Option("--init", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
-    history: Annotated[Optional[str], typer.Option("--history", help="Write the loss per epoch as CSV.", show_default=False)] = None,
+    init: Annotated[Optional[str], typer.Option("--init", metavar="NAME=VALUE,...|FILE", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
+    save: Annotated[Optional[str], typer.Option("--save", metavar="FILE", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
@@ -177,11 +337,11 @@ def train(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
     data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
 
@@ -197,7 +357,7 @@ def predict(
         predictions_csv(result)
 
 
-@app.command()
+@app.command(cls=Command)
 def losses(fmt: FormatOption = Format.table) -> None:
     """List the built-in losses with their per-row formulas.
 
@@ -227,7 +387,7 @@ class GraphFormat(str, Enum):
 RowOption = Annotated[Optional[int], typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
 
 
-@app.command()
+@app.command(cls=Command)
 def explain(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -267,7 +427,7 @@ def explain(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def graph(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -277,7 +437,7 @@ def graph(
     data: DataOption = None,
     params: ParamsOption = None,
     row: RowOption = None,
-    highlight: Annotated[Optional[str], typer.Option("--highlight", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    highlight: Annotated[Optional[str], typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
 ) -> None:
     """The computational graph, with the local derivative on every edge.
@@ -364,11 +524,9 @@ def _run() -> int:
     if sys.stdout is None:  # started with `>&-`: nothing could be printed, and a file opened now could take fd 1
         sys.stderr.write("gradcli: error: stdout is closed, so nothing could be printed; redirect it to a file\n")
         return 2
-    # Typer may bundle its own click: find its UsageError through a public class.
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
         code = app(args=model_friendly(sys.argv[1:]), prog_name="gradcli", standalone_mode=False)
-    except usage_error as err:
+    except _USAGE_ERROR as err:
         where = err.ctx.command_path if err.ctx else "gradcli"
         message = " ".join(err.format_message().split())
         sys.stderr.write(f"gradcli: error: {message} (see '{where} --help')\n")
