@@ -8,6 +8,7 @@ agree), 1 a check failed, 2 bad input. stdout carries results only; warnings and
 from __future__ import annotations
 
 import errno
+import re
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -119,7 +120,26 @@ class _Option(typer.core.TyperOption):
         return _Conversion(self) if _converts(_kind(self)) else super().get_runtime_param()
 
     def display_type_rich(self, ctx: typer.Context) -> str:
-        return self.metavar if self.metavar is not None else _metavar(self)
+        metavar = self.metavar if self.metavar is not None else _metavar(self)
+        rich = typer.core.HAS_RICH and getattr(ctx.command, "rich_markup_mode", None) is not None
+        return _folded(metavar) if rich else metavar  # Click's plain help puts a long one on a line of its own
+
+
+def _folded(metavar: str, width: int = 24) -> str:
+    """A list of choices longer than `width` on two or more lines of about equal length, broken after a '|'.
+
+    Rich gives the metavars' column no more room than the help beside it: at 80 columns
+    [lbfgs|gd|sgd|momentum|adam] was cut inside 'adam'.
+    """
+    if len(metavar) <= width or not metavar.startswith("["):
+        return metavar
+    target = len(metavar) / -(-len(metavar) // width)  # the length of each of the fewest lines that fit
+    lines = [""]
+    for piece in re.split(r"(?<=\|)", metavar):
+        if lines[-1] and len(lines[-1]) + len(piece) > target:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
 
 
 class _Argument(typer.core.TyperArgument):
@@ -150,15 +170,53 @@ def _tidied(param: object) -> None:
             param.metavar = param.name.upper()
 
 
+def _reflowed(help_text: str | None) -> str | None:
+    """Each paragraph of a docstring as one line, for the help to wrap at the width of the terminal
+    (Rich keeps a docstring's line breaks: "At the end the" stood alone on a line)."""
+    if not help_text:
+        return help_text
+    import inspect
+
+    return "\n\n".join(part if part.startswith("\b") else " ".join(part.split())
+                       for part in inspect.cleandoc(help_text).split("\n\n"))
+
+
+def _split_example(help_text: str | None) -> tuple[str | None, list[str]]:
+    """The help without its "Example: ..." paragraphs, and the example commands."""
+    if not help_text:
+        return help_text, []
+    parts = help_text.split("\n\n")
+    examples = [part.removeprefix("Example:").strip() for part in parts if part.startswith("Example:")]
+    return "\n\n".join(part for part in parts if not part.startswith("Example:")), examples
+
+
 class _Tidy:
-    """What gradcli's commands and its group have in common: tidy parameters, and usage errors
-    that name the command."""
+    """What gradcli's commands and its group have in common: tidy parameters, help that wraps at
+    words, examples that can be copied whole, and usage errors that name the command."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.help = _reflowed(self.help)  # type: ignore[has-type]
 
     def get_params(self, ctx: typer.Context) -> list[object]:
         params = super().get_params(ctx)  # type: ignore[misc]
         for param in params:
             _tidied(param)
         return params
+
+    def format_help(self, ctx: typer.Context, formatter: object) -> None:
+        # An example is printed as it is, on a line of its own after the rest, where the terminal
+        # cannot wrap it inside a word or a quoted argument (Rich would, to fit 80 columns).
+        full = self.help
+        self.help, examples = _split_example(full)
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.help = full
+        if examples:
+            formatter.write("\n Example:\n" if len(examples) == 1 else "\n Examples:\n")  # type: ignore[attr-defined]
+            for example in examples:
+                formatter.write(f"   {example}\n")  # type: ignore[attr-defined]
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         try:

@@ -1,6 +1,7 @@
-"""Every command's options as Click shows them: clean metavars, and one-line messages in Click's words.
+"""Every command's help and option values as Click shows them: clean metavars, one-line messages in
+Click's words, help that wraps at words at 80 columns, and examples that can be copied whole.
 
-The options are read in this process; the messages come from the installed program.
+The help is rendered in this process (typer.testing); the messages come from the installed program.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ import pytest
 import typer
 from cli_runner import one_line_error
 from typer.main import get_command
+from typer.testing import CliRunner
 
 from gradcli.cli import app
 
@@ -78,3 +80,60 @@ def test_a_bad_value_is_one_line_in_clicks_words(gradcli, args, message):
     err = one_line_error(gradcli(*args))
     assert err == f"gradcli: error: {message} (see 'gradcli {args[0]} --help')\n"
     assert "pydantic" not in err.lower() and "Value error" not in err and "Input should" not in err
+
+
+# ---------------------------------------------------------------- help at 80 columns
+
+BOX = str.maketrans({ch: " " for ch in "╭╮╰╯─│"})
+# What Typer and Click add to the help of every command.
+FRAMEWORK = {"Usage:", "[OPTIONS]", "COMMAND", "[ARGS]...", "Arguments", "Options", "Commands", "*", "-h",
+             "Example:", "[required]", "[default:", "Show", "this", "message", "and", "exit.", "--help"}
+
+
+def help_at(width: int, *args: str) -> str:
+    result = CliRunner().invoke(app, [*args, "--help"], env={"COLUMNS": str(width)},
+                                prog_name="gradcli")
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def source_words(command, ctx, params) -> set[str]:
+    """Every word the help of the command is made of: its docstring, its options' names, metavars,
+    help and defaults, its subcommands' names and help."""
+    texts = [command.help or "", command.name or ""]
+    for param in params:
+        record = param.get_help_record(ctx)
+        default = getattr(param.default, "value", param.default)
+        texts.append(f"{default}]")
+        texts += [*param.opts, *param.secondary_opts, param.display_type_rich(ctx) or "",
+                  param.display_name_raw or "", *param.get_usage_pieces(ctx), *(record or ())]
+    for sub in getattr(command, "commands", {}).values():
+        texts += [sub.name, sub.help or ""]
+    return {word for text in texts for word in text.split()} | FRAMEWORK
+
+
+@pytest.mark.parametrize("name", COMMANDS)
+def test_help_at_80_columns_wraps_at_words_and_keeps_the_example_whole(name):
+    command = COMMANDS[name]
+    args = [] if name == "root" else [name]
+    shown = help_at(80, *args)
+    ctx, params = params_of(command)
+    words = source_words(command, ctx, params) | {f"gradcli{' ' + name if args else ''}"} | {"gradcli", name}
+    split = [word for word in shown.translate(BOX).split() if word not in words]
+    assert not split, f"words cut or unknown at 80 columns: {split}\n{shown}"
+    examples = [line.removeprefix("Example:").strip() for line in command.help.split("\n\n")
+                if line.startswith("Example:")]
+    assert len(examples) == 1
+    assert any(line.strip() == examples[0] for line in shown.splitlines()), shown
+    assert "Example" in shown
+    # Nothing else runs past 80 columns.
+    assert all(len(line) <= 80 for line in shown.splitlines() if examples[0] not in line), shown
+
+
+def test_a_docstring_paragraph_is_one_flowing_paragraph():
+    shown = help_at(80, "train")
+    assert "At the end the final gradient" in " ".join(shown.split())
+    assert not any(line.rstrip().endswith("At the end the") for line in shown.splitlines()), shown
+    wide = help_at(200, "train")
+    assert "Linear model + mse: also solved by least squares, with the distance shown. At the end the final " \
+           "gradient is computed by both engines." in wide
