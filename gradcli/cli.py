@@ -268,6 +268,7 @@ DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshol
 TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
 DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
 ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
+DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
 WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated).", show_default=False)]
 
 
@@ -322,6 +323,7 @@ def grad(
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
+    delimiter: DelimiterOption = ",",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every gradient of the loss two ways, side by side, with a check that they agree.
@@ -333,7 +335,7 @@ def grad(
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
-                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd)
+                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     from .views import grad as view
@@ -367,6 +369,7 @@ def train(
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
     history: Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    delimiter: DelimiterOption = ",",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
@@ -383,7 +386,7 @@ def train(
             report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                                    tol=tol, patience=patience, init=init, save=save, history=history, plot=plot,
-                                   progress=update)
+                                   progress=update, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:
@@ -400,13 +403,14 @@ def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
     data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
 
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output)
+        result = gradcli.predict(params, data, output=output, delimiter=delimiter)
     for note in result.warnings:
         warn(note)
     if output is None:
@@ -459,6 +463,7 @@ def explain(
     max_paths: Annotated[int, typer.Option("--max-paths", help="List at most this many paths per parameter; the reverse sweep's adjoint stands in for the rest.")] = 20,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
+    delimiter: DelimiterOption = ",",
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
 ) -> None:
     """The chain rule step by step, as in the worked example.
@@ -474,7 +479,7 @@ def explain(
     with user_errors():
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=fmt is ExplainFormat.latex)
+                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter)
     for note in result.view.warnings:
         warn(note)
     from .views import explain as view
@@ -496,6 +501,7 @@ def graph(
     params: ParamsOption = None,
     row: RowOption = None,
     highlight: Annotated[Optional[str], typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    delimiter: DelimiterOption = ",",
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
 ) -> None:
     """The computational graph, with the local derivative on every edge.
@@ -509,7 +515,7 @@ def graph(
     """
     with user_errors():
         result = gradcli.graph(_unmarked(model), loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
-                               highlight=highlight)
+                               highlight=highlight, delimiter=delimiter)
     for note in result.warnings:
         warn(note)
     from .views import graph as view

@@ -31,26 +31,30 @@ def predict(
     data: Mapping[str, Any] | str | os.PathLike[str] = "-",
     *,
     output: str | os.PathLike[str] | None = None,
+    delimiter: str = ",",
 ) -> Predictions:
     """yhat for every row of `data` by the model in `saved`, computed by the graph engine's forward pass.
 
     `saved` is a file written by `gradcli train --save` ('-' for stdin), the same document as a
     dict, or what `gradcli.train` returned. `data` is a CSV file's path, '-' or a mapping of
-    column -> values; columns the model does not use are kept as they are. `output` names a CSV
-    file to write (atomically). Raises GradcliError (and subclasses) for bad input.
+    column -> values; columns the model does not use are kept as they are. `delimiter` separates
+    the data file's fields (one character, or 'tab'); the output is comma-separated. `output`
+    names a CSV file to write (atomically). Raises GradcliError (and subclasses) for bad input.
     """
     from .engines.graph import build_graph, model_values
     from .errors import UndefinedError, placed
     from .io.outputs import check_outputs
     from .io.saved import read_saved, saved_problem
+    from .io.arguments import delimiter as checked_delimiter
     from .io.sources import is_spec, one_stdin, open_table
 
+    delimiter = checked_delimiter(delimiter)
     one_stdin({"the parameter file": saved, "the data": data})
     outputs = check_outputs({"--output": output}, [os.fspath(s) for s in (saved, data) if is_spec(s)])
     document, source = _saved_document(saved)
     model = read_saved(document, source)
     problem, unused = saved_problem(model, source)
-    table = open_table(data)
+    table = open_table(data, delimiter=delimiter)
     if "yhat" in table.header:
         raise GradcliError(f"{table.name}: already has a column 'yhat', which predict adds")
     read = table.read(list(problem.inputs), keep_text=True)

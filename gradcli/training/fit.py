@@ -211,10 +211,12 @@ def train(
     history: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
     progress: Callable[[int, float], None] | None = None,
+    delimiter: str = ",",
 ) -> TrainReport:
     """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
 
-    `data` is a CSV file's path, '-' for stdin, or a mapping of column name -> values. Without
+    `data` is a CSV file's path, '-' for stdin (fields separated by `delimiter`: one character, or
+    'tab'), or a mapping of column name -> values. Without
     `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
     (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
     all of them or none, each atomically, unless training diverged; they are checked before
@@ -223,11 +225,13 @@ def train(
     """
     from ..errors import UndefinedError, placed
     from ..io.arguments import callback, number, parameter_values, text
+    from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
+    delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
     outputs = check_outputs({"--save": save, "--plot": plot, "--history": history}, inputs)
@@ -237,7 +241,7 @@ def train(
         text, from_file = model_text(model, model_file)
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
-    table = open_table(data)
+    table = open_table(data, delimiter=delimiter)
     source = table.name
     chosen = chosen or default_model(table.header, target, source)
     problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)

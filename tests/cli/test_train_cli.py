@@ -749,3 +749,30 @@ class TestLossCurve:
         (tmp_path / "wide.csv").write_text("x1,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
         result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200")
         assert "log scale)" in result.out, result.out
+
+
+class TestDelimiter:
+    """--delimiter on every command that reads CSV: a semicolon or a tab file reads as the comma file."""
+
+    def test_train_grad_and_predict_read_a_semicolon_and_a_tab_file_as_the_comma_file(self, gradcli, tmp_path):
+        comma = (SAMPLES / "houses.csv").read_text()
+        (tmp_path / "semi.csv").write_text(comma.replace(",", ";"))
+        (tmp_path / "tab.tsv").write_text(comma.replace(",", "\t"))
+        expected = trained(gradcli("train", HOUSES, "--target", "price", "--format", "json"))
+        semi = trained(gradcli("train", "semi.csv", "--delimiter", ";", "--target", "price", "--format", "json"))
+        assert {**semi, "seconds": None} == {**expected, "seconds": None}
+        grad = gradcli("grad", HOUSES_MODEL, "--data", "tab.tsv", "--delimiter", "tab", "--target", "price",
+                       "--params", "b=1,w_size=100,w_age=-5", "--format", "csv")
+        assert grad.code == 0, grad
+        assert grad.out == gradcli("grad", HOUSES_MODEL, "--data", HOUSES, "--target", "price",
+                                   "--params", "b=1,w_size=100,w_age=-5", "--format", "csv").out
+        (tmp_path / "m.json").write_text('{"model": "b + w*size", "inputs": ["size"], "params": {"b": 1, "w": 2}}')
+        predicted = gradcli("predict", "m.json", "tab.tsv", "--delimiter", "\\t")
+        assert predicted.code == 0, predicted
+        assert predicted.out == gradcli("predict", "m.json", HOUSES).out  # written comma-separated
+
+    @pytest.mark.parametrize("value, needle", [("", "one character"), (";;", "one character"),
+                                               ('"', "quote"), ("\n", "line break")],
+                             ids=["empty", "two", "quote", "newline"])
+    def test_a_bad_delimiter_is_one_line(self, gradcli, value, needle):
+        one_line_error(gradcli("train", DATA, "--delimiter", value), "--delimiter", needle)
