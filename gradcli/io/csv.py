@@ -56,6 +56,15 @@ class _Declined(Exception):
     """The fast path cannot vouch for its result; the slow path decides."""
 
 
+class NotNumeric(DataError):
+    """A wanted column's cell that is not a finite number; `column` names the column, so that the
+    caller can say how to leave a text column out of the model."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
 # ---------------------------------------------------------------- records, header, names
 
 
@@ -304,7 +313,10 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
         for name, i in wanted_at:
             value = finite_number(record[i])
             if value is None:  # parse_number raises, saying why
-                value = parse_number(record[i], f"{source}: line {line} (row {rows}), column {show_text(name)!r}")
+                try:
+                    value = parse_number(record[i], f"{source}: line {line} (row {rows}), column {show_text(name)!r}")
+                except DataError as err:
+                    raise NotNumeric(str(err), name) from None
             values[name].append(value)
         for name, i in others_at:
             text[name].append(record[i])
@@ -312,6 +324,31 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
         raise DataError(f"{source}: there is a header but no data rows")
     columns = {name: np.array(values[name], dtype=np.float64) for name in wanted}
     return CsvTable(source, header, columns, rows, text if keep_text else None)
+
+
+def text_columns(raw: bytes, source: str, names: Sequence[str], delimiter: str = ",",
+                 sample: int = 10_000) -> list[str]:
+    """The names among `names` whose cells are mostly not numbers (in the first `sample` rows).
+
+    For a message only, after a read failed: a column of city names gets a hint, a column of
+    numbers with one typo does not.
+    """
+    try:
+        records = _records(decode_utf8(raw, source), source, delimiter)
+        header = [cell.strip() for cell in next(records)[2]]
+        at = {name: header.index(name) for name in names if name in header}
+        filled, numbers = dict.fromkeys(at, 0), dict.fromkeys(at, 0)
+        for count, (_, _, record) in enumerate(records):
+            if count == sample:
+                break
+            for name, i in at.items():
+                cell = record[i] if i < len(record) else ""
+                if cell.strip():
+                    filled[name] += 1
+                    numbers[name] += finite_number(cell) is not None
+    except (DataError, StopIteration):
+        return []
+    return [name for name in at if filled[name] and numbers[name] * 2 < filled[name]]
 
 
 def _width_error(record: list[str], header: list[str], where: str) -> None:

@@ -102,7 +102,14 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     from ..language.columns import model_columns
 
     wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file)
-    read = table.read([*wanted, target])
+    from .csv import NotNumeric
+
+    try:
+        read = table.read([*wanted, target])
+    except NotNumeric as err:
+        if err.column == target or not table.text_columns([err.column]):
+            raise
+        raise DataError(f"{err}; the column holds text: leave it out of the model") from None
     return read.columns, table.unused(read.columns)
 
 
@@ -120,6 +127,12 @@ class Table:
         from .csv import read_csv_table
 
         return read_csv_table(self.raw, self.name, list(wanted), keep_text=keep_text, delimiter=self.delimiter)
+
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        """The names among `names` that are columns of text rather than numbers (for a hint)."""
+        from .csv import text_columns
+
+        return text_columns(self.raw, self.name, list(names), self.delimiter)
 
     def place(self, row: int) -> str:
         """'line L (row R)' for the 1-based data row R."""
@@ -153,6 +166,9 @@ class ColumnsTable(Table):
             if any(len(cells) != rows for cells in text.values()):
                 raise DataError(f"{self.name}: the columns have different lengths")
         return CsvTable(self.name, self.header, columns, rows, text)
+
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        return []  # Python values that are not numbers are told by as_columns
 
     def place(self, row: int) -> str:
         return f"row {row}"
