@@ -43,9 +43,9 @@ def predict(
     """
     from .engines.graph import build_graph, model_values
     from .errors import UndefinedError, placed
+    from .io.arguments import delimiter as checked_delimiter
     from .io.outputs import check_outputs
     from .io.saved import read_saved, saved_problem
-    from .io.arguments import delimiter as checked_delimiter
     from .io.sources import is_spec, one_stdin, open_table
 
     delimiter = checked_delimiter(delimiter)
