@@ -5,9 +5,11 @@ what the CLI computes, a Python program computes the same way. Exit codes: 0 suc
 agree), 1 a check failed, 2 bad input. stdout carries results only; warnings and errors go to stderr.
 """
 
-from __future__ import annotations
+# No `from __future__ import annotations` here: Typer reads every command's signature on each run,
+# and string annotations made it compile and evaluate ~300 of them each time (50 ms of start-up).
 
 import errno
+import re
 import sys
 from contextlib import contextmanager
 from enum import Enum
@@ -22,7 +24,224 @@ from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
 
+# ---------------------------------------------------------------- options: Click's metavars and messages
+
+# Typer 0.2x converts every value through a pydantic TypeAdapter: it imports pydantic on a
+# command's first run (a large share of the start-up), shows types as <str>, <bool> or
+# <list[str]>, and passes pydantic's words on ("Input should be a valid integer", "Value error,
+# ..."). gradcli's options take text, numbers, choices and flags only: the classes below convert
+# those as Click's own types do, with Click's metavars and messages, for every option and argument
+# of every command (the help option and the completion options too). Any other kind of value is
+# left to Typer. With an older Typer, built on Click itself, the parameters are left as they are.
+
+_METAVARS = {str: "TEXT", int: "INTEGER", float: "FLOAT"}
+_TRUE, _FALSE = {"1", "true", "t", "yes", "y", "on"}, {"0", "false", "f", "no", "n", "off"}
+
+
+def _kind(param: typer.core.TyperOption | typer.core.TyperArgument) -> object:
+    """The type of one value of the parameter (the item type for a repeated option)."""
+    from typing import get_args, get_origin
+
+    annotation = param.type_descriptor.annotation
+    return get_args(annotation)[0] if get_origin(annotation) is list else annotation
+
+
+def _converts(kind: object) -> bool:
+    return kind in _METAVARS or kind is bool or (isinstance(kind, type) and issubclass(kind, Enum))
+
+
+def _metavar(param: typer.core.TyperOption) -> str:
+    """TEXT, INTEGER, FLOAT, [a|b|c] for a choice, nothing for a flag."""
+    kind = _kind(param)
+    if param.is_flag or kind is bool:
+        return ""
+    if isinstance(kind, type) and issubclass(kind, Enum):
+        return "[" + "|".join(str(member.value) for member in kind) + "]"
+    return _METAVARS.get(kind, str(getattr(kind, "__name__", kind)).upper())  # type: ignore[call-overload]
+
+
+def _number_range(low: float | None, high: float | None) -> str:
+    return f"{low}<=x<={high}" if low is not None and high is not None else f"x>={low}" if high is None else f"x<={high}"
+
+
+class _Conversion:
+    """One parameter's values converted as Click's STRING, INT, FLOAT, BOOL and Choice types convert them."""
+
+    def __init__(self, param: typer.core.TyperOption | typer.core.TyperArgument) -> None:
+        self.kind = _kind(param)
+
+    def coerce(self, value: object, param: typer.core.TyperOption | typer.core.TyperArgument,
+               ctx: typer.Context) -> object:
+        if value is None:
+            return () if param.multiple or param.nargs == -1 else None
+        if param.multiple or param.nargs == -1:
+            if isinstance(value, str):
+                raise typer.BadParameter("Value must be an iterable.", ctx=ctx, param=param)
+            return [self.one(item, param, ctx) for item in value]  # type: ignore[attr-defined]
+        return self.one(value, param, ctx)
+
+    def one(self, value: object, param: typer.core.TyperOption | typer.core.TyperArgument,
+            ctx: typer.Context) -> object:
+        kind = self.kind
+        if kind is str:
+            return value if isinstance(value, str) else str(value)
+        if isinstance(kind, type) and issubclass(kind, Enum):
+            members = list(kind)
+            if isinstance(value, kind):
+                return value
+            found = next((member for member in members if str(member.value) == str(value)), None)
+            if found is None:
+                listed = ", ".join(repr(str(member.value)) for member in members)
+                raise typer.BadParameter(f"{value!r} is not one of {listed}.", ctx=ctx, param=param)
+            return found
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            word = str(value).strip().lower()
+            if word in _TRUE | _FALSE:
+                return word in _TRUE
+            raise typer.BadParameter(f"{value!r} is not a valid boolean.", ctx=ctx, param=param)
+        name = "integer" if kind is int else "float"
+        try:
+            if isinstance(value, bool) or (kind is int and isinstance(value, float)):
+                raise ValueError
+            number = kind(value)  # type: ignore[operator]
+        except (TypeError, ValueError, OverflowError):
+            raise typer.BadParameter(f"{value!r} is not a valid {name}.", ctx=ctx, param=param) from None
+        low, high = getattr(param, "min", None), getattr(param, "max", None)
+        if (low is not None and number < low) or (high is not None and number > high):
+            raise typer.BadParameter(f"{number} is not in the range {_number_range(low, high)}.", ctx=ctx, param=param)
+        return number
+
+
+class _Option(typer.core.TyperOption):
+    """An option converted as above, with its metavar (none for a flag)."""
+
+    def get_runtime_param(self) -> object:
+        return _Conversion(self) if _converts(_kind(self)) else super().get_runtime_param()
+
+    def display_type_rich(self, ctx: typer.Context) -> str:
+        metavar = self.metavar if self.metavar is not None else _metavar(self)
+        rich = typer.core.HAS_RICH and getattr(ctx.command, "rich_markup_mode", None) is not None
+        return _folded(metavar) if rich else metavar  # Click's plain help puts a long one on a line of its own
+
+
+def _folded(metavar: str, width: int = 24) -> str:
+    """A list of choices longer than `width` on two or more lines of about equal length, broken after a '|'.
+
+    Rich gives the metavars' column no more room than the help beside it: at 80 columns
+    [lbfgs|gd|sgd|momentum|adam] was cut inside 'adam'.
+    """
+    if len(metavar) <= width or not metavar.startswith("["):
+        return metavar
+    target = len(metavar) / -(-len(metavar) // width)  # the length of each of the fewest lines that fit
+    lines = [""]
+    for piece in re.split(r"(?<=\|)", metavar):
+        if lines[-1] and len(lines[-1]) + len(piece) > target:
+            lines.append("")
+        lines[-1] += piece
+    return "\n".join(lines)
+
+
+class _Argument(typer.core.TyperArgument):
+    """An argument converted as above, named in capitals as Click names them: `gradcli train [OPTIONS] DATA`."""
+
+    def get_runtime_param(self) -> object:
+        return _Conversion(self) if _converts(_kind(self)) else super().get_runtime_param()
+
+    def display_type_rich(self, ctx: typer.Context) -> str:
+        return ""
+
+    def get_usage_pieces(self, ctx: typer.Context) -> list[str]:
+        name = self.display_name_raw + ("..." if self.nargs != 1 else "")
+        return [name if self.required else f"[{name}]"]
+
+
+def _tidied(param: object) -> None:
+    """A Typer parameter made one of the classes above (once), with its metavar."""
+    if isinstance(param, (_Option, _Argument)) or not hasattr(param, "type_descriptor"):
+        return
+    if isinstance(param, typer.core.TyperOption):
+        param.__class__ = _Option
+        if param.metavar is None:
+            param.metavar = _metavar(param)
+    elif isinstance(param, typer.core.TyperArgument):
+        param.__class__ = _Argument
+        if param.metavar is None:
+            param.metavar = param.name.upper()
+
+
+def _reflowed(help_text: str | None) -> str | None:
+    """Each paragraph of a docstring as one line, for the help to wrap at the width of the terminal
+    (Rich keeps a docstring's line breaks: "At the end the" stood alone on a line)."""
+    if not help_text:
+        return help_text
+    import inspect
+
+    return "\n\n".join(part if part.startswith("\b") else " ".join(part.split())
+                       for part in inspect.cleandoc(help_text).split("\n\n"))
+
+
+def _split_example(help_text: str | None) -> tuple[str | None, list[str]]:
+    """The help without its "Example: ..." paragraphs, and the example commands."""
+    if not help_text:
+        return help_text, []
+    parts = help_text.split("\n\n")
+    examples = [part.removeprefix("Example:").strip() for part in parts if part.startswith("Example:")]
+    return "\n\n".join(part for part in parts if not part.startswith("Example:")), examples
+
+
+class _Tidy:
+    """What gradcli's commands and its group have in common: tidy parameters, help that wraps at
+    words, examples that can be copied whole, and usage errors that name the command."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[call-arg]
+        self.help = _reflowed(self.help)  # type: ignore[has-type]
+
+    def get_params(self, ctx: typer.Context) -> list[object]:
+        params = super().get_params(ctx)  # type: ignore[misc]
+        for param in params:
+            _tidied(param)
+        return params
+
+    def format_help(self, ctx: typer.Context, formatter: object) -> None:
+        # An example is printed as it is, on a line of its own after the rest, where the terminal
+        # cannot wrap it inside a word or a quoted argument (Rich would, to fit 80 columns).
+        full = self.help
+        self.help, examples = _split_example(full)
+        try:
+            super().format_help(ctx, formatter)  # type: ignore[misc]
+        finally:
+            self.help = full
+        if examples:
+            formatter.write("\n Example:\n" if len(examples) == 1 else "\n Examples:\n")  # type: ignore[attr-defined]
+            for example in examples:
+                formatter.write(f"   {example}\n")  # type: ignore[attr-defined]
+
+    def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
+        try:
+            return super().parse_args(ctx, args)  # type: ignore[misc]
+        except _USAGE_ERROR as err:
+            if err.ctx is None:  # Click's parser leaves some errors without a command to name
+                err.ctx, err.cmd = ctx, ctx.command
+            raise
+
+
+# Typer may bundle its own click: find its UsageError through a public class.
+_USAGE_ERROR = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
+
+
+class Command(_Tidy, typer.core.TyperCommand):
+    pass
+
+
+class Group(_Tidy, typer.core.TyperGroup):
+    pass
+
+
 app = typer.Typer(
+    cls=Group,
     help="Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.\n\n"
     'Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1',
     add_completion=True,
@@ -44,13 +263,14 @@ FormatOption = Annotated[
 
 # Options that grad, explain and graph share (train reuses some).
 ModelArgument = Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
-ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", help="Read the model from a file ('-' for stdin).", show_default=False)]
-LossOption = Annotated[str, typer.Option("--loss", "-l", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
+ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", metavar="FILE", help="Read the model from a file ('-' for stdin).", show_default=False)]
+LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
 DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
-TargetOption = Annotated[str, typer.Option("--target", "-t", help="The name of the target.")]
-DataOption = Annotated[Optional[str], typer.Option("--data", "-d", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
-ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
-WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
+TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
+DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
+ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
+DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
+WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
 
 
 def _show_version(value: bool) -> None:
@@ -91,7 +311,7 @@ def user_errors() -> Iterator[None]:
         raise typer.Exit(2) from None
 
 
-@app.command()
+@app.command(cls=Command)
 def grad(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -104,6 +324,7 @@ def grad(
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
+    delimiter: DelimiterOption = ",",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every gradient of the loss two ways, side by side, with a check that they agree.
@@ -115,7 +336,7 @@ def grad(
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
-                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd)
+                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     from .views import grad as view
@@ -129,14 +350,14 @@ def grad(
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # type: ignore[misc]
 
 
-@app.command()
+@app.command(cls=Command)
 def train(
     data: Annotated[str, typer.Argument(help="A CSV file with a header row, or '-' for stdin.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
+    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="EXPR", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
     model_file: ModelFileOption = None,
     loss: LossOption = DEFAULT_LOSS,
     delta: DeltaOption = DEFAULT_DELTA,
-    target: Annotated[str, typer.Option("--target", "-t", help="The target column.")] = "y",
+    target: Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The target column.")] = "y",
     optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer[DEFAULT_OPTIMIZER],
     lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many passes over the data.", min=1)] = DEFAULT_EPOCHS,
@@ -145,11 +366,12 @@ def train(
     tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
     precondition: Annotated[bool, typer.Option("--precondition/--no-precondition", help="Step in coordinates where the loss is about as curved in every direction (inputs of any scale need no --lr tuning); off: the textbook update on the parameters themselves.")] = True,
-    init: Annotated[Optional[str], typer.Option("--init", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
-    save: Annotated[Optional[str], typer.Option("--save", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
-    history: Annotated[Optional[str], typer.Option("--history", help="Write the loss per epoch as CSV.", show_default=False)] = None,
+    init: Annotated[Optional[str], typer.Option("--init", metavar="NAME=VALUE,...|FILE", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
+    save: Annotated[Optional[str], typer.Option("--save", metavar="FILE", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
+    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
+    history: Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    delimiter: DelimiterOption = ",",
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
@@ -165,8 +387,8 @@ def train(
         with epoch_progress(quiet, epochs) as update:
             report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                                   tol=tol, patience=patience, precondition=precondition, init=init, save=save, history=history, plot=plot,
-                                   progress=update)
+                                   tol=tol, patience=patience, precondition=precondition, init=init, save=save, history=history,
+                                   plot=plot, progress=update, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:
@@ -178,12 +400,13 @@ def train(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
     data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
-    output: Annotated[Optional[str], typer.Option("--output", "-o", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
+    delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
 
@@ -193,7 +416,7 @@ def predict(
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output, threshold=threshold)
+        result = gradcli.predict(params, data, output=output, threshold=threshold, delimiter=delimiter)
     for note in result.warnings:
         warn(note)
     if output is None:
@@ -202,7 +425,7 @@ def predict(
         predictions_csv(result)
 
 
-@app.command()
+@app.command(cls=Command)
 def losses(fmt: FormatOption = Format.table) -> None:
     """List the built-in losses with their per-row formulas.
 
@@ -232,7 +455,7 @@ class GraphFormat(str, Enum):
 RowOption = Annotated[Optional[int], typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
 
 
-@app.command()
+@app.command(cls=Command)
 def explain(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -246,6 +469,7 @@ def explain(
     max_paths: Annotated[int, typer.Option("--max-paths", help="List at most this many paths per parameter; the reverse sweep's adjoint stands in for the rest.")] = 20,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
+    delimiter: DelimiterOption = ",",
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
     standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
@@ -264,7 +488,7 @@ def explain(
             raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=fmt is ExplainFormat.latex)
+                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter)
     for note in result.view.warnings:
         warn(note)
     from .views import explain as view
@@ -277,7 +501,7 @@ def explain(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def graph(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -287,7 +511,8 @@ def graph(
     data: DataOption = None,
     params: ParamsOption = None,
     row: RowOption = None,
-    highlight: Annotated[Optional[str], typer.Option("--highlight", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    highlight: Annotated[Optional[str], typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    delimiter: DelimiterOption = ",",
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
 ) -> None:
     """The computational graph, with the local derivative on every edge.
@@ -301,7 +526,7 @@ def graph(
     """
     with user_errors():
         result = gradcli.graph(_unmarked(model), loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
-                               highlight=highlight)
+                               highlight=highlight, delimiter=delimiter)
     for note in result.warnings:
         warn(note)
     from .views import graph as view
@@ -500,11 +725,9 @@ def _run() -> int:
     if sys.stdout is None:  # started with `>&-`: nothing could be printed, and a file opened now could take fd 1
         sys.stderr.write("gradcli: error: stdout is closed, so nothing could be printed; redirect it to a file\n")
         return 2
-    # Typer may bundle its own click: find its UsageError through a public class.
-    usage_error = next(c for c in typer.BadParameter.__mro__ if c.__name__ == "UsageError")
     try:
         code = app(args=model_friendly(sys.argv[1:]), prog_name="gradcli", standalone_mode=False)
-    except usage_error as err:
+    except _USAGE_ERROR as err:
         where = err.ctx.command_path if err.ctx else "gradcli"
         message = " ".join(err.format_message().split())
         sys.stderr.write(f"gradcli: error: {message} (see '{where} --help')\n")

@@ -235,12 +235,14 @@ def gradients(
     check_fd: bool = False,
     from_file: bool = False,
     readable: bool = True,
+    delimiter: str = ",",
 ) -> GradientReport:
     """The gradient of the mean loss with respect to each parameter, by each engine (`gradcli grad`).
 
     `data` maps names to one value per row (lists or 1-D arrays; float64 arrays are used
     without a copy), or is what --data takes: NAME=VALUE,... (one row), a CSV file's path, or
-    '-' for CSV on stdin. `params` maps names to numbers, or is NAME=VALUE,... or a JSON file.
+    '-' for CSV on stdin (fields separated by `delimiter`: one character, or 'tab'). `params`
+    maps names to numbers, or is NAME=VALUE,... or a JSON file.
     `model_file` reads the model from a file instead ('-': stdin). `wrt` is a list of
     parameters or comma-separated text. Names with no value take the documented defaults,
     listed in `report.defaults`. Raises GradcliError (and subclasses) for bad input or
@@ -259,7 +261,7 @@ def gradients(
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
-    given = point_inputs(model, model_file, data, params, loss, target)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
                     from_file=from_file or given.from_file, check_finite=False, rows_allowed=True)
     report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)

@@ -119,13 +119,13 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
 
 
 def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
-                 delta: float, from_file: bool, row: int | None) -> Setup:
+                 delta: float, from_file: bool, row: int | None, delimiter: str = ",") -> Setup:
     """explain's and graph's inputs read as grad reads them, at the one point they work at."""
     from .io.arguments import whole
     from .io.sources import point_inputs
 
     whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
-    given = point_inputs(model, model_file, data, params, loss, target)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
     setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,
                     delta=delta, from_file=from_file or given.from_file)
     setup.warnings[:0] = given.notes
@@ -245,6 +245,7 @@ def graph_view(
     from_file: bool = False,
     row: int | None = None,
     highlight: str | None = None,
+    delimiter: str = ",",
 ) -> GraphView:
     """The computational graph at one point, every node's value and adjoint, every edge's local derivative
     (`gradcli graph`; the public name is gradcli.graph).
@@ -254,7 +255,7 @@ def graph_view(
     """
     from .engines.graph import backprop, build_graph, kinks
 
-    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row)
+    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter)
     if highlight is not None:
         from .io.arguments import text
 
@@ -390,6 +391,7 @@ def explain(
     rtol: float = RTOL,
     atol: float = ATOL,
     sympy_forms: bool = False,
+    delimiter: str = ",",
 ) -> Explanation:
     """The note's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
@@ -404,7 +406,7 @@ def explain(
 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    setup = _point_setup(model, model_file, data, params, loss, target, wrt, delta, from_file, row)
+    setup = _point_setup(model, model_file, data, params, loss, target, wrt, delta, from_file, row, delimiter)
     report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)

@@ -46,24 +46,28 @@ def predict(
     *,
     output: str | os.PathLike[str] | None = None,
     threshold: float | None = None,
+    delimiter: str = ",",
 ) -> Predictions:
     """yhat for every row of `data` by the model in `saved`, computed by the graph engine's forward pass.
 
     `saved` is a file written by `gradcli train --save` ('-' for stdin), the same document as a
     dict, or what `gradcli.train` returned. `data` is a CSV file's path, '-' or a mapping of
-    column -> values; columns the model does not use are kept as they are. `output` names a CSV
-    file to write (atomically). `threshold` (strictly between 0 and 1, for a model trained with
-    bce, whose yhat is a probability) adds a column `class`: 1 where yhat >= threshold, else 0.
+    column -> values; columns the model does not use are kept as they are. `delimiter` separates
+    the data file's fields (one character, or 'tab'); the output is comma-separated. `output` names
+    a CSV file to write (atomically). `threshold` (strictly between 0 and 1, for a model trained
+    with bce, whose yhat is a probability) adds a column `class`: 1 where yhat >= threshold, else 0.
     Raises GradcliError (and subclasses) for bad input.
     """
     from .engines.graph import build_graph, model_values
     from .errors import UndefinedError, placed
+    from .io.arguments import delimiter as checked_delimiter
     from .io.arguments import probability
     from .io.outputs import check_outputs
     from .io.saved import read_saved, saved_problem
     from .io.sources import is_spec, one_stdin, open_table
 
     threshold = probability(threshold, "--threshold", none=True)
+    delimiter = checked_delimiter(delimiter)
     one_stdin({"the parameter file": saved, "the data": data})
     outputs = check_outputs({"--output": output}, [os.fspath(s) for s in (saved, data) if is_spec(s)])
     document, source = _saved_document(saved)
@@ -72,7 +76,7 @@ def predict(
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
     problem, unused = saved_problem(model, source)
-    table = open_table(data)
+    table = open_table(data, delimiter=delimiter)
     added = ["yhat"] + ([CLASS_COLUMN] if threshold is not None else [])
     for name in added:
         if name in table.header:

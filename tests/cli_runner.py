@@ -80,7 +80,7 @@ with redirect_stdout(io.StringIO()) as out:
         code = exit.code
 print(json.dumps({"code": code, "out": out.getvalue(),
                   "sympy": "sympy" in sys.modules, "numpy": "numpy" in sys.modules,
-                  "pyarrow": "pyarrow" in sys.modules}))
+                  "pyarrow": "pyarrow" in sys.modules, "pydantic": "pydantic" in sys.modules}))
 """
 
 

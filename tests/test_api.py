@@ -326,3 +326,35 @@ def test_a_saved_model_is_accepted_as_parameters_and_as_a_start(tmp_path):
     assert again.params == report.params
     warm = gradcli.train(SAMPLES / "data.csv", init=tmp_path / "s.json")
     assert warm.result.initial == report.params and warm.params == pytest.approx(report.params, rel=1e-9)
+
+
+@pytest.mark.parametrize("delimiter, given", [(";", ";"), ("\t", "tab"), ("\t", "\\t"), ("\t", "\t")],
+                         ids=["semicolon", "tab-word", "tab-escape", "tab"])
+def test_a_file_with_another_delimiter_reads_as_the_comma_file(tmp_path, delimiter, given):
+    NOTE_PARAMS = {"b": 0.5, "w1": 2.0, "w2": -1.0}
+    other = tmp_path / "other.csv"
+    other.write_text((SAMPLES / "data.csv").read_text().replace(",", delimiter))
+    trained, comma = gradcli.train(other, delimiter=given), gradcli.train(SAMPLES / "data.csv")
+    assert (trained.model.text, trained.params, trained.history) == (comma.model.text, comma.params, comma.history)
+    (tmp_path / "note.csv").write_text((SAMPLES / "note.csv").read_text().replace(",", delimiter))
+    assert backprop(gradcli.gradients(NOTE_MODEL, data=tmp_path / "note.csv", params=NOTE_PARAMS,
+                                      delimiter=given)) == NOTE_GRADIENTS
+    assert gradcli.explain(NOTE_MODEL, data=tmp_path / "note.csv", params=NOTE_PARAMS, delimiter=given).agree
+    assert gradcli.graph(NOTE_MODEL, data=tmp_path / "note.csv", params=NOTE_PARAMS, delimiter=given).nodes
+    saved = {"model": "b + w1*x1", "inputs": ["x1"], "params": {"b": 1.0, "w1": 2.0}}
+    assert gradcli.predict(saved, other, delimiter=given).yhat.tolist() == \
+        gradcli.predict(saved, SAMPLES / "data.csv").yhat.tolist()
+
+
+@pytest.mark.parametrize("delimiter, needle", [
+    ("", "one character"), (";;", "one character"), ('"', "quote"), ("\n", "line break"), ("\r", "line break"),
+    (".", "part of a number"), (" ", "visible"), (None, "must be text"),
+])
+def test_a_bad_delimiter_is_a_gradcli_error(delimiter, needle):
+    for call in (lambda: gradcli.gradients(NOTE_MODEL, data=SAMPLES / "note.csv", delimiter=delimiter),
+                 lambda: gradcli.train(TRAIN_DATA, delimiter=delimiter),
+                 lambda: gradcli.predict({"model": "b", "inputs": [], "params": {"b": 1}}, TRAIN_DATA,
+                                         delimiter=delimiter)):
+        with pytest.raises(GradcliError, match="--delimiter") as info:
+            call()
+        assert needle in str(info.value)

@@ -67,6 +67,26 @@ def choice(value: Any, option: str, choices: Iterable[str]) -> str:
     return value
 
 
+def delimiter(value: Any, option: str = "--delimiter") -> str:
+    """The one character that separates a CSV file's fields: ',' (the default), ';', '|', ..., or a tab,
+    given as a tab, as the two characters \\t, or as the word tab."""
+    if not isinstance(value, str):
+        raise GradcliError(f"{option} must be text, got {_shown(value)}")
+    char = "\t" if value in ("\\t", "tab") else value
+    if len(char) != 1:
+        raise GradcliError(f"{option} must be one character (such as ';' or '|') or 'tab', got {_shown(value)}")
+    if char in "\r\n":
+        raise GradcliError(f"{option} cannot be a line break: lines end the rows")
+    if char == '"':
+        raise GradcliError(f"{option} cannot be a quote ({_shown(value)}): quotes enclose fields")
+    if char.isalnum() or char in ".+-_":
+        raise GradcliError(f"{option} cannot be {_shown(value)}: it can be part of a number or a name")
+    if not char.isascii() or not (char.isprintable() or char == "\t") or char == " ":
+        raise GradcliError(f"{option} must be a visible ASCII character such as ';' or '|', or 'tab'; "
+                           f"got {_shown(value)}")
+    return char
+
+
 def callback(value: Any, option: str) -> Callable[..., Any] | None:
     if value is not None and not callable(value):
         raise GradcliError(f"{option} must be a function or None, got {_shown(value)}")

@@ -14,7 +14,9 @@ Two paths read the same files the same way:
 
 Rules: a header row is required and columns are matched by name; UTF-8 with
 or without BOM; CRLF; quoted fields (also across lines); blank lines, and
-lines holding only spaces, are skipped. Line numbers count every physical
+lines holding only spaces, are skipped. Fields are separated by a comma unless
+the caller names another delimiter (one character, checked in arguments.py);
+every path honours it. Line numbers count every physical
 line from 1; a row's line is the line where the row starts.
 """
 
@@ -54,6 +56,15 @@ class _Declined(Exception):
     """The fast path cannot vouch for its result; the slow path decides."""
 
 
+class NotNumeric(DataError):
+    """A wanted column's cell that is not a finite number; `column` names the column, so that the
+    caller can say how to leave a text column out of the model."""
+
+    def __init__(self, message: str, column: str) -> None:
+        super().__init__(message)
+        self.column = column
+
+
 # ---------------------------------------------------------------- records, header, names
 
 
@@ -61,9 +72,9 @@ def _is_blank(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
 
 
-def _records(text: str, source: str) -> Iterator[tuple[int, int, list[str]]]:
+def _records(text: str, source: str, delimiter: str = ",") -> Iterator[tuple[int, int, list[str]]]:
     """(first line, last line, fields) of each non-blank record."""
-    reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+    reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     start = 1
     try:
         for record in reader:
@@ -86,14 +97,14 @@ def _check_header(record: list[str], line: int, source: str) -> list[str]:
     return header
 
 
-def _header_and_offset(raw: bytes, source: str) -> tuple[list[str], int]:
+def _header_and_offset(raw: bytes, source: str, delimiter: str = ",") -> tuple[list[str], int]:
     """The checked header and the byte offset where the data after it begins."""
     start = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     cut = raw.find(b"\n", _HEADER_PREFIX) + 1
     for end in ((cut, len(raw)) if 0 < cut < len(raw) else (len(raw),)):
         text = decode_utf8(raw[:end], source)
         try:
-            first, last, record = next(_records(text, source))
+            first, last, record = next(_records(text, source, delimiter))
         except StopIteration:
             continue
         except DataError:
@@ -115,9 +126,9 @@ def require_columns(header: Sequence[str], wanted: Sequence[str], source: str) -
             )
 
 
-def row_place(raw: bytes, source: str, row: int) -> str:
+def row_place(raw: bytes, source: str, row: int, delimiter: str = ",") -> str:
     """'line L (row R)' for the 1-based data row R: for a value found wrong after reading."""
-    records = _records(decode_utf8(raw, source), source)
+    records = _records(decode_utf8(raw, source), source, delimiter)
     next(records, None)  # the header
     for number, (first, _last, _fields) in enumerate(records, start=1):
         if number == row:
@@ -125,13 +136,21 @@ def row_place(raw: bytes, source: str, row: int) -> str:
     return f"row {row}"
 
 
-def read_header(raw: bytes, source: str) -> list[str]:
+def delimiter_name(delimiter: str) -> str:
+    """How messages and options write a delimiter: 'tab' for a tab, else the character quoted."""
+    return "tab" if delimiter == "\t" else repr(delimiter)
+
+
+def read_header(raw: bytes, source: str, delimiter: str = ",") -> list[str]:
     """The column names (checked: none empty, none twice), without reading the rows."""
-    header = _header_and_offset(raw, source)[0]
-    delimiter = next((d for d in ";\t|" if len(header) == 1 and d in header[0]), None)
-    if delimiter is not None:  # a file written with another delimiter reads as one column
+    header = _header_and_offset(raw, source, delimiter)[0]
+    other = next((d for d in ",;\t|" if d != delimiter and len(header) == 1 and d in header[0]), None)
+    if other is not None:  # a file written with another delimiter reads as one column
+        read = "comma-separated values" if delimiter == "," else f"values separated by {delimiter_name(delimiter)}"
+        option = "tab" if other == "\t" else f"'{other}'"
         raise DataError(f"{source}: the header is one column {show_text(header[0], 60)!r}: the file seems to be "
-                        f"separated by {delimiter!r}, and gradcli reads comma-separated values")
+                        f"separated by {delimiter_name(other)}, and gradcli reads {read}; "
+                        f"give --delimiter {option}")
     return header
 
 
@@ -139,27 +158,27 @@ def read_header(raw: bytes, source: str) -> list[str]:
 
 
 def read_csv_table(raw: bytes, source: str, wanted: Sequence[str] | None = None, *,
-                   keep_text: bool = False) -> CsvTable:
+                   keep_text: bool = False, delimiter: str = ",") -> CsvTable:
     """The wanted columns (default: every column) as finite float64 arrays.
 
     Only wanted columns must be numeric; with keep_text=True the others come
     back as their cells' text. Every defect is a one-line DataError naming the
-    source, line, row and column.
+    source, line, row and column. `delimiter` separates the fields (one character).
     """
-    header, offset = _header_and_offset(raw, source)
+    header, offset = _header_and_offset(raw, source, delimiter)
     require_columns(header, header if wanted is None else wanted, source)
     chosen = header if wanted is None else [name for name in header if name in wanted]
     if chosen:  # with no numeric column to check, blank-looking rows could be miscounted: read slowly
         for read in FAST_READERS:
             try:
-                return read(raw, offset, source, header, chosen, keep_text)
+                return read(raw, offset, source, header, chosen, keep_text, delimiter)
             except _Declined:
                 pass
-    return _read_slow(raw, source, header, chosen, keep_text)
+    return _read_slow(raw, source, header, chosen, keep_text, delimiter)
 
 
 def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
-                 keep_text: bool) -> CsvTable:
+                 keep_text: bool, delimiter: str = ",") -> CsvTable:
     """The fastest path (polars parses floats ~1.4x faster than pyarrow), for the common file.
 
     Taken only when every column is read, without quotes or lone CRs; it declines (for pyarrow)
@@ -181,6 +200,7 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
     try:
         frame = pl.read_csv(
             io.BytesIO(raw), has_header=False, skip_lines=raw.count(b"\n", 0, offset), raise_if_empty=False,
+            separator=delimiter,
             schema={name: pl.Float64 for name in header},  # every column is wanted here
         )
     except Exception:  # polars raises its own ComputeError, NoDataError, ... for what it refuses
@@ -201,14 +221,14 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
 
 
 def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
-               keep_text: bool) -> CsvTable:
+               keep_text: bool, delimiter: str = ",") -> CsvTable:
     import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
     if not raw.isascii():
         decode_utf8(raw, source)  # pyarrow does not check the columns it skips
-    line_breaks = raw.find(b'"') >= 0 and _quoted_line_breaks(raw)
+    line_breaks = raw.find(b'"') >= 0 and _quoted_line_breaks(raw, delimiter)
     others = [name for name in header if name not in wanted] if keep_text else []
     types = {name: pa.float64() for name in wanted} | {name: pa.string() for name in others}
     try:
@@ -217,7 +237,8 @@ def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted:
             # Arrow's thread pool can abort the process at exit ("terminate called without an active
             # exception", about 1 run in 200 under load): pyarrow reads on this thread only.
             read_options=pcsv.ReadOptions(column_names=header, use_threads=False),
-            parse_options=pcsv.ParseOptions(newlines_in_values=line_breaks, ignore_empty_lines=True),
+            parse_options=pcsv.ParseOptions(delimiter=delimiter, newlines_in_values=line_breaks,
+                                            ignore_empty_lines=True),
             convert_options=pcsv.ConvertOptions(
                 column_types=types, include_columns=[n for n in header if n in types], null_values=[],
                 strings_can_be_null=False, quoted_strings_can_be_null=False),
@@ -239,12 +260,12 @@ def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted:
 FAST_READERS = (_read_polars, _read_arrow)  # tried in turn; the slow path decides when all decline
 
 
-def _quoted_line_breaks(raw: bytes) -> bool:
+def _quoted_line_breaks(raw: bytes, delimiter: str = ",") -> bool:
     """Whether a quoted field holds a line break; _Declined unless every quote is plain.
 
-    Each quote toggles in/out of quotes. One that opens must follow a comma, a
+    Each quote toggles in/out of quotes. One that opens must follow a delimiter, a
     line end, the start (or BOM) or another quote; one that closes must come
-    before a comma, a line end, the end or another quote. The csv module
+    before a delimiter, a line end, the end or another quote. The csv module
     (strict) refuses anything else, where pyarrow would read `"1"2` as 12.
     Scanned in chunks that stay in cache.
     """
@@ -252,7 +273,7 @@ def _quoted_line_breaks(raw: bytes) -> bool:
 
     data = np.frombuffer(raw, dtype=np.uint8)
     edge = np.zeros(256, dtype=bool)
-    edge[list(b',\r\n"')] = True
+    edge[list(delimiter.encode("ascii") + b'\r\n"')] = True
     first = len(codecs.BOM_UTF8) if raw.startswith(codecs.BOM_UTF8) else 0
     inside = 0  # 1 while within quotes at the chunk's start
     breaks_inside = False
@@ -273,7 +294,8 @@ def _quoted_line_breaks(raw: bytes) -> bool:
     return breaks_inside
 
 
-def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], keep_text: bool) -> CsvTable:
+def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], keep_text: bool,
+               delimiter: str = ",") -> CsvTable:
     """The reference reader: record by record, cell by cell; stops at the first defect."""
     import numpy as np
 
@@ -281,7 +303,7 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
     others_at = [(name, header.index(name)) for name in header if name not in wanted] if keep_text else []
     values: dict[str, list[float]] = {name: [] for name in wanted}
     text: dict[str, list[str]] = {name: [] for name, _ in others_at}
-    records = _records(decode_utf8(raw, source), source)
+    records = _records(decode_utf8(raw, source), source, delimiter)
     next(records)  # the header, checked already
     rows = 0
     for line, _, record in records:
@@ -291,7 +313,10 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
         for name, i in wanted_at:
             value = finite_number(record[i])
             if value is None:  # parse_number raises, saying why
-                value = parse_number(record[i], f"{source}: line {line} (row {rows}), column {show_text(name)!r}")
+                try:
+                    value = parse_number(record[i], f"{source}: line {line} (row {rows}), column {show_text(name)!r}")
+                except DataError as err:
+                    raise NotNumeric(str(err), name) from None
             values[name].append(value)
         for name, i in others_at:
             text[name].append(record[i])
@@ -299,6 +324,31 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
         raise DataError(f"{source}: there is a header but no data rows")
     columns = {name: np.array(values[name], dtype=np.float64) for name in wanted}
     return CsvTable(source, header, columns, rows, text if keep_text else None)
+
+
+def text_columns(raw: bytes, source: str, names: Sequence[str], delimiter: str = ",",
+                 sample: int = 10_000) -> list[str]:
+    """The names among `names` whose cells are mostly not numbers (in the first `sample` rows).
+
+    For a message only, after a read failed: a column of city names gets a hint, a column of
+    numbers with one typo does not.
+    """
+    try:
+        records = _records(decode_utf8(raw, source), source, delimiter)
+        header = [cell.strip() for cell in next(records)[2]]
+        at = {name: header.index(name) for name in names if name in header}
+        filled, numbers = dict.fromkeys(at, 0), dict.fromkeys(at, 0)
+        for count, (_, _, record) in enumerate(records):
+            if count == sample:
+                break
+            for name, i in at.items():
+                cell = record[i] if i < len(record) else ""
+                if cell.strip():
+                    filled[name] += 1
+                    numbers[name] += finite_number(cell) is not None
+    except (DataError, StopIteration):
+        return []
+    return [name for name in at if filled[name] and numbers[name] * 2 < filled[name]]
 
 
 def _width_error(record: list[str], header: list[str], where: str) -> None:

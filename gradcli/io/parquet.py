@@ -49,7 +49,7 @@ class ParquetTable(Table):
             schema = pq.read_schema(path)
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
             raise DataError(f"{name}: not a readable Parquet file ({' '.join(str(err).split())[:200]})") from None
-        return cls(name, b"", list(schema.names), path)
+        return cls(name, b"", list(schema.names), path=path)
 
     def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
         """The wanted columns as checked float64 arrays (keep_text: the others as text)."""

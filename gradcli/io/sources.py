@@ -88,7 +88,7 @@ def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params"
 
 
 def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
-               from_file: bool) -> tuple[Mapping[str, Any] | None, list[str]]:
+               from_file: bool, delimiter: str = ",") -> tuple[Mapping[str, Any] | None, list[str]]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
     of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use."""
     from .values import parse_assignments
@@ -101,11 +101,18 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     if is_inline(data):
         return {name: [value] for name, value in parse_assignments(data, "--data").items()}, []
     text = os.fspath(data)
-    table = open_table(text, "--data" if text != "-" else "data")
+    table = open_table(text, "--data" if text != "-" else "data", delimiter)
     from ..language.columns import model_columns
 
     wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file)
-    read = table.read([*wanted, target])
+    from .csv import NotNumeric
+
+    try:
+        read = table.read([*wanted, target])
+    except NotNumeric as err:
+        if err.column == target or not table.text_columns([err.column]):
+            raise
+        raise DataError(f"{err}; the column holds text: leave it out of the model") from None
     return read.columns, table.unused(read.columns)
 
 
@@ -116,18 +123,25 @@ class Table:
     name: str  # "stdin" or the path as given, for messages
     raw: bytes
     header: list[str]
+    delimiter: str = ","
 
     def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
         """The wanted columns as checked float64 arrays (keep_text: the others as their cells' text)."""
         from .csv import read_csv_table
 
-        return read_csv_table(self.raw, self.name, list(wanted), keep_text=keep_text)
+        return read_csv_table(self.raw, self.name, list(wanted), keep_text=keep_text, delimiter=self.delimiter)
+
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        """The names among `names` that are columns of text rather than numbers (for a hint)."""
+        from .csv import text_columns
+
+        return text_columns(self.raw, self.name, list(names), self.delimiter)
 
     def place(self, row: int) -> str:
         """'line L (row R)' for the 1-based data row R."""
         from .csv import row_place
 
-        return row_place(self.raw, self.name, row)
+        return row_place(self.raw, self.name, row, self.delimiter)
 
     def unused(self, used: Collection[str]) -> list[str]:
         """A warning for each column that is not used."""
@@ -156,18 +170,23 @@ class ColumnsTable(Table):
                 raise DataError(f"{self.name}: the columns have different lengths")
         return CsvTable(self.name, self.header, columns, rows, text)
 
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        return []  # Python values that are not numbers are told by as_columns
+
     def place(self, row: int) -> str:
         return f"row {row}"
 
 
-def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
+def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: str = ",") -> Table:
     """A CSV or Parquet file or '-' (CSV on stdin) with its header read and checked, or a mapping of
-    column -> values."""
+    column -> values.
+
+    `delimiter` separates a CSV file's fields (one character, checked by arguments.delimiter)."""
     from .csv import read_header
     from .values import data_max_bytes, read_text_source
 
     if isinstance(data, Mapping):
-        return ColumnsTable("data", b"", [str(name) for name in data], {str(k): v for k, v in data.items()})
+        return ColumnsTable("data", b"", [str(name) for name in data], data={str(k): v for k, v in data.items()})
     if not is_spec(data):
         raise DataError(f"{what} must be a CSV file's path, '-' or a mapping of column name -> values; "
                         f"got {type(data).__name__}")
@@ -179,7 +198,7 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data") -> Table:
         if is_parquet(path):
             return ParquetTable.open(path, name)
     raw = read_text_source(path, what, max_bytes=data_max_bytes())
-    return Table(name, raw, read_header(raw, name))
+    return Table(name, raw, read_header(raw, name, delimiter), delimiter)
 
 
 @dataclass
@@ -194,13 +213,16 @@ class PointInputs:
 
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
-                 params: Mapping[str, Any] | Spec | None, loss: str, target: str) -> PointInputs:
+                 params: Mapping[str, Any] | Spec | None, loss: str, target: str,
+                 delimiter: str = ",") -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in."""
+    from .arguments import delimiter as checked_delimiter
     from .arguments import text
 
     text(loss, "--loss"), text(target, "--target")
+    delimiter = checked_delimiter(delimiter)
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
     text, from_file = model_text(model, model_file)
     values = param_values(params)
-    columns, notes = point_data(data, text, loss, target, from_file)
+    columns, notes = point_data(data, text, loss, target, from_file, delimiter)
     return PointInputs(text, from_file, values, columns, notes)

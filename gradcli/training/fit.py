@@ -12,7 +12,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Collection, Mapping
 
 from ..errors import DataError, RoleError, unused
 from ..language.columns import model_columns
@@ -32,9 +32,10 @@ class ChosenModel:
     default: bool  # True: made from the columns because no --model was given
 
 
-def default_model(header: list[str], target: str, source: str) -> ChosenModel:
-    """b + w1*x1 + ... over every non-target column: column x<k> gets weight w<k>, any other column c gets w_c."""
-    columns = [name for name in header if name != target]
+def default_model(header: list[str], target: str, source: str, leave_out: Collection[str] = ()) -> ChosenModel:
+    """b + w1*x1 + ... over every non-target column (but those left out): column x<k> gets weight w<k>,
+    any other column c gets w_c; no weight takes the name of a column."""
+    columns = [name for name in header if name != target and name not in leave_out]
     if not columns:
         raise DataError(f"{source}: the only column is the target {target!r}; there is nothing to learn from")
     for name in columns:
@@ -233,10 +234,12 @@ def train(
     history: str | os.PathLike[str] | None = None,
     plot: str | os.PathLike[str] | None = None,
     progress: Callable[[int, float], None] | None = None,
+    delimiter: str = ",",
 ) -> TrainReport:
     """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
 
-    `data` is a CSV file's path, '-' for stdin, or a mapping of column name -> values. Without
+    `data` is a CSV file's path, '-' for stdin (fields separated by `delimiter`: one character, or
+    'tab'), or a mapping of column name -> values. Without
     `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
     (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
     all of them or none, each atomically, unless training diverged; they are checked before
@@ -247,11 +250,13 @@ def train(
     """
     from ..errors import UndefinedError, placed
     from ..io.arguments import callback, number, parameter_values, text
+    from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
+    delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
     outputs = check_outputs({"--save": save, "--plot": plot, "--history": history}, inputs)
@@ -261,11 +266,11 @@ def train(
         text, from_file = model_text(model, model_file)
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
-    table = open_table(data)
+    table = open_table(data, delimiter=delimiter)
     source = table.name
     chosen = chosen or default_model(table.header, target, source)
     problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)
-    read = table.read([*problem.inputs, target])
+    read = _read_numbers(table, [*problem.inputs, target], chosen, target)
     warnings = options.ignored() + table.unused({*problem.inputs, target})
     try:
         report = fit(chosen, problem, read.columns, read.rows, options, start, delta, progress, source, from_file,
@@ -276,6 +281,24 @@ def train(
     if outputs and not report.result.diverged:
         _write_outputs(report, outputs)
     return report
+
+
+def _read_numbers(table: Any, wanted: list[str], chosen: ChosenModel, target: str) -> Any:
+    """The columns the model uses; a column of text among them is an error that says how to leave it out."""
+    from ..io.csv import NotNumeric
+
+    try:
+        return table.read(wanted)
+    except NotNumeric as err:
+        if err.column == target or not table.text_columns([err.column]):
+            raise
+        if not chosen.default:
+            raise DataError(f"{err}; the column holds text: leave it out of the model") from None
+        text = table.text_columns([name for name in table.header if name != target])
+        if [name for name in table.header if name != target and name not in text]:
+            instead = default_model(table.header, target, table.name, leave_out=text).text
+            raise DataError(f'{err}; the column holds text: leave it out with --model, e.g. --model "{instead}"') from None
+        raise DataError(f"{err}; the column holds text, and no other column but the target holds numbers") from None
 
 
 def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | None, seed: int, tol: float,

@@ -596,6 +596,12 @@ class TestStartUp:
         assert found["code"] == 0
         assert found["sympy"] and found["numpy"]
 
+    def test_the_worked_example_never_imports_pydantic(self, tmp_path):
+        # Typer converts option values through pydantic unless told how; gradcli tells it (cli.py).
+        found = probe(["grad", *NOTE_ARGS[:1], *NOTE_ARGS[3:], "--rtol", "1e-9", "--wrt", "w1,w2"], tmp_path)
+        assert found["code"] == 0 and "w1" in found["out"]
+        assert not found["pydantic"], found
+
     def test_import_gradcli_is_light(self, tmp_path):
         proc = subprocess.run(
             [sys.executable, "-c", "import sys, gradcli; print('sympy' in sys.modules, 'numpy' in sys.modules)"],

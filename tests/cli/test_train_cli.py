@@ -768,3 +768,73 @@ class TestLossCurve:
         (tmp_path / "wide.csv").write_text("x1,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
         result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200", "--no-precondition")
         assert "log scale)" in result.out, result.out
+
+
+class TestDelimiter:
+    """--delimiter on every command that reads CSV: a semicolon or a tab file reads as the comma file."""
+
+    def test_train_grad_and_predict_read_a_semicolon_and_a_tab_file_as_the_comma_file(self, gradcli, tmp_path):
+        comma = (SAMPLES / "houses.csv").read_text()
+        (tmp_path / "semi.csv").write_text(comma.replace(",", ";"))
+        (tmp_path / "tab.tsv").write_text(comma.replace(",", "\t"))
+        expected = trained(gradcli("train", HOUSES, "--target", "price", "--format", "json"))
+        semi = trained(gradcli("train", "semi.csv", "--delimiter", ";", "--target", "price", "--format", "json"))
+        assert {**semi, "seconds": None} == {**expected, "seconds": None}
+        grad = gradcli("grad", HOUSES_MODEL, "--data", "tab.tsv", "--delimiter", "tab", "--target", "price",
+                       "--params", "b=1,w_size=100,w_age=-5", "--format", "csv")
+        assert grad.code == 0, grad
+        assert grad.out == gradcli("grad", HOUSES_MODEL, "--data", HOUSES, "--target", "price",
+                                   "--params", "b=1,w_size=100,w_age=-5", "--format", "csv").out
+        (tmp_path / "m.json").write_text('{"model": "b + w*size", "inputs": ["size"], "params": {"b": 1, "w": 2}}')
+        predicted = gradcli("predict", "m.json", "tab.tsv", "--delimiter", "\\t")
+        assert predicted.code == 0, predicted
+        assert predicted.out == gradcli("predict", "m.json", HOUSES).out  # written comma-separated
+
+    @pytest.mark.parametrize("value, needle", [("", "one character"), (";;", "one character"),
+                                               ('"', "quote"), ("\n", "line break")],
+                             ids=["empty", "two", "quote", "newline"])
+    def test_a_bad_delimiter_is_one_line(self, gradcli, value, needle):
+        one_line_error(gradcli("train", DATA, "--delimiter", value), "--delimiter", needle)
+
+
+class TestTextColumnHint:
+    """A text column that the model uses: exit 2, one line naming the file, line, row and column, with a hint."""
+
+    CITIES = "x1,city,size,y\n1,Lyon,3,2\n2,Paris,4,3\n3,Nice,5,4\n"
+
+    def test_the_default_model_suggests_itself_without_the_text_columns(self, gradcli, tmp_path):
+        (tmp_path / "t.csv").write_text(self.CITIES)
+        err = one_line_error(gradcli("train", "t.csv"), "t.csv: line 2 (row 1), column 'city': 'Lyon'")
+        assert err.rstrip().endswith('leave it out with --model, e.g. --model "b + w1*x1 + w_size*size"'), err
+        suggested = err.rstrip().split("--model ")[-1].strip('"')
+        assert trained(gradcli("train", "t.csv", "--model", suggested, "--format", "json"))["model"] == suggested
+
+    def test_a_given_model_is_told_to_leave_it_out(self, gradcli, tmp_path):
+        (tmp_path / "t.csv").write_text(self.CITIES)
+        for args in (["train", "t.csv", "--model", "b + w*city"], ["grad", "b + w*city", "--data", "t.csv"]):
+            err = one_line_error(gradcli(*args), "t.csv: line 2 (row 1), column 'city'")
+            assert err.rstrip().endswith("the column holds text: leave it out of the model"), err
+
+
+def test_the_suggestion_leaves_out_every_text_column_and_takes_no_columns_name(tmp_path):
+    import gradcli
+    from gradcli import DataError
+
+    (tmp_path / "w.csv").write_text("x1,w_city,city,note,y\n1,a,Lyon,n,2\n2,b,Paris,3,3\n3,c,Nice,m,4\n")
+    with pytest.raises(DataError) as info:
+        gradcli.train(tmp_path / "w.csv")
+    assert str(info.value).endswith('leave it out with --model, e.g. --model "b + w1*x1"'), info.value
+
+
+def test_a_typo_in_a_number_column_gets_no_hint(tmp_path):
+    import gradcli
+    from gradcli import DataError
+
+    (tmp_path / "typo.csv").write_text("x1,c,y\n1,2,3\n2,x,3\n3,4,5\n")
+    with pytest.raises(DataError) as info:
+        gradcli.train(tmp_path / "typo.csv")
+    assert str(info.value) == f"{tmp_path / 'typo.csv'}: line 3 (row 2), column 'c': 'x' is not a decimal number"
+    (tmp_path / "labels.csv").write_text("x1,y\n1,yes\n2,no\n")
+    with pytest.raises(DataError) as info:  # the target: no hint about --model
+        gradcli.train(tmp_path / "labels.csv")
+    assert "--model" not in str(info.value)

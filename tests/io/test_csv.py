@@ -359,3 +359,59 @@ def test_write_csv_needs_every_header_column_and_equal_lengths():
         write_csv(["x", "y"], {"x": np.array([1.0])}, io.StringIO())
     with pytest.raises(ValueError, match="lengths"):
         write_csv(["x", "y"], {"x": np.array([1.0]), "y": np.array([1.0, 2.0])}, io.StringIO())
+
+
+# ---------------------------------------------------------------- another delimiter
+
+
+def written(rows: list[list[str]], delimiter: str) -> bytes:
+    import csv
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator="\n").writerows(rows)
+    return out.getvalue().encode()
+
+
+NUMBERS = [["x1", "x2", "y"], ["1.5", "2", "1"], ["-3e2", "0.25", "4"], ["7", "+.5", "8"]]
+# A text column whose cells hold every delimiter, a quote and a line break: quoted in each file.
+WITH_TEXT = [["x1", "note", "y"], ["1.5", "a, b; c|d\te", "2"], ["-3e2", 'say "hi"\nthere', "4"], ["7", "plain", "8"]]
+
+
+@pytest.mark.parametrize("delimiter", [";", "\t", "|"], ids=["semicolon", "tab", "bar"])
+class TestDelimiter:
+    def test_every_path_reads_it_as_the_comma_file_is_read(self, delimiter):
+        for rows, keep_text, readers in [(NUMBERS, False, {"polars": table._read_polars, "pyarrow": table._read_arrow}),
+                                         (WITH_TEXT, True, {"pyarrow": table._read_arrow})]:
+            comma, other = written(rows, ","), written(rows, delimiter)
+            wanted = ["x1", "y"] if keep_text else None
+            expected = read_csv_table(comma, "data.csv", wanted, keep_text=keep_text)
+            header, offset = table._header_and_offset(other, "data.csv", delimiter)
+            assert header == rows[0]
+            chosen = [name for name in header if wanted is None or name in wanted]
+            found = {name: read(other, offset, "data.csv", header, chosen, keep_text, delimiter)
+                     for name, read in readers.items()}
+            found["slow"] = table._read_slow(other, "data.csv", header, chosen, keep_text, delimiter)
+            found["read_csv_table"] = read_csv_table(other, "data.csv", wanted, keep_text=keep_text,
+                                                     delimiter=delimiter)
+            for name, got in found.items():
+                assert as_lists(got) == as_lists(expected) and got.text == expected.text, (name, rows[0])
+
+    def test_a_defect_is_placed_as_in_the_comma_file(self, delimiter):
+        rows = [*NUMBERS, ["9", "x", "1"]]
+        raw = written(rows, delimiter)
+        with pytest.raises(DataError) as info:
+            read_csv_table(raw, "data.csv", delimiter=delimiter)
+        assert str(info.value) == "data.csv: line 5 (row 4), column 'x2': 'x' is not a decimal number"
+        assert table.row_place(raw, "data.csv", 3, delimiter) == "line 4 (row 3)"
+
+    def test_the_comma_file_read_with_it_names_the_comma(self, delimiter):
+        with pytest.raises(DataError) as info:
+            read_header(written(NUMBERS, ","), "data.csv", delimiter)
+        assert "seems to be separated by ','" in str(info.value) and "give --delimiter ','" in str(info.value)
+
+
+@pytest.mark.parametrize("delimiter, option", [(";", "';'"), ("\t", "tab"), ("|", "'|'")])
+def test_a_file_with_another_delimiter_says_which_to_give(delimiter, option):
+    with pytest.raises(DataError) as info:
+        read_header(written(NUMBERS, delimiter), "data.csv")
+    assert str(info.value).endswith(f"and gradcli reads comma-separated values; give --delimiter {option}")
