@@ -365,7 +365,7 @@ def train(
     seed: Annotated[int, typer.Option("--seed", help="Seed for shuffling and for a random start.")] = 0,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
-    precondition: Annotated[bool, typer.Option("--precondition/--no-precondition", help="Step in coordinates where the loss is about as curved in every direction (inputs of any scale need no --lr tuning); off: the textbook update on the parameters themselves.")] = True,
+    no_precondition: Annotated[bool, typer.Option("--no-precondition", help="The textbook update on the parameters themselves. By default the optimisers step in coordinates where the loss is about as curved in every direction, so inputs of any scale need no --lr tuning.")] = False,
     init: Annotated[Optional[str], typer.Option("--init", metavar="NAME=VALUE,...|FILE", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
     save: Annotated[Optional[str], typer.Option("--save", metavar="FILE", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
     plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
@@ -387,7 +387,7 @@ def train(
         with epoch_progress(quiet, epochs) as update:
             report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                                   tol=tol, patience=patience, precondition=precondition, init=init, save=save, history=history,
+                                   tol=tol, patience=patience, precondition=not no_precondition, init=init, save=save, history=history,
                                    plot=plot, progress=update, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
@@ -545,12 +545,12 @@ class DiffFormat(str, Enum):
     latex = "latex"
 
 
-@app.command()
+@app.command(cls=Command)
 def diff(
     expression: Annotated[Optional[str], typer.Argument(help="The expression, e.g. \"x**2*sin(x)\" ('-' for stdin).", show_default=False)] = None,
     expression_file: Annotated[Optional[str], typer.Option("--expression-file", help="Read the expression from a file ('-' for stdin).", show_default=False)] = None,
     wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="With respect to these names (comma-separated or repeated; default: every name).", show_default=False)] = None,
-    order: Annotated[int, typer.Option("--order", "-k", help="The order of the derivative (several names: 1 gradient, 2 Hessian).", min=1)] = 1,
+    order: Annotated[int, typer.Option("--order", "-k", help="The order of the derivative, 1 to 6 (several names: 1 gradient, 2 Hessian).")] = 1,
     at: Annotated[Optional[str], typer.Option("--at", help="The point: NAME=VALUE,... for every name, or a JSON file.", show_default=False)] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - g| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
@@ -578,7 +578,7 @@ def diff(
         raise typer.Exit(1)
 
 
-@app.command()
+@app.command(cls=Command)
 def hessian(
     model: ModelArgument = None,
     model_file: ModelFileOption = None,
@@ -621,7 +621,7 @@ class CheckFormat(str, Enum):
     json = "json"
 
 
-@app.command()
+@app.command(cls=Command)
 def check(
     model: ModelArgument = None,
     claim: Annotated[str | None, typer.Option("--claim", "-c", help="The claimed derivative of the per-row loss, in the model's names, the target and yhat (the model's output).", show_default=False)] = None,
@@ -633,8 +633,8 @@ def check(
     target: TargetOption = "y",
     data: Annotated[str | None, typer.Option("--data", "-d", help="Check at these points too: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
     params: Annotated[str | None, typer.Option("--params", "-p", help="The parameters at the data's points: NAME=VALUE,... or a JSON file.", show_default=False)] = None,
-    points: Annotated[int, typer.Option("--points", "-n", help="Random points to compare at.", min=0)] = 200,
-    seed: Annotated[int, typer.Option("--seed", help="Seed of the random points.", min=0)] = 0,
+    points: Annotated[int, typer.Option("--points", "-n", help="Random points to compare at (0 or more).")] = 200,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the random points (0 or more).")] = 0,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: equal when |c - d| <= atol + rtol*max(|c|, |d|).")] = 1e-7,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-10,
     fmt: Annotated[CheckFormat, typer.Option("--format", "-f", help="table for people; json for programs.")] = CheckFormat.table,

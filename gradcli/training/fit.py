@@ -182,7 +182,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: 
     check = final_gradient_check(trainer, result.params, delta, from_file)
     report = TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta)
     if report.at_optimum is False:
-        scaling = "" if options.precondition else ", --precondition"
+        scaling = "" if options.precondition else ", preconditioning (leave out --no-precondition)"
         report.warnings.append(
             f"least squares reaches a loss of {closed.loss:.6g}, below the trained {result.loss:.6g}: training "
             f"stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer{scaling}, "
@@ -310,7 +310,7 @@ def _options(optimizer: str, lr: float | None, epochs: int, batch_size: int | No
         choice(optimizer, "--optimizer", OPTIMIZERS), number(lr, "--lr", above=0.0, none=True),
         whole(epochs, "--epochs", 1), whole(batch_size, "--batch-size", 1, none=True), whole(seed, "--seed", 0),
         number(tol, "--tol", least=0.0), whole(patience, "--patience", 1),
-        flag(precondition, "--precondition"))
+        flag(precondition, "precondition"))
 
 
 def _write_outputs(report: TrainReport, outputs: Mapping[str, Any]) -> None:

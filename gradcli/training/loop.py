@@ -174,7 +174,7 @@ class Trainer:
     def _divergence(loss: float, epoch: int, options: TrainOptions, preconditioned: bool) -> str:
         rate = options.learning_rate
         scaling = ("inputs centred and scaled to similar ranges" if preconditioned
-                   else "--precondition (on by default), or inputs centred and scaled to similar ranges")
+                   else "preconditioning (leave out --no-precondition), or inputs centred and scaled to similar ranges")
         advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, {scaling}, "
                   "or --optimizer lbfgs, which needs no learning rate"
                   if rate is not None else f"try {scaling}")

@@ -99,7 +99,7 @@ class TestStopping:
     def test_divergence_is_reported_with_advice(self):
         report = sample_fit("houses.csv", "price", optimizer="gd", lr=1.0, precondition=False)
         assert report.result.diverged and not report.result.converged
-        assert "--lr 0.1" in report.result.stop_reason and "--precondition" in report.result.stop_reason
+        assert "--lr 0.1" in report.result.stop_reason and "--no-precondition" in report.result.stop_reason
         assert report.failed and report.check is None and report.closed_form is None
         assert math.isnan(report.result.loss)
         assert report.to_dict()["loss"] is None  # JSON has no NaN
