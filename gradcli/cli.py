@@ -587,6 +587,7 @@ def hessian(
     target: TargetOption = "y",
     data: DataOption = None,
     params: ParamsOption = None,
+    delimiter: DelimiterOption = ",",
     wrt: WrtOption = None,
     hvp: Annotated[Optional[str], typer.Option("--hvp", help="One Hessian-vector product H v instead of the matrix: v as NAME=VALUE,... (names left out are 0).", show_default=False)] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance, against the matrix's largest entry too.")] = 1e-9,
@@ -603,7 +604,7 @@ def hessian(
     """
     with user_errors():
         report = gradcli.hessian(_unmarked(model), loss, data, params, model_file=model_file, target=target,
-                                 wrt=wrt or None, delta=delta, rtol=rtol, atol=atol, hvp=hvp)
+                                 wrt=wrt or None, delta=delta, rtol=rtol, atol=atol, hvp=hvp, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     from .views import hessian as view
@@ -633,6 +634,7 @@ def check(
     target: TargetOption = "y",
     data: Annotated[str | None, typer.Option("--data", "-d", help="Check at these points too: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)] = None,
     params: Annotated[str | None, typer.Option("--params", "-p", help="The parameters at the data's points: NAME=VALUE,... or a JSON file.", show_default=False)] = None,
+    delimiter: DelimiterOption = ",",
     points: Annotated[int, typer.Option("--points", "-n", help="Random points to compare at (0 or more).")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random points (0 or more).")] = 0,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: equal when |c - d| <= atol + rtol*max(|c|, |d|).")] = 1e-7,
@@ -651,7 +653,7 @@ def check(
     with user_errors():
         report = gradcli.check(_unmarked(model), _unmarked(claim), wrt, loss, data, params, model_file=model_file,
                                claim_file=claim_file, target=target, delta=delta, points=points, seed=seed,
-                               rtol=rtol, atol=atol)
+                               rtol=rtol, atol=atol, delimiter=delimiter)
     for note in report.warnings:
         warn(note)
     from .views import check as view

@@ -83,11 +83,13 @@ def hessian(
     rtol: float = RTOL,
     atol: float = ATOL,
     hvp: Mapping[str, float] | str | None = None,
+    delimiter: str = ",",
 ) -> HessianReport:
     """The Hessian of the mean loss with respect to the parameters (what `gradcli hessian` does).
 
     Arguments as for gradcli.gradients. `hvp` (a mapping or NAME=VALUE,...; names left out are 0)
-    asks for one Hessian-vector product H v instead of the whole matrix. Two values agree when
+    asks for one Hessian-vector product H v instead of the whole matrix. `delimiter` separates a CSV
+    file's fields. Two values agree when
     |s - g| <= atol + rtol * (|s| + the largest |entry|): entries are means of per-row terms, so
     rounding is relative to the matrix, not to each entry. Raises GradcliError for bad input.
     """
@@ -102,7 +104,7 @@ def hessian(
     from .io.sources import param_values, point_inputs
 
     check_tolerances(rtol, atol)
-    given = point_inputs(model, model_file, data, params, loss, target)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
                     from_file=given.from_file)
     problem, values, columns, rows, names = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
