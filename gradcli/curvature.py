@@ -18,6 +18,7 @@ from .language.losses import DEFAULT_DELTA
 
 RTOL = 1e-9
 ATOL = 1e-12
+MAX_MATRIX = 400  # parameters: the whole matrix is this many sweeps of a graph as large; above, --hvp
 
 
 @dataclass
@@ -126,6 +127,10 @@ def hessian(
                 raise GradcliError(f"--hvp {name!r} is not a parameter of the derivatives asked for "
                                    f"(parameters: {', '.join(names)})")
         vector = [float(v.get(name, 0.0)) for name in names]
+    elif len(names) > MAX_MATRIX:
+        raise GradcliError(f"the Hessian of {len(names):,} parameters is {len(names):,} sweeps of {len(names):,} "
+                           f"entries each; gradcli gives the whole matrix up to {MAX_MATRIX} parameters: "
+                           "ask for one product H v with --hvp, or fewer names with --wrt")
     report = HessianReport(problem.model_text.strip(), problem.loss_name, names, dict(values), rows, swept.loss,
                            list(swept.gradient), None, None, None, fd_rtol=fd_rtol, rtol=rtol, atol=atol,
                            warnings=warnings)

@@ -189,3 +189,12 @@ class TestWrtInputsAndTarget:
 
     def test_a_name_that_is_nothing_lists_parameters_inputs_and_target(self, gradcli):
         one_line_error(gradcli("grad", "b+w1*x1", "--wrt", "zz"), "'zz'", "parameters: b, w1", "inputs and target: x1, y")
+
+
+def test_a_hessian_too_large_to_give_whole_says_to_use_hvp():
+    from gradcli.curvature import MAX_MATRIX
+
+    names = [f"w{i}" for i in range(MAX_MATRIX + 1)]
+    model = " + ".join(f"{name}*x1" for name in names)
+    with pytest.raises(GradcliError, match="--hvp"):
+        gradcli.hessian(model, data={"x1": [1.0], "y": [0.0]})
