@@ -440,10 +440,12 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
         raise SymbolicUnavailable(f"finds no value where backprop does ({err})") from None
     except GradcliError:
         raise
-    except (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError) as err:
+    except (ArithmeticError, LookupError, NameError, TypeError, ValueError, NotImplementedError,
+            RecursionError) as err:
         if not _raised_outside_gradcli(err):
             raise  # a bug of ours, not a limit of SymPy's: it must not pass for one
-        # SymPy's limits on an expression it cannot take (a ComplexInfinity it cannot print, say)
+        # SymPy's limits on an expression it cannot take (a ComplexInfinity it cannot print, say, or a
+        # DiracDelta in a second derivative that lambdify's code has no function for: a NameError)
         raise SymbolicUnavailable(f"cannot evaluate this expression ({type(err).__name__} in SymPy)") from None
     return found, formulas, latexed
 

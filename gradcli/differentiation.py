@@ -67,6 +67,7 @@ class DiffReport:
     witness: str  # "symbolic", or "finite differences" when SymPy could not answer in time
     graph_nodes: int  # operations in the largest derivative graph the graph engine evaluated
     warnings: list[str] = field(default_factory=list)
+    at_kink: bool = False  # abs or relu of exactly 0 here: the values are not compared
 
     @property
     def failed(self) -> bool:
@@ -84,7 +85,8 @@ class DiffReport:
             "point": self.point, "value": self.value,
             "derivatives": [d.to_dict() for d in self.derivatives],
             "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol,
-            "witness": self.witness, "graph_nodes": self.graph_nodes, "warnings": self.warnings,
+            "witness": self.witness, "graph_nodes": self.graph_nodes, "at_kink": self.at_kink,
+            "warnings": self.warnings,
         }
         if self.kind == "gradient":
             out["gradient"] = {d.wrt[0]: d.graph_value for d in self.derivatives}
@@ -206,20 +208,28 @@ def diff(
         warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
                         f"(rtol {fd_tol:.2g}, atol {fd_tol:.2g} x max(1, |f|))")
 
+    # At a kink (abs or relu of exactly 0, in the expression or in its derivative graph) the next
+    # derivative does not exist: finite differences straddle it, and SymPy may take the other side.
+    kinks = Evaluator.of(prior if kind == "derivative" else tree, chosen, others).kinks(values, columns, 1)
+    for kink in kinks:
+        warnings.append(f"{kink.text} is at its kink (argument exactly 0) here: the derivative is not defined "
+                        "at this point, so the values are not compared")
+
     results = []
     for label, key, g, fd in zip(labels, keys, graph_values, fd_values):
         s = symbolic_values.get(label)
         results.append(Derivative(
             wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g, fd_value=fd,
             abs_diff=abs(s - g) if s is not None else None,
-            agree=_agrees(s, g, rtol, atol) if s is not None else None,
-            fd_agree=bool(math.isfinite(fd) and _agrees(g, fd, fd_tol, fd_tol * max(1.0, abs(value)))),
+            agree=_agrees(s, g, rtol, atol) if s is not None and not kinks else None,
+            fd_agree=None if kinks else bool(math.isfinite(fd) and _agrees(g, fd, fd_tol, fd_tol * max(1.0, abs(value)))),
             latex=latexed.get(label)))
     verdicts = [d.agree for d in results if d.agree is not None]
     if witness != "symbolic":
-        verdicts += [d.fd_agree for d in results]
+        verdicts += [d.fd_agree for d in results if d.fd_agree is not None]
     return DiffReport(text.strip(), kind, order, chosen, point, value, results,
-                      all(verdicts) if verdicts else None, rtol, atol, fd_tol, witness, nodes, warnings)
+                      all(verdicts) if verdicts else None, rtol, atol, fd_tol, witness, nodes, warnings,
+                      at_kink=bool(kinks))
 
 
 def _hessian_by_differences(tree: Any, chosen: list[str], others: list[str], values: Mapping[str, float],

@@ -198,3 +198,20 @@ def test_a_hessian_too_large_to_give_whole_says_to_use_hvp():
     model = " + ".join(f"{name}*x1" for name in names)
     with pytest.raises(GradcliError, match="--hvp"):
         gradcli.hessian(model, data={"x1": [1.0], "y": [0.0]})
+
+
+def test_a_dirac_delta_in_sympys_derivative_hands_over_to_finite_differences():
+    # d2/dx2 abs(relu(x)) is DiracDelta(x) to SymPy, which lambdify cannot evaluate (a NameError):
+    # a limit of SymPy's, not a bug of gradcli's, so finite differences are the second witness.
+    report = gradcli.diff("abs(relu(x))", "x", 2, "x=0.5")
+    assert report.witness == "finite differences" and report.derivatives[0].graph_value == 0.0
+
+
+def test_at_a_kink_nothing_is_compared_and_nothing_fails(gradcli):
+    # relu(x) at x = 0: no derivative exists; finite differences straddle the kink (0.5), and at
+    # order 2 they see a spike. Never a false "disagree": exit 0, the kink named.
+    for order in ("1", "2"):
+        result = gradcli("diff", "abs(relu(x))", "--at", "x=0", "--order", order, "--format", "json")
+        assert result.code == 0, result
+        doc = result.json()
+        assert doc["at_kink"] is True and doc["agree"] is None and "kink" in result.err

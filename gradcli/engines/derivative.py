@@ -127,6 +127,17 @@ class Evaluator:
         result = run(plan, values, data, rows, diagnose=True)
         return result.loss, result.gradient
 
+    def kinks(self, values: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
+        """The abs, relu, sign and step nodes whose argument is exactly 0 here (graph.Kink), where a
+        derivative of the next order does not exist."""
+        import numpy as np
+
+        from .sweep import run
+
+        data = {**columns, self.problem.target: np.float64(0.0)}
+        found = run(self.compile(gradient=False), values, data, rows, find_kinks=True).kinks
+        return [kink for kink in found if kink.exact]
+
 
 class _Same:
     """An expression as a cache key by identity: equality and hashing of a frozen tree are recursive

@@ -38,9 +38,10 @@ def diff_table(report: DiffReport, stream: IO[str] = sys.stdout) -> None:
         for row in report.matrix():
             console.print("  " + "  ".join(f"{number(v):>20}" for v in row), highlight=False)
     console.print(verdict(report))
+    agreed = ("not compared (a kink)" if report.at_kink
+              else "yes" if all(d.fd_agree for d in report.derivatives) else "no")
     console.print(f"graph engine: {report.graph_nodes:,} operations in its derivative graph; finite differences "
-                  f"agree to their accuracy (rtol {report.fd_rtol:.2g}): "
-                  f"{'yes' if all(d.fd_agree for d in report.derivatives) else 'no'}")
+                  f"agree to their accuracy (rtol {report.fd_rtol:.2g}): {agreed}")
 
 
 def verdict(report: DiffReport) -> str:
@@ -49,6 +50,8 @@ def verdict(report: DiffReport) -> str:
             "hessian": f"all {count} second derivatives"}[report.kind]
     if count == 1 and report.kind != "derivative":
         what = "the derivative"
+    if report.at_kink:
+        return f"{what}: not compared, the point is at a kink (see the warnings)"
     if report.agree is None:
         return f"{what}: no second witness"
     if report.agree:
