@@ -470,6 +470,7 @@ def explain(
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
     delimiter: DelimiterOption = ",",
+    order: Annotated[int, typer.Option("--order", "-k", help="2: the second derivatives d2loss/dw1dw (w1 the first --wrt name, w each other one) as backprop through the backward pass.")] = 1,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
     standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
@@ -488,7 +489,7 @@ def explain(
             raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter)
+                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter, order=order)
     for note in result.view.warnings:
         warn(note)
     from .views import explain as view

@@ -352,6 +352,13 @@ class Explanation:
     rtol: float
     atol: float
     max_paths: int
+    order: int = 1
+    of: str = "loss"  # what the paths differentiate: the loss, or g = d loss/d first (order 2)
+    first: str | None = None  # order 2: the parameter of the first derivative
+
+    def label(self, param: str) -> str:
+        """∂loss/∂w1, or at order 2 ∂²loss/∂w1∂w2."""
+        return f"∂loss/∂{param}" if self.order == 1 else f"∂²loss/∂{self.first}∂{param}"
 
     def to_dict(self) -> dict[str, Any]:
         view = self.view
@@ -371,6 +378,7 @@ class Explanation:
             "op_counts": asdict(self.op_counts),
             "reused": [asdict(r) for r in self.reused],
             "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
+            "order": self.order, "of": self.of, "first": self.first,
             "notes": view.notes, "warnings": view.warnings,
         }
 
@@ -392,12 +400,16 @@ def explain(
     atol: float = ATOL,
     sympy_forms: bool = False,
     delimiter: str = ",",
+    order: int = 1,
 ) -> Explanation:
     """The note's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
     Takes the model, data and parameters in every form gradcli.gradients takes them; with
     several rows of data, `row` (1-based) chooses the point. `sympy_forms` keeps each
-    derivative as a SymPy expression (for LaTeX).
+    derivative as a SymPy expression (for LaTeX). `order=2` explains the second derivatives
+    ∂²loss/∂w1∂w (w1 the first name of `wrt`, w each of the others, or w1 again when it is the only
+    one) as backprop applied to the backward pass: the paths run through the derivative graph of
+    g = ∂loss/∂w1.
     """
     from .engines.graph import backprop, build_graph
     from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
@@ -406,7 +418,16 @@ def explain(
 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
+    from .io.arguments import whole
+
+    order = whole(order, "--order", 1)
+    if order > 2:
+        raise GradcliError(f"explain takes --order 1 or 2, got {order}")
     setup = _point_setup(model, model_file, data, params, loss, target, wrt, delta, from_file, row, delimiter)
+    if order == 2:
+        if sympy_forms:
+            raise GradcliError("explain --order 2 comes as text or json, not latex")
+        return _second_order(setup, max_paths, rtol, atol)
     report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
@@ -434,6 +455,50 @@ def explain(
         view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, setup.chosen),
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
     )
+
+
+def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Explanation:
+    """∂²loss/∂first∂w as backprop through the backward pass: the derivative graph of g = ∂loss/∂first
+    (engines/derivative.py) takes the loss's place, and its paths to each w are listed and multiplied."""
+    from dataclasses import replace
+
+    from .comparison import ParamGradient, SymbolicUnavailable, symbolic_derivatives
+    from .engines.derivative import gradient
+    from .engines.graph import backprop, build_graph
+
+    first, seconds = setup.chosen[0], setup.chosen[1:] or setup.chosen[:1]
+    g = gradient(setup.problem.loss, [first])[first]
+    problem = replace(setup.problem, loss=g, loss_name=f"g = ∂loss/∂{first}",
+                      loss_formula="the backward pass for " + first + " as a graph (the derivative graph)")
+    second = replace(setup, problem=problem, chosen=list(seconds))
+    built = build_graph(problem)
+    nodes = tuple(replace(node, name="g") if node.id == built.output else node for node in built.nodes)
+    graph = replace(built, nodes=nodes)
+    sweep = backprop(graph, second.values, second.columns, 1, second.chosen)
+    warnings = list(setup.warnings)
+    view = _view(second, graph, sweep, warnings)
+    try:  # the witness: SymPy's own second derivatives of the whole formula, not of our graph
+        values, formulas, _ = symbolic_derivatives(
+            setup.problem, lambda s: {b: s.sp.diff(s.derivative(first), s.symbols[b]) for b in seconds},
+            setup.values, setup.columns, 1, True)
+    except SymbolicUnavailable as why:
+        raise GradcliError(f"explain --order 2 shows SymPy's second derivatives, and the symbolic engine {why}; "
+                           "`gradcli hessian` checks them with finite differences instead") from None
+    steps = []
+    for b in seconds:
+        found = sweep.gradients[b]
+        witness = ParamGradient(b, formulas.get(b), values[b], found, abs(values[b] - found),
+                                _agrees(values[b], found, rtol, atol))
+        steps.append(_param_steps(graph, sweep, view, b, witness, max_paths, rtol, atol))
+    from .engines.symbolic import SymbolicLoss
+
+    symbolic = SymbolicLoss(setup.problem)
+    counts = op_counts(graph, sweep, {b: symbolic.sp.diff(symbolic.derivative(first), symbolic.symbols[b])
+                                      for b in seconds})
+    verdicts = [s.agree for s in steps if s.agree is not None]
+    return Explanation(view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, list(seconds)),
+                       agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
+                       order=2, of="g", first=first)
 
 
 def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,

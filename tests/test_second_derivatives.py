@@ -215,3 +215,30 @@ def test_at_a_kink_nothing_is_compared_and_nothing_fails(gradcli):
         assert result.code == 0, result
         doc = result.json()
         assert doc["at_kink"] is True and doc["agree"] is None and "kink" in result.err
+
+
+class TestExplainSecondOrder:
+    NOTE = {"data": "x1=1.5,x2=2,y=1", "params": "b=0.5,w1=2,w2=-1"}
+
+    def test_the_mixed_partial_as_backprop_through_the_backward_pass(self):
+        # d2loss/dw1dw2 = 2*x1*x2 = 6: one path from g = dloss/dw1 back to w2, through the forward nodes
+        ex = gradcli.explain("b+w1*x1+w2*x2", **self.NOTE, wrt="w1,w2", order=2)
+        (step,) = ex.steps
+        assert ex.order == 2 and ex.first == "w1" and step.param == "w2"
+        assert step.symbolic_value == 6.0 and step.path_sum == 6.0 and step.agree
+        (path,) = step.paths
+        assert path.nodes == ["g", "a4", "a3", "yhat", "a2", "w2"] and path.local_values == [1.5, 2.0, 1.0, 1.0, 2.0]
+
+    def test_one_name_gives_its_second_derivative(self):
+        ex = gradcli.explain("w*x1 + w**2", data="x1=2,y=1", params="w=0.7", wrt="w", order=2)
+        (step,) = ex.steps  # loss (w*x1 + w**2 - y)**2: d2/dw2 = 2*(x1 + 2w)**2 + 2*(yhat - y)*2
+        yhat = 0.7 * 2 + 0.49
+        assert step.path_sum == pytest.approx(2 * (2 + 1.4) ** 2 + 4 * (yhat - 1), rel=1e-12) and step.agree
+
+    def test_the_program_says_so(self, gradcli):
+        result = gradcli("explain", "b+w1*x1+w2*x2", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1",
+                         "--wrt", "w1,w2", "--order", "2")
+        assert result.code == 0, result
+        assert "∂²loss/∂w1∂w2  = 2*x1*x2  = 6" in result.out and "g → a4 → a3 → yhat → a2 → w2" in result.out
+        one_line_error(gradcli("explain", "b+w1*x1", "--order", "3"), "--order 1 or 2")
+        one_line_error(gradcli("explain", "b+w1*x1", "--order", "2", "--format", "latex"), "text or json")

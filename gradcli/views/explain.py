@@ -45,9 +45,12 @@ def explanation_lines(ex: Explanation) -> list[str]:
              f"at    {_point_line(view)}"]
     if view.defaults:
         lines.append("defaults used: " + ", ".join(f"{k}={number(v)}" for k, v in view.defaults.items()))
+    if ex.order == 2:
+        lines += ["", f"Second derivatives as backprop applied to the backward pass: g = ∂loss/∂{ex.first} is itself a "
+                      f"graph, and backprop through it gives ∂g/∂w = ∂²loss/∂{ex.first}∂w"]
     lines += ["", "1. The old-fashioned derivatives (SymPy, from the whole formula)"]
-    lines += _aligned([(f"∂loss/∂{s.param}", f"= {s.symbolic}", f"= {number(s.symbolic_value)}") for s in ex.steps])
-    lines += ["", "2. The intermediate nodes"]
+    lines += _aligned([(ex.label(s.param), f"= {s.symbolic}", f"= {number(s.symbolic_value)}") for s in ex.steps])
+    lines += ["", "2. The intermediate nodes" + (" (of the derivative graph: the backward pass)" if ex.order == 2 else "")]
     rows = []
     for node in view.nodes:
         if node.op is None:
@@ -57,12 +60,20 @@ def explanation_lines(ex: Explanation) -> list[str]:
     lines += _aligned(rows)
     lines += [f"   note: {note}" for note in view.notes]
     for step in ex.steps:
-        lines += ["", f"── {step.param} ──"] + _param_lines(step)
+        lines += ["", f"── {step.param} ──"] + _param_lines(step, ex.of)
     lines += ["", "Calculate once, use many times"] + _count_lines(ex)
     return lines
 
 
-def _param_lines(step: ParamSteps) -> list[str]:
+def _param_lines(step: ParamSteps, of: str = "loss") -> list[str]:
+    """Steps 3-5 for one parameter; `of` is what the paths start from (the loss, or g at order 2)."""
+    lines = _loss_param_lines(step)
+    if of == "loss":
+        return lines
+    return [line.replace("∂loss/∂", f"∂{of}/∂").replace("from the loss", f"from {of}") for line in lines]
+
+
+def _loss_param_lines(step: ParamSteps) -> list[str]:
     p = step.param
     lines = ["3. The chain rule: multiply the local derivatives along each path, add the paths"]
     if not step.paths:
