@@ -98,7 +98,7 @@ def hessian(
 
     from .comparison import SymbolicUnavailable, check_tolerances, prepare, symbolic_derivatives
     from .engines.derivative import hessian_rows, hessian_vector_product
-    from .engines.differences import step, tolerance
+    from .engines.differences import gradient_differences, step, tolerance
     from .engines.graph import build_graph
     from .engines.sweep import compile_plan, run
     from .io.arguments import parameter_values
@@ -139,11 +139,7 @@ def hessian(
     if vector is None:
         _, matrix = hessian_rows(problem.loss, names, values, columns, rows)
         graph_values = np.array(matrix)
-        fd = np.empty_like(graph_values)
-        for j, name in enumerate(names):
-            h = step(values[name], 1)
-            fd[j] = (backprop_gradient({**values, name: values[name] + h})
-                     - backprop_gradient({**values, name: values[name] - h})) / (2 * h)
+        fd = np.array(gradient_differences(backprop_gradient, values, names))
         report.hessian, report.fd = graph_values.tolist(), fd.tolist()
     else:
         report.vector = vector

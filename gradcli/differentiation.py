@@ -160,7 +160,7 @@ def diff(
     value, _ = evaluator.run(values, columns, 1, gradient=False)
 
     def f_at(name: str, x: float) -> float:
-        return Evaluator.of(tree, chosen, others).run({**values, name: x}, columns, 1, gradient=False)[0]
+        return evaluator.run({**values, name: x}, columns, 1, gradient=False)[0]
 
     # ---- the graph engine: its own derivative graph for orders above 1, then one more backprop sweep
     if len(chosen) == 1:
@@ -236,13 +236,8 @@ def _hessian_by_differences(tree: Any, chosen: list[str], others: list[str], val
                             columns: Mapping[str, Any]) -> list[float]:
     """Central differences of the backprop gradient, one name at a time (the witness of a Hessian)."""
     from .engines.derivative import Evaluator
-    from .engines.differences import step
+    from .engines.differences import gradient_differences
 
     evaluator = Evaluator.of(tree, chosen, others)
-    entries = []
-    for a in chosen:
-        h = step(values[a], 1)
-        _, up = evaluator.run({**values, a: values[a] + h}, columns, 1)
-        _, down = evaluator.run({**values, a: values[a] - h}, columns, 1)
-        entries.append([(u - d) / (2 * h) for u, d in zip(up, down)])
-    return [entries[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
+    rows = gradient_differences(lambda at: evaluator.run(at, columns, 1)[1], values, chosen)
+    return [value for row in rows for value in row]

@@ -477,10 +477,15 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
     sweep = backprop(graph, second.values, second.columns, 1, second.chosen)
     warnings = list(setup.warnings)
     view = _view(second, graph, sweep, warnings)
+    built_by_sympy: dict[str, Any] = {}
+
+    def second_derivatives(symbolic: Any) -> dict[str, Any]:
+        built_by_sympy.update({b: symbolic.sp.diff(symbolic.derivative(first), symbolic.symbols[b]) for b in seconds})
+        return built_by_sympy
+
     try:  # the witness: SymPy's own second derivatives of the whole formula, not of our graph
-        values, formulas, _ = symbolic_derivatives(
-            setup.problem, lambda s: {b: s.sp.diff(s.derivative(first), s.symbols[b]) for b in seconds},
-            setup.values, setup.columns, 1, True)
+        values, formulas, _ = symbolic_derivatives(setup.problem, second_derivatives, setup.values, setup.columns, 1,
+                                                   True)
     except SymbolicUnavailable as why:
         raise GradcliError(f"explain --order 2 shows SymPy's second derivatives, and the symbolic engine {why}; "
                            "`gradcli hessian` checks them with finite differences instead") from None
@@ -490,11 +495,7 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
         witness = ParamGradient(b, formulas.get(b), values[b], found, abs(values[b] - found),
                                 _agrees(values[b], found, rtol, atol))
         steps.append(_param_steps(graph, sweep, view, b, witness, max_paths, rtol, atol))
-    from .engines.symbolic import SymbolicLoss
-
-    symbolic = SymbolicLoss(setup.problem)
-    counts = op_counts(graph, sweep, {b: symbolic.sp.diff(symbolic.derivative(first), symbolic.symbols[b])
-                                      for b in seconds})
+    counts = op_counts(graph, sweep, built_by_sympy)  # the derivatives SymPy made above, within its budget
     verdicts = [s.agree for s in steps if s.agree is not None]
     return Explanation(view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, list(seconds)),
                        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
