@@ -135,3 +135,31 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
             raise DataError(f"parameter {show_text(name)!r} is {number} (values must be finite)")
         checked[name] = number
     return checked
+
+
+MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
+                "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40,
+                "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
+MIN_MEMORY = 1 << 20  # gradcli itself takes ~150 MB beside the data; a smaller budget streams in the smallest parts
+
+
+def memory_budget(value: Any, option: str = "--memory") -> int:
+    """Bytes: a whole number, or text such as '2GB' (powers of 1000), '512MiB' or '2G' (powers of 1024).
+    None: values.data_max_bytes, a quarter of this machine's memory."""
+    import re
+
+    from .values import data_max_bytes
+
+    if value is None:
+        return data_max_bytes()
+    if isinstance(value, str):
+        match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]*)\s*", value)
+        unit = match.group(2).upper() if match else ""
+        if not match or unit not in MEMORY_UNITS:
+            raise GradcliError(f"{option} must be a size such as 2GB, 512MB or 1.5GiB, got {_shown(value)}")
+        value = int(float(match.group(1)) * MEMORY_UNITS[unit])
+    elif isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise GradcliError(f"{option} must be a size such as 2GB or a whole number of bytes, got {_shown(value)}")
+    if int(value) < MIN_MEMORY:
+        raise GradcliError(f"{option} must be at least 1MiB, got {int(value):,} bytes")
+    return int(value)

@@ -26,7 +26,7 @@ import codecs
 import csv
 import io
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
 from ..engines.finite import all_finite
 from ..errors import DataError, show_text
@@ -72,17 +72,18 @@ def _is_blank(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
 
 
-def _records(text: str, source: str, delimiter: str = ",") -> Iterator[tuple[int, int, list[str]]]:
-    """(first line, last line, fields) of each non-blank record."""
+def _records(text: str, source: str, delimiter: str = ",", line_shift: int = 0) -> Iterator[tuple[int, int, list[str]]]:
+    """(first line, last line, fields) of each non-blank record; `line_shift` is added to every line
+    number (a part of a file, read with the header put before it: see dataset.py)."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True, delimiter=delimiter)
     start = 1
     try:
         for record in reader:
             line, start = start, reader.line_num + 1
             if not _is_blank(record):
-                yield line, reader.line_num, record
+                yield line + line_shift, reader.line_num + line_shift, record
     except csv.Error as err:
-        raise DataError(f"{source}: line {start}: malformed CSV ({err})") from None
+        raise DataError(f"{source}: line {start + line_shift}: malformed CSV ({err})") from None
 
 
 def _check_header(record: list[str], line: int, source: str) -> list[str]:
@@ -158,7 +159,8 @@ def read_header(raw: bytes, source: str, delimiter: str = ",") -> list[str]:
 
 
 def read_csv_table(raw: bytes, source: str, wanted: Sequence[str] | None = None, *,
-                   keep_text: bool = False, delimiter: str = ",") -> CsvTable:
+                   keep_text: bool = False, delimiter: str = ",",
+                   shift: Callable[[], tuple[int, int]] | None = None) -> CsvTable:
     """The wanted columns (default: every column) as finite float64 arrays.
 
     Only wanted columns must be numeric; with keep_text=True the others come
@@ -174,7 +176,20 @@ def read_csv_table(raw: bytes, source: str, wanted: Sequence[str] | None = None,
                 return read(raw, offset, source, header, chosen, keep_text, delimiter)
             except _Declined:
                 pass
-    return _read_slow(raw, source, header, chosen, keep_text, delimiter)
+    if shift is None:
+        return _read_slow(raw, source, header, chosen, keep_text, delimiter)
+    try:
+        return _read_slow(raw, source, header, chosen, keep_text, delimiter)
+    except NotNumeric as err:  # read again, numbering lines and rows as the whole file does
+        column = err.column
+    except DataError:
+        column = None
+    try:
+        return _read_slow(raw, source, header, chosen, keep_text, delimiter, shift())
+    except NotNumeric:
+        raise
+    except DataError as err:
+        raise err if column is None else NotNumeric(str(err), column) from None
 
 
 def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
@@ -295,26 +310,31 @@ def _quoted_line_breaks(raw: bytes, delimiter: str = ",") -> bool:
 
 
 def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], keep_text: bool,
-               delimiter: str = ",") -> CsvTable:
-    """The reference reader: record by record, cell by cell; stops at the first defect."""
+               delimiter: str = ",", shift: tuple[int, int] = (0, 0)) -> CsvTable:
+    """The reference reader: record by record, cell by cell; stops at the first defect.
+
+    shift = (lines, rows) added to the numbers in messages, for a part of a file read with its
+    header put before it."""
     import numpy as np
 
     wanted_at = [(name, header.index(name)) for name in wanted]
     others_at = [(name, header.index(name)) for name in header if name not in wanted] if keep_text else []
     values: dict[str, list[float]] = {name: [] for name in wanted}
     text: dict[str, list[str]] = {name: [] for name, _ in others_at}
-    records = _records(decode_utf8(raw, source), source, delimiter)
+    line_shift, row_shift = shift
+    records = _records(decode_utf8(raw, source), source, delimiter, line_shift)
     next(records)  # the header, checked already
     rows = 0
     for line, _, record in records:
         rows += 1
         if len(record) != len(header):
-            _width_error(record, header, f"{source}: line {line} (row {rows})")
+            _width_error(record, header, f"{source}: line {line} (row {rows + row_shift})")
         for name, i in wanted_at:
             value = finite_number(record[i])
             if value is None:  # parse_number raises, saying why
                 try:
-                    value = parse_number(record[i], f"{source}: line {line} (row {rows}), column {show_text(name)!r}")
+                    value = parse_number(record[i], f"{source}: line {line} (row {rows + row_shift}), "
+                                                    f"column {show_text(name)!r}")
                 except DataError as err:
                     raise NotNumeric(str(err), name) from None
             values[name].append(value)

@@ -36,15 +36,16 @@ class ParquetTable(Table):
     path: str = ""
 
     @classmethod
-    def open(cls, path: str, name: str) -> "ParquetTable":
+    def open(cls, path: str, name: str, max_bytes: int | None = None) -> "ParquetTable":
         import pyarrow.parquet as pq
 
         from .values import data_max_bytes
 
         size = os.stat(path).st_size
-        if size > data_max_bytes():
+        budget = data_max_bytes() if max_bytes is None else max_bytes
+        if size > budget:
             raise DataError(f"{name}: {size:,} bytes is more than gradcli reads into memory "
-                            f"({data_max_bytes():,} bytes, a quarter of this machine's memory)")
+                            f"({budget:,} bytes; see --memory)")
         try:
             schema = pq.read_schema(path)
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
@@ -70,8 +71,9 @@ class ParquetTable(Table):
         return f"row {row}"
 
 
-def _numbers(column: Any, name: str, source: str) -> Any:
-    """A pyarrow column as float64, with the first null, nan or inf named by its row."""
+def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
+    """A pyarrow column as float64, with the first null, nan or inf named by its row (the column's
+    first value being row `first_row` of the file)."""
     import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
@@ -81,14 +83,14 @@ def _numbers(column: Any, name: str, source: str) -> Any:
         raise DataError(f"{source}: column {show_text(name)!r} is not numeric (its Parquet type is {kind}); "
                         "leave it out with --model")
     if column.null_count:
-        row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + 1
+        row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + first_row
         raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")
     values = pc.cast(column, pa.float64()).to_numpy() if column.num_chunks else np.empty(0)
     values = np.ascontiguousarray(values, dtype=np.float64)
     finite = np.isfinite(values)
     if not finite.all():
-        row = int(np.argmin(finite)) + 1
-        raise DataError(f"{source}: column {show_text(name)!r} is {values[row - 1]} at row {row} "
+        at = int(np.argmin(finite))
+        raise DataError(f"{source}: column {show_text(name)!r} is {values[at]} at row {at + first_row} "
                         "(values must be finite)")
     return values
 

@@ -177,11 +177,14 @@ class ColumnsTable(Table):
         return f"row {row}"
 
 
-def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: str = ",") -> Table:
+def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: str = ",",
+               max_bytes: int | None = None) -> Table:
     """A CSV or Parquet file or '-' (CSV on stdin) with its header read and checked, or a mapping of
     column -> values.
 
-    `delimiter` separates a CSV file's fields (one character, checked by arguments.delimiter)."""
+    `delimiter` separates a CSV file's fields (one character, checked by arguments.delimiter). A glob
+    or a directory reads every file it names (io/dataset.py). Data larger than `max_bytes` (default:
+    values.data_max_bytes) is refused."""
     from .csv import read_header
     from .values import data_max_bytes, read_text_source
 
@@ -192,12 +195,23 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: st
                         f"got {type(data).__name__}")
     path = os.fspath(data)
     name = source_name(path)
+    budget = data_max_bytes() if max_bytes is None else max_bytes
+    from .dataset import is_dataset_spec
+
+    if is_dataset_spec(path):
+        from .dataset import dataset_table, open_dataset
+
+        dataset = open_dataset(path, what, delimiter)
+        if dataset.size > budget:
+            raise DataError(f"{name}: {dataset.size:,} bytes in {len(dataset.files)} files is more than gradcli "
+                            f"reads into memory ({budget:,} bytes); train streams such data")
+        return dataset_table(dataset)
     if path != "-" and os.path.isfile(path):
         from .parquet import ParquetTable, is_parquet
 
         if is_parquet(path):
-            return ParquetTable.open(path, name)
-    raw = read_text_source(path, what, max_bytes=data_max_bytes())
+            return ParquetTable.open(path, name, budget)
+    raw = read_text_source(path, what, max_bytes=budget)
     return Table(name, raw, read_header(raw, name, delimiter), delimiter)
 
 

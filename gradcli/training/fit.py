@@ -20,6 +20,7 @@ from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
 from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
+from .passes import Rows
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
 
 SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
@@ -89,6 +90,8 @@ class TrainReport:
     check: GradientCheck | None
     warnings: list[str]
     delta: float = DEFAULT_DELTA  # Huber's threshold, saved with the model
+    engine: str = "memory"  # where the rows were: "memory", "stream" (from disk, part by part) or "dask"
+    files: int = 1  # the data's files
 
     @property
     def params(self) -> dict[str, float]:
@@ -133,6 +136,8 @@ class TrainReport:
             "target": self.problem.target,
             "inputs": list(self.problem.inputs),
             "rows": self.rows,
+            "files": self.files,
+            "engine": self.engine,
             "optimizer": options.optimizer,
             "lr": options.learning_rate,
             "batch_size": options.batch(self.rows),  # lbfgs: always every row
@@ -160,27 +165,43 @@ def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
     return {name: value if math.isfinite(value) else None for name, value in values.items()}
 
 
-def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any], rows: int, options: TrainOptions,
+def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows, rows: int, options: TrainOptions,
         init: Mapping[str, float] | None = None, delta: float = DEFAULT_DELTA, progress: Any = None,
         source: str = "", from_file: bool = False, where: Any = None) -> TrainReport:
     """Train, then check: closed form where it applies, and the final gradient two ways.
 
-    where(row) describes a 1-based row in messages (the CLI adds the CSV line).
+    `columns` holds every row in memory, or is a Rows (training/passes.py: streamed or on Dask;
+    its parts check their own targets). where(row) describes a 1-based row in messages (the CLI
+    adds the CSV line).
     """
     from ..comparison import check_targets
 
-    check_targets(problem, columns[problem.target], source, where)
+    if isinstance(columns, Mapping):
+        check_targets(problem, columns[problem.target], source, where)
     init = dict(init or {})
     warnings = unused("--init", [name for name in init if name not in problem.params], "{verb} not a parameter of the model")
     linear = is_linear_in_params(problem)
     trainer = Trainer(problem, columns, rows)
+    rows, engine, files = trainer.rows, trainer.data.engine, trainer.data.files
     result = trainer.run(starting_point(problem, init, starts_at_zero(problem, linear), options.seed), options, progress)
     if result.diverged:
-        return TrainReport(model, problem, options, rows, result, linear, None, None, warnings, delta)
-    closed = (least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
-              if linear and problem.loss_name == "mse" and problem.params else None)
-    check = final_gradient_check(trainer, result.params, delta, from_file)
-    report = TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta)
+        return TrainReport(model, problem, options, rows, result, linear, None, None, warnings, delta, engine, files)
+    closed = None
+    if linear and problem.loss_name == "mse" and problem.params:
+        if engine == "memory":
+            closed = least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
+        else:
+            from .partwise import tsqr_least_squares
+
+            closed = tsqr_least_squares(problem, trainer.graph, trainer.data, result.params)
+    if engine == "memory":
+        check = final_gradient_check(trainer, result.params, delta, from_file)
+    else:
+        from .partwise import gradient_check
+
+        check = gradient_check(trainer, result.params, CHECK_RTOL)
+    report = TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta,
+                         engine, files)
     if report.at_optimum is False:
         scaling = "" if options.precondition else ", preconditioning (leave out --no-precondition)"
         report.warnings.append(
@@ -235,11 +256,16 @@ def train(
     plot: str | os.PathLike[str] | None = None,
     progress: Callable[[int, float], None] | None = None,
     delimiter: str = ",",
+    memory: int | str | None = None,
+    pass_progress: Callable[[int, int, int], None] | None = None,
 ) -> TrainReport:
     """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
 
-    `data` is a CSV file's path, '-' for stdin (fields separated by `delimiter`: one character, or
-    'tab'), or a mapping of column name -> values. Without
+    `data` is a CSV or Parquet file's path, a glob or directory of them, '-' for CSV on stdin (fields
+    separated by `delimiter`: one character, or 'tab'), or a mapping of column name -> values. Data
+    larger than `memory` (bytes, or text such as '2GB'; default a quarter of this machine's memory)
+    is streamed from disk part by part, each pass reading it again; `pass_progress(parts done,
+    parts, rows done)` is then called during each pass. Without
     `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
     (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
     all of them or none, each atomically, unless training diverged; they are checked before
@@ -252,6 +278,7 @@ def train(
     from ..io.arguments import callback, number, parameter_values, text
     from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
+    from ..io.arguments import memory_budget
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
@@ -266,21 +293,92 @@ def train(
         text, from_file = model_text(model, model_file)
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
-    table = open_table(data, delimiter=delimiter)
-    source = table.name
-    chosen = chosen or default_model(table.header, target, source)
-    problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)
-    read = _read_numbers(table, [*problem.inputs, target], chosen, target)
-    warnings = options.ignored() + table.unused({*problem.inputs, target})
-    try:
-        report = fit(chosen, problem, read.columns, read.rows, options, start, delta, progress, source, from_file,
-                     where=table.place)
-    except UndefinedError as err:  # undefined at the starting point: name the file and line
-        raise placed(err, lambda row: f"{source} {table.place(row)}") from None
+    budget = memory_budget(memory)
+    dataset = _dataset_to_stream(data, delimiter, budget)
+    if dataset is not None:
+        report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress, budget,
+                                 pass_progress)
+        warnings = options.ignored() + unused("column", [n for n in dataset.header
+                                                         if n not in {*report.problem.inputs, target}],
+                                              f"of {dataset.name} {{verb}} not used by the model")
+    else:
+        table = open_table(data, delimiter=delimiter, max_bytes=budget)
+        source = table.name
+        chosen = chosen or default_model(table.header, target, source)
+        problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)
+        read = _read_numbers(table, [*problem.inputs, target], chosen, target)
+        warnings = options.ignored() + table.unused({*problem.inputs, target})
+        try:
+            report = fit(chosen, problem, read.columns, read.rows, options, start, delta, progress, source, from_file,
+                         where=table.place)
+        except UndefinedError as err:  # undefined at the starting point: name the file and line
+            raise placed(err, lambda row: f"{source} {table.place(row)}") from None
+        report.files = getattr(table, "files", 1)
     report.warnings[:0] = warnings
     if outputs and not report.result.diverged:
         _write_outputs(report, outputs)
     return report
+
+
+def _dataset_to_stream(data: Any, delimiter: str, budget: int) -> Any:
+    """The Dataset to stream when `data` names files larger than `budget` in all; else None (read into memory)."""
+    from ..io.sources import is_inline, is_spec
+
+    if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
+        return None
+    from ..io.dataset import is_dataset_spec, open_dataset
+
+    path = os.fspath(data)
+    if not is_dataset_spec(path) and not (os.path.isfile(path) and os.path.getsize(path) > budget):
+        return None
+    dataset = open_dataset(path, "data", delimiter)
+    return dataset if dataset.size > budget else None
+
+
+def part_bytes(budget: int) -> int:
+    """How large a streamed part is: a sixteenth of the memory budget (a part is resident two or
+    three times over while it is parsed), between 1 MiB and 64 MiB."""
+    return max(1 << 20, min(64 << 20, budget // 16))
+
+
+def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
+                    from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
+                    budget: int, tick: Any) -> TrainReport:
+    """train over data larger than memory: the parts read from disk on every pass."""
+    from ..comparison import check_targets
+    from ..errors import UndefinedError, placed
+    from ..io.dataset import part_place
+    from .passes import StreamedRows
+
+    chosen = chosen or default_model(dataset.header, target, dataset.name)
+    problem = problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
+    wanted = [*problem.inputs, target]
+    parts = dataset.parts(part_bytes(budget))
+
+    def load(i: int) -> tuple[dict[str, Any], int]:
+        part = parts[i]
+        table = part.load(wanted)
+        if table.rows:
+            check_targets(problem, table.columns[target], part.name, lambda row: part_place(part, row))
+        return table.columns, table.rows
+
+    data = StreamedRows(load, len(parts), len(dataset.files), tick)
+    try:
+        return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
+    except UndefinedError as err:  # undefined at the starting point: name the file and row
+        raise placed(err, lambda row: f"{dataset.name} {data_place(data, parts, row)}") from None
+
+
+def data_place(data: Any, parts: list[Any], row: int) -> str:
+    """Where the 1-based row `row` of all the streamed data is: its file and its row there."""
+    from ..io.dataset import part_place
+
+    low = 0
+    for part, size in zip(parts, data.sizes):
+        if low < row <= low + size:
+            return f"in {part.name} {part_place(part, row - low)}"
+        low += size
+    return f"row {row}"
 
 
 def _read_numbers(table: Any, wanted: list[str], chosen: ChosenModel, target: str) -> Any:

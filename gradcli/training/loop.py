@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import numpy as np
 
 from ..engines.graph import Graph, backprop, build_graph
 from ..engines.sweep import compile_plan
 from ..engines.sweep import run as sweep
-from ..errors import UndefinedError
+from ..errors import UndefinedError, placed
 from ..language.problem import Problem
 from .optimizers import LBFGS, make_optimizer
 from .options import INIT_SCALE, TrainOptions
-from .precondition import identity, measure
+from .passes import MemoryRows, Rows, sample_rows, shuffled_batches
+from .precondition import SAMPLE_ROWS, identity, measure
 
 OPTIMAL = 1e-6  # converged: every |gradient| is at most this fraction of the per-row terms it sums
 EXACT_FIT = (64 * float(np.finfo(np.float64).eps)) ** 2  # a built-in loss this small against the start's: 0
@@ -48,19 +49,27 @@ Progress = Callable[[int, float], None]  # (epoch, mean loss) after each epoch
 class Trainer:
     """Holds the graph and the columns; `run` trains from a starting point."""
 
-    def __init__(self, problem: Problem, columns: Mapping[str, Any], rows: int) -> None:
+    def __init__(self, problem: Problem, data: Rows | Mapping[str, Any], rows: int | None = None) -> None:
         self.problem = problem
         self.graph: Graph = build_graph(problem)
-        self.columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
-        self.rows = rows
+        if isinstance(data, Mapping):
+            data = MemoryRows({name: data[name] for name in (*problem.inputs, problem.target)}, int(rows or 0))
+        self.data: Rows = data
+        self.rows = data.rows
         self.names = list(problem.params)
         self.plan = compile_plan(self.graph, self.names)
         self.loss_plan = compile_plan(self.graph, [])
 
+    @property
+    def columns(self) -> Mapping[str, Any]:
+        """Every row's columns (the data in memory only)."""
+        return self.data.columns  # type: ignore[attr-defined]
+
     def objective(self, theta: np.ndarray, columns: Mapping[str, Any] | None = None,
                   rows: int | None = None) -> tuple[float, np.ndarray]:
-        """Mean loss and its gradient at theta over the given rows (default: all)."""
-        result = sweep(self.plan, dict(zip(self.names, theta.tolist())), columns or self.columns, rows or self.rows)
+        """Mean loss and its gradient at theta over the given rows (default: all, one pass)."""
+        params = dict(zip(self.names, theta.tolist()))
+        result = sweep(self.plan, params, columns, rows) if columns is not None else self.data.sweep(self.plan, params)
         return result.loss, np.array(result.gradient)
 
     def optimality(self, theta: np.ndarray) -> float:
@@ -69,13 +78,24 @@ class Trainer:
         0 at an exact minimum, rounding (~1e-15) at a computed one. At a true minimum the per-row
         terms cancel; on a badly conditioned problem a line search can stall where they plainly do not.
         """
-        result = sweep(self.plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows, abs_terms=True)
+        result = self.data.sweep(self.plan, dict(zip(self.names, theta.tolist())), abs_terms=True)
         ratios = [abs(g) / t if t > 0 else (0.0 if g == 0 else float("inf"))
                   for g, t in zip(result.gradient, result.abs_terms or [])]
         return max(ratios, default=0.0)
 
     def mean_loss(self, theta: np.ndarray) -> float:
-        return sweep(self.loss_plan, dict(zip(self.names, theta.tolist())), self.columns, self.rows).loss
+        return self.data.sweep(self.loss_plan, dict(zip(self.names, theta.tolist()))).loss
+
+    def _diagnose(self, params: Mapping[str, float]) -> None:
+        """Raise the UndefinedError naming the operation and the row (counted over all the data) where
+        the loss or its gradient is not finite."""
+        low = 0
+        for columns, rows in self.data.parts():
+            try:
+                backprop(self.graph, dict(params), columns, rows, self.names)
+            except UndefinedError as err:
+                raise placed(err, lambda row: f"row {row + low}") from None
+            low += rows
 
     def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None) -> TrainResult:
         """Train from `start`. The optimisers step in the preconditioned coordinates u (see
@@ -86,10 +106,13 @@ class Trainer:
         history = [loss]
         result = TrainResult(dict(start), dict(start), loss, 0, False, False, "", history)
         if not (np.isfinite(loss) and np.isfinite(grad).all()):  # bad input, not divergence: name op and row
-            backprop(self.graph, dict(start), self.columns, self.rows, self.names)
+            self._diagnose(start)
             raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
-        change = (measure(self.problem, self.graph, self.names, self.columns, self.rows, origin)
-                  if options.precondition else identity(origin))
+        if options.precondition:
+            picked = sample_rows(self.rows, SAMPLE_ROWS)
+            change = measure(self.problem, self.graph, self.names, self.data.take(picked), len(picked), origin)
+        else:
+            change = identity(origin)
         result.preconditioned = change.matrix is not None
 
         def objective(u: np.ndarray, columns: Mapping[str, Any] | None = None,
@@ -119,16 +142,10 @@ class Trainer:
                     u = optimizer.update(u, grad)
                 loss, grad = objective(u)
             else:
-                order = rng.permutation(self.rows)
-                shuffled = {name: np.asarray(column)[order] for name, column in self.columns.items()}
-                for low in range(0, self.rows, batch):
-                    part = {name: column[low:low + batch] for name, column in shuffled.items()}
-                    batch_loss, batch_grad = objective(u, part, len(next(iter(part.values()))))
+                for batch_loss, batch_grad, u in self._minibatches(u, objective, optimizer, batch, rng):
                     if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
                         loss, grad = batch_loss, batch_grad
                         break
-                    with np.errstate(all="ignore"):
-                        u = optimizer.update(u, batch_grad)
                 else:
                     loss = self.mean_loss(change.params(u))
                     grad = np.zeros_like(u)
@@ -148,6 +165,20 @@ class Trainer:
                                     reason=f"the loss changed by less than {options.tol:g} (relative) "
                                            f"for {options.patience} epochs")
         return self._finish(result, change.params(u), began, reason=f"reached --epochs {options.epochs}")
+
+    def _minibatches(self, u: np.ndarray, objective: Callable[..., tuple[float, np.ndarray]], optimizer: Any,
+                     batch: int, rng: np.random.Generator) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+        """One epoch of mini-batch steps: (batch loss, batch gradient, u after the step) for each batch.
+        A step that is not finite is yielded before it is taken."""
+        for columns, rows in self.data.parts(rng):
+            for part, size in shuffled_batches(columns, rows, batch, rng):
+                batch_loss, batch_grad = objective(u, part, size)
+                if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
+                    yield batch_loss, batch_grad, u
+                    return
+                with np.errstate(all="ignore"):
+                    u = optimizer.update(u, batch_grad)
+                yield batch_loss, batch_grad, u
 
     def _finish(self, result: TrainResult, theta: np.ndarray, began: float, *, diverged: bool = False,
                 reason: str) -> TrainResult:

@@ -1,0 +1,335 @@
+"""Data as parts: one file, a glob or a directory of CSV and Parquet files, each cut into parts that fit.
+
+A part is a piece of one file that is read whole: a byte range of a CSV file cut at record
+boundaries (read with the file's header put before it), or a run of a Parquet file's row groups.
+Every part is read by the same checked readers as a whole file, and every message names the file,
+the line or row counted within that file, and the column. Parts are plain data, so a Dask worker
+can read one as well as this process can (see training/distributed.py).
+
+Files in a dataset must have the same columns (in any order): a file that differs is an error
+naming it and the first file.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Collection, Iterator
+
+from ..errors import DataError, show_text
+from .sources import Table
+
+if TYPE_CHECKING:
+    from .csv import CsvTable
+
+SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's files must end with to be read
+PATTERN = re.compile(r"[*?[]")
+HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then in all of it)
+SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may be cut
+
+
+def is_pattern(spec: str) -> bool:
+    """A glob (holding *, ? or [) that names no file itself."""
+    return bool(PATTERN.search(spec)) and not os.path.exists(spec)
+
+
+def is_dataset_spec(spec: str) -> bool:
+    """A glob or a directory: more than one file may be meant."""
+    return spec != "-" and (is_pattern(spec) or os.path.isdir(spec))
+
+
+def expand(spec: str, what: str = "data") -> list[str]:
+    """The files a glob or directory names, sorted; a plain file's path as it is."""
+    if os.path.isdir(spec):
+        files = sorted(os.path.join(spec, name) for name in os.listdir(spec)
+                       if name.lower().endswith(SUFFIXES) and not name.startswith(".")
+                       and os.path.isfile(os.path.join(spec, name)))
+        if not files:
+            raise DataError(f"{what} {show_text(spec)!r} is a directory with no {', '.join(SUFFIXES)} file in it")
+        return files
+    if is_pattern(spec):
+        files = sorted(path for path in glob.glob(spec) if os.path.isfile(path))
+        if not files:
+            raise DataError(f"{what} {show_text(spec)!r} matches no file")
+        return files
+    return [spec]
+
+
+@dataclass(frozen=True)
+class Part:
+    """One piece of one file, read whole (see the module's docstring)."""
+
+    path: str
+    kind: str  # "csv" or "parquet"
+    start: int  # csv: the byte where its records begin; parquet: its first row group
+    stop: int  # csv: the byte after its last record; parquet: the row group after its last
+    header_end: int = 0  # csv: the byte where the header ends
+    first_row: int = 1  # parquet: the file's row number of its first row (csv: counted when a message needs it)
+    delimiter: str = ","
+
+    @property
+    def name(self) -> str:
+        return self.path
+
+    def load(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
+        """The wanted columns as checked float64 arrays; an empty part has 0 rows."""
+        if self.kind == "parquet":
+            return self._load_parquet(list(wanted), keep_text)
+        return self._load_csv(list(wanted), keep_text)
+
+    def _load_csv(self, wanted: list[str], keep_text: bool) -> CsvTable:
+        from .csv import CsvTable, read_csv_table
+
+        with open(self.path, "rb") as handle:
+            header = handle.read(self.header_end)
+            handle.seek(self.start)
+            body = handle.read(self.stop - self.start)
+        if not body.strip():
+            from .csv import read_header
+
+            return CsvTable(self.name, read_header(header, self.name, self.delimiter), {}, 0, {} if keep_text else None)
+        if self.start == self.header_end:
+            return read_csv_table(header + body, self.name, wanted, keep_text=keep_text, delimiter=self.delimiter)
+        return read_csv_table(header + body, self.name, wanted, keep_text=keep_text, delimiter=self.delimiter,
+                              shift=self._shift)
+
+    def _shift(self) -> tuple[int, int]:
+        """(lines, rows) to add to the numbers a part's reading gives, so that they count in the whole file."""
+        from .csv import _records
+        from .values import decode_utf8
+
+        with open(self.path, "rb") as handle:
+            before = handle.read(self.start)
+        header_lines = before[:self.header_end].count(b"\n")
+        lines_before = before.count(b"\n")  # the part begins on line lines_before + 1
+        records = _records(decode_utf8(before, self.name), self.name, self.delimiter)
+        rows_before = sum(1 for _ in records) - 1  # less the header
+        return lines_before - header_lines, rows_before
+
+    def _load_parquet(self, wanted: list[str], keep_text: bool) -> CsvTable:
+        import pyarrow.parquet as pq
+
+        from .csv import CsvTable, require_columns
+        from .parquet import _numbers, _text
+
+        try:
+            file = pq.ParquetFile(self.path)
+            header = list(file.schema_arrow.names)
+            require_columns(header, wanted, self.name)
+            others = [name for name in header if name not in wanted] if keep_text else []
+            table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
+                                         use_threads=False)
+        except DataError:
+            raise
+        except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
+            raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
+        columns = {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
+        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
+        return CsvTable(self.name, header, columns, table.num_rows, text)
+
+
+@dataclass(frozen=True)
+class DataFile:
+    path: str
+    kind: str
+    header: list[str]
+    size: int  # bytes on disk
+    header_end: int = 0  # csv
+    row_groups: tuple[tuple[int, int], ...] = ()  # parquet: (rows, uncompressed bytes) of each
+
+
+@dataclass
+class Dataset:
+    """Files with the same columns, read part by part."""
+
+    name: str  # as given (a path, glob or directory), for messages
+    files: list[DataFile]
+    delimiter: str = ","
+
+    @property
+    def header(self) -> list[str]:
+        return self.files[0].header
+
+    @property
+    def size(self) -> int:
+        return sum(file.size for file in self.files)
+
+    def parts(self, part_bytes: int | None = None) -> list[Part]:
+        """The parts, none much over `part_bytes` where a file can be cut there (None: one per file)."""
+        found: list[Part] = []
+        for file in self.files:
+            if file.kind == "parquet":
+                found.extend(_parquet_parts(file, part_bytes))
+            elif part_bytes is None or file.size <= part_bytes:
+                found.append(Part(file.path, "csv", file.header_end, file.size, file.header_end, 1, self.delimiter))
+            else:
+                found.extend(Part(file.path, "csv", low, high, file.header_end, 1, self.delimiter)
+                             for low, high in _csv_cuts(file, part_bytes))
+        return found
+
+
+def _parquet_parts(file: DataFile, part_bytes: int | None) -> Iterator[Part]:
+    groups = file.row_groups
+    if not groups:
+        yield Part(file.path, "parquet", 0, 0, first_row=1)
+        return
+    low, size, first, row = 0, 0, 1, 1
+    for i, (rows, nbytes) in enumerate(groups):
+        if i > low and part_bytes is not None and size + nbytes > part_bytes:
+            yield Part(file.path, "parquet", low, i, first_row=first)
+            low, size, first = i, 0, row
+        size += nbytes
+        row += rows
+    yield Part(file.path, "parquet", low, len(groups), first_row=first)
+
+
+def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
+    """Byte ranges of about part_bytes each, cut just after a line break outside quotes.
+
+    A line break is a record boundary when an even number of quotes comes before it (a doubled quote
+    inside a quoted field adds two). A file with no such break within a range stays uncut there.
+    """
+    cuts, low = [], file.header_end
+    quotes = 0  # quotes before `position`, mod 2
+    position = file.header_end
+    with open(file.path, "rb") as handle:
+        handle.seek(position)
+        while position < file.size:
+            target = min(file.size, low + part_bytes)
+            block = handle.read(target - position)
+            if not block:
+                break
+            quotes_here = block.count(b'"')
+            end = position + len(block)
+            cut = None
+            if end < file.size:
+                at = block.rfind(b"\n")
+                while at >= 0:
+                    if (quotes + block.count(b'"', 0, at)) % 2 == 0:
+                        cut = position + at + 1
+                        break
+                    at = block.rfind(b"\n", 0, at)
+            quotes = (quotes + quotes_here) % 2
+            position = end
+            if cut is not None and cut > low:
+                cuts.append((low, cut))
+                low = cut
+                handle.seek(cut)
+                quotes, position = 0, cut
+    if low < file.size:
+        cuts.append((low, file.size))
+    return cuts
+
+
+def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset:
+    """The files a path, glob or directory names, each with its columns read and checked to agree."""
+    files = [_open_file(path, delimiter) for path in expand(spec, what)]
+    first = files[0]
+    for other in files[1:]:
+        if set(other.header) != set(first.header):
+            missing = next((name for name in first.header if name not in other.header), None)
+            detail = (f"no column {show_text(missing)!r}" if missing is not None else
+                      f"a column {show_text(next(n for n in other.header if n not in first.header))!r} that it has not")
+            raise DataError(f"{other.path}: its columns differ from {first.path}'s ({detail}); "
+                            "every file of the data must have the same columns")
+    return Dataset(spec, files, delimiter)
+
+
+def _open_file(path: str, delimiter: str) -> DataFile:
+    from .parquet import is_parquet
+
+    try:
+        size = os.stat(path).st_size
+    except OSError as err:
+        raise DataError(f"cannot read {show_text(path)!r}: {err.strerror}") from None
+    if is_parquet(path):
+        return _open_parquet(path, size)
+    from .csv import _header_and_offset, read_header
+
+    with open(path, "rb") as handle:
+        prefix = handle.read(HEADER_BYTES)
+        if len(prefix) == HEADER_BYTES:
+            cut = prefix.rfind(b"\n") + 1
+            prefix = prefix[:cut] if cut else prefix + handle.read()
+    header = read_header(prefix, path, delimiter)
+    return DataFile(path, "csv", header, size, _header_and_offset(prefix, path, delimiter)[1])
+
+
+def _open_parquet(path: str, size: int) -> DataFile:
+    import pyarrow.parquet as pq
+
+    try:
+        metadata = pq.ParquetFile(path).metadata
+        header = list(pq.read_schema(path).names)
+    except Exception as err:  # noqa: BLE001
+        raise DataError(f"{path}: not a readable Parquet file ({' '.join(str(err).split())[:200]})") from None
+    groups = tuple((metadata.row_group(i).num_rows, metadata.row_group(i).total_byte_size)
+                   for i in range(metadata.num_row_groups))
+    return DataFile(path, "parquet", header, size, row_groups=groups)
+
+
+@dataclass
+class PartsTable(Table):
+    """A dataset read into memory: every part's columns, one after another (train's and grad's data).
+
+    Messages about a row name its file and its row within that file.
+    """
+
+    parts: list[Part] = field(default_factory=list)
+    files: int = 1
+    bounds: list[tuple[Part, int, int]] = field(default_factory=list)  # (part, first row, rows) once read
+
+    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
+        import numpy as np
+
+        from .csv import CsvTable
+
+        wanted = list(dict.fromkeys(wanted))
+        tables, self.bounds, low = [], [], 0
+        for part in self.parts:
+            table = part.load(wanted, keep_text)
+            if table.rows:
+                tables.append(table)
+                self.bounds.append((part, low, table.rows))
+                low += table.rows
+        if not low:
+            raise DataError(f"{self.name}: there are no data rows")
+        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in wanted}
+        text = ({name: [cell for t in tables for cell in t.text[name]] for name in tables[0].text}
+                if keep_text and tables[0].text is not None else None)
+        return CsvTable(self.name, self.header, columns, low, text)
+
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        first = self.parts[0]
+        if first.kind != "csv":
+            return []
+        from .csv import text_columns
+
+        with open(first.path, "rb") as handle:
+            raw = handle.read(HEADER_BYTES)
+        return text_columns(raw[:raw.rfind(b"\n") + 1] or raw, first.name, list(names), self.delimiter)
+
+    def place(self, row: int) -> str:
+        """'FILE row R' for the 1-based row R of all the data, R counted within FILE."""
+        for part, low, rows in self.bounds:
+            if low < row <= low + rows:
+                return f"in {part.name} {part_place(part, row - low)}"
+        return f"row {row}"
+
+
+def part_place(part: Part, row: int) -> str:
+    if part.kind == "parquet":
+        return f"row {part.first_row + row - 1}"
+    if part.start == part.header_end:
+        return f"row {row}"
+    return f"row {part._shift()[1] + row}"
+
+
+def dataset_table(dataset: Dataset, part_bytes: int | None = None) -> PartsTable:
+    name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
+    return PartsTable(name, b"", dataset.header, dataset.delimiter, parts=dataset.parts(part_bytes),
+                      files=len(dataset.files))
+
+

@@ -1,0 +1,93 @@
+"""train's two checks when the rows are not all in memory: each is one pass over the parts.
+
+- The closed form (mse, a model linear in its parameters) by TSQR: each part's [F | y - c] is
+  QR-factored where the part is, and the small R factors are stacked and factored again. R is
+  as accurate as one QR of all the rows (no normal equations, which would square the condition
+  number: a timestamp column beside an intercept would lose the small direction).
+- The final gradient two ways: backprop's pass, and SymPy's derivatives (made once here, within
+  the symbolic budget) evaluated on every part and weighted by its rows.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+import numpy as np
+
+from ..engines.graph import Graph, model_values
+from ..language.problem import Problem
+from .closed_form import ClosedForm
+from .passes import Rows
+
+
+def part_r(columns: Mapping[str, Any], rows: int, graph: Graph, names: list[str], target: str) -> np.ndarray:
+    """The R factor of one part's [F | y - c] (F: the model's response to each parameter, c: at p = 0)."""
+    zero = {name: 0.0 for name in names}
+    with np.errstate(all="ignore"):
+        offset = model_values(graph, zero, columns, rows)
+        block = np.empty((rows, len(names) + 1))
+        for i, name in enumerate(names):
+            block[:, i] = model_values(graph, {**zero, name: 1.0}, columns, rows) - offset
+        block[:, -1] = np.asarray(columns[target], dtype=np.float64) - offset
+    return np.linalg.qr(block, mode="r")
+
+
+def tsqr_least_squares(problem: Problem, graph: Graph, data: Rows, trained: Mapping[str, float]) -> ClosedForm:
+    """Least squares over every part by TSQR (see the module's docstring)."""
+    names = list(problem.params)
+    factors = [r for r, _ in data.map(part_r, graph, names, problem.target)]
+    with np.errstate(all="ignore"):
+        r = np.linalg.qr(np.vstack(factors), mode="r") if len(factors) > 1 else factors[0]
+        width = len(names)
+        r11, z = r[:width, :width], r[:width, width]
+        rho = float(r[width, width]) if r.shape[0] > width else 0.0
+        norms = np.linalg.norm(r11, axis=0)  # R's column norms are F's
+        norms[norms == 0] = 1.0
+        solution, *_ = np.linalg.lstsq(r11 / norms, z, rcond=None)
+        left = (r11 / norms) @ solution - z
+        solution = solution / norms
+        loss = (float(left @ left) + rho * rho) / data.rows
+    trained_vector = np.array([trained[name] for name in names])
+    distance = float(np.linalg.norm(trained_vector - solution))
+    scale = float(np.linalg.norm(solution))
+    return ClosedForm(dict(zip(names, solution.tolist())), loss, distance, distance / scale if scale > 0 else distance)
+
+
+def part_symbolic(columns: Mapping[str, Any], rows: int, problem: Problem, derivatives: Mapping[str, Any],
+                  params: Mapping[str, float]) -> dict[str, float]:
+    """The mean over one part's rows of each of SymPy's derivatives."""
+    from ..engines.symbolic import SymbolicLoss
+
+    return SymbolicLoss(problem).values(derivatives, params, columns, rows)
+
+
+def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Any:
+    """Symbolic vs backprop over every part at the trained parameters (fit.final_gradient_check's rules)."""
+    from ..comparison import OUT_OF_TIME, _agrees
+    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+    from ..errors import GradcliError
+    from .fit import GradientCheck
+
+    problem, data = trainer.problem, trainer.data
+    swept = data.sweep(trainer.plan, params, abs_terms=True)
+    size = max(swept.abs_terms or [0.0])
+    atol = max(rtol * size, 1e-12)
+    backprop = dict(zip(trainer.names, swept.gradient))
+    try:
+        with time_limit(SYMBOLIC_SECONDS):
+            symbolic = SymbolicLoss(problem)
+            derivatives = {name: symbolic.derivative(name) for name in trainer.names}
+    except OutOfTime:
+        return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine {OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s "
+                                                      "for this model: the final gradient is backprop's alone"])
+    except GradcliError as err:
+        return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine cannot check the final gradient ({err})"])
+    means = data.map(part_symbolic, problem, derivatives, params)
+    found = {name: sum(values[name] * rows for values, rows in means) / data.rows for name in trainer.names}
+    per_param, agree = {}, True
+    for name in trainer.names:
+        s, b = found[name], backprop[name]
+        close = _agrees(s, b, rtol, atol)
+        agree &= close
+        per_param[name] = {"symbolic_value": s, "backprop_value": b, "abs_diff": abs(s - b), "agree": close}
+    return GradientCheck(agree, rtol, atol, per_param)
