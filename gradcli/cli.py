@@ -352,7 +352,7 @@ Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # 
 
 @app.command(cls=Command)
 def train(
-    data: Annotated[str, typer.Argument(help="A CSV file with a header row, or '-' for stdin.")],
+    data: Annotated[str, typer.Argument(help="A CSV or Parquet file with a header row, a glob or directory of them (quote the glob), or '-' for CSV on stdin.")],
     model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="EXPR", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
     model_file: ModelFileOption = None,
     loss: LossOption = DEFAULT_LOSS,
@@ -372,6 +372,7 @@ def train(
     history: Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     delimiter: DelimiterOption = ",",
+    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
@@ -384,11 +385,12 @@ def train(
     with user_errors():
         from .views.progress import epoch_progress
 
-        with epoch_progress(quiet, epochs) as update:
+        with epoch_progress(quiet, epochs) as bar:
             report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                                    tol=tol, patience=patience, precondition=not no_precondition, init=init, save=save, history=history,
-                                   plot=plot, progress=update, delimiter=delimiter)
+                                   plot=plot, progress=bar and bar.epoch, delimiter=delimiter, memory=memory,
+                                   pass_progress=bar and bar.part)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:

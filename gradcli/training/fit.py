@@ -283,6 +283,7 @@ def train(
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
+    callback(pass_progress, "pass_progress")
     delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
