@@ -20,16 +20,27 @@ from .closed_form import ClosedForm
 from .passes import Rows
 
 
+QR_ROWS = 1 << 15  # rows factored at a time, so that a part's design matrix is never made whole
+
+
 def part_r(columns: Mapping[str, Any], rows: int, graph: Graph, names: list[str], target: str) -> np.ndarray:
-    """The R factor of one part's [F | y - c] (F: the model's response to each parameter, c: at p = 0)."""
+    """The R factor of one part's [F | y - c] (F: the model's response to each parameter, c: at p = 0),
+    itself by TSQR over chunks of QR_ROWS rows: memory stays at one chunk's block."""
     zero = {name: 0.0 for name in names}
-    with np.errstate(all="ignore"):
-        offset = model_values(graph, zero, columns, rows)
-        block = np.empty((rows, len(names) + 1))
-        for i, name in enumerate(names):
-            block[:, i] = model_values(graph, {**zero, name: 1.0}, columns, rows) - offset
-        block[:, -1] = np.asarray(columns[target], dtype=np.float64) - offset
-    return np.linalg.qr(block, mode="r")
+    r = None
+    for low in range(0, rows, QR_ROWS):
+        size = min(QR_ROWS, rows - low)
+        chunk = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
+        with np.errstate(all="ignore"):
+            offset = model_values(graph, zero, chunk, size)
+            block = np.empty((size, len(names) + 1))
+            for i, name in enumerate(names):
+                block[:, i] = model_values(graph, {**zero, name: 1.0}, chunk, size) - offset
+            block[:, -1] = np.asarray(chunk[target], dtype=np.float64) - offset
+        if r is not None:
+            block = np.vstack([r, block])
+        r = np.linalg.qr(block, mode="r")
+    return r
 
 
 def tsqr_least_squares(problem: Problem, graph: Graph, data: Rows, trained: Mapping[str, float]) -> ClosedForm:

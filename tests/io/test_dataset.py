@@ -1,0 +1,111 @@
+"""Data as parts: globs and directories of CSV and Parquet files, and files cut into parts, read with every
+check a whole CSV file has, each message naming the file, the row counted within that file, and the column."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+import gradcli
+from gradcli.errors import DataError
+from gradcli.io.dataset import open_dataset
+
+
+def write_csv(path: Path, rows: list[tuple], header: str = "x1,y") -> Path:
+    path.write_text(header + "\n" + "".join(",".join(map(str, row)) + "\n" for row in rows))
+    return path
+
+
+def numbers(count: int, seed: int) -> list[tuple[float, float]]:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=count)
+    return list(zip(x.round(6).tolist(), (2 * x + 1 + rng.normal(size=count) * 0.1).round(6).tolist()))
+
+
+def test_a_glob_reads_every_file_as_one_table(tmp_path):
+    a, b = numbers(40, 1), numbers(60, 2)
+    write_csv(tmp_path / "part-1.csv", a), write_csv(tmp_path / "part-2.csv", b)
+    write_csv(tmp_path / "all.csv", a + b)
+    globbed = gradcli.train(str(tmp_path / "part-*.csv"))
+    whole = gradcli.train(str(tmp_path / "all.csv"))
+    assert (globbed.rows, globbed.files, globbed.engine) == (100, 2, "memory")
+    assert globbed.params == pytest.approx(whole.params, rel=1e-12)
+    # a directory is every data file in it
+    (tmp_path / "all.csv").unlink()
+    (tmp_path / "notes.md").write_text("not data\n")
+    assert gradcli.train(str(tmp_path)).params == globbed.params
+
+
+def test_files_whose_columns_differ_are_named_both(tmp_path):
+    write_csv(tmp_path / "a.csv", numbers(5, 1))
+    write_csv(tmp_path / "b.csv", numbers(5, 2), header="x2,y")
+    with pytest.raises(DataError) as err:
+        gradcli.train(str(tmp_path / "*.csv"))
+    assert str(tmp_path / "a.csv") in str(err.value) and str(tmp_path / "b.csv") in str(err.value)
+    assert "'x1'" in str(err.value)
+
+
+def test_a_glob_that_matches_nothing_and_an_empty_directory_are_errors(tmp_path):
+    with pytest.raises(DataError, match="matches no file"):
+        gradcli.train(str(tmp_path / "nothing-*.csv"))
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(DataError, match="directory with no"):
+        gradcli.train(str(tmp_path / "empty"))
+
+
+def test_a_bad_cell_in_the_second_file_names_that_file_its_line_row_and_column(tmp_path):
+    write_csv(tmp_path / "a.csv", numbers(5, 1))
+    rows = numbers(5, 2)
+    rows[2] = (rows[2][0], "oops")
+    write_csv(tmp_path / "b.csv", rows)
+    with pytest.raises(DataError) as err:
+        gradcli.train(str(tmp_path / "*.csv"), "b + w*x1")
+    assert f"{tmp_path / 'b.csv'}: line 4 (row 3), column 'y'" in str(err.value)
+
+
+def test_csv_parts_are_cut_at_record_boundaries_and_count_lines_and_rows_in_the_whole_file(tmp_path):
+    # quoted fields with line breaks and doubled quotes straddle every cut
+    lines = ["x1,y,note"]
+    for i in range(4000):
+        note = f'"line one\nline ""two"" {i}"' if i % 7 == 0 else f"n{i}"
+        lines.append(f"{i},{2 * i + 1},{note}")
+    path = tmp_path / "quoted.csv"
+    path.write_text("\n".join(lines) + "\n")
+    dataset = open_dataset(str(path))
+    parts = dataset.parts(part_bytes=4096)
+    assert len(parts) > 10
+    tables = [part.load(["x1", "y"]) for part in parts]
+    x1 = np.concatenate([t.columns["x1"] for t in tables])
+    assert x1.tolist() == list(map(float, range(4000)))
+    # a bad cell late in the file: its line counts the quoted line breaks before it
+    lines[3500] = "3499,oops,n"
+    path.write_text("\n".join(lines) + "\n")
+    bad_line = 1 + 3499 + sum(1 for i in range(3499) if i % 7 == 0) + 1
+    with pytest.raises(DataError) as err:
+        for part in open_dataset(str(path)).parts(part_bytes=4096):
+            part.load(["x1", "y"])
+    assert f"line {bad_line} (row 3500), column 'y'" in str(err.value)
+
+
+def test_a_parquet_null_in_a_later_row_group_is_counted_within_the_file(tmp_path):
+    x = np.arange(1000.0)
+    y = pa.array([None if i == 777 else 2.0 * i for i in range(1000)], type=pa.float64())
+    pq.write_table(pa.table({"x1": x, "y": y}), tmp_path / "a.parquet", row_group_size=100)
+    parts = open_dataset(str(tmp_path / "a.parquet")).parts(part_bytes=1000)
+    assert len(parts) == 10
+    with pytest.raises(DataError, match=r"column 'y' is empty \(null\) at row 778"):
+        for part in parts:
+            part.load(["x1", "y"])
+
+
+def test_csv_and_parquet_files_mix_in_one_glob(tmp_path):
+    rows = numbers(30, 3)
+    write_csv(tmp_path / "a.csv", rows[:10])
+    pq.write_table(pa.table({"x1": [r[0] for r in rows[10:]], "y": [r[1] for r in rows[10:]]}), tmp_path / "b.parquet")
+    write_csv(tmp_path / "all.csv", rows)
+    mixed = gradcli.train(str(tmp_path / "[ab].*"))
+    assert mixed.rows == 30 and mixed.params == pytest.approx(gradcli.train(str(tmp_path / "all.csv")).params, rel=1e-12)
