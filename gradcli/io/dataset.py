@@ -16,7 +16,7 @@ import glob
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection, Iterator
+from typing import TYPE_CHECKING, Collection, Iterator
 
 from ..errors import DataError, show_text
 from .sources import Table

@@ -20,8 +20,8 @@ from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
 from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
-from .passes import Rows
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
+from .passes import Rows
 
 SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
@@ -219,12 +219,11 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     the size of those terms, not to the (tiny) result: atol = CHECK_RTOL x sum over rows of |term|.
     """
     from ..comparison import gradients
-    from ..engines.sweep import run
 
     problem = trainer.problem
     if not problem.params:
         return GradientCheck(None, CHECK_RTOL, 0.0)
-    swept = run(trainer.plan, params, trainer.columns, trainer.rows, abs_terms=True)
+    swept = trainer.terms(dict(params))
     size = max(swept.abs_terms or [0.0])
     atol = max(CHECK_RTOL * size, 1e-12)
     report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
@@ -275,10 +274,9 @@ def train(
     Raises GradcliError (and subclasses) for bad input.
     """
     from ..errors import UndefinedError, placed
-    from ..io.arguments import callback, number, parameter_values, text
+    from ..io.arguments import callback, memory_budget, number, parameter_values, text
     from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
-    from ..io.arguments import memory_budget
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)

@@ -59,6 +59,7 @@ class Trainer:
         self.names = list(problem.params)
         self.plan = compile_plan(self.graph, self.names)
         self.loss_plan = compile_plan(self.graph, [])
+        self._terms: tuple[tuple[float, ...], Any] | None = None
 
     @property
     def columns(self) -> Mapping[str, Any]:
@@ -78,10 +79,18 @@ class Trainer:
         0 at an exact minimum, rounding (~1e-15) at a computed one. At a true minimum the per-row
         terms cancel; on a badly conditioned problem a line search can stall where they plainly do not.
         """
-        result = self.data.sweep(self.plan, dict(zip(self.names, theta.tolist())), abs_terms=True)
+        result = self.terms(dict(zip(self.names, theta.tolist())))
         ratios = [abs(g) / t if t > 0 else (0.0 if g == 0 else float("inf"))
                   for g, t in zip(result.gradient, result.abs_terms or [])]
         return max(ratios, default=0.0)
+
+    def terms(self, params: Mapping[str, float]) -> Any:
+        """The sweep with per-row term sizes at params; the last one is kept, as the end of a run and the
+        final check both ask for it at the trained parameters (over streamed data each is a pass)."""
+        key = tuple(params[name] for name in self.names)
+        if self._terms is None or self._terms[0] != key:
+            self._terms = (key, self.data.sweep(self.plan, params, abs_terms=True))
+        return self._terms[1]
 
     def mean_loss(self, theta: np.ndarray) -> float:
         return self.data.sweep(self.loss_plan, dict(zip(self.names, theta.tolist()))).loss
@@ -94,7 +103,7 @@ class Trainer:
             try:
                 backprop(self.graph, dict(params), columns, rows, self.names)
             except UndefinedError as err:
-                raise placed(err, lambda row: f"row {row + low}") from None
+                raise placed(err, lambda row, low=low: f"row {row + low}") from None
             low += rows
 
     def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None) -> TrainResult:
@@ -142,7 +151,8 @@ class Trainer:
                     u = optimizer.update(u, grad)
                 loss, grad = objective(u)
             else:
-                for batch_loss, batch_grad, u in self._minibatches(u, objective, optimizer, batch, rng):
+                for batch_loss, batch_grad, stepped in self._minibatches(u, objective, optimizer, batch, rng):
+                    u = stepped
                     if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
                         loss, grad = batch_loss, batch_grad
                         break

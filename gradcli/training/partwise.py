@@ -80,7 +80,7 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
     from .fit import GradientCheck
 
     problem, data = trainer.problem, trainer.data
-    swept = data.sweep(trainer.plan, params, abs_terms=True)
+    swept = trainer.terms(params)
     size = max(swept.abs_terms or [0.0])
     atol = max(rtol * size, 1e-12)
     backprop = dict(zip(trainer.names, swept.gradient))
