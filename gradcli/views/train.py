@@ -7,7 +7,7 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from typing import IO
+from typing import IO, Any
 
 from ..training.fit import TrainReport
 from .common import console_for, decorated, mark, number
@@ -46,6 +46,14 @@ def loss_curve(history: list[float], width: int = 60, height: int = 8) -> LossCu
     return LossCurve(lines, value(high), value(low), log)
 
 
+def data_origin(report: Any) -> str:
+    """Where the rows were, when not one file in memory: ' in 3 files', ', streamed from disk ...'."""
+    files = f" in {report.files:,} files" if report.files > 1 else ""
+    engine = {"memory": "", "stream": ", streamed from disk (a pass per evaluation)",
+              "dask": ", on a Dask cluster"}.get(report.engine, "")
+    return files + engine
+
+
 def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     from rich import box
     from rich.markup import escape
@@ -55,7 +63,8 @@ def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
     result, problem = report.result, report.problem
     how = " (default: linear in every column but the target)" if report.model.default else ""
     console.print(f"[bold]model[/] {escape(report.model.text)}{escape(how)}")
-    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, mean over {report.rows:,} rows")
+    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, mean over {report.rows:,} rows"
+                  f"{data_origin(report)}")
     rate = f", lr {report.options.learning_rate:g}" if report.options.learning_rate is not None else ""
     console.print(f"[bold]by[/]    {report.options.optimizer}{rate}, batch {report.options.batch(report.rows):,}, "
                   f"seed {report.options.seed}")
