@@ -320,11 +320,23 @@ class PartsTable(Table):
 
 
 def part_place(part: Part, row: int) -> str:
+    """Where the part's 1-based row `row` is in its file: 'row R' (Parquet), 'line L (row R)' (CSV)."""
     if part.kind == "parquet":
         return f"row {part.first_row + row - 1}"
+    from .csv import row_place
+
+    with open(part.path, "rb") as handle:
+        header = handle.read(part.header_end)
+        handle.seek(part.start)
+        body = handle.read(part.stop - part.start)
+    place = row_place(header + body, part.name, row, part.delimiter)
     if part.start == part.header_end:
-        return f"row {row}"
-    return f"row {part._shift()[1] + row}"
+        return place
+    lines, rows = part._shift()
+    found = re.fullmatch(r"line (\d+) \(row (\d+)\)", place)
+    if found is None:
+        return f"row {rows + row}"
+    return f"line {int(found.group(1)) + lines} (row {int(found.group(2)) + rows})"
 
 
 def dataset_table(dataset: Dataset, part_bytes: int | None = None) -> PartsTable:

@@ -344,38 +344,45 @@ def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target:
                     from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
                     budget: int, tick: Any) -> TrainReport:
     """train over data larger than memory: the parts read from disk on every pass."""
-    from ..comparison import check_targets
     from ..errors import UndefinedError, placed
-    from ..io.dataset import part_place
-    from .passes import StreamedRows
 
     chosen = chosen or default_model(dataset.header, target, dataset.name)
     problem = problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
-    wanted = [*problem.inputs, target]
+    data = streamed_rows(dataset, problem, budget, tick)
+    try:
+        return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
+    except UndefinedError as err:  # undefined at the starting point: name the file and row
+        raise placed(err, lambda row: data_place(data, data.sources, row)) from None
+
+
+def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None) -> Any:
+    """The dataset's parts of part_bytes(budget), read from disk on every pass (passes.StreamedRows);
+    each part is checked as it is read, bce's targets included."""
+    from ..comparison import check_targets
+    from ..io.dataset import part_place
+    from .passes import StreamedRows
+
+    wanted = [*problem.inputs, problem.target]
     parts = dataset.parts(part_bytes(budget))
 
     def load(i: int) -> tuple[dict[str, Any], int]:
         part = parts[i]
         table = part.load(wanted)
         if table.rows:
-            check_targets(problem, table.columns[target], part.name, lambda row: part_place(part, row))
+            check_targets(problem, table.columns[problem.target], part.name, lambda row: part_place(part, row))
         return table.columns, table.rows
 
-    data = StreamedRows(load, len(parts), len(dataset.files), tick)
-    try:
-        return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
-    except UndefinedError as err:  # undefined at the starting point: name the file and row
-        raise placed(err, lambda row: f"{dataset.name} {data_place(data, parts, row)}") from None
+    return StreamedRows(load, len(parts), len(dataset.files), tick, sources=parts)
 
 
 def data_place(data: Any, parts: list[Any], row: int) -> str:
-    """Where the 1-based row `row` of all the streamed data is: its file and its row there."""
+    """Where the 1-based row `row` of all the streamed data is: its file, and its line and row there."""
     from ..io.dataset import part_place
 
     low = 0
     for part, size in zip(parts, data.sizes):
         if low < row <= low + size:
-            return f"in {part.name} {part_place(part, row - low)}"
+            return f"{part.name} {part_place(part, row - low)}"
         low += size
     return f"row {row}"
 

@@ -101,8 +101,9 @@ class StreamedRows:
     engine = "stream"
 
     def __init__(self, load: Callable[[int], tuple[Columns, int]], count: int, files: int,
-                 tick: Tick | None = None) -> None:
+                 tick: Tick | None = None, sources: Sequence[Any] = ()) -> None:
         self.load, self.count, self.files, self.tick = load, count, files, tick
+        self.sources = list(sources)  # what each part is (io.dataset.Part), for messages
         self.sizes = [0] * count
         for i in range(count):  # the first pass: every part read and checked once, its rows counted
             self.sizes[i] = self.load(i)[1]

@@ -128,3 +128,12 @@ def test_bad_memory_on_the_command_line(gradcli):
 def test_open_dataset_reports_its_files_and_size(big_csv):
     dataset = open_dataset(str(big_csv.parent / "*.csv"))
     assert [file.path for file in dataset.files] == [str(big_csv)] and dataset.size == big_csv.stat().st_size
+
+
+def test_undefined_at_the_start_in_a_later_part_names_the_line_and_row_in_the_file(tmp_path):
+    lines = ["x1,y", *(f"{i + 1}.000001,{i}.5" for i in range(100_000))]
+    lines[90_001] = "-1,3"
+    path = tmp_path / "logs.csv"
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(gradcli.UndefinedError, match=rf"at {path} line 90002 \(row 90001\): log of a non-positive"):
+        gradcli.train(str(path), "b + w*log(x1)", memory="1MiB")
