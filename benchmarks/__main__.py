@@ -26,6 +26,7 @@ TARGETS = {
     "6": "CSV",
     "7": "training step",
     "8": "Hessian",
+    "9": "data beyond memory",
 }
 
 
@@ -76,6 +77,7 @@ def versions() -> str:
 def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
     """Each target's functions, run(quick) -> rows (imported here: after pin_threads)."""
     from .csv_read import csv_target
+    from .data import data_target
     from .gradient import cheap_gradient, throughput
     from .hessian import hessian_target
     from .memory import memory
@@ -85,6 +87,7 @@ def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
     return {
         "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, symbolic_over_data],
         "4": [startup], "5": [memory], "6": [csv_target], "7": [training_step], "8": [hessian_target],
+        "9": [data_target],
     }
 
 

@@ -296,7 +296,8 @@ class PartsTable(Table):
                 low += table.rows
         if not low:
             raise DataError(f"{self.name}: there are no data rows")
-        columns = {name: np.concatenate([t.columns[name] for t in tables]) for name in wanted}
+        columns = (tables[0].columns if len(tables) == 1 else  # one file: no copy
+                   {name: np.concatenate([t.columns[name] for t in tables]) for name in wanted})
         text = ({name: [cell for t in tables for cell in t.text[name]] for name in tables[0].text}
                 if keep_text and tables[0].text is not None else None)
         return CsvTable(self.name, self.header, columns, low, text)

@@ -85,11 +85,17 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     if column.null_count:
         row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + first_row
         raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")
-    values = pc.cast(column, pa.float64()).to_numpy() if column.num_chunks else np.empty(0)
+    from ..engines.finite import all_finite
+
+    if not column.num_chunks:
+        values = np.empty(0)
+    elif pa.types.is_float64(kind):
+        values = column.to_numpy()  # one copy, joining the row groups (none for a single one)
+    else:
+        values = pc.cast(column, pa.float64()).to_numpy()
     values = np.ascontiguousarray(values, dtype=np.float64)
-    finite = np.isfinite(values)
-    if not finite.all():
-        at = int(np.argmin(finite))
+    if not all_finite(values):
+        at = int(np.argmin(np.isfinite(values)))
         raise DataError(f"{source}: column {show_text(name)!r} is {values[at]} at row {at + first_row} "
                         "(values must be finite)")
     return values
