@@ -137,14 +137,35 @@ def parquet_read(path: Path, repeat: int) -> tuple[float, float]:
     return found["gradcli"], found["pyarrow"]
 
 
+def streamed_peak(csv: Path, budget: str) -> tuple[float, float]:
+    """Peak resident size (VmHWM, via /usr/bin/time's %M or the child's own) of `gradcli train CSV
+    --memory BUDGET`, and its seconds."""
+    import time
+
+    program = Path(sys.executable).parent / "gradcli"
+    script = ("import resource, subprocess, sys, json; p = subprocess.run(sys.argv[1:], capture_output=True); "
+              "assert p.returncode == 0, p.stderr[-500:]; "
+              "print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024)")
+    began = time.perf_counter()
+    done = subprocess.run([sys.executable, "-c", script, str(program), "train", str(csv), "--memory", budget,
+                           "--quiet", "--format", "json"], capture_output=True, text=True, check=True)
+    return float(done.stdout.strip()), time.perf_counter() - began
+
+
 def data_target(quick: bool) -> list[Row]:
     if not sys.platform.startswith("linux"):
         return [Row("9", "data beyond memory", "s", None, "", None, None, "needs Linux /proc")]
     rows = 2_000_000 if quick else 20_000_000
-    parquet, _ = data_files(rows)
+    parquet, csv = data_files(rows)
     label = f"{rows:.0e} x {COLUMNS}".replace("e+0", "e")
     ours, theirs = parquet_read(parquet, 3 if quick else 5)
     found = [Row("9", f"reading {label} Parquet (every check; all row groups)", "s", ours, "pyarrow alone", theirs, 1.2)]
+    budget = 120e6 if quick else 300e6
+    peak, seconds = streamed_peak(csv, f"{budget:.0f}")
+    found.append(Row("9", f"peak RSS of `gradcli train` on the {csv.stat().st_size / 1e9:.1f} GB CSV, --memory "
+                     f"{budget / 1e6:.0f}MB ({csv.stat().st_size / budget:.0f}x; {seconds:.0f} s)", "MB",
+                     peak / 1e6, "the budget", budget / 1e6, None if quick else 1.0,
+                     "gradcli alone is ~125 MB: --quick's budget is below what holds" if quick else ""))
     memory = evaluation("memory", parquet)
     stream = evaluation("stream", parquet)
     found += [
