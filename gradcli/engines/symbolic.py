@@ -195,6 +195,7 @@ class SymbolicLoss:
         self._pretty_budget = PRETTY_SECONDS
         self._printers: dict[str | None, Any] = {}
         self._nodes: int | None = None
+        self._compiled: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
     def derivative(self, name: str) -> Any:
         try:
@@ -272,12 +273,20 @@ class SymbolicLoss:
         return self._vectorised(derivatives, params, columns, rows)
 
     def _compile(self, expressions: list[Any], module: str) -> Callable[..., Any]:
-        """One function of every symbol (in self.symbols order) returning all expressions.
+        """One function of every symbol (in self.symbols order) returning all expressions (made once per
+        list of expressions: a streamed pass evaluates the same derivatives on every part).
 
         Symbols and common subexpressions get internal names (``_a0``, ``_t0``)
         that no user name can take (user names start with a letter), so no
         name in the model can collide with the generated code.
         """
+        key = (module, tuple(expressions))
+        compiled = self._compiled.get(key)
+        if compiled is None:
+            compiled = self._compiled[key] = self._lambdify(expressions, module)
+        return compiled
+
+    def _lambdify(self, expressions: list[Any], module: str) -> Callable[..., Any]:
         sp = self.sp
         internal = {symbol: sp.Symbol(f"_a{i}") for i, symbol in enumerate(self.symbols.values())}
         renamed = [e.xreplace(internal) for e in expressions]

@@ -348,31 +348,48 @@ def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target:
 
     chosen = chosen or default_model(dataset.header, target, dataset.name)
     problem = problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
-    data = streamed_rows(dataset, problem, budget, tick)
-    try:
-        return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
-    except UndefinedError as err:  # undefined at the starting point: name the file and row
-        raise placed(err, lambda row: data_place(data, data.sources, row)) from None
+    with streamed_rows(dataset, problem, budget, tick) as data:
+        try:
+            return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
+        except UndefinedError as err:  # undefined at the starting point: name the file and row
+            raise placed(err, lambda row: data_place(data, data.sources, row)) from None
 
 
-def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None) -> Any:
-    """The dataset's parts of part_bytes(budget), read from disk on every pass (passes.StreamedRows);
-    each part is checked as it is read, bce's targets included."""
+def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None, spill: bool = True) -> Any:
+    """The dataset's parts of part_bytes(budget), read from disk on every pass (passes.StreamedRows; close
+    it, or use it as a context manager). Each part is checked as it is read, bce's targets included;
+    with `spill`, CSV parts are kept as binary after their first reading (io/spill.py)."""
     from ..comparison import check_targets
     from ..io.dataset import part_place
     from .passes import StreamedRows
 
-    wanted = [*problem.inputs, problem.target]
+    wanted = list(dict.fromkeys([*problem.inputs, problem.target]))
     parts = dataset.parts(part_bytes(budget))
+    kept = None
+    if spill and any(part.kind == "csv" for part in parts):
+        from ..io.spill import Spill
+
+        kept = Spill(wanted)
 
     def load(i: int) -> tuple[dict[str, Any], int]:
+        found = kept.read(i) if kept is not None else None
+        if found is not None:
+            return found
         part = parts[i]
         table = part.load(wanted)
         if table.rows:
             check_targets(problem, table.columns[problem.target], part.name, lambda row: part_place(part, row))
+        if kept is not None and part.kind == "csv":
+            kept.write(i, table.columns, table.rows)
         return table.columns, table.rows
 
-    return StreamedRows(load, len(parts), len(dataset.files), tick, sources=parts)
+    try:
+        return StreamedRows(load, len(parts), len(dataset.files), tick, sources=parts,
+                            on_close=kept.close if kept is not None else None)
+    except BaseException:
+        if kept is not None:
+            kept.close()
+        raise
 
 
 def data_place(data: Any, parts: list[Any], row: int) -> str:

@@ -101,9 +101,11 @@ class StreamedRows:
     engine = "stream"
 
     def __init__(self, load: Callable[[int], tuple[Columns, int]], count: int, files: int,
-                 tick: Tick | None = None, sources: Sequence[Any] = ()) -> None:
+                 tick: Tick | None = None, sources: Sequence[Any] = (),
+                 on_close: Callable[[], None] | None = None) -> None:
         self.load, self.count, self.files, self.tick = load, count, files, tick
         self.sources = list(sources)  # what each part is (io.dataset.Part), for messages
+        self.on_close = on_close
         self.sizes = [0] * count
         for i in range(count):  # the first pass: every part read and checked once, its rows counted
             self.sizes[i] = self.load(i)[1]
@@ -112,6 +114,18 @@ class StreamedRows:
             from ..errors import DataError
 
             raise DataError("there are no data rows")
+
+    def close(self) -> None:
+        """Let go of what the parts keep on disk (io/spill.py); the object is not used after."""
+        if self.on_close is not None:
+            self.on_close()
+            self.on_close = None
+
+    def __enter__(self) -> StreamedRows:
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
     def _each(self, order: Sequence[int] | None = None) -> Iterator[tuple[int, Columns, int]]:
         done = 0

@@ -4,6 +4,9 @@ results as in memory (to 1e-9 for full-batch optimisers, identical mini-batches 
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -137,3 +140,46 @@ def test_undefined_at_the_start_in_a_later_part_names_the_line_and_row_in_the_fi
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(gradcli.UndefinedError, match=rf"at {path} line 90002 \(row 90001\): log of a non-positive"):
         gradcli.train(str(path), "b + w*log(x1)", memory="1MiB")
+
+
+def spill_folders() -> set[str]:
+    import tempfile
+
+    return {name for name in os.listdir(tempfile.gettempdir()) if name.startswith(f"gradcli-spill-{os.getpid()}-")}
+
+
+def test_streamed_csv_parts_are_kept_as_binary_and_the_folder_goes_whatever_ends_the_run(big_csv, tmp_path):
+    from gradcli.training.fit import streamed_rows
+
+    dataset = open_dataset(str(big_csv))
+    problem = build_problem("b + w1*x1 + w2*x2", "mse", data_names=["x1", "x2"])
+    before = spill_folders()
+    with streamed_rows(dataset, problem, memory_budget("1MiB")) as kept, \
+            streamed_rows(dataset, problem, memory_budget("1MiB"), spill=False) as parsed:
+        assert len(spill_folders() - before) == 1
+        params = {"b": 0.1, "w1": 0.2, "w2": 1e-9}
+        plan = Trainer(problem, kept).plan
+        assert kept.sweep(plan, params).gradient == parsed.sweep(plan, params).gradient
+    assert spill_folders() == before
+    lines = big_csv.read_text().splitlines()
+    lines[-3] = "1,2,x"
+    (tmp_path / "bad.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(DataError):
+        gradcli.train(str(tmp_path / "bad.csv"), memory="1MiB")
+    assert spill_folders() == before
+
+
+def test_a_spill_folder_left_by_a_killed_run_is_removed_by_the_next(tmp_path, monkeypatch):
+    import tempfile
+
+    from gradcli.io.spill import Spill
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale = tmp_path / f"gradcli-spill-{dead.stdout.strip()}-abc"
+    stale.mkdir()
+    (stale / "part-0.npy").write_bytes(b"x")
+    mine = Spill(["x1"])
+    assert not stale.exists() and os.path.isdir(mine.folder)
+    mine.close()
+    assert not os.path.exists(mine.folder)
