@@ -13,10 +13,11 @@ naming it and the first file.
 from __future__ import annotations
 
 import glob
+import io
 import os
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Collection, Iterator
+from typing import TYPE_CHECKING, Any, Collection, Iterator
 
 from ..errors import DataError, show_text
 from .sources import Table
@@ -28,6 +29,7 @@ SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's fil
 PATTERN = re.compile(r"[*?[]")
 HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then in all of it)
 SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may be cut
+BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader skips
 
 
 def is_pattern(spec: str) -> bool:
@@ -96,17 +98,53 @@ class Part:
                               shift=self._shift)
 
     def _shift(self) -> tuple[int, int]:
-        """(lines, rows) to add to the numbers a part's reading gives, so that they count in the whole file."""
-        from .csv import _records
-        from .values import decode_utf8
+        """(lines, rows) to add to the numbers a part's reading gives, so that they count in the whole file.
+
+        Only for a message: the file before the part is read in blocks of whole lines (memory stays
+        bounded), lines counted by their breaks and rows as the lines holding more than spaces, or,
+        where a quote comes before the part (a record may then span lines), by the csv module.
+        """
+        lines = blank = 0
+        with open(self.path, "rb") as handle:
+            handle.seek(self.header_end)
+            left, carry = self.start - self.header_end, b""
+            while left > 0:
+                block = handle.read(min(SCAN_BLOCK, left))
+                if not block:
+                    break
+                left -= len(block)
+                block = carry + block
+                cut = block.rfind(b"\n") + 1
+                block, carry = block[:cut], block[cut:]
+                if b'"' in block:
+                    return lines + block.count(b"\n") + self._lines_after(handle, left), self._records_before()
+                lines += block.count(b"\n")
+                blank += len(BLANK_LINE.findall(block))
+        return lines, lines - blank
+
+    def _lines_after(self, handle: Any, left: int) -> int:
+        """Line breaks in the next `left` bytes of the open file, read in blocks."""
+        count = 0
+        while left > 0:
+            block = handle.read(min(SCAN_BLOCK, left))
+            if not block:
+                break
+            left -= len(block)
+            count += block.count(b"\n")
+        return count
+
+    def _records_before(self) -> int:
+        """Data records before the part, by the csv module over the file's text, streamed."""
+        import csv
+        import io
+
+        from .csv import _is_blank
 
         with open(self.path, "rb") as handle:
-            before = handle.read(self.start)
-        header_lines = before[:self.header_end].count(b"\n")
-        lines_before = before.count(b"\n")  # the part begins on line lines_before + 1
-        records = _records(decode_utf8(before, self.name), self.name, self.delimiter)
-        rows_before = sum(1 for _ in records) - 1  # less the header
-        return lines_before - header_lines, rows_before
+            text = io.TextIOWrapper(io.BufferedReader(_Prefix(handle, self.start)), encoding="utf-8-sig",
+                                    errors="replace", newline="")
+            records = sum(not _is_blank(record) for record in csv.reader(text, delimiter=self.delimiter))
+        return records - 1  # less the header
 
     def _load_parquet(self, wanted: list[str], keep_text: bool) -> CsvTable:
         import pyarrow.parquet as pq
@@ -128,6 +166,22 @@ class Part:
         columns = {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
         text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
         return CsvTable(self.name, header, columns, table.num_rows, text)
+
+
+class _Prefix(io.RawIOBase):
+    """The first `size` bytes of an open binary file, as a stream."""
+
+    def __init__(self, handle: Any, size: int) -> None:
+        self.handle, self.left = handle, size
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.handle.read(min(len(buffer), self.left))
+        self.left -= len(data)
+        buffer[:len(data)] = data
+        return len(data)
 
 
 @dataclass(frozen=True)

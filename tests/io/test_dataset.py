@@ -109,3 +109,20 @@ def test_csv_and_parquet_files_mix_in_one_glob(tmp_path):
     write_csv(tmp_path / "all.csv", rows)
     mixed = gradcli.train(str(tmp_path / "[ab].*"))
     assert mixed.rows == 30 and mixed.params == pytest.approx(gradcli.train(str(tmp_path / "all.csv")).params, rel=1e-12)
+
+
+def test_blank_lines_before_a_later_part_count_as_lines_not_rows(tmp_path):
+    lines = ["x1,y"]
+    for i in range(3000):
+        lines.append(f"{i},{i}")
+        if i % 10 == 0:
+            lines.append("   ")
+    lines[-2] = "2998,bad"
+    path = tmp_path / "blank.csv"
+    path.write_text("\n".join(lines) + "\n")
+    parts = open_dataset(str(path)).parts(part_bytes=2048)
+    assert len(parts) > 5
+    with pytest.raises(DataError) as err:
+        for part in parts:
+            part.load(["x1", "y"])
+    assert f"line {len(lines) - 1} (row 2999), column 'y'" in str(err.value)
