@@ -44,6 +44,7 @@ _LAZY = {
     "TrainReport": ("training.fit", "TrainReport"),
     "predict": ("prediction", "predict"),
     "Predictions": ("prediction", "Predictions"),
+    "PartPredictions": ("prediction", "PartPredictions"),
     "losses": ("language.losses", "builtin_losses"),
 }
 

@@ -405,26 +405,30 @@ def train(
 @app.command(cls=Command)
 def predict(
     params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
-    data: Annotated[str, typer.Argument(help="A CSV file with the model's input columns, or '-' for stdin.")] = "-",
-    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE", help="Write the CSV here (atomically) instead of stdout.", show_default=False)] = None,
+    data: Annotated[str, typer.Argument(help="A CSV or Parquet file with the model's input columns, a glob or directory of them (quote the glob), or '-' for CSV on stdin.")] = "-",
+    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE|DIR", help="Write here (atomically) instead of stdout: a FILE (Parquet if it ends in .parquet, else CSV), or a directory (existing, or a name ending in '/'): one file per input file, with its name and format.", show_default=False)] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
     delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
+    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read and written part by part.", show_default=False)] = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
 
     Numbers are written as the shortest decimal that reads back to the same float (1 as 1.0);
-    columns the model does not read are copied as they are.
+    columns the model does not read are copied as they are. Several files (a glob or a directory)
+    are written as one CSV, rows in file order, or with --output DIR/ one output file per input.
 
     Example: gradcli predict params.json new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output, threshold=threshold, delimiter=delimiter)
+        result = gradcli.predict(params, data, output=output, threshold=threshold, delimiter=delimiter,
+                                 memory=memory)
     for note in result.warnings:
         warn(note)
     if output is None:
         from .views.predict import predictions_csv
 
-        predictions_csv(result)
+        with user_errors():  # a part read again that cannot be read now (a file changed meanwhile)
+            predictions_csv(result)
 
 
 @app.command(cls=Command)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
-from .errors import GradcliError
+from .errors import DataError, GradcliError, show_text
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
@@ -40,6 +40,36 @@ class Predictions:
         return self.columns.get(CLASS_COLUMN)
 
 
+@dataclass
+class PartPredictions:
+    """Predictions made part by part, never all in memory: data larger than `memory`, or an output
+    directory (one file per input file).
+
+    With an output, every file is written when predict returns (`outputs`). Without one, `chunks()`
+    makes the predictions again, part by part in file order, for writing as they come: every row was
+    read and checked, and the model evaluated on it, before predict returned, so a bad row ends the
+    run before anything is written.
+    """
+
+    model: str
+    source: str  # the data as given: a path, glob or directory
+    header: list[str]  # the data's columns (the first file's order), then "yhat" (and "class")
+    rows: int
+    files: int  # the data's files
+    outputs: list[str] = field(default_factory=list)  # the files written, in the order of the input files
+    warnings: list[str] = field(default_factory=list)
+    threshold: float | None = None
+    _parts: list[Any] = field(default_factory=list, repr=False)
+    _model: Any = field(default=None, repr=False)
+
+    def chunks(self) -> Iterator[Predictions]:
+        """Each non-empty part's rows and predictions, as a Predictions, in file order."""
+        for part in self._parts:
+            columns, rows = _csv_columns(part, self._model)
+            if rows:
+                yield Predictions(self.model, part.name, self.header, columns, rows, [], self.threshold)
+
+
 def predict(
     saved: Mapping[str, Any] | str | os.PathLike[str] | Any,
     data: Mapping[str, Any] | str | os.PathLike[str] = "-",
@@ -47,58 +77,308 @@ def predict(
     output: str | os.PathLike[str] | None = None,
     threshold: float | None = None,
     delimiter: str = ",",
-) -> Predictions:
+    memory: int | str | None = None,
+) -> Predictions | PartPredictions:
     """yhat for every row of `data` by the model in `saved`, computed by the graph engine's forward pass.
 
     `saved` is a file written by `gradcli train --save` ('-' for stdin), the same document as a
-    dict, or what `gradcli.train` returned. `data` is a CSV file's path, '-' or a mapping of
-    column -> values; columns the model does not use are kept as they are. `delimiter` separates
-    the data file's fields (one character, or 'tab'); the output is comma-separated. `output` names
-    a CSV file to write (atomically). `threshold` (strictly between 0 and 1, for a model trained
-    with bce, whose yhat is a probability) adds a column `class`: 1 where yhat >= threshold, else 0.
-    Raises GradcliError (and subclasses) for bad input.
+    dict, or what `gradcli.train` returned. `data` is a CSV or Parquet file's path, a glob or
+    directory of them, '-' (CSV on stdin) or a mapping of column -> values; columns the model does
+    not use are kept as they are. `delimiter` separates a CSV input's fields (one character, or
+    'tab'); CSV output is comma-separated. `output` names a file to write (atomically): Parquet
+    when its name ends in .parquet or .pq, else CSV. An output directory (one that exists, or a
+    name ending in '/') gets one file per input file, with the input's name and format (CSV for
+    any input that is not Parquet: logs.tsv -> logs.csv), all of them written or none.
+    `threshold` (strictly between 0 and 1, for a model trained with bce, whose yhat is a
+    probability) adds a column `class`: 1 where yhat >= threshold, else 0.
+
+    Data larger than `memory` (bytes, or text such as '2GB'; default a quarter of this machine's
+    memory), and files written to a directory or to a Parquet file, are read part by part and a
+    PartPredictions returned; else a Predictions holding every row. Raises GradcliError (and subclasses) for bad
+    input, before any output file is in place.
     """
-    from .engines.graph import build_graph, model_values
-    from .errors import UndefinedError, placed
     from .io.arguments import delimiter as checked_delimiter
-    from .io.arguments import probability
-    from .io.outputs import check_outputs
+    from .io.arguments import memory_budget, probability
+    from .io.dataset import files_of
+    from .io.outputs import is_directory
     from .io.saved import read_saved, saved_problem
     from .io.sources import is_spec, one_stdin, open_table
 
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
+    budget = memory_budget(memory)
     one_stdin({"the parameter file": saved, "the data": data})
-    outputs = check_outputs({"--output": output}, [os.fspath(s) for s in (saved, data) if is_spec(s)])
+    to_directory = output is not None and is_directory(output)
+    dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
+    outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
+                             lambda: open_table(data, delimiter=delimiter, max_bytes=budget))
     document, source = _saved_document(saved)
     model = read_saved(document, source)
     if threshold is not None and model.loss != "bce":
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
     problem, unused = saved_problem(model, source)
-    table = open_table(data, delimiter=delimiter)
+    predictor = _Predictor(problem, model.params, threshold)
     added = ["yhat"] + ([CLASS_COLUMN] if threshold is not None else [])
-    for name in added:
-        if name in table.header:
-            raise GradcliError(f"{table.name}: already has a column {name!r}, which predict adds"
-                               + (" with --threshold" if name == CLASS_COLUMN else ""))
+    if dataset is not None and (to_directory or _is_parquet_name(output) or dataset.size > budget):
+        _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, threshold)
+        return _predict_parts(dataset, predictor, model.model, added, unused, budget, outputs)
+    table = open_table(data, delimiter=delimiter, max_bytes=budget)
+    _refuse_added(table.name, table.header, threshold)
     read = table.read(list(problem.inputs), keep_text=True)
-    try:
-        yhat = model_values(build_graph(problem), model.params, read.columns, read.rows)
-    except UndefinedError as err:  # a row where the model is undefined: named by its place in the data
-        raise placed(err, lambda row: f"{table.name} {table.place(row)}") from None
-    columns = {**(read.text or {}), **read.columns, "yhat": yhat}
-    if threshold is not None:
+    columns = {**(read.text or {}), **read.columns,
+               **predictor.added(read.columns, read.rows, lambda row: f"{table.name} {table.place(row)}")}
+    result = Predictions(model.model, table.name, [*read.header, *added], columns, read.rows, unused, threshold)
+    if outputs.file is not None:
+        _write_whole(result, outputs.file)
+    return result
+
+
+@dataclass
+class _Outputs:
+    """Where predict writes, checked before the work starts: one file, one file per input file, or neither."""
+
+    file: Any = None  # --output FILE (a Path)
+    folder: Any = None  # --output DIRECTORY (a Path; made when the writing starts if it is not there)
+    by_file: dict[str, Any] | None = None  # each input file's output file in the folder
+
+
+def _check_outputs(output: Any, to_directory: bool, dataset: Any, named: list[str],
+                   open_data: Callable[[], Any]) -> _Outputs:
+    """--output checked against every input file (`named` and the dataset's files): never one of them."""
+    from .io.outputs import check_outputs
+
+    inputs = named + ([file.path for file in dataset.files] if dataset is not None else [])
+    if not to_directory:
+        return _Outputs(file=check_outputs({"--output": output}, inputs).get("--output"))
+    if dataset is None:
+        open_data()  # a missing file or a device is said as for any data
+        raise DataError("--output DIRECTORY writes one file per input file: name the data's files "
+                        "(stdin and Python data have no file name to write under)")
+    folder, by_file = _directory_targets(dataset, output, inputs)
+    return _Outputs(folder=folder, by_file=by_file)
+
+
+def _write_whole(result: Predictions, path: Any) -> None:
+    """Predictions held in memory, written to one file (atomically): Parquet for a .parquet or .pq name."""
+    from .io.outputs import atomic_write
+
+    if _is_parquet_name(path):
+        atomic_write(path, lambda f: _write_parquet(f, [_arrow_of(result.header, result.columns)]), True)
+    else:
+        from .io.csv import write_csv
+
+        atomic_write(path, lambda f: write_csv(result.header, result.columns, f))
+
+
+def _refuse_added(name: str, header: list[str], threshold: float | None) -> None:
+    """The data must not already hold a column that predict adds."""
+    for column in ["yhat"] + ([CLASS_COLUMN] if threshold is not None else []):
+        if column in header:
+            raise GradcliError(f"{name}: already has a column {column!r}, which predict adds"
+                               + (" with --threshold" if column == CLASS_COLUMN else ""))
+
+
+class _Predictor:
+    """The saved model's forward pass, and the columns predict adds to a table of rows."""
+
+    def __init__(self, problem: Any, params: Mapping[str, float], threshold: float | None) -> None:
+        from .engines.graph import build_graph
+
+        self.graph, self.params, self.threshold = build_graph(problem), params, threshold
+        self.inputs = list(problem.inputs)
+
+    def added(self, columns: Mapping[str, Any], rows: int, where: Callable[[int], str]) -> dict[str, Any]:
+        """yhat (and class) over the rows; a row where the model is undefined is named by where(row)."""
         import numpy as np
 
-        columns[CLASS_COLUMN] = (yhat >= threshold).astype(np.int64)
-    result = Predictions(model.model, table.name, [*read.header, *added], columns, read.rows, unused, threshold)
-    if "--output" in outputs:
-        from .io.csv import write_csv
-        from .io.outputs import atomic_write
+        from .engines.graph import model_values
+        from .errors import UndefinedError, placed
 
-        atomic_write(outputs["--output"], lambda f: write_csv(result.header, result.columns, f))
+        if not rows:
+            yhat = np.empty(0)
+        else:
+            try:
+                yhat = model_values(self.graph, self.params, columns, rows)
+            except UndefinedError as err:
+                raise placed(err, where) from None
+        found = {"yhat": yhat}
+        if self.threshold is not None:
+            found[CLASS_COLUMN] = (yhat >= self.threshold).astype(np.int64)
+        return found
+
+
+def _is_parquet_name(path: str | os.PathLike[str] | None) -> bool:
+    return path is not None and os.fspath(path).lower().endswith((".parquet", ".pq"))
+
+
+def _output_name(path: str, kind: str) -> str:
+    """An output file's name in the directory: the input's base name, with .csv for any input not Parquet."""
+    base = os.path.basename(path)
+    stem, suffix = os.path.splitext(base)
+    if kind == "parquet":
+        return base if suffix.lower() in (".parquet", ".pq") else stem + ".parquet"
+    return stem + ".csv"
+
+
+def _directory_targets(dataset: Any, directory: str | os.PathLike[str],
+                       inputs: list[str]) -> tuple[Any, dict[str, Any]]:
+    """The output directory, and input file -> output file in it, each checked as --output is (never an input)."""
+    from .io.outputs import check_directory, check_output
+
+    folder = check_directory(directory, "--output")
+    named: dict[str, str] = {}
+    for file in dataset.files:
+        name = _output_name(file.path, file.kind)
+        if name in named:
+            raise DataError(f"{named[name]} and {file.path} would both be written as {name!r} in --output "
+                            f"{show_text(os.fspath(directory))!r}: the input files' names must differ")
+        named[name] = file.path
+    if not folder.is_dir():  # made when the writing starts: nothing in it can be an input
+        return folder, {path: folder / name for name, path in named.items()}
+    return folder, {path: check_output(folder / name, "--output", inputs) for name, path in named.items()}
+
+
+def _predict_parts(dataset: Any, predictor: _Predictor, model_text: str, added: list[str], warnings: list[str],
+                   budget: int, outputs: _Outputs) -> PartPredictions:
+    """Predictions part by part: written one file per input file, into one file, or (no output) checked
+    now and made again by PartPredictions.chunks()."""
+    from contextlib import nullcontext
+
+    from .io.outputs import atomic_write_all, directory_made
+    from .training.fit import part_bytes
+
+    parts = dataset.parts(part_bytes(budget))
+    name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
+    result = PartPredictions(model_text, name, [*dataset.header, *added], 0, len(dataset.files),
+                             warnings=warnings, threshold=predictor.threshold, _parts=parts, _model=predictor)
+    if outputs.by_file is not None:
+        groups = [(outputs.by_file[file.path], [p for p in parts if p.path == file.path], file.header)
+                  for file in dataset.files]
+    elif outputs.file is not None:
+        groups = [(outputs.file, parts, dataset.header)]
+    else:
+        result.rows = sum(_csv_columns(part, predictor)[1] for part in parts)  # every row checked: nothing yet written
+        return result
+    counted: list[int] = []
+    writers = [(path, _file_writer(group, [*header, *added], predictor, _is_parquet_name(path), counted),
+                _is_parquet_name(path)) for path, group, header in groups]
+    with directory_made(outputs.folder) if outputs.folder is not None else nullcontext():
+        atomic_write_all(writers)
+    result.rows, result.outputs = sum(counted), [str(path) for path, _, _ in groups]
     return result
+
+
+def _file_writer(parts: list[Any], header: list[str], predictor: _Predictor, parquet: bool,
+                 counted: list[int]) -> Callable[[Any], None]:
+    """What writes one output file from its parts (appending each part's rows to the open file)."""
+
+    def write(handle: Any) -> None:
+        if parquet:
+            tables = (_arrow_part(part, header, predictor) for part in parts)
+            counted.append(_write_parquet(handle, tables))
+            return
+        from .io.csv import write_csv
+
+        rows = 0
+        for part in parts:
+            columns, size = _csv_columns(part, predictor)
+            if size:
+                write_csv(header, columns, handle, header_row=not rows)
+                rows += size
+        if not rows:
+            write_csv(header, {name: [] for name in header}, handle)
+        counted.append(rows)
+
+    return write
+
+
+def _loaded(part: Any, predictor: _Predictor, keep_text: bool = True) -> Any:
+    """One part's model inputs, checked (and the other columns' text); a read error names the input file."""
+    try:
+        return part.load(predictor.inputs, keep_text=keep_text)
+    except OSError as err:
+        raise DataError(f"cannot read {part.name!r}: {err.strerror}") from None
+
+
+def _where(part: Any) -> Callable[[int], str]:
+    from .io.dataset import part_place
+
+    return lambda row: f"{part.name} {part_place(part, row)}"
+
+
+def _csv_columns(part: Any, predictor: _Predictor) -> tuple[dict[str, Any], int]:
+    """One part's columns as CSV writes them: the data's own text, the model's inputs, yhat (and class)."""
+    table = _loaded(part, predictor)
+    if not table.rows:
+        return {}, 0
+    return {**(table.text or {}), **table.columns, **predictor.added(table.columns, table.rows, _where(part))}, table.rows
+
+
+def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:
+    """One part's rows as a pyarrow Table with yhat (and class) after the data's columns: a Parquet
+    part keeps its columns' own types; a CSV part has float64 inputs and the other columns as text."""
+    import pyarrow as pa
+
+    if part.kind == "parquet":
+        import numpy as np
+
+        try:
+            table, numbers = part.arrow(predictor.inputs)
+        except OSError as err:
+            raise DataError(f"cannot read {part.name!r}: {err.strerror}") from None
+        for name, values in predictor.added(numbers, table.num_rows, _where(part)).items():
+            table = table.append_column(name, pa.array(np.ascontiguousarray(values)))
+        return table.select(header)
+    loaded = _loaded(part, predictor)
+    columns = {**(loaded.text or {}), **loaded.columns,
+               **predictor.added(loaded.columns, loaded.rows, _where(part))}
+    return _arrow_of(header, columns)
+
+
+def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
+    """A pyarrow Table of columns in header order: NumPy arrays as they are, lists of text as strings
+    (an empty part: every column that is not predict's own as text)."""
+    import numpy as np
+    import pyarrow as pa
+
+    arrays = {}
+    for name in header:
+        values = columns.get(name)
+        if isinstance(values, np.ndarray):
+            arrays[name] = pa.array(np.ascontiguousarray(values))
+        elif values is None and name == CLASS_COLUMN:
+            arrays[name] = pa.array(np.empty(0, dtype=np.int64))
+        elif values is None and name == "yhat":
+            arrays[name] = pa.array(np.empty(0))
+        else:
+            arrays[name] = pa.array(list(values or []), type=pa.string())
+    return pa.table(arrays)
+
+
+def _write_parquet(handle: Any, tables: Iterable[Any]) -> int:
+    """Tables appended to one Parquet file in the open handle, each made to the first's schema; its rows."""
+    import pyarrow.parquet as pq
+
+    writer, rows = None, 0
+    try:
+        for table in tables:
+            if writer is None:  # the first table gives the schema, even with no rows
+                writer = pq.ParquetWriter(handle, table.schema)
+            elif table.schema != writer.schema:
+                try:
+                    table = table.cast(writer.schema)
+                except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
+                    raise DataError(f"the data's files hold columns of different types "
+                                    f"({' '.join(str(err).split())[:160]}), which one Parquet file cannot; "
+                                    "write to a directory instead (one file per input file)") from None
+            if table.num_rows:
+                writer.write_table(table)
+                rows += table.num_rows
+    finally:
+        if writer is not None:
+            writer.close()
+    return rows
 
 
 def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:

@@ -383,8 +383,11 @@ def _width_error(record: list[str], header: list[str], where: str) -> None:
 # ---------------------------------------------------------------- writing
 
 
-def write_csv(header: Sequence[str], columns: Mapping[str, np.ndarray | Sequence[str]], stream: IO[str]) -> None:
-    """Columns in header order; floats as repr, which reads back to the same bits."""
+def write_csv(header: Sequence[str], columns: Mapping[str, np.ndarray | Sequence[str]], stream: IO[str],
+              header_row: bool = True) -> None:
+    """Columns in header order; floats as repr, which reads back to the same bits.
+
+    header_row=False: the rows alone, to follow rows already written (predict, part by part)."""
     import numpy as np
 
     require_columns(list(columns), header, "write_csv")
@@ -399,5 +402,6 @@ def write_csv(header: Sequence[str], columns: Mapping[str, np.ndarray | Sequence
     if len(lengths) > 1:
         raise ValueError(f"write_csv: columns of different lengths {sorted(lengths)}")
     writer = csv.writer(stream, lineterminator="\n")
-    writer.writerow(header)
+    if header_row:
+        writer.writerow(header)
     writer.writerows(zip(*cells))

@@ -147,25 +147,39 @@ class Part:
         return records - 1  # less the header
 
     def _load_parquet(self, wanted: list[str], keep_text: bool) -> CsvTable:
+        from .csv import CsvTable
+        from .parquet import _text
+
+        table, header, columns = self._read_parquet(wanted, every_column=keep_text)
+        others = [name for name in header if name not in wanted] if keep_text else []
+        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
+        return CsvTable(self.name, header, columns, table.num_rows, text)
+
+    def arrow(self, wanted: Collection[str]) -> tuple[Any, dict[str, Any]]:
+        """A Parquet part's rows as the file holds them (a pyarrow Table of every column, in the file's
+        order and types), and the wanted columns as checked float64 arrays (predict's Parquet output)."""
+        table, header, columns = self._read_parquet(list(wanted), every_column=True)
+        return table.select(header), columns
+
+    def _read_parquet(self, wanted: list[str], every_column: bool) -> tuple[Any, list[str], dict[str, Any]]:
+        """(the row groups' table, the file's header, the wanted columns checked as float64)."""
         import pyarrow.parquet as pq
 
-        from .csv import CsvTable, require_columns
-        from .parquet import _numbers, _text
+        from .csv import require_columns
+        from .parquet import _numbers
 
         try:
             file = pq.ParquetFile(self.path)
             header = list(file.schema_arrow.names)
             require_columns(header, wanted, self.name)
-            others = [name for name in header if name not in wanted] if keep_text else []
+            others = [name for name in header if name not in wanted] if every_column else []
             table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
                                          use_threads=False)
         except DataError:
             raise
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
             raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
-        columns = {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
-        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
-        return CsvTable(self.name, header, columns, table.num_rows, text)
+        return table, header, {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
 
 
 class _Prefix(io.RawIOBase):
@@ -275,6 +289,21 @@ def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
     if low < file.size:
         cuts.append((low, file.size))
     return cuts
+
+
+def files_of(data: Any, delimiter: str, budget: int, always: bool = False) -> Dataset | None:
+    """The Dataset that `data` names where it may be read part by part: a glob or a directory, or a
+    regular file larger than `budget` (any regular file, with `always`). None for what is read whole:
+    stdin, Python data, NAME=VALUE text, a smaller file, and what is not a regular file (a device is
+    refused by the reader of whole files, with its own message)."""
+    from .sources import is_inline, is_spec
+
+    if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
+        return None
+    path = os.fspath(data)
+    if is_dataset_spec(path) or (os.path.isfile(path) and (always or os.path.getsize(path) > budget)):
+        return open_dataset(path, "data", delimiter)
+    return None
 
 
 def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset:

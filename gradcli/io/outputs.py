@@ -91,6 +91,45 @@ def check_outputs(outputs: Mapping[str, str | os.PathLike[str] | None], inputs: 
     return checked
 
 
+def is_directory(path: str | os.PathLike[str]) -> bool:
+    """Whether an output names a directory: one that exists, or a name ending in '/' (made when writing starts)."""
+    text = os.fspath(path)
+    return text.endswith(("/", os.sep)) or os.path.isdir(text)
+
+
+def check_directory(path: str | os.PathLike[str], option: str) -> Path:
+    """An existing directory, or a new one whose parent exists; refused up front otherwise."""
+    text = os.fspath(path)
+    if os.path.isdir(text):
+        return Path(text)
+    if os.path.lexists(text.rstrip("/" + os.sep) or text):
+        raise DataError(f"{option} {show_text(text)!r} ends in {os.sep!r}, but it names a file, not a directory")
+    parent = Path(text).parent
+    if not parent.is_dir():
+        raise DataError(f"{option} {show_text(text)!r}: the directory {show_text(str(parent))!r} does not exist")
+    return Path(text)
+
+
+@contextmanager
+def directory_made(path: Path) -> Iterator[None]:
+    """The directory made if it is not there yet, and removed again if the writing into it fails."""
+    made = not path.is_dir()
+    if made:
+        try:
+            path.mkdir()
+        except OSError as err:
+            raise DataError(f"cannot make the directory {show_text(str(path))!r}: {err.strerror}") from None
+    try:
+        yield
+    except BaseException:
+        if made:
+            try:
+                path.rmdir()  # only when empty: atomic_write_all has removed its temporary files
+            except OSError:
+                pass
+        raise
+
+
 def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = False) -> None:
     """Write through a temporary file in the same directory, then rename it over the target."""
     atomic_write_all([(path, write, binary)])

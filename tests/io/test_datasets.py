@@ -1,0 +1,118 @@
+"""predict over a glob or directory of CSV and Parquet files, in memory and part by part.
+
+The data is samples/data.csv cut into a.csv, b.parquet (row groups of 25 rows) and c.csv, with a
+text column `id` (int64 in the Parquet file). `small_parts` lets a few kilobytes count as more than
+--memory and cuts the files into parts of about 2 kB, so that the streamed paths run on it in
+milliseconds; the answers must be those of the same rows read whole.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from cli_runner import one_line_error
+
+import gradcli
+from gradcli import DataError, predict
+from gradcli.views.predict import predictions_csv
+
+SAMPLES = Path(__file__).resolve().parents[2] / "samples"
+MODEL = "b + w1*x1 + w2*x2"
+SAVED = {"model": MODEL, "inputs": ["x1", "x2"], "params": {"b": 1.0, "w1": 0.3, "w2": -0.2}}
+
+
+def write_part(path: Path, rows: list[list[str]], ids: range) -> None:
+    if path.suffix == ".parquet":
+        values = np.array(rows, dtype=float)
+        table = pa.table({"id": pa.array(list(ids), pa.int64()), "x1": values[:, 0], "x2": values[:, 1],
+                          "y": values[:, 2]})
+        pq.write_table(table, path, row_group_size=25)
+    else:
+        path.write_text("id,x1,x2,y\n" + "".join(f"{i:03d},{','.join(row)}\n" for i, row in zip(ids, rows)))
+
+
+@pytest.fixture
+def parts(tmp_path) -> Path:
+    rows = list(csv.reader(open(SAMPLES / "data.csv")))[1:]
+    folder = tmp_path / "data"
+    folder.mkdir()
+    for k, name in enumerate(["a.csv", "b.parquet", "c.csv"]):
+        write_part(folder / name, rows[100 * k:100 * (k + 1)], range(100 * k, 100 * (k + 1)))
+    return folder
+
+
+@pytest.fixture
+def small_parts(monkeypatch):
+    import gradcli.io.arguments
+    import gradcli.training.fit
+
+    monkeypatch.setattr(gradcli.io.arguments, "MIN_MEMORY", 1)
+    monkeypatch.setattr(gradcli.training.fit, "part_bytes", lambda budget: 2000)
+    return 1000  # the memory budget: every file here is larger
+
+
+# ---------------------------------------------------------------- predict
+
+
+def test_predict_to_a_directory_writes_one_file_per_input_in_its_format(parts, tmp_path, small_parts):
+    result = gradcli.predict(SAVED, str(parts), output=str(tmp_path / "out") + "/", memory=small_parts)
+    out = tmp_path / "out"
+    assert sorted(os.listdir(out)) == ["a.csv", "b.parquet", "c.csv"]
+    assert result.rows == 300 and result.files == 3 and result.outputs == [str(out / n) for n in sorted(os.listdir(out))]
+    for name in ("a.csv", "c.csv"):  # as the file alone gives, byte for byte
+        gradcli.predict(SAVED, str(parts / name), output=tmp_path / name)
+        assert (out / name).read_bytes() == (tmp_path / name).read_bytes()
+    written = pq.read_table(out / "b.parquet")
+    assert written.schema.names == ["id", "x1", "x2", "y", "yhat"] and written.schema.field("id").type == pa.int64()
+    alone = gradcli.predict(SAVED, str(parts / "b.parquet"))
+    assert written.column("yhat").to_pylist() == alone.yhat.tolist()
+    gradcli.predict(SAVED, str(parts), output=out)  # an existing directory: the files are replaced
+    assert sorted(os.listdir(out)) == ["a.csv", "b.parquet", "c.csv"]
+
+
+def test_predict_part_by_part_to_stdout_or_one_file_equals_in_memory(parts, tmp_path, small_parts):
+    whole = gradcli.predict(SAVED, str(parts))
+    expected = io.StringIO()
+    predictions_csv(whole, expected)
+    streamed = gradcli.predict(SAVED, str(parts), memory=small_parts)
+    assert isinstance(streamed, gradcli.PartPredictions) and streamed.rows == 300
+    printed = io.StringIO()
+    predictions_csv(streamed, printed)
+    assert printed.getvalue() == expected.getvalue()
+    assert expected.getvalue().splitlines()[1].startswith("000,")  # the id as written, in file order
+    gradcli.predict(SAVED, str(parts), output=tmp_path / "all.csv", memory=small_parts)
+    assert (tmp_path / "all.csv").read_text() == expected.getvalue()
+    gradcli.predict(SAVED, str(parts), output=tmp_path / "all.parquet", memory=small_parts)
+    assert pq.read_table(tmp_path / "all.parquet").column("yhat").to_pylist() == whole.yhat.tolist()
+
+
+def test_predict_refuses_to_write_over_an_input_or_two_files_under_one_name(parts, tmp_path):
+    with pytest.raises(DataError, match="is the input file; refusing to write over it"):
+        gradcli.predict(SAVED, str(parts), output=parts)
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "a.csv").write_bytes((parts / "a.csv").read_bytes())
+    with pytest.raises(DataError, match="would both be written as 'a.csv'"):
+        gradcli.predict(SAVED, str(tmp_path / "*" / "a.csv"), output=f"{tmp_path / 'out'}/")
+    with pytest.raises(DataError, match="one file per input file"):
+        gradcli.predict(SAVED, {"x1": [1.0], "x2": [2.0]}, output=f"{tmp_path / 'out'}/")
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_with_a_bad_row_in_any_file_leaves_no_file_behind(gradcli, parts, tmp_path):
+    lines = (parts / "c.csv").read_text().splitlines(keepends=True)
+    lines[40] = "239,1.0,oops,2.0\n"
+    (parts / "c.csv").write_text("".join(lines))
+    (tmp_path / "m.json").write_text(json.dumps(SAVED))
+    one_line_error(gradcli("predict", "m.json", "data", "--output", "out/"), "c.csv", "line 41 (row 40)", "'x2'")
+    assert sorted(os.listdir(tmp_path)) == ["data", "m.json"]
+    with pytest.raises(DataError, match="line 41"):
+        predict(SAVED, str(parts), output=tmp_path / "one.parquet")
+    assert sorted(os.listdir(tmp_path)) == ["data", "m.json"]
