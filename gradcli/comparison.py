@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import math
 import os
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
 from .errors import DataError, GradcliError, UndefinedError, show_text
 from .language.losses import DEFAULT_DELTA
@@ -269,16 +270,43 @@ def gradients(
     return report
 
 
+@dataclass
+class Evidence:
+    """What the engines found over every row, wherever the rows were (in memory, or read part by part):
+    what compare's verdicts are made from."""
+
+    rows: int
+    point: dict[str, float] | None
+    loss: float
+    backprop: dict[str, float]  # empty when backprop did not run
+    kinks: list[Any]  # graph.Kink: abs/relu at or within rounding of their kink
+    symbolic: dict[str, float]  # empty when SymPy did not run (or could not)
+    formulas: dict[str, str]
+    fd: dict[str, float]  # central finite differences, with check_fd
+    engines: tuple[str, ...]  # the engines that ran
+    witness: str | None
+    check_fd: bool
+    warnings: list[str]
+
+
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
             check_fd: bool = False, readable: bool = True) -> GradientReport:
     """Run the engines on a prepared problem and compare what they found."""
     from .engines.graph import build_graph
+
+    graph = build_graph(setup.problem)
+    evidence = _evidence(setup, graph, tuple(engines), check_fd, readable)
+    return judged(setup, evidence, rtol, atol, lambda warnings: _row_gradients(
+        setup, graph, rtol, atol, "symbolic" in evidence.engines, readable, warnings))
+
+
+def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool, readable: bool) -> Evidence:
+    """Each engine over the rows in memory: backprop's sweep (with its kinks), SymPy's derivatives and,
+    with check_fd or where SymPy cannot be used, finite differences."""
     from .engines.sweep import compile_plan, run
 
-    engines = tuple(engines)
     problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
     warnings = list(setup.warnings)
-    graph = build_graph(problem)
     plan = compile_plan(graph, chosen if "backprop" in engines else [])
     if setup.unchecked:
         from .engines.finite import require_finite
@@ -287,8 +315,7 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
             require_finite(name, columns[name])
     swept = run(plan, values, columns, rows, diagnose=True, find_kinks=True, check_finite=setup.unchecked)
     backprop_values = dict(zip(chosen, swept.gradient)) if "backprop" in engines else {}
-    found_kinks = swept.kinks
-    warnings += kink_warnings(found_kinks)
+    warnings += kink_warnings(swept.kinks)
 
     symbolic_values: dict[str, float] = {}
     formulas: dict[str, str] = {}
@@ -298,42 +325,62 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
             symbolic_values, formulas = symbolic_gradient(problem, chosen, values, columns, rows, readable)
         except SymbolicUnavailable as why:  # the second witness becomes finite differences, and says so
             witness, engines, check_fd = "finite differences", tuple(e for e in engines if e != "symbolic"), True
-            warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
-                            f"(rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))")
+            warnings.append(fd_witness_note(why))
 
     fd_values: dict[str, float] = {}
     if check_fd:
         loss_plan = compile_plan(graph, [])
-        loss_of = lambda at: run(loss_plan, at, columns, rows).loss  # noqa: E731
-        for name in chosen:
-            h = 1e-5 * max(1.0, abs(values[name]))
-            up = loss_of({**values, name: values[name] + h})
-            down = loss_of({**values, name: values[name] - h})
-            fd_values[name] = (up - down) / (2 * h)
+        for name, (h, up, down) in fd_points(chosen, values).items():
+            fd_values[name] = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
+    point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
+    return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
+                    engines, witness, check_fd, warnings)
 
+
+def fd_witness_note(why: SymbolicUnavailable) -> str:
+    return (f"the symbolic engine {why}; finite differences are the second witness "
+            f"(rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))")
+
+
+def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
+    """For each chosen parameter, its central difference's step h (1e-5 x max(1, |value|)) and two points."""
+    points = {}
+    for name in chosen:
+        h = 1e-5 * max(1.0, abs(values[name]))
+        points[name] = (h, {**values, name: values[name] + h}, {**values, name: values[name] - h})
+    return points
+
+
+def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
+           row_gradients: Callable[[list[str]], dict[str, RowGradient]] = lambda warnings: {}) -> GradientReport:
+    """The report: each parameter's engines compared, a kink excusing a disagreement it explains.
+
+    row_gradients(warnings) gives the inputs' and target's per-row gradients (data in memory only)."""
+    problem, chosen, values = setup.problem, setup.chosen, setup.values
+    warnings, check_fd = evidence.warnings, evidence.check_fd
     results: dict[str, ParamGradient] = {}
     uncompared: dict[Any, list[str]] = {}  # kink -> the parameters not compared because of it
     for name in chosen:
-        s = symbolic_values.get(name)
-        b = backprop_values.get(name)
+        s = evidence.symbolic.get(name)
+        b = evidence.backprop.get(name)
         both = s is not None and b is not None
         gradient = ParamGradient(
             param=name,
-            symbolic=formulas.get(name),
+            symbolic=evidence.formulas.get(name),
             symbolic_value=s,
             backprop_value=b,
             abs_diff=abs(s - b) if both else None,  # type: ignore[operator]
             agree=_agrees(s, b, rtol, atol) if both else None,  # type: ignore[arg-type]
         )
         if check_fd:
-            fd = fd_values[name]
+            fd = evidence.fd[name]
             reference = b if b is not None else s
             gradient.fd_value = fd
             if math.isfinite(fd) and reference is not None:
-                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(swept.loss)))
+                gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(evidence.loss)))
             else:
                 gradient.fd_agree = False
-        near = [k for k in found_kinks if name in k.params]
+        near = [k for k in evidence.kinks if name in k.params]
         if gradient.agree is False and near:
             # At or within rounding of a kink the engines may fall on different sides of it: backprop's
             # argument can be exactly 0 where SymPy's 30 digits leave 1e-31, or the other way round.
@@ -346,18 +393,18 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
         warnings.append(f"not compared for {', '.join(names)}: {kink.text} is {at} its kink in {kink.where()}, "
                         "where the loss is not differentiable and the engines fell on different sides")
 
+    witness = evidence.witness
     if witness is None and check_fd:
         witness = "finite differences"
-    by_row = _row_gradients(setup, graph, rtol, atol, "symbolic" in engines, readable, warnings)
+    by_row = row_gradients(warnings)
     verdicts = [g.agree for g in [*results.values(), *by_row.values()] if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
-    point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
     return GradientReport(
         model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
-        target=problem.target, params=values, inputs=list(problem.inputs), rows=rows, point=point,
-        defaults=setup.defaults, loss_value=swept.loss, gradients=results,
-        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=engines, warnings=warnings,
-        witness=witness, row_gradients=by_row,
+        target=problem.target, params=values, inputs=list(problem.inputs), rows=evidence.rows,
+        point=evidence.point, defaults=setup.defaults, loss_value=evidence.loss, gradients=results,
+        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=evidence.engines,
+        warnings=warnings, witness=witness, row_gradients=by_row,
     )
 
 
@@ -424,16 +471,26 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
     """The derivatives `derivatives_of(SymbolicLoss)` builds (any order), their mean values over the rows,
     (readable) their formulas and (latex) the same in LaTeX, within SYMBOLIC_SECONDS in all; else
     SymbolicUnavailable, saying why. per_row=True: each value in every row (an array), not the mean."""
-    from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+    from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+
+    with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+        symbolic = SymbolicLoss(problem)
+        derivatives = derivatives_of(symbolic)
+        found = (symbolic.row_values if per_row else symbolic.values)(derivatives, values, columns, rows)
+        formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
+        latexed = ({name: symbolic.sp.latex(symbolic.readable_expr(d)) for name, d in derivatives.items()}
+                   if latex else {})
+    return found, formulas, latexed
+
+
+@contextmanager
+def sympy_limits() -> Iterator[None]:
+    """SymPy's limits met inside (its time budget spent, an expression it cannot evaluate) become
+    SymbolicUnavailable, saying why; bad input and our own bugs pass as they are."""
+    from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime
 
     try:
-        with time_limit(SYMBOLIC_SECONDS):
-            symbolic = SymbolicLoss(problem)
-            derivatives = derivatives_of(symbolic)
-            found = (symbolic.row_values if per_row else symbolic.values)(derivatives, values, columns, rows)
-            formulas = {name: symbolic.readable(d) for name, d in derivatives.items()} if readable else {}
-            latexed = ({name: symbolic.sp.latex(symbolic.readable_expr(d)) for name, d in derivatives.items()}
-                       if latex else {})
+        yield
     except OutOfTime:
         raise SymbolicUnavailable(f"{OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s for this expression") from None
     except UndefinedError as err:  # backprop found every value finite: SymPy's form of it has none (0**w*log(0))
@@ -447,7 +504,6 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
         # SymPy's limits on an expression it cannot take (a ComplexInfinity it cannot print, say, or a
         # DiracDelta in a second derivative that lambdify's code has no function for: a NameError)
         raise SymbolicUnavailable(f"cannot evaluate this expression ({type(err).__name__} in SymPy)") from None
-    return found, formulas, latexed
 
 
 def _raised_outside_gradcli(err: BaseException) -> bool:
