@@ -267,7 +267,7 @@ ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", metavar=
 LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
 DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
 TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
-DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.", show_default=False)]
+DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), or '-' for CSV on stdin.", show_default=False)]
 ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
 WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
@@ -325,6 +325,7 @@ def grad(
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
     delimiter: DelimiterOption = ",",
+    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read part by part, every engine's sums added up in one pass.", show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every gradient of the loss two ways, side by side, with a check that they agree.
@@ -336,7 +337,8 @@ def grad(
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
-                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter)
+                                   delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter,
+                                   memory=memory)
     for note in report.warnings:
         warn(note)
     from .views import grad as view

@@ -78,6 +78,8 @@ class GradientReport:
     warnings: list[str] = field(default_factory=list)
     witness: str | None = "symbolic"  # what backprop was checked against: "symbolic" or "finite differences"
     row_gradients: dict[str, RowGradient] = field(default_factory=dict)  # inputs and the target in --wrt
+    files: int = 1  # the data's files (a glob or a directory names several)
+    engine: str = "memory"  # where the rows were: "memory", or "stream" (read part by part, past --memory)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -148,11 +150,13 @@ def prepare(
     from_file: bool = False,
     check_finite: bool = True,
     rows_allowed: bool = False,
+    where: Callable[[int], str] | None = None,
 ) -> Setup:
     """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
 
     check_finite=False: the data's finiteness is checked later, by compare's sweep.
     rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
+    where(row) places a 1-based row of the data in its file, for messages.
     """
     import numpy as np
 
@@ -185,7 +189,7 @@ def prepare(
         if name not in columns:
             columns[name] = np.full(rows, default)
             defaults[name] = default
-    check_targets(problem, columns[problem.target])
+    check_targets(problem, columns[problem.target], where=where)
     if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
         from .engines.finite import require_finite
 
@@ -237,13 +241,17 @@ def gradients(
     from_file: bool = False,
     readable: bool = True,
     delimiter: str = ",",
+    memory: int | str | None = None,
 ) -> GradientReport:
     """The gradient of the mean loss with respect to each parameter, by each engine (`gradcli grad`).
 
     `data` maps names to one value per row (lists or 1-D arrays; float64 arrays are used
-    without a copy), or is what --data takes: NAME=VALUE,... (one row), a CSV file's path, or
-    '-' for CSV on stdin (fields separated by `delimiter`: one character, or 'tab'). `params`
-    maps names to numbers, or is NAME=VALUE,... or a JSON file.
+    without a copy), or is what --data takes: NAME=VALUE,... (one row), a CSV or Parquet file's
+    path, a glob or directory of them, or '-' for CSV on stdin (fields separated by `delimiter`:
+    one character, or 'tab'). Data larger than `memory` (bytes, or text such as '2GB'; default a
+    quarter of this machine's memory) is read part by part, each engine's sums added up over the
+    parts in one pass (report.engine is then "stream"); per-row gradients (`wrt` naming an input or
+    the target) need the data in memory. `params` maps names to numbers, or is NAME=VALUE,... or a JSON file.
     `model_file` reads the model from a file instead ('-': stdin). `wrt` is a list of
     parameters or comma-separated text. Names with no value take the documented defaults,
     listed in `report.defaults`. Raises GradcliError (and subclasses) for bad input or
@@ -251,7 +259,10 @@ def gradients(
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
     """
-    from .io.arguments import flag, number, text
+    from .errors import placed
+    from .io.arguments import delimiter as checked_delimiter
+    from .io.arguments import flag, memory_budget, number, text
+    from .io.dataset import files_of
     from .io.sources import point_inputs
 
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
@@ -262,11 +273,25 @@ def gradients(
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
+    budget = memory_budget(memory)
+    dataset = files_of(data, checked_delimiter(delimiter), budget)
+    if dataset is not None and dataset.size > budget:
+        from .streamed_gradients import streamed_gradients
+
+        given = point_inputs(model, model_file, None, params, loss, target, delimiter)
+        return streamed_gradients(given, dataset, budget, loss=loss, target=target, wrt=wrt, delta=delta,
+                                  rtol=rtol, atol=atol, engines=engines, check_fd=check_fd,
+                                  from_file=from_file or given.from_file, readable=readable)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget)
+    where = given.where if given.table is not None else None
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True)
-    report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True, where=where)
+    try:
+        report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+    except UndefinedError as err:  # a row where the loss is undefined: named in its file
+        raise placed(err, where) from None
     report.warnings[:0] = given.notes
+    report.files = given.files
     return report
 
 
@@ -352,7 +377,8 @@ def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple
 
 
 def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
-           row_gradients: Callable[[list[str]], dict[str, RowGradient]] = lambda warnings: {}) -> GradientReport:
+           row_gradients: Callable[[list[str]], dict[str, RowGradient]] = lambda warnings: {},
+           files: int = 1, engine: str = "memory") -> GradientReport:
     """The report: each parameter's engines compared, a kink excusing a disagreement it explains.
 
     row_gradients(warnings) gives the inputs' and target's per-row gradients (data in memory only)."""
@@ -404,7 +430,7 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
         target=problem.target, params=values, inputs=list(problem.inputs), rows=evidence.rows,
         point=evidence.point, defaults=setup.defaults, loss_value=evidence.loss, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=evidence.engines,
-        warnings=warnings, witness=witness, row_gradients=by_row,
+        warnings=warnings, witness=witness, row_gradients=by_row, files=files, engine=engine,
     )
 
 

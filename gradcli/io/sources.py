@@ -88,20 +88,21 @@ def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params"
 
 
 def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
-               from_file: bool, delimiter: str = ",") -> tuple[Mapping[str, Any] | None, list[str]]:
+               from_file: bool, delimiter: str = ",", max_bytes: int | None = None) -> tuple[Mapping[str, Any] | None, list[str], Table | None]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
-    of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use."""
+    of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use, and
+    the table they were read from (None for the others)."""
     from .values import parse_assignments
 
     if data is None or isinstance(data, Mapping):
-        return data, []
+        return data, [], None
     if not is_spec(data):
         raise DataError(f"--data must be a mapping of name -> values, NAME=VALUE,..., a CSV file's path or '-'; "
                         f"got {type(data).__name__}")
     if is_inline(data):
-        return {name: [value] for name, value in parse_assignments(data, "--data").items()}, []
+        return {name: [value] for name, value in parse_assignments(data, "--data").items()}, [], None
     text = os.fspath(data)
-    table = open_table(text, "--data" if text != "-" else "data", delimiter)
+    table = open_table(text, "--data" if text != "-" else "data", delimiter, max_bytes)
     from ..language.columns import model_columns
 
     wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file)
@@ -113,7 +114,7 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
         if err.column == target or not table.text_columns([err.column]):
             raise
         raise DataError(f"{err}; the column holds text: leave it out of the model") from None
-    return read.columns, table.unused(read.columns)
+    return read.columns, table.unused(read.columns), table
 
 
 @dataclass
@@ -224,12 +225,28 @@ class PointInputs:
     params: Mapping[str, Any]
     data: Mapping[str, Any] | None
     notes: list[str]  # warnings about the data (CSV columns the model does not use)
+    table: Table | None = None  # where the data came from, when from a file or stdin
+
+    @property
+    def files(self) -> int:
+        return getattr(self.table, "files", 1)
+
+    def where(self, row: int) -> str:
+        """The 1-based row of the data, placed in its file (and line) where it came from one."""
+        from .dataset import PartsTable
+
+        if self.table is None:
+            return f"row {row}"
+        if isinstance(self.table, PartsTable):  # "in FILE row R": the file is the place
+            return self.table.place(row).removeprefix("in ")
+        return f"{self.table.name} {self.table.place(row)}"
 
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str,
-                 delimiter: str = ",") -> PointInputs:
-    """The inputs of grad, explain and graph, from whatever form each was given in."""
+                 delimiter: str = ",", max_bytes: int | None = None) -> PointInputs:
+    """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
+    `max_bytes`, default values.data_max_bytes, refused)."""
     from .arguments import delimiter as checked_delimiter
     from .arguments import text
 
@@ -238,5 +255,5 @@ def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, 
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
     text, from_file = model_text(model, model_file)
     values = param_values(params)
-    columns, notes = point_data(data, text, loss, target, from_file, delimiter)
-    return PointInputs(text, from_file, values, columns, notes)
+    columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes)
+    return PointInputs(text, from_file, values, columns, notes, table)

@@ -28,6 +28,7 @@ NOTE_GRADIENTS = {"b": 1.0, "w1": 1.5, "w2": 2.0}
 JSON_KEYS = {
     "model", "loss", "loss_formula", "target", "params", "inputs", "rows", "point", "defaults",
     "loss_value", "gradients", "agree", "rtol", "atol", "engines", "warnings", "witness", "row_gradients",
+    "files", "engine",
 }
 GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree"}
 CSV_HEADER = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]

@@ -1,4 +1,4 @@
-"""predict over a glob or directory of CSV and Parquet files, in memory and part by part.
+"""grad and predict over a glob or directory of CSV and Parquet files, in memory and part by part.
 
 The data is samples/data.csv cut into a.csv, b.parquet (row groups of 25 rows) and c.csv, with a
 text column `id` (int64 in the Parquet file). `small_parts` lets a few kilobytes count as more than
@@ -21,11 +21,12 @@ import pytest
 from cli_runner import one_line_error
 
 import gradcli
-from gradcli import DataError, predict
+from gradcli import DataError, UndefinedError, gradients, predict
 from gradcli.views.predict import predictions_csv
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MODEL = "b + w1*x1 + w2*x2"
+PARAMS = "b=1,w1=0.3,w2=-0.2"
 SAVED = {"model": MODEL, "inputs": ["x1", "x2"], "params": {"b": 1.0, "w1": 0.3, "w2": -0.2}}
 
 
@@ -57,6 +58,71 @@ def small_parts(monkeypatch):
     monkeypatch.setattr(gradcli.io.arguments, "MIN_MEMORY", 1)
     monkeypatch.setattr(gradcli.training.fit, "part_bytes", lambda budget: 2000)
     return 1000  # the memory budget: every file here is larger
+
+
+def values(report) -> dict:
+    return {name: (g.symbolic_value, g.backprop_value, g.fd_value) for name, g in report.gradients.items()}
+
+
+# ---------------------------------------------------------------- grad
+
+
+def test_grad_over_a_directory_streamed_equals_in_memory_and_the_whole_file(parts, small_parts):
+    whole = gradcli.gradients(MODEL, data=str(SAMPLES / "data.csv"), params=PARAMS, check_fd=True)
+    in_memory = gradcli.gradients(MODEL, data=str(parts), params=PARAMS, check_fd=True)
+    streamed = gradcli.gradients(MODEL, data=str(parts), params=PARAMS, check_fd=True, memory=small_parts)
+    assert (in_memory.engine, in_memory.files, streamed.engine, streamed.files) == ("memory", 3, "stream", 3)
+    assert whole.rows == in_memory.rows == streamed.rows == 300 and streamed.agree is True
+    for report in (in_memory, streamed):
+        assert report.loss_value == pytest.approx(whole.loss_value, rel=1e-12)
+        for name, found in values(report).items():
+            assert found == pytest.approx(values(whole)[name], rel=1e-9, abs=1e-12)
+    assert [g.symbolic for g in streamed.gradients.values()] == [g.symbolic for g in whole.gradients.values()]
+    assert streamed.warnings == ["column 'id' of " + str(parts) + " is not used by the model"]
+
+
+def test_grad_streamed_refuses_per_row_gradients_and_names_the_file_and_row(parts, small_parts):
+    with pytest.raises(DataError, match="one value per row needs the data in memory"):
+        gradcli.gradients(MODEL, data=str(parts), params=PARAMS, wrt="x1", memory=small_parts)
+    x1 = np.array([float(row[0]) for row in list(csv.reader(open(SAMPLES / "data.csv")))[1:101]])
+    first = int(np.argmax(x1 <= 0)) + 1
+    for memory in (None, small_parts):  # in memory, the row is placed in its file too
+        with pytest.raises(UndefinedError, match=f"log is undefined at {parts / 'a.csv'} row {first}:"):
+            gradcli.gradients("b + log(x1)", data=str(parts), memory=memory)
+    table = pq.read_table(parts / "b.parquet")
+    x1 = table.column("x1").to_pylist()
+    x1[59] = float("nan")  # row 60, in the third row group
+    pq.write_table(table.set_column(1, "x1", pa.array(x1)), parts / "b.parquet", row_group_size=25)
+    with pytest.raises(DataError, match=r"b\.parquet: column 'x1' is nan at row 60"):
+        gradcli.gradients(MODEL, data=str(parts), memory=small_parts)
+
+
+def test_grad_streamed_names_kinks_in_their_files_and_falls_back_to_finite_differences(tmp_path, small_parts):
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "k1.csv").write_text("x1,y\n" + "".join(f"{1 + i % 5}.5,1\n" for i in range(90)))
+    (folder / "k2.csv").write_text("x1,y\n" + "".join(f"{i % 3},1\n" for i in range(90)))  # x1 = 0 in rows 1, 4, ...
+    report = gradcli.gradients("relu(w*x1) + b", data=str(folder), params="w=1,b=0", memory=small_parts // 2)
+    assert report.engine == "stream" and report.agree is True
+    assert any(f"in {folder / 'k2.csv'} row 1, {folder / 'k2.csv'} row 4," in w for w in report.warnings), report.warnings
+    in_memory = gradcli.gradients("relu(w*x1) + b", data=str(folder), params="w=1,b=0")
+    for name, found in values(report).items():
+        assert found[:2] == pytest.approx(values(in_memory)[name][:2], rel=1e-12)
+    odd = gradcli.gradients("1/relu(w) + 0*x1", data=str(folder), params="w=0.5", memory=small_parts // 2)
+    assert odd.witness == "finite differences" and odd.agree is True  # SymPy cannot evaluate it, as in memory
+
+
+def test_grad_with_memory_on_the_command_line_streams_a_larger_file(gradcli, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savetxt(tmp_path / "big.csv", rng.normal(size=(45_000, 3)), delimiter=",", header="x1,x2,y", comments="",
+               fmt="%.6f")
+    result = gradcli("grad", MODEL, "--data", "big.csv", "--params", PARAMS, "--memory", "1MiB", "-f", "json")
+    assert result.code == 0, result
+    doc = result.json()
+    assert (doc["engine"], doc["files"], doc["rows"]) == ("stream", 1, 45_000)
+    whole = gradients(MODEL, data=str(tmp_path / "big.csv"), params=PARAMS)
+    assert [g["backprop_value"] for g in doc["gradients"]] == pytest.approx(
+        [g.backprop_value for g in whole.gradients.values()], rel=1e-12)
 
 
 # ---------------------------------------------------------------- predict
