@@ -24,7 +24,8 @@ from .errors import DataError, UndefinedError, placed, show_text
 
 @dataclass(frozen=True)
 class PlacedKink(Kink):
-    """A kink found part by part: its first rows named by file and row (Kink.rows counts all the data)."""
+    """A kink found part by part: its first rows named by file and row. Kink.rows holds those rows
+    alone, counted over all the data (a kink may be met in millions of rows)."""
 
     places: tuple[str, ...] = ()
     more: bool = False  # more rows than `places` names
