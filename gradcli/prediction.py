@@ -246,7 +246,7 @@ def _predict_parts(dataset: Any, predictor: _Predictor, model_text: str, added: 
     from contextlib import nullcontext
 
     from .io.outputs import atomic_write_all, directory_made
-    from .training.fit import part_bytes
+    from .io.dataset import part_bytes
 
     parts = dataset.parts(part_bytes(budget))
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path

@@ -291,6 +291,12 @@ def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
     return cuts
 
 
+def part_bytes(budget: int) -> int:
+    """How large a part read from disk is: a sixteenth of the memory budget (a part is resident two or
+    three times over while it is parsed), between 1 MiB and 64 MiB (training/fit.py's rule for train)."""
+    return max(1 << 20, min(64 << 20, budget // 16))
+
+
 def files_of(data: Any, delimiter: str, budget: int, always: bool = False) -> Dataset | None:
     """The Dataset that `data` names where it may be read part by part: a glob or a directory, or a
     regular file larger than `budget` (any regular file, with `always`). None for what is read whole:

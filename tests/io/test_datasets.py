@@ -53,10 +53,10 @@ def parts(tmp_path) -> Path:
 @pytest.fixture
 def small_parts(monkeypatch):
     import gradcli.io.arguments
-    import gradcli.training.fit
+    import gradcli.io.dataset
 
     monkeypatch.setattr(gradcli.io.arguments, "MIN_MEMORY", 1)
-    monkeypatch.setattr(gradcli.training.fit, "part_bytes", lambda budget: 2000)
+    monkeypatch.setattr(gradcli.io.dataset, "part_bytes", lambda budget: 2000)
     return 1000  # the memory budget: every file here is larger
 
 
