@@ -4,8 +4,6 @@ data.csv    y = 1.5 + 3*x1 - 2*x2 + noise (sd 0.5), 300 rows: `gradcli train sam
 clicks.csv  y ~ Bernoulli(sigmoid(-0.5 + 1.2*x1 - 0.8*x2)), 400 rows: the bce sample
 houses.csv  price = 50000 + 120*size - 900*age + noise (sd 15000), 250 rows of unscaled
             features (sizes in the thousands), to show the default optimiser needs no --lr
-parts/      data.csv's rows cut in three files, part-1.csv, part-2.csv and part-3.parquet (row
-            groups of 50 rows): a directory of CSV and Parquet files for the README
 """
 
 from pathlib import Path
@@ -43,23 +41,6 @@ def main() -> None:
     size, age = rng.uniform(500, 4000, n).round(), rng.integers(0, 100, n).astype(float)
     price = TRUE_HOUSES["b"] + TRUE_HOUSES["w_size"] * size + TRUE_HOUSES["w_age"] * age + rng.normal(0, 15000, n)
     write("houses.csv", ["size", "age", "price"], [size, age, price.round()], ["%d", "%d", "%d"])
-
-    parts()
-
-
-def parts() -> None:
-    """data.csv's 300 rows as two CSV files and one Parquet file, 100 rows each, in samples/parts/."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
-
-    lines = (HERE / "data.csv").read_text().splitlines(keepends=True)
-    folder = HERE / "parts"
-    folder.mkdir(exist_ok=True)
-    for k in (1, 2):
-        (folder / f"part-{k}.csv").write_text(lines[0] + "".join(lines[1 + 100 * (k - 1):1 + 100 * k]))
-    values = np.array([line.split(",") for line in lines[201:301]], dtype=float)
-    table = pa.table({name: values[:, i] for i, name in enumerate(lines[0].strip().split(","))})
-    pq.write_table(table, folder / "part-3.parquet", row_group_size=50)
 
 
 if __name__ == "__main__":
