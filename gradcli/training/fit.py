@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
-from ..errors import DataError, GradcliError, RoleError, unused
+from ..errors import DataError, GradcliError, RoleError, show_text, unused
 from ..language.columns import model_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
@@ -287,14 +287,13 @@ def train(
     from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
     from ..io.arguments import memory_budget
+    from ..io.dataset import open_dataset
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
     callback(pass_progress, "pass_progress"), callback(dashboard, "dashboard")
-    where = _dask_target(dask, workers)
-    if where is not None:
-        _files_for_dask(data)
+    where = _dask_target(dask, workers, data)
     delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
@@ -306,14 +305,14 @@ def train(
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
     budget = memory_budget(memory)
-    dataset = _dataset_to_stream(data, delimiter, budget) if where is None else _dataset_for_dask(data, delimiter)
-    if where is not None:
-        report = _train_on_dask(dataset, chosen, loss, target, delta, from_file, options, start, progress, budget,
-                                pass_progress, where, workers, dashboard)
-    elif dataset is not None:
-        report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress, budget,
-                                 pass_progress)
+    dataset = _dataset_to_stream(data, delimiter, budget) if where is None else open_dataset(os.fspath(data), "data", delimiter)
     if dataset is not None:
+        if where is not None:
+            report = _train_on_dask(dataset, chosen, loss, target, delta, from_file, options, start, progress,
+                                    budget, pass_progress, where, workers, dashboard)
+        else:
+            report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress,
+                                     budget, pass_progress)
         warnings = options.ignored() + unused("column", [n for n in dataset.header
                                                          if n not in {*report.problem.inputs, target}],
                                               f"of {dataset.name} {{verb}} not used by the model")
@@ -336,10 +335,11 @@ def train(
     return report
 
 
-def _dask_target(dask: Any, workers: Any) -> str | None:
-    """"local" or a scheduler's address (None: no Dask), checked with --workers before anything is read;
-    a GradcliError with the pip command when Dask is not installed."""
+def _dask_target(dask: Any, workers: Any, data: Any) -> str | None:
+    """"local" or a scheduler's address (None: no Dask), checked with --workers and the data's kind
+    before anything is read; a GradcliError with the pip command when Dask is not installed."""
     from ..io.arguments import text, whole
+    from ..io.sources import is_inline, is_spec
 
     if dask is None:
         if workers is not None:
@@ -351,26 +351,15 @@ def _dask_target(dask: Any, workers: Any) -> str | None:
     if workers is not None:
         whole(workers, "--workers", 1)
         if where != "local":
-            raise GradcliError(f"--workers goes with --dask local; the cluster at {where} has the workers it has")
+            raise GradcliError(f"--workers goes with --dask local; the cluster at {show_text(where)} has the workers "
+                               "it has")
     from .distributed import import_distributed
 
     import_distributed()
-    return where
-
-
-def _files_for_dask(data: Any) -> None:
-    """--dask takes files only (a file, a glob or a directory): the workers read them."""
-    from ..io.sources import is_inline, is_spec
-
     if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
         raise DataError("--dask reads the data on the workers, from files: give a CSV or Parquet file, a glob or "
                         "a directory (not '-' for stdin, NAME=VALUE text or Python values)")
-
-
-def _dataset_for_dask(data: Any, delimiter: str) -> Any:
-    from ..io.dataset import open_dataset
-
-    return open_dataset(os.fspath(data), "data", delimiter)
+    return where
 
 
 def _dataset_to_stream(data: Any, delimiter: str, budget: int) -> Any:
