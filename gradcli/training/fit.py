@@ -305,7 +305,10 @@ def train(
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
     budget = memory_budget(memory)
-    dataset = _dataset_to_stream(data, delimiter, budget) if where is None else open_dataset(os.fspath(data), "data", delimiter)
+    if where is None:
+        dataset = _dataset_to_stream(data, delimiter, budget)
+    else:
+        dataset = open_dataset(os.fspath(data), "data", delimiter)
     if dataset is not None:
         if where is not None:
             report = _train_on_dask(dataset, chosen, loss, target, delta, from_file, options, start, progress,

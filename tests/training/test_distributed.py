@@ -10,7 +10,6 @@ the `_nodeid` that xdist 3.8 renames: two test processes may each start the clus
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import signal
@@ -37,7 +36,7 @@ def cluster():
     from distributed import Client, LocalCluster
 
     with LocalCluster(n_workers=2, processes=True, threads_per_worker=1, dashboard_address=":0",
-                      silence_logs=logging.ERROR) as local, Client(local) as client:
+                      silence_logs=logging.CRITICAL) as local, Client(local, set_as_default=False) as client:
         yield local.scheduler_address, client
 
 
