@@ -373,7 +373,7 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     delimiter: DelimiterOption = ",",
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
-    dask: Annotated[Optional[str], typer.Option("--dask", metavar="local|ADDRESS", help="Train on Dask (pip install 'gradcli[dask]'): 'local' starts a cluster on this machine, closed when training ends; tcp://host:8786 uses a running one. The data must be files; the parts a run with the same --memory streams are kept on the workers.", show_default=False)] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Train on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when training ends; an address such as tcp://host:8786 uses a running one. The data must be files; the parts a run with the same --memory streams are kept on the workers.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
