@@ -375,12 +375,16 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     delimiter: DelimiterOption = ",",
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Train on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when training ends; an address such as tcp://host:8786 uses a running one. The data must be files; the parts a run with the same --memory streams are kept on the workers.", show_default=False)] = None,
+    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
 
     Linear model + mse: also solved by least squares, with the distance shown. At the end the
-    final gradient is computed by both engines. Exit 0 ok, 1 diverged or the check failed, 2 bad input.
+    final gradient is computed by both engines. Data larger than --memory is streamed; with --dask
+    it is held on a Dask cluster's workers, each evaluation one pass there.
+    Exit 0 ok, 1 diverged or the check failed, 2 bad input.
 
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
     """
@@ -392,7 +396,8 @@ def train(
                                    optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
                                    tol=tol, patience=patience, precondition=not no_precondition, init=init, save=save, history=history,
                                    plot=plot, progress=bar and bar.epoch, delimiter=delimiter, memory=memory,
-                                   pass_progress=bar and bar.part)
+                                   pass_progress=bar and bar.part, dask=dask, workers=workers,
+                                   dashboard=_say_dashboard)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:
@@ -402,6 +407,11 @@ def train(
     {Format.table: view.train_table, Format.json: view.train_json, Format.csv: view.train_csv}[fmt](report)
     if report.failed:
         raise typer.Exit(1)
+
+
+def _say_dashboard(address: str) -> None:
+    sys.stderr.write(f"gradcli: dask dashboard at {address}\n")
+    sys.stderr.flush()
 
 
 @app.command(cls=Command)

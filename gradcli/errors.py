@@ -37,7 +37,11 @@ def unused(kind: str, names: list[str], what: str, shown: int = 5) -> list[str]:
 
 
 class GradcliError(Exception):
-    """Bad input: the message says what is wrong and where."""
+    """Bad input: the message says what is wrong and where.
+
+    Every subclass survives pickling with its message and attributes (one whose __init__ takes more
+    than the message defines __reduce__): a Dask worker's error is pickled to the client.
+    """
 
 
 class ParseError(GradcliError):
@@ -49,6 +53,9 @@ class ParseError(GradcliError):
         self.reason = message
         where = f" at column {offset + 1}" if offset is not None else ""  # offset counts from 0, people from 1
         super().__init__(f"{message}{where}")
+
+    def __reduce__(self) -> tuple[type, tuple[str, str, int | None]]:
+        return type(self), (self.reason, self.text, self.offset)
 
     def caret(self) -> str | None:
         """The text with a caret under the offending character, for short one-line text."""

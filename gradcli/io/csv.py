@@ -64,6 +64,10 @@ class NotNumeric(DataError):
         super().__init__(message)
         self.column = column
 
+    def __reduce__(self) -> tuple[type, tuple[str, str]]:
+        """Pickled whole, so that a Dask worker's error reaches the client as it was raised."""
+        return type(self), (str(self), self.column)
+
 
 # ---------------------------------------------------------------- records, header, names
 

@@ -293,7 +293,7 @@ def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
 
 def part_bytes(budget: int) -> int:
     """How large a part read from disk is: a sixteenth of the memory budget (a part is resident two or
-    three times over while it is parsed), between 1 MiB and 64 MiB (training/fit.py's rule for train)."""
+    three times over while it is parsed), between 1 MiB and 64 MiB (train, grad and predict alike)."""
     return max(1 << 20, min(64 << 20, budget // 16))
 
 

@@ -154,7 +154,7 @@ def atomic_write_all(writers: list[Writer]) -> None:
         for current, write, binary in writers:
             _remove_stale(current)
             staged.append(_stage(current, write, binary))
-        with _signals_held():
+        with signals_held():
             for item in staged:
                 current = item.target
                 item.commit()
@@ -231,8 +231,9 @@ def _alive(pid: int) -> bool:
 
 
 @contextmanager
-def _signals_held() -> Iterator[None]:
-    """Ctrl-C, SIGTERM and SIGHUP are held back (not lost) for the few renames that must all happen.
+def signals_held() -> Iterator[None]:
+    """Ctrl-C, SIGTERM and SIGHUP are held back (not lost) for the few renames that must all happen
+    (and while a Dask cluster starts, so that it is never left half started).
 
     Python-level handlers record them and the first is raised again afterwards: blocking the signals
     in this thread (pthread_sigmask) is not enough, since BLAS and reader threads may receive them.

@@ -14,7 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
-from ..errors import DataError, RoleError, unused
+from ..errors import DataError, GradcliError, RoleError, show_text, unused
 from ..language.columns import model_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, build_problem, check_name
@@ -257,6 +257,9 @@ def train(
     delimiter: str = ",",
     memory: int | str | None = None,
     pass_progress: Callable[[int, int, int], None] | None = None,
+    dask: str | None = None,
+    workers: int | None = None,
+    dashboard: Callable[[str], None] | None = None,
 ) -> TrainReport:
     """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
 
@@ -264,7 +267,12 @@ def train(
     separated by `delimiter`: one character, or 'tab'), or a mapping of column name -> values. Data
     larger than `memory` (bytes, or text such as '2GB'; default a quarter of this machine's memory)
     is streamed from disk part by part, each pass reading it again; `pass_progress(parts done,
-    parts, rows done)` is then called during each pass. Without
+    parts, rows done)` is then called during each pass. `dask` trains on a Dask cluster (needs the
+    dask extra): "local" starts a LocalCluster of `workers` processes (default one per CPU) and closes
+    it on every way out, Ctrl-C included; an address such as tcp://host:8786 connects to a running
+    scheduler, whose workers read the files at the same paths. The data is then files only, cut into
+    the parts a streamed run with the same `memory` reads, each kept in a worker's memory; each
+    evaluation is one pass over them, and `dashboard(address)` is told where Dask's dashboard is. Without
     `model` (or `model_file`), the model is b + a weight per column. `init` gives starting values
     (a mapping, NAME=VALUE,... or a JSON file). `save`, `history` and `plot` name files to write,
     all of them or none, each atomically, unless training diverged; they are checked before
@@ -277,11 +285,13 @@ def train(
     from ..io.arguments import callback, memory_budget, number, parameter_values, text
     from ..io.arguments import delimiter as checked_delimiter
     from ..io.outputs import check_outputs, check_plot
+    from ..io.dataset import open_dataset
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
-    callback(pass_progress, "pass_progress")
+    callback(pass_progress, "pass_progress"), callback(dashboard, "dashboard")
+    where = _dask_target(dask, workers, data)
     delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
@@ -293,10 +303,17 @@ def train(
         chosen = ChosenModel(text, False)
     start = parameter_values(param_values(init, "--init"), "--init")
     budget = memory_budget(memory)
-    dataset = _dataset_to_stream(data, delimiter, budget)
+    if where is None:
+        dataset = _dataset_to_stream(data, delimiter, budget)
+    else:
+        dataset = open_dataset(os.fspath(data), "data", delimiter)
     if dataset is not None:
-        report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress, budget,
-                                 pass_progress)
+        if where is not None:
+            report = _train_on_dask(dataset, chosen, loss, target, delta, from_file, options, start, progress,
+                                    budget, pass_progress, where, workers, dashboard)
+        else:
+            report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress,
+                                     budget, pass_progress)
         warnings = options.ignored() + unused("column", [n for n in dataset.header
                                                          if n not in {*report.problem.inputs, target}],
                                               f"of {dataset.name} {{verb}} not used by the model")
@@ -319,69 +336,86 @@ def train(
     return report
 
 
-def _dataset_to_stream(data: Any, delimiter: str, budget: int) -> Any:
-    """The Dataset to stream when `data` names files larger than `budget` in all; else None (read into memory)."""
+def _dask_target(dask: Any, workers: Any, data: Any) -> str | None:
+    """"local" or a scheduler's address (None: no Dask), checked with --workers and the data's kind
+    before anything is read; a GradcliError with the pip command when Dask is not installed."""
+    from ..io.arguments import text, whole
     from ..io.sources import is_inline, is_spec
 
+    if dask is None:
+        if workers is not None:
+            raise GradcliError("--workers goes with --dask local (the number of worker processes to start)")
+        return None
+    where = text(dask, "--dask").strip()
+    if not where:
+        raise GradcliError("--dask must be 'local' or a Dask scheduler's address such as tcp://host:8786")
+    if workers is not None:
+        whole(workers, "--workers", 1)
+        if where != "local":
+            raise GradcliError(f"--workers goes with --dask local; the cluster at {show_text(where)} has the workers "
+                               "it has")
+    from .distributed import import_distributed
+
+    import_distributed()
     if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
-        return None
-    from ..io.dataset import is_dataset_spec, open_dataset
-
-    path = os.fspath(data)
-    if not is_dataset_spec(path) and not (os.path.isfile(path) and os.path.getsize(path) > budget):
-        return None
-    dataset = open_dataset(path, "data", delimiter)
-    return dataset if dataset.size > budget else None
+        raise DataError("--dask reads the data on the workers, from files: give a CSV or Parquet file, a glob or "
+                        "a directory (not '-' for stdin, NAME=VALUE text or Python values)")
+    return where
 
 
-def part_bytes(budget: int) -> int:
-    """How large a streamed part is: a sixteenth of the memory budget (a part is resident two or
-    three times over while it is parsed), between 1 MiB and 64 MiB."""
-    return max(1 << 20, min(64 << 20, budget // 16))
+def _dataset_to_stream(data: Any, delimiter: str, budget: int) -> Any:
+    """The Dataset to stream when `data` names files larger than `budget` in all; else None (read into memory)."""
+    from ..io.dataset import files_of
+
+    dataset = files_of(data, delimiter, budget)
+    return dataset if dataset is not None and dataset.size > budget else None
+
+
+def training_parts(dataset: Any, budget: int) -> list[Any]:
+    """The parts a streamed or Dask run reads: the same for both given the same --memory, so that sgd
+    draws the same mini-batches on either."""
+    from ..io.dataset import part_bytes
+
+    return dataset.parts(part_bytes(budget))
+
+
+def dataset_problem(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
+                    from_file: bool) -> tuple[ChosenModel, Problem]:
+    chosen = chosen or default_model(dataset.header, target, dataset.name)
+    return chosen, problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
 
 
 def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
                     from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
                     budget: int, tick: Any) -> TrainReport:
     """train over data larger than memory: the parts read from disk on every pass."""
-    from ..errors import UndefinedError, placed
-
-    chosen = chosen or default_model(dataset.header, target, dataset.name)
-    problem = problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
+    chosen, problem = dataset_problem(dataset, chosen, loss, target, delta, from_file)
     with streamed_rows(dataset, problem, budget, tick) as data:
-        try:
-            return fit(chosen, problem, data, data.rows, options, start, delta, progress, dataset.name, from_file)
-        except UndefinedError as err:  # undefined at the starting point: name the file and row
-            raise placed(err, lambda row: data_place(data, data.sources, row)) from None
+        return fit_parts(chosen, problem, data, data.sources, options, start, delta, progress, dataset.name,
+                         from_file)
 
 
 def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None, spill: bool = True) -> Any:
-    """The dataset's parts of part_bytes(budget), read from disk on every pass (passes.StreamedRows; close
-    it, or use it as a context manager). Each part is checked as it is read, bce's targets included;
-    with `spill`, CSV parts are kept as binary after their first reading (io/spill.py)."""
-    from ..comparison import check_targets
-    from ..io.dataset import part_place
-    from .passes import StreamedRows
+    """The dataset's training_parts, read from disk on every pass (passes.StreamedRows; close it, or use
+    it as a context manager). Each part is checked as it is read (passes.part_columns); with `spill`,
+    CSV parts are kept as binary after their first reading (io/spill.py)."""
+    from .passes import StreamedRows, part_columns
 
-    wanted = list(dict.fromkeys([*problem.inputs, problem.target]))
-    parts = dataset.parts(part_bytes(budget))
+    parts = training_parts(dataset, budget)
     kept = None
     if spill and any(part.kind == "csv" for part in parts):
         from ..io.spill import Spill
 
-        kept = Spill(wanted)
+        kept = Spill(list(dict.fromkeys([*problem.inputs, problem.target])))
 
     def load(i: int) -> tuple[dict[str, Any], int]:
         found = kept.read(i) if kept is not None else None
         if found is not None:
             return found
-        part = parts[i]
-        table = part.load(wanted)
-        if table.rows:
-            check_targets(problem, table.columns[problem.target], part.name, lambda row: part_place(part, row))
-        if kept is not None and part.kind == "csv":
-            kept.write(i, table.columns, table.rows)
-        return table.columns, table.rows
+        columns, rows = part_columns(parts[i], problem)
+        if kept is not None and parts[i].kind == "csv":
+            kept.write(i, columns, rows)
+        return columns, rows
 
     try:
         return StreamedRows(load, len(parts), len(dataset.files), tick, sources=parts,
@@ -390,6 +424,30 @@ def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None,
         if kept is not None:
             kept.close()
         raise
+
+
+def _train_on_dask(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
+                   from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
+                   budget: int, tick: Any, where: str, workers: int | None, dashboard: Any) -> TrainReport:
+    """train on a Dask cluster: the parts read once, on the workers, and kept there; one pass per evaluation."""
+    from .distributed import DaskRows, dask_client
+
+    chosen, problem = dataset_problem(dataset, chosen, loss, target, delta, from_file)
+    parts = training_parts(dataset, budget)
+    with dask_client(where, workers, dashboard) as client:
+        data = DaskRows(client, parts, problem, len(dataset.files), tick)
+        return fit_parts(chosen, problem, data, parts, options, start, delta, progress, dataset.name, from_file)
+
+
+def fit_parts(chosen: ChosenModel, problem: Problem, data: Rows, parts: list[Any], options: TrainOptions,
+              start: Mapping[str, float], delta: float, progress: Any, source: str, from_file: bool) -> TrainReport:
+    """fit() over rows held in parts (streamed or on Dask), an undefined start named by its file, line and row."""
+    from ..errors import UndefinedError, placed
+
+    try:
+        return fit(chosen, problem, data, data.rows, options, start, delta, progress, source, from_file)
+    except UndefinedError as err:  # undefined at the starting point: name the file and row
+        raise placed(err, lambda row: data_place(data, parts, row)) from None
 
 
 def data_place(data: Any, parts: list[Any], row: int) -> str:

@@ -61,6 +61,19 @@ def part_sweep(columns: Columns, rows: int, plan: Plan, params: Mapping[str, flo
     return sweep(plan, params, columns, rows, abs_terms=abs_terms)
 
 
+def part_columns(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
+    """One part's columns that the model reads (io/dataset.py's Part), checked as a whole file is:
+    messages name the file, the row within it and the column; bce's targets must be in [0, 1].
+    Module-level, so that a Dask worker can run it."""
+    from ..comparison import check_targets
+    from ..io.dataset import part_place
+
+    table = part.load([*problem.inputs, problem.target])
+    if table.rows:
+        check_targets(problem, table.columns[problem.target], part.name, lambda row: part_place(part, row))
+    return table.columns, table.rows
+
+
 def shuffled_batches(columns: Columns, rows: int, batch: int, rng: np.random.Generator) -> Iterator[tuple[Columns, int]]:
     """One part's rows in a seeded random order, in mini-batches of `batch` (the last may be smaller)."""
     order = rng.permutation(rows)
