@@ -112,7 +112,7 @@ def test_bad_dask_options_are_one_line_errors(data, call, needle):
 
 
 def test_the_command_line_trains_on_a_local_cluster_and_shows_its_dashboard(gradcli, data):
-    done = gradcli("train", data, "--dask", "local", "--workers", "2", "--format", "json")
+    done = gradcli("train", data, "--dask", "local", "--workers", "1", "--format", "json")
     assert done.code == 0, done
     lines = done.err.splitlines()
     assert lines[0].startswith("gradcli: dask dashboard at http://"), done
