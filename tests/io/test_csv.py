@@ -32,6 +32,12 @@ def table_error(content: bytes, wanted: list[str] | None = None, source: str = "
     return message
 
 
+@pytest.fixture(autouse=True)
+def fast_readers_for_small_files(monkeypatch):
+    """These files are small: let the fast readers take them, as they take files of FAST_MIN_BYTES and up."""
+    monkeypatch.setattr(table, "FAST_MIN_BYTES", 0)
+
+
 def slow(content: bytes, wanted: list[str] | None = None, keep_text: bool = False) -> CsvTable:
     """The reference path alone."""
     header = read_header(content, "data.csv")
@@ -415,3 +421,17 @@ def test_a_file_with_another_delimiter_says_which_to_give(delimiter, option):
     with pytest.raises(DataError) as info:
         read_header(written(NUMBERS, delimiter), "data.csv")
     assert str(info.value).endswith(f"and gradcli reads comma-separated values; give --delimiter {option}")
+
+
+def test_a_small_file_is_read_without_loading_polars_or_pyarrow():
+    """Their imports cost 200-300 ms of every command's start; a file under FAST_MIN_BYTES does not need them."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    samples = Path(__file__).resolve().parents[2] / "samples"
+    code = ("import sys, gradcli; gradcli.train(sys.argv[1]); "
+            "print(sorted(name for name in ('polars', 'pyarrow') if name in sys.modules))")
+    done = subprocess.run([sys.executable, "-c", code, str(samples / "data.csv")], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "[]"
