@@ -92,8 +92,11 @@ if engine == "memory":
 elif engine == "stream":
     rows = streamed_rows(dataset, problem, 1 << 30)
 else:
-    from gradcli.training.distributed import bench_rows
-    rows, close = bench_rows(dataset, problem, workers)
+    from gradcli.training.distributed import DaskRows, dask_client
+    from gradcli.training.fit import training_parts
+    context = dask_client("local", workers)
+    client = context.__enter__()
+    rows = DaskRows(client, training_parts(dataset, 1 << 30), problem, len(dataset.files))
 load = time.perf_counter() - began
 times = []
 for _ in range(repeat):
@@ -101,8 +104,8 @@ for _ in range(repeat):
     result = rows.sweep(plan, params)
     times.append(time.perf_counter() - began)
 if engine == "dask":
-    workers_peak = rows.worker_peaks()
-    close()
+    workers_peak = list(client.run(peak).values())
+    context.__exit__(None, None, None)
 print(json.dumps({"seconds": sorted(times)[len(times) // 2], "load": load, "peak": peak(),
                   "workers": workers_peak, "loss": result.loss, "rows": rows.rows}))
 '''
