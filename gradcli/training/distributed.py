@@ -111,11 +111,18 @@ def _local_cluster(distributed: Any, workers: int) -> Iterator[Any]:
     free port. Should this process die before it closes them, each worker ends itself when it sees
     its parent gone (distributed's AsyncProcess watches a pipe to the parent). Ctrl-C while it starts
     is held back until it has started, then closes it."""
+    import dask
+
     from ..io.outputs import signals_held
 
+    # The nannies set MALLOC_TRIM_THRESHOLD_ in each worker; glibc then stops raising its mmap threshold,
+    # so every chunk's temporary arrays are fresh pages from the kernel: the sweep ran 5x slower on a
+    # worker than here (0.215 s against 0.041 s for 2e6 x 10 rows). Workers keep glibc's own setting.
+    environ = {key: value for key, value in dask.config.get("distributed.nanny.pre-spawn-environ").items()
+               if key != "MALLOC_TRIM_THRESHOLD_"}
     cluster = None
     try:
-        with signals_held():  # a signal held is raised on leaving, the cluster made: closed below
+        with signals_held(), dask.config.set({"distributed.nanny.pre-spawn-environ": environ}):
             cluster = distributed.LocalCluster(n_workers=workers, processes=True, threads_per_worker=1,
                                                dashboard_address=":0", silence_logs=dask_log_level())
         yield cluster
