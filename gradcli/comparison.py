@@ -703,7 +703,7 @@ def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, los
         rows = table.rows
         if not rows:
             continue
-        where = (lambda part: lambda row: f"{part.name} {part_place(part, row)}")(part)
+        where = lambda row, part=part: f"{part.name} {part_place(part, row)}"  # noqa: E731
         data = {name: table.columns[name] for name in columns}
         check_targets(problem, data[problem.target], where=where)
         try:
