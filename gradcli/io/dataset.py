@@ -429,9 +429,10 @@ def part_place(part: Part, row: int) -> str:
     return f"line {int(found.group(1)) + lines} (row {int(found.group(2)) + rows})"
 
 
-def dataset_table(dataset: Dataset, part_bytes: int | None = None) -> PartsTable:
+def dataset_table(dataset: Dataset) -> PartsTable:
+    """The dataset read into memory, one part per file."""
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
-    return PartsTable(name, b"", dataset.header, dataset.delimiter, parts=dataset.parts(part_bytes),
+    return PartsTable(name, b"", dataset.header, dataset.delimiter, parts=dataset.parts(),
                       files=len(dataset.files))
 
 
