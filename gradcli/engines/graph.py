@@ -23,6 +23,8 @@ from ..errors import UndefinedError
 from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, to_text
 from ..language.ops import OPS
 from ..language.problem import Problem
+from ..language.shapes import entry_names
+from ..language.tensors import aligned, reduce_to
 
 
 @dataclass(frozen=True)
@@ -36,6 +38,8 @@ class Node:
     # shown (a deep tree would make those recursive)
     source: str | tuple[Expr, Expr] = field(compare=False, repr=False)
     value: float | None = None  # for constants
+    shape: tuple[int, ...] = ()  # per row: () a scalar, (4,) a vector, (4, 2) a matrix
+    batched: bool = False  # depends on the data rows: its value has the rows as a leading axis
 
     @cached_property
     def text(self) -> str:
@@ -55,6 +59,7 @@ class Graph:
     nodes: tuple[Node, ...]  # in topological order: inputs before consumers
     output: int  # the loss node
     model: int  # the yhat node
+    tensor: bool = False  # some node is a vector or a matrix: values are aligned and VJPs reduced
 
     def leaf(self, name: str) -> Node | None:
         for node in self.nodes:
@@ -65,10 +70,11 @@ class Graph:
 
 def build_graph(problem: Problem) -> Graph:
     """The graph of the per-row loss, with the model's output named yhat."""
-    roles = {name: "parameter" for name in problem.params}
+    roles = {name: "parameter" for name in problem.param_names}
     roles.update({name: "input" for name in problem.inputs})
     roles[problem.target] = "target"
     taken = set(roles)
+    shapes = problem.shapes
     counter = 0
     nodes: list[Node] = []
     made: dict[int, int] = {}  # id(expr) -> node id (the model subtree is shared)
@@ -82,8 +88,14 @@ def build_graph(problem: Problem) -> Graph:
                 return f"a{counter}"
 
     def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, source: str | tuple[Expr, Expr],
-            value: float | None = None) -> int:
-        nodes.append(Node(len(nodes), name, op, inputs, role, source, value))
+            value: float | None = None, expr: Expr | None = None) -> int:
+        if op is None:
+            shape = shapes.names.get(name, ()) if shapes is not None and role != "constant" else ()
+            batched = role in ("input", "target")
+        else:
+            shape = shapes.of(expr) if shapes is not None and expr is not None else nodes[inputs[0]].shape
+            batched = any(nodes[i].batched for i in inputs)
+        nodes.append(Node(len(nodes), name, op, inputs, role, source, value, shape, batched))
         return len(nodes) - 1
 
     model_root = problem.model
@@ -125,7 +137,7 @@ def build_graph(problem: Problem) -> Graph:
                     name, role = "yhat", "model"
                 else:
                     name, role = fresh_name(), "intermediate"
-                node_id = add(name, op, inputs, role, (expr, model_root))
+                node_id = add(name, op, inputs, role, (expr, model_root), expr=expr)
             made[id(expr)] = node_id
         return made[id(root)]
 
@@ -133,7 +145,7 @@ def build_graph(problem: Problem) -> Graph:
     model = made.get(id(model_root))
     if model is None:  # bce on a sigmoid model is computed from the logit: yhat is off the loss path
         model = build(model_root, "yhat", "model")
-    return Graph(tuple(nodes), output, model)
+    return Graph(tuple(nodes), output, model, problem.tensor)
 
 
 def _absorbed_sums(roots: list[Expr], keep: Expr) -> set[int]:
@@ -283,12 +295,89 @@ def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any
                 if node.role == "constant":
                     values[node.id] = np.float64(node.value)
                 elif node.role == "parameter":
-                    values[node.id] = np.float64(params[node.name])
+                    values[node.id] = parameter_value(node, params)
                 else:
                     values[node.id] = columns[node.name]
             else:
-                values[node.id] = OPS[node.op].forward(*(values[i] for i in node.inputs))
+                values[node.id] = apply(graph, node, arguments(graph, node, values))
     return values
+
+
+def parameter_value(node: Node, params: Mapping[str, Any]) -> Any:
+    """A parameter leaf's value: a float, or a vector or matrix gathered from its entries (W1[1,1], ...)
+    unless `params` holds the whole array under its own name."""
+    if not node.shape:
+        return np.float64(params[node.name])
+    if node.name in params:
+        return np.asarray(params[node.name], dtype=np.float64).reshape(node.shape)
+    return np.array([params[e] for e in entry_names(node.name, node.shape)], dtype=np.float64).reshape(node.shape)
+
+
+def entry_slots(graph: Graph, wanted: list[str] | tuple[str, ...]) -> dict[int, Any]:
+    """For each parameter leaf with a wanted entry: the position in `wanted` of each of its entries
+    (-1 for an entry not wanted), in row-major order."""
+    where = {name: i for i, name in enumerate(wanted)}
+    slots = {}
+    for node in graph.nodes:
+        if node.op is None and node.role == "parameter":
+            positions = [where.get(e, -1) for e in entry_names(node.name, node.shape)]
+            if any(p >= 0 for p in positions):
+                slots[node.id] = np.array(positions)
+    return slots
+
+
+def arguments(graph: Graph, node: Node, values: list[Any]) -> tuple[Any, ...]:
+    """A node's argument values, each batched one given the node's number of per-row axes (a row's
+    scalar against a vector is (N, 1) against (4,)): what its forward and local derivatives take."""
+    args = tuple(values[i] for i in node.inputs)
+    if not graph.tensor or not OPS[node.op].elementwise:  # type: ignore[index]
+        return args
+    ndim = len(node.shape)
+    return tuple(aligned(a, graph.nodes[i].batched, ndim) for a, i in zip(args, node.inputs))
+
+
+def apply(graph: Graph, node: Node, args: tuple[Any, ...]) -> Any:
+    """The node's value from its arguments' (see `arguments`)."""
+    op = OPS[node.op]  # type: ignore[index]
+    if op.elementwise:
+        return op.forward(*args)
+    return op.forward(*args, batched=tuple(graph.nodes[i].batched for i in node.inputs))
+
+
+def magnitude(graph: Graph, node: Node, position: int, adjoint: Any, args: tuple[Any, ...], out: Any,
+              rows: int) -> Any:
+    """The sum over rows of |each row's term| of `contribution` (what training's optimality measures):
+    |adjoint| x |local derivative|, or for a tensor operation its VJP on magnitudes (exact for @, sum,
+    dot and transpose, whose VJPs are sums of products)."""
+    op = OPS[node.op]  # type: ignore[index]
+    child = graph.nodes[node.inputs[position]]
+    if op.elementwise:
+        sent = np.abs(adjoint) * np.abs(op.local(position, args, out))
+    else:
+        sent = op.vjp(position, np.abs(adjoint), tuple(np.abs(a) for a in args), np.abs(out),  # type: ignore[misc]
+                      tuple(graph.nodes[i].batched for i in node.inputs))
+        if np.shape(sent) == ((rows,) if child.batched else ()) + child.shape:
+            return sent
+    return reduce_to(sent, child.shape, child.batched, rows, node.batched)
+
+
+def contribution(graph: Graph, node: Node, position: int, adjoint: Any, args: tuple[Any, ...], out: Any,
+                 rows: int) -> Any:
+    """What the node's adjoint sends back to its input number `position`: the vector-Jacobian product,
+    which for an elementwise operation is the adjoint times the local derivative (passed on as it is
+    when that is exactly 1) and, in a tensor graph, summed down to the input's shape."""
+    op = OPS[node.op]  # type: ignore[index]
+    child = graph.nodes[node.inputs[position]]
+    if op.elementwise:
+        local = op.local(position, args, out)
+        sent = adjoint if isinstance(local, float) and local == 1.0 else adjoint * local
+    else:  # a VJP gives the argument's shape, its row axis summed already where it has none (W1 in W1 @ x)
+        sent = op.vjp(position, adjoint, args, out, tuple(graph.nodes[i].batched for i in node.inputs))  # type: ignore[misc]
+        if np.shape(sent) == ((rows,) if child.batched else ()) + child.shape:
+            return sent
+    if graph.tensor:
+        sent = reduce_to(sent, child.shape, child.batched, rows, node.batched)
+    return sent
 
 
 def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
@@ -305,9 +394,9 @@ def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str
         if needed[each.id]:
             for i in each.inputs:
                 needed[i] = True
-    subgraph = Graph(tuple(each for each in graph.nodes if needed[each.id]), wanted, wanted)
+    subgraph = Graph(tuple(each for each in graph.nodes if needed[each.id]), wanted, wanted, graph.tensor)
     values = forward(subgraph, params, columns, rows, by_id=True)
-    result = np.broadcast_to(values[wanted], (rows,))
+    result = np.broadcast_to(values[wanted], (rows,) + graph.nodes[wanted].shape)
     if diagnose and not np.isfinite(result).all():
         _diagnose_forward(subgraph, values, rows)
     return result
@@ -325,8 +414,7 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     loss_rows = np.broadcast_to(values[graph.output], (rows,))
     if diagnose and not np.isfinite(loss_rows).all():
         _diagnose_forward(graph, values, rows)
-    wanted = {graph.leaf(name).id for name in wrt if graph.leaf(name) is not None}  # type: ignore[union-attr]
-    needed = needed_for(graph, wanted)
+    needed = needed_for(graph, wanted_leaves(graph, wrt))
     adjoints: list[Any] = [None] * len(graph.nodes)
     adjoints[graph.output] = np.full(rows, 1.0 / rows)
     summed = [node.role == "parameter" for node in graph.nodes]
@@ -337,28 +425,34 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
             adjoint = adjoints[node.id]
             if node.op is None or adjoint is None:
                 continue
-            args = tuple(values[i] for i in node.inputs)
+            args = arguments(graph, node, values)
             op = OPS[node.op]
             for position, child in enumerate(node.inputs):
                 if not needed[child]:
                     continue
-                local = op.local(position, args, values[node.id])
                 edges_used.append(Edge(child, node.id, position))
-                if summed[child]:
-                    contribution = summed_product(adjoint, local, rows)
+                if summed[child] and not graph.tensor:  # a scalar parameter: summed over rows as it arrives
+                    sent = summed_product(adjoint, op.local(position, args, values[node.id]), rows)
                     multiplications += 1
-                elif isinstance(local, float) and local == 1.0:  # sums pass the adjoint on as it is
-                    contribution = adjoint
                 else:
-                    contribution = adjoint * local
-                    multiplications += 1
+                    sent = contribution(graph, node, position, adjoint, args, values[node.id], rows)
+                    multiplications += sent is not adjoint  # sums pass the adjoint on as it is
                 if adjoints[child] is None:
-                    adjoints[child] = contribution
+                    adjoints[child] = sent
                 else:
-                    adjoints[child] = adjoints[child] + contribution
+                    adjoints[child] = adjoints[child] + sent
                     additions += 1
     gradients = {}
+    if graph.tensor:
+        for leaf, slots in entry_slots(graph, wrt).items():
+            adjoint = adjoints[leaf]
+            flat = np.zeros(len(slots)) if adjoint is None else np.broadcast_to(adjoint, graph.nodes[leaf].shape).ravel()
+            for slot, value in zip(slots, flat):
+                if slot >= 0:
+                    gradients[wrt[slot]] = float(value)
     for name in wrt:
+        if name in gradients:
+            continue
         leaf = graph.leaf(name)
         adjoint = None if leaf is None else adjoints[leaf.id]
         gradients[name] = 0.0 if adjoint is None else float(np.sum(adjoint))
@@ -378,6 +472,12 @@ def summed_product(adjoint: Any, local: Any, rows: int) -> float:
     if scalar_local:
         return float(local) * float(adjoint.sum())
     return float(np.dot(adjoint, local))
+
+
+def wanted_leaves(graph: Graph, names: list[str] | tuple[str, ...]) -> set[int]:
+    """The leaves whose gradient is asked for: by name, or by one of their entries (W1[1,2])."""
+    asked = {name.split("[", 1)[0] for name in names}
+    return {node.id for node in graph.nodes if node.op is None and node.name in asked}
 
 
 def needed_for(graph: Graph, wanted: set[int]) -> list[bool]:
@@ -415,11 +515,23 @@ def kink_rows(graph: Graph, values: list[Any], rows: int, watched: tuple[int, ..
     """For each watched abs/relu node: the 0-based rows exactly at its kink, and those within rounding."""
     found = {}
     for node_id in watched:
-        argument = np.broadcast_to(values[graph.nodes[node_id].inputs[0]], (rows,))
-        exact = np.flatnonzero(argument == 0)
-        near = np.flatnonzero((argument != 0) & (np.abs(argument) < NEAR_KINK))
+        inputs = graph.nodes[node_id].inputs
+        argument = values[inputs[0]] if len(inputs) == 1 else values[inputs[0]] - values[inputs[1]]  # max, min
+        exact = np.flatnonzero(_by_row(argument == 0, graph.nodes[node_id], rows))
+        near = np.flatnonzero(_by_row((argument != 0) & (np.abs(argument) < NEAR_KINK), graph.nodes[node_id], rows))
         found[node_id] = (exact, near)
     return found
+
+
+def _by_row(mask: Any, node: Node, rows: int) -> Any:
+    """A per-entry mask as one flag per row: true where any of the row's entries is."""
+    mask = np.asarray(mask)
+    if node.shape and mask.ndim:
+        if node.batched and mask.ndim == len(node.shape) + 1:
+            mask = mask.reshape(mask.shape[0], -1).any(axis=1)
+        else:
+            mask = mask.any()
+    return np.broadcast_to(mask, (rows,))
 
 
 def kinks_from(graph: Graph, found: Mapping[int, tuple[Any, Any]]) -> list[Kink]:
@@ -445,9 +557,22 @@ def upstream_params(graph: Graph) -> list[frozenset[str]]:
     return upstream
 
 
+def _rows_where(mask: Any, rows: int) -> Any:
+    """One flag per row from a mask over rows (and entries): true where any entry of the row is."""
+    mask = np.asarray(mask)
+    if mask.ndim > 1 or (mask.ndim == 1 and len(mask) != rows):
+        mask = mask.reshape(len(mask), -1).any(axis=1) if len(mask) == rows else np.full(rows, bool(mask.any()))
+    return np.broadcast_to(mask, (rows,))
+
+
 def _first_bad_row(value: Any, rows: int) -> int | None:
-    bad = ~np.isfinite(np.broadcast_to(value, (rows,)))
-    return int(np.argmax(bad)) if bad.any() else None
+    bad = ~np.isfinite(np.asarray(value))
+    if not bad.any():
+        return None
+    if bad.ndim > 1 or (bad.ndim == 1 and len(bad) != rows):  # a vector or matrix per row, or a parameter
+        bad = bad.reshape(len(bad), -1).any(axis=1) if len(bad) == rows else np.full(rows, True)
+    bad = np.broadcast_to(bad, (rows,))
+    return int(np.argmax(bad))
 
 
 def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str:
@@ -455,6 +580,8 @@ def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str
     for i in node.inputs:
         child = graph.nodes[i]
         if child.role == "constant":
+            continue
+        if child.shape:  # a vector or a matrix: its name says enough
             continue
         value = float(values[i][row]) if np.ndim(values[i]) else float(values[i])
         parts.append(f"{child.text if len(child.text) <= 30 else child.name} = {value:.6g}")
@@ -468,13 +595,13 @@ def _diagnose_forward(graph: Graph, values: list[Any], rows: int) -> None:
         row = _first_bad_row(values[node.id], rows)
         if row is None:
             continue
-        args = tuple(values[i] for i in node.inputs)
-        if any(not np.isfinite(np.broadcast_to(a, (rows,))[row]) for a in args):
+        args = arguments(graph, node, values)
+        if any(_rows_where(~np.isfinite(a), rows)[row] for a in args):
             continue  # an input was already bad: the earlier node is the culprit
         reason = "the result overflows"
         check = OPS[node.op].undefined
         for mask, why in check(args) if check else []:
-            if np.broadcast_to(mask, (rows,))[row]:
+            if _rows_where(mask, rows)[row]:
                 reason = why
                 break
         raise UndefinedError(
@@ -492,7 +619,9 @@ def _diagnose_backward(graph: Graph, values: list[Any], adjoints: list[Any], row
         for node in reversed(graph.nodes):
             if node.op is None or adjoints[node.id] is None:
                 continue
-            args = tuple(values[i] for i in node.inputs)
+            if not OPS[node.op].elementwise:  # a tensor operation's VJP is finite where its inputs are
+                continue
+            args = arguments(graph, node, values)
             for position, child in enumerate(node.inputs):
                 if adjoints[child] is None:
                     continue

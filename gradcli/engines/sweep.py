@@ -29,7 +29,8 @@ from ..errors import DataError, UndefinedError, placed
 from ..language.ops import OPS
 from .blas import one_blas_thread
 from .finite import require_finite
-from .graph import Graph, Kink, backprop, kink_rows, kinks_from, needed_for, summed_product
+from .graph import (Graph, Kink, apply, arguments, backprop, contribution, entry_slots, kink_rows, kinks_from,
+                    magnitude, needed_for, parameter_value, summed_product, wanted_leaves)
 
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache
 CHUNK_BYTES = 4 << 20  # at most this much stacked input per chunk for a matrix-vector product
@@ -93,12 +94,12 @@ def compile_plan(graph: Graph, wanted: list[str]) -> Plan:
             for child in node.inputs:
                 on_loss[child] = True
                 uses[child] += 1
-    needed = needed_for(graph, {node.id for node in nodes if node.op is None and node.name in wanted})
+    needed = needed_for(graph, wanted_leaves(graph, wanted))
 
     def product(i: int) -> tuple[str, str] | None:
         """(parameter, input) if node i is param*input or input*param used only by one sum."""
         node = nodes[i]
-        if node.op != "mul" or uses[i] != 1 or i in (graph.model, graph.output):
+        if graph.tensor or node.op != "mul" or uses[i] != 1 or i in (graph.model, graph.output):
             return None
         a, b = (nodes[j] for j in node.inputs)
         if a.op is None and b.op is None:
@@ -139,8 +140,10 @@ def compile_plan(graph: Graph, wanted: list[str]) -> Plan:
 
 
 def chunk_rows(plan: Plan) -> int:
-    """Rows per chunk: CHUNK_ROWS, fewer when wide stacked inputs would not fit in cache."""
+    """Rows per chunk: CHUNK_ROWS, fewer when wide stacked inputs (or a layer's vectors) would not fit in cache."""
     width = max((len(step.linear.inputs) for step in plan.steps if step.linear), default=1)
+    if plan.graph.tensor:
+        width = max([width] + [_entries(node.shape) for node in plan.graph.nodes if node.batched])
     return max(256, min(CHUNK_ROWS, CHUNK_BYTES // (8 * width)))
 
 
@@ -174,6 +177,10 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
     found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
     leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
+    graph = plan.graph
+    fixed = {node: parameter_value(graph.nodes[node], params) for node, role, _, _ in plan.leaves if role == "parameter"}
+    if graph.tensor:  # a vector or matrix parameter's entries go to their slots in plan.wanted
+        leaf_param.update(entry_slots(graph, plan.wanted))
     count = len(plan.graph.nodes)
     with np.errstate(all="ignore"), one_blas_thread() if rows > chunk else nullcontext():
         for low in range(0, rows, chunk):
@@ -183,7 +190,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                 if role == "constant":
                     values[node] = np.float64(value)
                 elif role == "parameter":
-                    values[node] = np.float64(params[name])
+                    values[node] = fixed[node]
                 else:
                     column = columns[name]
                     values[node] = column[low:low + size] if np.ndim(column) else column
@@ -202,6 +209,9 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                         for row, name in enumerate(step.linear.inputs):
                             _require_finite_chunk(name, block[row], low)
                     values[step.node] = OPS["add"].forward(product, *args) if args else product
+                elif graph.tensor:
+                    node = graph.nodes[step.node]
+                    values[step.node] = apply(graph, node, arguments(graph, node, values))
                 else:
                     values[step.node] = OPS[step.op].forward(*args)
             output = values[plan.graph.output]
@@ -220,6 +230,13 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     return result
 
 
+def _entries(shape: tuple[int, ...]) -> int:
+    count = 1
+    for size in shape:
+        count *= size
+    return count
+
+
 def _require_finite_chunk(name: str, values: Any, low: int) -> None:
     """require_finite for a chunk already in cache: one dot product; the exact check only on a nan or inf."""
     if not np.isfinite(values @ values):
@@ -231,6 +248,9 @@ def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dic
     """One reverse sweep over a chunk, adding each wanted parameter's share into `gradient`."""
     adjoints: list[Any] = [None] * len(values)
     adjoints[plan.graph.output] = weight
+    if plan.graph.tensor:
+        adjoints[plan.graph.output] = np.full(size, weight)
+        return _backward_tensor(plan, values, adjoints, leaf_param, size, gradient, terms)
     for step in reversed(plan.steps):
         adjoint = adjoints[step.node]
         if adjoint is None:
@@ -258,6 +278,38 @@ def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dic
                 continue
             contribution = adjoint if isinstance(local, float) and local == 1.0 else adjoint * local
             adjoints[child] = contribution if adjoints[child] is None else adjoints[child] + contribution
+
+
+def _backward_tensor(plan: Plan, values: list[Any], adjoints: list[Any], leaf_param: dict[int, Any], size: int,
+                     gradient: Any, terms: Any) -> None:
+    """The reverse sweep of a graph with vectors and matrices: each edge's vector-Jacobian product from
+    the operations table (graph.contribution), a parameter's summed over the chunk's rows as it arrives
+    (for W1 @ x, Δᵀ X in one matrix product)."""
+    graph = plan.graph
+    for step in reversed(plan.steps):
+        adjoint = adjoints[step.node]
+        if adjoint is None or not step.back:
+            continue
+        node = graph.nodes[step.node]
+        args = arguments(graph, node, values)
+        for position, child in step.back:
+            sent = contribution(graph, node, position, adjoint, args, values[step.node], size)
+            slot = leaf_param.get(child, -1)
+            if isinstance(slot, np.ndarray):  # a vector or matrix parameter: every wanted entry at once
+                taken = slot >= 0
+                gradient[slot[taken]] += np.ravel(sent)[taken]
+                if terms is not None:
+                    sizes = magnitude(graph, node, position, adjoint, args, values[step.node], size)
+                    terms[slot[taken]] += np.ravel(sizes)[taken]
+                continue
+            if slot >= 0:
+                gradient[slot] += float(sent)
+                if terms is not None:
+                    terms[slot] += float(magnitude(graph, node, position, adjoint, args, values[step.node], size))
+                continue
+            if graph.nodes[child].op is None and graph.nodes[child].role != "parameter":
+                continue  # an input or the target: no gradient is asked of it here
+            adjoints[child] = sent if adjoints[child] is None else adjoints[child] + sent
 
 
 def _diagnose_chunk(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], low: int, size: int) -> None:

@@ -56,7 +56,7 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
-    op: str  # "add" | "sub" | "mul" | "div" | "pow"
+    op: str  # "add" | "sub" | "mul" | "div" | "pow" | "matmul"
     left: "Expr"
     right: "Expr"
     offset: int = field(default=0, compare=False)
@@ -133,8 +133,8 @@ def substitute(root: Expr, name: str, replacement: Expr) -> Expr:
 
 # ---------------------------------------------------------------- display
 
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "neg": 3, "pow": 4}
-_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "pow": "**"}
+_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4}
+_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ", "pow": "**"}
 
 
 def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
@@ -171,13 +171,14 @@ def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
 
 # ---------------------------------------------------------------- parsing
 
-_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow"}
+_BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow", ast.MatMult: "matmul"}
 
 
-def _user_functions() -> set[str]:
+def _user_functions() -> dict[str, int]:
+    """Each function a model may call, with how many arguments it takes."""
     from .ops import OPS
 
-    return {name for name, op in OPS.items() if op.user}
+    return {name: op.arity for name, op in OPS.items() if op.user}
 
 
 def check_characters(text: str, allow_newlines: bool = False) -> None:
@@ -328,7 +329,7 @@ class _Builder:
             return [node.operand]
         if isinstance(node, ast.Call):
             self.check_call(node)
-            return [node.args[0]]
+            return list(node.args)
         if isinstance(node, (ast.Name, ast.Constant)):
             return []
         raise self.fail(f"{self.describe(node)} is not allowed in the {self.what}", node)
@@ -358,10 +359,13 @@ class _Builder:
             raise self.fail(f"unknown function {show_text(name)!r} (functions: {known})", node)
         if node.keywords:
             raise self.fail(f"{name}() takes no keyword arguments", node.keywords[0].value)
-        if len(node.args) != 1:
-            raise self.fail(f"{name}() takes exactly one argument, got {len(node.args)}", node)
-        if isinstance(node.args[0], ast.Starred):
-            raise self.fail("a starred expression is not allowed", node.args[0])
+        wanted = self.functions[name]
+        if len(node.args) != wanted:
+            count = "one argument" if wanted == 1 else f"{wanted} arguments"
+            raise self.fail(f"{name}() takes exactly {count}, got {len(node.args)}", node)
+        for arg in node.args:
+            if isinstance(arg, ast.Starred):
+                raise self.fail("a starred expression is not allowed", arg)
 
     def convert(self, node: ast.AST, done: dict[int, tuple[Expr, int, float | None]]) -> tuple[Expr, int, float | None]:
         at = self.where(node)
@@ -375,10 +379,11 @@ class _Builder:
                 return inner, depth, value
             return Unary("neg", inner, at), self.deeper(depth + 1, node), None if value is None else -value
         if isinstance(node, ast.Call):
-            inner, depth, value = done[id(node.args[0])]
+            built = [done[id(arg)] for arg in node.args]
             fn = node.func.id  # type: ignore[attr-defined]
-            expr = Call(fn, (inner,), at)
-            return expr, self.deeper(depth + 1, node), self.fold(fn, (value,), node)
+            expr = Call(fn, tuple(inner for inner, _, _ in built), at)
+            depth = max(depth for _, depth, _ in built) + 1
+            return expr, self.deeper(depth, node), self.fold(fn, tuple(value for _, _, value in built), node)
         assert isinstance(node, ast.BinOp)
         op = _BINOPS[type(node.op)]
         left, ldepth, lvalue = done[id(node.left)]
@@ -388,7 +393,7 @@ class _Builder:
                 f"exponent {rvalue:.6g} is too large (the limit is {MAX_EXPONENT:,} in absolute value)",
                 self.text, self.where(node.right))
         # Chains of + - * / do not nest in a reader's mind (or in SymPy's tree).
-        chain = op in ("add", "sub", "mul", "div")
+        chain = op in ("add", "sub", "mul", "div", "matmul")
         depth = max(ldepth if chain else ldepth + 1, rdepth + 1)
         return Binary(op, left, right, at), self.deeper(depth, node), self.fold(op, (lvalue, rvalue), node)
 
@@ -425,11 +430,11 @@ class _Builder:
 
     def fold(self, op: str, values: tuple[float | None, ...], node: ast.AST) -> float | None:
         """The float value of a constant sub-expression, or an error if it is undefined or huge."""
-        if any(v is None for v in values):
+        from .ops import OPS
+
+        if any(v is None for v in values) or not OPS[op].elementwise:  # shapes decide tensor operations
             return None
         import numpy as np
-
-        from .ops import OPS
 
         args = tuple(np.float64(v) for v in values)
         check = OPS[op].undefined
@@ -447,7 +452,7 @@ class _Builder:
     @staticmethod
     def expr_of(op: str, values: tuple[float | None, ...]) -> Expr:
         nums = [Num(v or 0.0, f"{v:.6g}") for v in values]
-        if op in ("add", "sub", "mul", "div", "pow"):
+        if op in ("add", "sub", "mul", "div", "pow", "matmul"):
             return Binary(op, nums[0], nums[1])
         if op == "neg":
             return Unary("neg", nums[0])

@@ -51,6 +51,13 @@ def _bce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
     return Call("bce", (yhat, y))
 
 
+def _ce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
+    """Softmax cross-entropy of the class scores (logits) yhat against a class index y, from the logits."""
+    from .expr import Call
+
+    return Call("ce", (yhat, y))
+
+
 @dataclass(frozen=True)
 class LossInfo:
     name: str
@@ -77,6 +84,13 @@ LOSSES: dict[str, LossInfo] = {
             "binary cross-entropy: yhat a probability, targets in [0, 1]; on a sigmoid(z) model it is "
             "computed from z as softplus(z) - y*z, so a yhat that rounds to 0 or 1 stays finite",
             _bce,
+        ),
+        LossInfo(
+            "ce",
+            "logsumexp(yhat) - yhat[y]",
+            "softmax cross-entropy: yhat a vector of class scores (logits), y the class index 0, 1, ...; "
+            "computed stably from the scores",
+            _ce,
         ),
     ]
 }

@@ -41,6 +41,8 @@ class _NumPyOnFirstUse:
 
 np: ModuleType | Any = _NumPyOnFirstUse()
 
+from . import tensors as t  # noqa: E402  (its NumPy loads on first use too)
+
 Array = Any  # a float64 ndarray or a NumPy scalar; broadcasting does the rest
 Forward = Callable[..., Array]
 Local = Callable[[int, tuple[Array, ...], Array], Array]
@@ -67,6 +69,14 @@ class Op:
     # derivative(i, args, out) = d out / d args[i] as an expression of the same language, built from
     # the argument and output expressions: what the derivative graph (engines/derivative.py) is made of
     derivative: Callable[[int, tuple[Any, ...], Any], Any] | None = None
+    # Tensor operations (elementwise=False) are not applied entry by entry. Each declares its per-row
+    # shape rule, a forward that knows which arguments carry the row axis (forward(*args, batched=)),
+    # and its vector-Jacobian product vjp(i, g, args, out, batched) in place of a local derivative;
+    # `expand` writes it entry by entry in scalar operations, for SymPy and the neuron-by-neuron graph.
+    elementwise: bool = True
+    shape: Callable[..., Any] | None = None
+    vjp: Callable[..., Any] | None = None
+    expand: Callable[..., Any] | None = None
 
 
 def _sum(*terms: Array) -> Array:
@@ -240,9 +250,69 @@ def _at_zero(args: tuple[Array, ...]) -> Array:
     return np.asarray(args[0]) == 0
 
 
+
+def _no_local(i: int, args: tuple[Array, ...], out: Array) -> Array:
+    raise TypeError("a tensor operation has a vector-Jacobian product, not a local derivative")
+
+
+def _no_sympy(sp: Any, *args: Any) -> Any:
+    raise TypeError("a tensor operation reaches SymPy entry by entry (language/expansion.py)")
+
+
+def _tensor(name: str, arity: int, forward: Forward, vjp: Callable[..., Any], vjp_text: LocalText,
+            shape: Callable[..., Any], expand: str, **extra: Any) -> Op:
+    """A tensor operation: its per-row shape rule, forward over rows, VJP and entry-by-entry expansion."""
+    def expanded(*args: Any) -> Any:
+        from . import expansion
+
+        return getattr(expansion, expand)(*args)
+
+    return Op(name=name, arity=arity, forward=forward, local=_no_local, local_text=vjp_text, sympy=_no_sympy,
+              elementwise=False, shape=shape, vjp=vjp, expand=expanded, **extra)
+
+
+def _max_slope(i: int, a: tuple[Array, ...], pick: Callable[[Array, Array], Array]) -> Array:
+    """d max(a, b)/da is 1 where a wins, 0 where b does; at a tie 0 for both (a kink, as relu's at 0)."""
+    first, second = np.asarray(a[0]), np.asarray(a[1])
+    wins = pick(first, second) if i == 0 else pick(second, first)
+    return wins.astype(np.float64)
+
+
+TENSOR_OPS = [
+    _tensor("matmul", 2, lambda a, b, batched=(False, False): t.matmul(a, b, batched),
+            lambda i, g, a, o, batched: t.matmul_vjp(i, g, a, batched),
+            lambda i, a, o: f"G @ {a[1]}ᵀ" if i == 0 else f"{a[0]}ᵀ @ G", t.matmul_shape, "matmul", user=False,
+            formula="matrix product; backward G @ Bᵀ and Aᵀ @ G"),
+    _tensor("transpose", 1, lambda a, batched=(False,): t.transpose(a, batched),
+            lambda i, g, a, o, batched: t.transpose_vjp(i, g, a, batched),
+            lambda i, a, o: "transpose(G)", t.transpose_shape, "transpose", formula="Aᵀ (a vector stays as it is)"),
+    _tensor("sum", 1, lambda a, batched=(False,): t.total(a, batched),
+            lambda i, g, a, o, batched: t.total_vjp(i, g, a, batched),
+            lambda i, a, o: "G (copied to every entry)", lambda a: (), "total", formula="the sum of the entries"),
+    _tensor("mean", 1, lambda a, batched=(False,): t.average(a, batched),
+            lambda i, g, a, o, batched: t.average_vjp(i, g, a, batched),
+            lambda i, a, o: "G/n (to every entry)", lambda a: (), "average", formula="the mean of the entries"),
+    _tensor("dot", 2, lambda a, b, batched=(False, False): t.dot(a, b, batched),
+            lambda i, g, a, o, batched: t.dot_vjp(i, g, a, batched),
+            lambda i, a, o: f"G*{a[1 - i]}", t.dot_shape, "dot", formula="u·v, the sum of u*v"),
+    _tensor("softmax", 1, lambda a, batched=(False,): t.softmax(a, batched),
+            lambda i, g, a, o, batched: t.softmax_vjp(i, g, a, batched, o),
+            lambda i, a, o: f"{o}*(G - sum(G*{o}))", t.vector_shape("softmax"), "softmax",
+            formula="e**z / sum(e**z), computed stably"),
+    _tensor("logsumexp", 1, lambda a, batched=(False,): t.logsumexp(a, batched),
+            lambda i, g, a, o, batched: t.logsumexp_vjp(i, g, a, batched),
+            lambda i, a, o: f"G*softmax({a[0]})", lambda a: t.vector_shape("logsumexp")(a) and (), "logsumexp",
+            formula="log(sum(e**z)), computed stably"),
+    # ce: softmax cross-entropy on a class index (the loss `ce`; not callable from a model)
+    _tensor("ce", 2, lambda z, y, batched=(False, False): t.cross_entropy(z, y, batched),
+            lambda i, g, a, o, batched: t.cross_entropy_vjp(i, g, a, batched),
+            lambda i, a, o: f"G*(softmax({a[0]}) - onehot({a[1]}))" if i == 0 else "0", t.ce_shape, "cross_entropy",
+            user=False, formula="logsumexp(z) - z[y]"),
+]
+
 OPS: dict[str, Op] = {
     op.name: op
-    for op in [
+    for op in [*TENSOR_OPS, 
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False,
@@ -348,7 +418,18 @@ OPS: dict[str, Op] = {
                lambda a, o: f"sigmoid({a})", lambda sp, a: sp.log(1 + sp.exp(a)),
                formula="log(1 + e**z)",
            derivative=lambda i, a, o: b.call("sigmoid", a[0])),
+        Op("max", 2, lambda a, b: np.maximum(a, b), lambda i, a, o: _max_slope(i, a, np.greater),
+           lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: sp.Piecewise((a, a > b), (b, b > a), (a, True)),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           formula="the larger of a and b, elementwise (derivative 0 to both at a tie)"),
+        Op("min", 2, lambda a, b: np.minimum(a, b), lambda i, a, o: _max_slope(i, a, np.less),
+           lambda i, a, o: f"({a[i]} < {a[1 - i]})", lambda sp, a, b: sp.Piecewise((a, a < b), (b, b < a), (a, True)),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           formula="the smaller of a and b, elementwise (derivative 0 to both at a tie)"),
         # ---- what derivatives are made of (derivative graphs only; not callable from a model) ----
+        Op("onehot", 2, lambda y, k: (np.asarray(y) == k).astype(np.float64), lambda i, a, o: 0.0,
+           lambda i, a, o: "0", lambda sp, y, k: sp.Piecewise((1, sp.Eq(y, k)), (0, True)), user=False,
+           derivative=lambda i, a, o: b.ZERO),
         Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0", lambda sp, a: sp.sign(a),
            user=False, kink=_at_zero, derivative=lambda i, a, o: b.ZERO),
         Op("step", 1, lambda a: (np.asarray(a) > 0).astype(np.float64), lambda i, a, o: 0.0, lambda i, a, o: "0",

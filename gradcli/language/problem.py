@@ -12,11 +12,15 @@ from __future__ import annotations
 
 import keyword
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Mapping
 
-from ..errors import GradcliError, RoleError, show_text
-from .expr import CONSTANTS, NAME_RE, Call, Expr, Sym, parse, substitute, symbols, to_text
+from ..errors import GradcliError, ParseError, RoleError, show_text
+from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Sym, parse, postorder, substitute, symbols, to_text
 from .losses import DEFAULT_DELTA, LOSSES
+
+if TYPE_CHECKING:
+    from .shapes import Shapes
 
 YHAT = "yhat"
 LOSS_NODE = "loss"  # the graph's name for the per-row loss
@@ -31,8 +35,23 @@ class Problem:
     loss_formula: str  # the per-row loss in yhat and the target
     loss: Expr  # the per-row loss, with the model in place of yhat
     target: str
-    params: tuple[str, ...]
+    params: tuple[str, ...]  # every parameter entry: b, w1, or W1[1,1], W1[1,2], ... for a matrix
     inputs: tuple[str, ...]
+    shapes: Shapes | None = field(default=None, compare=False)  # None: every value is a scalar
+    gathered: dict[str, tuple[str, ...]] = field(default_factory=dict)  # vector input -> its data columns
+    tensors: dict[str, tuple[int, ...]] = field(default_factory=dict)  # a non-scalar parameter -> its shape
+    # each parameter as written (W1, b1, b2), with its entries in `params` order
+    entries: dict[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @property
+    def tensor(self) -> bool:
+        """True when some value is a vector or a matrix (layers of neurons)."""
+        return self.shapes is not None and self.shapes.tensor
+
+    @property
+    def param_names(self) -> tuple[str, ...]:
+        """The parameters as the user wrote them (W1, not its entries)."""
+        return tuple(self.entries) if self.entries else self.params
 
     @property
     def stable_bce(self) -> bool:
@@ -44,7 +63,8 @@ def check_name(name: str, what: str) -> None:
     """A name given by the user for data, a parameter or the target."""
     from .ops import OPS
 
-    if not isinstance(name, str) or not NAME_RE.match(name) or keyword.iskeyword(name):
+    # a Python keyword cannot be written in a model, but it can name a column or the target (class)
+    if not isinstance(name, str) or not NAME_RE.match(name) or (keyword.iskeyword(name) and what == "parameter"):
         raise RoleError(f"{what} name {show_text(name)!r} is not a valid name (a letter, then letters, digits or _)")
     if name in CONSTANTS or (name in OPS and OPS[name].user):
         kind = "a constant" if name in CONSTANTS else "a function"
@@ -83,11 +103,24 @@ def build_problem(
     param_names: list[str] | None = None,
     delta: float = DEFAULT_DELTA,
     from_file: bool = False,
+    shapes: Mapping[str, tuple[int, ...]] | None = None,
+    gathered: Mapping[str, tuple[str, ...]] | None = None,
+    data_shapes: Mapping[str, tuple[int, ...]] | None = None,
+    classes: int | None = None,
 ) -> Problem:
-    """Parse the model and loss and decide every name's role."""
+    """Parse the model and loss and decide every name's role and shape.
+
+    shapes: declared per-row shapes (--shape); gathered: vector inputs and the data columns they
+    gather (--input x=x1,x2); data_shapes: the per-row shape of data given as arrays (an (N, d) array
+    is a vector input of length d); classes: the number of classes of a `ce` target.
+    """
     from .expr import MAX_FILE_LENGTH, MAX_LENGTH
 
     check_name(target, "target")
+    if gathered and data_names is not None:  # a vector input gathered from columns is data too
+        data_names = [*data_names, *(name for name in gathered if name not in data_names)]
+    if data_shapes and data_names is None:
+        data_names = list(data_shapes)
     model = parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
     model_names = symbols(model)
     if YHAT in model_names:
@@ -128,4 +161,68 @@ def build_problem(
         (inputs if is_input else params).append(name)
     order = {name: i for i, name in enumerate(model_names)}
     params.sort(key=lambda n: order.get(n, len(order)))
-    return Problem(model_text, model, loss_name, formula, loss_tree, target, tuple(params), tuple(inputs))
+    problem = Problem(model_text, model, loss_name, formula, loss_tree, target, tuple(params), tuple(inputs))
+    if not (shapes or gathered or data_shapes or loss_name == "ce" or _has_tensor_operations(loss_tree)):
+        return problem  # a scalar model, as always: nothing to infer
+    return _with_shapes(problem, dict(shapes or {}), dict(gathered or {}), dict(data_shapes or {}), classes)
+
+
+def _has_tensor_operations(root: Expr) -> bool:
+    from .ops import OPS
+
+    for node in postorder(root):
+        op = node.op if isinstance(node, Binary) else node.fn if isinstance(node, Call) else None
+        if op is not None and not OPS[op].elementwise:
+            return True
+    return False
+
+
+def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathered: dict[str, tuple[str, ...]],
+                 data_shapes: dict[str, tuple[int, ...]], classes: int | None) -> Problem:
+    """The problem with every node's shape, tensor parameters split into their entries, and a vector
+    loss summed over its entries (mse and the custom losses sum over yhat's entries)."""
+    from dataclasses import replace
+
+    from .shapes import entry_names, infer
+
+    names = {*problem.params, *problem.inputs, problem.target}
+    for name in declared:
+        if name not in names:
+            raise RoleError(f"--shape names {name!r}, which the model does not use "
+                            f"(names: {', '.join(sorted(names))})")
+    known: dict[str, tuple[int, ...]] = {}
+    for name in (*problem.inputs, problem.target):
+        known[name] = (len(gathered[name]),) if name in gathered else data_shapes.get(name, ())
+        if name in declared and declared[name] != known[name] and (name in gathered or name in data_shapes):
+            from .tensors import shown
+            raise RoleError(f"--shape gives {name!r} the shape {shown(declared[name])}, but its data has "
+                            f"{shown(known[name])}")
+        known[name] = declared.get(name, known[name])
+    for name in problem.params:
+        if name in declared:
+            known[name] = declared[name]
+    if problem.loss_name == "ce":
+        if known.get(problem.target):
+            raise RoleError(f"ce needs one class index per row in the target {problem.target!r}, not a vector")
+        output = (classes,) if classes else None
+    else:
+        output = known.get(problem.target, ())
+    free = {name for name in problem.params if name not in declared}
+    loss = problem.loss
+    inferred = infer([loss], problem.model, known, output, problem.model_text, free)
+    if inferred.of(loss):  # a vector of per-row losses: summed over its entries
+        loss = Call("sum", (loss,), loss.offset)
+        inferred = infer([loss], problem.model, known, output, problem.model_text, free)
+    if problem.loss_name == "ce" and classes is not None and inferred.of(problem.model) != (classes,):
+        from .tensors import shown
+        raise ParseError(f"ce needs one score per class: the target has {classes} classes, the model gives "
+                         f"{shown(inferred.of(problem.model))}", problem.model_text, problem.model.offset)
+    tensors = {name: inferred.names[name] for name in problem.params if inferred.names[name]}
+    entries = {name: tuple(entry_names(name, inferred.names[name])) for name in problem.params}
+    flat = tuple(entry for name in problem.params for entry in entries[name])
+    taken = set(problem.inputs) | {problem.target} | set(problem.params)
+    clash = [e for name in tensors for e in entries[name] if e in taken]
+    if clash:
+        raise RoleError(f"the entry name {clash[0]!r} is also a name of the model")
+    return replace(problem, loss=loss, params=flat, shapes=inferred, gathered=gathered, tensors=tensors,
+                   entries=entries)

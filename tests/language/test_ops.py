@@ -134,7 +134,7 @@ def central_difference(op: Op, i: int, args: tuple[np.ndarray, ...]) -> np.ndarr
     return (op.forward(*up) - op.forward(*down)) / (2 * h)
 
 
-ALL_OPS = sorted(OPS)
+ALL_OPS = sorted(name for name, op in OPS.items() if op.elementwise)  # tensor ops: tests/language/test_tensor_ops.py
 
 
 def test_the_table_has_the_operations_the_engines_need():
@@ -305,7 +305,7 @@ def test_undefined_reasons_for_typical_bad_points():
     assert not reasons("bce", 0.0, 0.0) and not reasons("bce", 1.0, 1.0)
 
 
-@pytest.mark.parametrize("name", [n for n in ALL_OPS if OPS[n].kink is not None])
+@pytest.mark.parametrize("name", [n for n in ALL_OPS if OPS[n].kink is not None and OPS[n].arity == 1])
 def test_kink_declaration_flags_exactly_zero(name):
     op = OPS[name]
     x = np.array([-1.0, -1e-300, 0.0, -0.0, 1e-300, 2.0])
@@ -314,9 +314,19 @@ def test_kink_declaration_flags_exactly_zero(name):
     assert local_array(op, 0, (x,))[2:4].tolist() == [0.0, 0.0]
 
 
+@pytest.mark.parametrize("name", ["max", "min"])
+def test_max_and_min_kink_at_a_tie_where_both_slopes_are_0(name):
+    op = OPS[name]
+    a, b = np.array([1.0, 2.0, 3.0]), np.array([2.0, 2.0, 1.0])
+    assert np.asarray(op.kink((a, b))).tolist() == [False, True, False]
+    wins_a = [False, False, True] if name == "max" else [True, False, False]
+    assert local_array(op, 0, (a, b)).tolist() == [float(w) for w in wins_a]
+    assert local_array(op, 1, (a, b)).tolist() == [float(not w and i != 1) for i, w in enumerate(wins_a)]
+
+
 def test_only_abs_and_relu_have_kinks():
     # sign and step are abs's and relu's derivatives, in derivative graphs: the same kinks, one order on
-    assert {n for n, op in OPS.items() if op.kink is not None} == {"abs", "relu", "sign", "step"}
+    assert {n for n, op in OPS.items() if op.kink is not None} == {"abs", "relu", "sign", "step", "max", "min"}
 
 
 # ---------------------------------------------------------------- stability

@@ -1,0 +1,213 @@
+"""Per-row shapes: declared (--shape W1=4x2, --dim h=4), gathered (x from columns x1, x2) or inferred.
+
+A name's shape is what one row sees: ``()`` a scalar, ``(4,)`` a vector, ``(4, 2)`` a matrix.
+Every name that is neither declared nor fixed by the data takes the shape its use demands,
+wherever one follows from another:
+
+- in an elementwise operation (``W1 @ x + b1``) an unknown operand takes the shape of the others;
+- in ``A @ B`` an unknown side takes the shape that gives the product the shape demanded of it;
+- the model's output is demanded the target's shape (a scalar for one column; the number of
+  classes for ``ce``), so ``W2`` in ``W2 @ tanh(W1 @ x + b1) + b2`` follows from the output.
+
+What is still unknown after that is a scalar, which is how every scalar model keeps its meaning.
+A shape that does not fit is a ParseError naming both shapes and the operator's column.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Mapping
+
+from ..errors import GradcliError, ParseError, show_text
+from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder
+from .tensors import Shape, ShapeMismatch, broadcast, shown
+
+MAX_ENTRIES = 10_000_000  # entries of one declared tensor: a typo (W1=100000x100000) fails at once
+_SIZE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
+
+
+def parse_shape(text: str, dims: Mapping[str, int], *, what: str = "--shape") -> Shape:
+    """'4x2', '4,2', 'h,d' (named sizes from --dim), '4' or '' (a scalar) as a tuple of sizes."""
+    parts = [p.strip() for p in re.split(r"[x,]", text.strip())] if text.strip() else []
+    sizes = []
+    for part in parts:
+        if part.isdigit():
+            size = int(part)
+        elif _SIZE_RE.match(part):
+            if part not in dims:
+                raise GradcliError(f"{what} {show_text(text)!r} uses the size {part!r}, which no --dim gives "
+                                   f"(e.g. --dim {part}=4)")
+            size = dims[part]
+        else:
+            raise GradcliError(f"{what} {show_text(text)!r} is not a shape (sizes such as 4x2, or 4,2, or h,d)")
+        if size < 1:
+            raise GradcliError(f"{what} {show_text(text)!r} has a size of 0; every size is at least 1")
+        sizes.append(size)
+    if len(sizes) > 2:
+        raise GradcliError(f"{what} {show_text(text)!r} has {len(sizes)} axes; names are scalars, vectors or matrices")
+    entries = 1
+    for size in sizes:
+        entries *= size
+    if entries > MAX_ENTRIES:
+        raise GradcliError(f"{what} {show_text(text)!r} has {entries:,} entries; the limit is {MAX_ENTRIES:,}")
+    return tuple(sizes)
+
+
+def parse_dims(pairs: Mapping[str, str | int] | None) -> dict[str, int]:
+    dims: dict[str, int] = {}
+    for name, value in (pairs or {}).items():
+        text = str(value).strip()
+        if not _SIZE_RE.match(name) or not text.isdigit() or int(text) < 1:
+            raise GradcliError(f"--dim {show_text(f'{name}={value}')!r} must be NAME=SIZE with a size of at least 1")
+        dims[name] = int(text)
+    return dims
+
+
+@dataclass(frozen=True)
+class Shapes:
+    """Every name's per-row shape and every node's, by id of the Expr."""
+
+    names: dict[str, Shape]
+    nodes: dict[int, Shape]
+
+    def of(self, expr: Expr) -> Shape:
+        return self.nodes[id(expr)]
+
+    @property
+    def tensor(self) -> bool:
+        """True when any value is more than a scalar."""
+        return any(self.names.values()) or any(self.nodes.values())
+
+
+def infer(roots: list[Expr], model: Expr, known: Mapping[str, Shape], output: Shape | None, text: str,
+          free: set[str]) -> Shapes:
+    """Every node's shape. `known` holds declared and data shapes; names in `free` (parameters without
+    a declared shape) are inferred from their use; the model is demanded `output` (None: no demand)."""
+    names: dict[str, Shape] = dict(known)
+    for _ in range(8):  # each round fixes names that the previous one made known; a few always do
+        found = _bottom_up(roots, names, text, strict=False)
+        added = _top_down(roots, model, output, found, names, free)
+        if not added:
+            break
+    _undetermined(roots, names, free, text)
+    for name in free:
+        names.setdefault(name, ())
+    return Shapes(names, _bottom_up(roots, names, text, strict=True))
+
+
+def _undetermined(roots: list[Expr], names: Mapping[str, Shape], free: set[str], text: str) -> None:
+    """A name used with @ (or dot) whose shape nothing fixes cannot default to a scalar: say so."""
+    for root in roots:
+        for node in postorder(root):
+            if (isinstance(node, Binary) and node.op == "matmul") or (isinstance(node, Call) and node.fn == "dot"):
+                for operand in children(node):
+                    if isinstance(operand, Sym) and operand.name in free and operand.name not in names:
+                        raise ParseError(f"the shape of {operand.name!r} does not follow from the model or the data; "
+                                         f"give it with --shape {operand.name}=ROWSxCOLUMNS (or a length for a vector)",
+                                         text, operand.offset)
+
+
+def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict: bool) -> dict[int, Shape | None]:
+    from .ops import OPS
+
+    shapes: dict[int, Shape | None] = {}
+    for root in roots:
+        for node in postorder(root):
+            if id(node) in shapes:
+                continue
+            if isinstance(node, Num):
+                shapes[id(node)] = ()
+                continue
+            if isinstance(node, Sym):
+                shapes[id(node)] = names.get(node.name)
+                continue
+            args = [shapes[id(child)] for child in children(node)]
+            op = node.op if isinstance(node, (Unary, Binary)) else node.fn  # type: ignore[union-attr]
+            if any(a is None for a in args):
+                shapes[id(node)] = None
+                continue
+            try:
+                if OPS[op].elementwise:
+                    shapes[id(node)] = broadcast(*args)  # type: ignore[arg-type]
+                else:
+                    shapes[id(node)] = OPS[op].shape(*args)  # type: ignore[misc]
+            except ShapeMismatch as err:
+                raise ParseError(f"{err} ({_operator(node)})", text, node.offset) from None
+    if strict:
+        missing = [k for k, v in shapes.items() if v is None]
+        assert not missing, "every shape is known once the free names are scalars"
+    return shapes
+
+
+def _operator(node: Expr) -> str:
+    if isinstance(node, Binary):
+        return {"matmul": "@", "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[node.op]
+    if isinstance(node, Call):
+        return f"{node.fn}()"
+    return "-"
+
+
+def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[int, Shape | None],
+              names: dict[str, Shape], free: set[str]) -> bool:
+    """Push demanded shapes down to unknown names; True when a name became known."""
+    from .ops import OPS
+
+    demand: dict[int, Shape] = {}
+    if output is not None and found.get(id(model)) is None:
+        demand[id(model)] = output
+    order: list[Expr] = []
+    for root in roots:
+        order += list(postorder(root))
+    added = False
+    for node in reversed(order):  # parents before children
+        want = found.get(id(node))
+        if want is None:
+            want = demand.get(id(node))
+        if isinstance(node, Sym):
+            if want is not None and node.name in free and node.name not in names:
+                names[node.name] = want
+                added = True
+            continue
+        kids = children(node)
+        op = node.op if isinstance(node, (Unary, Binary)) else node.fn if isinstance(node, Call) else None
+        if op is None:
+            continue
+        if OPS[op].elementwise:
+            known = [found[id(k)] for k in kids if found.get(id(k)) is not None]
+            if want is None and not known:
+                continue
+            target = _widest(want, known) if want is not None else _widest(known[0], known)
+            for kid in kids:
+                if found.get(id(kid)) is None:
+                    demand.setdefault(id(kid), target)
+        elif op == "matmul" and want is not None:
+            a, b = kids
+            sa, sb = found.get(id(a)), found.get(id(b))
+            if sa is None and sb is not None and sb:
+                rest = want[: len(want) - (len(sb) - 1)] if len(sb) > 1 else want
+                demand.setdefault(id(a), tuple(rest) + (sb[0],))
+            elif sb is None and sa is not None and sa:
+                rest = want[len(sa) - 1:]
+                demand.setdefault(id(b), (sa[-1],) + tuple(rest))
+    return added
+
+
+def _widest(want: Shape, known: list[Shape]) -> Shape:
+    try:
+        return broadcast(want, *known)
+    except ShapeMismatch:
+        return want
+
+
+def entry_names(name: str, shape: Shape) -> list[str]:
+    """W1[1,1], W1[1,2], ... in row-major order (NumPy's), counted from 1 as in W1₁₂."""
+    if not shape:
+        return [name]
+    if len(shape) == 1:
+        return [f"{name}[{i + 1}]" for i in range(shape[0])]
+    return [f"{name}[{i + 1},{j + 1}]" for i in range(shape[0]) for j in range(shape[1])]
+
+
+def describe(shape: Shape) -> str:
+    return shown(shape)
