@@ -58,6 +58,22 @@ class RowGradient:
 
 
 @dataclass
+class TensorGradient:
+    """A parameter as written (a scalar, vector or matrix), its entries' gradients in its shape."""
+
+    param: str
+    shape: list[int]  # [] for a scalar
+    entries: list[str]  # W1[1,1], W1[1,2], ...: the rows of `gradients` it gathers
+    symbolic_value: Any  # nested lists in the shape (a number for a scalar); None when SymPy did not run
+    backprop_value: Any
+    max_abs_diff: float | None  # the largest |symbolic - backprop| over the entries
+    agree: bool | None
+    fd_directions: list[dict[str, Any]] | None = None  # {"fd", "gv", "agree"} per random direction v
+    fd_agree: bool | None = None
+    fd_max_abs_diff: float | None = None
+
+
+@dataclass
 class GradientReport:
     """What `gradcli grad` shows; `to_dict()` is its JSON document."""
 
@@ -81,13 +97,26 @@ class GradientReport:
     row_gradients: dict[str, RowGradient] = field(default_factory=dict)  # inputs and the target in --wrt
     files: int = 1  # the data's files (a glob or a directory names several)
     engine: str = "memory"  # where the rows were: "memory", or "stream" (read part by part, past --memory)
+    # a model with vectors or matrices: each parameter as written, its gradient in its shape
+    tensors: dict[str, TensorGradient] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
+        data.pop("tensors")
         data["engines"] = list(self.engines)
         data["gradients"] = [asdict(g) for g in self.gradients.values()]
+        if self.tensors:  # one item per parameter as written, its values as nested lists
+            data["gradients"] = [asdict(t) for t in self.tensors.values()]
+            data["params"] = {t.param: _nested([self.params[e] for e in t.entries], t.shape)
+                              for t in self.tensors.values()}
         data["row_gradients"] = [asdict(g) for g in self.row_gradients.values()]
         return data
+
+
+def _nested(values: list[float], shape: list[int]) -> Any:
+    import numpy as np
+
+    return np.array(values).reshape(shape).tolist() if shape else values[0]
 
 
 def check_targets(problem: Problem, target: Any, source: str = "",
@@ -152,6 +181,10 @@ def prepare(
     check_finite: bool = True,
     rows_allowed: bool = False,
     where: Callable[[int], str] | None = None,
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
+    seed: int = 0,
 ) -> Setup:
     """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
 
@@ -165,14 +198,25 @@ def prepare(
     from .io.values import as_columns
     from .language.problem import build_problem
 
+    from .io.layers import layer_options
+
     number(delta, "--delta")
     given_params = parameter_values(params if params is not None else {})
     columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
+    layout = layer_options(model, loss, target, columns if data is not None else None, given_params, shapes, dims,
+                           inputs, from_file)
     problem = build_problem(
         model, loss, target=target, data_names=list(columns) if data is not None else None,
-        param_names=list(given_params), delta=delta, from_file=from_file,
+        param_names=list(given_params), delta=delta, from_file=from_file, shapes=layout.shapes,
+        gathered=layout.gathered, data_shapes=layout.data_shapes, classes=layout.classes,
     )
-    used = {*problem.params, *problem.inputs, problem.target}
+    if problem.tensor or layout.gathered:
+        from .language.initial import split_given
+
+        given_params = split_given(problem, given_params)
+        columns = layout.gather(problem, columns, rows)
+    used = {*problem.params, *problem.param_names, *problem.inputs, problem.target,
+            *(c for cs in problem.gathered.values() for c in cs)}
     from .errors import unused
 
     warnings = [line for kind, names in (("data", columns), ("parameter", given_params))
@@ -183,12 +227,19 @@ def prepare(
         listed = show_text(", ".join(columns), 200) or "none"
         raise DataError(f"the data has no value for the target {problem.target!r} (given: {listed}); "
                         "add it, or name another with --target")
-    defaults: dict[str, float] = {}
-    values = {name: given_params.get(name, PARAM_DEFAULT) for name in problem.params}
-    defaults.update({name: PARAM_DEFAULT for name in problem.params if name not in given_params})
+    defaults: dict[str, Any] = {}
+    if problem.tensor:  # weights drawn by fan-in, biases 0 (language/initial.py): never a symmetric start
+        from .language.initial import initial_values
+
+        values, drawn = initial_values(problem, given_params, seed)
+        defaults.update(drawn)
+    else:
+        values = {name: given_params.get(name, PARAM_DEFAULT) for name in problem.params}
+        defaults.update({name: PARAM_DEFAULT for name in problem.params if name not in given_params})
     for name, default in [*((n, INPUT_DEFAULT) for n in problem.inputs), (problem.target, TARGET_DEFAULT)]:
         if name not in columns:
-            columns[name] = np.full(rows, default)
+            shape = problem.shapes.names.get(name, ()) if problem.shapes else ()
+            columns[name] = np.full((rows, *shape) if shape else rows, default)
             defaults[name] = default
     check_targets(problem, columns[problem.target], where=where)
     if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
@@ -201,6 +252,8 @@ def prepare(
     from .io.arguments import names
 
     wrt = names(wrt)
+    if wrt is not None and problem.entries:  # a vector or matrix asked for by its name: all its entries
+        wrt = [entry for name in wrt for entry in problem.entries.get(name, (name,))]
     asked = list(problem.params) if wrt is None else list(dict.fromkeys(wrt))
     if wrt is not None and not asked:
         raise GradcliError(f"--wrt names no parameter (parameters: {', '.join(problem.params) or 'none'})")
@@ -243,8 +296,16 @@ def gradients(
     readable: bool = True,
     delimiter: str = ",",
     memory: int | str | None = None,
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
 ) -> GradientReport:
     """The gradient of the mean loss with respect to each parameter, by each engine (`gradcli grad`).
+
+    Names may be vectors and matrices: `shapes` declares them ({"W1": "4x2"} or ["W1=4x2"]; sizes
+    may be named and given in `dims`, {"h": 4}), `inputs` gathers a vector input from data columns
+    ({"x": "x1,x2"} or {"x": "*"}); a value given as an array (params {"W1": array}, data {"x": an
+    N x d array}) fixes its shape too. report.tensors then has each parameter's gradient in its shape.
 
     `data` maps names to one value per row (lists or 1-D arrays; float64 arrays are used
     without a copy), or is what --data takes: NAME=VALUE,... (one row), a CSV or Parquet file's
@@ -284,7 +345,8 @@ def gradients(
     given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget)
     where = given.where if given.table is not None else None
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True, where=where)
+                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True, where=where,
+                    shapes=shapes, dims=dims, inputs=inputs)
     try:
         report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
     except UndefinedError as err:  # a row where the loss is undefined: named in its file
@@ -311,6 +373,8 @@ class Evidence:
     witness: str | None
     check_fd: bool
     warnings: list[str]
+    # a vector or matrix parameter -> (central difference along v, gᵀv) per random direction v
+    directions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
@@ -327,6 +391,8 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
 def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool, readable: bool) -> Evidence:
     """Each engine over the rows in memory: backprop's sweep (with its kinks), SymPy's derivatives and,
     with check_fd or where SymPy cannot be used, finite differences."""
+    import numpy as np
+
     from .engines.sweep import compile_plan, run
 
     problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
@@ -346,24 +412,89 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
     witness = "symbolic" if "symbolic" in engines else None
     if "symbolic" in engines:
         try:
-            symbolic_values, formulas = symbolic_gradient(problem, chosen, values, columns, rows, readable)
+            if problem.tensor:  # SymPy sees the model entry by entry, each entry of W1 its own symbol
+                scalar, scalar_columns = entrywise(problem, columns)
+                symbolic_values, formulas = symbolic_gradient(scalar, chosen, values, scalar_columns, rows, readable)
+            else:
+                symbolic_values, formulas = symbolic_gradient(problem, chosen, values, columns, rows, readable)
         except SymbolicUnavailable as why:  # the second witness becomes finite differences, and says so
             witness, engines, check_fd = "finite differences", tuple(e for e in engines if e != "symbolic"), True
-            warnings.append(fd_witness_note(why))
+            warnings.append(fd_witness_note(why, problem.tensor))
 
     fd_values: dict[str, float] = {}
-    if check_fd:
+    directions: dict[str, list[tuple[float, float]]] = {}
+    if check_fd and problem.tensor:  # along random directions: one pair of sweeps per direction, not per entry
+        directions = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
+                                             or dict(zip(chosen, swept.gradient)))
+    elif check_fd:
         loss_plan = compile_plan(graph, [])
         for name, (h, up, down) in fd_points(chosen, values).items():
             fd_values[name] = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
-    point = {name: float(columns[name][0]) for name in columns} if rows == 1 else None
+    point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
+    if point is not None and problem.tensor:  # a vector input's entries by their columns' names
+        from .language.expansion import entry_columns
+
+        for name, names in entry_columns(problem).items():
+            point.update({entry: float(v) for entry, v in zip(names, columns[name][0])})
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
-                    engines, witness, check_fd, warnings)
+                    engines, witness, check_fd, warnings, directions)
 
 
-def fd_witness_note(why: SymbolicUnavailable) -> str:
-    return (f"the symbolic engine {why}; finite differences are the second witness "
-            f"(rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))")
+def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
+    how = (f"finite differences along {FD_DIRECTIONS} random directions per parameter are the second witness, "
+           "each directional derivative against gᵀv" if directional else "finite differences are the second witness")
+    return f"the symbolic engine {why}; {how} (rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))"
+
+
+FD_DIRECTIONS = 3  # random directions per vector or matrix parameter
+
+
+def entrywise(problem: Problem, columns: Mapping[str, Any]) -> tuple[Problem, dict[str, Any]]:
+    """The model written out entry by entry (language/expansion.py) and the columns it reads: a vector
+    input's columns one by one. Past the expansion's size limits, SymbolicUnavailable."""
+    from .language.expansion import TooLarge, entry_columns, expand
+
+    try:
+        scalar = expand(problem)
+    except TooLarge as why:
+        raise SymbolicUnavailable(f"is not used past its size limit: {why}") from None
+    split = {name: column for name, column in columns.items() if name not in entry_columns(problem)}
+    for name, names in entry_columns(problem).items():
+        for j, entry in enumerate(names):
+            split[entry] = columns[name][:, j]
+    return scalar, split
+
+
+def directional_differences(graph: Any, problem: Problem, chosen: list[str], values: Mapping[str, float],
+                            columns: Mapping[str, Any], rows: int, gradient: Mapping[str, float],
+                            ) -> dict[str, list[tuple[float, float]]]:
+    """For each parameter as written: (central difference along v, gᵀv) for FD_DIRECTIONS seeded random
+    unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does."""
+    import numpy as np
+
+    from .engines.sweep import compile_plan, run
+
+    loss_plan = compile_plan(graph, [])
+    rng = np.random.default_rng(0)
+    found: dict[str, list[tuple[float, float]]] = {}
+    wanted = set(chosen)
+    for name, entries in problem.entries.items():
+        picked = [e for e in entries if e in wanted]
+        if not picked:
+            continue
+        point = np.array([values[e] for e in picked])
+        g = np.array([gradient[e] for e in picked])
+        h = 1e-5 * max(1.0, float(np.abs(point).max()))
+        pairs = []
+        for _ in range(FD_DIRECTIONS if len(picked) > 1 else 1):
+            v = rng.normal(size=len(picked)) if len(picked) > 1 else np.ones(1)
+            v /= np.linalg.norm(v)
+            up = {**values, **dict(zip(picked, (point + h * v).tolist()))}
+            down = {**values, **dict(zip(picked, (point - h * v).tolist()))}
+            fd = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
+            pairs.append((float(fd), float(g @ v)))
+        found[name] = pairs
+    return found
 
 
 def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
@@ -397,7 +528,7 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
             abs_diff=abs(s - b) if both else None,  # type: ignore[operator]
             agree=_agrees(s, b, rtol, atol) if both else None,  # type: ignore[arg-type]
         )
-        if check_fd:
+        if check_fd and name in evidence.fd:
             fd = evidence.fd[name]
             reference = b if b is not None else s
             gradient.fd_value = fd
@@ -424,13 +555,56 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
     by_row = row_gradients(warnings)
     verdicts = [g.agree for g in [*results.values(), *by_row.values()] if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
+    tensors = tensor_gradients(problem, results, evidence) if problem.tensor else {}
+    verdicts += [t.fd_agree for t in tensors.values() if t.fd_agree is not None]
+    if check_fd and problem.tensor and witness == "finite differences":
+        witness = f"finite differences along {FD_DIRECTIONS} random directions"
     return GradientReport(
         model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
         target=problem.target, params=values, inputs=list(problem.inputs), rows=evidence.rows,
         point=evidence.point, defaults=setup.defaults, loss_value=evidence.loss, gradients=results,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=evidence.engines,
-        warnings=warnings, witness=witness, row_gradients=by_row, files=files, engine=engine,
+        warnings=warnings, witness=witness, row_gradients=by_row, files=files, engine=engine, tensors=tensors,
     )
+
+
+def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evidence: Evidence
+                     ) -> dict[str, TensorGradient]:
+    """Each parameter as written, its entries' gradients gathered into its shape: the largest difference
+    over its entries, and its directional finite differences where those were the witness."""
+    import numpy as np
+
+    grouped: dict[str, TensorGradient] = {}
+    shapes = problem.shapes
+    for name, entries in problem.entries.items():
+        rows = [results[e] for e in entries if e in results]
+        if not rows:
+            continue
+        shape = list(shapes.names[name]) if shapes else []
+
+        def nested(values: list[float | None]) -> Any:
+            if any(v is None for v in values):
+                return None
+            return np.array(values, dtype=float).reshape(shape).tolist() if shape else values[0]
+
+        diffs = [r.abs_diff for r in rows if r.abs_diff is not None]
+        verdicts = [r.agree for r in rows if r.agree is not None]
+        gradient = TensorGradient(
+            param=name, shape=shape, entries=[r.param for r in rows],
+            symbolic_value=nested([r.symbolic_value for r in rows]) if len(rows) == len(entries) else None,
+            backprop_value=nested([r.backprop_value for r in rows]) if len(rows) == len(entries) else None,
+            max_abs_diff=max(diffs) if diffs else None,
+            agree=all(verdicts) if verdicts else None,
+        )
+        pairs = evidence.directions.get(name)
+        if pairs:
+            scale = FD_ATOL * max(1.0, abs(evidence.loss))
+            gradient.fd_directions = [{"fd": fd, "gv": gv, "agree": math.isfinite(fd) and _agrees(gv, fd, FD_RTOL, scale)}
+                                      for fd, gv in pairs]
+            gradient.fd_agree = all(d["agree"] for d in gradient.fd_directions)
+            gradient.fd_max_abs_diff = max(abs(fd - gv) for fd, gv in pairs)
+        grouped[name] = gradient
+    return grouped
 
 
 def _row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_too: bool, readable: bool,

@@ -194,7 +194,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                 else:
                     column = columns[name]
                     values[node] = column[low:low + size] if np.ndim(column) else column
-                    if check_finite and np.ndim(column):
+                    if check_finite and np.ndim(column) == 1:  # a gathered vector input was checked column by column
                         _require_finite_chunk(name, values[node], low)
             stacked = {}
             for step in plan.steps:

@@ -125,6 +125,9 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
             raise DataError(f"{option}: a parameter's name must be text, got {_shown(name)}")
         if isinstance(value, (bool, str, bytes, complex)):
             raise DataError(f"parameter {show_text(name)!r} is not a real number")
+        if not isinstance(value, numbers.Real) and hasattr(value, "__len__"):  # a vector or a matrix
+            checked[name] = tensor_value(value, f"parameter {show_text(name)!r}")
+            continue
         try:
             number = float(value)
         except OverflowError:
@@ -135,6 +138,29 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
             raise DataError(f"parameter {show_text(name)!r} is {number} (values must be finite)")
         checked[name] = number
     return checked
+
+
+def tensor_value(value: Any, what: str) -> Any:
+    """A vector or matrix of finite real numbers (nested lists or an array) as a float64 array."""
+    import numpy as np
+
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf" or raw.dtype == bool:
+            raise TypeError
+        array = np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        raise DataError(f"{what} has a value that overflows a 64-bit float") from None
+    except (TypeError, ValueError):
+        raise DataError(f"{what} is not a number, a vector or a matrix of real numbers "
+                        "(rows of one length)") from None
+    if array.ndim not in (1, 2) or array.size == 0:
+        raise DataError(f"{what} must be a number, a vector or a matrix; got shape {array.shape}")
+    if not np.isfinite(array).all():
+        at = np.argwhere(~np.isfinite(array))[0]
+        raise DataError(f"{what} has {array[tuple(at)]} at entry {','.join(str(i + 1) for i in at)} "
+                        "(values must be finite)")
+    return array
 
 
 MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,

@@ -182,6 +182,11 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
                         "(a model has at most 20,000 parts)")
     values: dict[str, float] = {}
     for name, value in data.items():
+        if isinstance(value, list):  # a vector or a matrix (a layer's weights)
+            from .arguments import tensor_value
+
+            values[name] = tensor_value(value, f"{source}: parameter {show_text(name)!r}")
+            continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise DataError(f"{source}: parameter {show_text(name)!r} is not a number")
         number = to_finite_float(value)
@@ -225,9 +230,14 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
             raise DataError(f"data {show_text(str(name))!r}: values are not real numbers") from None
         if array.ndim == 0:
             array = array.reshape(1)
-        if array.ndim != 1:
-            raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), got shape {array.shape}")
-        if check_finite:
+        if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[1] == 0):
+            raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), or one "
+                            f"vector per row (an N x d array), got shape {array.shape}")
+        if array.ndim == 2 and not np.isfinite(array).all():  # a vector input: rows x entries
+            row, entry = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
+            raise DataError(f"data {show_text(str(name))!r} is {array[row, entry]} at row {row + 1}, entry {entry + 1} "
+                            "(values must be finite)")
+        if check_finite and array.ndim == 1:
             require_finite(str(name), array)
         if rows is None:
             rows = len(array)

@@ -181,6 +181,10 @@ def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[
             for kid in kids:
                 if found.get(id(kid)) is None:
                     demand.setdefault(id(kid), target)
+        elif op == "dot":  # two vectors of one length
+            for kid, other in ((kids[0], kids[1]), (kids[1], kids[0])):
+                if found.get(id(kid)) is None and found.get(id(other)) is not None:
+                    demand.setdefault(id(kid), found[id(other)])  # type: ignore[arg-type]
         elif op == "matmul" and want is not None:
             a, b = kids
             sa, sb = found.get(id(a)), found.get(id(b))

@@ -1,0 +1,153 @@
+"""The options that make names vectors and matrices: --shape, --dim and --input, checked.
+
+    --shape W1=4x2          W1 is a 4x2 matrix (also 4,2; a vector: --shape b1=4)
+    --shape W1=h,d --dim h=4 --dim d=2     the same with named sizes
+    --input x=x1,x2         the vector input x gathers the columns x1 and x2 of every row
+    --input x=*             every column but the target (and columns the model names itself)
+
+Without --input, a name that the model uses with @ or dot and that is not a column gathers the
+columns named after it with a number, in order: x gathers x1, x2, ..., x10.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from ..errors import DataError, GradcliError, show_text
+
+
+def _pairs(value: Any, option: str) -> dict[str, str]:
+    """NAME=VALUE items: a mapping, a list of "NAME=VALUE" texts (the CLI's repeated option), or one text."""
+    if value is None:
+        return {}
+    if isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        texts = [value] if isinstance(value, str) else list(value)
+        items = []
+        for text in texts:
+            if not isinstance(text, str) or "=" not in text:
+                raise GradcliError(f"{option} {show_text(str(text))!r} must be NAME=VALUE")
+            name, _, rest = text.partition("=")
+            items.append((name.strip(), rest.strip()))
+    found: dict[str, str] = {}
+    for name, rest in items:
+        if not isinstance(name, str) or not re.fullmatch(r"[A-Za-z][A-Za-z0-9_]*", name):
+            raise GradcliError(f"{option}: {show_text(str(name))!r} is not a name")
+        if name in found:
+            raise GradcliError(f"{option} gives {name!r} twice")
+        found[name] = rest if isinstance(rest, str) else rest
+    return found
+
+
+def declared_shapes(shapes: Any, dims: Any) -> dict[str, tuple[int, ...]]:
+    from ..language.shapes import parse_dims, parse_shape
+
+    sizes = parse_dims(_pairs(dims, "--dim"))
+    declared = {}
+    for name, value in _pairs(shapes, "--shape").items():
+        if isinstance(value, (tuple, list)):
+            value = "x".join(str(v) for v in value)
+        declared[name] = parse_shape(str(value), sizes, what=f"--shape {name}=")
+    return declared
+
+
+@dataclass
+class Layout:
+    shapes: dict[str, tuple[int, ...]]
+    gathered: dict[str, tuple[str, ...]]
+    data_shapes: dict[str, tuple[int, ...]]
+    classes: int | None
+    notes: list[str] = field(default_factory=list)
+
+    def gather(self, problem: Any, columns: dict[str, Any], rows: int) -> dict[str, Any]:
+        """The columns with each gathered vector input as one rows x d array (C order: a row's vector
+        is contiguous, as the matrix products read it)."""
+        import numpy as np
+
+        from ..engines.finite import require_finite
+
+        out = dict(columns)
+        for name, sources in problem.gathered.items():
+            for source in sources:
+                require_finite(source, columns[source])
+            out[name] = np.column_stack([columns[source] for source in sources]) if sources else np.empty((rows, 0))
+        return out
+
+
+def _tensor_names(model: str, from_file: bool) -> tuple[set[str], set[str]]:
+    """(names the model uses, names used as an operand of @ or dot)."""
+    from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, Binary, Call, Sym, parse, postorder
+
+    tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
+    names, operands = set(), set()
+    for node in postorder(tree):
+        if isinstance(node, Sym):
+            names.add(node.name)
+        pair = (node.left, node.right) if isinstance(node, Binary) and node.op == "matmul" else \
+            node.args if isinstance(node, Call) and node.fn == "dot" else ()
+        operands.update(a.name for a in pair if isinstance(a, Sym))
+    return names, operands
+
+
+def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
+                  shapes: Any, dims: Any, inputs: Any, from_file: bool) -> Layout:
+    """Every shape the options, the data and the given values fix, and the vector inputs to gather."""
+    import numpy as np
+
+    declared = declared_shapes(shapes, dims)
+    for name, value in given.items():
+        if isinstance(value, np.ndarray) and value.ndim:
+            if name in declared and declared[name] != value.shape:
+                raise GradcliError(f"--shape gives {name!r} {declared[name]}, but its value has shape {value.shape}")
+            declared[name] = tuple(value.shape)
+    data_shapes = {name: tuple(c.shape[1:]) for name, c in (columns or {}).items() if np.ndim(c) == 2}
+    gathered: dict[str, tuple[str, ...]] = {}
+    spec = _pairs(inputs, "--input")
+    if columns is None and spec:
+        raise GradcliError("--input gathers data columns: give the data with --data")
+    if spec or (columns is not None and (declared or "@" in model or "dot" in model)):
+        names, operands = _tensor_names(model, from_file)
+        for name, value in spec.items():
+            if isinstance(value, (list, tuple)):
+                wanted = [str(v) for v in value]
+            elif value.strip() == "*":
+                wanted = [c for c in columns or {} if c != target and c not in names]  # type: ignore[union-attr]
+            else:
+                wanted = [v.strip() for v in value.split(",") if v.strip()]
+            if not wanted:
+                raise GradcliError(f"--input {name}= names no column")
+            missing = [c for c in wanted if c not in (columns or {})]
+            if missing:
+                listed = show_text(", ".join(columns or {}), 120)
+                raise DataError(f"--input {name}= names the column {missing[0]!r}, which the data does not have "
+                                f"(columns: {listed})")
+            if name in (columns or {}):
+                raise GradcliError(f"--input {name}= would hide the data's own column {name!r}")
+            gathered[name] = tuple(wanted)
+        for name in sorted(operands - set(gathered) - set(columns or {}) - set(declared)):
+            numbered = sorted(((int(m.group(1)), c) for c in columns or {}
+                               if (m := re.fullmatch(re.escape(name) + r"(\d+)", c))), key=lambda pair: pair[0])
+            if numbered:
+                gathered[name] = tuple(c for _, c in numbered)
+    classes = None
+    if loss.strip().lower() == "ce" and columns is not None and target in columns:
+        classes = class_count(columns[target], target)
+    return Layout(declared, gathered, data_shapes, classes)
+
+
+def class_count(values: Any, target: str) -> int:
+    """The number of classes of a ce target: its values must be class indices 0, 1, 2, ..."""
+    import numpy as np
+
+    bad = (values < 0) | (values != np.round(values)) | ~np.isfinite(values)
+    if bad.any():
+        row = int(np.argmax(bad)) + 1
+        raise DataError(f"ce needs class indices 0, 1, 2, ... in the target: column {target!r} is "
+                        f"{values[row - 1]:g} at row {row}")
+    count = int(values.max()) + 1 if len(values) else 0
+    if count > 100_000:
+        raise DataError(f"ce: column {target!r} has class index {count - 1}; at most 100,000 classes are taken")
+    return max(count, 2)

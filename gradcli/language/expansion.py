@@ -1,0 +1,163 @@
+"""A tensor model written out entry by entry in scalar operations: what SymPy and `--neurons` see.
+
+``W2 @ tanh(W1 @ x + b1) + b2`` with W1 of shape 2x2 becomes the scalar model
+
+    W2[1]*tanh(W1[1,1]*x1 + W1[1,2]*x2 + b1[1]) + W2[2]*tanh(W1[2,1]*x1 + W1[2,2]*x2 + b1[2]) + b2
+
+each entry of a matrix its own name and each column of a gathered input its own input. The
+symbolic engine differentiates that with respect to each entry, independently of the tensor
+engine's vector-Jacobian products; the graph engine draws it neuron by neuron. An expansion
+larger than the limits below is not written: the caller falls back to finite differences.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from ..errors import GradcliError
+from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder
+from .problem import Problem
+from .shapes import entry_names
+
+MAX_ENTRIES = 64  # parameter entries SymPy differentiates one by one (above: finite differences)
+MAX_NODES = 20_000  # operations in the expansion (the parser's own limit on a model)
+
+
+class TooLarge(GradcliError):
+    """The expansion would pass its limits (the message says which)."""
+
+
+def _objects(items: list[Expr], shape: tuple[int, ...]) -> Any:
+    import numpy as np
+
+    array = np.empty(len(items), dtype=object)
+    array[:] = items
+    return array.reshape(shape) if shape else array.reshape(())
+
+
+def entry_columns(problem: Problem) -> dict[str, tuple[str, ...]]:
+    """The scalar input names of each vector input: its gathered columns, or x[1], x[2], ..."""
+    shapes = problem.shapes
+    found = {}
+    for name in (*problem.inputs, problem.target):
+        shape = shapes.names.get(name, ()) if shapes else ()
+        if name in problem.gathered:
+            found[name] = problem.gathered[name]
+        elif shape:
+            found[name] = tuple(entry_names(name, shape))
+    return found
+
+
+def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
+    """The scalar problem with every tensor written out entry by entry (same parameter entries)."""
+    import numpy as np
+
+    from .ops import OPS
+
+    if len(problem.params) > max_entries:
+        raise TooLarge(f"the model has {len(problem.params):,} parameter entries, over the {max_entries} "
+                       "that SymPy differentiates one by one")
+    shapes = problem.shapes
+    assert shapes is not None
+    columns = entry_columns(problem)
+    built: dict[int, Any] = {}
+    count = 0
+    elementwise_cache: dict[str, Any] = {}
+    for node in postorder(problem.loss):
+        if isinstance(node, Num):
+            value = _objects([node], ())
+        elif isinstance(node, Sym):
+            shape = shapes.names.get(node.name, ())
+            if node.name in problem.entries:
+                names = problem.entries[node.name]
+            elif node.name in columns:
+                names = columns[node.name]
+            else:
+                names = (node.name,)
+            value = _objects([Sym(n, node.offset) for n in names], shape)
+        else:
+            op = node.op if isinstance(node, (Unary, Binary)) else node.fn  # type: ignore[union-attr]
+            args = [built[id(child)] for child in children(node)]
+            if OPS[op].elementwise:
+                maker = elementwise_cache.get(op)
+                if maker is None:
+                    maker = elementwise_cache[op] = np.frompyfunc(_scalar_builder(node, op), len(args), 1)
+                value = np.asarray(maker(*args), dtype=object)
+            else:
+                value = OPS[op].expand(*args)
+        count += max(1, value.size)
+        if count > MAX_NODES:
+            raise TooLarge(f"written out entry by entry the model has over {MAX_NODES:,} operations")
+        built[id(node)] = value
+    loss = built[id(problem.loss)]
+    model = built.get(id(problem.model))
+    model_expr = model.reshape(-1)[0] if model is not None and model.size else loss.item()
+    inputs = tuple(n for name in problem.inputs for n in columns.get(name, (name,)))
+    return replace(problem, loss=loss.item(), model=model_expr, inputs=inputs, shapes=None, gathered={},
+                   tensors={}, entries={})
+
+
+def _scalar_builder(node: Expr, op: str) -> Any:
+    offset = node.offset
+    if isinstance(node, Unary):
+        return lambda a: Unary(op, a, offset)
+    if isinstance(node, Binary):
+        return lambda a, b: Binary(op, a, b, offset)
+    return lambda *a: Call(op, tuple(a), offset)
+
+
+# ---------------------------------------------------------------- the tensor operations, entry by entry
+
+
+def _sum(terms: list[Expr]) -> Expr:
+    total = terms[0]
+    for term in terms[1:]:
+        total = Binary("add", total, term)
+    return total
+
+
+def matmul(a: Any, b: Any) -> Any:
+    import numpy as np
+
+    left = a if a.ndim == 2 else a.reshape(1, -1)
+    right = b if b.ndim == 2 else b.reshape(-1, 1)
+    out = np.empty((left.shape[0], right.shape[1]), dtype=object)
+    for i in range(left.shape[0]):
+        for j in range(right.shape[1]):
+            out[i, j] = _sum([Binary("mul", left[i, k], right[k, j]) for k in range(left.shape[1])])
+    shape = a.shape[:-1] + b.shape[1:]
+    return out.reshape(shape)
+
+
+def transpose(a: Any) -> Any:
+    return a.T
+
+
+def total(a: Any) -> Any:
+    return _objects([_sum(list(a.reshape(-1)))], ())
+
+
+def average(a: Any) -> Any:
+    return _objects([Binary("div", _sum(list(a.reshape(-1))), Num(float(a.size), str(a.size)))], ())
+
+
+def dot(a: Any, b: Any) -> Any:
+    return _objects([_sum([Binary("mul", x, y) for x, y in zip(a, b)])], ())
+
+
+def softmax(z: Any) -> Any:
+    exps = [Call("exp", (e,)) for e in z]
+    denominator = _sum(exps)
+    return _objects([Binary("div", e, denominator) for e in exps], z.shape)
+
+
+def logsumexp(z: Any) -> Any:
+    return _objects([Call("log", (_sum([Call("exp", (e,)) for e in z]),))], ())
+
+
+def cross_entropy(z: Any, y: Any) -> Any:
+    """log(sum(exp(z))) - sum_k onehot(y, k)*z_k: the class's score picked by an indicator of y."""
+    target = y.item()
+    picked = _sum([Binary("mul", Call("onehot", (target, Num(float(k), str(k)))), e) for k, e in enumerate(z)])
+    return _objects([Binary("sub", logsumexp(z).item(), picked)], ())
