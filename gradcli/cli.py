@@ -270,6 +270,9 @@ TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", hel
 DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), or '-' for CSV on stdin.", show_default=False)]
 ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
+ShapeOption = Annotated[Optional[list[str]], typer.Option("--shape", metavar="NAME=SHAPE", help="Make NAME a vector or matrix: W1=4x2 (or 4,2, or h,d with --dim), b1=4. Shapes that follow from others (b1 from W1 @ x + b1, W2 from the output) are inferred. Repeat for several.", show_default=False)]
+DimOption = Annotated[Optional[list[str]], typer.Option("--dim", metavar="NAME=SIZE", help="A named size for --shape: --shape W1=h,d --dim h=4 --dim d=2.", show_default=False)]
+InputOption = Annotated[Optional[list[str]], typer.Option("--input", metavar="NAME=COLUMNS", help="A vector input gathered from data columns: x=x1,x2, or x=* for every column but the target. Default: x in W1 @ x gathers x1, x2, ... when the data has them.", show_default=False)]
 WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
 
 
@@ -326,24 +329,34 @@ def grad(
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
     delimiter: DelimiterOption = ",",
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read part by part, every engine's sums added up in one pass.", show_default=False)] = None,
+    shape: ShapeOption = None,
+    dim: DimOption = None,
+    input: InputOption = None,
+    entries: Annotated[bool, typer.Option("--entries", help="With vectors and matrices: list every entry's gradient, not only each parameter's largest difference.")] = False,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every gradient of the loss two ways, side by side, with a check that they agree.
 
-    Without values, parameters default to 0.5, inputs to 1 and the target to 0.
+    Without values, parameters default to 0.5, inputs to 1 and the target to 0; in a model with
+    vectors and matrices, weights start from a seeded Glorot (He under relu) draw and biases at 0.
     Exit code 0 when all gradients agree, 1 when any disagrees, 2 for bad input.
 
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
+
+    Example: gradcli grad "W2 @ tanh(W1 @ x + b1) + b2" --shape W1=4x2 --data x1=1.5,x2=2,y=1
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                    delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter,
-                                   memory=memory)
+                                   memory=memory, shapes=shape, dims=dim, inputs=input)
     for note in report.warnings:
         warn(note)
     from .views import grad as view
 
-    {Format.table: view.gradient_table, Format.json: view.gradient_json, Format.csv: view.gradient_csv}[fmt](report)
+    if fmt == Format.table:
+        view.gradient_table(report, entries=entries)
+    else:
+        {Format.json: view.gradient_json, Format.csv: view.gradient_csv}[fmt](report)
     if report.agree is False:
         raise typer.Exit(1)
 

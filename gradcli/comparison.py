@@ -342,7 +342,7 @@ def gradients(
         return streamed_gradients(given, dataset, budget, loss=loss, target=target, wrt=wrt, delta=delta,
                                   rtol=rtol, atol=atol, engines=engines, check_fd=check_fd,
                                   from_file=from_file or given.from_file, readable=readable)
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget, inputs=inputs)
     where = given.where if given.table is not None else None
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
                     from_file=from_file or given.from_file, check_finite=False, rows_allowed=True, where=where,

@@ -11,8 +11,8 @@ columns named after it with a number, in order: x gathers x1, x2, ..., x10.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+import re
 from typing import Any, Mapping
 
 from ..errors import DataError, GradcliError, show_text
@@ -40,6 +40,11 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
             raise GradcliError(f"{option} gives {name!r} twice")
         found[name] = rest if isinstance(rest, str) else rest
     return found
+
+
+def input_spec(inputs: Any) -> dict[str, str]:
+    """--input as a mapping of vector input -> its columns ("x1,x2" or "*")."""
+    return _pairs(inputs, "--input")
 
 
 def declared_shapes(shapes: Any, dims: Any) -> dict[str, tuple[int, ...]]:
@@ -77,21 +82,6 @@ class Layout:
         return out
 
 
-def _tensor_names(model: str, from_file: bool) -> tuple[set[str], set[str]]:
-    """(names the model uses, names used as an operand of @ or dot)."""
-    from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, Binary, Call, Sym, parse, postorder
-
-    tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
-    names, operands = set(), set()
-    for node in postorder(tree):
-        if isinstance(node, Sym):
-            names.add(node.name)
-        pair = (node.left, node.right) if isinstance(node, Binary) and node.op == "matmul" else \
-            node.args if isinstance(node, Call) and node.fn == "dot" else ()
-        operands.update(a.name for a in pair if isinstance(a, Sym))
-    return names, operands
-
-
 def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
                   shapes: Any, dims: Any, inputs: Any, from_file: bool) -> Layout:
     """Every shape the options, the data and the given values fix, and the vector inputs to gather."""
@@ -104,34 +94,16 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
                 raise GradcliError(f"--shape gives {name!r} {declared[name]}, but its value has shape {value.shape}")
             declared[name] = tuple(value.shape)
     data_shapes = {name: tuple(c.shape[1:]) for name, c in (columns or {}).items() if np.ndim(c) == 2}
-    gathered: dict[str, tuple[str, ...]] = {}
     spec = _pairs(inputs, "--input")
     if columns is None and spec:
         raise GradcliError("--input gathers data columns: give the data with --data")
-    if spec or (columns is not None and (declared or "@" in model or "dot" in model)):
-        names, operands = _tensor_names(model, from_file)
-        for name, value in spec.items():
-            if isinstance(value, (list, tuple)):
-                wanted = [str(v) for v in value]
-            elif value.strip() == "*":
-                wanted = [c for c in columns or {} if c != target and c not in names]  # type: ignore[union-attr]
-            else:
-                wanted = [v.strip() for v in value.split(",") if v.strip()]
-            if not wanted:
-                raise GradcliError(f"--input {name}= names no column")
-            missing = [c for c in wanted if c not in (columns or {})]
-            if missing:
-                listed = show_text(", ".join(columns or {}), 120)
-                raise DataError(f"--input {name}= names the column {missing[0]!r}, which the data does not have "
-                                f"(columns: {listed})")
-            if name in (columns or {}):
-                raise GradcliError(f"--input {name}= would hide the data's own column {name!r}")
-            gathered[name] = tuple(wanted)
-        for name in sorted(operands - set(gathered) - set(columns or {}) - set(declared)):
-            numbered = sorted(((int(m.group(1)), c) for c in columns or {}
-                               if (m := re.fullmatch(re.escape(name) + r"(\d+)", c))), key=lambda pair: pair[0])
-            if numbered:
-                gathered[name] = tuple(c for _, c in numbered)
+    gathered: dict[str, tuple[str, ...]] = {}
+    if columns is not None and (spec or "@" in model or "dot" in model):
+        from ..language.columns import gathered_columns
+        from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, parse
+
+        tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
+        gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
     classes = None
     if loss.strip().lower() == "ce" and columns is not None and target in columns:
         classes = class_count(columns[target], target)

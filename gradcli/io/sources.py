@@ -88,7 +88,8 @@ def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params"
 
 
 def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
-               from_file: bool, delimiter: str = ",", max_bytes: int | None = None) -> tuple[Mapping[str, Any] | None, list[str], Table | None]:
+               from_file: bool, delimiter: str = ",", max_bytes: int | None = None,
+               inputs: Mapping[str, Any] | None = None) -> tuple[Mapping[str, Any] | None, list[str], Table | None]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
     of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use, and
     the table they were read from (None for the others)."""
@@ -105,7 +106,7 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     table = open_table(text, "--data" if text != "-" else "data", delimiter, max_bytes)
     from ..language.columns import model_columns
 
-    wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file)
+    wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file, inputs=inputs)
     from .csv import NotNumeric
 
     try:
@@ -244,9 +245,9 @@ class PointInputs:
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str,
-                 delimiter: str = ",", max_bytes: int | None = None) -> PointInputs:
+                 delimiter: str = ",", max_bytes: int | None = None, inputs: Any = None) -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
-    `max_bytes`, default values.data_max_bytes, refused)."""
+    `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers."""
     from .arguments import delimiter as checked_delimiter
     from .arguments import text
 
@@ -255,5 +256,7 @@ def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, 
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
     text, from_file = model_text(model, model_file)
     values = param_values(params)
-    columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes)
+    from .layers import input_spec
+
+    columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes, input_spec(inputs))
     return PointInputs(text, from_file, values, columns, notes, table)

@@ -6,14 +6,59 @@ Read from the header alone, before any row is converted, so that a wrong
 
 from __future__ import annotations
 
-from ..errors import DataError, show_text
-from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Num, parse, postorder, symbols
+import re
+from typing import Any, Mapping
+
+from ..errors import DataError, GradcliError, show_text
+from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Binary, Call, Expr, Num, Sym, parse, postorder, symbols
 from .losses import LOSSES
 from .problem import INPUT_NAME_RE
 
 
+def gathered_columns(tree: Expr, header: list[str], target: str, spec: Mapping[str, Any] | None,
+                     source: str = "the data") -> dict[str, tuple[str, ...]]:
+    """The vector inputs and the columns each gathers, in order.
+
+    spec (--input) maps a name to its columns (a list, "x1,x2", or "*": every column but the target
+    and those the model names itself). Without one, a name the model uses with @ or dot that is no
+    column gathers the columns named after it with a number: x gathers x1, x2, ..., x10.
+    """
+    names, operands = set(), set()
+    for node in postorder(tree):
+        if isinstance(node, Sym):
+            names.add(node.name)
+        pair = (node.left, node.right) if isinstance(node, Binary) and node.op == "matmul" else \
+            node.args if isinstance(node, Call) and node.fn == "dot" else ()
+        operands.update(a.name for a in pair if isinstance(a, Sym))
+    found: dict[str, tuple[str, ...]] = {}
+    for name, value in (spec or {}).items():
+        if isinstance(value, (list, tuple)):
+            wanted = [str(v) for v in value]
+        elif str(value).strip() == "*":
+            wanted = [c for c in header if c != target and c not in names]
+        else:
+            wanted = [v.strip() for v in str(value).split(",") if v.strip()]
+        if not wanted:
+            raise GradcliError(f"--input {name}= names no column")
+        missing = [c for c in wanted if c not in header]
+        if missing:
+            raise DataError(f"--input {name}= names the column {missing[0]!r}, which {source} does not have "
+                            f"(columns: {show_text(', '.join(header), 120)})")
+        if name in header:
+            raise GradcliError(f"--input {name}= would hide the column {name!r} of {source}")
+        if target in wanted:
+            raise GradcliError(f"--input {name}= takes the target {target!r} as an input")
+        found[name] = tuple(wanted)
+    for name in sorted(operands - set(found) - set(header)):
+        numbered = sorted((int(m.group(1)), c) for c in header if (m := re.fullmatch(re.escape(name) + r"(\d+)", c)))
+        if numbered and target not in (c for _, c in numbered):
+            found[name] = tuple(c for _, c in numbered)
+    return found
+
+
 def model_columns(model_text: str, loss: str, target: str, header: list[str], source: str, *,
-                  from_file: bool = False, inputs_must_exist: bool = False) -> list[str]:
+                  from_file: bool = False, inputs_must_exist: bool = False,
+                  inputs: Mapping[str, Any] | None = None) -> list[str]:
     """The header names the model or the loss uses, in header order, without the target.
 
     Errors: no target column; a column named like a constant the model uses (pi, e); with
@@ -37,4 +82,5 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
         for name in sorted(names):
             if name not in header and name != target and INPUT_NAME_RE.match(name):
                 raise DataError(f"{source}: no column {name!r} for the model's input (columns: {columns})")
-    return [name for name in header if name in names and name != target]
+    gathered = {c for cs in gathered_columns(trees[0], header, target, inputs, source).values() for c in cs}
+    return [name for name in header if (name in names or name in gathered) and name != target]

@@ -209,10 +209,10 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
         output = known.get(problem.target, ())
     free = {name for name in problem.params if name not in declared}
     loss = problem.loss
-    inferred = infer([loss], problem.model, known, output, problem.model_text, free)
+    inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free)
     if inferred.of(loss):  # a vector of per-row losses: summed over its entries
         loss = Call("sum", (loss,), loss.offset)
-        inferred = infer([loss], problem.model, known, output, problem.model_text, free)
+        inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free)
     if problem.loss_name == "ce" and classes is not None and inferred.of(problem.model) != (classes,):
         from .tensors import shown
         raise ParseError(f"ce needs one score per class: the target has {classes} classes, the model gives "

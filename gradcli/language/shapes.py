@@ -133,11 +133,19 @@ def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict:
                 else:
                     shapes[id(node)] = OPS[op].shape(*args)  # type: ignore[misc]
             except ShapeMismatch as err:
-                raise ParseError(f"{err} ({_operator(node)})", text, node.offset) from None
+                from .expr import to_text
+
+                sides = [f"{_short(to_text(child))} is {shown(shape)}"  # type: ignore[arg-type]
+                         for child, shape in zip(children(node), args)]
+                raise ParseError(f"{err} ({'; '.join(sides)})", text, node.offset) from None
     if strict:
         missing = [k for k, v in shapes.items() if v is None]
         assert not missing, "every shape is known once the free names are scalars"
     return shapes
+
+
+def _short(text: str, limit: int = 30) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _operator(node: Expr) -> str:

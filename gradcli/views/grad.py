@@ -14,8 +14,14 @@ from ..comparison import FD_ATOL, FD_RTOL, GradientReport
 from .common import console_for, decorated, mark, number
 
 
-def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
-    """The side-by-side table, under a heading with the model, the loss and the point."""
+def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout, entries: bool = False) -> None:
+    """The side-by-side table, under a heading with the model, the loss and the point.
+
+    A model with vectors or matrices gets one row per parameter as written, with its shape and the
+    largest difference over its entries; entries=True lists every entry as well."""
+    if report.tensors:
+        tensor_table(report, stream, entries)
+        return
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -79,6 +85,82 @@ def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout) -> None
         bad += [r.name for r in report.row_gradients.values() if r.agree is False]
         console.print(f"[red]disagreement on {', '.join(bad)}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
     elif len(report.engines) > 1 and report.gradients:
+        console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
+
+
+def summary(value: object, limit: int = 4) -> str:
+    """A gradient in a cell: a number, a short vector in full, else its size (the JSON has every entry)."""
+    import math
+
+    if value is None:
+        return ""
+    if not isinstance(value, list):
+        return f"{value:.6g}"
+    flat = [v for row in value for v in (row if isinstance(row, list) else [row])]
+    if len(flat) <= limit and not isinstance(value[0], list):
+        return "[" + ", ".join(f"{v:.4g}" for v in flat) + "]"
+    return f"‖·‖ {math.sqrt(sum(v * v for v in flat)):.4g}"
+
+
+def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None:
+    from rich import box
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..language.tensors import shown
+
+    console = console_for(stream)
+    console.print(f"[bold]model[/] {escape(report.model)}")
+    console.print(f"[bold]loss[/]  {escape(report.loss)}: {escape(report.loss_formula)}  =  {number(report.loss_value)}")
+    if report.point is not None:
+        console.print(f"[bold]at[/]    {escape(', '.join(f'{k}={number(v)}' for k, v in report.point.items()))}")
+    else:
+        console.print(f"[bold]at[/]    {report.rows:,} rows (loss and gradients are means over rows)")
+    drawn: dict[str, list[str]] = {}
+    for name, how in report.defaults.items():
+        if name in report.tensors:
+            drawn.setdefault(str(how), []).append(name)
+    if drawn:
+        said = "; ".join(f"{', '.join(names)} {how if how != '0' else '= 0'}" for how, names in drawn.items())
+        console.print(f"[dim]parameters with no value given: {escape(said)} (--params FILE.json to give them)[/]")
+    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
+    fd = any(t.fd_directions for t in report.tensors.values())
+    symbolic = any(t.symbolic_value is not None for t in report.tensors.values())
+    for heading in ["param", "shape", "backprop"] + (["max |diff|"] if symbolic else []) + (
+            ["max |fd - gᵀv|"] if fd else []) + ["ok"]:
+        table.add_column(heading, justify="right" if heading not in ("param", "ok") else "left", overflow="fold")
+    for t in report.tensors.values():
+        cells = [escape(t.param), shown(tuple(t.shape)), summary(t.backprop_value)]
+        if symbolic:
+            cells.append("" if t.max_abs_diff is None else f"{t.max_abs_diff:.3g}")
+        if fd:
+            cells.append("" if t.fd_max_abs_diff is None else f"{t.fd_max_abs_diff:.3g}")
+        verdicts = [v for v in (t.agree, t.fd_agree) if v is not None]
+        ok = None if not verdicts else all(verdicts)
+        cells.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/]" if ok is not None else "")
+        table.add_row(*cells)
+    console.print(table)
+    if entries:
+        listing = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
+        for heading in ("entry", "symbolic", "backprop", "|diff|", "ok"):
+            listing.add_column(heading, justify="left" if heading in ("entry", "ok") else "right")
+        for g in report.gradients.values():
+            listing.add_row(escape(g.param), number(g.symbolic_value), number(g.backprop_value),
+                            "" if g.abs_diff is None else f"{g.abs_diff:.3g}",
+                            "" if g.agree is None else f"[{'green' if g.agree else 'red'}]{mark(g.agree)}[/]")
+        console.print(listing)
+    n = len(report.tensors)
+    if symbolic:
+        by, tolerance = " (SymPy entry by entry)", f"rtol {report.rtol:g}, atol {report.atol:g}"
+    else:
+        by, tolerance = f" with {report.witness}", f"rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|)"
+    if report.agree is True:
+        agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
+        console.print(f"[green]{agreed}{by}[/] ({tolerance})")
+    elif report.agree is False:
+        bad = [t.param for t in report.tensors.values() if t.agree is False or t.fd_agree is False]
+        console.print(f"[red]disagreement on {', '.join(bad)}[/]{by} ({tolerance}; --entries lists every entry)")
+    elif len(report.engines) > 1:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
 
