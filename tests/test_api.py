@@ -242,7 +242,7 @@ class TestPredictOutput:
 
 
 def test_losses_lists_the_builtin_losses():
-    assert [loss.name for loss in gradcli.losses()] == ["mse", "mae", "huber", "bce"]
+    assert [loss.name for loss in gradcli.losses()] == ["mse", "mae", "huber", "bce", "ce"]
     assert gradcli.losses()[0].formula == "(yhat - y)**2"
 
 

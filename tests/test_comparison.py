@@ -307,7 +307,7 @@ class TestBadInput:
         "data, match",
         [
             ({"x1": [1.0, 2.0], "y": [1.0]}, "'y'"),
-            ({"x1": [[1.0], [2.0]]}, "'x1'"),
+            ({"x1": [[[1.0]], [[2.0]]]}, "'x1'"),  # 2-D is a vector per row; 3-D is nothing
             ({"x1": [1.0, math.nan], "y": [0.0, 1.0]}, "row 2"),
             ({"x1": np.array([np.inf]), "y": [0.0]}, "row 1"),
             ({"x1": []}, "no rows"),

@@ -15,7 +15,6 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..errors import GradcliError
 from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder
 from .problem import Problem
 from .shapes import entry_names
@@ -24,7 +23,7 @@ MAX_ENTRIES = 64  # parameter entries SymPy differentiates one by one (above: fi
 MAX_NODES = 20_000  # operations in the expansion (the parser's own limit on a model)
 
 
-class TooLarge(GradcliError):
+class TooLarge(Exception):
     """The expansion would pass its limits (the message says which)."""
 
 

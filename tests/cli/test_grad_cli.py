@@ -476,7 +476,7 @@ class TestLosses:
         assert result.code == 0, result
         doc = result.json()
         assert isinstance(doc, list)
-        assert [item["name"] for item in doc] == ["mse", "mae", "huber", "bce"]
+        assert [item["name"] for item in doc] == ["mse", "mae", "huber", "bce", "ce"]
         for item in doc:
             assert set(item) == {"name", "formula", "note"}
             assert "yhat" in item["formula"]
