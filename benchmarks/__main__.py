@@ -27,6 +27,7 @@ TARGETS = {
     "7": "training step",
     "8": "Hessian",
     "9": "data beyond memory",
+    "10": "layers",
 }
 
 
@@ -80,6 +81,7 @@ def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
     from .data import data_target
     from .gradient import cheap_gradient, throughput
     from .hessian import hessian_target
+    from .layers import layers_target
     from .memory import memory
     from .startup import startup, symbolic_at_scale, symbolic_over_data
     from .train_step import training_step
@@ -87,7 +89,7 @@ def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
     return {
         "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, symbolic_over_data],
         "4": [startup], "5": [memory], "6": [csv_target], "7": [training_step], "8": [hessian_target],
-        "9": [data_target],
+        "9": [data_target], "10": [layers_target],
     }
 
 

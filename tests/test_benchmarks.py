@@ -49,7 +49,7 @@ def test_every_target_has_its_runner():
 
     found = runners()
     assert set(found) == set(TARGETS) and all(found[target] for target in TARGETS)
-    assert TARGETS["8"] == "Hessian"
+    assert TARGETS["8"] == "Hessian" and TARGETS["10"] == "layers"
 
 
 @pytest.mark.parametrize("which", [0, 1], ids=["linear mse", "logistic bce"])
@@ -63,3 +63,56 @@ def test_the_hessian_benchmark_checks_every_contender_before_timing(which):
         assert [row.target for row in rows] == ["8"] * 6
         assert rows[0].limit == 4.0 and rows[2].limit == 1.5 and rows[0].verdict in ("holds", "MISSED")
         assert all(row.verdict == "skipped" for row in rows[2:5] if row.reference_value is None)
+
+
+LAYER_LIMITS = {"numpy": 1.2, "torch": 1.0, "jax": 1.5, "forward": 2.5}
+
+
+def test_the_layers_benchmark_checks_every_contender_before_timing():
+    # Tiny data: PyTorch's and JAX's loss and gradients (where installed) are checked against the
+    # hand-written NumPy ones, or the benchmark exits; gradcli's rows say why where it refuses the call.
+    from benchmarks.layers import compare, make_data
+
+    rows = compare(make_data(200, 3, 4), 1, LAYER_LIMITS)
+    assert [row.target for row in rows] == ["10"] * 5
+    assert [row.limit for row in rows] == [1.2, 1.0, 1.5, None, 2.5]
+    assert rows[3].verdict == "report" and rows[3].reference == "forward alone"  # hand NumPy's own ratio
+    assert all(row.note for row in rows if row.verdict == "skipped")
+
+
+def test_the_layers_benchmark_times_gradcli_once_it_answers_and_stops_on_a_wrong_gradient(monkeypatch):
+    # gradcli's matrix parameters stood in for by the hand-written gradient, as the report will carry it
+    # (nested lists); one entry off by 1e-8 stops the benchmark before anything is timed.
+    import types
+
+    import gradcli
+    from benchmarks.layers import Data, compare, hand, hand_forward, make_data
+
+    off = {"by": 0.0}
+
+    def gradients(model, loss, data, params, engines, wrt=None):
+        assert model == "W2 @ tanh(W1 @ x + b1) + b2" and loss == "mse" and engines == ("backprop",)
+        given = Data(data["x"], data["y"], params)
+        if wrt == []:
+            return types.SimpleNamespace(loss_value=hand_forward(given), gradients={})
+        value, grads = hand(given)
+        listed = {name: types.SimpleNamespace(backprop_value=g.tolist()) for name, g in grads.items()}
+        listed["W1"].backprop_value[0][0] *= 1 + off["by"]
+        return types.SimpleNamespace(loss_value=value, gradients=listed)
+
+    monkeypatch.setattr(gradcli, "gradients", gradients)
+    rows = compare(make_data(200, 3, 4), 1, LAYER_LIMITS)
+    assert rows[0].verdict in ("holds", "MISSED") and rows[4].verdict in ("holds", "MISSED")
+    off["by"] = 1e-8
+    with pytest.raises(SystemExit, match="gradcli's loss or gradient differs"):
+        compare(make_data(200, 3, 4), 1, LAYER_LIMITS)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="peak memory is read from /proc")
+def test_the_layers_memory_rows_measure_a_fresh_process():
+    from benchmarks.layers import memory_rows
+
+    gradcli_row, numpy_row = memory_rows(2000, 3, 4)
+    assert gradcli_row.limit == 2.0 and numpy_row.limit is None
+    assert numpy_row.reference_value == pytest.approx(2000 * 4 * 8 / 1e6) and numpy_row.verdict == "report"
+    assert gradcli_row.verdict != "skipped" or gradcli_row.note.startswith("gradcli: ")
