@@ -4,7 +4,7 @@ The model yhat = W2 @ tanh(W1 @ x + b1) + b2 under mse, float64, over seeded dat
 with W1 (h, d), b1 (h,), W2 (h,) and b2 a scalar; two shapes: d=32, h=64, N=1e5 and d=10, h=16,
 N=1e6 (--quick: N/10). Every contender computes the mean loss and its gradient:
 - gradcli: gradcli.gradients(MODEL, "mse", data={"x": X, "y": y}, params={"W1": ..., ...},
-  engines=("backprop",)), the whole API call; W1's gradient is report.gradients["W1"].backprop_value,
+  engines=("backprop",)), the whole API call; W1's gradient is report.tensors["W1"].backprop_value,
   a nested list (h x d). Until gradcli takes matrix parameters its rows say "skipped" with the reason;
 - hand-written NumPy: the forward pass and the backward pass worked out by hand (`hand` below);
 - PyTorch eager and jax.jit(jax.value_and_grad(...)) with float64 enabled, on the same matrices.
@@ -80,7 +80,7 @@ def gradcli_call(data: Data, wrt: list[str] | None = None) -> Callable[[], Resul
 
     def run() -> Result:
         report = gradcli.gradients(MODEL, "mse", data=columns, params=data.params, engines=("backprop",), **asked)
-        grads = report.gradients.items()
+        grads = report.tensors.items()  # each parameter as written, its gradient in its shape
         return report.loss_value, {name: np.asarray(g.backprop_value, dtype=float) for name, g in grads}
 
     return run
@@ -205,7 +205,7 @@ def gradient(X, y):
         dZ = np.outer(g, p["W2"]) * (1.0 - H * H)
         return float(r @ r) / len(r), dZ.T @ X
     report = gradcli.gradients(model, "mse", data={"x": X, "y": y}, params=params, engines=("backprop",))
-    return report.loss_value, report.gradients["W1"].backprop_value
+    return report.loss_value, report.tensors["W1"].backprop_value
 
 try:
     gradient(np.ones((3, inputs)), np.zeros(3))  # every lazy import done before the count

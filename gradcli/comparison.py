@@ -160,8 +160,9 @@ def check_parameter_names(names: list[str], params: Iterable[str], option: str,
                           variables: Iterable[str] = ()) -> None:
     """Each name must be a parameter (or one of `variables`); the message lists what there is."""
     params, variables = list(params), sorted(variables)
+    known = set(params)  # a layer has thousands of entries: a list lookup made this quadratic
     for name in names:
-        if name not in params:
+        if name not in known:
             listed = ", ".join(params) or "none"
             also = f"; inputs and target: {', '.join(variables)}" if variables else ""
             raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model "
@@ -414,7 +415,7 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
         try:
             if problem.tensor:  # SymPy sees the model entry by entry, each entry of W1 its own symbol
                 scalar, scalar_columns = entrywise(problem, columns)
-                symbolic_values, formulas = symbolic_gradient(scalar, chosen, values, scalar_columns, rows, readable)
+                symbolic_values, formulas = symbolic_gradient(scalar, chosen, values, scalar_columns, rows, False)
             else:
                 symbolic_values, formulas = symbolic_gradient(problem, chosen, values, columns, rows, readable)
         except SymbolicUnavailable as why:  # the second witness becomes finite differences, and says so

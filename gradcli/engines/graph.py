@@ -476,7 +476,7 @@ def summed_product(adjoint: Any, local: Any, rows: int) -> float:
 
 def wanted_leaves(graph: Graph, names: list[str] | tuple[str, ...]) -> set[int]:
     """The leaves whose gradient is asked for: by name, or by one of their entries (W1[1,2])."""
-    asked = {name.split("[", 1)[0] for name in names}
+    asked = {*names, *(name.split("[", 1)[0] for name in names)}  # an expanded model's leaves are W1[1,2]
     return {node.id for node in graph.nodes if node.op is None and node.name in asked}
 
 

@@ -213,9 +213,10 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
     if inferred.of(loss):  # a vector of per-row losses: summed over its entries
         loss = Call("sum", (loss,), loss.offset)
         inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free)
-    if problem.loss_name == "ce" and classes is not None and inferred.of(problem.model) != (classes,):
+    scores = inferred.of(problem.model)
+    if problem.loss_name == "ce" and classes is not None and (len(scores) != 1 or scores[0] < classes):
         from .tensors import shown
-        raise ParseError(f"ce needs one score per class: the target has {classes} classes, the model gives "
+        raise ParseError(f"ce needs one score per class: the target has class indices up to {classes - 1}, the model gives "
                          f"{shown(inferred.of(problem.model))}", problem.model_text, problem.model.offset)
     tensors = {name: inferred.names[name] for name in problem.params if inferred.names[name]}
     entries = {name: tuple(entry_names(name, inferred.names[name])) for name in problem.params}
