@@ -80,30 +80,15 @@ def test_the_layers_benchmark_checks_every_contender_before_timing():
     assert all(row.note for row in rows if row.verdict == "skipped")
 
 
-def test_the_layers_benchmark_times_gradcli_once_it_answers_and_stops_on_a_wrong_gradient(monkeypatch):
-    # gradcli's matrix parameters stood in for by the hand-written gradient, as the report will carry it
-    # (nested lists); one entry off by 1e-8 stops the benchmark before anything is timed.
-    import types
+def test_the_layers_benchmark_times_gradcli_and_stops_on_a_wrong_gradient(monkeypatch):
+    # one matrix product's VJP off by 1e-8 stops the benchmark before anything is timed
+    import gradcli.language.tensors as tensors
+    from benchmarks.layers import compare, make_data
 
-    import gradcli
-    from benchmarks.layers import Data, compare, hand, hand_forward, make_data
-
-    off = {"by": 0.0}
-
-    def gradients(model, loss, data, params, engines, wrt=None):
-        assert model == "W2 @ tanh(W1 @ x + b1) + b2" and loss == "mse" and engines == ("backprop",)
-        given = Data(data["x"], data["y"], params)
-        if wrt == []:
-            return types.SimpleNamespace(loss_value=hand_forward(given), gradients={})
-        value, grads = hand(given)
-        listed = {name: types.SimpleNamespace(backprop_value=g.tolist()) for name, g in grads.items()}
-        listed["W1"].backprop_value[0][0] *= 1 + off["by"]
-        return types.SimpleNamespace(loss_value=value, gradients=listed)
-
-    monkeypatch.setattr(gradcli, "gradients", gradients)
     rows = compare(make_data(200, 3, 4), 1, LAYER_LIMITS)
     assert rows[0].verdict in ("holds", "MISSED") and rows[4].verdict in ("holds", "MISSED")
-    off["by"] = 1e-8
+    real = tensors.matmul_vjp
+    monkeypatch.setattr(tensors, "matmul_vjp", lambda i, g, a, b: (1 + 1e-8) * real(i, g, a, b))
     with pytest.raises(SystemExit, match="gradcli's loss or gradient differs"):
         compare(make_data(200, 3, 4), 1, LAYER_LIMITS)
 
