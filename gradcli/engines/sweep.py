@@ -8,8 +8,9 @@ fixed list of steps and sweeps the rows chunk by chunk instead:
 - each chunk's values and adjoints stay in the CPU cache and are dropped before
   the next chunk, so memory stays at a few chunks whatever the number of rows;
 - a sum of parameter x input products (``b + w1*x1 + ... + wd*xd``) is one
-  matrix-vector product over the chunk: ``w @ X`` forward and ``X @ adjoint``
-  for all d gradients at once, instead of 2d array operations and d reductions;
+  matrix-vector product over the chunk, the operations table's matmul with its VJP:
+  ``X w`` forward and ``Xᵀ g`` for all d gradients at once, instead of 2d array
+  operations and d reductions (a layer's ``W1 @ x`` is the same rule on a matrix);
 - an adjoint reaching a parameter is summed at once as a dot product, never kept
   per row, and a local derivative of exactly 1 passes the adjoint on untouched.
 
@@ -32,6 +33,7 @@ from .finite import require_finite
 from .graph import (Graph, Kink, apply, arguments, backprop, contribution, entry_slots, kink_rows, kinks_from,
                     magnitude, needed_for, parameter_value, summed_product, wanted_leaves)
 
+MATMUL = OPS["matmul"]  # a sum of parameter x input products is a case of it
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache
 CHUNK_BYTES = 4 << 20  # at most this much stacked input per chunk for a matrix-vector product
 
@@ -204,7 +206,8 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                     for row, name in enumerate(step.linear.inputs):
                         block[row] = columns[name][low:low + size]
                     stacked[step.node] = block
-                    product = coefficients[step.node] @ block
+                    # the products as the operations table's matrix product: w @ x per row, X w over the chunk
+                    product = MATMUL.forward(coefficients[step.node], block.T, batched=(False, True))
                     if check_finite and not (nonzero[step.node] and np.isfinite(product.sum())):
                         for row, name in enumerate(step.linear.inputs):
                             _require_finite_chunk(name, block[row], low)
@@ -221,7 +224,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                     found[node][0].append(exact + low)
                     found[node][1].append(near + low)
             if plan.wanted:
-                _backward(plan, values, stacked, slots, leaf_param, size, weight, gradient, terms)
+                _backward(plan, values, stacked, slots, leaf_param, size, weight, gradient, terms, coefficients)
             if diagnose and not (np.isfinite(loss) and np.isfinite(gradient).all()):
                 _diagnose_chunk(plan, params, columns, low, size)
     result = Result(loss / rows, gradient.tolist(), terms.tolist() if terms is not None else None)
@@ -244,7 +247,8 @@ def _require_finite_chunk(name: str, values: Any, low: int) -> None:
 
 
 def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dict[int, list[int]],
-              leaf_param: dict[int, int], size: int, weight: float, gradient: Any, terms: Any) -> None:
+              leaf_param: dict[int, int], size: int, weight: float, gradient: Any, terms: Any,
+              coefficients: dict[int, Any]) -> None:
     """One reverse sweep over a chunk, adding each wanted parameter's share into `gradient`."""
     adjoints: list[Any] = [None] * len(values)
     adjoints[plan.graph.output] = weight
@@ -257,8 +261,11 @@ def _backward(plan: Plan, values: list[Any], stacked: dict[int, Any], slots: dic
             continue
         if step.linear is not None:
             rows_adjoint = adjoint if np.ndim(adjoint) else np.full(size, adjoint)
-            shares = stacked[step.node] @ rows_adjoint
-            magnitudes = np.abs(stacked[step.node]) @ np.abs(rows_adjoint) if terms is not None else None
+            # matmul's VJP with respect to w: Xᵀ g, every product's gradient in one matrix-vector product
+            w = coefficients[step.node]
+            shares = MATMUL.vjp(0, rows_adjoint, (w, stacked[step.node].T), None, (False, True))
+            magnitudes = (MATMUL.vjp(0, np.abs(rows_adjoint), (w, np.abs(stacked[step.node]).T), None, (False, True))
+                          if terms is not None else None)
             for k, slot in enumerate(slots[step.node]):
                 if slot >= 0:
                     gradient[slot] += shares[k]
