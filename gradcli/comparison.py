@@ -432,11 +432,12 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
         for name, (h, up, down) in fd_points(chosen, values).items():
             fd_values[name] = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
-    if point is not None and problem.tensor:  # a vector input's entries by their columns' names
+    if point is not None and problem.tensor:  # a vector input's entries by their columns' names, in order
         from .language.expansion import entry_columns
 
-        for name, names in entry_columns(problem).items():
-            point.update({entry: float(v) for entry, v in zip(names, columns[name][0])})
+        spread = entry_columns(problem)
+        point = {entry: float(value) for name in columns
+                 for entry, value in (zip(spread[name], columns[name][0]) if name in spread else [(name, point[name])])}
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
                     engines, witness, check_fd, warnings, directions)
 
