@@ -131,10 +131,12 @@ def check_targets(problem: Problem, target: Any, source: str = "",
         return
     outside = (target < 0) | (target > 1)
     if outside.any():
-        row = int(np.argmax(outside)) + 1
+        at = tuple(int(i) for i in np.argwhere(outside)[0])  # (row,) or, for a gathered vector target, (row, entry)
+        row = at[0] + 1
         place = where(row) if where else f"row {row}"
+        column = problem.gathered[problem.target][at[1]] if len(at) > 1 else problem.target
         raise DataError(f"{source + ': ' if source else ''}bce needs targets in [0, 1]: "
-                        f"column {problem.target!r} is {target[row - 1]:g} at {place}")
+                        f"column {column!r} is {target[at]:g} at {place}")
 
 
 def _agrees(a: float, b: float, rtol: float, atol: float) -> bool:
@@ -339,6 +341,9 @@ def gradients(
     budget = memory_budget(memory)
     dataset = files_of(data, checked_delimiter(delimiter), budget)
     if dataset is not None and dataset.size > budget:
+        if shapes or dims or inputs:
+            raise GradcliError(f"vectors and matrices (--shape, --dim, --input) need the data in memory, and it is "
+                               f"{dataset.size:,} bytes, over --memory {budget:,}: give a larger --memory")
         given = point_inputs(model, model_file, None, params, loss, target, delimiter)
         return streamed_gradients(given, dataset, budget, loss=loss, target=target, wrt=wrt, delta=delta,
                                   rtol=rtol, atol=atol, engines=engines, check_fd=check_fd,
@@ -464,6 +469,8 @@ def entrywise(problem: Problem, columns: Mapping[str, Any]) -> tuple[Problem, di
     for name, names in entry_columns(problem).items():
         for j, entry in enumerate(names):
             split[entry] = columns[name][:, j]
+    if problem.target not in split:  # a vector target: the expansion reads its entries, not the name
+        split[problem.target] = split[entry_columns(problem)[problem.target][0]]
     return scalar, split
 
 

@@ -110,7 +110,7 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     from .csv import NotNumeric
 
     try:
-        read = table.read([*wanted, target])
+        read = table.read([*wanted, target] if target in table.header else wanted)  # else gathered (--input)
     except NotNumeric as err:
         if err.column == target or not table.text_columns([err.column]):
             raise

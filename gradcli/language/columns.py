@@ -65,7 +65,7 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
     inputs_must_exist, an input-like name (x, x1, x_k) that is no column.
     """
     columns = show_text(", ".join(header), 200)
-    if target not in header:
+    if target not in header and target not in (inputs or {}):  # a vector target is gathered like an input
         raise DataError(f"{source}: no column {target!r} for the target (columns: {columns}); "
                         "choose another with --target")
     trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]

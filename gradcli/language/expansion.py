@@ -93,6 +93,7 @@ def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
     model = built.get(id(problem.model))
     model_expr = model.reshape(-1)[0] if model is not None and model.size else loss.item()
     inputs = tuple(n for name in problem.inputs for n in columns.get(name, (name,)))
+    inputs += columns.get(problem.target, ())  # a vector target's entries are data like the inputs
     return replace(problem, loss=loss.item(), model=model_expr, inputs=inputs, shapes=None, gathered={},
                    tensors={}, entries={})
 

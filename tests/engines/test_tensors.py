@@ -252,6 +252,17 @@ class TestLanguage:
         report = gradcli.gradients("W @ x", data={"x": [[1.0, 2.0]], "y": [1.0]}, params={"W": [[1.0, 0.0], [0.0, 1.0]]})
         assert report.loss_value == pytest.approx((1 - 1) ** 2 + (2 - 1) ** 2)
 
+    def test_bce_on_a_vector_of_independent_outputs_with_a_gathered_target(self):
+        data = {"x1": [1.0, 0.5, -1.0], "x2": [2.0, -1.0, 0.3], "y1": [0.0, 1.0, 0.0], "y2": [1.0, 1.0, 0.0]}
+        W, b = np.array([[0.3, -0.2], [0.1, 0.4]]), np.array([0.1, -0.1])
+        report = gradcli.gradients("sigmoid(W @ x + b)", "bce", data=data, params={"W": W, "b": b},
+                                   inputs={"x": "x1,x2", "y": "y1,y2"})
+        X, Y = np.column_stack([data["x1"], data["x2"]]), np.column_stack([data["y1"], data["y2"]])
+        p = 1 / (1 + np.exp(-(X @ W.T + b)))
+        assert report.loss_value == pytest.approx(np.mean(np.sum(-(Y * np.log(p) + (1 - Y) * np.log(1 - p)), 1)))
+        np.testing.assert_allclose(report.tensors["W"].backprop_value, (p - Y).T @ X / 3, rtol=1e-12)
+        assert report.agree is True
+
     def test_attribute_transpose_stays_refused(self):
         with pytest.raises(ParseError, match="attribute"):
             gradcli.gradients("W.T @ x")
