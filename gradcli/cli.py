@@ -342,8 +342,6 @@ def grad(
     Exit code 0 when all gradients agree, 1 when any disagrees, 2 for bad input.
 
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
-
-    Example: gradcli grad "W2 @ tanh(W1 @ x + b1) + b2" --shape W1=4x2 --data x1=1.5,x2=2,y=1
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,

@@ -156,7 +156,7 @@ class TestParamsJson:
             (b'{"w": "0.7"}', ["'w'", "not a number"]),
             (b'{"w": true}', ["'w'", "not a number"]),
             (b'{"w": null}', ["'w'", "not a number"]),
-            (b'{"w": [1]}', ["'w'", "not a number"]),
+            (b'{"w": [[1], [2, 3]]}', ["'w'", "rows of one length"]),  # a vector or matrix: one shape
             (b'{"w": {"v": 1}}', ["'w'", "not a number"]),
             (b"[0.7]", ["JSON object"]),
             (b"0.7", ["JSON object"]),
@@ -165,7 +165,7 @@ class TestParamsJson:
             (b"", ["invalid JSON"]),
             (b'{"w": 1, "\xff": 2}', ["invalid UTF-8", "line 1"]),
         ],
-        ids=["nan", "inf", "-inf", "overflow", "string", "bool", "null", "list-value", "object-value",
+        ids=["nan", "inf", "-inf", "overflow", "string", "bool", "null", "ragged-list", "object-value",
              "list", "number", "truncated", "trailing-comma", "empty", "invalid-utf8"],
     )
     def test_defects(self, content, needles):
@@ -237,12 +237,12 @@ class TestAsColumns:
             ({"x1": [1.0, float("nan")]}, ["'x1'", "row 2", "finite"]),
             ({"x1": np.array([1.0, 2.0, np.inf])}, ["'x1'", "row 3", "finite"]),
             ({"x1": [1.0, 2.0], "y": [1.0]}, ["'y'", "1 rows", "2"]),
-            ({"x1": [[1.0, 2.0]]}, ["'x1'", "1-D", "(1, 2)"]),
+            ({"x1": [[[1.0, 2.0]]]}, ["'x1'", "1-D", "(1, 1, 2)"]),  # 2-D is a vector per row
             ({"x1": ["abc"]}, ["'x1'", "not real numbers"]),
             ({"x1": [1j]}, ["'x1'", "not real numbers"]),
             ({"x1": []}, ["no rows"]),
         ],
-        ids=["nan", "inf-array", "lengths", "2-d", "text", "complex-list", "empty"],
+        ids=["nan", "inf-array", "lengths", "3-d", "text", "complex-list", "empty"],
     )
     def test_defects(self, data, needles):
         message = data_error(as_columns, data)
