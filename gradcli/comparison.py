@@ -159,13 +159,14 @@ class Setup:
 
 
 def check_parameter_names(names: list[str], params: Iterable[str], option: str,
-                          variables: Iterable[str] = ()) -> None:
-    """Each name must be a parameter (or one of `variables`); the message lists what there is."""
+                          variables: Iterable[str] = (), written: Iterable[str] | None = None) -> None:
+    """Each name must be a parameter (or one of `variables`); the message lists what there is (`written`:
+    the parameters as written, W1 rather than its entries)."""
     params, variables = list(params), sorted(variables)
     known = set(params)  # a layer has thousands of entries: a list lookup made this quadratic
     for name in names:
         if name not in known:
-            listed = ", ".join(params) or "none"
+            listed = show_text(", ".join(written if written is not None else params), 200) or "none"
             also = f"; inputs and target: {', '.join(variables)}" if variables else ""
             raise GradcliError(f"{option} {show_text(name)!r} is not a parameter of this model "
                                f"(parameters: {listed}{also})")
@@ -263,7 +264,7 @@ def prepare(
     variables = {*problem.inputs, problem.target} if rows_allowed else set()
     row_wrt = [name for name in asked if name in variables and name not in problem.params]
     chosen = [name for name in asked if name not in row_wrt]
-    check_parameter_names(chosen, problem.params, "--wrt", variables)
+    check_parameter_names(chosen, problem.params, "--wrt", variables, problem.param_names)
     return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
                  row_wrt=row_wrt)
 
