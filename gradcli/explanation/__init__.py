@@ -17,7 +17,7 @@ import os
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
-from .comparison import (
+from ..comparison import (
     ATOL,
     OUT_OF_TIME,
     RTOL,
@@ -29,9 +29,9 @@ from .comparison import (
     kink_warnings,
     prepare,
 )
-from .errors import GradcliError, ParseError
-from .language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
-from .language.losses import DEFAULT_DELTA
+from ..errors import GradcliError, ParseError
+from ..language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
+from ..language.losses import DEFAULT_DELTA
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
@@ -101,7 +101,7 @@ class GraphView:
 
 def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
     """The one row explain and graph work at: the only row, or row `row` (1-based) of several."""
-    from .io.values import as_columns
+    from ..io.values import as_columns
 
     if data is None:
         if row not in (None, 1):
@@ -121,8 +121,8 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
 def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
                  delta: float, from_file: bool, row: int | None, delimiter: str = ",") -> Setup:
     """explain's and graph's inputs read as grad reads them, at the one point they work at."""
-    from .io.arguments import whole
-    from .io.sources import point_inputs
+    from ..io.arguments import whole
+    from ..io.sources import point_inputs
 
     whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
     given = point_inputs(model, model_file, data, params, loss, target, delimiter)
@@ -182,7 +182,7 @@ def _reachable(graph: Any) -> list[bool]:
 
 
 def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None) -> GraphView:
-    from .engines.graph import edges, local_formula, local_values, upstream_params
+    from ..engines.graph import edges, local_formula, local_values, upstream_params
 
     problem = setup.problem
     nodes = [
@@ -253,11 +253,11 @@ def graph_view(
     Takes the model, data and parameters in every form gradcli.gradients takes them; with
     several rows of data, `row` (1-based) chooses the point.
     """
-    from .engines.graph import backprop, build_graph, kinks
+    from ..engines.graph import backprop, build_graph, kinks
 
     setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter)
     if highlight is not None:
-        from .io.arguments import text
+        from ..io.arguments import text
 
         check_parameter_names([text(highlight, "--highlight")], setup.problem.params, "--highlight")
     graph = build_graph(setup.problem)
@@ -411,14 +411,14 @@ def explain(
     one) as backprop applied to the backward pass: the paths run through the derivative graph of
     g = ∂loss/∂w1.
     """
-    from .engines.graph import backprop, build_graph
-    from .engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+    from ..engines.graph import backprop, build_graph
+    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
 
     check_tolerances(rtol, atol)
 
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    from .io.arguments import whole
+    from ..io.arguments import whole
 
     order = whole(order, "--order", 1)
     if order > 2:
@@ -462,9 +462,9 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
     (engines/derivative.py) takes the loss's place, and its paths to each w are listed and multiplied."""
     from dataclasses import replace
 
-    from .comparison import ParamGradient, SymbolicUnavailable, symbolic_derivatives
-    from .engines.derivative import gradient
-    from .engines.graph import backprop, build_graph
+    from ..comparison import ParamGradient, SymbolicUnavailable, symbolic_derivatives
+    from ..engines.derivative import gradient
+    from ..engines.graph import backprop, build_graph
 
     first, seconds = setup.chosen[0], setup.chosen[1:] or setup.chosen[:1]
     g = gradient(setup.problem.loss, [first])[first]
@@ -504,7 +504,7 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
 
 def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
                  rtol: float, atol: float) -> ParamSteps:
-    from .engines.graph import Edge, count_paths, paths
+    from ..engines.graph import Edge, count_paths, paths
 
     leaf = graph.leaf(name)
     index = {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
@@ -540,7 +540,7 @@ def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: A
 
 def _reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[Reuse]:
     """Adjoints computed once that two or more of the chosen parameters' gradients went through."""
-    from .engines.graph import upstream_params
+    from ..engines.graph import upstream_params
 
     upstream = upstream_params(graph)
     found = []
@@ -622,7 +622,7 @@ def sympy_cost(derivative: Any) -> dict[str, int]:
 
 def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCounts:
     """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
-    from .engines.graph import local_formula
+    from ..engines.graph import local_formula
 
     forward = _zero()
     for node in graph.nodes:
