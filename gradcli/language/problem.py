@@ -164,7 +164,8 @@ def build_problem(
     problem = Problem(model_text, model, loss_name, formula, loss_tree, target, tuple(params), tuple(inputs))
     if not (shapes or gathered or data_shapes or loss_name == "ce" or _has_tensor_operations(loss_tree)):
         return problem  # a scalar model, as always: nothing to infer
-    return _with_shapes(problem, dict(shapes or {}), dict(gathered or {}), dict(data_shapes or {}), classes)
+    return _with_shapes(problem, dict(shapes or {}), dict(gathered or {}), dict(data_shapes or {}), classes,
+                        data_names is None)
 
 
 def _has_tensor_operations(root: Expr) -> bool:
@@ -178,9 +179,12 @@ def _has_tensor_operations(root: Expr) -> bool:
 
 
 def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathered: dict[str, tuple[str, ...]],
-                 data_shapes: dict[str, tuple[int, ...]], classes: int | None) -> Problem:
+                 data_shapes: dict[str, tuple[int, ...]], classes: int | None, no_data: bool = False) -> Problem:
     """The problem with every node's shape, tensor parameters split into their entries, and a vector
-    loss summed over its entries (mse and the custom losses sum over yhat's entries)."""
+    loss summed over its entries (mse and the custom losses sum over yhat's entries).
+
+    no_data: there is no data, so an input's shape follows from its use (x in W1 @ x is a vector of
+    W1's width), as a parameter's does; it takes its default value in every entry."""
     from dataclasses import replace
 
     from .shapes import entry_names, infer
@@ -208,11 +212,15 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
     else:
         output = known.get(problem.target, ())
     free = {name for name in problem.params if name not in declared}
+    vectors = frozenset(name for name in problem.inputs if no_data and name not in declared
+                        and name not in gathered and name not in data_shapes)
+    for name in vectors:
+        del known[name]
     loss = problem.loss
-    inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free)
+    inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free, vectors)
     if inferred.of(loss):  # a vector of per-row losses: summed over its entries
         loss = Call("sum", (loss,), loss.offset)
-        inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free)
+        inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free, vectors)
     scores = inferred.of(problem.model)
     if problem.loss_name == "ce" and classes is not None and (len(scores) != 1 or scores[0] < classes):
         from .tensors import shown

@@ -81,13 +81,16 @@ class Shapes:
 
 
 def infer(roots: list[Expr], model: Expr, known: Mapping[str, Shape], output: Shape | None, text: str,
-          free: set[str]) -> Shapes:
+          free: set[str], vectors: frozenset[str] = frozenset()) -> Shapes:
     """Every node's shape. `known` holds declared and data shapes; names in `free` (parameters without
-    a declared shape) are inferred from their use; the model is demanded `output` (None: no demand)."""
+    a declared shape) are inferred from their use; the model is demanded `output` (None: no demand).
+    Names in `vectors` (inputs with no data: one vector per row) are free too, and where nothing else
+    fixes them, a matrix's side of @ makes them a vector of its length (x in W1 @ x, W1 4x2: 2)."""
     names: dict[str, Shape] = dict(known)
+    free = set(free) | set(vectors)
     for _ in range(8):  # each round fixes names that the previous one made known; a few always do
         found = _bottom_up(roots, names, text, strict=False)
-        added = _top_down(roots, model, output, found, names, free)
+        added = _top_down(roots, model, output, found, names, free, vectors)
         if not added:
             break
     _undetermined(roots, names, free, text)
@@ -157,7 +160,7 @@ def _operator(node: Expr) -> str:
 
 
 def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[int, Shape | None],
-              names: dict[str, Shape], free: set[str]) -> bool:
+              names: dict[str, Shape], free: set[str], vectors: frozenset[str] = frozenset()) -> bool:
     """Push demanded shapes down to unknown names; True when a name became known."""
     from .ops import OPS
 
@@ -193,7 +196,14 @@ def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[
             for kid, other in ((kids[0], kids[1]), (kids[1], kids[0])):
                 if found.get(id(kid)) is None and found.get(id(other)) is not None:
                     demand.setdefault(id(kid), found[id(other)])  # type: ignore[arg-type]
-        elif op == "matmul" and want is not None:
+        elif op == "matmul" and want is None:  # an input with no data beside a matrix: a vector that fits it
+            a, b = kids
+            sa, sb = found.get(id(a)), found.get(id(b))
+            if sa is None and sb is not None and len(sb) == 2 and isinstance(a, Sym) and a.name in vectors:
+                demand.setdefault(id(a), (sb[0],))
+            elif sb is None and sa is not None and len(sa) == 2 and isinstance(b, Sym) and b.name in vectors:
+                demand.setdefault(id(b), (sa[-1],))
+        elif op == "matmul":
             a, b = kids
             sa, sb = found.get(id(a)), found.get(id(b))
             if sa is None and sb is not None and sb:
