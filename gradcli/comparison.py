@@ -457,13 +457,15 @@ def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
 FD_DIRECTIONS = 3  # random directions per vector or matrix parameter
 
 
-def entrywise(problem: Problem, columns: Mapping[str, Any]) -> tuple[Problem, dict[str, Any]]:
+def entrywise(problem: Problem, columns: Mapping[str, Any], max_entries: int | None = None,
+              ) -> tuple[Problem, dict[str, Any]]:
     """The model written out entry by entry (language/expansion.py) and the columns it reads: a vector
-    input's columns one by one. Past the expansion's size limits, SymbolicUnavailable."""
-    from .language.expansion import TooLarge, entry_columns, expand
+    input's columns one by one. Past the expansion's size limits (max_entries parameter entries, default
+    the expansion's MAX_ENTRIES), SymbolicUnavailable."""
+    from .language.expansion import MAX_ENTRIES, TooLarge, entry_columns, expand
 
     try:
-        scalar = expand(problem)
+        scalar = expand(problem, MAX_ENTRIES if max_entries is None else max_entries)
     except TooLarge as why:
         raise SymbolicUnavailable(f"is not used past its size limit: {why}") from None
     split = {name: column for name, column in columns.items() if name not in entry_columns(problem)}
