@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 from dataclasses import asdict, dataclass, field
 from typing import Any, Iterable, Mapping
 
@@ -118,18 +119,31 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
     return {name: column[row - 1:row] for name, column in columns.items()}
 
 
-def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
-                 delta: float, from_file: bool, row: int | None, delimiter: str = ",") -> Setup:
-    """explain's and graph's inputs read as grad reads them, at the one point they work at."""
+def _read(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, row: int | None,
+          delimiter: str = ",", inputs: Any = None) -> Any:
+    """explain's and graph's inputs read as grad reads them (io.sources.PointInputs)."""
     from ..io.arguments import whole
     from ..io.sources import point_inputs
 
     whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
-    setup = prepare(given.model, loss, _single_point(given.data, row), given.params, target=target, wrt=wrt,
-                    delta=delta, from_file=from_file or given.from_file)
+    return point_inputs(model, model_file, data, params, loss, target, delimiter, inputs=inputs)
+
+
+def _setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: float, from_file: bool,
+              layers: Mapping[str, Any] | None = None) -> Setup:
+    """The problem at the given rows; `layers` holds --shape, --dim and --input (shapes, dims, inputs)."""
+    setup = prepare(given.model, loss, data, given.params, target=target, wrt=wrt, delta=delta,
+                    from_file=from_file or given.from_file, **(layers or {}))
     setup.warnings[:0] = given.notes
     return setup
+
+
+def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
+                 delta: float, from_file: bool, row: int | None, delimiter: str = ",",
+                 layers: Mapping[str, Any] | None = None) -> Setup:
+    """explain's and graph's inputs read as grad reads them, at the one point they work at."""
+    given = _read(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"))
+    return _setup_of(given, _single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
 
 
 def _at_point(value: Any) -> float:
@@ -143,18 +157,23 @@ def _finite_or_none(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def node_formula(graph: Any, node: Any) -> str:
-    """What a node computes, in its inputs' names: a1 = w1*x1, yhat = b + a1 + a2."""
-    names: list[Expr] = [Sym(graph.nodes[i].name) for i in node.inputs]
+def node_formula(graph: Any, node: Any, called: Mapping[int, str] | None = None) -> str:
+    """What a node computes, in its inputs' names: a1 = w1*x1, yhat = b + a1 + a2, a1 = W1 @ x.
+
+    called: other names for the nodes, by id (the batch's X and A1 for x and a1)."""
+    def name_of(i: int) -> str:
+        return graph.nodes[i].name if called is None else called[i]
+
+    names: list[Expr] = [Sym(name_of(i)) for i in node.inputs]
     if node.op is None:
-        return node.name
+        return name_of(node.id)
     if node.op == "identity":
-        return graph.nodes[node.inputs[0]].name
+        return name_of(node.inputs[0])
     if node.op == "add":
         expr = names[0]
         for term in names[1:]:
             expr = Binary("add", expr, term)
-    elif node.op in ("sub", "mul", "div", "pow"):
+    elif node.op in ("sub", "mul", "div", "pow", "matmul"):
         expr = Binary(node.op, names[0], names[1])
     elif node.op == "neg":
         expr = Unary("neg", names[0])
@@ -181,7 +200,10 @@ def _reachable(graph: Any) -> list[bool]:
     return reach
 
 
-def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None) -> GraphView:
+def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None,
+          marked: Iterable[str] | None = None) -> GraphView:
+    """The graph at the point; `highlight` marks the paths to that parameter (or, with `marked`, to any of
+    those names: the entries of a matrix drawn neuron by neuron)."""
     from ..engines.graph import edges, local_formula, local_values, upstream_params
 
     problem = setup.problem
@@ -212,7 +234,8 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
     if highlight is not None:
         upstream = upstream_params(graph)
         reach = _reachable(graph)
-        on_path = [reach[i] and highlight in upstream[i] for i in range(len(graph.nodes))]
+        wanted = set(marked) if marked is not None else {highlight}
+        on_path = [reach[i] and bool(wanted & upstream[i]) for i in range(len(graph.nodes))]
         view.highlight = highlight
         view.highlight_nodes = [i for i, on in enumerate(on_path) if on]
         view.highlight_edges = [k for k, e in enumerate(edge_list) if on_path[e.source] and on_path[e.target]]
@@ -246,24 +269,52 @@ def graph_view(
     row: int | None = None,
     highlight: str | None = None,
     delimiter: str = ",",
-) -> GraphView:
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
+    neurons: bool = False,
+) -> Any:
     """The computational graph at one point, every node's value and adjoint, every edge's local derivative
     (`gradcli graph`; the public name is gradcli.graph).
 
-    Takes the model, data and parameters in every form gradcli.gradients takes them; with
-    several rows of data, `row` (1-based) chooses the point.
+    Takes the model, data and parameters in every form gradcli.gradients takes them, vectors and
+    matrices too (`shapes`, `dims`, `inputs` as for gradcli.gradients); with several rows of data,
+    `row` (1-based) chooses the point. A model with vectors or matrices gives a TensorGraphView: one
+    node per tensor operation with its shape, each edge's vector-Jacobian product as a formula and as
+    numbers. neurons=True draws such a model neuron by neuron instead: the graph of the model written out
+    entry by entry (a GraphView), for models of at most tensors.NEURONS_MAX_ENTRIES parameter entries.
     """
     from ..engines.graph import backprop, build_graph, kinks
+    from ..io.arguments import flag, text
 
-    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter)
+    flag(neurons, "--neurons")
+    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter,
+                         {"shapes": shapes, "dims": dims, "inputs": inputs})
+    marked: list[str] | None = None
     if highlight is not None:
-        from ..io.arguments import text
+        text(highlight, "--highlight")
+        if setup.problem.tensor:  # W1 or one of its entries, W1[1,2]
+            from .tensors import highlighted
 
-        check_parameter_names([text(highlight, "--highlight")], setup.problem.params, "--highlight")
+            tensors, entries = highlighted(setup.problem, highlight)
+            marked = entries if neurons else tensors
+        else:
+            check_parameter_names([highlight], setup.problem.params, "--highlight")
+    if setup.problem.tensor and not neurons:
+        from .tensors import tensor_graph_view
+
+        return tensor_graph_view(setup, highlight, marked)
+    notes: list[str] = []
+    if setup.problem.tensor:  # drawn neuron by neuron: the scalar graph of the model written out entry by entry
+        from .tensors import neuron_setup
+
+        setup, notes = neuron_setup(setup)
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
     warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
-    return _view(setup, graph, sweep, warnings, highlight)
+    view = _view(setup, graph, sweep, warnings, highlight, marked)
+    view.notes[:0] = notes
+    return view
 
 
 # ---------------------------------------------------------------- the steps
@@ -401,7 +452,11 @@ def explain(
     sympy_forms: bool = False,
     delimiter: str = ",",
     order: int = 1,
-) -> Explanation:
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
+    entry: str | None = None,
+) -> Any:
     """The note's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
     Takes the model, data and parameters in every form gradcli.gradients takes them; with
@@ -410,6 +465,12 @@ def explain(
     ∂²loss/∂w1∂w (w1 the first name of `wrt`, w each of the others, or w1 again when it is the only
     one) as backprop applied to the backward pass: the paths run through the derivative graph of
     g = ∂loss/∂w1.
+
+    A model with vectors or matrices (`shapes`, `dims`, `inputs` as for gradcli.gradients) gives a
+    TensorExplanation (explanation/tensors.py): the backward pass layer by layer as matrix products,
+    at the point and over every row of the data, then one entry of a --wrt parameter (`entry`, e.g.
+    "W1[2,1]"; default its first) as the note's path sum over the scalar graph, checked against the
+    matrix form and SymPy.
     """
     from ..engines.graph import backprop, build_graph
     from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
@@ -423,7 +484,25 @@ def explain(
     order = whole(order, "--order", 1)
     if order > 2:
         raise GradcliError(f"explain takes --order 1 or 2, got {order}")
-    setup = _point_setup(model, model_file, data, params, loss, target, wrt, delta, from_file, row, delimiter)
+    layers = {"shapes": shapes, "dims": dims, "inputs": inputs}
+    given = _read(model, model_file, data, params, loss, target, row, delimiter, inputs)
+    setup = _setup_of(given, _single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
+    if setup.problem.tensor:
+        if order == 2 or sympy_forms:
+            raise GradcliError("explain for vectors and matrices comes as text or json, at the first order "
+                               "(--order 2 and latex are for scalar models)")
+        from .tensors import batch_rows, explain_tensors
+
+        batch = setup
+        if given.data is not None:  # the batch step runs over every row of the data
+            rows, cut = batch_rows(given.data)
+            if rows is not None:
+                batch = _setup_of(given, rows, loss, target, wrt, delta, from_file, layers)
+                batch.warnings = [cut] if cut else []
+        return explain_tensors(setup, batch, entry=entry, max_paths=max_paths, rtol=rtol, atol=atol)
+    if entry is not None:
+        raise GradcliError("--entry picks one entry of a vector or matrix parameter; this model has none "
+                           "(give a shape with --shape NAME=ROWSxCOLUMNS)")
     if order == 2:
         if sympy_forms:
             raise GradcliError("explain --order 2 comes as text or json, not latex")
@@ -581,8 +660,8 @@ def formula_cost(formula: str) -> dict[str, int]:
     A formula our parser does not read (sign(a), step(a), clip(...)) counts as one other operation.
     """
     cost = _zero()
-    try:
-        tree = parse(formula, what="formula")
+    try:  # an entry of a matrix drawn neuron by neuron (W1[1,2]) is a value at hand, as a name is
+        tree = parse(re.sub(r"\[\d+(,\d+)?\]", "", formula), what="formula")
     except ParseError:
         cost["other"] = 1
         return cost

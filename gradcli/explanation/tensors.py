@@ -1,0 +1,805 @@
+"""explain and graph for models with vectors and matrices: the backward pass as matrix products.
+
+The tensor graph (engines/graph.py) has one node per tensor operation, each with its per-row shape.
+Walking its reverse sweep gives backpropagation in matrix form, with nothing written for one model:
+each node's adjoint δa = ∂loss/∂a has the node's shape and is the sum of the vector-Jacobian
+products on the edges out of it, each the formula of language/ops.py (``local_text``: ``G @ xᵀ``
+for W1 in W1 @ x, ``G ⊙ (1 - a3**2)`` for tanh) with G the consumer's adjoint. Over the batch the
+same steps are matrix-matrix products on the rows stacked (X is N x d, Δa1 is N x 3, ∂loss/∂W1 =
+Δa1ᵀ @ X), which is what the compiled sweep does.
+
+One entry of a chosen parameter is then followed through the scalar graph of the model written out
+entry by entry (language/expansion.py): the note's path sum, by the scalar explain's own machinery,
+checked against the matrix form's entry; SymPy differentiates the written-out model as the third
+witness. The same scalar graph is what `graph --neurons` draws.
+
+Results are plain data; views/explain.py and views/graph.py render them.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import asdict, dataclass, field, replace
+from types import SimpleNamespace
+from typing import Any, Mapping
+
+from ..comparison import Setup, SymbolicUnavailable, _agrees, check_parameter_names, entrywise, kink_warnings
+from ..comparison import tensor_listing
+from ..errors import GradcliError, show_text
+from ..language.tensors import shown
+from . import ParamSteps, _add, _node_cost, _notes, _param_steps, _reachable, _view, _zero, formula_cost
+from . import node_formula, op_counts
+
+FULL_ENTRIES = 16  # a value of at most this many entries is given in full; a larger one is summarised
+NEURONS_MAX_ENTRIES = 64  # graph --neurons: parameter entries (SymPy's own limit for the expansion)
+NEURONS_MAX_NODES = 500  # graph --neurons: nodes of the scalar graph
+BATCH_ROWS = 100_000  # explain's batch step runs over at most this many rows of the data
+
+
+# ---------------------------------------------------------------- values
+
+
+@dataclass
+class Numbers:
+    """A value: a number, a vector or a matrix (with the rows first over a batch). In full when it has at
+    most FULL_ENTRIES entries, else summarised; its smallest and largest entry and its norm always."""
+
+    shape: list[int]
+    values: Any  # a number or nested lists (a non-finite entry is None); None when summarised
+    min: float | None
+    max: float | None
+    norm: float | None  # sqrt of the sum of squares (Frobenius)
+
+
+def numbers(value: Any, shape: tuple[int, ...] | list[int]) -> Numbers:
+    import numpy as np
+
+    with np.errstate(all="ignore"):
+        array = np.broadcast_to(np.asarray(value, dtype=np.float64), tuple(shape))
+        finite = array[np.isfinite(array)]
+        low = float(finite.min()) if finite.size else None
+        high = float(finite.max()) if finite.size else None
+        norm = float(np.sqrt(np.sum(finite * finite))) if finite.size == array.size else None
+    values = _listed(array) if array.size <= FULL_ENTRIES else None
+    return Numbers(list(shape), values, low, high, norm)
+
+
+def _listed(array: Any) -> Any:
+    if array.ndim == 0:
+        number = float(array) + 0.0  # -0.0 is 0
+        return number if math.isfinite(number) else None
+    return [_listed(part) for part in array]
+
+
+def _at_point(node: Any, value: Any) -> Numbers:
+    """A node's value at the point: its own shape, the row axis (one row) dropped."""
+    import numpy as np
+
+    if node.batched:
+        value = np.broadcast_to(np.asarray(value, dtype=np.float64), (1,) + node.shape)[0]
+    return numbers(value, node.shape)
+
+
+def _over_rows(node: Any, value: Any, rows: int) -> Numbers:
+    """A node's value over the batch: N x its shape when it has a row axis."""
+    return numbers(value, ((rows,) if node.batched else ()) + node.shape)
+
+
+def nested(values: Mapping[str, float], problem: Any) -> dict[str, Any]:
+    """Each parameter as written, its entries' values in its shape (a number for a scalar)."""
+    import numpy as np
+
+    shapes = problem.shapes.names
+    return {name: (np.array([values[e] for e in entries]).reshape(shapes[name]).tolist() if shapes[name]
+                   else values[entries[0]]) for name, entries in problem.entries.items()}
+
+
+def _point(setup: Setup) -> dict[str, float]:
+    """The inputs and the target at the point, a vector input by its columns' names (x1, x2)."""
+    import numpy as np
+
+    from ..language.expansion import entry_columns
+
+    problem = setup.problem
+    split = entry_columns(problem)
+    point = {}
+    for name in (*problem.inputs, problem.target):
+        if name in split:
+            point.update({entry: float(v) for entry, v in zip(split[name], np.asarray(setup.columns[name][0]).ravel())})
+        else:
+            point[name] = float(np.ravel(setup.columns[name])[0])
+    return point
+
+
+def batch_rows(data: Any) -> tuple[dict[str, Any] | None, str | None]:
+    """The rows of the data for explain's batch step (None where there is one row), and a note when cut."""
+    from ..io.values import as_columns
+
+    columns, rows = as_columns(data)
+    if rows <= 1:
+        return None, None
+    if rows <= BATCH_ROWS:
+        return dict(columns), None
+    return ({name: column[:BATCH_ROWS] for name, column in columns.items()},
+            f"the batch step runs over the first {BATCH_ROWS:,} of the {rows:,} rows")
+
+
+# ---------------------------------------------------------------- formulas
+
+_NAME = re.compile(r"[A-Za-z0-9_.\[\],ᵀδΔ]+\Z")  # a name or a number: no parentheses needed
+_G = re.compile(r"(?<![A-Za-z0-9_])G(?![A-Za-z0-9_])")
+
+
+def _atomic(text: str) -> bool:
+    """A name, a number or one call (step(a2)): a factor that needs no parentheses."""
+    if _NAME.match(text):
+        return True
+    call = re.match(r"[A-Za-z_][A-Za-z0-9_]*\(", text)
+    if not call or not text.endswith(")"):
+        return False
+    depth = 0
+    for k, ch in enumerate(text[call.end() - 1:], call.end() - 1):
+        depth += {"(": 1, ")": -1}.get(ch, 0)
+        if depth == 0:
+            return k == len(text) - 1
+    return False
+
+
+def _times(g: str, local: str, entrywise: bool) -> str:
+    """The adjoint g times a local derivative: ⊙ entry by entry for vectors and matrices, * for scalars."""
+    if local == "1":
+        return g
+    if local == "-1":
+        return f"-{g}"
+    if local == "0":
+        return "0"
+    if entrywise:
+        return f"{g} ⊙ {local if _atomic(local) else f'({local})'}"
+    return f"{g}*{local if ' ' not in local and not local.startswith('-') else f'({local})'}"
+
+
+def _vjp_template(op: Any, position: int, args: list[str], out: str, g: str) -> str:
+    """A tensor operation's VJP formula (ops.py's local_text) with G written as `g`. The names go in after
+    G is replaced, so that a name of the user's such as G is never mistaken for it."""
+    marks = [f"\x01{k}\x02" for k in range(len(args))]
+    text = _G.sub(lambda _: g, op.local_text(position, marks, "\x03"))
+    for mark, name in zip(marks, args):
+        text = text.replace(mark, name)
+    return text.replace("\x03", out)
+
+
+def _summed(text: str, child: Any, node: Any) -> str:
+    """An elementwise contribution summed down to the child's shape where broadcasting widened it."""
+    if child.shape == node.shape:
+        return text
+    return f"sum({text})" if not child.shape else f"({text}) summed to {shown(child.shape)}"
+
+
+def vjp_text(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
+    """The vector-Jacobian product on an edge: what the consumer's adjoint `g` sends to the edge's source,
+    in the nodes' names (`names`)."""
+    from ..language.ops import OPS
+
+    node, child = graph.nodes[edge.target], graph.nodes[edge.source]
+    op = OPS[node.op]
+    args = [names[i] for i in node.inputs]
+    if op.elementwise:
+        local = op.local_text(edge.position, args, names[node.id])
+        return _summed(_times(g, local, bool(node.shape)), child, node)
+    return _vjp_template(op, edge.position, args, names[node.id], g)
+
+
+def _matmul_batch(a: Any, b: Any, A: str, B: str, G: str) -> tuple[str, str, str] | None:
+    """Per-row c = a @ b over the batch as one matrix product, and its VJPs to a and to b; None where no
+    single product says it (a matrix per row, both sides batched)."""
+    if not a.batched and b.batched and len(b.shape) == 1:  # W1 @ x: C = X @ W1ᵀ
+        if len(a.shape) == 2:
+            return f"{B} @ {A}ᵀ", f"{G}ᵀ @ {B}", f"{G} @ {A}"
+        return f"{B} @ {A}", f"{B}ᵀ @ {G}", f"{G} ⊗ {A}"
+    if a.batched and not b.batched and len(a.shape) == 1:  # x @ W: C = X @ W
+        if len(b.shape) == 2:
+            return f"{A} @ {B}", f"{G} @ {B}ᵀ", f"{A}ᵀ @ {G}"
+        return f"{A} @ {B}", f"{G} ⊗ {B}", f"{A}ᵀ @ {G}"
+    return None
+
+
+def batch_names(graph: Any) -> dict[int, str]:
+    """The batch's name of each node: its rows stacked for a node with a row axis (x -> X, a1 -> A1),
+    its own name otherwise (W1, b1). A capital already taken keeps the name in brackets: [x]."""
+    taken = {node.name for node in graph.nodes}
+    found = {}
+    for node in graph.nodes:
+        name = node.name
+        if node.batched:
+            upper = name[:1].upper() + name[1:]
+            name = upper if upper != name and upper not in taken else f"[{name}]"
+        found[node.id] = name
+    return found
+
+
+def batch_forward(graph: Any, node: Any, names: Mapping[int, str]) -> str:
+    """What a node computes over the batch, in the batch's names: A1 = X @ W1ᵀ, A2 = A1 + b1."""
+    from ..language.ops import OPS
+
+    args = [graph.nodes[i] for i in node.inputs]
+    if node.op in ("matmul", "dot"):
+        product = _matmul_batch(args[0], args[1], names[args[0].id], names[args[1].id], "G")
+        if product is not None:
+            return product[0]
+    formula = node_formula(graph, node, names)
+    if OPS[node.op].elementwise or not node.batched:  # broadcasting puts b1 on every row
+        return formula
+    return f"{formula}, row by row"
+
+
+def batch_vjp(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
+    """The VJP on an edge over the batch: a matrix product where one says it; else row by row, summed over
+    the rows (Σₙ) where the source has no row axis."""
+    from ..language.ops import OPS
+
+    node, child = graph.nodes[edge.target], graph.nodes[edge.source]
+    if node.op in ("matmul", "dot"):  # dot(w, x) is w @ x of two vectors
+        a, b = (graph.nodes[i] for i in node.inputs)
+        product = _matmul_batch(a, b, names[a.id], names[b.id], g)
+        if product is not None:
+            return product[1 + edge.position]
+    text = vjp_text(graph, edge, names, g)
+    if not OPS[node.op].elementwise and node.batched:
+        text = f"{text}, row by row"
+    if node.batched and not child.batched:
+        text = f"Σₙ {text}" if _atomic(text) else f"Σₙ ({text})"
+    return text
+
+
+def adjoint_label(node: Any, batch: bool = False) -> str:
+    """∂loss/∂W1 for a parameter; δa1 for another node at the point, Δa1 for its rows over the batch."""
+    if node.role == "parameter":
+        return f"∂loss/∂{node.name}"
+    return f"{'Δ' if batch and node.batched else 'δ'}{node.name}"
+
+
+def batch_shape(node: Any) -> str:
+    """N x 3 for a node with a row axis (N alone for a number per row); a parameter's own shape."""
+    if not node.batched:
+        return shown(node.shape)
+    return "N" + "".join(f" x {n}" for n in node.shape)
+
+
+# ---------------------------------------------------------------- the graph with shapes
+
+
+@dataclass
+class TensorNode:
+    """One node at the point: its shape, value and adjoint ∂loss/∂node (None where the sweep needs none)."""
+
+    id: int
+    name: str
+    op: str | None
+    role: str  # as explanation.NodeInfo's
+    formula: str  # in its inputs' names: W1 @ x
+    text: str
+    shape: list[int]  # per row: [] a scalar, [3] a vector, [3, 2] a matrix
+    batched: bool  # depends on the data rows (a row axis over a batch)
+    value: Numbers
+    adjoint: Numbers | None
+
+
+@dataclass
+class TensorEdge:
+    """One edge: node `source` is input `position` of node `target`, and its vector-Jacobian product."""
+
+    source: int
+    target: int
+    position: int
+    vjp: str | None  # the VJP formula, G the target's adjoint: "G @ xᵀ"; None on an edge from a constant
+    vjp_value: Numbers | None  # what G sends down at the point (in the source's shape); None with no adjoint
+    local: str | None  # an elementwise operation's local derivative, "1 - a3**2"; None for a tensor operation
+    local_value: Numbers | None
+
+
+@dataclass
+class TensorGraphView:
+    """What `gradcli graph` shows for a model with vectors and matrices: one node per tensor operation."""
+
+    model: str
+    loss: str
+    loss_formula: str
+    target: str
+    params: dict[str, Any]  # each parameter as written, in its shape (nested lists)
+    shapes: dict[str, list[int]]  # every name's per-row shape
+    gathered: dict[str, list[str]]  # a vector input -> the data columns it gathers
+    point: dict[str, float]
+    defaults: dict[str, Any]
+    loss_value: float
+    nodes: list[TensorNode]
+    edges: list[TensorEdge]
+    output: int
+    prediction: int
+    highlight: str | None = None
+    highlight_nodes: list[int] = field(default_factory=list)
+    highlight_edges: list[int] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["tensor"] = True
+        data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "vjp": e.vjp,
+                          "vjp_value": None if e.vjp_value is None else asdict(e.vjp_value), "local": e.local,
+                          "local_value": None if e.local_value is None else asdict(e.local_value)}
+                         for e in self.edges]
+        data["highlight"] = None if self.highlight is None else {
+            "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
+        del data["highlight_nodes"], data["highlight_edges"]
+        return data
+
+
+def highlighted(problem: Any, name: str) -> tuple[list[str], list[str]]:
+    """--highlight on a model with tensors: W1 or one entry of it (W1[1,2]). The tensors it marks, and
+    the entries (for --neurons)."""
+    for written, entries in problem.entries.items():
+        if name == written:
+            return [written], list(entries)
+        if name in entries:
+            return [written], [name]
+    check_parameter_names([name], problem.params, "--highlight", listed=tensor_listing(problem))
+    raise AssertionError("check_parameter_names raised")  # pragma: no cover
+
+
+def parameter_listing(problem: Any) -> list[str]:
+    """The parameters as written with their shapes, for messages: W1 (3x2), b2."""
+    shapes = problem.shapes.names
+    return [f"{name} ({shown(shapes[name])})" if shapes[name] else name for name in problem.entries]
+
+
+def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None,
+                 marked: list[str] | None = None) -> TensorGraphView:
+    import numpy as np
+
+    from ..engines.graph import arguments, contribution, edges, from_constant, upstream_params
+    from ..language.ops import OPS
+
+    problem = setup.problem
+    nodes = [
+        TensorNode(node.id, node.name, node.op, "intermediate" if node.role == "model" else node.role,
+                   node_formula(graph, node), node.text, list(node.shape), node.batched,
+                   _at_point(node, sweep.values[node.id]),
+                   None if sweep.adjoints[node.id] is None else _at_point(node, sweep.adjoints[node.id]))
+        for node in graph.nodes
+    ]
+    names = {node.id: node.name for node in graph.nodes}
+    listed = []
+    with np.errstate(all="ignore"):
+        for edge in edges(graph):
+            if from_constant(graph, edge):
+                listed.append(TensorEdge(edge.source, edge.target, edge.position, None, None, None, None))
+                continue
+            node, child = graph.nodes[edge.target], graph.nodes[edge.source]
+            op = OPS[node.op]  # type: ignore[index]
+            args = arguments(graph, node, sweep.values)
+            out = sweep.values[node.id]
+            local = local_value = None
+            if op.elementwise:
+                local = op.local_text(edge.position, [names[i] for i in node.inputs], node.name)
+                full = ((1,) if node.batched else ()) + node.shape
+                local_value = _at_point(node, np.broadcast_to(op.local(edge.position, args, out), full))
+            adjoint = sweep.adjoints[node.id]
+            sent = None if adjoint is None else _at_point(child, contribution(graph, node, edge.position, adjoint,
+                                                                               args, out, 1))
+            listed.append(TensorEdge(edge.source, edge.target, edge.position, vjp_text(graph, edge, names, "G"),
+                                     sent, local, local_value))
+    view = TensorGraphView(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, params=nested(setup.values, problem),
+        shapes={name: list(shape) for name, shape in problem.shapes.names.items()},
+        gathered={name: list(columns) for name, columns in problem.gathered.items()}, point=_point(setup),
+        defaults=dict(setup.defaults), loss_value=sweep.loss_value, nodes=nodes, edges=listed,
+        output=graph.output, prediction=graph.model, notes=_notes(graph), warnings=warnings,
+    )
+    if highlight is not None:
+        wanted = set(marked or [highlight])
+        upstream = upstream_params(graph)
+        reach = _reachable(graph)
+        on_path = [reach[i] and bool(wanted & upstream[i]) for i in range(len(graph.nodes))]
+        view.highlight = highlight
+        view.highlight_nodes = [i for i, on in enumerate(on_path) if on]
+        view.highlight_edges = [k for k, e in enumerate(listed) if on_path[e.source] and on_path[e.target]]
+    return view
+
+
+def tensor_graph_view(setup: Setup, highlight: str | None = None, marked: list[str] | None = None) -> TensorGraphView:
+    """`gradcli graph` on a model with vectors and matrices, at the point."""
+    from ..engines.graph import backprop, build_graph, kinks
+
+    graph = build_graph(setup.problem)
+    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
+    warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
+    return _tensor_view(setup, graph, sweep, warnings, highlight, marked)
+
+
+# ---------------------------------------------------------------- the model written out neuron by neuron
+
+
+def scalar_setup(setup: Setup, max_entries: int) -> Setup:
+    """The same point for the model written out entry by entry: each entry of a matrix its own parameter,
+    each column of a vector input its own input. Past the expansion's limits, SymbolicUnavailable."""
+    scalar, columns = entrywise(setup.problem, setup.columns, max_entries=max_entries)
+    columns = {name: columns[name] for name in (*scalar.inputs, scalar.target)}
+    return replace(setup, problem=scalar, columns=columns, warnings=list(setup.warnings))
+
+
+def neuron_setup(setup: Setup) -> tuple[Setup, list[str]]:
+    """graph --neurons: the scalar problem to draw, refused past NEURONS_MAX_ENTRIES parameter entries or
+    NEURONS_MAX_NODES nodes; and the note that says what is drawn."""
+    from ..engines.graph import build_graph
+
+    problem = setup.problem
+    count = len(problem.params)
+    shapes = ", ".join(parameter_listing(problem))
+    if count > NEURONS_MAX_ENTRIES:
+        raise GradcliError(f"--neurons draws a model of at most {NEURONS_MAX_ENTRIES} parameter entries, and this one "
+                           f"has {count:,} ({shapes}); leave out --neurons to draw it one node per tensor operation")
+    try:
+        scalar = scalar_setup(setup, NEURONS_MAX_ENTRIES)
+    except SymbolicUnavailable as why:
+        raise GradcliError(f"--neurons cannot write this model out entry by entry: {why}") from None
+    size = len(build_graph(scalar.problem).nodes)
+    if size > NEURONS_MAX_NODES:
+        raise GradcliError(f"--neurons draws at most {NEURONS_MAX_NODES} nodes, and this model written out entry by "
+                           f"entry has {size:,}; leave out --neurons to draw it one node per tensor operation")
+    from ..language.expansion import entry_columns
+
+    tensors = [name for name, shape in problem.tensors.items() if shape]
+    inputs = [f"{name} as {', '.join(columns)}" for name, columns in entry_columns(problem).items()]
+    note = (f"drawn neuron by neuron: the model written out entry by entry ({size} nodes), each entry of "
+            f"{', '.join(tensors) or 'a tensor'} its own parameter"
+            + (f" and each entry of a vector input its own input ({'; '.join(inputs)})" if inputs else ""))
+    return scalar, [note]
+
+
+# ---------------------------------------------------------------- explain: the steps
+
+
+@dataclass
+class ForwardStep:
+    """One node of the forward pass: at the point, and over the batch."""
+
+    id: int
+    name: str
+    op: str
+    formula: str  # W1 @ x
+    text: str  # in the model's names
+    shape: list[int]
+    value: Numbers
+    batch_name: str  # A1
+    batch_formula: str  # X @ W1ᵀ
+    batch_shape: str  # N x 3
+    batch_value: Numbers
+
+
+@dataclass
+class BackwardStep:
+    """One adjoint of the reverse sweep, as the sum of the VJPs that reach it: at the point and over the batch."""
+
+    id: int
+    node: str
+    label: str  # δa1, or ∂loss/∂W1 for a parameter
+    shape: list[int]
+    formula: str  # δa2 (a sum passes its adjoint on); W2ᵀ @ δa4; δa1 @ xᵀ
+    value: Numbers
+    batch_label: str  # Δa1
+    batch_formula: str  # Δa2; Δa4 ⊗ W2; Δa1ᵀ @ X
+    batch_shape: str
+    batch_value: Numbers
+    chosen: bool  # a parameter asked for (--wrt)
+
+
+@dataclass
+class LayerGradient:
+    """A chosen parameter as written: the matrix form's gradient entry by entry, against SymPy's."""
+
+    param: str
+    shape: list[int]
+    entries: list[str]
+    matrix_values: list[float]
+    symbolic_values: list[float] | None  # None where SymPy was not used
+    max_abs_diff: float | None
+    agree: bool | None
+
+
+@dataclass
+class EntryCheck:
+    """One entry followed through the scalar graph: the note's path sum against the matrix form's entry."""
+
+    param: str  # W1[1,1]
+    of: str  # W1
+    matrix_value: float
+    steps: ParamSteps  # the paths over the scalar graph (explanation._param_steps), checked against SymPy there
+    graph_nodes: int  # nodes of the scalar graph
+    symbolic: str | None  # SymPy's derivative of the written-out model; None where SymPy was not used
+    symbolic_value: float | None
+    agree: bool | None  # the path sum (or the sweep's adjoint, where paths were left out) = matrix_value
+    symbolic_agree: bool | None
+
+    def to_dict(self) -> dict[str, Any]:
+        s = self.steps
+        paths = [{k: v for k, v in asdict(p).items() if k != "edges"} for p in s.paths]
+        return {"param": self.param, "of": self.of, "matrix_value": self.matrix_value, "path_sum": s.path_sum,
+                "paths": paths, "paths_total": s.paths_total, "paths_left_out": s.paths_left_out,
+                "adjoint": s.adjoint, "checked": s.checked, "agree": self.agree, "graph_nodes": self.graph_nodes,
+                "symbolic": self.symbolic, "symbolic_value": self.symbolic_value,
+                "symbolic_agree": self.symbolic_agree}
+
+
+@dataclass
+class MatrixCounts:
+    """Arithmetic of the matrix sweep at one row, in the scalar explain's kinds, against the same sweep on
+    the scalar graph and SymPy's derivatives each evaluated on its own (explanation.OpCounts)."""
+
+    forward: dict[str, int]
+    local: dict[str, int]  # the local derivatives of the elementwise operations, entry by entry
+    reverse: dict[str, int]  # VJPs: matrix products, adjoint ⊙ local derivative, sums where paths meet
+    multiply_adds: int  # the multiply-adds inside matrix products, forward and backward
+    total: int
+    scalar: Any = None  # explanation.OpCounts of the scalar graph (its symbolic part SymPy's); None without it
+    symbolic: bool = False  # whether scalar's SymPy counts were made
+
+
+@dataclass
+class TensorExplanation:
+    """What `gradcli explain` shows for a model with vectors and matrices."""
+
+    view: TensorGraphView
+    forward: list[ForwardStep]
+    backward: list[BackwardStep]
+    rows: int  # N, the batch's rows
+    entry: EntryCheck | None
+    gradients: list[LayerGradient]
+    op_counts: MatrixCounts
+    agree: bool | None
+    rtol: float
+    atol: float
+    max_paths: int
+    chosen: list[str]  # the entries asked for
+    batch_leaves: dict[str, str] = field(default_factory=dict)  # the data over the batch: X -> "N x 2"
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        view = self.view
+        counts = asdict(self.op_counts)
+        scalar = counts.pop("scalar")
+        made = counts.pop("symbolic")
+        return {
+            "model": view.model, "loss": view.loss, "loss_formula": view.loss_formula, "target": view.target,
+            "tensor": True, "params": view.params, "shapes": view.shapes, "gathered": view.gathered,
+            "point": view.point,
+            "defaults": view.defaults, "loss_value": view.loss_value, "rows": self.rows,
+            "batch_leaves": self.batch_leaves, "forward": [asdict(s) for s in self.forward], "backward": [asdict(s) for s in self.backward],
+            "output": view.output, "entry": None if self.entry is None else self.entry.to_dict(),
+            "gradients": [asdict(g) for g in self.gradients],
+            "op_counts": {"matrix": counts,
+                          "scalar_graph": None if scalar is None else {
+                              k: scalar[k] for k in ("forward", "local_derivatives", "local", "reverse",
+                                                     "backprop_total")},
+                          "symbolic": scalar["symbolic"] if scalar and made else None,
+                          "symbolic_per_param": scalar["symbolic_per_param"] if scalar and made else None,
+                          "symbolic_total": scalar["symbolic_total"] if scalar and made else None},
+            "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
+            "notes": self.notes + view.notes, "warnings": view.warnings,
+        }
+
+
+def _forward_steps(graph: Any, sweep: Any, batch: Any) -> list[ForwardStep]:
+    names = batch_names(graph)
+    return [ForwardStep(node.id, node.name, node.op, node_formula(graph, node), node.text, list(node.shape),
+                        _at_point(node, sweep.values[node.id]), names[node.id], batch_forward(graph, node, names),
+                        batch_shape(node), _over_rows(node, batch.values[node.id], batch.rows))
+            for node in graph.nodes if node.op is not None]
+
+
+def _backward_steps(graph: Any, sweep: Any, batch: Any, chosen: set[str]) -> list[BackwardStep]:
+    """Each adjoint the sweep formed, consumers first: the sum of the VJPs on the edges it walked."""
+    names = {node.id: node.name for node in graph.nodes}
+    rows_names = batch_names(graph)
+    arriving: dict[int, list[Any]] = {}
+    for edge in sweep.edges_used:
+        arriving.setdefault(edge.source, []).append(edge)
+    steps = []
+    for node in reversed(graph.nodes):
+        if sweep.adjoints[node.id] is None or node.role == "constant":
+            continue
+        if node.id == graph.output:
+            formula, over_rows = "1", "1/N"  # each row's share of the mean loss
+        else:
+            walked = arriving.get(node.id, [])
+            formula = " + ".join(vjp_text(graph, e, names, adjoint_label(graph.nodes[e.target])) for e in walked)
+            over_rows = " + ".join(batch_vjp(graph, e, rows_names, adjoint_label(graph.nodes[e.target], True))
+                                   for e in walked)
+        steps.append(BackwardStep(
+            node.id, node.name, adjoint_label(node), list(node.shape), formula,
+            _at_point(node, sweep.adjoints[node.id]), adjoint_label(node, True), over_rows, batch_shape(node),
+            _over_rows(node, batch.adjoints[node.id], batch.rows), node.role == "parameter" and node.name in chosen))
+    return steps
+
+
+def _two_d(shape: tuple[int, ...], left: bool) -> tuple[int, int]:
+    """A matmul operand as a matrix: a vector is a row on the left, a column on the right."""
+    if len(shape) == 2:
+        return shape  # type: ignore[return-value]
+    return (1, shape[0]) if left else (shape[0], 1)
+
+
+def _size(shape: tuple[int, ...]) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
+    """The matrix sweep's arithmetic at one row, in the scalar explain's kinds (multiplications include
+    divisions, additions subtractions, other the functions): elementwise operations entry by entry,
+    an (m x k) @ (k x n) product m·k·n multiplications and m·(k-1)·n additions, and the same for each
+    of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
+    from ..engines.graph import local_formula
+
+    forward, local, reverse = _zero(), _zero(), _zero()
+    madds = 0
+
+    def scaled(cost: dict[str, int], times: int) -> dict[str, int]:
+        return {k: v * times for k, v in cost.items()}
+
+    for node in graph.nodes:
+        if node.op is None:
+            continue
+        args = [graph.nodes[i].shape for i in node.inputs]
+        if node.op == "matmul":
+            (m, k), (_, n) = _two_d(args[0], True), _two_d(args[1], False)
+            _add(forward, {"multiplications": m * k * n, "additions": m * (k - 1) * n, "other": 0})
+            madds += m * k * n
+        elif node.op == "dot":
+            k = args[0][0]
+            _add(forward, {"multiplications": k, "additions": k - 1, "other": 0})
+            madds += k
+        elif node.op in ("sum", "mean"):
+            _add(forward, {"multiplications": int(node.op == "mean"), "additions": _size(args[0]) - 1, "other": 0})
+        elif node.op in ("softmax", "logsumexp", "ce"):
+            k = _size(args[0])
+            _add(forward, {"multiplications": k if node.op == "softmax" else 0, "additions": k - 1, "other": k})
+        elif node.op != "transpose":
+            _add(forward, scaled(_node_cost(node.op, len(node.inputs)), _size(node.shape)))
+    arrivals: dict[int, int] = {}
+    for edge in sweep.edges_used:
+        node, child = graph.nodes[edge.target], graph.nodes[edge.source]
+        arrivals[child.id] = arrivals.get(child.id, 0) + 1
+        if node.op == "matmul":
+            a, b = (graph.nodes[i].shape for i in node.inputs)
+            (m, k), (_, n) = _two_d(a, True), _two_d(b, False)
+            inner = n if edge.position == 0 else m  # G @ Bᵀ sums over n; Aᵀ @ G over m
+            _add(reverse, {"multiplications": m * k * n, "additions": m * k * n // inner * (inner - 1), "other": 0})
+            madds += m * k * n
+        elif node.op in ("dot", "mean", "softmax", "logsumexp", "ce"):
+            size = _size(child.shape)
+            _add(reverse, {"multiplications": size * (2 if node.op in ("softmax", "ce") else 1),
+                           "additions": size if node.op == "softmax" else 0, "other": 0})
+        elif node.op not in ("sum", "transpose"):  # elementwise: adjoint ⊙ local, then summed to the child
+            formula = local_formula(graph, edge) or "1"
+            size = _size(node.shape)
+            _add(local, scaled(formula_cost(formula), size))
+            if formula != "1":
+                reverse["multiplications"] += size
+            reverse["additions"] += size - _size(child.shape)
+    for child, count in arrivals.items():  # adjoints added where paths meet
+        reverse["additions"] += (count - 1) * _size(graph.nodes[child].shape)
+    total = sum(forward.values()) + sum(local.values()) + sum(reverse.values())
+    return MatrixCounts(forward, local, reverse, madds, total)
+
+
+def _entry(setup: Setup, entry: str | None) -> str:
+    """The entry whose path sum is shown: the one asked for, else the first chosen."""
+    if entry is None:
+        return setup.chosen[0]
+    from ..io.arguments import text
+
+    text(entry, "--entry")
+    if entry not in setup.chosen:
+        if entry in setup.problem.params:
+            raise GradcliError(f"--entry {show_text(entry)!r} is not among the parameters --wrt asks for "
+                               f"({', '.join(_written(setup))})")
+        listed = "; ".join(f"{name}: {entries[0]} to {entries[-1]}" if len(entries) > 1 else entries[0]
+                           for name, entries in setup.problem.entries.items())
+        raise GradcliError(f"--entry {show_text(entry)!r} is not an entry of a parameter ({listed})")
+    return entry
+
+
+def _written(setup: Setup) -> list[str]:
+    """The chosen parameters as written (W1), in order."""
+    chosen = set(setup.chosen)
+    return [name for name, entries in setup.problem.entries.items() if chosen & set(entries)]
+
+
+def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float], str]:
+    """SymPy's derivative of every chosen entry of the written-out model, their values, and the entry's
+    formula for people, all within the symbolic engine's budget (else SymbolicUnavailable)."""
+    from ..comparison import sympy_limits
+    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+
+    with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+        symbolic = SymbolicLoss(scalar.problem)
+        derivatives = {name: symbolic.derivative(name) for name in scalar.chosen}
+        values = symbolic.values(derivatives, scalar.values, scalar.columns, 1)
+        formula = symbolic.readable(derivatives[entry])
+    return derivatives, values, formula
+
+
+def explain_tensors(setup: Setup, batch: Setup, *, entry: str | None, max_paths: int, rtol: float,
+                    atol: float) -> TensorExplanation:
+    """`gradcli explain` on a model with vectors and matrices: `setup` at the point, `batch` over the rows."""
+    from ..engines.graph import backprop, build_graph, kinks
+    from ..language.expansion import MAX_ENTRIES, MAX_NODES
+
+    problem = setup.problem
+    graph = build_graph(problem)
+    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
+    warnings = setup.warnings + batch.warnings + kink_warnings(kinks(graph, sweep.values, 1))
+    view = _tensor_view(setup, graph, sweep, warnings)
+    if batch is setup:
+        over_rows = sweep
+    else:  # the same graph: every node's shape and role follow from the model and the options alone
+        over_rows = backprop(build_graph(batch.problem), batch.values, batch.columns, batch.rows, batch.chosen)
+    chosen = set(_written(setup))
+    entry = _entry(setup, entry)
+    notes: list[str] = []
+    counts = matrix_counts(graph, sweep)
+    derivatives: dict[str, Any] = {}
+    symbolic_values: dict[str, float] = {}
+    formula = None
+    check = None
+    try:
+        scalar = scalar_setup(setup, MAX_NODES)
+    except SymbolicUnavailable as why:
+        notes.append(f"one entry's path sum is left out: the model {why}")
+        scalar = None
+    if scalar is not None:
+        if len(problem.params) > MAX_ENTRIES:
+            notes.append(f"SymPy's derivatives are left out: the model has {len(problem.params):,} parameter "
+                         f"entries, over the {MAX_ENTRIES} that SymPy differentiates one by one")
+        else:
+            try:
+                derivatives, symbolic_values, formula = _sympy(scalar, entry)
+            except SymbolicUnavailable as why:
+                notes.append(f"SymPy's derivatives are left out: the symbolic engine {why}")
+        scalar_graph = build_graph(scalar.problem)
+        scalar_sweep = backprop(scalar_graph, scalar.values, scalar.columns, 1, scalar.chosen)
+        scalar_view = _view(scalar, scalar_graph, scalar_sweep, [])
+        witness = SimpleNamespace(symbolic=formula, symbolic_value=symbolic_values.get(entry, math.nan),
+                                  agree=True if entry in symbolic_values else None)
+        steps = _param_steps(scalar_graph, scalar_sweep, scalar_view, entry, witness, max_paths, rtol, atol)
+        matrix_value = sweep.gradients[entry]
+        checked = steps.adjoint if steps.path_sum is None else steps.path_sum
+        sympy_value = symbolic_values.get(entry)
+        check = EntryCheck(entry, entry.split("[", 1)[0], matrix_value, steps, len(scalar_graph.nodes), formula,
+                           sympy_value, _agrees(matrix_value, checked, rtol, atol),
+                           None if sympy_value is None else _agrees(sympy_value, matrix_value, rtol, atol))
+        counts.scalar = op_counts(scalar_graph, scalar_sweep, derivatives)
+        counts.symbolic = bool(derivatives)
+    gradients = []
+    for name, entries in problem.entries.items():
+        picked = [e for e in entries if e in setup.chosen]
+        if not picked:
+            continue
+        found = [sweep.gradients[e] for e in picked]
+        sympy = [symbolic_values[e] for e in picked] if symbolic_values else None
+        diff = None if sympy is None else max(abs(s - b) for s, b in zip(sympy, found))
+        agree = None if sympy is None else all(_agrees(s, b, rtol, atol) for s, b in zip(sympy, found))
+        gradients.append(LayerGradient(name, list(problem.shapes.names[name]), picked, found, sympy, diff, agree))
+    names = batch_names(graph)
+    verdicts = [g.agree for g in gradients if g.agree is not None]
+    if check is not None:
+        verdicts += [v for v in (check.agree, check.symbolic_agree) if v is not None]
+    return TensorExplanation(
+        view=view, forward=_forward_steps(graph, sweep, over_rows),
+        backward=_backward_steps(graph, sweep, over_rows, chosen), rows=batch.rows, entry=check,
+        gradients=gradients, op_counts=counts, agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol,
+        max_paths=max_paths, chosen=list(setup.chosen), notes=notes,
+        batch_leaves={names[n.id]: batch_shape(n) for n in graph.nodes if n.op is None and n.batched},
+    )
+
