@@ -500,6 +500,10 @@ def explain(
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
     delimiter: DelimiterOption = ",",
     order: Annotated[int, typer.Option("--order", "-k", help="2: the second derivatives d2loss/dw1dw (w1 the first --wrt name, w each other one) as backprop through the backward pass.")] = 1,
+    shape: ShapeOption = None,
+    dim: DimOption = None,
+    input: InputOption = None,
+    entry: Annotated[Optional[str], typer.Option("--entry", metavar="NAME[I,J]", help="With vectors or matrices: the entry followed as the note's path sum over the scalar graph, e.g. W1[2,1] (default: the first entry of the first --wrt parameter).", show_default=False)] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
     standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
@@ -507,6 +511,9 @@ def explain(
 
     SymPy's derivative, the intermediate nodes, the local derivatives, every path from the
     loss to each parameter, and the check that the paths add up to SymPy's derivative.
+
+    With vectors and matrices (--shape): the backward pass layer by layer as matrix products, at
+    the point and over the batch, then one entry as the path sum over the scalar graph, checked.
 
     Works at one point (one row of data, or --row N). Exit code 0 when every check passes,
     1 when one fails, 2 for bad input.
@@ -518,7 +525,8 @@ def explain(
             raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
         result = gradcli.explain(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                  delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter, order=order)
+                                 sympy_forms=fmt is ExplainFormat.latex, delimiter=delimiter, order=order,
+                                 shapes=shape, dims=dim, inputs=input, entry=entry)
     for note in result.view.warnings:
         warn(note)
     from .views import explain as view
@@ -543,6 +551,10 @@ def graph(
     row: RowOption = None,
     highlight: Annotated[Optional[str], typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
     delimiter: DelimiterOption = ",",
+    shape: ShapeOption = None,
+    dim: DimOption = None,
+    input: InputOption = None,
+    neurons: Annotated[bool, typer.Option("--neurons", help="With vectors or matrices: draw the model written out entry by entry, neuron by neuron (at most 64 parameter entries and 500 nodes).")] = False,
     fmt: Annotated[GraphFormat, typer.Option("--format", "-f", help="tree for the terminal; dot (Graphviz), mermaid or json.")] = GraphFormat.tree,
 ) -> None:
     """The computational graph, with the local derivative on every edge.
@@ -550,13 +562,17 @@ def graph(
     Each node shows its operation, value and adjoint dloss/dnode at one point; each edge its
     local derivative as a formula and as a number.
 
+    With vectors and matrices (--shape): one node per tensor operation with its shape, each edge's
+    vector-Jacobian product as a formula and as numbers; --neurons draws it neuron by neuron.
+
     Works at one point (one row of data, or --row N). Exit code 0, or 2 for bad input.
 
     Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
     """
     with user_errors():
         result = gradcli.graph(_unmarked(model), loss, data, params, model_file=model_file, target=target, delta=delta, row=row,
-                               highlight=highlight, delimiter=delimiter)
+                               highlight=highlight, delimiter=delimiter, shapes=shape, dims=dim, inputs=input,
+                               neurons=neurons)
     for note in result.warnings:
         warn(note)
     from .views import graph as view

@@ -64,3 +64,24 @@ def console_for(stream: IO[str]) -> Any:
 def decorated(console: Any) -> bool:
     """Box rules and styles only for a terminal that takes colour."""
     return bool(console.is_terminal and console.color_system)
+
+
+def entries_text(value: object) -> str:
+    """A vector or matrix in full, 4 significant digits an entry: [[0.06634, -0.3388], [0.2287, 0.8247]]."""
+    if isinstance(value, list):
+        return "[" + ", ".join(entries_text(part) for part in value) + "]"
+    return "undefined" if value is None else f"{value:.4g}"
+
+
+def tensor_text(numbers: Any) -> str:
+    """A value of explanation.tensors.Numbers: a number, a small tensor in full, a large one summarised."""
+    if numbers.values is not None:
+        if not numbers.shape:
+            return f"{numbers.values:.6g}"
+        return entries_text(numbers.values)
+    if not numbers.shape:
+        return "undefined"
+    shape = "x".join(str(n) for n in numbers.shape)
+    parts = [f"{label} {value:.4g}" for label, value in (("min", numbers.min), ("max", numbers.max),
+                                                          ("‖·‖", numbers.norm)) if value is not None]
+    return f"{shape}: {', '.join(parts) or 'undefined'}"

@@ -11,7 +11,8 @@ import sys
 from typing import IO, Any
 
 from ..explanation import Explanation, ParamSteps
-from .common import console_for, number
+from ..explanation.tensors import TensorExplanation
+from .common import console_for, number, tensor_text
 
 ARROW = " → "
 
@@ -73,9 +74,11 @@ def _param_lines(step: ParamSteps, of: str = "loss") -> list[str]:
     return [line.replace("∂loss/∂", f"∂{of}/∂").replace("from the loss", f"from {of}") for line in lines]
 
 
-def _loss_param_lines(step: ParamSteps) -> list[str]:
+def _loss_param_lines(step: ParamSteps, numbered: tuple[str, str] = ("3. ", "4. "), check: bool = True) -> list[str]:
+    """Steps 3-5 for one parameter: the chain rule, the paths and (check) the check against SymPy;
+    `numbered` starts the first two headings."""
     p = step.param
-    lines = ["3. The chain rule: multiply the local derivatives along each path, add the paths"]
+    lines = [f"{numbered[0]}The chain rule: multiply the local derivatives along each path, add the paths"]
     if not step.paths:
         return lines + [f"   no path leads from the loss to {p}: ∂loss/∂{p} = 0"]
     products = [" · ".join(path.partials) for path in step.paths]
@@ -91,7 +94,7 @@ def _loss_param_lines(step: ParamSteps) -> list[str]:
     shown = len(step.paths)
     count = f"{step.paths_total:,}" + (f" (the first {shown} listed, {step.paths_left_out:,} left out)"
                                        if step.paths_left_out else "")
-    lines.append(f"4. Paths from the loss back to {p}: {count}")
+    lines.append(f"{numbered[1]}Paths from the loss back to {p}: {count}")
     lines += _aligned([(ARROW.join(path.nodes) + ":", " × ".join(number(v) for v in path.local_values),
                         f"= {number(path.product)}") for path in step.paths])
     if step.path_sum is not None:
@@ -105,6 +108,8 @@ def _loss_param_lines(step: ParamSteps) -> list[str]:
         lines += [f"   instead of the sum over all {step.paths_total:,} paths, the reverse sweep's adjoint, "
                   f"formed from {p}'s own edges:",
                   f"   ∂loss/∂{p} = {names}", f"{'':>{len(p) + 11}}= {terms} = {number(step.adjoint)}"]
+    if not check:
+        return lines
     what = "sum over paths" if step.path_sum is not None else "the sweep's adjoint"
     value = step.path_sum if step.path_sum is not None else step.adjoint
     lines.append(f"5. Check: {what} {number(value)} = SymPy's {number(step.symbolic_value)}  "
@@ -144,11 +149,12 @@ def _count_lines(ex: Explanation) -> list[str]:
     return lines
 
 
-def explanation_text(ex: Explanation, stream: IO[str] = sys.stdout) -> None:
+def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] = sys.stdout) -> None:
     from rich.markup import escape
 
     console = console_for(stream)
-    for line in explanation_lines(ex):
+    lines = tensor_lines(ex) if isinstance(ex, TensorExplanation) else explanation_lines(ex)
+    for line in lines:
         heading = line[:2] in ("1.", "2.", "3.", "4.", "5.", "──") or line.startswith("Calculate")
         console.print(f"[bold]{escape(line)}[/]" if heading else escape(line))
     summary = {True: "[green]every check passes[/]", False: "[red]a check failed[/]",
@@ -156,9 +162,104 @@ def explanation_text(ex: Explanation, stream: IO[str] = sys.stdout) -> None:
     console.print(summary + f" (rtol {ex.rtol:g}, atol {ex.atol:g})")
 
 
-def explanation_json(ex: Explanation, stream: IO[str] = sys.stdout) -> None:
+def explanation_json(ex: Explanation | TensorExplanation, stream: IO[str] = sys.stdout) -> None:
     json.dump(ex.to_dict(), stream, indent=2)
     stream.write("\n")
+
+
+# ---------------------------------------------------------------- vectors and matrices
+
+
+def _shape(shape: list[int]) -> str:
+    return "x".join(map(str, shape)) if shape else "scalar"
+
+
+def tensor_lines(ex: TensorExplanation) -> list[str]:
+    """explain on a model with vectors and matrices: the layers, the backward pass as matrix products at
+    the point and over the batch, one entry as the note's path sum, the checks and the counts."""
+    view = ex.view
+    point = ", ".join(f"{k}={number(v)}" for k, v in view.point.items())
+    gathered = "; ".join(f"{name} = [{', '.join(columns)}]" for name, columns in view.gathered.items())
+    lines = [f"model {view.model}", f"loss  {view.loss}: {view.loss_formula}  =  {number(view.loss_value)}",
+             f"at    {point}" + (f"  ({gathered})" if gathered else "")]
+    for name, value in view.params.items():
+        shape = _shape(view.shapes[name])
+        drawn = view.defaults.get(name)
+        how = f"{shape}; no value given: {drawn}" if drawn is not None else shape
+        shown = f"{value:.6g}" if not isinstance(value, list) else _entries(value)
+        lines.append(f"      {name} = {shown}  ({how})")
+
+    lines += ["", "1. The layers, forward: one node per tensor operation, with its shape"]
+    rows = [(s.name, f"= {s.formula}", _shape(s.shape), f"= {tensor_text(s.value)}",
+             "" if s.formula == s.text or s.id == view.prediction else f"that is {s.text}") for s in ex.forward]
+    lines += _aligned(rows)
+
+    chosen = [g.param for g in ex.gradients]
+    lines += ["", "2. The backward pass, layer by layer as matrix products: δa = ∂loss/∂a, in a's shape",
+              "   (each the sum of the vector-Jacobian products arriving from the nodes that use a; "
+              "⊙ multiplies entry by entry, ᵀ transposes)"]
+    lines += _aligned([(s.label, f"= {s.formula}", _shape(s.shape), f"= {tensor_text(s.value)}")
+                       for s in ex.backward])
+
+    data = ", ".join(f"{name} is {shape}" for name, shape in ex.batch_leaves.items())
+    lines += ["", f"3. The same sweep over the batch: the N rows of the data stacked (here N = {ex.rows:,})",
+              f"   {data}: one row per data row; Δa holds each row's ∂loss/∂a, and a parameter's gradient",
+              "   sums over the rows (Σₙ, or inside a matrix product); the numbers are over the N rows",
+              "   forward"]
+    lines += _aligned([(s.batch_name, f"= {s.batch_formula}", s.batch_shape) for s in ex.forward], "     ")
+    lines.append("   backward")
+    lines += _aligned([(s.batch_label, f"= {s.batch_formula}", s.batch_shape,
+                        f"= {tensor_text(s.batch_value)}" if s.label.startswith("∂") else "")
+                       for s in ex.backward], "     ")
+
+    entry = ex.entry
+    if entry is not None:
+        lines += ["", f"4. One entry, {entry.param}, by the note's path sum over the scalar graph: the model "
+                      f"written out neuron by neuron ({entry.graph_nodes} nodes)"]
+        lines += ["   " + line if not line.startswith("   ") else "  " + line
+                  for line in _loss_param_lines(entry.steps, ("", ""), check=False)]
+        what = "sum over paths" if entry.steps.path_sum is not None else "the sweep's adjoint"
+        value = entry.steps.path_sum if entry.steps.path_sum is not None else entry.steps.adjoint
+        lines += ["", "5. Check",
+                  f"   {what} {number(value)} = the matrix form's ∂loss/∂{entry.param} "
+                  f"{number(entry.matrix_value)}  {_check_mark(entry.agree)}"]
+        if entry.symbolic_value is not None:
+            lines += [f"   SymPy's derivative of the written-out model {number(entry.symbolic_value)} = the matrix "
+                      f"form's  {_check_mark(entry.symbolic_agree)}",
+                      f"     ∂loss/∂{entry.param} = {entry.symbolic}"]
+    else:
+        lines += ["", "5. Check"]
+    for g in ex.gradients:
+        if g.symbolic_values is None:
+            continue
+        many = f"all {len(g.entries)} entries" if len(g.entries) > 1 else g.entries[0]
+        lines.append(f"   ∂loss/∂{g.param} ({_shape(g.shape)}), {many}: the matrix form against SymPy's derivatives "
+                     f"entry by entry, largest |diff| {g.max_abs_diff:.3g}  {_check_mark(g.agree)}")
+    lines += [f"   note: {note}" for note in ex.notes + view.notes]
+
+    c = ex.op_counts
+    n = len(ex.chosen)
+    which = f"{'all ' if n > 1 else ''}{_plural(n, 'gradient')} of {', '.join(chosen)}"
+    rows = [(f"the matrix sweep, {which} in one sweep:", _plural(c.total, "operation")),
+            ("  forward pass", _ops(c.forward)),
+            ("  local derivatives", _ops(c.local)),
+            ("  reverse sweep", _ops(c.reverse)),
+            ("  of which in matrix products", _plural(c.multiply_adds, "multiply-add") + " (forward and back)")]
+    if c.scalar is not None:
+        rows.append(("the same sweep on the scalar graph, neuron by neuron:", _plural(c.scalar.backprop_total,
+                                                                                       "operation")))
+    if c.scalar is not None and c.symbolic:
+        rows.append(("old-fashioned, each derivative evaluated on its own:",
+                     _plural(c.scalar.symbolic_total, "operation") + f" (SymPy's count_ops over {_plural(n, 'entry')})"
+                     .replace("entrys", "entries")))
+    lines += ["", "Calculate once, use many times"] + _aligned(rows)
+    return lines
+
+
+def _entries(value: Any) -> str:
+    from .common import entries_text
+
+    return entries_text(value)
 
 
 # ---------------------------------------------------------------- LaTeX

@@ -13,7 +13,8 @@ import sys
 from typing import IO, Any
 
 from ..explanation import EdgeInfo, GraphView, NodeInfo
-from .common import console_for, decorated, number
+from ..explanation.tensors import TensorEdge, TensorGraphView, TensorNode
+from .common import console_for, decorated, number, tensor_text
 
 HIGHLIGHT_COLOUR = "#d62728"
 
@@ -22,9 +23,16 @@ def _value(value: float | None) -> str:
     return "undefined" if value is None else number(value)
 
 
-def node_label(node: NodeInfo) -> list[str]:
-    """The lines that describe a node, in every format."""
+def node_label(node: NodeInfo | TensorNode) -> list[str]:
+    """The lines that describe a node, in every format (a tensor's with its shape)."""
     head = node.name if node.op is None else f"{node.name} = {node.formula}"
+    if isinstance(node, TensorNode):
+        kind = node.role if node.op is None else node.op
+        shape = "x".join(map(str, node.shape)) or "scalar"
+        lines = [head, f"{kind}, {shape}, value {tensor_text(node.value)}"]
+        if node.adjoint is not None:
+            lines.append(f"∂loss/∂{node.name} = {tensor_text(node.adjoint)}")
+        return lines
     kind = node.role if node.op is None else node.op
     lines = [head, f"{kind}, value {number(node.value)}"]
     if node.adjoint is not None:
@@ -32,11 +40,21 @@ def node_label(node: NodeInfo) -> list[str]:
     return lines
 
 
-def edge_label(edge: EdgeInfo) -> str:
-    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once.
+def labelled(edge: EdgeInfo | TensorEdge) -> bool:
+    """Whether the edge carries a derivative: every edge but those from a constant."""
+    return (edge.vjp if isinstance(edge, TensorEdge) else edge.local) is not None
+
+
+def edge_label(edge: EdgeInfo | TensorEdge) -> str:
+    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once. On a
+    tensor graph, the vector-Jacobian product: VJP G @ xᵀ = its value (G the adjoint of the node above).
 
     An edge from a constant carries no derivative (explanation.EdgeInfo): its label is empty.
     """
+    if isinstance(edge, TensorEdge):
+        if edge.vjp is None:
+            return ""
+        return f"VJP {edge.vjp}" + ("" if edge.vjp_value is None else f" = {tensor_text(edge.vjp_value)}")
     if edge.local is None:
         return ""
     value = _value(edge.local_value)
@@ -46,7 +64,11 @@ def edge_label(edge: EdgeInfo) -> str:
 # ---------------------------------------------------------------- terminal
 
 
-def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
+TENSOR_LEGEND = ("G on an edge is the adjoint ∂loss/∂node of the node that uses it; the edge's VJP is what G sends "
+                 "back (⊙ multiplies entry by entry, ᵀ transposes)")
+
+
+def graph_tree(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
     """The graph as a tree from the loss down; a node met again is named, not redrawn."""
     from rich.markup import escape
     from rich.tree import Tree
@@ -59,9 +81,9 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
     for edge in view.edges:
         into.setdefault(edge.target, []).append(edge)
 
-    def label(node: NodeInfo, edge: EdgeInfo | None, again: bool) -> str:
+    def label(node: Any, edge: Any, again: bool) -> str:
         text = "  ".join(node_label(node)) + ("  (shown above)" if again else "")
-        if edge is not None and edge.local is not None:
+        if edge is not None and labelled(edge):
             text += f"   ◂ {edge_label(edge)}"
         marked = node.id in marked_nodes and (edge is None or (edge.source, edge.target, edge.position) in marked_edges)
         text = escape(text)
@@ -96,11 +118,13 @@ def graph_tree(view: GraphView, stream: IO[str] = sys.stdout) -> None:
             console.print(off)
     for note in view.notes:
         console.print(escape(f"note: {note}"))
+    if isinstance(view, TensorGraphView):
+        console.print(escape(TENSOR_LEGEND))
     if view.highlight:
         console.print(escape(f"» marks the paths from the loss to {view.highlight}"))
 
 
-def _depth(view: GraphView, into: dict[int, list[EdgeInfo]]) -> int:
+def _depth(view: Any, into: dict[int, list[Any]]) -> int:
     """Levels of the tree from the loss down (a node's depth is its longest way from the loss)."""
     depth = {view.output: 0}
     for node in reversed(view.nodes):  # consumers before their inputs
@@ -109,7 +133,7 @@ def _depth(view: GraphView, into: dict[int, list[EdgeInfo]]) -> int:
     return max(depth.values(), default=0)
 
 
-def _graph_lines(view: GraphView, into: dict[int, list[EdgeInfo]], console: Any, label: Any) -> None:
+def _graph_lines(view: Any, into: dict[int, list[Any]], console: Any, label: Any) -> None:
     """Too deep for a tree at this width: one line per node, its inputs under it, nothing dropped."""
     console.print("(too deep to draw as a tree at this width: each node, then the edges into it)")
     for node in reversed(view.nodes):
@@ -136,13 +160,16 @@ def _dot_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def graph_dot(view: GraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_dot(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
     """Valid Graphviz (dot -Tsvg accepts it): edges point from an input to the node that uses it."""
     marked_nodes = set(view.highlight_nodes)
     marked_edges = set(view.highlight_edges)
+    title = f"{view.model}   loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}"
+    if isinstance(view, TensorGraphView):
+        title += "\n" + TENSOR_LEGEND
     lines = [
         "digraph gradcli {",
-        f"  label={_dot_string(f'{view.model}   loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}')};",
+        f"  label={_dot_string(title)};",
         '  labelloc=t; rankdir=BT; fontname="Helvetica";',
         '  node [fontname="Helvetica", fontsize=11];',
         '  edge [fontname="Helvetica", fontsize=9];',
@@ -153,7 +180,7 @@ def graph_dot(view: GraphView, stream: IO[str] = sys.stdout) -> None:
             style += f', color="{HIGHLIGHT_COLOUR}", penwidth=2.5'
         lines.append(f"  n{node.id} [label={_dot_string(chr(10).join(node_label(node)))}, {style}];")
     for k, edge in enumerate(view.edges):
-        if edge.local is None:  # from a constant: drawn, dashed, with no derivative to label it
+        if not labelled(edge):  # from a constant: drawn, dashed, with no derivative to label it
             lines.append(f"  n{edge.source} -> n{edge.target} [style=dashed];")
             continue
         style = f', color="{HIGHLIGHT_COLOUR}", fontcolor="{HIGHLIGHT_COLOUR}", penwidth=2.5' if k in marked_edges else ""
@@ -171,14 +198,16 @@ def _mermaid_text(text: str) -> str:
             .replace("|", "#124;"))
 
 
-def graph_mermaid(view: GraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_mermaid(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
     """A Mermaid flowchart: one node statement per graph node, one link per edge."""
     lines = ["flowchart BT"]
+    if isinstance(view, TensorGraphView):
+        lines.append(f"  %% {TENSOR_LEGEND}")
     for node in view.nodes:
         label = "<br/>".join(_mermaid_text(line) for line in node_label(node))
         lines.append(f'  n{node.id}["{label}"]')
     for edge in view.edges:
-        if edge.local is None:  # from a constant: a dotted link with no derivative to label it
+        if not labelled(edge):  # from a constant: a dotted link with no derivative to label it
             lines.append(f"  n{edge.source} -.-> n{edge.target}")
         else:
             lines.append(f'  n{edge.source} -->|"{_mermaid_text(edge_label(edge))}"| n{edge.target}')
@@ -204,6 +233,6 @@ def graph_mermaid(view: GraphView, stream: IO[str] = sys.stdout) -> None:
 # ---------------------------------------------------------------- JSON
 
 
-def graph_json(view: GraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_json(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
     json.dump(view.to_dict(), stream, indent=2)
     stream.write("\n")
