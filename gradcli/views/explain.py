@@ -196,8 +196,8 @@ def tensor_lines(ex: TensorExplanation) -> list[str]:
 
     chosen = [g.param for g in ex.gradients]
     lines += ["", "2. The backward pass, layer by layer as matrix products: δa = ∂loss/∂a, in a's shape",
-              "   (each the sum of the vector-Jacobian products arriving from the nodes that use a; "
-              "⊙ multiplies entry by entry, ᵀ transposes)"]
+              "   (the sum of the vector-Jacobian products from the nodes that use a; ⊙ is entry by entry, "
+              "ᵀ transposes)"]
     lines += _aligned([(s.label, f"= {s.formula}", _shape(s.shape), f"= {tensor_text(s.value)}")
                        for s in ex.backward])
 
