@@ -251,7 +251,7 @@ class TestGraph:
     def test_neurons_over_its_limit_and_unknown_names(self):
         with pytest.raises(GradcliError, match="at most 64 parameter entries, and this one has 81"):
             gradcli.graph(LAYER, shapes=["W1=8x8"], neurons=True)
-        with pytest.raises(GradcliError, match=r"--highlight 'W3' is not a parameter .*W1 \(3x2\)"):
+        with pytest.raises(GradcliError, match=r"--highlight 'W3' is not a parameter .*\(parameters: W2, W1, b1, b2\)"):
             gradcli.graph(LAYER, shapes=["W1=3x2"], highlight="W3")
 
 
@@ -282,8 +282,8 @@ class TestExplainOutput:
         assert doc["agree"] is True
 
     def test_wrt_unknown_names_and_latex(self):
-        with pytest.raises(GradcliError, match=r"--wrt 'W3' is not a parameter of this model \(parameters: "
-                                               r"W2 \(3\), W1 \(3x2\), b1 \(3\), b2; or one entry, e.g. W1\[1,2\]\)"):
+        with pytest.raises(GradcliError, match=r"--wrt 'W3' is not a parameter of this model "
+                                               r"\(parameters: W2, W1, b1, b2\)"):
             gradcli.explain(LAYER, data=POINT, shapes=["W1=3x2"], wrt="W3")
         with pytest.raises(GradcliError, match="text or json"):
             gradcli.explain(LAYER, data=POINT, shapes=["W1=3x2"], sympy_forms=True)

@@ -25,7 +25,6 @@ from types import SimpleNamespace
 from typing import Any, Mapping
 
 from ..comparison import Setup, SymbolicUnavailable, _agrees, check_parameter_names, entrywise, kink_warnings
-from ..comparison import tensor_listing
 from ..errors import GradcliError, show_text
 from ..language.tensors import shown
 from . import ParamSteps, _add, _node_cost, _notes, _param_steps, _reachable, _view, _zero, formula_cost
@@ -343,7 +342,7 @@ def highlighted(problem: Any, name: str) -> tuple[list[str], list[str]]:
             return [written], list(entries)
         if name in entries:
             return [written], [name]
-    check_parameter_names([name], problem.params, "--highlight", listed=tensor_listing(problem))
+    check_parameter_names([name], problem.params, "--highlight", written=problem.param_names)
     raise AssertionError("check_parameter_names raised")  # pragma: no cover
 
 
