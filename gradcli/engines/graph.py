@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -283,14 +283,17 @@ class Sweep:
 
 
 def forward(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
-            by_id: bool = False) -> list[Any]:
+            by_id: bool = False, needed: Sequence[bool] | None = None) -> list[Any]:
     """Every node's value: arrays over rows (or scalars where no data flows in).
 
     by_id: the graph holds a subset of another graph's nodes; values are indexed by node id.
+    needed: only the nodes marked True are computed (the others stay None).
     """
     values: list[Any] = [None] * ((max(n.id for n in graph.nodes) + 1) if by_id else len(graph.nodes))
     with np.errstate(all="ignore"):
         for node in graph.nodes:
+            if needed is not None and not needed[node.id]:
+                continue
             if node.op is None:
                 if node.role == "constant":
                     values[node.id] = np.float64(node.value)
@@ -394,11 +397,12 @@ def model_values(graph: Graph, params: Mapping[str, float], columns: Mapping[str
         if needed[each.id]:
             for i in each.inputs:
                 needed[i] = True
-    subgraph = Graph(tuple(each for each in graph.nodes if needed[each.id]), wanted, wanted, graph.tensor)
-    values = forward(subgraph, params, columns, rows, by_id=True)
+    # the whole graph with only the needed nodes computed: a tensor node's arguments are looked up
+    # by id in graph.nodes (their shapes), which a filtered tuple of nodes would not index
+    values = forward(graph, params, columns, rows, needed=needed)
     result = np.broadcast_to(values[wanted], (rows,) + graph.nodes[wanted].shape)
     if diagnose and not np.isfinite(result).all():
-        _diagnose_forward(subgraph, values, rows)
+        _diagnose_forward(graph, values, rows)
     return result
 
 
@@ -590,7 +594,7 @@ def _describe_args(graph: Graph, node: Node, values: list[Any], row: int) -> str
 
 def _diagnose_forward(graph: Graph, values: list[Any], rows: int) -> None:
     for node in graph.nodes:
-        if node.op is None:
+        if node.op is None or values[node.id] is None:  # a leaf, or a node not computed (model_values)
             continue
         row = _first_bad_row(values[node.id], rows)
         if row is None:
