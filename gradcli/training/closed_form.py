@@ -21,7 +21,11 @@ def is_linear_in_params(problem: Problem, model: Expr | None = None) -> bool:
     """True when no derivative d model / d p depends on any parameter (checked exactly, with SymPy).
 
     `model` defaults to the problem's model; starts_at_zero passes the logit of a sigmoid model.
+    A model with vectors and matrices is judged from its tree instead (SymPy would need it written
+    out entry by entry): see `affine_in_params`.
     """
+    if problem.tensor:
+        return affine_in_params(problem.model if model is None else model, set(problem.param_names)) <= 1
     import sympy as sp
 
     from ..engines.symbolic import to_sympy
@@ -30,6 +34,36 @@ def is_linear_in_params(problem: Problem, model: Expr | None = None) -> bool:
     expr = to_sympy(problem.model if model is None else model, symbols)
     params = {symbols[name] for name in problem.params}
     return all(not (sp.diff(expr, symbols[name]).free_symbols & params) for name in problem.params)
+
+
+def affine_in_params(node: Expr, params: set[str]) -> int:
+    """0: no parameter in it; 1: affine in the parameters (W @ x + b, 2*w - b); 2: anything else.
+
+    Read off the tree, so sufficient rather than exact (w*w/w counts as 2): a network's hidden layer,
+    a parameter inside tanh or relu or times another parameter, is never taken for linear."""
+    from ..language.expr import Binary, Num, Sym, Unary
+
+    if isinstance(node, Num):
+        return 0
+    if isinstance(node, Sym):
+        return 1 if node.name in params else 0
+    if isinstance(node, Unary):
+        return affine_in_params(node.operand, params)
+    if isinstance(node, Binary):
+        left, right = affine_in_params(node.left, params), affine_in_params(node.right, params)
+        if node.op in ("add", "sub"):
+            return max(left, right)
+        if node.op in ("mul", "matmul"):
+            return min(2, left + right)
+        if node.op == "div":
+            return left if right == 0 else 2
+        return 0 if left == right == 0 else 2  # pow
+    degrees = [affine_in_params(arg, params) for arg in node.args]  # type: ignore[union-attr]
+    if node.fn in ("sum", "mean", "transpose"):  # type: ignore[union-attr]
+        return degrees[0]
+    if node.fn == "dot":  # type: ignore[union-attr]
+        return min(2, sum(degrees))
+    return 0 if not any(degrees) else 2
 
 
 def starts_at_zero(problem: Problem, linear: bool) -> bool:

@@ -64,21 +64,42 @@ def measure(problem: Problem, graph: Graph, names: list[str], columns: Mapping[s
             start: np.ndarray) -> Preconditioner:
     """The preconditioner at `start`; no change when it cannot be measured (too many parameters,
     a model that is undefined next to the start, or no response to any parameter)."""
-    if not 0 < len(names) <= MAX_PRECONDITIONED:
+    if not 0 < len(names) <= MAX_PRECONDITIONED or not suits(problem):
         return identity(start)
     node = _response_node(problem, graph)
     picked = np.unique(np.linspace(0, rows - 1, min(rows, SAMPLE_ROWS)).astype(np.int64))
     sample = {name: np.asarray(column)[picked] if np.ndim(column) else column for name, column in columns.items()}
-    jacobian = np.empty((len(picked), len(names)))
+    outputs = int(np.prod(graph.nodes[node].shape, dtype=np.int64))  # a vector of class scores: one row each
+    jacobian = np.empty((len(picked) * outputs, len(names)))
     with np.errstate(all="ignore"):
         for i, name in enumerate(names):
             step = STEP * max(1.0, abs(float(start[i])))
             high = model_values(graph, _params(names, start, i, step), sample, len(picked), node, diagnose=False)
             low = model_values(graph, _params(names, start, i, -step), sample, len(picked), node, diagnose=False)
-            jacobian[:, i] = (high - low) / (2 * step)
+            jacobian[:, i] = np.ravel((high - low) / (2 * step))
     if not np.isfinite(jacobian).all():
         return identity(start)
     return Preconditioner(start.copy(), whitening(jacobian))
+
+
+def suits(problem: Problem) -> bool:
+    """Whether to precondition: every scalar model (as always), and a model with vectors and matrices
+    that is linear in its parameters (W @ x + b; with bce, the sigmoid of one), but not a network.
+
+    A network's Jacobian at its seeded start is nearly rank-deficient: small weights keep tanh near
+    linear, so every hidden unit's weights move the output almost alike (W1's columns are nearly
+    multiples of one another, and of b1's). R^-1 then blows those near-dependent directions up by
+    orders of magnitude (on samples/moons.csv with W1=16x2 the change of coordinates had condition
+    number 1.6e12), a unit step in u is an enormous step in the weights, and L-BFGS's first line
+    search finds nothing: it stopped after one epoch at 66% accuracy, where unpreconditioned L-BFGS
+    reaches 100% of the training rows. A network's curvature also changes as soon as its weights
+    move, so a change measured once at the start would not hold anyway; its inputs' scale is what
+    Glorot/He starting weights assume instead (language/initial.py)."""
+    if not problem.tensor:
+        return True
+    from .closed_form import is_linear_in_params, starts_at_zero
+
+    return starts_at_zero(problem, is_linear_in_params(problem))
 
 
 def whitening(jacobian: np.ndarray) -> np.ndarray | None:
