@@ -83,8 +83,10 @@ class Layout:
 
 
 def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
-                  shapes: Any, dims: Any, inputs: Any, from_file: bool) -> Layout:
-    """Every shape the options, the data and the given values fix, and the vector inputs to gather."""
+                  shapes: Any, dims: Any, inputs: Any, from_file: bool, where: Any = None) -> Layout:
+    """Every shape the options, the data and the given values fix, and the vector inputs to gather.
+
+    where(row) places a 1-based data row in its file, for a ce target that is no class index."""
     import numpy as np
 
     declared = declared_shapes(shapes, dims)
@@ -106,19 +108,25 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
         gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
     classes = None
     if loss.strip().lower() == "ce" and columns is not None and target in columns:
-        classes = class_count(columns[target], target)
+        classes = class_count(columns[target], target, where)
     return Layout(declared, gathered, data_shapes, classes)
 
 
-def class_count(values: Any, target: str) -> int:
-    """The number of classes of a ce target: its values must be class indices 0, 1, 2, ..."""
+def class_count(values: Any, target: str, where: Any = None) -> int:
+    """The number of classes of a ce target: its values must be class indices 0, 1, 2, ...
+
+    where(row) may describe the 1-based row better (a CSV reader knows its line)."""
     import numpy as np
 
+    values = np.asarray(values)
+    if values.ndim != 1:
+        raise DataError(f"ce needs one class index per row in the target {target!r}, not a vector")
     bad = (values < 0) | (values != np.round(values)) | ~np.isfinite(values)
     if bad.any():
         row = int(np.argmax(bad)) + 1
+        place = where(row) if where else f"row {row}"
         raise DataError(f"ce needs class indices 0, 1, 2, ... in the target: column {target!r} is "
-                        f"{values[row - 1]:g} at row {row}")
+                        f"{values[row - 1]:g} at {place}")
     count = int(values.max()) + 1 if len(values) else 0
     if count > 100_000:
         raise DataError(f"ce: column {target!r} has class index {count - 1}; at most 100,000 classes are taken")

@@ -78,9 +78,10 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
         if name in constants:
             raise DataError(f"{source}: column {name!r} has the name of the constant {name} that the model uses; "
                             "rename the column")
+    vectors = gathered_columns(trees[0], header, target, inputs, source)
     if inputs_must_exist:
         for name in sorted(names):
-            if name not in header and name != target and INPUT_NAME_RE.match(name):
+            if name not in header and name not in vectors and name != target and INPUT_NAME_RE.match(name):
                 raise DataError(f"{source}: no column {name!r} for the model's input (columns: {columns})")
-    gathered = {c for cs in gathered_columns(trees[0], header, target, inputs, source).values() for c in cs}
+    gathered = {c for cs in vectors.values() for c in cs}
     return [name for name in header if (name in names or name in gathered) and name != target]
