@@ -270,8 +270,11 @@ def json_writer(path: Path, document: Any) -> Writer:
     return path, lambda f: f.write(json.dumps(document, indent=2) + "\n"), False
 
 
-def history_writer(path: Path, history: list[float]) -> Writer:
-    """epoch,loss: epoch 0 is the starting point."""
+def history_writer(path: Path, history: list[float], validation: list[float] | None = None) -> Writer:
+    """epoch,loss (and validation_loss, with --validation): epoch 0 is the starting point."""
+    if validation:
+        lines = "".join(f"{i},{loss!r},{held!r}\n" for i, (loss, held) in enumerate(zip(history, validation)))
+        return path, lambda f: f.write("epoch,loss,validation_loss\n" + lines), False
     return path, lambda f: f.write("epoch,loss\n" + "".join(f"{i},{loss!r}\n" for i, loss in enumerate(history))), False
 
 
@@ -287,8 +290,9 @@ def check_plot(path: str | None) -> None:
         raise DataError("--plot needs matplotlib: pip install 'gradcli[plot]'") from None
 
 
-def plot_writer(path: Path, history: list[float], title: str) -> Writer:
-    """The loss per epoch, on a log scale when the loss is positive and spans more than a factor of 100."""
+def plot_writer(path: Path, history: list[float], title: str, validation: list[float] | None = None) -> Writer:
+    """The loss per epoch (and the validation rows' loss, with --validation), on a log scale when the
+    loss is positive and spans more than a factor of 100."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -296,11 +300,16 @@ def plot_writer(path: Path, history: list[float], title: str) -> Writer:
 
     matplotlib.rcParams["svg.hashsalt"] = "gradcli"  # fixed ids in SVG: same training, same bytes
     figure, axes = plt.subplots(figsize=(7, 4), dpi=120)
-    axes.plot(range(len(history)), history, color="tab:blue", linewidth=1.5)
+    axes.plot(range(len(history)), history, color="tab:blue", linewidth=1.5,
+              label="training" if validation else None)
+    if validation:
+        axes.plot(range(len(validation)), validation, color="tab:orange", linewidth=1.5, label="validation")
+        axes.legend()
     axes.set_xlabel("epoch")
     axes.set_ylabel("mean loss")
     axes.set_title(title, fontsize=10)
-    if min(history) > 0 and max(history) / min(history) > 100:
+    every = [*history, *(validation or [])]
+    if min(every) > 0 and max(every) / min(every) > 100:
         axes.set_yscale("log")
     axes.grid(True, alpha=0.3)
     figure.tight_layout()

@@ -21,7 +21,7 @@ from ..language.problem import Problem, build_problem, check_name
 from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
-from .passes import Rows
+from .passes import Rows, read_columns
 
 SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
@@ -66,6 +66,32 @@ def problem_for(model_text: str, loss: str, target: str, header: list[str], sour
     return build_problem(model_text, loss, target=target, data_names=inputs, delta=delta, from_file=from_file)
 
 
+def layered_problem(model_text: str, loss: str, target: str, columns: Mapping[str, Any], rows: int,
+                    wanted: list[str], given: Mapping[str, Any], *, shapes: Any = None, dims: Any = None,
+                    inputs: Any = None, delta: float = DEFAULT_DELTA, from_file: bool = False,
+                    where: Any = None, classes: int | None = None,
+                    ) -> tuple[Problem, dict[str, Any], dict[str, Any]]:
+    """The problem of a model that may have vectors and matrices (--shape, --dim, --input, as grad
+    takes them: io/layers.py), the columns it reads (a vector input gathered as one rows x d array)
+    and the given starting values by entry (a matrix given as nested lists spread over W1[1,1], ...).
+
+    `wanted` are the columns the model uses (language/columns.model_columns), `columns` those and the
+    target. A scalar model comes out as problem_for makes it. `classes` (ce) overrides the count of
+    classes in the target column (a streamed run counts them over every part)."""
+    from ..io.layers import layer_options
+    from ..language.initial import split_given
+
+    layout = layer_options(model_text, loss, target, columns, given, shapes, dims, inputs, from_file, where=where)
+    problem = build_problem(model_text, loss, target=target, data_names=list(wanted), delta=delta,
+                            from_file=from_file, shapes=layout.shapes, gathered=layout.gathered,
+                            data_shapes=layout.data_shapes, classes=classes or layout.classes)
+    start = dict(given)
+    if problem.tensor or problem.gathered:
+        start = split_given(problem, given)
+        columns = layout.gather(problem, dict(columns), rows)
+    return problem, {name: columns[name] for name in (*problem.inputs, problem.target)}, start
+
+
 @dataclass
 class GradientCheck:
     agree: bool | None
@@ -73,9 +99,28 @@ class GradientCheck:
     atol: float
     gradients: dict[str, dict[str, Any]] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # the gradient engines' warnings (kinks, ...)
+    # what backprop was checked against: "symbolic" (SymPy; for vectors and matrices on the model
+    # written out entry by entry), or "finite differences along 3 random directions" past that
+    witness: str | None = "symbolic"
+    # a model with vectors and matrices: each parameter as written, its largest differences
+    tensors: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"agree": self.agree, "rtol": self.rtol, "atol": self.atol, "gradients": self.gradients}
+        found = {"agree": self.agree, "rtol": self.rtol, "atol": self.atol, "witness": self.witness,
+                 "gradients": self.gradients}
+        if self.tensors:
+            found["gradients"] = self.tensors
+        return found
+
+
+@dataclass
+class Held:
+    """The rows --validation kept out of training."""
+
+    fraction: float
+    columns: dict[str, Any]
+    rows: int
+    where: Any = None  # where(row): a 1-based validation row's place in the file
 
 
 @dataclass
@@ -92,6 +137,11 @@ class TrainReport:
     delta: float = DEFAULT_DELTA  # Huber's threshold, saved with the model
     engine: str = "memory"  # where the rows were: "memory", "stream" (from disk, part by part) or "dask"
     files: int = 1  # the data's files
+    validation: float | None = None  # --validation: the fraction of rows kept out of training
+    validation_rows: int = 0
+    # accuracy (bce, ce) or r2 (mse, mae, huber) on the training rows and on the validation rows
+    metrics: dict[str, dict[str, float | None] | None] = field(default_factory=dict)
+    drawn: dict[str, str] = field(default_factory=dict)  # a vector or matrix parameter -> how it started
 
     @property
     def params(self) -> dict[str, float]:
@@ -107,6 +157,17 @@ class TrainReport:
     def history(self) -> list[float]:
         """The mean loss over every row at the start and after each epoch."""
         return self.result.history
+
+    @property
+    def validation_history(self) -> list[float]:
+        """The mean loss over the validation rows at the same points as `history` (empty without)."""
+        return self.result.validation_history
+
+    @property
+    def validation_loss(self) -> float | None:
+        """The final mean loss over the validation rows; None without --validation."""
+        held = self.result.validation_history
+        return held[-1] if held and not self.result.diverged else None
 
     @property
     def excess_loss(self) -> float | None:
@@ -142,8 +203,11 @@ class TrainReport:
             "lr": options.learning_rate,
             "batch_size": options.batch(self.rows),  # lbfgs: always every row
             "seed": options.seed,
-            "params": _finite(result.params),
-            "initial": _finite(result.initial),
+            "params": _as_written(self.problem, _finite(result.params)),
+            "initial": _as_written(self.problem, _finite(result.initial)),
+            "shapes": shapes_of(self.problem),
+            "gathered": {name: list(columns) for name, columns in self.problem.gathered.items()},
+            "classes": classes_of(self.problem),
             "loss": result.loss if math.isfinite(result.loss) else None,
             "epochs": result.epochs,
             "precondition": options.precondition,
@@ -155,9 +219,55 @@ class TrainReport:
             "excess_loss": self.excess_loss,
             "seconds": result.seconds,
             "history": [v if math.isfinite(v) else None for v in result.history],
+            "validation": self.validation,
+            "validation_rows": self.validation_rows,
+            "validation_loss": _number(self.validation_loss),
+            "validation_history": ([_number(v) for v in result.validation_history]
+                                   if self.validation is not None else None),
+            "metrics": self.metrics,
             "closed_form": self.closed_form.to_dict() if self.closed_form else None,
             "gradient_check": self.check.to_dict() if self.check else None,
         }
+
+
+def _number(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def shapes_of(problem: Problem) -> dict[str, list[int]]:
+    """Every name's per-row shape where some is more than a scalar ({} for a scalar model): the
+    parameters as written, the inputs and the target."""
+    if not problem.tensor or problem.shapes is None:
+        return {}
+    names = [*problem.param_names, *problem.inputs, problem.target]
+    return {name: list(problem.shapes.names.get(name, ())) for name in names}
+
+
+def classes_of(problem: Problem) -> int | None:
+    """ce: the number of classes (the length of the model's vector of scores); else None."""
+    if problem.loss_name != "ce" or problem.shapes is None:
+        return None
+    shape = problem.shapes.of(problem.model)
+    return shape[0] if shape else None
+
+
+def _as_written(problem: Problem, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values by entry gathered into each parameter as written: nested lists in its shape (a number for
+    a scalar). A scalar model's values are as they are."""
+    if not problem.tensors:
+        return dict(values)
+    import numpy as np
+
+    found: dict[str, Any] = {}
+    for name, entries in problem.entries.items():
+        shape = problem.tensors.get(name)
+        if not shape:
+            found[name] = values[entries[0]]
+            continue
+        cells = [values[e] for e in entries]
+        found[name] = (np.array(cells, dtype=float).reshape(shape).tolist() if all(c is not None for c in cells)
+                       else np.array(cells, dtype=object).reshape(shape).tolist())
+    return found
 
 
 def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
@@ -167,12 +277,14 @@ def _finite(values: Mapping[str, float]) -> dict[str, float | None]:
 
 def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows, rows: int, options: TrainOptions,
         init: Mapping[str, float] | None = None, delta: float = DEFAULT_DELTA, progress: Any = None,
-        source: str = "", from_file: bool = False, where: Any = None) -> TrainReport:
+        source: str = "", from_file: bool = False, where: Any = None, validation: Held | None = None) -> TrainReport:
     """Train, then check: closed form where it applies, and the final gradient two ways.
 
     `columns` holds every row in memory, or is a Rows (training/passes.py: streamed or on Dask;
     its parts check their own targets). where(row) describes a 1-based row in messages (the CLI
-    adds the CSV line).
+    adds the CSV line). `validation` holds rows kept out of training: their loss is recorded after
+    every epoch and the metrics are measured on them too. A model with vectors and matrices starts
+    from language/initial.py's seeded Glorot (He under relu) weights and biases at 0.
     """
     from ..comparison import check_targets
 
@@ -183,11 +295,27 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     linear = is_linear_in_params(problem)
     trainer = Trainer(problem, columns, rows)
     rows, engine, files = trainer.rows, trainer.data.engine, trainer.data.files
-    result = trainer.run(starting_point(problem, init, starts_at_zero(problem, linear), options.seed), options, progress)
+    drawn: dict[str, str] = {}
+    if problem.tensor:  # never a symmetric start: every hidden unit would learn the same thing
+        from ..language.initial import initial_values
+
+        start, drawn = initial_values(problem, init, options.seed)
+    else:
+        start = starting_point(problem, init, starts_at_zero(problem, linear), options.seed)
+    held = _held_loss(trainer, validation) if validation is not None else None
+    result = trainer.run(start, options, progress, held)
+
+    def report_of(closed: ClosedForm | None, check: GradientCheck | None, notes: list[str]) -> TrainReport:
+        report = TrainReport(model, problem, options, rows, result, linear, closed, check, notes, delta, engine,
+                             files, drawn=drawn)
+        if validation is not None:
+            report.validation, report.validation_rows = validation.fraction, validation.rows
+        return report
+
     if result.diverged:
-        return TrainReport(model, problem, options, rows, result, linear, None, None, warnings, delta, engine, files)
+        return report_of(None, None, warnings)
     closed = None
-    if linear and problem.loss_name == "mse" and problem.params:
+    if linear and problem.loss_name == "mse" and problem.params and not trainer.graph.nodes[trainer.graph.model].shape:
         if engine == "memory":
             closed = least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
         else:
@@ -200,8 +328,8 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
         from .partwise import gradient_check
 
         check = gradient_check(trainer, result.params, CHECK_RTOL)
-    report = TrainReport(model, problem, options, rows, result, linear, closed, check, warnings + check.notes, delta,
-                         engine, files)
+    report = report_of(closed, check, warnings + check.notes)
+    report.metrics = _metrics(trainer, result.params, validation)
     if report.at_optimum is False:
         scaling = "" if options.precondition else ", preconditioning (leave out --no-precondition)"
         report.warnings.append(
@@ -209,6 +337,43 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
             f"stopped short of the optimum (a smaller --tol, more --epochs, another --optimizer{scaling}, "
             "or centred and scaled inputs)")
     return report
+
+
+def _held_loss(trainer: Trainer, validation: Held) -> Callable[[Any], float]:
+    """The mean loss over the validation rows at theta (one forward sweep; no gradient). Undefined at
+    the start, it is bad input, named by the validation row's place in the file; later an undefined
+    value is recorded as it is (training never looks at it)."""
+    from ..engines.sweep import run
+    from ..errors import UndefinedError, placed
+
+    names, plan, data = trainer.names, trainer.loss_plan, validation
+    first = [True]
+
+    def loss(theta: Any) -> float:
+        params = dict(zip(names, theta.tolist()))
+        if first[0]:
+            first[0] = False
+            try:
+                return run(plan, params, data.columns, data.rows, diagnose=True).loss
+            except UndefinedError as err:
+                raise placed(err, data.where or (lambda row: f"validation row {row}")) from None
+        return run(plan, params, data.columns, data.rows).loss
+
+    return loss
+
+
+def _metrics(trainer: Trainer, params: Mapping[str, float], validation: Held | None
+             ) -> dict[str, dict[str, float | None] | None]:
+    """Accuracy or R² on the training rows and (with --validation) on the validation rows."""
+    from .metrics import metrics
+    from .passes import MemoryRows
+
+    found: dict[str, dict[str, float | None] | None] = {
+        "train": metrics(trainer.problem, trainer.graph, trainer.data, params), "validation": None}
+    if validation is not None:
+        found["validation"] = metrics(trainer.problem, trainer.graph, MemoryRows(validation.columns, validation.rows),
+                                      params)
+    return found
 
 
 def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: float,
@@ -226,11 +391,38 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     swept = trainer.terms(dict(params))
     size = max(swept.abs_terms or [0.0])
     atol = max(CHECK_RTOL * size, 1e-12)
+    if problem.tensor:  # the trained problem itself (its shapes, gathered inputs and classes)
+        from .partwise import tensor_gradient_check
+
+        return tensor_gradient_check(trainer, params, swept, CHECK_RTOL, atol)
     report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
                        delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file, readable=False)
     per_param = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
                         "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
     return GradientCheck(report.agree, CHECK_RTOL, atol, per_param, report.warnings)
+
+
+def checked(report: Any, atol: float) -> GradientCheck:
+    """A model with vectors and matrices: grad's report (comparison.GradientReport) of the final
+    gradient as train's check. SymPy differentiates the model written out entry by entry up to
+    its size limit (comparison.entrywise); past it, finite differences along random directions are
+    the witness, with their own tolerances, and the report's warning says so."""
+    from dataclasses import asdict
+
+    from ..comparison import FD_ATOL, FD_RTOL
+
+    per_entry = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
+                        "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
+    tensors = {}
+    for name, t in report.tensors.items():
+        found = asdict(t)
+        found.pop("param")
+        found.pop("entries")
+        tensors[name] = found
+    rtol = report.rtol
+    if report.witness != "symbolic":
+        rtol, atol = FD_RTOL, FD_ATOL * max(1.0, abs(report.loss_value))
+    return GradientCheck(report.agree, rtol, atol, per_entry, list(report.warnings), report.witness, tensors)
 
 
 def train(
@@ -260,6 +452,10 @@ def train(
     dask: str | None = None,
     workers: int | None = None,
     dashboard: Callable[[str], None] | None = None,
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
+    validation: float | None = None,
 ) -> TrainReport:
     """Fit a model to data by gradient descent and check the result (what `gradcli train` does).
 
@@ -279,11 +475,21 @@ def train(
     training starts. `progress(epoch, loss)` is called after each epoch. `precondition` (default on)
     lets the optimisers step in coordinates where the loss is about as curved in every direction
     (see training/precondition.py); off, they step in the parameters themselves, as in a textbook.
+
+    Names may be vectors and matrices, as in gradcli.gradients: `shapes` declares them ({"W1": "16x2"}
+    or ["W1=16x2"]), `dims` names sizes ({"h": 16}), `inputs` gathers a vector input from columns
+    ({"x": "x1,x2"} or {"x": "*"}; by default x in W1 @ x gathers x1, x2, ...). Weights then start
+    from a seeded Glorot (He under relu) draw and biases at 0; `init` may give them as nested lists
+    (a file train --save wrote). `validation` (strictly between 0 and 1) keeps that fraction of the
+    rows, drawn with `seed`, out of training: their loss is recorded after every epoch
+    (report.validation_history) and report.metrics measures the model on them too. It needs the data
+    in memory (not streamed, not on Dask).
     Raises GradcliError (and subclasses) for bad input.
     """
     from ..errors import UndefinedError, placed
-    from ..io.arguments import callback, memory_budget, number, parameter_values, text
+    from ..io.arguments import callback, memory_budget, number, parameter_values, probability, text
     from ..io.arguments import delimiter as checked_delimiter
+    from ..io.layers import input_spec
     from ..io.outputs import check_outputs, check_plot
     from ..io.dataset import open_dataset
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
@@ -291,6 +497,8 @@ def train(
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), callback(progress, "progress")
     callback(pass_progress, "pass_progress"), callback(dashboard, "dashboard")
+    fraction = probability(validation, "--validation", none=True)
+    spec = input_spec(inputs)
     where = _dask_target(dask, workers, data)
     delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
@@ -307,33 +515,77 @@ def train(
         dataset = _dataset_to_stream(data, delimiter, budget)
     else:
         dataset = open_dataset(os.fspath(data), "data", delimiter)
+    layers = {"shapes": shapes, "dims": dims, "inputs": spec}
     if dataset is not None:
+        if fraction is not None:
+            how = ("on Dask the rows are on the workers" if where is not None else
+                   f"{show_text(dataset.name)} ({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes) "
+                   "and is streamed from disk")
+            raise DataError(f"--validation keeps rows out of training in memory, and {how}; give a larger "
+                            "--memory, or split the data into two files yourself and check the model with "
+                            "`gradcli predict` on the second")
         if where is not None:
             report = _train_on_dask(dataset, chosen, loss, target, delta, from_file, options, start, progress,
-                                    budget, pass_progress, where, workers, dashboard)
+                                    budget, pass_progress, where, workers, dashboard, layers)
         else:
             report = _train_streamed(dataset, chosen, loss, target, delta, from_file, options, start, progress,
-                                     budget, pass_progress)
-        warnings = options.ignored() + unused("column", [n for n in dataset.header
-                                                         if n not in {*report.problem.inputs, target}],
+                                     budget, pass_progress, layers)
+        read = set(read_columns(report.problem))
+        warnings = options.ignored() + unused("column", [n for n in dataset.header if n not in read],
                                               f"of {dataset.name} {{verb}} not used by the model")
     else:
         table = open_table(data, delimiter=delimiter, max_bytes=budget)
         source = table.name
         chosen = chosen or default_model(table.header, target, source)
-        problem = problem_for(chosen.text, loss, target, table.header, source, delta, from_file)
-        read = _read_numbers(table, [*problem.inputs, target], chosen, target)
-        warnings = options.ignored() + table.unused({*problem.inputs, target})
+        wanted = model_columns(chosen.text, loss, target, table.header, source, from_file=from_file,
+                               inputs_must_exist=True, inputs=spec)
+        read = _read_numbers(table, [*wanted, target], chosen, target)
+        problem, columns, start = layered_problem(
+            chosen.text, loss, target, read.columns, read.rows, wanted, start, **layers, delta=delta,
+            from_file=from_file, where=lambda row: f"{table.place(row)} of {source}")
+        warnings = options.ignored() + table.unused(set(read_columns(problem)))
+        rows, place, held = read.rows, table.place, None
+        if fraction is not None:
+            from ..comparison import check_targets
+
+            check_targets(problem, columns[target], source, table.place)  # the held-out rows too
+            columns, rows, place, held = _split(columns, read.rows, fraction, options.seed, table.place, source)
         try:
-            report = fit(chosen, problem, read.columns, read.rows, options, start, delta, progress, source, from_file,
-                         where=table.place)
+            report = fit(chosen, problem, columns, rows, options, start, delta, progress, source, from_file,
+                         where=place, validation=held)
         except UndefinedError as err:  # undefined at the starting point: name the file and line
-            raise placed(err, lambda row: f"{source} {table.place(row)}") from None
+            raise placed(err, lambda row: f"{source} {place(row)}") from None
         report.files = getattr(table, "files", 1)
     report.warnings[:0] = warnings
     if outputs and not report.result.diverged:
         _write_outputs(report, outputs)
     return report
+
+
+def split_rows(rows: int, fraction: float, seed: int) -> tuple[Any, Any]:
+    """The 0-based indices of the training rows and of the validation rows, each in file order: the
+    round(fraction x rows) rows that a permutation seeded by `seed` puts first are the validation's.
+    Both must be at least one row."""
+    import numpy as np
+
+    count = int(round(fraction * rows))
+    if count < 1 or count >= rows:
+        raise DataError(f"--validation {fraction:g} of {rows:,} rows keeps {count:,} rows for validation and "
+                        f"{rows - count:,} for training; each needs at least one row")
+    order = np.random.default_rng(seed).permutation(rows)
+    return np.sort(order[count:]), np.sort(order[:count])
+
+
+def _split(columns: Mapping[str, Any], rows: int, fraction: float, seed: int, place: Callable[[int], str],
+           source: str) -> tuple[dict[str, Any], int, Callable[[int], str], Held]:
+    """The training rows' columns, their count and place(row) in the file, and the Held rows."""
+    import numpy as np
+
+    kept, held = split_rows(rows, fraction, seed)
+    take = lambda picked: {name: np.ascontiguousarray(np.asarray(c)[picked]) for name, c in columns.items()}  # noqa: E731
+    held_place = lambda row: f"{source} {place(int(held[row - 1]) + 1)} (a validation row)"  # noqa: E731
+    return (take(kept), len(kept), lambda row: place(int(kept[row - 1]) + 1),
+            Held(fraction, take(held), len(held), held_place))
 
 
 def _dask_target(dask: Any, workers: Any, data: Any) -> str | None:
@@ -380,16 +632,50 @@ def training_parts(dataset: Any, budget: int) -> list[Any]:
 
 
 def dataset_problem(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
-                    from_file: bool) -> tuple[ChosenModel, Problem]:
+                    from_file: bool, layers: Mapping[str, Any] | None = None, start: Mapping[str, Any] | None = None,
+                    budget: int | None = None) -> tuple[ChosenModel, Problem, dict[str, Any]]:
+    """The model and problem of data read part by part, and the starting values by entry. Shapes and
+    vector inputs follow from the header and the options (the rows are not in memory); ce counts the
+    classes in one pass over the target column."""
     chosen = chosen or default_model(dataset.header, target, dataset.name)
-    return chosen, problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file)
+    layers = dict(layers or {})
+    start = dict(start or {})
+    if not any(layers.values()) and "@" not in chosen.text and "dot" not in chosen.text and loss.strip().lower() != "ce":
+        return chosen, problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file), start
+    wanted = model_columns(chosen.text, loss, target, dataset.header, dataset.name, from_file=from_file,
+                           inputs_must_exist=True, inputs=layers.get("inputs"))
+    from ..io.csv import require_columns
+
+    require_columns(dataset.header, [*wanted, target], dataset.name)
+    import numpy as np
+
+    standin = {name: np.zeros(1) for name in [*wanted, target]}  # roles and shapes from the names alone
+    classes = _class_count(dataset, target, budget) if loss.strip().lower() == "ce" else None
+    problem, _, start = layered_problem(chosen.text, loss, target, standin, 1, wanted, start, **layers, delta=delta,
+                                        from_file=from_file, classes=classes)
+    return chosen, problem, start
+
+
+def _class_count(dataset: Any, target: str, budget: int | None) -> int:
+    """ce over parts: the number of classes in the target column of every part (one pass, that column
+    only), each part's values checked as class indices, a bad one named by its file and row."""
+    from ..io.dataset import part_place
+    from ..io.layers import class_count
+
+    count = 2
+    for part in training_parts(dataset, budget or dataset.size):
+        table = part.load([target])
+        if table.rows:
+            count = max(count, class_count(table.columns[target], target,
+                                           lambda row, part=part: f"{part.name} {part_place(part, row)}"))
+    return count
 
 
 def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
                     from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
-                    budget: int, tick: Any) -> TrainReport:
+                    budget: int, tick: Any, layers: Mapping[str, Any] | None = None) -> TrainReport:
     """train over data larger than memory: the parts read from disk on every pass."""
-    chosen, problem = dataset_problem(dataset, chosen, loss, target, delta, from_file)
+    chosen, problem, start = dataset_problem(dataset, chosen, loss, target, delta, from_file, layers, start, budget)
     with streamed_rows(dataset, problem, budget, tick) as data:
         return fit_parts(chosen, problem, data, data.sources, options, start, delta, progress, dataset.name,
                          from_file)
@@ -401,21 +687,23 @@ def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None,
     CSV parts are kept as binary after their first reading (io/spill.py)."""
     from .passes import StreamedRows, part_columns
 
+    from .passes import gather_vectors, part_read
+
     parts = training_parts(dataset, budget)
     kept = None
     if spill and any(part.kind == "csv" for part in parts):
         from ..io.spill import Spill
 
-        kept = Spill(list(dict.fromkeys([*problem.inputs, problem.target])))
+        kept = Spill(read_columns(problem))  # the columns as read: a vector input is gathered after
 
     def load(i: int) -> tuple[dict[str, Any], int]:
         found = kept.read(i) if kept is not None else None
         if found is not None:
-            return found
-        columns, rows = part_columns(parts[i], problem)
+            return gather_vectors(problem, found[0]), found[1]
+        columns, rows = part_read(parts[i], problem)
         if kept is not None and parts[i].kind == "csv":
             kept.write(i, columns, rows)
-        return columns, rows
+        return gather_vectors(problem, columns), rows
 
     try:
         return StreamedRows(load, len(parts), len(dataset.files), tick, sources=parts,
@@ -428,11 +716,12 @@ def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None,
 
 def _train_on_dask(dataset: Any, chosen: ChosenModel | None, loss: str, target: str, delta: float,
                    from_file: bool, options: TrainOptions, start: Mapping[str, float], progress: Any,
-                   budget: int, tick: Any, where: str, workers: int | None, dashboard: Any) -> TrainReport:
+                   budget: int, tick: Any, where: str, workers: int | None, dashboard: Any,
+                   layers: Mapping[str, Any] | None = None) -> TrainReport:
     """train on a Dask cluster: the parts read once, on the workers, and kept there; one pass per evaluation."""
     from .distributed import DaskRows, dask_client
 
-    chosen, problem = dataset_problem(dataset, chosen, loss, target, delta, from_file)
+    chosen, problem, start = dataset_problem(dataset, chosen, loss, target, delta, from_file, layers, start, budget)
     parts = training_parts(dataset, budget)
     with dask_client(where, workers, dashboard) as client:
         data = DaskRows(client, parts, problem, len(dataset.files), tick)
@@ -501,8 +790,8 @@ def _write_outputs(report: TrainReport, outputs: Mapping[str, Any]) -> None:
     if "--save" in outputs:
         writers.append(json_writer(outputs["--save"], saved_document(report)))
     if "--history" in outputs:
-        writers.append(history_writer(outputs["--history"], report.result.history))
+        writers.append(history_writer(outputs["--history"], report.result.history, report.validation_history))
     if "--plot" in outputs:
         writers.append(plot_writer(outputs["--plot"], report.result.history,
-                                   f"{report.model.text}  ({report.problem.loss_name})"))
+                                   f"{report.model.text}  ({report.problem.loss_name})", report.validation_history))
     atomic_write_all(writers)

@@ -41,9 +41,12 @@ class TrainResult:
     seconds: float = 0.0
     optimality: float | None = None  # the largest |gradient| / mean |per-row term|; None when diverged
     preconditioned: bool = False
+    # the mean loss over the validation rows (--validation) at the same points as `history`; empty without
+    validation_history: list[float] = field(default_factory=list)
 
 
 Progress = Callable[[int, float], None]  # (epoch, mean loss) after each epoch
+Held = Callable[[np.ndarray], float]  # the mean loss over the validation rows at theta
 
 
 class Trainer:
@@ -106,9 +109,13 @@ class Trainer:
                 raise placed(err, lambda row, low=low: f"row {row + low}") from None
             low += rows
 
-    def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None) -> TrainResult:
+    def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None,
+            validation: Held | None = None) -> TrainResult:
         """Train from `start`. The optimisers step in the preconditioned coordinates u (see
-        precondition.py); losses, history and parameters are always the model's own."""
+        precondition.py); losses, history and parameters are always the model's own.
+
+        validation(theta), when given, is the mean loss over rows kept out of training: recorded
+        beside `history` (at the start and after each epoch), never used to choose a step."""
         began = time.perf_counter()
         origin = np.array([start[name] for name in self.names], dtype=np.float64)
         loss, grad = self.objective(origin)
@@ -117,6 +124,15 @@ class Trainer:
         if not (np.isfinite(loss) and np.isfinite(grad).all()):  # bad input, not divergence: name op and row
             self._diagnose(start)
             raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
+        held = result.validation_history
+
+        def record(value: float, theta: np.ndarray) -> None:
+            history.append(value)
+            if validation is not None:
+                held.append(validation(theta))
+
+        if validation is not None:
+            held.append(validation(origin))
         if options.precondition:
             picked = sample_rows(self.rows, SAMPLE_ROWS)
             change = measure(self.problem, self.graph, self.names, self.data.take(picked), len(picked), origin)
@@ -139,7 +155,7 @@ class Trainer:
                 with np.errstate(all="ignore"):  # an overflowing slope just fails the line search
                     u, loss, grad, moved = optimizer.iterate(u, loss, grad, objective)
                 if not moved:
-                    history.append(loss)
+                    record(loss, change.params(u))
                     result.epochs = epoch
                     done = self._finish(result, change.params(u), began, reason="no step lowers the loss any further")
                     if not done.converged:
@@ -165,9 +181,14 @@ class Trainer:
                 return self._finish(result, theta, began, diverged=True,
                                     reason=self._divergence(loss, epoch, options, result.preconditioned))
             previous = history[-1]
-            history.append(loss)
+            record(loss, theta)
             if progress is not None:
                 progress(epoch, loss)
+            if self.problem.tensor and self._exact_fit(result):
+                # bce or ce on rows a network separates: the loss falls geometrically towards 0 while
+                # the weights grow without bound (and the held-out loss with them); at rounding of 0
+                # there is nothing left to fit
+                return self._finish(result, theta, began, reason="the loss fell to rounding of 0 (an exact fit)")
             improvement = (previous - loss) / max(abs(previous), np.finfo(float).tiny)
             stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a clear rise is no plateau either
             if stalled >= options.patience:
@@ -209,7 +230,8 @@ class Trainer:
         """
         from ..language.losses import LOSSES
 
-        return self.problem.loss_name in LOSSES and 0 <= result.loss <= EXACT_FIT * result.history[0]
+        loss = result.history[-1]
+        return self.problem.loss_name in LOSSES and 0 <= loss <= EXACT_FIT * result.history[0]
 
     @staticmethod
     def _divergence(loss: float, epoch: int, options: TrainOptions, preconditioned: bool) -> str:

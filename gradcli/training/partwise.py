@@ -92,6 +92,8 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
     size = max(swept.abs_terms or [0.0])
     atol = max(rtol * size, 1e-12)
     backprop = dict(zip(trainer.names, swept.gradient))
+    if problem.tensor:
+        return tensor_gradient_check(trainer, params, swept, rtol, atol)
     try:
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(problem)
@@ -110,3 +112,63 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
         agree &= close
         per_param[name] = {"symbolic_value": s, "backprop_value": b, "abs_diff": abs(s - b), "agree": close}
     return GradientCheck(agree, rtol, atol, per_param)
+
+
+def part_symbolic_entries(columns: Mapping[str, Any], rows: int, problem: Problem, scalar: Problem,
+                          derivatives: Mapping[str, Any], params: Mapping[str, float]) -> dict[str, float]:
+    """part_symbolic for a model with vectors and matrices: SymPy's derivatives of the model written out
+    entry by entry (`scalar`), on the part's columns with each vector input split into its entries."""
+    from ..language.expansion import entry_columns
+
+    split = {name: column for name, column in columns.items() if name not in entry_columns(problem)}
+    for name, names in entry_columns(problem).items():
+        for j, entry in enumerate(names):
+            split[entry] = np.asarray(columns[name])[:, j]
+    return part_symbolic(split, rows, scalar, derivatives, params)
+
+
+def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any, rtol: float, atol: float) -> Any:
+    """The final check of a model with vectors and matrices over every part, judged as grad judges it
+    (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
+    part) up to its size limit, else finite differences along random directions, a pass per loss."""
+    from ..comparison import (FD_DIRECTIONS, Evidence, Setup, SymbolicUnavailable, directional_differences,
+                              fd_witness_note, judged, kink_warnings, sympy_limits)
+    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+    from ..language.expansion import TooLarge, expand
+    from .fit import checked
+
+    problem, data, names = trainer.problem, trainer.data, trainer.names
+    backprop = dict(zip(names, swept.gradient))
+    symbolic: dict[str, float] = {}
+    directions: dict[str, list[tuple[float, float]]] = {}
+    warnings: list[str] = []
+    witness = "symbolic"
+    try:
+        try:
+            scalar = expand(problem)
+        except TooLarge as why:
+            raise SymbolicUnavailable(f"is not used past its size limit: {why}") from None
+        with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+            loss = SymbolicLoss(scalar)
+            derivatives = {name: loss.derivative(name) for name in names}
+        with sympy_limits():
+            means = data.map(part_symbolic_entries, problem, scalar, derivatives, dict(params))
+        symbolic = {name: sum(values[name] * rows for values, rows in means) / data.rows for name in names}
+    except SymbolicUnavailable as why:
+        witness = f"finite differences along {FD_DIRECTIONS} random directions"
+        warnings.append(fd_witness_note(why, True))
+        directions = directional_differences(trainer.graph, problem, names, params, None, data.rows, backprop,
+                                             loss_of=lambda values: data.sweep(trainer.loss_plan, values).loss,
+                                             richardson=True)
+    kinks: list[Any] = []
+    if data.engine == "memory" and trainer.plan.kink_nodes:  # relu or abs at (or within rounding of) a kink
+        from ..engines.sweep import run
+
+        kinks = run(trainer.plan, dict(params), data.columns, data.rows, find_kinks=True).kinks
+        warnings += kink_warnings(kinks)
+    setup = Setup(problem, dict(params), {}, data.rows, {}, list(names), [])
+    evidence = Evidence(data.rows, None, swept.loss, backprop, kinks, symbolic, {}, {},
+                        ("symbolic", "backprop") if symbolic else ("backprop",), witness, bool(directions), warnings,
+                        directions)
+    report = judged(setup, evidence, rtol, atol, files=data.files, engine=data.engine)
+    return checked(report, atol)

@@ -61,17 +61,49 @@ def part_sweep(columns: Columns, rows: int, plan: Plan, params: Mapping[str, flo
     return sweep(plan, params, columns, rows, abs_terms=abs_terms)
 
 
-def part_columns(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
+def read_columns(problem: Any) -> list[str]:
+    """The data columns a problem reads: its inputs (a vector input's gathered columns in its place)
+    and the target."""
+    names: list[str] = []
+    for name in problem.inputs:
+        names += problem.gathered.get(name, (name,))
+    return list(dict.fromkeys([*names, problem.target]))
+
+
+def gather_vectors(problem: Any, columns: Columns) -> dict[str, Any]:
+    """The columns the sweep reads: each vector input gathered from its columns as one rows x d array
+    (a row's vector contiguous, as the matrix products read it)."""
+    if not problem.gathered:
+        return dict(columns)
+    found = {name: columns[name] for name in (*problem.inputs, problem.target) if name not in problem.gathered}
+    for name, sources in problem.gathered.items():
+        found[name] = np.column_stack([columns[source] for source in sources])
+    return found
+
+
+def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     """One part's columns that the model reads (io/dataset.py's Part), checked as a whole file is:
-    messages name the file, the row within it and the column; bce's targets must be in [0, 1].
-    Module-level, so that a Dask worker can run it."""
+    messages name the file, the row within it and the column; bce's targets must be in [0, 1], ce's
+    class indices below the number of classes."""
     from ..comparison import check_targets
     from ..io.dataset import part_place
 
-    table = part.load([*problem.inputs, problem.target])
+    table = part.load(read_columns(problem))
     if table.rows:
-        check_targets(problem, table.columns[problem.target], part.name, lambda row: part_place(part, row))
+        where = lambda row: part_place(part, row)  # noqa: E731
+        check_targets(problem, table.columns[problem.target], part.name, where)
+        if problem.loss_name == "ce":
+            from ..io.layers import class_count
+
+            class_count(table.columns[problem.target], problem.target, lambda row: f"{part.name} {where(row)}")
     return table.columns, table.rows
+
+
+def part_columns(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
+    """part_read's columns with the vector inputs gathered: what a sweep over the part reads.
+    Module-level, so that a Dask worker can run it."""
+    columns, rows = part_read(part, problem)
+    return gather_vectors(problem, columns), rows
 
 
 def shuffled_batches(columns: Columns, rows: int, batch: int, rng: np.random.Generator) -> Iterator[tuple[Columns, int]]:
