@@ -388,16 +388,24 @@ def train(
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
     dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Train on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when training ends; an address such as tcp://host:8786 uses a running one. The data must be files; the parts a run with the same --memory streams are kept on the workers.", show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)] = None,
+    shape: ShapeOption = None,
+    dim: DimOption = None,
+    input: InputOption = None,
+    validation: Annotated[Optional[float], typer.Option("--validation", metavar="FRACTION", help="Keep this fraction of the rows (strictly between 0 and 1, drawn with --seed) out of training: their loss is shown beside the training loss after every epoch, and accuracy (bce, ce) or R² (mse) on them. Data in memory only.", show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
 
     Linear model + mse: also solved by least squares, with the distance shown. At the end the
     final gradient is computed by both engines. Data larger than --memory is streamed; with --dask
-    it is held on a Dask cluster's workers, each evaluation one pass there.
+    it is held on a Dask cluster's workers, each evaluation one pass there. Networks: --shape makes
+    names vectors and matrices (as for grad); weights start from a seeded Glorot (He under relu)
+    draw, biases at 0.
     Exit 0 ok, 1 diverged or the check failed, 2 bad input.
 
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
+
+    Example: gradcli train samples/moons.csv --model "sigmoid(W2 @ tanh(W1 @ x + b1) + b2)" --shape W1=16x2 --loss bce --validation 0.2
     """
     with user_errors():
         from .views.progress import epoch_progress
@@ -408,7 +416,8 @@ def train(
                                    tol=tol, patience=patience, precondition=not no_precondition, init=init, save=save, history=history,
                                    plot=plot, progress=bar and bar.epoch, delimiter=delimiter, memory=memory,
                                    pass_progress=bar and bar.part, dask=dask, workers=workers,
-                                   dashboard=_say_dashboard)
+                                   dashboard=_say_dashboard, shapes=shape, dims=dim, inputs=input,
+                                   validation=validation)
     for note in report.warnings:
         warn(note)
     if report.result.diverged:
