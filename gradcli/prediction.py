@@ -28,15 +28,22 @@ class Predictions:
     rows: int
     warnings: list[str] = field(default_factory=list)
     threshold: float | None = None
+    outputs: list[str] = field(default_factory=lambda: ["yhat"])  # the model's output columns
 
     @property
     def yhat(self) -> Any:
-        """The predictions, a float64 array with one value per row."""
-        return self.columns["yhat"]
+        """The predictions: a float64 array with one value per row, or rows x outputs for a model
+        whose output is a vector (the columns yhat_1, yhat_2, ...; for ce yhat_0, yhat_1, ...)."""
+        if self.outputs == ["yhat"]:
+            return self.columns["yhat"]
+        import numpy as np
+
+        return np.column_stack([self.columns[name] for name in self.outputs])
 
     @property
     def classes(self) -> Any:
-        """With a threshold: 1 where yhat >= threshold, else 0 (an int64 array); None without one."""
+        """With a threshold: 1 where yhat >= threshold, else 0; for ce the class of the highest score
+        (an int64 array); None otherwise."""
         return self.columns.get(CLASS_COLUMN)
 
 
@@ -67,7 +74,8 @@ class PartPredictions:
         for part in self._parts:
             columns, rows = _csv_columns(part, self._model)
             if rows:
-                yield Predictions(self.model, part.name, self.header, columns, rows, [], self.threshold)
+                yield Predictions(self.model, part.name, self.header, columns, rows, [], self.threshold,
+                                  self._model.outputs)
 
 
 def predict(
@@ -117,18 +125,19 @@ def predict(
     if threshold is not None and model.loss != "bce":
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
-    problem, unused = saved_problem(model, source)
-    predictor = _Predictor(problem, model.params, threshold)
-    added = ["yhat"] + ([CLASS_COLUMN] if threshold is not None else [])
+    problem, params, unused = saved_problem(model, source)
+    predictor = _Predictor(problem, params, threshold)
+    added = predictor.names
     if dataset is not None and (to_directory or _is_parquet_name(output) or dataset.size > budget):
-        _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, threshold)
+        _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, predictor)
         return _predict_parts(dataset, predictor, model.model, added, unused, budget, outputs)
     table = open_table(data, delimiter=delimiter, max_bytes=budget)
-    _refuse_added(table.name, table.header, threshold)
-    read = table.read(list(problem.inputs), keep_text=True)
+    _refuse_added(table.name, table.header, predictor)
+    read = table.read(predictor.inputs, keep_text=True)
     columns = {**(read.text or {}), **read.columns,
                **predictor.added(read.columns, read.rows, lambda row: f"{table.name} {table.place(row)}")}
-    result = Predictions(model.model, table.name, [*read.header, *added], columns, read.rows, unused, threshold)
+    result = Predictions(model.model, table.name, [*read.header, *added], columns, read.rows, unused, threshold,
+                         predictor.outputs)
     if outputs.file is not None:
         _write_whole(result, outputs.file)
     return result
@@ -171,22 +180,39 @@ def _write_whole(result: Predictions, path: Any) -> None:
         atomic_write(path, lambda f: write_csv(result.header, result.columns, f))
 
 
-def _refuse_added(name: str, header: list[str], threshold: float | None) -> None:
+def _refuse_added(name: str, header: list[str], predictor: _Predictor) -> None:
     """The data must not already hold a column that predict adds."""
-    for column in ["yhat"] + ([CLASS_COLUMN] if threshold is not None else []):
+    for column in predictor.names:
         if column in header:
-            raise GradcliError(f"{name}: already has a column {column!r}, which predict adds"
-                               + (" with --threshold" if column == CLASS_COLUMN else ""))
+            why = (" with --threshold" if predictor.threshold is not None else
+                   " for a ce model (the class of the highest score); leave the column out of the data, e.g. "
+                   "with `cut`, to predict it") if column == CLASS_COLUMN else ""
+            raise GradcliError(f"{name}: already has a column {column!r}, which predict adds{why}")
 
 
 class _Predictor:
-    """The saved model's forward pass, and the columns predict adds to a table of rows."""
+    """The saved model's forward pass, and the columns predict adds to a table of rows: `yhat` for a
+    model with one output; for a vector of outputs one column each, yhat_1, yhat_2, ... (ce: named
+    by the class each scores, yhat_0, yhat_1, ..., and `class`, the index of the highest); `class`
+    with a threshold (bce)."""
 
     def __init__(self, problem: Any, params: Mapping[str, float], threshold: float | None) -> None:
         from .engines.graph import build_graph
+        from .language.columns import read_columns
 
-        self.graph, self.params, self.threshold = build_graph(problem), params, threshold
-        self.inputs = list(problem.inputs)
+        self.graph, self.params, self.threshold, self.problem = build_graph(problem), params, threshold, problem
+        self.inputs = [name for name in read_columns(problem) if name != problem.target]  # the columns read
+        shape = self.graph.nodes[self.graph.model].shape
+        self.ce = problem.loss_name == "ce"
+        if not shape:
+            self.outputs: list[str] = ["yhat"]
+        else:
+            count = 1
+            for size in shape:
+                count *= size
+            first = 0 if self.ce else 1
+            self.outputs = [f"yhat_{k + first}" for k in range(count)]
+        self.names = self.outputs + ([CLASS_COLUMN] if threshold is not None or self.ce else [])
 
     def added(self, columns: Mapping[str, Any], rows: int, where: Callable[[int], str]) -> dict[str, Any]:
         """yhat (and class) over the rows; a row where the model is undefined is named by where(row)."""
@@ -195,16 +221,25 @@ class _Predictor:
         from .engines.graph import model_values
         from .errors import UndefinedError, placed
 
+        from .training.passes import gather_vectors
+
         if not rows:
-            yhat = np.empty(0)
+            yhat = np.empty((0, len(self.outputs))) if self.outputs != ["yhat"] else np.empty(0)
         else:
             try:
-                yhat = model_values(self.graph, self.params, columns, rows)
+                inputs = gather_vectors(self.problem, {name: columns[name] for name in self.inputs})
+                yhat = model_values(self.graph, self.params, inputs, rows)
             except UndefinedError as err:
                 raise placed(err, where) from None
-        found = {"yhat": yhat}
+        if self.outputs == ["yhat"]:
+            found = {"yhat": yhat}
+        else:
+            flat = np.reshape(yhat, (len(yhat), -1))
+            found = {name: np.ascontiguousarray(flat[:, k]) for k, name in enumerate(self.outputs)}
         if self.threshold is not None:
             found[CLASS_COLUMN] = (yhat >= self.threshold).astype(np.int64)
+        elif self.ce:
+            found[CLASS_COLUMN] = (np.argmax(yhat, axis=-1) if rows else np.empty(0)).astype(np.int64)
         return found
 
 
@@ -349,7 +384,7 @@ def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
             arrays[name] = pa.array(np.ascontiguousarray(values))
         elif values is None and name == CLASS_COLUMN:
             arrays[name] = pa.array(np.empty(0, dtype=np.int64))
-        elif values is None and name == "yhat":
+        elif values is None and (name == "yhat" or name.startswith("yhat_")):
             arrays[name] = pa.array(np.empty(0))
         else:
             arrays[name] = pa.array(list(values or []), type=pa.string())

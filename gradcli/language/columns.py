@@ -85,3 +85,12 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
                 raise DataError(f"{source}: no column {name!r} for the model's input (columns: {columns})")
     gathered = {c for cs in vectors.values() for c in cs}
     return [name for name in header if (name in names or name in gathered) and name != target]
+
+
+def read_columns(problem: Any) -> list[str]:
+    """The data columns a problem reads: its inputs (a vector input's gathered columns in its place)
+    and the target."""
+    names: list[str] = []
+    for name in problem.inputs:
+        names += problem.gathered.get(name, (name,))
+    return list(dict.fromkeys([*names, problem.target]))

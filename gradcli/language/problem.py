@@ -13,7 +13,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
 from ..errors import GradcliError, ParseError, RoleError, show_text
 from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Sym, parse, postorder, substitute, symbols, to_text
@@ -235,3 +235,40 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
         raise RoleError(f"the entry name {clash[0]!r} is also a name of the model")
     return replace(problem, loss=loss, params=flat, shapes=inferred, gathered=gathered, tensors=tensors,
                    entries=entries)
+
+
+def shapes_of(problem: Problem) -> dict[str, list[int]]:
+    """Every name's per-row shape where some is more than a scalar ({} for a scalar model): the
+    parameters as written, the inputs and the target."""
+    if not problem.tensor or problem.shapes is None:
+        return {}
+    names = [*problem.param_names, *problem.inputs, problem.target]
+    return {name: list(problem.shapes.names.get(name, ())) for name in names}
+
+
+def classes_of(problem: Problem) -> int | None:
+    """ce: the number of classes (the length of the model's vector of scores); else None."""
+    if problem.loss_name != "ce" or problem.shapes is None:
+        return None
+    shape = problem.shapes.of(problem.model)
+    return shape[0] if shape else None
+
+
+def as_written(problem: Problem, values: Mapping[str, Any]) -> dict[str, Any]:
+    """Values by entry gathered into each parameter as written: nested lists in its shape (a number for
+    a scalar). A scalar model's values are as they are."""
+    if not problem.tensors:
+        return dict(values)
+    import numpy as np
+
+    found: dict[str, Any] = {}
+    for name, entries in problem.entries.items():
+        shape = problem.tensors.get(name)
+        if not shape:
+            found[name] = values[entries[0]]
+            continue
+        cells = [values[e] for e in entries]
+        found[name] = (np.array(cells, dtype=float).reshape(shape).tolist() if all(c is not None for c in cells)
+                       else np.array(cells, dtype=object).reshape(shape).tolist())
+    return found
+

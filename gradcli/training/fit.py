@@ -15,13 +15,13 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
 from ..errors import DataError, GradcliError, RoleError, show_text, unused
-from ..language.columns import model_columns
+from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
-from ..language.problem import Problem, build_problem, check_name
+from ..language.problem import Problem, as_written, build_problem, check_name, classes_of, shapes_of
 from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
-from .passes import Rows, read_columns
+from .passes import Rows
 
 SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares' gets a warning
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
@@ -203,8 +203,8 @@ class TrainReport:
             "lr": options.learning_rate,
             "batch_size": options.batch(self.rows),  # lbfgs: always every row
             "seed": options.seed,
-            "params": _as_written(self.problem, _finite(result.params)),
-            "initial": _as_written(self.problem, _finite(result.initial)),
+            "params": as_written(self.problem, _finite(result.params)),
+            "initial": as_written(self.problem, _finite(result.initial)),
             "shapes": shapes_of(self.problem),
             "gathered": {name: list(columns) for name, columns in self.problem.gathered.items()},
             "classes": classes_of(self.problem),
@@ -232,42 +232,6 @@ class TrainReport:
 
 def _number(value: float | None) -> float | None:
     return value if value is not None and math.isfinite(value) else None
-
-
-def shapes_of(problem: Problem) -> dict[str, list[int]]:
-    """Every name's per-row shape where some is more than a scalar ({} for a scalar model): the
-    parameters as written, the inputs and the target."""
-    if not problem.tensor or problem.shapes is None:
-        return {}
-    names = [*problem.param_names, *problem.inputs, problem.target]
-    return {name: list(problem.shapes.names.get(name, ())) for name in names}
-
-
-def classes_of(problem: Problem) -> int | None:
-    """ce: the number of classes (the length of the model's vector of scores); else None."""
-    if problem.loss_name != "ce" or problem.shapes is None:
-        return None
-    shape = problem.shapes.of(problem.model)
-    return shape[0] if shape else None
-
-
-def _as_written(problem: Problem, values: Mapping[str, Any]) -> dict[str, Any]:
-    """Values by entry gathered into each parameter as written: nested lists in its shape (a number for
-    a scalar). A scalar model's values are as they are."""
-    if not problem.tensors:
-        return dict(values)
-    import numpy as np
-
-    found: dict[str, Any] = {}
-    for name, entries in problem.entries.items():
-        shape = problem.tensors.get(name)
-        if not shape:
-            found[name] = values[entries[0]]
-            continue
-        cells = [values[e] for e in entries]
-        found[name] = (np.array(cells, dtype=float).reshape(shape).tolist() if all(c is not None for c in cells)
-                       else np.array(cells, dtype=object).reshape(shape).tolist())
-    return found
 
 
 def _finite(values: Mapping[str, float]) -> dict[str, float | None]:

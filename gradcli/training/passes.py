@@ -19,6 +19,7 @@ import numpy as np
 
 from ..engines.sweep import Plan, Result
 from ..engines.sweep import run as sweep
+from ..language.columns import read_columns
 
 Columns = Mapping[str, Any]
 Tick = Callable[[int, int, int], None]  # (parts done, parts in all, rows done) during a pass
@@ -61,21 +62,13 @@ def part_sweep(columns: Columns, rows: int, plan: Plan, params: Mapping[str, flo
     return sweep(plan, params, columns, rows, abs_terms=abs_terms)
 
 
-def read_columns(problem: Any) -> list[str]:
-    """The data columns a problem reads: its inputs (a vector input's gathered columns in its place)
-    and the target."""
-    names: list[str] = []
-    for name in problem.inputs:
-        names += problem.gathered.get(name, (name,))
-    return list(dict.fromkeys([*names, problem.target]))
-
-
 def gather_vectors(problem: Any, columns: Columns) -> dict[str, Any]:
     """The columns the sweep reads: each vector input gathered from its columns as one rows x d array
     (a row's vector contiguous, as the matrix products read it)."""
     if not problem.gathered:
         return dict(columns)
-    found = {name: columns[name] for name in (*problem.inputs, problem.target) if name not in problem.gathered}
+    found = {name: columns[name] for name in (*problem.inputs, problem.target)
+             if name not in problem.gathered and name in columns}  # predict has no target
     for name, sources in problem.gathered.items():
         found[name] = np.column_stack([columns[source] for source in sources])
     return found
