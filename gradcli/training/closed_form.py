@@ -17,6 +17,12 @@ from ..language.expr import Call, Expr
 from ..language.problem import Problem
 
 
+# A linear model with vectors and matrices (W @ x + b over many columns) can have thousands of entries:
+# its design matrix is rows x entries, one model evaluation per entry. Past this many the closed form
+# is not computed (the gradient check still is).
+MAX_CLOSED_FORM = 2000
+
+
 def is_linear_in_params(problem: Problem, model: Expr | None = None) -> bool:
     """True when no derivative d model / d p depends on any parameter (checked exactly, with SymPy).
 

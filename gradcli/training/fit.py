@@ -18,7 +18,7 @@ from ..errors import DataError, GradcliError, RoleError, show_text, unused
 from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, as_written, build_problem, check_name, classes_of, shapes_of
-from .closed_form import ClosedForm, is_linear_in_params, least_squares, starts_at_zero
+from .closed_form import MAX_CLOSED_FORM, ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import Trainer, TrainResult, starting_point
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
 from .passes import Rows
@@ -279,7 +279,8 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     if result.diverged:
         return report_of(None, None, warnings)
     closed = None
-    if linear and problem.loss_name == "mse" and problem.params and not trainer.graph.nodes[trainer.graph.model].shape:
+    if (linear and problem.loss_name == "mse" and problem.params and not trainer.graph.nodes[trainer.graph.model].shape
+            and (not problem.tensor or len(problem.params) <= MAX_CLOSED_FORM)):
         if engine == "memory":
             closed = least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
         else:
