@@ -399,13 +399,11 @@ def train(
     Linear model + mse: also solved by least squares, with the distance shown. At the end the
     final gradient is computed by both engines. Data larger than --memory is streamed; with --dask
     it is held on a Dask cluster's workers, each evaluation one pass there. Networks: --shape makes
-    names vectors and matrices (as for grad); weights start from a seeded Glorot (He under relu)
-    draw, biases at 0.
+    names vectors and matrices (as for grad: --model "sigmoid(W2 @ tanh(W1 @ x + b1) + b2)"
+    --shape W1=16x2); weights start from a seeded Glorot (He under relu) draw, biases at 0.
     Exit 0 ok, 1 diverged or the check failed, 2 bad input.
 
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
-
-    Example: gradcli train samples/moons.csv --model "sigmoid(W2 @ tanh(W1 @ x + b1) + b2)" --shape W1=16x2 --loss bce --validation 0.2
     """
     with user_errors():
         from .views.progress import epoch_progress
