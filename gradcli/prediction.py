@@ -198,21 +198,24 @@ class _Predictor:
 
     def __init__(self, problem: Any, params: Mapping[str, float], threshold: float | None) -> None:
         from .engines.graph import build_graph
-        from .language.columns import read_columns
+        from .language.columns import input_columns
 
         self.graph, self.params, self.threshold, self.problem = build_graph(problem), params, threshold, problem
-        self.inputs = [name for name in read_columns(problem) if name != problem.target]  # the columns read
+        self.inputs = input_columns(problem)  # the columns read
         shape = self.graph.nodes[self.graph.model].shape
         self.ce = problem.loss_name == "ce"
-        if not shape:
-            self.outputs: list[str] = ["yhat"]
-        else:
-            count = 1
-            for size in shape:
-                count *= size
-            first = 0 if self.ce else 1
-            self.outputs = [f"yhat_{k + first}" for k in range(count)]
-        self.names = self.outputs + ([CLASS_COLUMN] if threshold is not None or self.ce else [])
+        count = 1
+        for size in shape:
+            count *= size
+        first = 0 if self.ce else 1
+        self.outputs: list[str] = ["yhat"] if not shape else [f"yhat_{k + first}" for k in range(count)]
+        if self.ce:
+            self.classes = [CLASS_COLUMN]
+        elif threshold is None:
+            self.classes = []
+        else:  # bce on a vector of outputs: a class per output
+            self.classes = [CLASS_COLUMN] if not shape else [f"{CLASS_COLUMN}_{k + 1}" for k in range(count)]
+        self.names = self.outputs + self.classes
 
     def added(self, columns: Mapping[str, Any], rows: int, where: Callable[[int], str]) -> dict[str, Any]:
         """yhat (and class) over the rows; a row where the model is undefined is named by where(row)."""
@@ -236,10 +239,11 @@ class _Predictor:
         else:
             flat = np.reshape(yhat, (len(yhat), -1))
             found = {name: np.ascontiguousarray(flat[:, k]) for k, name in enumerate(self.outputs)}
-        if self.threshold is not None:
-            found[CLASS_COLUMN] = (yhat >= self.threshold).astype(np.int64)
-        elif self.ce:
+        if self.ce:
             found[CLASS_COLUMN] = (np.argmax(yhat, axis=-1) if rows else np.empty(0)).astype(np.int64)
+        elif self.threshold is not None:
+            classes = np.reshape(yhat >= self.threshold, (len(yhat), -1)).astype(np.int64)
+            found.update({name: np.ascontiguousarray(classes[:, k]) for k, name in enumerate(self.classes)})
         return found
 
 
@@ -382,7 +386,7 @@ def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
         values = columns.get(name)
         if isinstance(values, np.ndarray):
             arrays[name] = pa.array(np.ascontiguousarray(values))
-        elif values is None and name == CLASS_COLUMN:
+        elif values is None and (name == CLASS_COLUMN or name.startswith(CLASS_COLUMN + "_")):
             arrays[name] = pa.array(np.empty(0, dtype=np.int64))
         elif values is None and (name == "yhat" or name.startswith("yhat_")):
             arrays[name] = pa.array(np.empty(0))

@@ -49,11 +49,11 @@ def saved_document(report: Any) -> dict[str, Any]:
                 "target": problem.target, "inputs": list(problem.inputs), "params": result.params,
                 "final_loss": result.loss, "epochs": result.epochs, "converged": result.converged}
     if problem.tensor or problem.gathered:
-        from ..language.columns import read_columns
+        from ..language.columns import input_columns
         from ..language.problem import as_written, classes_of, shapes_of
 
         document.update({
-            "columns": [name for name in read_columns(problem) if name != problem.target],
+            "columns": input_columns(problem),
             "gathered": {name: list(columns) for name, columns in problem.gathered.items()},
             "classes": classes_of(problem), "shapes": shapes_of(problem),
             "params": as_written(problem, result.params)})  # nested lists in each parameter's shape

@@ -88,9 +88,16 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
 
 
 def read_columns(problem: Any) -> list[str]:
-    """The data columns a problem reads: its inputs (a vector input's gathered columns in its place)
-    and the target."""
+    """The data columns a problem reads: its inputs and the target, a vector's gathered columns in its
+    place."""
+    target = problem.gathered.get(problem.target, (problem.target,))  # a vector target may be gathered too
+    return list(dict.fromkeys([*input_columns(problem), *target]))
+
+
+def input_columns(problem: Any) -> list[str]:
+    """The data columns the model's inputs read (what predict needs): a vector input's gathered columns
+    in its place."""
     names: list[str] = []
     for name in problem.inputs:
         names += problem.gathered.get(name, (name,))
-    return list(dict.fromkeys([*names, problem.target]))
+    return list(dict.fromkeys(names))

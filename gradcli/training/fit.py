@@ -504,7 +504,7 @@ def train(
         chosen = chosen or default_model(table.header, target, source)
         wanted = model_columns(chosen.text, loss, target, table.header, source, from_file=from_file,
                                inputs_must_exist=True, inputs=spec)
-        read = _read_numbers(table, [*wanted, target], chosen, target)
+        read = _read_numbers(table, [*wanted, target] if target in table.header else wanted, chosen, target)
         problem, columns, start = layered_problem(
             chosen.text, loss, target, read.columns, read.rows, wanted, start, **layers, delta=delta,
             from_file=from_file, where=lambda row: f"{table.place(row)} of {source}")

@@ -1,6 +1,7 @@
 """How good a trained model's predictions are, beyond its loss: accuracy for classifiers, R² for regression.
 
-- bce: the share of rows where the predicted class (yhat >= 0.5) is the target's (y >= 0.5);
+- bce: the share of predictions where the predicted class (yhat >= 0.5) is the target's (y >= 0.5):
+  one per row, or one per entry for a vector of outputs against a gathered vector target;
 - ce: the share of rows where the highest score is the target's class index;
 - mse, mae and huber on a model with one output: R² = 1 - SSE / SST, the share of the target's
   variance about its own mean that the model explains (1 is a perfect fit, 0 what predicting the
@@ -34,17 +35,19 @@ def metric_kind(problem: Problem, graph: Graph) -> str | None:
 
 
 def part_metric(columns: Mapping[str, Any], rows: int, graph: Graph, params: Mapping[str, float], kind: str,
-                target: str) -> tuple[float, ...]:
-    """One part's sums: (correct rows,) for accuracy; (rows, mean of y, sum of squares about it, SSE) for
-    R². Module-level, so that a Dask worker can run it."""
+                target: str, ce: bool = False) -> tuple[float, ...]:
+    """One part's sums: (right, predictions) for accuracy (bce on a vector of outputs makes one
+    prediction per entry); (rows, mean of y, sum of squares about it, SSE) for R². Module-level, so
+    that a Dask worker can run it."""
     y = np.asarray(columns[target], dtype=np.float64)
     with np.errstate(all="ignore"):
         yhat = model_values(graph, params, columns, rows, diagnose=False)
         if kind == "accuracy":
-            if np.ndim(yhat) == 2:  # ce: the class of the highest score (a row of nan scores is wrong)
+            if ce:  # the class of the highest score (a row with a nan score is wrong)
                 picked = np.where(np.isfinite(yhat).all(axis=1), np.argmax(yhat, axis=1), -1)
-                return (float(np.sum(picked == y)),)
-            return (float(np.sum((np.asarray(yhat) >= 0.5) == (y >= 0.5))),)
+                return (float(np.sum(picked == y)), float(rows))
+            right = (np.asarray(yhat) >= 0.5) == (np.broadcast_to(y, np.shape(yhat)) >= 0.5)
+            return (float(np.sum(right)), float(right.size))
         mean = float(np.mean(y))
         return (float(rows), mean, float(np.sum((y - mean) ** 2)), float(np.sum((np.asarray(yhat) - y) ** 2)))
 
@@ -55,7 +58,8 @@ def combine(kind: str, parts: list[tuple[tuple[float, ...], int]]) -> dict[str, 
     if not rows:
         return {}
     if kind == "accuracy":
-        return {"accuracy": sum(sums[0] for sums, _ in parts) / rows}
+        total = sum(sums[1] for sums, _ in parts)
+        return {"accuracy": sum(sums[0] for sums, _ in parts) / total if total else None}
     count, mean, squares, sse = 0.0, 0.0, 0.0, 0.0
     for (n, part_mean, part_squares, part_sse), _ in parts:  # Chan et al.: pairwise update of mean and M2
         if not n:
@@ -75,4 +79,4 @@ def metrics(problem: Problem, graph: Graph, data: Any, params: Mapping[str, floa
     kind = metric_kind(problem, graph)
     if kind is None:
         return {}
-    return combine(kind, data.map(part_metric, graph, dict(params), kind, problem.target))
+    return combine(kind, data.map(part_metric, graph, dict(params), kind, problem.target, problem.loss_name == "ce"))

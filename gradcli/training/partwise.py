@@ -120,10 +120,13 @@ def part_symbolic_entries(columns: Mapping[str, Any], rows: int, problem: Proble
     entry by entry (`scalar`), on the part's columns with each vector input split into its entries."""
     from ..language.expansion import entry_columns
 
-    split = {name: column for name, column in columns.items() if name not in entry_columns(problem)}
-    for name, names in entry_columns(problem).items():
+    spread = entry_columns(problem)
+    split = {name: column for name, column in columns.items() if name not in spread}
+    for name, names in spread.items():
         for j, entry in enumerate(names):
             split[entry] = np.asarray(columns[name])[:, j]
+    if problem.target not in split:  # a vector target: as comparison.entrywise, its name stands for an entry
+        split[problem.target] = split[spread[problem.target][0]]
     return part_symbolic(split, rows, scalar, derivatives, params)
 
 

@@ -70,6 +70,8 @@ def gather_vectors(problem: Any, columns: Columns) -> dict[str, Any]:
     found = {name: columns[name] for name in (*problem.inputs, problem.target)
              if name not in problem.gathered and name in columns}  # predict has no target
     for name, sources in problem.gathered.items():
+        if name == problem.target and sources[0] not in columns:  # predict reads no target
+            continue
         found[name] = np.column_stack([columns[source] for source in sources])
     return found
 

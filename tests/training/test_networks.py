@@ -202,6 +202,20 @@ class TestSavedNetworks:
         report = gradcli.gradients(MOONS_MODEL, "bce", {"x1": [0.5], "x2": [-0.2], "y": [1.0]}, saved / "moons.json")
         assert report.tensors["W1"].shape == [16, 2] and report.agree is True
 
+    def test_independent_outputs_predict_a_column_each_and_a_class_each(self, tmp_path):
+        rng = np.random.default_rng(5)
+        x = rng.normal(size=(200, 2))
+        data = {"x1": x[:, 0], "x2": x[:, 1], "y1": (x[:, 0] > 0) * 1.0, "y2": (x[:, 1] > 0) * 1.0}
+        report = gradcli.train(data, "sigmoid(W @ x + b)", inputs={"y": "y1,y2"}, shapes=["W=2x2"], loss="bce",
+                               epochs=30, save=tmp_path / "two.json")
+        assert report.problem.gathered == {"y": ("y1", "y2"), "x": ("x1", "x2")}
+        assert report.metrics["train"]["accuracy"] >= 0.95  # over both outputs of every row
+        document = json.loads((tmp_path / "two.json").read_text())
+        assert document["columns"] == ["x1", "x2"]  # predict reads the inputs only
+        result = gradcli.predict(tmp_path / "two.json", {"x1": [2.0, -2.0], "x2": [-2.0, 2.0]}, threshold=0.5)
+        assert result.header == ["x1", "x2", "yhat_1", "yhat_2", "class_1", "class_2"]
+        assert result.columns["class_1"].tolist() == [1, 0] and result.columns["class_2"].tolist() == [0, 1]
+
     def test_predict_refuses_data_that_has_the_class_column(self, spiral, saved):
         with pytest.raises(GradcliError, match="already has a column 'class'"):
             gradcli.predict(saved / "spiral.json", SPIRAL)
