@@ -211,6 +211,7 @@ class TrainReport:
             "loss": result.loss if math.isfinite(result.loss) else None,
             "epochs": result.epochs,
             "precondition": options.precondition,
+            "preconditioned": result.preconditioned,
             "converged": result.converged,
             "optimality": result.optimality,
             "diverged": result.diverged,
