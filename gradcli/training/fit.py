@@ -516,6 +516,7 @@ def train(
 
             check_targets(problem, columns[target], source, table.place)  # the held-out rows too
             columns, rows, place, held = _split(columns, read.rows, fraction, options.seed, table.place, source)
+            read = None  # only the two sets' copies of the rows are kept
         try:
             report = fit(chosen, problem, columns, rows, options, start, delta, progress, source, from_file,
                          where=place, validation=held)
