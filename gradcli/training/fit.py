@@ -650,11 +650,9 @@ def _train_streamed(dataset: Any, chosen: ChosenModel | None, loss: str, target:
 
 def streamed_rows(dataset: Any, problem: Problem, budget: int, tick: Any = None, spill: bool = True) -> Any:
     """The dataset's training_parts, read from disk on every pass (passes.StreamedRows; close it, or use
-    it as a context manager). Each part is checked as it is read (passes.part_columns); with `spill`,
+    it as a context manager). Each part is checked as it is read (passes.part_read); with `spill`,
     CSV parts are kept as binary after their first reading (io/spill.py)."""
-    from .passes import StreamedRows, part_columns
-
-    from .passes import gather_vectors, part_read
+    from .passes import StreamedRows, gather_vectors, part_read
 
     parts = training_parts(dataset, budget)
     kept = None
