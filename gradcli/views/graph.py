@@ -105,17 +105,17 @@ def graph_tree(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) 
 
     if 4 * _depth(view, into) + 60 > console.width:  # Rich would wrap, then drop, the deepest nodes
         _graph_lines(view, into, console, label)
-        return
-    root = view.nodes[view.output]
-    tree = Tree(label(root, None, False), guide_style="dim" if styled else "")
-    shown = {root.id}
-    grow(tree, root.id, shown)
-    console.print(tree)
-    for node in view.nodes:  # yhat off the loss path (bce from the logit)
-        if node.id not in shown and node.op is not None:
-            off = Tree(label(node, None, False))
-            grow(off, node.id, {node.id} | shown)
-            console.print(off)
+    else:
+        root = view.nodes[view.output]
+        tree = Tree(label(root, None, False), guide_style="dim" if styled else "")
+        shown = {root.id}
+        grow(tree, root.id, shown)
+        console.print(tree)
+        for node in view.nodes:  # yhat off the loss path (bce from the logit)
+            if node.id not in shown and node.op is not None:
+                off = Tree(label(node, None, False))
+                grow(off, node.id, {node.id} | shown)
+                console.print(off)
     for note in view.notes:
         console.print(escape(f"note: {note}"))
     if isinstance(view, TensorGraphView):
