@@ -45,6 +45,7 @@ class Result:
         self.out = proc.stdout.decode("utf-8")
         self.err = proc.stderr.decode("utf-8", "replace")
 
+
     def json(self):
         return json.loads(self.out)
 
@@ -53,6 +54,103 @@ class Result:
 
     def __repr__(self) -> str:
         return f"<exit {self.code}\nstdout: {self.out!r}\nstderr: {self.err!r}>"
+
+
+def run_program(args: list[str], cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None,
+                umask: int | None = None, timeout: float = 60) -> Result:
+    """The program run as a user runs it: its own process, argv, cwd, environment and standard streams,
+    its exit code.
+
+    Most runs are a fork of this test process with gradcli already imported (a zygote: the child
+    enters `gradcli.__main__.main` exactly as the console script does), so that the suite does not pay
+    an interpreter's start-up and the imports of NumPy, SymPy and Typer ~400 times. A run whose
+    environment sets PYTHON* variables (they act when an interpreter starts), or where fork is not
+    there, starts the installed program instead, as the tests of start-up itself do.
+    """
+    environment = clean_env(**(env or {}))
+    starting = [k for k, v in (env or {}).items() if k.startswith("PYTHON") and os.environ.get(k) != v]
+    if hasattr(os, "fork") and not starting and len(stdin) < 1 << 16:
+        return _forked(args, cwd, stdin, environment, umask, timeout)
+    proc = subprocess.run([gradcli_program(), *args], cwd=cwd, input=stdin, capture_output=True, timeout=timeout,
+                          env=environment, preexec_fn=None if umask is None else lambda: os.umask(umask))
+    return Result(proc)
+
+
+def _preload() -> None:
+    """What every run would import, imported once in the parent: what the fork saves."""
+    if "gradcli.training.fit" in sys.modules:
+        return
+    import sympy  # noqa: F401
+
+    import gradcli.cli  # noqa: F401
+    import gradcli.comparison  # noqa: F401
+    import gradcli.engines.symbolic  # noqa: F401
+    import gradcli.training.fit  # noqa: F401
+
+
+def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str], umask: int | None,
+            timeout: float) -> Result:
+    import atexit
+    import tempfile
+    import time
+
+    _preload()
+
+    with tempfile.TemporaryFile() as given, tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        given.write(stdin)
+        given.seek(0)
+        pid = os.fork()
+        if pid == 0:  # the child: become the program, then leave without running the parent's clean-ups
+            code = 70
+            try:
+                os.dup2(given.fileno(), 0)
+                os.dup2(out.fileno(), 1)
+                os.dup2(err.fileno(), 2)
+                os.chdir(cwd)
+                if umask is not None:
+                    os.umask(umask)
+                os.environ.clear()
+                os.environ.update(environment)
+                encoding = sys.__stdout__.encoding if sys.__stdout__ else "utf-8"
+                sys.stdin = io.TextIOWrapper(io.FileIO(0, "r", closefd=False), encoding=encoding)
+                sys.stdout = io.TextIOWrapper(io.FileIO(1, "w", closefd=False), encoding=encoding)
+                sys.stderr = io.TextIOWrapper(io.FileIO(2, "w", closefd=False), encoding=encoding,
+                                              errors="backslashreplace", line_buffering=True)
+                sys.argv = [gradcli_program(), *args]
+                atexit._clear()
+                from gradcli.__main__ import main
+
+                try:
+                    main()
+                    code = 0
+                except SystemExit as exit:
+                    code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
+                atexit._run_exitfuncs()
+                for stream in (sys.stdout, sys.stderr):
+                    try:
+                        stream.flush()
+                    except (OSError, ValueError):
+                        pass
+            except BaseException:  # noqa: BLE001 - a failure of the runner itself: say it on stderr
+                import traceback
+
+                os.write(2, traceback.format_exc().encode())
+            finally:
+                os._exit(code)
+        deadline = time.monotonic() + timeout
+        while True:
+            done, status = os.waitpid(pid, os.WNOHANG)
+            if done:
+                break
+            if time.monotonic() > deadline:
+                os.kill(pid, 9)
+                os.waitpid(pid, 0)
+                raise subprocess.TimeoutExpired(args, timeout)
+            time.sleep(0.002)
+        out.seek(0)
+        err.seek(0)
+        code = os.waitstatus_to_exitcode(status)
+        return Result(subprocess.CompletedProcess(args, code, out.read(), err.read()))
 
 
 def one_line_error(result: Result, *needles: str) -> str:

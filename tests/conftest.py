@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-from cli_runner import Result, clean_env, gradcli_program
+from cli_runner import Result, run_program
 
 
 @pytest.fixture
@@ -13,10 +11,6 @@ def gradcli(tmp_path):
     """Run the program with cwd=tmp_path: gradcli("grad", ..., stdin=b"...", env={...})."""
 
     def run(*args: str, stdin: bytes = b"", env: dict[str, str] | None = None) -> Result:
-        proc = subprocess.run(
-            [gradcli_program(), *args], cwd=tmp_path, input=stdin, capture_output=True, timeout=60,
-            env=clean_env(**(env or {})),
-        )
-        return Result(proc)
+        return run_program(list(args), tmp_path, stdin, env)
 
     return run

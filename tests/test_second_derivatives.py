@@ -58,7 +58,8 @@ class TestDiff:
         report = gradcli.diff("a*x**3", "x", 2, "a=2,x=3")  # 6*a*x = 36
         assert report.derivatives[0].graph_value == 36.0
 
-    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    # filter_too_much: the parameter drawn is not always in the expression drawn (assume below)
+    @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
     @given(EXPRESSIONS, st.sampled_from(PARAMS), st.integers(1, 3),
            st.fixed_dictionaries({n: st.floats(-1.0, 1.0, allow_nan=False) for n in ["w1", "w2", "w3", "x1", "x2"]}))
     def test_generated_expressions_agree_at_every_order(self, text, name, order, point):

@@ -77,7 +77,8 @@ def _diagnosis(report: CheckReport) -> list[str]:
     return lines
 
 
-def check_text(report: CheckReport, stream: IO[str] = sys.stdout) -> None:
+def check_text(report: CheckReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich.markup import escape
 
     console = console_for(stream)
@@ -89,6 +90,7 @@ def check_text(report: CheckReport, stream: IO[str] = sys.stdout) -> None:
         console.print(f"[red]{mark(False)}[/] the claim is wrong")
 
 
-def check_json(report: CheckReport, stream: IO[str] = sys.stdout) -> None:
+def check_json(report: CheckReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2)
     stream.write("\n")

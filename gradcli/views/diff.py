@@ -11,7 +11,8 @@ from ..differentiation import DiffReport
 from .common import console_for, decorated, mark, number
 
 
-def diff_table(report: DiffReport, stream: IO[str] = sys.stdout) -> None:
+def diff_table(report: DiffReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -62,12 +63,14 @@ def verdict(report: DiffReport) -> str:
     return f"[red]{mark(False)}[/] the engines disagree: see the rows marked {mark(False)}"
 
 
-def diff_json(report: DiffReport, stream: IO[str] = sys.stdout) -> None:
+def diff_json(report: DiffReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2)
     stream.write("\n")
 
 
-def diff_csv(report: DiffReport, stream: IO[str] = sys.stdout) -> None:
+def diff_csv(report: DiffReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["wrt", "symbolic_value", "graph_value", "fd_value", "abs_diff", "agree"])
     for d in report.derivatives:
@@ -79,8 +82,9 @@ def _cell(value: float | None) -> str:
     return "" if value is None else repr(value)
 
 
-def diff_latex(report: DiffReport, stream: IO[str] = sys.stdout) -> None:
+def diff_latex(report: DiffReport, stream: IO[str] | None = None) -> None:
     """One aligned equation per derivative: its formula by SymPy, and its value at the point."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     stream.write("\\begin{align*}\n")
     lines = []
     for d in report.derivatives:

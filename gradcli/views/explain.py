@@ -149,7 +149,8 @@ def _count_lines(ex: Explanation) -> list[str]:
     return lines
 
 
-def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] = sys.stdout) -> None:
+def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich.markup import escape
 
     console = console_for(stream)
@@ -162,7 +163,8 @@ def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] = sys.
     console.print(summary + f" (rtol {ex.rtol:g}, atol {ex.atol:g})")
 
 
-def explanation_json(ex: Explanation | TensorExplanation, stream: IO[str] = sys.stdout) -> None:
+def explanation_json(ex: Explanation | TensorExplanation, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(ex.to_dict(), stream, indent=2)
     stream.write("\n")
 
@@ -620,9 +622,10 @@ def _value_piece(value: float | None) -> Piece:
     return (f"= {_tex_number(value)}", 0)
 
 
-def explanation_latex(ex: Explanation, stream: IO[str] = sys.stdout, *, standalone: bool = False) -> None:
+def explanation_latex(ex: Explanation, stream: IO[str] | None = None, *, standalone: bool = False) -> None:
     """The steps as a LaTeX fragment (needs amsmath) for notes and slides; with standalone, a whole
     document that pdflatex compiles (texlive-latex-base and amsmath are all it needs)."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     tex = _Latex()
     view = ex.view
     model = " ".join(view.model.split())  # a --model-file may span lines; a comment may not

@@ -14,11 +14,12 @@ from ..comparison import FD_ATOL, FD_RTOL, GradientReport
 from .common import console_for, decorated, mark, number
 
 
-def gradient_table(report: GradientReport, stream: IO[str] = sys.stdout, entries: bool = False) -> None:
+def gradient_table(report: GradientReport, stream: IO[str] | None = None, entries: bool = False) -> None:
     """The side-by-side table, under a heading with the model, the loss and the point.
 
     A model with vectors or matrices gets one row per parameter as written, with its shape and the
     largest difference over its entries; entries=True lists every entry as well."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     if report.tensors:
         tensor_table(report, stream, entries)
         return
@@ -164,7 +165,8 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
 
-def gradient_json(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
+def gradient_json(report: GradientReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2)
     stream.write("\n")
 
@@ -172,9 +174,10 @@ def gradient_json(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
 CSV_COLUMNS = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]
 
 
-def gradient_csv(report: GradientReport, stream: IO[str] = sys.stdout) -> None:
+def gradient_csv(report: GradientReport, stream: IO[str] | None = None) -> None:
     """One line per parameter; with inputs or the target in --wrt, a `row` column and one line per row
     for each of them (empty `row` for the parameters, whose gradient is of the mean loss)."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     fd = any(g.fd_value is not None for g in report.gradients.values())
     columns = CSV_COLUMNS + (["fd_value", "fd_agree"] if fd else [])
     by_row = bool(report.row_gradients)

@@ -68,8 +68,9 @@ TENSOR_LEGEND = ("G on an edge is the adjoint ∂loss/∂node of the node that u
                  "back (⊙ multiplies entry by entry, ᵀ transposes)")
 
 
-def graph_tree(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_tree(view: GraphView | TensorGraphView, stream: IO[str] | None = None) -> None:
     """The graph as a tree from the loss down; a node met again is named, not redrawn."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich.markup import escape
     from rich.tree import Tree
 
@@ -160,8 +161,9 @@ def _dot_string(text: str) -> str:
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
 
 
-def graph_dot(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_dot(view: GraphView | TensorGraphView, stream: IO[str] | None = None) -> None:
     """Valid Graphviz (dot -Tsvg accepts it): edges point from an input to the node that uses it."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     marked_nodes = set(view.highlight_nodes)
     marked_edges = set(view.highlight_edges)
     title = f"{view.model}   loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}"
@@ -198,8 +200,9 @@ def _mermaid_text(text: str) -> str:
             .replace("|", "#124;"))
 
 
-def graph_mermaid(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_mermaid(view: GraphView | TensorGraphView, stream: IO[str] | None = None) -> None:
     """A Mermaid flowchart: one node statement per graph node, one link per edge."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     lines = ["flowchart BT"]
     if isinstance(view, TensorGraphView):
         lines.append(f"  %% {TENSOR_LEGEND}")
@@ -233,6 +236,7 @@ def graph_mermaid(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdou
 # ---------------------------------------------------------------- JSON
 
 
-def graph_json(view: GraphView | TensorGraphView, stream: IO[str] = sys.stdout) -> None:
+def graph_json(view: GraphView | TensorGraphView, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(view.to_dict(), stream, indent=2)
     stream.write("\n")

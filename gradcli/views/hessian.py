@@ -12,7 +12,8 @@ from ..curvature import HessianReport
 from .common import console_for, decorated, mark, number
 
 
-def hessian_table(report: HessianReport, stream: IO[str] = sys.stdout) -> None:
+def hessian_table(report: HessianReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich import box
     from rich.markup import escape
     from rich.table import Table
@@ -66,13 +67,15 @@ def verdicts(report: HessianReport) -> list[str]:
     return lines
 
 
-def hessian_json(report: HessianReport, stream: IO[str] = sys.stdout) -> None:
+def hessian_json(report: HessianReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2)
     stream.write("\n")
 
 
-def hessian_csv(report: HessianReport, stream: IO[str] = sys.stdout) -> None:
+def hessian_csv(report: HessianReport, stream: IO[str] | None = None) -> None:
     """The matrix with a header row of names and a first column of names (or, with --hvp, H v)."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     writer = csv.writer(stream, lineterminator="\n")
     if report.hessian is not None:
         writer.writerow(["param", *report.names])

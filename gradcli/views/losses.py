@@ -11,8 +11,9 @@ from ..language.losses import LossInfo
 from .common import console_for, decorated
 
 
-def losses_table(losses: list[LossInfo], fmt: str, stream: IO[str] = sys.stdout) -> None:
+def losses_table(losses: list[LossInfo], fmt: str, stream: IO[str] | None = None) -> None:
     """`gradcli losses`: each built-in loss with its formula."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     if fmt == "json":
         json.dump([{"name": i.name, "formula": i.formula, "note": i.note} for i in losses], stream, indent=2)
         stream.write("\n")

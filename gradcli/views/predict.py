@@ -9,9 +9,10 @@ from ..io.csv import write_csv
 from ..prediction import PartPredictions, Predictions
 
 
-def predictions_csv(result: Predictions | PartPredictions, stream: IO[str] = sys.stdout) -> None:
+def predictions_csv(result: Predictions | PartPredictions, stream: IO[str] | None = None) -> None:
     """Every row as CSV. Predictions made part by part are written as each part's are made again
     (the data was checked before, so a bad row cannot stop the output half way)."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     if isinstance(result, Predictions):
         write_csv(result.header, result.columns, stream)
         return

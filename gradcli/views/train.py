@@ -54,10 +54,9 @@ def data_origin(report: Any) -> str:
     return files + engine
 
 
-def train_table(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
-    from rich import box
+def train_table(report: TrainReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich.markup import escape
-    from rich.table import Table
 
     console = console_for(stream)
     result, problem = report.result, report.problem
@@ -244,13 +243,15 @@ def verdicts(report: TrainReport) -> list[str]:
     return lines
 
 
-def train_json(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
+def train_json(report: TrainReport, stream: IO[str] | None = None) -> None:
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2, allow_nan=True)
     stream.write("\n")
 
 
-def train_csv(report: TrainReport, stream: IO[str] = sys.stdout) -> None:
+def train_csv(report: TrainReport, stream: IO[str] | None = None) -> None:
     """One row per parameter: its trained value, the least-squares value and the final gradient."""
+    stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(["param", "value", "least_squares", "gradient"])
     for name, value in report.result.params.items():

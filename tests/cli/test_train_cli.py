@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import Result, clean_env, gradcli_program, one_line_error
+from cli_runner import Result, clean_env, gradcli_program, one_line_error, run_program
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 DATA = str(SAMPLES / "data.csv")
@@ -53,11 +53,7 @@ def gradcli(tmp_path):
     """Run the program with cwd=tmp_path and umask 022: gradcli("train", ..., stdin=b"...")."""
 
     def run(*args: str, stdin: bytes = b"") -> Result:
-        proc = subprocess.run(
-            [gradcli_program(), *args], cwd=tmp_path, input=stdin, capture_output=True, timeout=120,
-            env=clean_env(), preexec_fn=_umask_022,
-        )
-        return Result(proc)
+        return run_program(list(args), tmp_path, stdin, umask=0o022, timeout=120)
 
     return run
 
