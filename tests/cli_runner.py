@@ -65,11 +65,13 @@ def run_program(args: list[str], cwd: Path, stdin: bytes = b"", env: dict[str, s
     enters `gradcli.__main__.main` exactly as the console script does), so that the suite does not pay
     an interpreter's start-up and the imports of NumPy, SymPy and Typer ~400 times. A run whose
     environment sets PYTHON* variables (they act when an interpreter starts), or where fork is not
-    there, starts the installed program instead, as the tests of start-up itself do.
+    there, or that starts a Dask cluster, starts the installed program instead, as the tests of start-up
+    itself do.
     """
     environment = clean_env(**(env or {}))
     starting = [k for k, v in (env or {}).items() if k.startswith("PYTHON") and os.environ.get(k) != v]
-    if hasattr(os, "fork") and not starting and len(stdin) < 1 << 16:
+    # Dask's cluster, started in a fork of a process whose own Dask threads hold their locks, deadlocks
+    if hasattr(os, "fork") and not starting and len(stdin) < 1 << 16 and "--dask" not in args:
         return _forked(args, cwd, stdin, environment, umask, timeout)
     proc = subprocess.run([gradcli_program(), *args], cwd=cwd, input=stdin, capture_output=True, timeout=timeout,
                           env=environment, preexec_fn=None if umask is None else lambda: os.umask(umask))
