@@ -265,12 +265,41 @@ def memory_rows(rows: int, inputs: int, hidden: int, limit: float | None = 2.0, 
     return found
 
 
+def training_step(data: Data, repeat: int) -> Row:
+    """One full-batch gradient-descent step of the network: gradcli's Trainer.objective (the tensor
+    sweep over the flat vector of entries) and the update, against the hand-written step."""
+    from gradcli.comparison import prepare
+    from gradcli.training.loop import Trainer
+
+    setup = prepare(MODEL, "mse", {"x": data.X, "y": data.y}, data.params)
+    trainer = Trainer(setup.problem, setup.columns, setup.rows)
+    theta = np.array([setup.values[name] for name in trainer.names])
+    lr = 0.1
+    _, grad = trainer.objective(theta)
+    _, expected = hand(data)
+    if not np.allclose(grad[:len(data.params["W2"])], expected["W2"], rtol=RTOL):
+        raise SystemExit(f"benchmark {data.label}: the trainer's gradient differs from hand NumPy's")
+
+    def numpy_step() -> None:
+        _, g = hand(data)
+        {name: np.asarray(data.params[name]) - lr * g[name] for name in NAMES}
+
+    def gradcli_step() -> None:
+        _, g = trainer.objective(theta)
+        theta - lr * g
+
+    times = interleaved({"numpy": numpy_step, "gradcli": gradcli_step}, repeat)
+    return Row("10", f"training step (gradient + update), {data.label}", "ms", times["gradcli"], "hand NumPy step",
+               times["numpy"], 1.2)
+
+
 def layers_target(quick: bool) -> list[Row]:
     scale = 10 if quick else 1
     repeat = 5 if quick else 15
     limits = {"numpy": 1.2, "torch": 1.0, "jax": 1.5, "forward": 2.5}
     rows = compare(make_data(100_000 // scale, 32, 64), repeat, limits)
     rows += compare(make_data(1_000_000 // scale, 10, 16), repeat if quick else 7, limits)
+    rows.append(training_step(make_data(100_000 // scale, 32, 64), repeat))
     if quick:  # a tenth of the data is too little for the limit: the interpreter's own noise shows
         return rows + memory_rows(100_000, 10, 16, None, "--quick: no limit at N=1e5")
     return rows + memory_rows(1_000_000, 10, 16)

@@ -72,9 +72,22 @@ class Trainer:
     def objective(self, theta: np.ndarray, columns: Mapping[str, Any] | None = None,
                   rows: int | None = None) -> tuple[float, np.ndarray]:
         """Mean loss and its gradient at theta over the given rows (default: all, one pass)."""
-        params = dict(zip(self.names, theta.tolist()))
+        params = self.point(theta)
         result = sweep(self.plan, params, columns, rows) if columns is not None else self.data.sweep(self.plan, params)
         return result.loss, np.array(result.gradient)
+
+    def point(self, theta: np.ndarray) -> dict[str, Any]:
+        """The engine's parameters at theta: each name's value, a vector or matrix as one array (a view of
+        theta) rather than its thousands of entries one by one."""
+        if not self.problem.tensor:
+            return dict(zip(self.names, theta.tolist()))
+        found: dict[str, Any] = {}
+        low = 0
+        for name, entries in self.problem.entries.items():
+            shape = self.problem.shapes.names[name] if self.problem.shapes else ()
+            found[name] = theta[low:low + len(entries)].reshape(shape) if shape else float(theta[low])
+            low += len(entries)
+        return found
 
     def optimality(self, theta: np.ndarray) -> float:
         """The largest ratio of a gradient component to the mean |per-row term| it adds up.
@@ -96,7 +109,7 @@ class Trainer:
         return self._terms[1]
 
     def mean_loss(self, theta: np.ndarray) -> float:
-        return self.data.sweep(self.loss_plan, dict(zip(self.names, theta.tolist()))).loss
+        return self.data.sweep(self.loss_plan, self.point(theta)).loss
 
     def _diagnose(self, params: Mapping[str, float]) -> None:
         """Raise the UndefinedError naming the operation and the row (counted over all the data) where
