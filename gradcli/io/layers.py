@@ -11,7 +11,7 @@ columns named after it with a number, in order: x gathers x1, x2, ..., x10.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 import re
 from typing import Any, Mapping
 
@@ -38,7 +38,7 @@ def _pairs(value: Any, option: str) -> dict[str, str]:
             raise GradcliError(f"{option}: {show_text(str(name))!r} is not a name")
         if name in found:
             raise GradcliError(f"{option} gives {name!r} twice")
-        found[name] = rest if isinstance(rest, str) else rest
+        found[name] = rest
     return found
 
 
@@ -65,7 +65,6 @@ class Layout:
     gathered: dict[str, tuple[str, ...]]
     data_shapes: dict[str, tuple[int, ...]]
     classes: int | None
-    notes: list[str] = field(default_factory=list)
 
     def gather(self, problem: Any, columns: dict[str, Any], rows: int) -> dict[str, Any]:
         """The columns with each gathered vector input as one rows x d array (C order: a row's vector

@@ -151,14 +151,6 @@ def _short(text: str, limit: int = 30) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _operator(node: Expr) -> str:
-    if isinstance(node, Binary):
-        return {"matmul": "@", "add": "+", "sub": "-", "mul": "*", "div": "/", "pow": "**"}[node.op]
-    if isinstance(node, Call):
-        return f"{node.fn}()"
-    return "-"
-
-
 def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[int, Shape | None],
               names: dict[str, Shape], free: set[str], vectors: frozenset[str] = frozenset()) -> bool:
     """Push demanded shapes down to unknown names; True when a name became known."""
@@ -229,7 +221,3 @@ def entry_names(name: str, shape: Shape) -> list[str]:
     if len(shape) == 1:
         return [f"{name}[{i + 1}]" for i in range(shape[0])]
     return [f"{name}[{i + 1},{j + 1}]" for i in range(shape[0]) for j in range(shape[1])]
-
-
-def describe(shape: Shape) -> str:
-    return shown(shape)

@@ -254,8 +254,3 @@ def cross_entropy_vjp(i: int, g: Array, args: Sequence[Array], batched: Sequence
     p[np.arange(len(p)), _classes(np.atleast_1d(y), np.shape(z)[-1])] -= 1.0
     p = p if np.ndim(z) > 1 else p[0]
     return np.asarray(g)[..., None] * p if np.ndim(g) else g * p
-
-
-def predicted_class(z: Array) -> Array:
-    """The class a row's scores pick (predict's `class` column for ce)."""
-    return np.argmax(z, axis=-1)
