@@ -600,8 +600,6 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
                      ) -> dict[str, TensorGradient]:
     """Each parameter as written, its entries' gradients gathered into its shape: the largest difference
     over its entries, and its directional finite differences where those were the witness."""
-    import numpy as np
-
     grouped: dict[str, TensorGradient] = {}
     shapes = problem.shapes
     for name, entries in problem.entries.items():
@@ -611,9 +609,7 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
         shape = list(shapes.names[name]) if shapes else []
 
         def nested(values: list[float | None]) -> Any:
-            if any(v is None for v in values):
-                return None
-            return np.array(values, dtype=float).reshape(shape).tolist() if shape else values[0]
+            return None if any(v is None for v in values) else _nested(values, shape)  # type: ignore[arg-type]
 
         diffs = [r.abs_diff for r in rows if r.abs_diff is not None]
         verdicts = [r.agree for r in rows if r.agree is not None]

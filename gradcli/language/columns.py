@@ -10,7 +10,7 @@ import re
 from typing import Any, Mapping
 
 from ..errors import DataError, GradcliError, show_text
-from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Binary, Call, Expr, Num, Sym, parse, postorder, symbols
+from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Expr, Num, parse, postorder, product_operands, symbols
 from .losses import LOSSES
 from .problem import INPUT_NAME_RE
 
@@ -23,13 +23,8 @@ def gathered_columns(tree: Expr, header: list[str], target: str, spec: Mapping[s
     and those the model names itself). Without one, a name the model uses with @ or dot that is no
     column gathers the columns named after it with a number: x gathers x1, x2, ..., x10.
     """
-    names, operands = set(), set()
-    for node in postorder(tree):
-        if isinstance(node, Sym):
-            names.add(node.name)
-        pair = (node.left, node.right) if isinstance(node, Binary) and node.op == "matmul" else \
-            node.args if isinstance(node, Call) and node.fn == "dot" else ()
-        operands.update(a.name for a in pair if isinstance(a, Sym))
+    names = set(symbols(tree))
+    operands = {operand.name for _, operand in product_operands(tree)}
     found: dict[str, tuple[str, ...]] = {}
     for name, value in (spec or {}).items():
         if isinstance(value, (list, tuple)):

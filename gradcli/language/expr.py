@@ -104,6 +104,21 @@ def postorder(root: Expr) -> Iterator[Expr]:
                 stack.append((child, False))
 
 
+def product_operands(root: Expr) -> Iterator[tuple[int, Sym]]:
+    """(position, name) for every name that is an operand of @ or dot: the weights and vector inputs
+    whose shapes a product fixes (initial values, shape errors and the columns a vector gathers)."""
+    for node in postorder(root):
+        if isinstance(node, Binary) and node.op == "matmul":
+            pair: tuple[Expr, ...] = (node.left, node.right)
+        elif isinstance(node, Call) and node.fn == "dot":
+            pair = node.args
+        else:
+            continue
+        for position, operand in enumerate(pair):
+            if isinstance(operand, Sym):
+                yield position, operand
+
+
 def symbols(root: Expr) -> list[str]:
     """Names used, in order of first appearance."""
     seen: dict[str, None] = {}

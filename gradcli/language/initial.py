@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from .expr import Binary, Call, Sym, postorder
+from .expr import Call, postorder, product_operands
 from .problem import Problem
 
 
@@ -23,20 +23,18 @@ def weights(problem: Problem) -> dict[str, tuple[int, int]]:
     """Each weight's (fan_in, fan_out): the size it sums over in its product and the size it feeds."""
     shapes = problem.shapes
     found: dict[str, tuple[int, int]] = {}
-    for node in postorder(problem.loss):
-        operands = (node.left, node.right) if isinstance(node, Binary) and node.op == "matmul" else \
-            node.args if isinstance(node, Call) and node.fn == "dot" else ()
-        for position, operand in enumerate(operands):
-            if isinstance(operand, Sym) and operand.name in problem.entries:
-                shape = shapes.names[operand.name] if shapes else ()
-                if not shape:
-                    continue
-                if len(shape) == 1:
-                    found.setdefault(operand.name, (shape[0], 1))
-                elif position == 0:  # A (m, k) in A @ B: sums over k, feeds m
-                    found.setdefault(operand.name, (shape[1], shape[0]))
-                else:  # B (k, n)
-                    found.setdefault(operand.name, (shape[0], shape[1]))
+    for position, operand in product_operands(problem.loss):
+        if operand.name not in problem.entries:
+            continue
+        shape = shapes.names[operand.name] if shapes else ()
+        if not shape:
+            continue
+        if len(shape) == 1:
+            found.setdefault(operand.name, (shape[0], 1))
+        elif position == 0:  # A (m, k) in A @ B: sums over k, feeds m
+            found.setdefault(operand.name, (shape[1], shape[0]))
+        else:  # B (k, n)
+            found.setdefault(operand.name, (shape[0], shape[1]))
     return found
 
 

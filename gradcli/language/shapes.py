@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from ..errors import GradcliError, ParseError, show_text
-from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder
+from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, product_operands
 from .tensors import Shape, ShapeMismatch, broadcast, shown
 
 MAX_ENTRIES = 10_000_000  # entries of one declared tensor: a typo (W1=100000x100000) fails at once
@@ -102,13 +102,11 @@ def infer(roots: list[Expr], model: Expr, known: Mapping[str, Shape], output: Sh
 def _undetermined(roots: list[Expr], names: Mapping[str, Shape], free: set[str], text: str) -> None:
     """A name used with @ (or dot) whose shape nothing fixes cannot default to a scalar: say so."""
     for root in roots:
-        for node in postorder(root):
-            if (isinstance(node, Binary) and node.op == "matmul") or (isinstance(node, Call) and node.fn == "dot"):
-                for operand in children(node):
-                    if isinstance(operand, Sym) and operand.name in free and operand.name not in names:
-                        raise ParseError(f"the shape of {operand.name!r} does not follow from the model or the data; "
-                                         f"give it with --shape {operand.name}=ROWSxCOLUMNS (or a length for a vector)",
-                                         text, operand.offset)
+        for _, operand in product_operands(root):
+            if operand.name in free and operand.name not in names:
+                raise ParseError(f"the shape of {operand.name!r} does not follow from the model or the data; "
+                                 f"give it with --shape {operand.name}=ROWSxCOLUMNS (or a length for a vector)",
+                                 text, operand.offset)
 
 
 def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict: bool) -> dict[int, Shape | None]:
