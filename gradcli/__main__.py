@@ -14,7 +14,12 @@ def main() -> None:
         from .cli import main as run
     except KeyboardInterrupt:
         leave("interrupted", INTERRUPTED)
-    run()
+    try:
+        run()
+    finally:  # the process ends now, whichever way: without Python's teardown
+        from .cli import without_final_collection
+
+        without_final_collection()
 
 
 if __name__ == "__main__":

@@ -748,12 +748,10 @@ def main() -> None:
         except (OSError, AttributeError):
             pass
         leave("interrupted", INTERRUPTED)
-    code = _flushed(code)
-    _without_final_collection()
-    sys.exit(code)
+    sys.exit(_flushed(code))
 
 
-def _without_final_collection() -> None:
+def without_final_collection() -> None:
     """Spare the process the teardown Python runs as it ends.
 
     Python then empties every module and collects what was left in reference cycles. After importing
