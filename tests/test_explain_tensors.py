@@ -22,7 +22,7 @@ from typer.testing import CliRunner
 import gradcli
 from gradcli.errors import GradcliError
 from gradcli.views.explain import explanation_json, explanation_text
-from gradcli.views.graph import graph_dot, graph_json, graph_mermaid, graph_tree
+from gradcli.views.graph import graph_dot, graph_mermaid, graph_tree
 
 LAYER = "W2 @ tanh(W1 @ x + b1) + b2"
 POINT = "x1=1,x2=2,y=0.5"  # the README's point

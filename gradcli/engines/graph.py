@@ -29,6 +29,8 @@ from ..language.tensors import aligned, reduce_to
 
 @dataclass(frozen=True)
 class Node:
+    """One node of the computational graph: a leaf, or an operation on earlier nodes."""
+
     id: int
     name: str  # a1, yhat, loss, or the symbol's own name
     op: str | None  # None for a leaf
@@ -56,6 +58,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Graph:
+    """The computational graph of a loss, its nodes in topological order."""
+
     nodes: tuple[Node, ...]  # in topological order: inputs before consumers
     output: int  # the loss node
     model: int  # the yhat node

@@ -200,6 +200,8 @@ class _Prefix(io.RawIOBase):
 
 @dataclass(frozen=True)
 class DataFile:
+    """A data file as found on disk: its kind, header and layout, before any row is read."""
+
     path: str
     kind: str
     header: list[str]

@@ -36,6 +36,8 @@ RESERVED = {"yhat"}
 
 @dataclass(frozen=True)
 class Num:
+    """A number as written; `offset` is its character in the text (in every node: errors point there)."""
+
     value: float
     text: str  # as written ("0.5", "pi"), for display and exact SymPy numbers
     offset: int = field(default=0, compare=False)
@@ -43,12 +45,16 @@ class Num:
 
 @dataclass(frozen=True)
 class Sym:
+    """A name: a parameter, an input, the target or a constant."""
+
     name: str
     offset: int = field(default=0, compare=False)
 
 
 @dataclass(frozen=True)
 class Unary:
+    """A unary minus."""
+
     op: str  # "neg"
     operand: "Expr"
     offset: int = field(default=0, compare=False)
@@ -56,6 +62,8 @@ class Unary:
 
 @dataclass(frozen=True)
 class Binary:
+    """An infix operation: + - * / ^ @."""
+
     op: str  # "add" | "sub" | "mul" | "div" | "pow" | "matmul"
     left: "Expr"
     right: "Expr"
@@ -64,6 +72,8 @@ class Binary:
 
 @dataclass(frozen=True)
 class Call:
+    """A function applied to its arguments (one entry of the operations table)."""
+
     fn: str  # a name in ops.OPS
     args: tuple["Expr", ...]
     offset: int = field(default=0, compare=False)

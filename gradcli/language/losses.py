@@ -60,6 +60,8 @@ def _ce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
 
 @dataclass(frozen=True)
 class LossInfo:
+    """A loss by name: its per-row formula, a note for people, and how to build its tree."""
+
     name: str
     formula: str  # per row, in yhat and y (and delta)
     note: str

@@ -29,6 +29,8 @@ INPUT_NAME_RE = re.compile(r"x(\d+|_[A-Za-z0-9_]+)?\Z")
 
 @dataclass(frozen=True)
 class Problem:
+    """What to differentiate: the model and its loss as trees, and the role of every name."""
+
     model_text: str  # the model as the user wrote it
     model: Expr
     loss_name: str  # "mse", ... or the custom loss text

@@ -23,6 +23,8 @@ INIT_SCALE = 0.5  # sd of the seeded random start of a model that is not linear 
 
 @dataclass(frozen=True)
 class TrainOptions:
+    """How `train` fits: the optimiser and its settings, as the options gave them."""
+
     optimizer: str = DEFAULT_OPTIMIZER
     lr: float | None = None  # None: the optimiser's default
     epochs: int = DEFAULT_EPOCHS
