@@ -11,14 +11,12 @@ INTERRUPTED = 130
 
 def main() -> None:
     try:
-        from .cli import main as run
+        from .cli import main as run, without_final_collection
     except KeyboardInterrupt:
         leave("interrupted", INTERRUPTED)
     try:
         run()
     finally:  # the process ends now, whichever way: without Python's teardown
-        from .cli import without_final_collection
-
         without_final_collection()
 
 

@@ -757,10 +757,11 @@ def without_final_collection() -> None:
     Python then empties every module and collects what was left in reference cycles. After importing
     SymPy that is most of the ~70,000 objects alive (classes, functions, caches), and it took a quarter
     of a second of every run here (`python -c "import typer, rich, numpy, sympy"` took 0.94 s, and
-    0.70 s with gc.freeze() at its end). Frozen (gc.freeze), they are left to the operating system with the process; atexit
-    handlers and weakref finalisers still run. Only objects in reference cycles lose their __del__ by
-    it, and by now every output is written, flushed and closed, temporary files are removed and a
-    cluster gradcli started is shut.
+    0.70 s with gc.freeze() at its end). Frozen, they are left to the operating system with the
+    process; atexit handlers and weakref finalisers still run. Only objects in reference cycles lose
+    their __del__ by it, and by now every output is written, flushed and closed, temporary files are
+    removed and a cluster gradcli started is shut. Called by the entry point (gradcli.__main__), not
+    by main(), which an embedding process may call and live on.
     """
     import gc
 
