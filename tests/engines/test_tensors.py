@@ -91,7 +91,7 @@ def vectors(draw, depth=0):
     if kind == "softmax":
         return f"softmax({a})"
     if kind == "matmul":
-        return f"U @ {a}"  # U is H x H
+        return f"U @ ({a})"  # U is H x H; parenthesised, since @ binds no tighter than *
     b = draw(vectors(depth + 1))
     if kind == "scale":
         return f"{draw(scalars(depth + 1))}*({a})"
