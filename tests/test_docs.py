@@ -269,6 +269,36 @@ def test_no_command_reads_what_a_skippable_one_writes():
                 assert not readers, f"{block.id}: line {command.line} may be skipped, and {readers} read {file}"
 
 
+# How the project was made, not what the tool does: words a user's page or help has no use for.
+MAKING = re.compile(r"\b(?:the note|note's|issues? \d+|issue's|sessions?|lent|this round)\b", re.I)
+
+
+def help_texts() -> list[tuple[str, str]]:
+    """(where, text) for every command's help and every option's help."""
+    import typer
+    from typer.main import get_command
+
+    from gradcli.cli import app
+
+    root = get_command(app)
+    texts = []
+    for name, command in {"gradcli": root, **getattr(root, "commands", {})}.items():
+        texts.append((name, command.help or ""))
+        params = command.get_params(typer.Context(command, info_name=name))
+        texts += [(f"{name} {param.name}", getattr(param, "help", None) or "") for param in params]
+    return texts
+
+
+def test_the_pages_and_help_speak_of_the_tool_not_of_how_it_was_made():
+    """README, docs/, pyproject.toml and --help say what gradcli does, in words a user can follow: no
+    'the note' that is never introduced (the worked example is named as such), no issue numbers,
+    sessions or rounds of work."""
+    found = [(page.name, match.group()) for page in [*PAGES, ROOT / "pyproject.toml"]
+             for match in MAKING.finditer(page.read_text())]
+    found += [(where, match.group()) for where, text in help_texts() for match in MAKING.finditer(text)]
+    assert not found
+
+
 # ---------------------------------------------------------------------------------------------- controls
 
 
