@@ -510,7 +510,7 @@ def explain(
     shape: ShapeOption = None,
     dim: DimOption = None,
     input: InputOption = None,
-    entry: Annotated[Optional[str], typer.Option("--entry", metavar="ENTRY", help="With vectors or matrices: the entry followed as the note's path sum over the scalar graph, e.g. W1[2,1] (default: the first entry of the first --wrt parameter).", show_default=False)] = None,
+    entry: Annotated[Optional[str], typer.Option("--entry", metavar="ENTRY", help="With vectors or matrices: the entry followed as the sum over paths of the scalar graph, e.g. W1[2,1] (default: the first entry of the first --wrt parameter).", show_default=False)] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
     standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:

@@ -263,7 +263,7 @@ class TestExplainOutput:
         text = rendered(explanation_text, point)
         for part in ("1. The layers, forward", "2. The backward pass, layer by layer as matrix products",
                      "∂loss/∂W1  = δa1 @ xᵀ           3x2", "3. The same sweep over the batch",
-                     "∂loss/∂W1  = Δa1ᵀ @ X", "4. One entry, W1[1,1], by the note's path sum",
+                     "∂loss/∂W1  = Δa1ᵀ @ X", "4. One entry, W1[1,1], by the sum over paths",
                      "loss → a16 → yhat → a5 → a4 → a3 → a1 → W1[1,1]", "= the matrix form's ∂loss/∂W1[1,1]",
                      "Calculate once, use many times", "every check passes"):
             assert part in text, part

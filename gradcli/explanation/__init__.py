@@ -346,7 +346,7 @@ class AdjointTerm:
 
 @dataclass
 class ParamSteps:
-    """Steps (1) and (3) to (5) of the note for one parameter."""
+    """Steps (1) and (3) to (5) of explain's output for one parameter."""
 
     param: str
     symbolic: str | None  # (1) SymPy's derivative, readable form
@@ -457,7 +457,7 @@ def explain(
     inputs: Any = None,
     entry: str | None = None,
 ) -> Any:
-    """The note's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
+    """The worked example's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
     Takes the model, data and parameters in every form gradcli.gradients takes them; with
     several rows of data, `row` (1-based) chooses the point. `sympy_forms` keeps each
@@ -469,7 +469,7 @@ def explain(
     A model with vectors or matrices (`shapes`, `dims`, `inputs` as for gradcli.gradients) gives a
     TensorExplanation (explanation/tensors.py): the backward pass layer by layer as matrix products,
     at the point and over every row of the data, then one entry of a --wrt parameter (`entry`, e.g.
-    "W1[2,1]"; default its first) as the note's path sum over the scalar graph, checked against the
+    "W1[2,1]"; default its first) as the sum over paths of the scalar graph, checked against the
     matrix form and SymPy.
     """
     from ..engines.graph import backprop, build_graph

@@ -9,7 +9,7 @@ same steps are matrix-matrix products on the rows stacked (X is N x d, Δa1 is N
 Δa1ᵀ @ X), which is what the compiled sweep does.
 
 One entry of a chosen parameter is then followed through the scalar graph of the model written out
-entry by entry (language/expansion.py): the note's path sum, by the scalar explain's own machinery,
+entry by entry (language/expansion.py): the sum over paths, by the scalar explain's own machinery,
 checked against the matrix form's entry; SymPy differentiates the written-out model as the third
 witness. The same scalar graph is what `graph --neurons` draws.
 
@@ -509,7 +509,7 @@ class LayerGradient:
 
 @dataclass
 class EntryCheck:
-    """One entry followed through the scalar graph: the note's path sum against the matrix form's entry."""
+    """One entry followed through the scalar graph: the sum over paths against the matrix form's entry."""
 
     param: str  # W1[1,1]
     of: str  # W1

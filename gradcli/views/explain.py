@@ -178,7 +178,7 @@ def _shape(shape: list[int]) -> str:
 
 def tensor_lines(ex: TensorExplanation) -> list[str]:
     """explain on a model with vectors and matrices: the layers, the backward pass as matrix products at
-    the point and over the batch, one entry as the note's path sum, the checks and the counts."""
+    the point and over the batch, one entry as the sum over paths, the checks and the counts."""
     view = ex.view
     point = ", ".join(f"{k}={number(v)}" for k, v in view.point.items())
     gathered = "; ".join(f"{name} = [{', '.join(columns)}]" for name, columns in view.gathered.items())
@@ -216,7 +216,7 @@ def tensor_lines(ex: TensorExplanation) -> list[str]:
 
     entry = ex.entry
     if entry is not None:
-        lines += ["", f"4. One entry, {entry.param}, by the note's path sum over the scalar graph: the model "
+        lines += ["", f"4. One entry, {entry.param}, by the sum over paths of the scalar graph: the model "
                       f"written out neuron by neuron ({entry.graph_nodes} nodes)"]
         lines += ["   " + line if not line.startswith("   ") else "  " + line
                   for line in _loss_param_lines(entry.steps, ("", ""), check=False)]
