@@ -32,13 +32,14 @@ COMMANDS = {
     "check": ["check", "b + w1*x1 + w2*x2", "--wrt", "w1", "--claim", "2*(b + w1*x1 + w2*x2 - y)*x1"],
 }
 SECONDS = re.compile(r"\S+\s+s\b")  # a run's time ("in 0.0127 s") differs from run to run
+CURVE = re.compile(r"^ *\S* │[ ▁▂▃▄▅▆▇█]*$")  # a row of the loss curve, its label at the left
 SPLIT = re.compile(r"[\s,;:=()\[\]{}|]+")
 
 
 def numbers(text: str) -> list[str]:
     """Every word that starts like a number (1.5, -3e-07, 3x2, .5), the loss curve's rows aside
     (their labels are means over as many epochs as a column covers, which depends on the width)."""
-    text = "\n".join(line for line in text.splitlines() if "│" not in line)
+    text = "\n".join(line for line in text.splitlines() if not CURVE.match(line))
     words = SPLIT.split(SECONDS.sub(" ", text))
     return [word.rstrip(".") for word in words if re.match(r"-?\.?\d", word)]
 
