@@ -115,7 +115,7 @@ def predict(
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
     budget = memory_budget(memory)
-    one_stdin({"the parameter file": saved, "the data": data})
+    one_stdin({"the saved model": saved, "the data": data})
     to_directory = output is not None and is_directory(output)
     dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
@@ -432,7 +432,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     if isinstance(saved, Mapping):
         return saved, "the saved model"
     if is_spec(saved):
-        return (read_text_source(os.fspath(saved), "parameter", max_bytes=PARAMS_MAX_BYTES),
+        return (read_text_source(os.fspath(saved), "saved model", max_bytes=PARAMS_MAX_BYTES),
                 source_name(os.fspath(saved)))
     raise GradcliError(f"saved must be a file from `gradcli train --save`, its document as a dict, or what "
                        f"gradcli.train returned; got {type(saved).__name__}")
