@@ -376,8 +376,9 @@ def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:
 
 
 def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
-    """A pyarrow Table of columns in header order: NumPy arrays as they are, lists of text as strings
-    (an empty part: every column that is not predict's own as text)."""
+    """A pyarrow Table of columns in header order: NumPy arrays as they are, a CSV column of text that
+    is all numbers as float64 (so that the file can be trained on again: a target stays a number),
+    other text as strings (an empty part: every column that is not predict's own as text)."""
     import numpy as np
     import pyarrow as pa
 
@@ -391,8 +392,22 @@ def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
         elif values is None and (name == "yhat" or name.startswith("yhat_")):
             arrays[name] = pa.array(np.empty(0))
         else:
-            arrays[name] = pa.array(list(values or []), type=pa.string())
+            arrays[name] = _typed(pa.array(list(values or []), type=pa.string()))
     return pa.table(arrays)
+
+
+def _typed(text: Any) -> Any:
+    """A column of CSV text as float64 when every cell is a finite number, else as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(text):
+        return text
+    try:
+        numbers = pc.cast(pc.utf8_trim_whitespace(text), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return text
+    return numbers if pc.all(pc.is_finite(numbers)).as_py() else text
 
 
 def _write_parquet(handle: Any, tables: Iterable[Any]) -> int:

@@ -112,7 +112,9 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     try:
         read = table.read([*wanted, target] if target in table.header else wanted)  # else gathered (--input)
     except NotNumeric as err:
-        if err.column == target or not table.text_columns([err.column]):
+        if err.column == target:
+            raise DataError(f"{err}; the target must hold numbers") from None
+        if not table.text_columns([err.column]):
             raise
         raise DataError(f"{err}; the column holds text: leave it out of the model") from None
     return read.columns, table.unused(read.columns), table
