@@ -54,11 +54,11 @@ def console_for(stream: IO[str]) -> Any:
     from rich.console import Console
 
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    console = Console(file=stream, highlight=False, soft_wrap=False, **plain)
+    console = Console(file=stream, highlight=False, soft_wrap=False, emoji=False, **plain)
     if not console.is_terminal:
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() and int(columns) >= 20 else PIPE_WIDTH
-        console = Console(file=_Trimmed(stream), highlight=False, soft_wrap=False, width=width)
+        console = Console(file=_Trimmed(stream), highlight=False, soft_wrap=False, emoji=False, width=width)
     return console
 
 
