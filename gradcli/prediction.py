@@ -94,7 +94,8 @@ def predict(
     directory of them, '-' (CSV on stdin) or a mapping of column -> values; columns the model does
     not use are kept as they are. `delimiter` separates a CSV input's fields (one character, or
     'tab'); CSV output is comma-separated. `output` names a file to write (atomically): Parquet
-    when its name ends in .parquet or .pq, else CSV. An output directory (one that exists, or a
+    when its name ends in .parquet or .pq (a CSV column of numbers as float64, so a target stays a
+    number and the file trains again), else CSV. An output directory (one that exists, or a
     name ending in '/') gets one file per input file, with the input's name and format (CSV for
     any input that is not Parquet: logs.tsv -> logs.csv), all of them written or none.
     `threshold` (strictly between 0 and 1, for a model trained with bce, whose yhat is a
