@@ -181,7 +181,7 @@ def check(
     one_stdin({"--model-file": model_file, "--claim-file": claim_file, "--data": data, "--params": params})
     claim_text, claim_from_file = model_text(claim, claim_file, what="claim", file_option="--claim-file",
                                              example='gradcli check MODEL --wrt w1 --claim "2*(yhat - y)*x1"')
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="check")
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=chosen, delta=delta,
                     from_file=given.from_file)
     problem, name = setup.problem, chosen[0]

@@ -20,7 +20,7 @@ import typer
 import gradcli
 
 from .errors import GradcliError, ParseError, leave
-from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
+from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS, LOSSES
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
 
@@ -182,6 +182,27 @@ def _reflowed(help_text: str | None) -> str | None:
                        for part in inspect.cleandoc(help_text).split("\n\n"))
 
 
+def _folded_command(command: str, width: int, indent: str = "   ") -> list[str]:
+    """A command line as lines of at most `width` characters that a shell reads as the one command:
+    broken between words (never inside quotes) with a backslash at the end of each line but the last."""
+    words = re.findall(r"""(?:[^\s'"]+|'[^']*'|"[^"]*")+""", command)
+    groups: list[str] = []  # an option stays with its value, a redirection with its file
+    for word in words:
+        if groups and (groups[-1] in (">", "<", "2>") or (groups[-1].startswith("-") and " " not in groups[-1]
+                                                           and not word.startswith("-")
+                                                           and word not in ("|", ">", "<", "2>"))):
+            groups[-1] += " " + word
+        else:
+            groups.append(word)
+    lines, line = [], indent
+    for k, word in enumerate(groups):
+        if line.strip() and len(line) + 1 + len(word) + (2 if k < len(groups) - 1 else 0) > width:
+            lines.append(line + " \\")
+            line = indent + "  "
+        line += ("" if not line.strip() else " ") + word
+    return lines + [line]
+
+
 def _split_example(help_text: str | None) -> tuple[str | None, list[str]]:
     """The help without its "Example: ..." paragraphs, and the example commands."""
     if not help_text:
@@ -215,9 +236,12 @@ class _Tidy:
         finally:
             self.help = full
         if examples:
+            import shutil
+
+            width = shutil.get_terminal_size().columns  # COLUMNS, the terminal's, else 80 (as Rich's help)
             formatter.write("\n Example:\n" if len(examples) == 1 else "\n Examples:\n")  # type: ignore[attr-defined]
             for example in examples:
-                formatter.write(f"   {example}\n")  # type: ignore[attr-defined]
+                formatter.write("".join(line + "\n" for line in _folded_command(example, width)))  # type: ignore[attr-defined]
 
     def parse_args(self, ctx: typer.Context, args: list[str]) -> list[str]:
         try:
@@ -264,7 +288,14 @@ FormatOption = Annotated[
 # Options that grad, explain and graph share (train reuses some).
 ModelArgument = Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
 ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", metavar="FILE", help="Read the model from a file ('-' for stdin).", show_default=False)]
-LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", help="mse, mae, huber, bce, or an expression in yhat and y (see `gradcli losses`).")]
+
+
+def complete_loss(incomplete: str) -> list[tuple[str, str]]:
+    """The built-in losses for shell completion of --loss, each with its formula (an expression is the user's)."""
+    return [(name, info.formula) for name, info in LOSSES.items() if name.startswith(incomplete)]
+
+
+LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", autocompletion=complete_loss, help=f"{', '.join(LOSSES)}, or an expression in yhat and y (see `gradcli losses`).")]
 DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
 TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
 DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), or '-' for CSV on stdin.", show_default=False)]
@@ -286,7 +317,7 @@ def _show_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     version: Annotated[
-        Optional[bool], typer.Option("--version", callback=_show_version, is_eager=True, help="Show the version.")
+        Optional[bool], typer.Option("--version", "-V", callback=_show_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.
@@ -434,8 +465,8 @@ def _say_dashboard(address: str) -> None:
 
 @app.command(cls=Command)
 def predict(
-    params: Annotated[str, typer.Argument(help="A parameter file written by `gradcli train --save`.")],
-    data: Annotated[str, typer.Argument(help="A CSV or Parquet file with the model's input columns, a glob or directory of them (quote the glob), or '-' for CSV on stdin.")] = "-",
+    model: Annotated[str, typer.Argument(help="A saved model: the file `gradcli train --save` wrote.")],
+    data: Annotated[Optional[str], typer.Argument(help="A CSV or Parquet file with the model's input columns, a glob or directory of them (quote the glob), or '-' for CSV on stdin (the default when stdin is not a terminal).", show_default=False)] = None,
     output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE|DIR", help="Write here (atomically) instead of stdout: a FILE (Parquet if it ends in .parquet, else CSV), or a directory (existing, or a name ending in '/'): one file per input file, with its name and format.", show_default=False)] = None,
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
     delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
@@ -447,10 +478,15 @@ def predict(
     columns the model does not read are copied as they are. Several files (a glob or a directory)
     are written as one CSV, rows in file order, or with --output DIR/ one output file per input.
 
-    Example: gradcli predict params.json new.csv > predictions.csv
+    Example: gradcli predict params.json samples/new.csv > predictions.csv
     """
     with user_errors():
-        result = gradcli.predict(params, data, output=output, threshold=threshold, delimiter=delimiter,
+        if data is None:
+            if sys.stdin is not None and sys.stdin.isatty():  # reading it would wait for typing, silently
+                raise GradcliError(f"no data given: name a CSV or Parquet file (gradcli predict {model} DATA), "
+                                   "or pipe CSV into stdin")
+            data = "-"
+        result = gradcli.predict(model, data, output=output, threshold=threshold, delimiter=delimiter,
                                  memory=memory)
     for note in result.warnings:
         warn(note)

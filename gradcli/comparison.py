@@ -449,6 +449,11 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
 
 
 def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
+    """The warning that finite differences stand in for SymPy. Past SymPy's size, which the README's own
+    networks are, it is one short line ("195 entries, over SymPy's 64: checked by finite differences"),
+    which a terminal of 80 columns shows whole; how they check (directions, tolerances) is in the result."""
+    if isinstance(why, SymbolicTooLarge):
+        return f"{why}: checked by finite differences"
     how = (f"finite differences along {FD_DIRECTIONS} random directions per parameter are the second witness, "
            "each directional derivative against gᵀv" if directional else "finite differences are the second witness")
     return f"the symbolic engine {why}; {how} (rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|))"
@@ -467,7 +472,7 @@ def entrywise(problem: Problem, columns: Mapping[str, Any], max_entries: int | N
     try:
         scalar = expand(problem, MAX_ENTRIES if max_entries is None else max_entries)
     except TooLarge as why:
-        raise SymbolicUnavailable(f"is not used past its size limit: {why}") from None
+        raise SymbolicTooLarge(str(why)) from None
     split = {name: column for name, column in columns.items() if name not in entry_columns(problem)}
     for name, names in entry_columns(problem).items():
         for j, entry in enumerate(names):
@@ -676,6 +681,10 @@ OUT_OF_TIME = "needed more than its"  # how a report's warning says that SymPy r
 
 class SymbolicUnavailable(Exception):
     """SymPy could not give this gradient within its budget; the message says why, for a warning."""
+
+
+class SymbolicTooLarge(SymbolicUnavailable):
+    """The model written out entry by entry is past SymPy's size limits (the message: which, briefly)."""
 
 
 def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, float], columns: Mapping[str, Any],

@@ -105,7 +105,7 @@ def hessian(
     from .io.sources import param_values, point_inputs
 
     check_tolerances(rtol, atol)
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter)
+    given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="hessian")
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
                     from_file=given.from_file)
     problem, values, columns, rows, names = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen

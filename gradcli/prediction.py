@@ -94,7 +94,8 @@ def predict(
     directory of them, '-' (CSV on stdin) or a mapping of column -> values; columns the model does
     not use are kept as they are. `delimiter` separates a CSV input's fields (one character, or
     'tab'); CSV output is comma-separated. `output` names a file to write (atomically): Parquet
-    when its name ends in .parquet or .pq, else CSV. An output directory (one that exists, or a
+    when its name ends in .parquet or .pq (a CSV column of numbers as float64, so a target stays a
+    number and the file trains again), else CSV. An output directory (one that exists, or a
     name ending in '/') gets one file per input file, with the input's name and format (CSV for
     any input that is not Parquet: logs.tsv -> logs.csv), all of them written or none.
     `threshold` (strictly between 0 and 1, for a model trained with bce, whose yhat is a
@@ -115,7 +116,7 @@ def predict(
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
     budget = memory_budget(memory)
-    one_stdin({"the parameter file": saved, "the data": data})
+    one_stdin({"the saved model": saved, "the data": data})
     to_directory = output is not None and is_directory(output)
     dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
@@ -376,8 +377,9 @@ def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:
 
 
 def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
-    """A pyarrow Table of columns in header order: NumPy arrays as they are, lists of text as strings
-    (an empty part: every column that is not predict's own as text)."""
+    """A pyarrow Table of columns in header order: NumPy arrays as they are, a CSV column of text that
+    is all numbers as float64 (so that the file can be trained on again: a target stays a number),
+    other text as strings (an empty part: every column that is not predict's own as text)."""
     import numpy as np
     import pyarrow as pa
 
@@ -391,8 +393,22 @@ def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
         elif values is None and (name == "yhat" or name.startswith("yhat_")):
             arrays[name] = pa.array(np.empty(0))
         else:
-            arrays[name] = pa.array(list(values or []), type=pa.string())
+            arrays[name] = _typed(pa.array(list(values or []), type=pa.string()))
     return pa.table(arrays)
+
+
+def _typed(text: Any) -> Any:
+    """A column of CSV text as float64 when every cell is a finite number, else as it is."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not len(text):
+        return text
+    try:
+        numbers = pc.cast(pc.utf8_trim_whitespace(text), pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return text
+    return numbers if pc.all(pc.is_finite(numbers)).as_py() else text
 
 
 def _write_parquet(handle: Any, tables: Iterable[Any]) -> int:
@@ -432,7 +448,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     if isinstance(saved, Mapping):
         return saved, "the saved model"
     if is_spec(saved):
-        return (read_text_source(os.fspath(saved), "parameter", max_bytes=PARAMS_MAX_BYTES),
+        return (read_text_source(os.fspath(saved), "saved model", max_bytes=PARAMS_MAX_BYTES),
                 source_name(os.fspath(saved)))
     raise GradcliError(f"saved must be a file from `gradcli train --save`, its document as a dict, or what "
                        f"gradcli.train returned; got {type(saved).__name__}")

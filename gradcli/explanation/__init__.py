@@ -120,13 +120,13 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
 
 
 def _read(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, row: int | None,
-          delimiter: str = ",", inputs: Any = None) -> Any:
+          delimiter: str = ",", inputs: Any = None, command: str = "explain") -> Any:
     """explain's and graph's inputs read as grad reads them (io.sources.PointInputs)."""
     from ..io.arguments import whole
     from ..io.sources import point_inputs
 
     whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
-    return point_inputs(model, model_file, data, params, loss, target, delimiter, inputs=inputs)
+    return point_inputs(model, model_file, data, params, loss, target, delimiter, inputs=inputs, command=command)
 
 
 def _setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: float, from_file: bool,
@@ -140,9 +140,10 @@ def _setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: fl
 
 def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
                  delta: float, from_file: bool, row: int | None, delimiter: str = ",",
-                 layers: Mapping[str, Any] | None = None) -> Setup:
+                 layers: Mapping[str, Any] | None = None, command: str = "explain") -> Setup:
     """explain's and graph's inputs read as grad reads them, at the one point they work at."""
-    given = _read(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"))
+    given = _read(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"),
+                  command)
     return _setup_of(given, _single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
 
 
@@ -289,7 +290,7 @@ def graph_view(
 
     flag(neurons, "--neurons")
     setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter,
-                         {"shapes": shapes, "dims": dims, "inputs": inputs})
+                         {"shapes": shapes, "dims": dims, "inputs": inputs}, command="graph")
     marked: list[str] | None = None
     if highlight is not None:
         text(highlight, "--highlight")

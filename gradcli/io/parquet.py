@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Collection
 
 from ..errors import DataError, show_text
-from .csv import CsvTable, require_columns
+from .csv import CsvTable, NotNumeric, require_columns
 from .sources import Table
 
 MAGIC = b"PAR1"  # the first and last four bytes of every Parquet file
@@ -67,6 +67,15 @@ class ParquetTable(Table):
         text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
         return CsvTable(self.name, self.header, columns, table.num_rows, text)
 
+    def text_columns(self, names: Collection[str]) -> list[str]:
+        """The names among `names` whose Parquet type is text (for a hint)."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = pq.read_schema(self.path)
+        return [name for name in names if name in schema.names
+                and (pa.types.is_string(schema.field(name).type) or pa.types.is_large_string(schema.field(name).type))]
+
     def place(self, row: int) -> str:
         return f"row {row}"
 
@@ -80,8 +89,8 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
 
     kind = column.type
     if not (pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)):
-        raise DataError(f"{source}: column {show_text(name)!r} is not numeric (its Parquet type is {kind}); "
-                        "leave it out with --model")
+        # NotNumeric: the caller says what to do (leave an input out of the model; a target must be numbers)
+        raise NotNumeric(f"{source}: column {show_text(name)!r} is not numeric (its Parquet type is {kind})", name)
     if column.null_count:
         row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + first_row
         raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")

@@ -1,4 +1,4 @@
-"""The parameter file `train --save` writes and `predict` reads.
+"""The saved model: the file `train --save` writes and `predict` reads.
 
     {"gradcli": "0.1.0", "model": "b + w1*x1 + w2*x2", "loss": "mse", "delta": 1.0,
      "target": "y", "inputs": ["x1", "x2"], "params": {"b": 1.49, "w1": 3.02, "w2": -1.97},

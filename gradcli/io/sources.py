@@ -112,7 +112,9 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     try:
         read = table.read([*wanted, target] if target in table.header else wanted)  # else gathered (--input)
     except NotNumeric as err:
-        if err.column == target or not table.text_columns([err.column]):
+        if err.column == target:
+            raise DataError(f"{err}; the target must hold numbers") from None
+        if not table.text_columns([err.column]):
             raise
         raise DataError(f"{err}; the column holds text: leave it out of the model") from None
     return read.columns, table.unused(read.columns), table
@@ -245,16 +247,18 @@ class PointInputs:
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str,
-                 delimiter: str = ",", max_bytes: int | None = None, inputs: Any = None) -> PointInputs:
+                 delimiter: str = ",", max_bytes: int | None = None, inputs: Any = None,
+                 command: str = "grad") -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
-    `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers."""
+    `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers.
+    `command` is the one a missing model's message shows how to run."""
     from .arguments import delimiter as checked_delimiter
     from .arguments import text
 
     text(loss, "--loss"), text(target, "--target")
     delimiter = checked_delimiter(delimiter)
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
-    text, from_file = model_text(model, model_file)
+    text, from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
     values = param_values(params)
     from .layers import input_spec
 

@@ -24,7 +24,8 @@ MAX_NODES = 20_000  # operations in the expansion (the parser's own limit on a m
 
 
 class TooLarge(Exception):
-    """The expansion would pass its limits (the message says which)."""
+    """The expansion would pass its limits (the message says which, in a few words: it is the start of
+    a warning that must fit one line of 80 columns)."""
 
 
 def _objects(items: list[Expr], shape: tuple[int, ...]) -> Any:
@@ -55,8 +56,7 @@ def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
     from .ops import OPS
 
     if len(problem.params) > max_entries:
-        raise TooLarge(f"the model has {len(problem.params):,} parameter entries, over the {max_entries} "
-                       "that SymPy differentiates one by one")
+        raise TooLarge(f"{len(problem.params):,} entries, over SymPy's {max_entries}")
     shapes = problem.shapes
     assert shapes is not None
     columns = entry_columns(problem)
@@ -87,7 +87,7 @@ def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
                 value = OPS[op].expand(*args)
         count += max(1, value.size)
         if count > MAX_NODES:
-            raise TooLarge(f"written out entry by entry the model has over {MAX_NODES:,} operations")
+            raise TooLarge(f"{MAX_NODES:,}+ operations for SymPy")
         built[id(node)] = value
     loss = built[id(problem.loss)]
     model = built.get(id(problem.model))

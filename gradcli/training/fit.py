@@ -723,7 +723,9 @@ def _read_numbers(table: Any, wanted: list[str], chosen: ChosenModel, target: st
     try:
         return table.read(wanted)
     except NotNumeric as err:
-        if err.column == target or not table.text_columns([err.column]):
+        if err.column == target:
+            raise DataError(f"{err}; the target must hold numbers") from None
+        if not table.text_columns([err.column]):
             raise
         if not chosen.default:
             raise DataError(f"{err}; the column holds text: leave it out of the model") from None

@@ -134,8 +134,8 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     """The final check of a model with vectors and matrices over every part, judged as grad judges it
     (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
     part) up to its size limit, else finite differences along random directions, a pass per loss."""
-    from ..comparison import (FD_DIRECTIONS, Evidence, Setup, SymbolicUnavailable, directional_differences,
-                              fd_witness_note, judged, kink_warnings, sympy_limits)
+    from ..comparison import (FD_DIRECTIONS, Evidence, Setup, SymbolicTooLarge, SymbolicUnavailable,
+                              directional_differences, fd_witness_note, judged, kink_warnings, sympy_limits)
     from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from ..language.expansion import TooLarge, expand
     from .fit import checked
@@ -150,7 +150,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
         try:
             scalar = expand(problem)
         except TooLarge as why:
-            raise SymbolicUnavailable(f"is not used past its size limit: {why}") from None
+            raise SymbolicTooLarge(str(why)) from None
         with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
             loss = SymbolicLoss(scalar)
             derivatives = {name: loss.derivative(name) for name in names}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import IO, Any
+from dataclasses import dataclass
+from typing import IO, Any, Callable, Sequence
 
 
 def number(value: float | None) -> str:
@@ -53,11 +54,11 @@ def console_for(stream: IO[str]) -> Any:
     from rich.console import Console
 
     plain = {"color_system": None} if os.environ.get("NO_COLOR") else {}
-    console = Console(file=stream, highlight=False, soft_wrap=False, **plain)
+    console = Console(file=stream, highlight=False, soft_wrap=False, emoji=False, **plain)
     if not console.is_terminal:
         columns = os.environ.get("COLUMNS", "")
         width = int(columns) if columns.isdigit() and int(columns) >= 20 else PIPE_WIDTH
-        console = Console(file=_Trimmed(stream), highlight=False, soft_wrap=False, width=width)
+        console = Console(file=_Trimmed(stream), highlight=False, soft_wrap=False, emoji=False, width=width)
     return console
 
 
@@ -85,3 +86,110 @@ def tensor_text(numbers: Any) -> str:
     parts = [f"{label} {value:.4g}" for label, value in (("min", numbers.min), ("max", numbers.max),
                                                           ("‖·‖", numbers.norm)) if value is not None]
     return f"{shape}: {', '.join(parts) or 'undefined'}"
+
+
+# ---------------------------------------------------------------- tables that never split a number
+
+FOLDED_WORD = 12  # a word of a text column longer than this may be folded; a number never is
+
+
+@dataclass(frozen=True)
+class Column:
+    """A table's column: numbers (never split across lines: the column is at least as wide as its
+    widest number) or text (wrapped at spaces, a very long word folded)."""
+
+    heading: str
+    numeric: bool = True
+    justify: str = "right"
+
+
+def text_column(heading: str) -> Column:
+    return Column(heading, numeric=False, justify="left")
+
+
+def verdict_cell(ok: bool | None) -> Any:
+    """✓ in green, ✗ in red, or nothing."""
+    from rich.text import Text
+
+    return Text(mark(ok), style={True: "green", False: "red", None: ""}[ok])
+
+
+def _text(cell: Any) -> Any:
+    """A cell as Rich Text: plain text is never read as markup (a formula's yhat[y] stays as it is)."""
+    from rich.text import Text
+
+    return cell if isinstance(cell, Text) else Text("" if cell is None else str(cell))
+
+
+def print_table(console: Any, columns: Sequence[Column], rows: Sequence[Sequence[Any]]) -> None:
+    """Every table gradcli prints, laid out so that no number is ever split across lines.
+
+    As a table when every numeric column can be as wide as its widest number (text columns wrap at
+    spaces to make room); else stacked: each row's first cell, then one line per other column.
+    Cells are plain text (never markup) or Rich Text.
+    """
+    from rich import box
+    from rich.cells import cell_len
+    from rich.measure import Measurement
+    from rich.table import Table
+
+    heads = [_text(column.heading) for column in columns]
+    cells = [[_text(cell) for cell in row] for row in rows]
+
+    def longest(texts: list[Any], split: Callable[[str], list[str]]) -> int:
+        return max((cell_len(piece) for text in texts for piece in split(text.plain)), default=0)
+
+    def table(widths: Sequence[int | None], gap: int = 2) -> Any:
+        made = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False,
+                     padding=(0, 1) if gap == 2 else (0, 1, 0, 0))
+        for column, head, width in zip(columns, heads, widths):
+            made.add_column(head, justify=column.justify, width=width,  # type: ignore[arg-type]
+                            overflow="ellipsis" if column.numeric else "fold")
+        for row in cells:
+            made.add_row(*row)
+        return made
+
+    by_column = [[row[k] for row in cells] for k in range(len(columns))]
+    high = [max(longest([head, *texts], str.splitlines), 1) for head, texts in zip(heads, by_column)]
+    low = [max(longest([head, *texts], str.split) if column.numeric
+               else min(longest([head, *texts], str.split), FOLDED_WORD), 1)
+           for column, head, texts in zip(columns, heads, by_column)]
+    for gap in (2, 1):  # the space between columns: two, or one where that makes the table fit
+        probe = table([1] * len(columns), gap)
+        room = console.width - (Measurement.get(console, console.options, probe).maximum - len(columns))
+        if sum(high) <= room and gap == 2:
+            console.print(table([None] * len(columns)))
+            return
+        if sum(low) <= room:
+            console.print(table(_shared(low, high, room), gap))
+            return
+    _stacked(console, heads, cells)
+
+
+def _shared(low: list[int], high: list[int], room: int) -> list[int]:
+    """Column widths from `low` up towards `high`, the spare room shared in proportion to what each lacks."""
+    widths, spare = list(low), room - sum(low)
+    wants = [h - w for h, w in zip(high, widths)]
+    total = sum(wants)
+    for k, want in enumerate(wants):
+        widths[k] += min(want, spare * want // total) if total else 0
+    return widths
+
+
+def _stacked(console: Any, heads: list[Any], cells: list[list[Any]]) -> None:
+    """Too narrow for a table: each row's first cell on a line, then `heading  value` per other column."""
+    from rich.cells import cell_len
+    from rich.text import Text
+
+    names = [head.plain for head in heads[1:]]
+    margin = max((cell_len(name) for name in names), default=0)
+    for row in cells:
+        console.print(Text(row[0].plain, style="bold"))
+        for name, cell in zip(names, row[1:]):
+            if not cell.plain:
+                continue
+            if 2 + margin + 2 + cell_len(cell.plain) <= console.width:
+                console.print(Text("  " + name.ljust(margin) + "  ") + cell)
+            else:  # the value under its heading
+                console.print(Text("  " + name))
+                console.print(Text("    ") + cell)

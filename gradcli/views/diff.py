@@ -8,14 +8,12 @@ import sys
 from typing import IO
 
 from ..differentiation import DiffReport
-from .common import console_for, decorated, mark, number
+from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 
 def diff_table(report: DiffReport, stream: IO[str] | None = None) -> None:
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     console = console_for(stream)
     at = ", ".join(f"{name}={value:g}" for name, value in report.point.items())
@@ -25,15 +23,14 @@ def diff_table(report: DiffReport, stream: IO[str] | None = None) -> None:
         upper = report.kind != "hessian" or index // size <= index % size  # the Hessian is symmetric
         if d.symbolic is not None and upper:
             console.print(f"[bold]{escape(d.label)}[/] = {escape(d.symbolic)}")
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    for title in ("derivative", "symbolic", "graph (backprop)", "finite diff", "|diff|", "agree"):
-        table.add_column(title, justify="left" if title in ("derivative", "agree") else "right", overflow="fold")
+    columns = [text_column("derivative"), Column("symbolic"), Column("graph (backprop)"), Column("finite diff"),
+               Column("|diff|"), text_column("agree")]
+    rows = []
     for d in report.derivatives:
         ok = d.agree if d.agree is not None else d.fd_agree
-        table.add_row(escape(d.label), number(d.symbolic_value), number(d.graph_value), number(d.fd_value),
-                      "" if d.abs_diff is None else f"{d.abs_diff:.2g}",
-                      f"[{'green' if ok else 'red'}]{mark(ok)}[/]")
-    console.print(table)
+        rows.append((d.label, number(d.symbolic_value), number(d.graph_value), number(d.fd_value),
+                     "" if d.abs_diff is None else f"{d.abs_diff:.2g}", verdict_cell(ok)))
+    print_table(console, columns, rows)
     if report.kind == "hessian":
         console.print(f"Hessian (graph engine), rows and columns {escape(', '.join(report.wrt))}:")
         for row in report.matrix():

@@ -11,7 +11,7 @@ import sys
 from typing import IO
 
 from ..comparison import FD_ATOL, FD_RTOL, GradientReport
-from .common import console_for, decorated, mark, number
+from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 
 def gradient_table(report: GradientReport, stream: IO[str] | None = None, entries: bool = False) -> None:
@@ -23,9 +23,7 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     if report.tensors:
         tensor_table(report, stream, entries)
         return
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     console = console_for(stream)
     values = ", ".join(f"{k}={number(v)}" for k, v in report.params.items())
@@ -39,36 +37,33 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     if report.defaults:
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
         console.print(f"[dim]defaults used: {escape(defaults)}[/]")
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    table.add_column("param" if not report.row_gradients else "name", overflow="fold")
-    table.add_column("∂loss/∂param" if not report.row_gradients else "∂loss/∂name", overflow="fold")
     has = {key: any(getattr(g, key) is not None for g in report.gradients.values())
            for key in ("symbolic_value", "backprop_value", "abs_diff", "fd_value")}
     headings = {"symbolic_value": "symbolic", "backprop_value": "backprop", "abs_diff": "|diff|",
                 "fd_value": "finite diff"}
-    for key, heading in headings.items():
-        if has[key]:
-            table.add_column(heading, justify="right", overflow="fold")  # a number is never cut
-    table.add_column("ok")
+    columns = [text_column("param" if not report.row_gradients else "name"),
+               text_column("∂loss/∂param" if not report.row_gradients else "∂loss/∂name")]
+    columns += [Column(heading) for key, heading in headings.items() if has[key]]
+    columns.append(text_column("ok"))
+    rows = []
     for g in report.gradients.values():
-        cells = [escape(g.param), escape(g.symbolic or "")]
+        cells: list[object] = [g.param, g.symbolic or ""]
         cells += [f"{g.abs_diff:.3g}" if key == "abs_diff" and g.abs_diff is not None else number(getattr(g, key))
                   for key in headings if has[key]]
         verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
-        ok = None if not verdicts else all(verdicts)
-        cells.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/]" if ok is not None else "")
-        table.add_row(*cells)
+        cells.append(verdict_cell(None if not verdicts else all(verdicts)))
+        rows.append(cells)
     single = report.point is not None
     for r in report.row_gradients.values() if single else ():  # at one point: a row like a parameter's
-        cells = [escape(r.name), escape(r.symbolic or "")]
+        cells = [r.name, r.symbolic or ""]
         values = {"symbolic_value": r.symbolic_values[0] if r.symbolic_values else None,
                   "backprop_value": r.backprop_values[0], "abs_diff": r.max_abs_diff, "fd_value": None}
         cells += [f"{values[key]:.3g}" if key == "abs_diff" and values[key] is not None else number(values[key])
                   for key in headings if has[key]]
-        cells.append(f"[{'green' if r.agree else 'red'}]{mark(r.agree)}[/]" if r.agree is not None else "")
-        table.add_row(*cells)
+        cells.append(verdict_cell(r.agree))
+        rows.append(cells)
     if report.gradients or single:
-        console.print(table)
+        print_table(console, columns, rows)
     for r in report.row_gradients.values() if not single else ():
         verdict = "" if r.agree is None else f"  [{'green' if r.agree else 'red'}]{mark(r.agree)}[/]"
         diff = "" if r.max_abs_diff is None else f", max |diff| {r.max_abs_diff:.3g}"
@@ -84,7 +79,7 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
         bad += [r.name for r in report.row_gradients.values() if r.agree is False]
-        console.print(f"[red]disagreement on {', '.join(bad)}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
     elif len(report.engines) > 1 and report.gradients:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
@@ -104,9 +99,7 @@ def summary(value: object, limit: int = 4) -> str:
 
 
 def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None:
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     from ..language.tensors import shown
 
@@ -124,32 +117,28 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
     if drawn:
         said = "; ".join(f"{', '.join(names)} {how if how != '0' else '= 0'}" for how, names in drawn.items())
         console.print(f"[dim]parameters with no value given: {escape(said)} (--params FILE.json to give them)[/]")
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
     fd = any(t.fd_directions for t in report.tensors.values())
     symbolic = any(t.symbolic_value is not None for t in report.tensors.values())
-    for heading in ["param", "shape", "backprop"] + (["max |diff|"] if symbolic else []) + (
-            ["max |fd - gᵀv|"] if fd else []) + ["ok"]:
-        table.add_column(heading, justify="right" if heading not in ("param", "ok") else "left", overflow="fold")
+    columns = [text_column("param"), Column("shape"), Column("backprop")]
+    columns += ([Column("max |diff|")] if symbolic else []) + ([Column("max |fd - gᵀv|")] if fd else [])
+    columns.append(text_column("ok"))
+    rows = []
     for t in report.tensors.values():
-        cells = [escape(t.param), shown(tuple(t.shape)), summary(t.backprop_value)]
+        cells: list[object] = [t.param, shown(tuple(t.shape)), summary(t.backprop_value)]
         if symbolic:
             cells.append("" if t.max_abs_diff is None else f"{t.max_abs_diff:.3g}")
         if fd:
             cells.append("" if t.fd_max_abs_diff is None else f"{t.fd_max_abs_diff:.3g}")
         verdicts = [v for v in (t.agree, t.fd_agree) if v is not None]
-        ok = None if not verdicts else all(verdicts)
-        cells.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/]" if ok is not None else "")
-        table.add_row(*cells)
-    console.print(table)
+        cells.append(verdict_cell(None if not verdicts else all(verdicts)))
+        rows.append(cells)
+    print_table(console, columns, rows)
     if entries:
-        listing = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-        for heading in ("entry", "symbolic", "backprop", "|diff|", "ok"):
-            listing.add_column(heading, justify="left" if heading in ("entry", "ok") else "right")
-        for g in report.gradients.values():
-            listing.add_row(escape(g.param), number(g.symbolic_value), number(g.backprop_value),
-                            "" if g.abs_diff is None else f"{g.abs_diff:.3g}",
-                            "" if g.agree is None else f"[{'green' if g.agree else 'red'}]{mark(g.agree)}[/]")
-        console.print(listing)
+        print_table(console, [text_column("entry"), Column("symbolic"), Column("backprop"), Column("|diff|"),
+                              text_column("ok")],
+                    [(g.param, number(g.symbolic_value), number(g.backprop_value),
+                      "" if g.abs_diff is None else f"{g.abs_diff:.3g}", verdict_cell(g.agree))
+                     for g in report.gradients.values()])
     n = len(report.tensors)
     if symbolic:
         by, tolerance = " (SymPy entry by entry)", f"rtol {report.rtol:g}, atol {report.atol:g}"
@@ -160,7 +149,7 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         console.print(f"[green]{agreed}{by}[/] ({tolerance})")
     elif report.agree is False:
         bad = [t.param for t in report.tensors.values() if t.agree is False or t.fd_agree is False]
-        console.print(f"[red]disagreement on {', '.join(bad)}[/]{by} ({tolerance}; --entries lists every entry)")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} ({tolerance}; --entries lists every entry)")
     elif len(report.engines) > 1:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 

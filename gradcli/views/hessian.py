@@ -9,37 +9,30 @@ import sys
 from typing import IO
 
 from ..curvature import HessianReport
-from .common import console_for, decorated, mark, number
+from .common import Column, console_for, mark, number, print_table, text_column
 
 
 def hessian_table(report: HessianReport, stream: IO[str] | None = None) -> None:
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
-    from rich import box
     from rich.markup import escape
-    from rich.table import Table
 
     console = console_for(stream)
     console.print(f"[bold]model[/] {escape(report.model)}")
     console.print(f"[bold]loss[/]  {escape(report.loss)}, mean over {report.rows:,} rows: {number(report.loss_value)}")
     at = ", ".join(f"{name}={value:g}" for name, value in report.params.items())
     console.print(f"[bold]at[/]    {escape(at)}")
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
     if report.hessian is not None:
         console.print("Hessian ∂²loss/∂row∂column (graph engine: backprop through the backward pass):")
-        table.add_column("", overflow="fold")
-        for name in report.names:
-            table.add_column(escape(name), justify="right", overflow="fold")
-        for name, row in zip(report.names, report.hessian):
-            table.add_row(escape(name), *(number(v) for v in row))
+        print_table(console, [text_column(""), *(Column(name) for name in report.names)],
+                    [(name, *(number(v) for v in row)) for name, row in zip(report.names, report.hessian)])
     else:
         console.print("Hessian-vector product H v (graph engine: backprop through the directional derivative):")
-        for title in ("param", "v", "H v (graph)", "symbolic", "finite diff"):
-            table.add_column(title, justify="left" if title == "param" else "right", overflow="fold")
         symbolic = report.symbolic_product or [None] * len(report.names)
-        for name, v, p, s, f in zip(report.names, report.vector or [], report.product or [], symbolic,
-                                    report.fd_product or []):
-            table.add_row(escape(name), number(v), number(p), number(s), number(f))
-    console.print(table)
+        print_table(console, [text_column("param"), Column("v"), Column("H v (graph)"), Column("symbolic"),
+                              Column("finite diff")],
+                    [(name, number(v), number(p), number(s), number(f))
+                     for name, v, p, s, f in zip(report.names, report.vector or [], report.product or [], symbolic,
+                                                 report.fd_product or [])])
     for line in verdicts(report):
         console.print(line)
     if report.eigenvalues is not None:

@@ -8,7 +8,7 @@ import sys
 from typing import IO
 
 from ..language.losses import LossInfo
-from .common import console_for, decorated
+from .common import console_for, print_table, text_column
 
 
 def losses_table(losses: list[LossInfo], fmt: str, stream: IO[str] | None = None) -> None:
@@ -24,14 +24,7 @@ def losses_table(losses: list[LossInfo], fmt: str, stream: IO[str] | None = None
         for info in losses:
             writer.writerow([info.name, info.formula, info.note])
         return
-    from rich import box
-    from rich.table import Table
-
     console = console_for(stream)
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    for heading in ("loss", "per-row formula", "note"):
-        table.add_column(heading, overflow="fold")
-    for info in losses:
-        table.add_row(info.name, info.formula, info.note)
-    console.print(table)
+    print_table(console, [text_column("loss"), text_column("per-row formula"), text_column("note")],
+                [(info.name, info.formula, info.note) for info in losses])
     console.print("Or any expression in yhat and y, e.g. --loss \"(yhat - y)**4\". Over rows: the mean.")

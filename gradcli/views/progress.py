@@ -17,6 +17,29 @@ class TrainBar:
     part: Callable[[int, int, int], None]
 
 
+class EpochRate:
+    """Epochs per second, timed from the first epoch reported: the clock starts there, since what came
+    before it (reading and checking the data, the first epoch itself) was not timed as epochs. The first
+    report has no speed; from the second on, the epochs since the first over the time since it."""
+
+    def __init__(self, clock: Callable[[], float] | None = None) -> None:
+        import time
+
+        self.clock = clock or time.monotonic
+        self.first: tuple[int, float] | None = None
+
+    def text(self, epoch: int) -> str:
+        now = self.clock()
+        if self.first is None:
+            self.first = (epoch, now)
+            return ""
+        epochs, seconds = epoch - self.first[0], now - self.first[1]
+        if epochs <= 0 or seconds <= 0:
+            return ""
+        rate = epochs / seconds
+        return f"{rate:,.0f} epochs/s" if rate >= 100 else f"{rate:.2g} epochs/s"
+
+
 @contextmanager
 def epoch_progress(quiet: bool, epochs: int) -> Iterator[TrainBar | None]:
     """A Rich progress bar on stderr, and the callbacks that move it (None: no bar, with --quiet or off a
@@ -32,7 +55,7 @@ def epoch_progress(quiet: bool, epochs: int) -> Iterator[TrainBar | None]:
                TextColumn("{task.fields[speed]}"), TextColumn("{task.fields[parts]}"), TimeElapsedColumn())
     bar = Progress(*columns, console=Console(stderr=True), transient=True)
     task = None
-    state = {"epoch": 0, "loss": ""}
+    rate = EpochRate()
 
     def start() -> Any:
         nonlocal task
@@ -43,10 +66,7 @@ def epoch_progress(quiet: bool, epochs: int) -> Iterator[TrainBar | None]:
 
     def update(epoch: int, loss: float) -> None:
         start()
-        elapsed = bar.tasks[0].elapsed or 0.0
-        speed = f"{epoch / elapsed:,.0f} epochs/s" if elapsed > 0 else ""
-        state["epoch"] = epoch
-        bar.update(task, completed=epoch, loss=f"{loss:.6g}", speed=speed)
+        bar.update(task, completed=epoch, loss=f"{loss:.6g}", speed=rate.text(epoch))
 
     def part(done: int, parts: int, rows: int) -> None:
         bar.update(start(), parts=f"pass: part {done}/{parts}, {rows:,} rows")

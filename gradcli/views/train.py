@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from typing import IO, Any
 
 from ..training.fit import TrainReport
-from .common import console_for, decorated, mark, number
+from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -117,7 +117,7 @@ def _metric(value: float | None) -> str:
 
 
 def _curve(console: Any, title: str, history: list[float]) -> None:
-    curve = loss_curve(history)
+    curve = loss_curve(history, width=max(10, min(60, console.width - 14)))  # 14: the margin, labels up to 9 wide
     if not curve:
         return
     finite = [v for v in history if math.isfinite(v)]
@@ -136,37 +136,31 @@ def _curve(console: Any, title: str, history: list[float]) -> None:
 def _tensor_rows(report: TrainReport, console: Any) -> None:
     """One row per parameter as written: its shape, its trained value (a short vector in full, else
     its norm), its final gradient by backprop and the check's largest difference over its entries."""
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
     from ..language.tensors import shown
     from .grad import summary
 
     problem, result, check = report.problem, report.result, report.check
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
     fd = bool(check and any(t.get("fd_directions") for t in check.tensors.values()))
-    headings = ["param", "shape", "value"]
+    columns = [text_column("param"), Column("shape"), Column("value")]
     if check and check.tensors:
-        headings += ["∂loss/∂param (backprop)", "max |fd - gᵀv|" if fd else "max |symbolic - backprop|", "agree"]
-    for heading in headings:
-        table.add_column(heading, justify="left" if heading in ("param", "agree") else "right", overflow="fold")
+        columns += [Column("∂loss/∂param (backprop)"),
+                    Column("max |fd - gᵀv|" if fd else "max |symbolic - backprop|"), text_column("agree")]
+    rows = []
     for name, entries in problem.entries.items():
         shape = problem.tensors.get(name, ())
         values = [result.params[e] for e in entries]
         value = _nested(values, shape)
-        cells = [escape(name), shown(tuple(shape)), summary(value)]
+        cells: list[object] = [name, shown(tuple(shape)), summary(value)]
         t = check.tensors.get(name) if check and check.tensors else None
         if t is not None:
             diff = t.get("fd_max_abs_diff") if fd else t.get("max_abs_diff")
             verdicts = [v for v in (t.get("agree"), t.get("fd_agree")) if v is not None]
-            ok = None if not verdicts else all(verdicts)
             cells += [summary(t.get("backprop_value")), "" if diff is None else f"{diff:.3g}",
-                      "" if ok is None else f"[{'green' if ok else 'red'}]{mark(ok)}[/]"]
+                      verdict_cell(None if not verdicts else all(verdicts))]
         elif check and check.tensors:
             cells += ["", "", ""]
-        table.add_row(*cells)
-    console.print(table)
+        rows.append(cells)
+    print_table(console, columns, rows)
     console.print("[dim](every entry: --format json, or --save FILE)[/]")
 
 
@@ -179,32 +173,22 @@ def _nested(values: list[float], shape: tuple[int, ...]) -> Any:
 
 
 def _scalar_rows(report: TrainReport, console: Any) -> None:
-    from rich import box
-    from rich.markup import escape
-    from rich.table import Table
-
-    result = report.result
-    table = Table(box=box.SIMPLE_HEAD if decorated(console) else None, show_edge=False, pad_edge=False)
-    table.add_column("param", overflow="fold")
-    table.add_column("value", justify="right", overflow="fold")
-    closed = report.closed_form
+    result, closed, check = report.result, report.closed_form, report.check
+    columns = [text_column("param"), Column("value")]
     if closed:
-        table.add_column("least squares", justify="right", overflow="fold")
-    check = report.check
+        columns.append(Column("least squares"))
     if check and check.gradients:
-        table.add_column("∂loss/∂param (backprop)", justify="right", overflow="fold")
-        table.add_column("symbolic", justify="right", overflow="fold")
-        table.add_column("agree")
+        columns += [Column("∂loss/∂param (backprop)"), Column("symbolic"), text_column("agree")]
+    rows = []
     for name, value in result.params.items():
-        cells = [escape(name), number(value)]
+        cells: list[object] = [name, number(value)]
         if closed:
             cells.append(number(closed.params[name]))
         if check and check.gradients:
             g = check.gradients[name]
-            mark = {True: "[green]✓[/]", False: "[red]✗[/]", None: ""}[g["agree"]]
-            cells += [number(g["backprop_value"]), number(g["symbolic_value"]), mark]
-        table.add_row(*cells)
-    console.print(table)
+            cells += [number(g["backprop_value"]), number(g["symbolic_value"]), verdict_cell(g["agree"])]
+        rows.append(cells)
+    print_table(console, columns, rows)
 
 
 def verdicts(report: TrainReport) -> list[str]:

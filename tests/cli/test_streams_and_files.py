@@ -73,7 +73,7 @@ class TestDevicesAndSizes:
         (["grad", "b+w*x1", "--params", "/dev/urandom"], "--params file '/dev/urandom' is a device"),
         (["train", "/dev/zero"], "data file '/dev/zero' is a device"),
         (["train", DATA, "--init", "/dev/zero"], "is a device"),
-        (["predict", "/dev/zero", DATA], "parameter file '/dev/zero' is a device"),
+        (["predict", "/dev/zero", DATA], "saved model file '/dev/zero' is a device"),
         (["grad", "--model-file", "/dev/zero", "--data", "x1=1,y=0"], "is a device"),
     ])
     def test_a_device_is_refused_at_once(self, gradcli, args, needle):

@@ -153,7 +153,7 @@ class TestWitness:
         assert report.witness == "finite differences along 3 random directions"
         assert report.agree is True
         assert all(len(t.fd_directions) == (3 if t.shape else 1) for t in report.tensors.values())
-        assert any("64" in w and "directions" in w for w in report.warnings)
+        assert any("over SymPy's 64" in w and "finite differences" in w for w in report.warnings)
 
     def test_a_wrong_gradient_is_caught_by_the_directional_witness(self, monkeypatch):
         import gradcli.language.tensors as tensors
