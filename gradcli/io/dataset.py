@@ -32,6 +32,13 @@ SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may b
 BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader skips
 
 
+def _open(path: str) -> Any:
+    """A data file opened for reading (io/files.py: a FIFO or a device refused, never blocking)."""
+    from .files import open_input
+
+    return open_input(path, f"data file {show_text(path)!r}")
+
+
 def is_pattern(spec: str) -> bool:
     """A glob (holding *, ? or [) that names no file itself."""
     return bool(PATTERN.search(spec)) and not os.path.exists(spec)
@@ -45,7 +52,13 @@ def is_dataset_spec(spec: str) -> bool:
 def expand(spec: str, what: str = "data") -> list[str]:
     """The files a glob or directory names, sorted; a plain file's path as it is."""
     if os.path.isdir(spec):
-        files = sorted(os.path.join(spec, name) for name in os.listdir(spec)
+        try:
+            names = os.listdir(spec)
+        except OSError as err:
+            from .files import why_unreadable
+
+            raise DataError(f"{what} directory {show_text(spec)!r} {why_unreadable(err)}") from None
+        files = sorted(os.path.join(spec, name) for name in names
                        if name.lower().endswith(SUFFIXES) and not name.startswith(".")
                        and os.path.isfile(os.path.join(spec, name)))
         if not files:
@@ -84,7 +97,7 @@ class Part:
     def _load_csv(self, wanted: list[str], keep_text: bool) -> CsvTable:
         from .csv import CsvTable, read_csv_table
 
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             header = handle.read(self.header_end)
             handle.seek(self.start)
             body = handle.read(self.stop - self.start)
@@ -105,7 +118,7 @@ class Part:
         where a quote comes before the part (a record may then span lines), by the csv module.
         """
         lines = blank = 0
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             handle.seek(self.header_end)
             left, carry = self.start - self.header_end, b""
             while left > 0:
@@ -140,7 +153,7 @@ class Part:
 
         from .csv import _is_blank
 
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             text = io.TextIOWrapper(io.BufferedReader(_Prefix(handle, self.start)), encoding="utf-8-sig",
                                     errors="replace", newline="")
             records = sum(not _is_blank(record) for record in csv.reader(text, delimiter=self.delimiter))
@@ -264,7 +277,7 @@ def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
     cuts, low = [], file.header_end
     quotes = 0  # quotes before `position`, mod 2
     position = file.header_end
-    with open(file.path, "rb") as handle:
+    with _open(file.path) as handle:
         handle.seek(position)
         while position < file.size:
             target = min(file.size, low + part_bytes)
@@ -331,15 +344,14 @@ def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset
 def _open_file(path: str, delimiter: str) -> DataFile:
     from .parquet import is_parquet
 
-    try:
-        size = os.stat(path).st_size
-    except OSError as err:
-        raise DataError(f"cannot read {show_text(path)!r}: {err.strerror}") from None
+    from .files import check_input
+
+    size = check_input(path, f"data file {show_text(path)!r}").st_size
     if is_parquet(path):
         return _open_parquet(path, size)
     from .csv import _header_and_offset, read_header
 
-    with open(path, "rb") as handle:
+    with _open(path) as handle:
         prefix = handle.read(HEADER_BYTES)
         if len(prefix) == HEADER_BYTES:
             cut = prefix.rfind(b"\n") + 1
@@ -399,7 +411,7 @@ class PartsTable(Table):
             return []
         from .csv import text_columns
 
-        with open(first.path, "rb") as handle:
+        with _open(first.path) as handle:
             raw = handle.read(HEADER_BYTES)
         return text_columns(raw[:raw.rfind(b"\n") + 1] or raw, first.name, list(names), self.delimiter)
 
@@ -417,7 +429,7 @@ def part_place(part: Part, row: int) -> str:
         return f"row {part.first_row + row - 1}"
     from .csv import row_place
 
-    with open(part.path, "rb") as handle:
+    with _open(part.path) as handle:
         header = handle.read(part.header_end)
         handle.seek(part.start)
         body = handle.read(part.stop - part.start)
