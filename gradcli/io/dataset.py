@@ -16,6 +16,7 @@ import glob
 import io
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Collection, Iterator
 
@@ -29,6 +30,7 @@ SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's fil
 PATTERN = re.compile(r"[*?[]")
 HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then in all of it)
 SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may be cut
+PARQUET_BUFFER = 1 << 20  # a column chunk is read through a buffer of this size, not whole (pre_buffer off)
 BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader skips
 
 
@@ -83,6 +85,8 @@ class Part:
     header_end: int = 0  # csv: the byte where the header ends
     first_row: int = 1  # parquet: the file's row number of its first row (csv: counted when a message needs it)
     delimiter: str = ","
+    rows: int = 0  # parquet: 0 for whole row groups, else a slice of one row group of this many rows (fewer at its end)
+    skip: int = 0  # after this many of its rows (a multiple of `rows`): a row group larger than a part is split
 
     @property
     def name(self) -> str:
@@ -181,18 +185,51 @@ class Part:
         from .csv import require_columns
         from .parquet import _numbers
 
+        from .files import check_input
+
+        check_input(self.path, f"data file {show_text(self.path)!r}")  # pyarrow opens it by name
         try:
-            file = pq.ParquetFile(self.path)
+            file = pq.ParquetFile(self.path, buffer_size=PARQUET_BUFFER, pre_buffer=False)  # not whole chunks
             header = list(file.schema_arrow.names)
             require_columns(header, wanted, self.name)
             others = [name for name in header if name not in wanted] if every_column else []
-            table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
-                                         use_threads=False)
+            if self.rows:
+                table = _row_group_slice(file, self.path, self.start, self.skip, self.rows, [*wanted, *others])
+            else:
+                table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
+                                             use_threads=False)
         except DataError:
             raise
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
             raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
         return table, header, {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
+
+
+_slices = threading.local()  # per thread: the batches of the row group read last, where they stopped
+
+
+def _row_group_slice(file: Any, path: str, group: int, skip: int, rows: int, columns: list[str]) -> Any:
+    """Rows skip .. skip+rows of one row group, decoded in batches of `rows`, the column chunks read
+    through a buffer of PARQUET_BUFFER bytes rather than whole.
+
+    Parquet has no cheaper way to a row than decoding those before it: the batches of the group read
+    last are kept open in this thread (one group at a time, a few pages per column), so that a pass
+    reading the slices in order decodes each once.
+    """
+    import pyarrow as pa
+
+    key = (path, os.stat(path).st_mtime_ns, group, rows, tuple(columns))
+    held = getattr(_slices, "held", None)
+    if held is None or held[0] != key or held[1] > skip // rows:
+        batches = file.iter_batches(batch_size=rows, row_groups=[group], columns=columns, use_threads=False)
+        held = [key, 0, batches]
+    _slices.held = None  # dropped on an error: a later read starts afresh
+    for batch in held[2]:
+        held[1] += 1
+        if held[1] - 1 == skip // rows:
+            _slices.held = held
+            return pa.Table.from_batches([batch])
+    return file.schema_arrow.empty_table().select(columns)
 
 
 class _Prefix(io.RawIOBase):
@@ -254,18 +291,30 @@ class Dataset:
 
 
 def _parquet_parts(file: DataFile, part_bytes: int | None) -> Iterator[Part]:
+    """Runs of whole row groups up to part_bytes; a row group larger than that is split into slices of
+    rows, each about part_bytes (by its uncompressed size)."""
     groups = file.row_groups
     if not groups:
         yield Part(file.path, "parquet", 0, 0, first_row=1)
         return
     low, size, first, row = 0, 0, 1, 1
     for i, (rows, nbytes) in enumerate(groups):
+        if part_bytes is not None and nbytes > part_bytes and rows > 1:
+            if i > low:
+                yield Part(file.path, "parquet", low, i, first_row=first)
+            pieces = -(-nbytes // part_bytes)
+            each = -(-rows // pieces)
+            for skip in range(0, rows, each):
+                yield Part(file.path, "parquet", i, i + 1, first_row=row + skip, rows=each, skip=skip)
+            low, size, first, row = i + 1, 0, row + rows, row + rows
+            continue
         if i > low and part_bytes is not None and size + nbytes > part_bytes:
             yield Part(file.path, "parquet", low, i, first_row=first)
             low, size, first = i, 0, row
         size += nbytes
         row += rows
-    yield Part(file.path, "parquet", low, len(groups), first_row=first)
+    if low < len(groups):
+        yield Part(file.path, "parquet", low, len(groups), first_row=first)
 
 
 def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
