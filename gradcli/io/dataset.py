@@ -28,7 +28,8 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's files must end with to be read
 PATTERN = re.compile(r"[*?[]")
-HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then in all of it)
+HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then block by block)
+MAX_HEADER_BYTES = 64 << 20  # a header line longer than this is refused
 SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may be cut
 PARQUET_BUFFER = 1 << 20  # a column chunk is read through a buffer of this size, not whole (pre_buffer off)
 BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader skips
@@ -401,12 +402,24 @@ def _open_file(path: str, delimiter: str) -> DataFile:
     from .csv import _header_and_offset, read_header
 
     with _open(path) as handle:
-        prefix = handle.read(HEADER_BYTES)
-        if len(prefix) == HEADER_BYTES:
-            cut = prefix.rfind(b"\n") + 1
-            prefix = prefix[:cut] if cut else prefix + handle.read()
+        prefix = _header_prefix(handle, path)
     header = read_header(prefix, path, delimiter)
     return DataFile(path, "csv", header, size, _header_and_offset(prefix, path, delimiter)[1])
+
+
+def _header_prefix(handle: Any, path: str) -> bytes:
+    """The file's first whole lines, HEADER_BYTES of them or more: read in blocks until a line break
+    (a header line longer than MAX_HEADER_BYTES is refused rather than read to the end of the file)."""
+    blocks = [handle.read(HEADER_BYTES)]
+    while len(blocks[-1]) == HEADER_BYTES and b"\n" not in blocks[-1]:
+        if len(blocks) * HEADER_BYTES >= MAX_HEADER_BYTES:
+            raise DataError(f"{show_text(path)}: no line break in its first {MAX_HEADER_BYTES:,} bytes "
+                            "(a CSV file's header is one line)")
+        blocks.append(handle.read(HEADER_BYTES))
+    prefix = b"".join(blocks)
+    if len(blocks[-1]) < HEADER_BYTES:  # the whole file
+        return prefix
+    return prefix[:prefix.rfind(b"\n") + 1]
 
 
 def _open_parquet(path: str, size: int) -> DataFile:

@@ -198,3 +198,27 @@ def test_reading_a_row_group_larger_than_the_budget_stays_within_it(tmp_path):
     measured = json.loads(proc.stdout)
     assert measured["rows"] == n
     assert measured["peak"] < budget, measured
+
+
+def test_a_header_longer_than_the_first_block_is_read_to_its_line_break_not_to_the_end(tmp_path):
+    """A header of 1.5 MB in a 61.5 MB file: opening it reads the header's blocks, not the 60 MB after it (it
+    was read whole: a peak of 120 MB); a file with no line break in 64 MiB is refused, not read."""
+    import tracemalloc
+
+    names = [letter * 125_000 for letter in "abcdefghijkl"]  # 1.5 MB, each name under csv's field limit
+    with open(tmp_path / "wide.csv", "w") as handle:
+        handle.write(",".join(names) + "\n")
+        for _ in range(30):
+            handle.write("1\n" * 1_000_000)
+    tracemalloc.start()
+    try:
+        dataset = open_dataset(str(tmp_path / "wide.csv"))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert dataset.header == names and dataset.files[0].header_end == 125_001 * len(names)
+    assert peak < 20 << 20, peak  # the header's text, decoded and parsed: a few copies of 1.5 MB
+    with open(tmp_path / "one-line.csv", "wb") as handle:
+        handle.truncate(65 << 20)
+    with pytest.raises(DataError, match="no line break in its first 67,108,864 bytes"):
+        open_dataset(str(tmp_path / "one-line.csv"))
