@@ -57,7 +57,7 @@ class Result:
 
 
 def run_program(args: list[str], cwd: Path, stdin: bytes = b"", env: dict[str, str] | None = None,
-                umask: int | None = None, timeout: float = 60) -> Result:
+                umask: int | None = None, timeout: float = 60, user: int | None = None) -> Result:
     """The program run as a user runs it: its own process, argv, cwd, environment and standard streams,
     its exit code.
 
@@ -67,12 +67,15 @@ def run_program(args: list[str], cwd: Path, stdin: bytes = b"", env: dict[str, s
     environment sets PYTHON* variables (they act when an interpreter starts), or where fork is not
     there, or that starts a Dask cluster, starts the installed program instead, as the tests of start-up
     itself do.
+
+    `user`: the uid (and gid) the run drops to, run as root, so that permission bits hold for it
+    (root passes them); always a fork, since the interpreter may live where that user cannot read.
     """
     environment = clean_env(**(env or {}))
     starting = [k for k, v in (env or {}).items() if k.startswith("PYTHON") and os.environ.get(k) != v]
     # Dask's cluster, started in a fork of a process whose own Dask threads hold their locks, deadlocks
-    if hasattr(os, "fork") and not starting and len(stdin) < 1 << 16 and "--dask" not in args:
-        return _forked(args, cwd, stdin, environment, umask, timeout)
+    if user is not None or (hasattr(os, "fork") and not starting and len(stdin) < 1 << 16 and "--dask" not in args):
+        return _forked(args, cwd, stdin, environment, umask, timeout, user)
     proc = subprocess.run([gradcli_program(), *args], cwd=cwd, input=stdin, capture_output=True, timeout=timeout,
                           env=environment, preexec_fn=None if umask is None else lambda: os.umask(umask))
     return Result(proc)
@@ -91,7 +94,7 @@ def _preload() -> None:
 
 
 def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str], umask: int | None,
-            timeout: float) -> Result:
+            timeout: float, user: int | None = None) -> Result:
     import atexit
     import tempfile
     import time
@@ -109,6 +112,10 @@ def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str
                 os.dup2(out.fileno(), 1)
                 os.dup2(err.fileno(), 2)
                 os.chdir(cwd)
+                if user is not None:
+                    os.setgroups([])
+                    os.setgid(user)
+                    os.setuid(user)
                 if umask is not None:
                     os.umask(umask)
                 os.environ.clear()

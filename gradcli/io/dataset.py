@@ -16,6 +16,7 @@ import glob
 import io
 import os
 import re
+import threading
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Collection, Iterator
 
@@ -27,9 +28,18 @@ if TYPE_CHECKING:
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's files must end with to be read
 PATTERN = re.compile(r"[*?[]")
-HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then in all of it)
+HEADER_BYTES = 1 << 20  # a CSV file's header is looked for in this much of it (then block by block)
+MAX_HEADER_BYTES = 64 << 20  # a header line longer than this is refused
 SCAN_BLOCK = 8 << 20  # bytes read at a time while finding where CSV parts may be cut
+PARQUET_BUFFER = 1 << 20  # a column chunk is read through a buffer of this size, not whole (pre_buffer off)
 BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader skips
+
+
+def _open(path: str) -> Any:
+    """A data file opened for reading (io/files.py: a FIFO or a device refused, never blocking)."""
+    from .files import open_input
+
+    return open_input(path, f"data file {show_text(path)!r}")
 
 
 def is_pattern(spec: str) -> bool:
@@ -45,7 +55,13 @@ def is_dataset_spec(spec: str) -> bool:
 def expand(spec: str, what: str = "data") -> list[str]:
     """The files a glob or directory names, sorted; a plain file's path as it is."""
     if os.path.isdir(spec):
-        files = sorted(os.path.join(spec, name) for name in os.listdir(spec)
+        try:
+            names = os.listdir(spec)
+        except OSError as err:
+            from .files import why_unreadable
+
+            raise DataError(f"{what} directory {show_text(spec)!r} {why_unreadable(err)}") from None
+        files = sorted(os.path.join(spec, name) for name in names
                        if name.lower().endswith(SUFFIXES) and not name.startswith(".")
                        and os.path.isfile(os.path.join(spec, name)))
         if not files:
@@ -70,6 +86,8 @@ class Part:
     header_end: int = 0  # csv: the byte where the header ends
     first_row: int = 1  # parquet: the file's row number of its first row (csv: counted when a message needs it)
     delimiter: str = ","
+    rows: int = 0  # parquet: 0 for whole row groups, else a slice of one row group of this many rows (fewer at its end)
+    skip: int = 0  # after this many of its rows (a multiple of `rows`): a row group larger than a part is split
 
     @property
     def name(self) -> str:
@@ -84,7 +102,7 @@ class Part:
     def _load_csv(self, wanted: list[str], keep_text: bool) -> CsvTable:
         from .csv import CsvTable, read_csv_table
 
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             header = handle.read(self.header_end)
             handle.seek(self.start)
             body = handle.read(self.stop - self.start)
@@ -105,7 +123,7 @@ class Part:
         where a quote comes before the part (a record may then span lines), by the csv module.
         """
         lines = blank = 0
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             handle.seek(self.header_end)
             left, carry = self.start - self.header_end, b""
             while left > 0:
@@ -140,7 +158,7 @@ class Part:
 
         from .csv import _is_blank
 
-        with open(self.path, "rb") as handle:
+        with _open(self.path) as handle:
             text = io.TextIOWrapper(io.BufferedReader(_Prefix(handle, self.start)), encoding="utf-8-sig",
                                     errors="replace", newline="")
             records = sum(not _is_blank(record) for record in csv.reader(text, delimiter=self.delimiter))
@@ -168,18 +186,51 @@ class Part:
         from .csv import require_columns
         from .parquet import _numbers
 
+        from .files import check_input
+
+        check_input(self.path, f"data file {show_text(self.path)!r}")  # pyarrow opens it by name
         try:
-            file = pq.ParquetFile(self.path)
+            file = pq.ParquetFile(self.path, buffer_size=PARQUET_BUFFER, pre_buffer=False)  # not whole chunks
             header = list(file.schema_arrow.names)
             require_columns(header, wanted, self.name)
             others = [name for name in header if name not in wanted] if every_column else []
-            table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
-                                         use_threads=False)
+            if self.rows:
+                table = _row_group_slice(file, self.path, self.start, self.skip, self.rows, [*wanted, *others])
+            else:
+                table = file.read_row_groups(list(range(self.start, self.stop)), columns=[*wanted, *others],
+                                             use_threads=False)
         except DataError:
             raise
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
             raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
         return table, header, {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
+
+
+_slices = threading.local()  # per thread: the batches of the row group read last, where they stopped
+
+
+def _row_group_slice(file: Any, path: str, group: int, skip: int, rows: int, columns: list[str]) -> Any:
+    """Rows skip .. skip+rows of one row group, decoded in batches of `rows`, the column chunks read
+    through a buffer of PARQUET_BUFFER bytes rather than whole.
+
+    Parquet has no cheaper way to a row than decoding those before it: the batches of the group read
+    last are kept open in this thread (one group at a time, a few pages per column), so that a pass
+    reading the slices in order decodes each once.
+    """
+    import pyarrow as pa
+
+    key = (path, os.stat(path).st_mtime_ns, group, rows, tuple(columns))
+    held = getattr(_slices, "held", None)
+    if held is None or held[0] != key or held[1] > skip // rows:
+        batches = file.iter_batches(batch_size=rows, row_groups=[group], columns=columns, use_threads=False)
+        held = [key, 0, batches]
+    _slices.held = None  # dropped on an error: a later read starts afresh
+    for batch in held[2]:
+        held[1] += 1
+        if held[1] - 1 == skip // rows:
+            _slices.held = held
+            return pa.Table.from_batches([batch])
+    return file.schema_arrow.empty_table().select(columns)
 
 
 class _Prefix(io.RawIOBase):
@@ -241,18 +292,30 @@ class Dataset:
 
 
 def _parquet_parts(file: DataFile, part_bytes: int | None) -> Iterator[Part]:
+    """Runs of whole row groups up to part_bytes; a row group larger than that is split into slices of
+    rows, each about part_bytes (by its uncompressed size)."""
     groups = file.row_groups
     if not groups:
         yield Part(file.path, "parquet", 0, 0, first_row=1)
         return
     low, size, first, row = 0, 0, 1, 1
     for i, (rows, nbytes) in enumerate(groups):
+        if part_bytes is not None and nbytes > part_bytes and rows > 1:
+            if i > low:
+                yield Part(file.path, "parquet", low, i, first_row=first)
+            pieces = -(-nbytes // part_bytes)
+            each = -(-rows // pieces)
+            for skip in range(0, rows, each):
+                yield Part(file.path, "parquet", i, i + 1, first_row=row + skip, rows=each, skip=skip)
+            low, size, first, row = i + 1, 0, row + rows, row + rows
+            continue
         if i > low and part_bytes is not None and size + nbytes > part_bytes:
             yield Part(file.path, "parquet", low, i, first_row=first)
             low, size, first = i, 0, row
         size += nbytes
         row += rows
-    yield Part(file.path, "parquet", low, len(groups), first_row=first)
+    if low < len(groups):
+        yield Part(file.path, "parquet", low, len(groups), first_row=first)
 
 
 def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
@@ -264,7 +327,7 @@ def _csv_cuts(file: DataFile, part_bytes: int) -> list[tuple[int, int]]:
     cuts, low = [], file.header_end
     quotes = 0  # quotes before `position`, mod 2
     position = file.header_end
-    with open(file.path, "rb") as handle:
+    with _open(file.path) as handle:
         handle.seek(position)
         while position < file.size:
             target = min(file.size, low + part_bytes)
@@ -331,21 +394,32 @@ def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset
 def _open_file(path: str, delimiter: str) -> DataFile:
     from .parquet import is_parquet
 
-    try:
-        size = os.stat(path).st_size
-    except OSError as err:
-        raise DataError(f"cannot read {show_text(path)!r}: {err.strerror}") from None
+    from .files import check_input
+
+    size = check_input(path, f"data file {show_text(path)!r}").st_size
     if is_parquet(path):
         return _open_parquet(path, size)
     from .csv import _header_and_offset, read_header
 
-    with open(path, "rb") as handle:
-        prefix = handle.read(HEADER_BYTES)
-        if len(prefix) == HEADER_BYTES:
-            cut = prefix.rfind(b"\n") + 1
-            prefix = prefix[:cut] if cut else prefix + handle.read()
+    with _open(path) as handle:
+        prefix = _header_prefix(handle, path)
     header = read_header(prefix, path, delimiter)
     return DataFile(path, "csv", header, size, _header_and_offset(prefix, path, delimiter)[1])
+
+
+def _header_prefix(handle: Any, path: str) -> bytes:
+    """The file's first whole lines, HEADER_BYTES of them or more: read in blocks until a line break
+    (a header line longer than MAX_HEADER_BYTES is refused rather than read to the end of the file)."""
+    blocks = [handle.read(HEADER_BYTES)]
+    while len(blocks[-1]) == HEADER_BYTES and b"\n" not in blocks[-1]:
+        if len(blocks) * HEADER_BYTES >= MAX_HEADER_BYTES:
+            raise DataError(f"{show_text(path)}: no line break in its first {MAX_HEADER_BYTES:,} bytes "
+                            "(a CSV file's header is one line)")
+        blocks.append(handle.read(HEADER_BYTES))
+    prefix = b"".join(blocks)
+    if len(blocks[-1]) < HEADER_BYTES:  # the whole file
+        return prefix
+    return prefix[:prefix.rfind(b"\n") + 1]
 
 
 def _open_parquet(path: str, size: int) -> DataFile:
@@ -399,7 +473,7 @@ class PartsTable(Table):
             return []
         from .csv import text_columns
 
-        with open(first.path, "rb") as handle:
+        with _open(first.path) as handle:
             raw = handle.read(HEADER_BYTES)
         return text_columns(raw[:raw.rfind(b"\n") + 1] or raw, first.name, list(names), self.delimiter)
 
@@ -417,7 +491,7 @@ def part_place(part: Part, row: int) -> str:
         return f"row {part.first_row + row - 1}"
     from .csv import row_place
 
-    with open(part.path, "rb") as handle:
+    with _open(part.path) as handle:
         header = handle.read(part.header_end)
         handle.seek(part.start)
         body = handle.read(part.stop - part.start)

@@ -22,7 +22,9 @@ def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -
     """Refuse up front: an empty name, a missing directory, a directory, device or pipe as the file,
     a name the system refuses (too long, a loop of links), or an input file, stdin's too.
 
-    A symbolic link is followed: the file it points to is replaced and the link stays.
+    A symbolic link is followed: the file it points to is replaced and the link stays. A link to a
+    file not there yet (dangling) makes that file, where its directory exists; else it is refused,
+    naming the link and its target.
     """
     text = os.fspath(path)
     if not text:
@@ -32,7 +34,7 @@ def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -
     try:
         target = Path(text)
         if target.is_symlink():
-            target = target.resolve(strict=True)
+            target = _link_target(target, option)
         if target.is_dir():
             raise DataError(f"{option} {show_text(text)!r} is a directory")
         if target.exists() and not target.is_file():
@@ -52,6 +54,16 @@ def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -
         raise DataError(f"{option} {show_text(text)!r}: {err.strerror or err}") from None
     except RuntimeError:  # Path.resolve on a loop of symbolic links
         raise DataError(f"{option} {show_text(text)!r}: a loop of symbolic links") from None
+    return target
+
+
+def _link_target(link: Path, option: str) -> Path:
+    """The file a symbolic link points to, through any chain of links; a dangling link's target too,
+    when its directory exists (the file is made there)."""
+    target = link.resolve()  # not strict: a target that does not exist yet is still named
+    if not target.parent.is_dir():
+        raise DataError(f"{option} {show_text(str(link))!r} is a symbolic link to {show_text(os.readlink(link))!r}, "
+                        f"whose directory {show_text(str(target.parent))!r} does not exist")
     return target
 
 

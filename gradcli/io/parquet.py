@@ -7,7 +7,6 @@ file). A file larger than the data budget is refused rather than loaded.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Any, Collection
 
@@ -22,10 +21,12 @@ def is_parquet(path: str) -> bool:
     """A path that names a Parquet file: its suffix, or (for any other name) its first bytes."""
     if path.lower().endswith((".parquet", ".pq")):
         return True
+    from .files import open_input
+
     try:
-        with open(path, "rb") as handle:
+        with open_input(path, "data") as handle:
             return handle.read(4) == MAGIC
-    except OSError:
+    except (DataError, OSError):  # the reader of the file says why
         return False
 
 
@@ -41,7 +42,9 @@ class ParquetTable(Table):
 
         from .values import data_max_bytes
 
-        size = os.stat(path).st_size
+        from .files import check_input
+
+        size = check_input(path, name).st_size
         budget = data_max_bytes() if max_bytes is None else max_bytes
         if size > budget:
             raise DataError(f"{name}: {size:,} bytes is more than gradcli reads into memory "

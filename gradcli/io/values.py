@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import sys
-from pathlib import Path
 from typing import Any, Mapping
 
 from ..engines.finite import require_finite
@@ -95,11 +95,11 @@ def read_text_source(spec: str, what: str, limit: int | None = None, *, max_byte
     """The bytes of a file, or of stdin for '-'.
 
     `limit`: at most this many bytes are read (the caller judges the rest). `max_bytes`: more is a
-    DataError, so endless input (`yes | gradcli ...`, /dev/zero on stdin) ends at once. A device
-    (/dev/zero, /dev/urandom) is refused by name: it has no end.
+    DataError, so endless input (`yes | gradcli ...`, /dev/zero on stdin) ends at once. What is not
+    a regular file (a device, a FIFO, a directory) is refused by name (io/files.py). Memory is taken
+    for what is read, not for the limit.
     """
-    import os
-    import stat
+    from .files import open_input, read_at_most
 
     name = "stdin" if spec == "-" else f"file {show_text(spec)!r}"
     if spec == "-" and max_bytes is not None:
@@ -111,26 +111,18 @@ def read_text_source(spec: str, what: str, limit: int | None = None, *, max_byte
                 raise DataError(f"{what}: stdin is closed (nothing to read; give a file instead of '-')")
             stream = getattr(sys.stdin, "buffer", None)
             if stream is None:  # a text stream put in place of stdin (io.StringIO in a program)
-                raw = sys.stdin.read(cap).encode("utf-8")
+                raw = read_at_most(sys.stdin, cap).encode("utf-8")
             else:
-                raw = stream.read(cap)
+                raw = read_at_most(stream, cap)
         else:
-            with open(spec, "rb") as handle:
-                info = os.fstat(handle.fileno())
-                if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode):
-                    raise DataError(f"{what} {name} is a device, not a file")
-                if max_bytes is not None and stat.S_ISREG(info.st_mode) and info.st_size > max_bytes:
+            with open_input(spec, f"{what} {name}") as handle:
+                size = os.fstat(handle.fileno()).st_size
+                if max_bytes is not None and size > max_bytes:
                     raise DataError(f"{what} {name} is larger than {max_bytes:,} bytes, the most gradcli reads "
                                     "into memory")
-                raw = handle.read(cap)
-    except FileNotFoundError:
-        raise DataError(f"{what} {name} does not exist") from None
-    except IsADirectoryError:
-        raise DataError(f"{what} {name} is a directory") from None
-    except PermissionError:
-        raise DataError(f"{what} {name} cannot be read (permission denied)") from None
-    except OSError as err:
-        raise DataError(f"{what} {name} cannot be read: {err.strerror}") from None
+                raw = read_at_most(handle, cap, size)
+    except OSError as err:  # reading failed after the open (EIO, a file on a lost network share)
+        raise DataError(f"{what} {name} cannot be read: {err.strerror or err}") from None
     if max_bytes is not None and len(raw) > max_bytes:
         raise DataError(f"{what} {name} is larger than {max_bytes:,} bytes, the most gradcli reads"
                         + (" from stdin (give a file)" if spec == "-" else ""))
@@ -201,8 +193,13 @@ def read_params(spec: str, option: str = "--params", *, inline: bool = True) -> 
     if inline and is_assignment_list(spec):
         return parse_assignments(spec, option)
     source = "stdin" if spec == "-" else spec
-    if spec != "-" and not Path(spec).exists():
-        raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file")
+    if spec != "-":
+        try:
+            os.stat(spec)
+        except (FileNotFoundError, NotADirectoryError, ValueError):
+            raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file") from None
+        except OSError:
+            pass  # the reader says why it cannot be read (no permission, a name too long)
     return read_params_json(read_text_source(spec, option, max_bytes=PARAMS_MAX_BYTES), source)
 
 
