@@ -94,8 +94,9 @@ def within_resolution(report: GradientReport) -> str:
     """'; w within float64's resolution (condition ~1e9)' for the gradients that agree only as rounding."""
     from rich.markup import escape
 
+    items = report.tensors.values() if report.tensors else report.gradients.values()  # W1 as written, not W1[2,1]
     within = [f"{g.param} within float64's resolution ({condition_text(g.condition)})"
-              for g in report.gradients.values() if g.resolution is not None]
+              for g in items if g.resolution is not None]
     return escape("; " + ", ".join(within)) if within else ""
 
 
