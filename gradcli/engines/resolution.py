@@ -36,8 +36,6 @@ from .graph import Graph, Node, forward, needed_for, wanted_leaves
 EPS = float(np.finfo(np.float64).eps)  # one unit in the last place at 1: each operation's rounding, generously
 HALF = EPS / 2  # the rounding of a decimal to the nearest float64
 LOCAL_ROUNDINGS = 4  # a local derivative computed from values (tanh's 1 - out**2) rounds a few times
-
-
 CHUNK_ROWS = 1 << 14  # rows bounded at once: every node's value and error per row is held for a chunk
 
 
@@ -120,7 +118,8 @@ def local_error(node: Node, position: int, args: tuple[Any, ...], out: Any, loca
     """How far the local derivative d out/d args[position] may be off: its own rounding, plus how far it
     moves when each input moves by its error (either way, the larger)."""
     op = OPS[node.op]  # type: ignore[index]
-    error: Any = 0.0 if isinstance(local, float) else LOCAL_ROUNDINGS * EPS * np.abs(local)
+    # a Python float is one of the table's constants (a sum's 1.0), exact; a NumPy value was computed
+    error: Any = 0.0 if type(local) is float else LOCAL_ROUNDINGS * EPS * np.abs(local)
     for j, moved_by in enumerate(errors):
         if _zero(moved_by):
             continue
