@@ -355,7 +355,7 @@ def grad(
     data: DataOption = None,
     params: ParamsOption = None,
     wrt: WrtOption = None,
-    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|.")] = 1e-9,
+    rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - b| <= atol + rtol*|s|, or within what float64 can resolve of that gradient (where terms cancel).")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
     delimiter: DelimiterOption = ",",

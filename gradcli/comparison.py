@@ -42,6 +42,11 @@ class ParamGradient:
     agree: bool | None  # None when only one engine ran
     fd_value: float | None = None
     fd_agree: bool | None = None
+    # where |symbolic - backprop| passed rtol/atol only as rounding: what float64 can resolve of this
+    # gradient (a bound on each engine's rounding, engines/resolution.py), and that bound over
+    # eps x |gradient| (None where the exact gradient is 0: the terms that make it cancel exactly)
+    resolution: float | None = None
+    condition: float | None = None
 
 
 @dataclass
@@ -71,6 +76,9 @@ class TensorGradient:
     fd_directions: list[dict[str, Any]] | None = None  # {"fd", "gv", "agree"} per random direction v
     fd_agree: bool | None = None
     fd_max_abs_diff: float | None = None
+    # over the entries that agree only within float64's resolution (ParamGradient's): the largest of each
+    resolution: float | None = None
+    condition: float | None = None
 
 
 @dataclass
@@ -392,7 +400,29 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
     graph = build_graph(setup.problem)
     evidence = _evidence(setup, graph, tuple(engines), check_fd, readable)
     return judged(setup, evidence, rtol, atol, lambda warnings: _row_gradients(
-        setup, graph, rtol, atol, "symbolic" in evidence.engines, readable, warnings))
+        setup, graph, rtol, atol, "symbolic" in evidence.engines, readable, warnings),
+        resolution=lambda names: resolution(setup, names, [(setup.columns, setup.rows)]))
+
+
+def resolution(setup: Setup, names: list[str], parts: Iterable[tuple[Mapping[str, Any], int]]) -> dict[str, float]:
+    """What float64 can resolve of each named gradient over the rows of `parts` (columns, rows): twice
+    backprop's rounding bound (engines/resolution.py), once for each engine evaluating the same function
+    in float64. A model with vectors or matrices is bounded entry by entry, as SymPy sees it; inf where
+    no bound can be had (past the expansion's size limits)."""
+    from .engines.graph import build_graph
+    from .engines.resolution import Bounds
+
+    problem, bounds = setup.problem, None
+    for columns, rows in parts:
+        if problem.tensor:  # in memory only: the model is expanded once, for its one part
+            try:
+                problem, columns = entrywise(problem, columns)
+            except SymbolicUnavailable:
+                return {name: math.inf for name in names}
+        if bounds is None:
+            bounds = Bounds(build_graph(problem), setup.values, names, setup.rows)
+        bounds.add(columns, rows)
+    return {name: 2 * bound for name, bound in (bounds.total() if bounds else {}).items()}
 
 
 def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool, readable: bool) -> Evidence:
@@ -541,10 +571,13 @@ def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple
 
 def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
            row_gradients: Callable[[list[str]], dict[str, RowGradient]] = lambda warnings: {},
-           files: int = 1, engine: str = "memory") -> GradientReport:
+           files: int = 1, engine: str = "memory",
+           resolution: Callable[[list[str]], dict[str, float]] | None = None) -> GradientReport:
     """The report: each parameter's engines compared, a kink excusing a disagreement it explains.
 
-    row_gradients(warnings) gives the inputs' and target's per-row gradients (data in memory only)."""
+    row_gradients(warnings) gives the inputs' and target's per-row gradients (data in memory only).
+    resolution(names), asked only for the parameters whose engines differ by more than rtol and atol,
+    gives what float64 can resolve of each: a difference within it is rounding, not a disagreement."""
     problem, chosen, values = setup.problem, setup.chosen, setup.values
     warnings, check_fd = evidence.warnings, evidence.check_fd
     results: dict[str, ParamGradient] = {}
@@ -582,6 +615,8 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
         warnings.append(f"not compared for {', '.join(names)}: {kink.text} is {at} its kink in {kink.where()}, "
                         "where the loss is not differentiable and the engines fell on different sides")
 
+    if resolution is not None:
+        within_resolution(results, resolution, warnings)
     witness = evidence.witness
     if witness is None and check_fd:
         witness = "finite differences"
@@ -599,6 +634,43 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=evidence.engines,
         warnings=warnings, witness=witness, row_gradients=by_row, files=files, engine=engine, tensors=tensors,
     )
+
+
+def within_resolution(results: Mapping[str, ParamGradient], resolution: Callable[[list[str]], dict[str, float]],
+                      warnings: list[str]) -> None:
+    """Each disagreement that float64 cannot resolve becomes an agreement "within float64's resolution",
+    its bound and condition recorded, with one line saying which. Only there: a tolerance never widens
+    for a gradient that passed, nor where the bound is no larger than rtol and atol (nothing cancels)."""
+    differing = [g.param for g in results.values() if g.agree is False]
+    if not differing:
+        return
+    found = resolution(differing)
+    within = []
+    for name in differing:
+        gradient, bound = results[name], found.get(name, math.inf)
+        if not (math.isfinite(bound) and gradient.abs_diff is not None and gradient.abs_diff <= bound):
+            continue
+        exact = gradient.symbolic_value or 0.0
+        gradient.agree, gradient.resolution = True, bound
+        gradient.condition = bound / (EPS * abs(exact)) if exact else None
+        within.append(f"{name} ({condition_text(gradient.condition)}: |diff| {gradient.abs_diff:.3g} <= {bound:.3g})")
+    if within:
+        more = f", and {len(within) - SHOWN_WITHIN} more" if len(within) > SHOWN_WITHIN else ""
+        warnings.append(f"agree within float64's resolution: {', '.join(within[:SHOWN_WITHIN])}{more}; the engines "
+                        "differ by rounding that float64 cannot resolve for this gradient, not by a wrong derivative")
+
+
+SHOWN_WITHIN = 3  # parameters named in the warning (JSON has each one's resolution)
+
+
+EPS = 2.0 ** -52  # float64's machine epsilon
+
+
+def condition_text(condition: float | None) -> str:
+    """'condition ~1e9' (the bound over eps x |gradient|), or what an exact 0 means."""
+    if condition is None:
+        return "an exact 0 from terms that cancel"
+    return f"condition ~1e{math.floor(math.log10(condition) + 0.5)}" if condition >= 1 else "condition ~1"
 
 
 def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evidence: Evidence
@@ -625,6 +697,11 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
             max_abs_diff=max(diffs) if diffs else None,
             agree=all(verdicts) if verdicts else None,
         )
+        resolved = [r for r in rows if r.resolution is not None]
+        if resolved:
+            gradient.resolution = max(r.resolution for r in resolved)  # type: ignore[type-var]
+            gradient.condition = None if any(r.condition is None for r in resolved) else max(
+                r.condition for r in resolved)  # type: ignore[type-var]
         pairs = evidence.directions.get(name)
         if pairs:
             scale = FD_ATOL * max(1.0, abs(evidence.loss))
@@ -858,8 +935,16 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
             totals.fd = _one_pass(parts, problem, columns, None, loss_plan, values, None, steps).fd
     evidence = _streamed_evidence(totals, chosen, engines, symbolic, steps, witness, check_fd, warnings, readable)
     notes = unused("column", [n for n in dataset.header if n not in columns], f"of {name} {{verb}} not used by the model")
-    report = judged(dataclasses.replace(setup, columns={}, rows=totals.rows), evidence, rtol, atol, files=len(dataset.files),
-                    engine="stream")
+    streamed = dataclasses.replace(setup, columns={}, rows=totals.rows)
+
+    def read_again() -> Iterator[tuple[dict[str, Any], int]]:  # only where the engines differ: one more pass
+        for part in parts:
+            table = part.load(columns)
+            if table.rows:
+                yield {name: table.columns[name] for name in columns}, table.rows
+
+    report = judged(streamed, evidence, rtol, atol, files=len(dataset.files), engine="stream",
+                    resolution=lambda names: resolution(streamed, names, read_again()))
     report.warnings[:0] = [*given.notes, *notes]
     return report
 

@@ -19,7 +19,7 @@ from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, as_written, build_problem, check_name, classes_of, shapes_of
 from .closed_form import MAX_CLOSED_FORM, ClosedForm, is_linear_in_params, least_squares, starts_at_zero
-from .loop import Trainer, TrainResult, starting_point
+from .loop import EXACT_FIT_REASON, Trainer, TrainResult, starting_point
 from .options import DEFAULT_EPOCHS, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS, TrainOptions
 from .passes import Rows
 
@@ -179,9 +179,16 @@ class TrainReport:
 
     @property
     def at_optimum(self) -> bool | None:
-        """The trained loss is within SHORT_OF_OPTIMUM (relative) of least squares'; None without a closed form."""
+        """The trained loss is within SHORT_OF_OPTIMUM (relative) of least squares', or an exact fit (mse is
+        never negative: nothing lies below rounding of 0, where the ratio of two such losses is noise);
+        None without a closed form."""
         excess = self.excess_loss
-        return None if excess is None else excess <= SHORT_OF_OPTIMUM
+        return None if excess is None else excess <= SHORT_OF_OPTIMUM or self.exact_fit
+
+    @property
+    def exact_fit(self) -> bool:
+        """The run ended at an exact fit: its built-in loss fell to rounding of 0 (loop.EXACT_FIT)."""
+        return self.result.stop_reason == EXACT_FIT_REASON
 
     @property
     def failed(self) -> bool:

@@ -26,6 +26,7 @@ from .precondition import SAMPLE_ROWS, identity, measure
 
 OPTIMAL = 1e-6  # converged: every |gradient| is at most this fraction of the per-row terms it sums
 EXACT_FIT = (64 * float(np.finfo(np.float64).eps)) ** 2  # a built-in loss this small against the start's: 0
+EXACT_FIT_REASON = "the loss fell to rounding of 0 (an exact fit)"
 
 
 @dataclass
@@ -170,7 +171,8 @@ class Trainer:
                 if not moved:
                     record(loss, change.params(u))
                     result.epochs = epoch
-                    done = self._finish(result, change.params(u), began, reason="no step lowers the loss any further")
+                    reason = EXACT_FIT_REASON if self._exact_fit(result) else "no step lowers the loss any further"
+                    done = self._finish(result, change.params(u), began, reason=reason)
                     if not done.converged:
                         done.stop_reason += (", yet the gradient is not zero: the problem is badly conditioned "
                                              "(inputs on very different scales or far from 0?)")
@@ -197,11 +199,13 @@ class Trainer:
             record(loss, theta)
             if progress is not None:
                 progress(epoch, loss)
-            if self.problem.tensor and self._exact_fit(result):
-                # bce or ce on rows a network separates: the loss falls geometrically towards 0 while
-                # the weights grow without bound (and the held-out loss with them); at rounding of 0
-                # there is nothing left to fit
-                return self._finish(result, theta, began, reason="the loss fell to rounding of 0 (an exact fit)")
+            if self._exact_fit(result):
+                # converged by definition, so the run stops here, whatever the model and the optimiser: bce
+                # or ce on rows a model separates fall geometrically towards 0 while the weights grow without
+                # bound (and the held-out loss with them); at rounding of 0 there is nothing left to fit.
+                # (Only networks stopped here once: L-BFGS on a separable set ran on to --epochs and then
+                # reported converged beside "reached --epochs 1000".)
+                return self._finish(result, theta, began, reason=EXACT_FIT_REASON)
             improvement = (previous - loss) / max(abs(previous), np.finfo(float).tiny)
             stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a clear rise is no plateau either
             if stalled >= options.patience:

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import IO
 
-from ..comparison import FD_ATOL, FD_RTOL, GradientReport
+from ..comparison import FD_ATOL, FD_RTOL, GradientReport, condition_text
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 
@@ -73,15 +73,26 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     by, tolerance = "", f"rtol {report.rtol:g}, atol {report.atol:g}"
     if report.witness == "finite differences" and "symbolic" not in report.engines:
         by, tolerance = " with finite differences", f"rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|)"
+    within = within_resolution(report)
     if report.agree is True:
         agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
-        console.print(f"[green]{agreed}{by}[/] ({tolerance})")
+        console.print(f"[green]{agreed}{by}[/] ({tolerance}{within})")
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
         bad += [r.name for r in report.row_gradients.values() if r.agree is False]
-        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] (rtol {report.rtol:g}, atol {report.atol:g})")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] (rtol {report.rtol:g}, atol {report.atol:g}{within})")
     elif len(report.engines) > 1 and report.gradients:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
+
+
+def within_resolution(report: GradientReport) -> str:
+    """'; w within float64's resolution (condition ~1e9)' for the gradients that agree only as rounding."""
+    from rich.markup import escape
+
+    items = report.tensors.values() if report.tensors else report.gradients.values()  # W1 as written, not W1[2,1]
+    within = [f"{g.param} within float64's resolution ({condition_text(g.condition)})"
+              for g in items if g.resolution is not None]
+    return escape("; " + ", ".join(within)) if within else ""
 
 
 def summary(value: object, limit: int = 4) -> str:
@@ -144,12 +155,13 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         by, tolerance = " (SymPy entry by entry)", f"rtol {report.rtol:g}, atol {report.atol:g}"
     else:
         by, tolerance = f" with {report.witness}", f"rtol {FD_RTOL:g}, atol {FD_ATOL:g} x max(1, |loss|)"
+    within = within_resolution(report)
     if report.agree is True:
         agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
-        console.print(f"[green]{agreed}{by}[/] ({tolerance})")
+        console.print(f"[green]{agreed}{by}[/] ({tolerance}{within})")
     elif report.agree is False:
         bad = [t.param for t in report.tensors.values() if t.agree is False or t.fd_agree is False]
-        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} ({tolerance}; --entries lists every entry)")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} ({tolerance}{within}; --entries lists every entry)")
     elif len(report.engines) > 1:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 

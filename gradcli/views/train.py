@@ -213,8 +213,10 @@ def verdicts(report: TrainReport) -> list[str]:
     closed = report.closed_form
     if closed:
         where = "at the optimum" if report.at_optimum else "short of the optimum"
-        line(bool(report.at_optimum), f"{where}: the loss is {report.excess_loss:.2g} (relative) above least "
-                                      f"squares' {number(closed.loss)} (numpy.linalg.lstsq); the parameters "
+        above = (f"the loss is {report.excess_loss:.2g} (relative) above least squares' {number(closed.loss)}"
+                 if not report.exact_fit else
+                 f"an exact fit, the loss {number(report.result.loss)} beside least squares' {number(closed.loss)}")
+        line(bool(report.at_optimum), f"{where}: {above} (numpy.linalg.lstsq); the parameters "
                                       f"{closed.distance:.3g} apart (relative {closed.relative_distance:.3g})")
     check = report.check
     if check and check.agree is not None:

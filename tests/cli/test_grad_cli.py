@@ -30,7 +30,8 @@ JSON_KEYS = {
     "loss_value", "gradients", "agree", "rtol", "atol", "engines", "warnings", "witness", "row_gradients",
     "files", "engine",
 }
-GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree"}
+GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree",
+                 "resolution", "condition"}
 CSV_HEADER = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]
 
 def by_param(document: dict) -> dict[str, dict]:
@@ -506,19 +507,37 @@ class TestDisagreement:
     # 3*0.1 - 0.3 is exactly 0 in decimal (SymPy's 30 digits) but 5.55e-17 in floats (backprop).
     ARGS = ["w*x1", "--data", "x1=0.1,y=0.3", "--params", "w=3"]
 
-    def test_exit_1_when_engines_disagree(self, gradcli):
-        result = gradcli("grad", *self.ARGS, "--rtol", "0", "--atol", "0", "--format", "json")
+    @pytest.fixture
+    def wrong_mul(self, monkeypatch):
+        """mul's local derivative off by one part in a million: a real disagreement (the program runs in
+        a fork of this process, so it sees the patched table)."""
+        import dataclasses
+
+        from gradcli.language.ops import OPS
+
+        monkeypatch.setitem(OPS, "mul", dataclasses.replace(OPS["mul"], local=lambda i, a, o: a[1 - i] * (1 + 1e-6)))
+
+    def test_exit_1_when_engines_disagree(self, gradcli, wrong_mul):
+        result = gradcli("grad", "w*x1", "--data", "x1=1.5,y=1", "--params", "w=3", "--rtol", "1e-10", "--atol", "0",
+                         "--format", "json")
         assert result.code == 1, result
         doc = result.json()  # the result is still printed
         assert doc["agree"] is False
         assert doc["gradients"][0]["agree"] is False
-        assert doc["gradients"][0]["abs_diff"] > 0
-        assert doc["rtol"] == 0 and doc["atol"] == 0
+        assert doc["gradients"][0]["abs_diff"] > 0 and doc["gradients"][0]["resolution"] is None
+        assert doc["rtol"] == 1e-10 and doc["atol"] == 0
 
-    def test_table_shows_the_disagreement(self, gradcli):
-        result = gradcli("grad", *self.ARGS, "--rtol", "0", "--atol", "0")
+    def test_table_shows_the_disagreement(self, gradcli, wrong_mul):
+        result = gradcli("grad", "w*x1", "--data", "x1=1.5,y=1", "--params", "w=3")
         assert result.code == 1, result
         assert "✗" in result.out and "disagreement" in result.out
+
+    def test_zero_tolerance_leaves_rounding_within_float64s_resolution(self, gradcli):
+        result = gradcli("grad", *self.ARGS, "--rtol", "0", "--atol", "0", "--format", "json")
+        assert result.code == 0, result
+        [w] = result.json()["gradients"]
+        assert w["agree"] is True and 0 < w["abs_diff"] <= w["resolution"]
+        assert "within float64's resolution: w" in result.err
 
     def test_default_tolerance_absorbs_rounding(self, gradcli):
         result = gradcli("grad", *self.ARGS, "--format", "csv")

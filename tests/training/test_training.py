@@ -124,6 +124,35 @@ class TestStopping:
         assert not (report.result.converged and report.result.loss > 1.0)
 
 
+class TestConvergedMeansWhatTheDocsSay:
+    """README (Stopping): converged is first-order optimality (the largest |gradient| / mean |per-row
+    term| at most OPTIMAL), or a built-in loss fell to rounding of 0 (an exact fit), whatever stopped
+    the run. On a separable set bce has no minimum at finite weights, so only the exact fit can
+    make a run converged, and then the run stops there and says so. L-BFGS once ran on to
+    --epochs 1000 and reported converged beside "reached --epochs 1000"."""
+
+    @staticmethod
+    def separable() -> dict[str, list[float]]:
+        x = np.random.default_rng(7).normal(size=40)
+        return {"x1": x.tolist(), "y": (x > 0).astype(float).tolist()}
+
+    @pytest.mark.parametrize("optimizer", OPTIMIZERS)
+    def test_every_optimiser_on_a_separable_set(self, optimizer):
+        import gradcli
+        from gradcli.training.loop import EXACT_FIT, EXACT_FIT_REASON, OPTIMAL
+
+        result = gradcli.train(self.separable(), "sigmoid(w*x1 + b)", loss="bce", optimizer=optimizer).result
+        exact_fit = result.loss <= EXACT_FIT * result.history[0]
+        assert result.converged == (result.optimality <= OPTIMAL or exact_fit)
+        assert exact_fit == (result.stop_reason == EXACT_FIT_REASON)  # an exact fit ends the run at once
+        if result.stop_reason.startswith("reached --epochs"):
+            assert result.converged == (result.optimality <= OPTIMAL)
+        if optimizer == "lbfgs":  # fast enough to reach it, in far fewer than 1000 epochs
+            assert result.converged and result.stop_reason == EXACT_FIT_REASON and result.epochs < 1000
+        else:  # these crawl: the loss still well above 0, the gradient not small against its terms
+            assert not result.converged and result.optimality > OPTIMAL
+
+
 class TestLinearity:
     @pytest.mark.parametrize("model, linear", [
         ("b + w1*x1 + w2*x2", True), ("w*exp(x1) + c*x1**2", True), ("b", True),
