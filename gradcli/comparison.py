@@ -27,6 +27,10 @@ INPUT_DEFAULT = 1.0  # an input with no value
 TARGET_DEFAULT = 0.0  # a target with no value
 RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
 FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
+# The finite-difference verdict where every difference stencil tried crosses a relu, abs, max or min kink:
+# neither agree nor disagree (the loss is not differentiable along the stencil).
+NOT_AT_KINK = "not compared at a kink"
+FD_STEP_CUTS = (1.0, 1 / 16, 1 / 256, 1 / 4096)  # a stencil that crosses a kink is tried again with these fractions of h
 ENGINES = ("symbolic", "backprop")
 
 
@@ -42,6 +46,7 @@ class ParamGradient:
     agree: bool | None  # None when only one engine ran
     fd_value: float | None = None
     fd_agree: bool | None = None
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then fd_value and fd_agree are None)
 
 
 @dataclass
@@ -71,6 +76,7 @@ class TensorGradient:
     fd_directions: list[dict[str, Any]] | None = None  # {"fd", "gv", "agree"} per random direction v
     fd_agree: bool | None = None
     fd_max_abs_diff: float | None = None
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (no direction had a clean stencil)
 
 
 @dataclass
@@ -382,6 +388,8 @@ class Evidence:
     warnings: list[str]
     # a vector or matrix parameter -> (central difference along v, gᵀv) per random direction v
     directions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # a parameter (as written) -> the kinks that every difference stencil tried crossed: not compared
+    fd_kinks: dict[str, list[str]] = field(default_factory=dict)
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
@@ -430,13 +438,12 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
 
     fd_values: dict[str, float] = {}
     directions: dict[str, list[tuple[float, float]]] = {}
-    if check_fd and problem.tensor:  # along random directions: one pair of sweeps per direction, not per entry
-        directions = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
-                                             or dict(zip(chosen, swept.gradient)))
+    fd_kinks: dict[str, list[str]] = {}
+    if check_fd and problem.tensor:  # along random directions: one pass per direction, not per entry
+        directions, fd_kinks = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
+                                                       or dict(zip(chosen, swept.gradient)))
     elif check_fd:
-        loss_plan = compile_plan(graph, [])
-        for name, (h, up, down) in fd_points(chosen, values).items():
-            fd_values[name] = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
+        fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
     if point is not None and problem.tensor:  # a vector input's entries by their columns' names, in order
         from .language.expansion import entry_columns
@@ -445,7 +452,7 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
         point = {entry: float(value) for name in columns
                  for entry, value in (zip(spread[name], columns[name][0]) if name in spread else [(name, point[name])])}
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
-                    engines, witness, check_fd, warnings, directions)
+                    engines, witness, check_fd, warnings, directions, fd_kinks)
 
 
 def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
@@ -479,50 +486,100 @@ def entrywise(problem: Problem, columns: Mapping[str, Any], max_entries: int | N
 
 def directional_differences(graph: Any, problem: Problem, chosen: list[str], values: Mapping[str, float],
                             columns: Mapping[str, Any] | None, rows: int, gradient: Mapping[str, float],
-                            loss_of: Callable[[Mapping[str, float]], float] | None = None,
-                            richardson: bool = False) -> dict[str, list[tuple[float, float]]]:
+                            stencil_of: Callable[[list[Mapping[str, float]]], Any] | None = None,
+                            richardson: bool = False,
+                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]]]:
     """For each parameter as written: (central difference along v, gᵀv) for FD_DIRECTIONS seeded random
-    unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does.
+    unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does; and, for a
+    parameter with no clean direction, the kinks that stopped it (its verdict is NOT_AT_KINK).
 
-    loss_of(params), when given, is the mean loss wherever the rows are (train's passes over parts);
-    by default it is the sweep over `columns`. richardson=True: where the central difference D(h) misses
-    gᵀv by more than FD_ATOL x max(1, |loss|) (the loss at `values` is then computed), it is replaced by
+    A direction is clean when no relu, abs, max or min argument changes sign (or leaves or reaches 0)
+    between the stencil's points x - hv, x, x + hv: across a kink the loss is not differentiable and a
+    difference means nothing. A stencil that crosses one is tried with smaller steps (FD_STEP_CUTS), then
+    another direction is drawn, up to 4 x FD_DIRECTIONS draws.
+
+    stencil_of(points), when given, is sweep.stencil's answer over every row wherever the rows are
+    (train's passes over parts); by default it is sweep.stencil over `columns`. richardson=True: where the
+    central difference D(h) misses gᵀv by more than FD_ATOL x max(1, |loss|), it is replaced by
     (4 D(h/2) - D(h)) / 3, which cancels D's h² error: train's check at a trained network, whose large
     weights make the loss sharply curved where the gradient itself is tiny."""
     import numpy as np
 
-    from .engines.sweep import compile_plan, run
-
-    if loss_of is None:
-        loss_plan = compile_plan(graph, [])
-        loss_of = lambda params: run(loss_plan, params, columns, rows).loss  # noqa: E731
+    if stencil_of is None:
+        stencil_of = _memory_stencil(graph, columns, rows)
     rng = np.random.default_rng(0)
     found: dict[str, list[tuple[float, float]]] = {}
+    stopped: dict[str, list[str]] = {}
     wanted = set(chosen)
-    scale: float | None = None  # richardson: when a central difference is close enough
     for name, entries in problem.entries.items():
         picked = [e for e in entries if e in wanted]
         if not picked:
             continue
         point = np.array([values[e] for e in picked])
         g = np.array([gradient[e] for e in picked])
-        h = 1e-5 * max(1.0, float(np.abs(point).max()))
-        pairs = []
-        for _ in range(FD_DIRECTIONS if len(picked) > 1 else 1):
+        base = 1e-5 * max(1.0, float(np.abs(point).max()))
+        pairs: list[tuple[float, float]] = []
+        kinks: dict[str, None] = {}
+        draws = 0
+        wanted_pairs = FD_DIRECTIONS if len(picked) > 1 else 1
+        while len(pairs) < wanted_pairs and draws < (4 * FD_DIRECTIONS if len(picked) > 1 else 1):
+            draws += 1
             v = rng.normal(size=len(picked)) if len(picked) > 1 else np.ones(1)
             v /= np.linalg.norm(v)
-            up = {**values, **dict(zip(picked, (point + h * v).tolist()))}
-            down = {**values, **dict(zip(picked, (point - h * v).tolist()))}
-            fd = (loss_of(up) - loss_of(down)) / (2 * h)
-            if richardson and scale is None:
-                scale = FD_ATOL * max(1.0, abs(loss_of(values)))
-            if richardson and not abs(fd - g @ v) <= scale:
-                up = {**values, **dict(zip(picked, (point + h / 2 * v).tolist()))}
-                down = {**values, **dict(zip(picked, (point - h / 2 * v).tolist()))}
-                fd = (4 * (loss_of(up) - loss_of(down)) / h - fd) / 3
+
+            def moved(step: float, v: Any = v) -> list[Mapping[str, float]]:
+                return [{**values, **dict(zip(picked, (point + step * v).tolist()))},
+                        {**values, **dict(zip(picked, (point - step * v).tolist()))}]
+
+            for cut in FD_STEP_CUTS:
+                h = base * cut
+                at = stencil_of([values, *moved(h)])
+                if not at.crossed:
+                    break
+                kinks.update(dict.fromkeys(at.crossed))
+            else:
+                continue  # every step crossed a kink: another direction
+            loss, up, down = at.losses
+            fd = (up - down) / (2 * h)
+            if richardson and not abs(fd - g @ v) <= FD_ATOL * max(1.0, abs(loss)):
+                half = stencil_of([values, *moved(h / 2)])  # inside a clean stencil: clean too
+                fd = (4 * (half.losses[1] - half.losses[2]) / h - fd) / 3
             pairs.append((float(fd), float(g @ v)))
         found[name] = pairs
-    return found
+        if not pairs:
+            stopped[name] = list(kinks)
+    return found, stopped
+
+
+def _memory_stencil(graph: Any, columns: Mapping[str, Any] | None, rows: int
+                    ) -> Callable[[list[Mapping[str, float]]], Any]:
+    from .engines.sweep import compile_plan, stencil
+
+    loss_plan = compile_plan(graph, [])
+    return lambda points: stencil(loss_plan, points, columns or {}, rows)
+
+
+def clean_differences(loss_plan: Any, chosen: list[str], values: Mapping[str, float], columns: Mapping[str, Any],
+                      rows: int) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Each chosen parameter's central difference from a stencil that crosses no kink (its step cut by
+    FD_STEP_CUTS until none is crossed); where every step crosses one, the kinks instead (not compared)."""
+    from .engines.sweep import stencil
+
+    found: dict[str, float] = {}
+    stopped: dict[str, list[str]] = {}
+    for name, (h, _, _) in fd_points(chosen, values).items():
+        kinks: dict[str, None] = {}
+        for cut in FD_STEP_CUTS:
+            step = h * cut
+            at = stencil(loss_plan, [values, {**values, name: values[name] + step},
+                                     {**values, name: values[name] - step}], columns, rows)
+            if not at.crossed:
+                found[name] = (at.losses[1] - at.losses[2]) / (2 * step)
+                break
+            kinks.update(dict.fromkeys(at.crossed))
+        else:
+            stopped[name] = list(kinks)
+    return found, stopped
 
 
 def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
@@ -564,6 +621,9 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
                 gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(evidence.loss)))
             else:
                 gradient.fd_agree = False
+            gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"
+        elif check_fd and name in evidence.fd_kinks and not problem.tensor:
+            gradient.fd_verdict = NOT_AT_KINK
         near = [k for k in evidence.kinks if name in k.params]
         if gradient.agree is False and near:
             # At or within rounding of a kink the engines may fall on different sides of it: backprop's
@@ -577,6 +637,9 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
         warnings.append(f"not compared for {', '.join(names)}: {kink.text} is {at} its kink in {kink.where()}, "
                         "where the loss is not differentiable and the engines fell on different sides")
 
+    for name, kinks in evidence.fd_kinks.items():  # one line per parameter that no clean stencil reached
+        warnings.append(f"{name}: {NOT_AT_KINK}: {', '.join(kinks)} changes sign inside every finite-difference "
+                        "stencil tried (smaller steps, other directions), where the loss is not differentiable")
     witness = evidence.witness
     if witness is None and check_fd:
         witness = "finite differences"
@@ -627,6 +690,9 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
                                       for fd, gv in pairs]
             gradient.fd_agree = all(d["agree"] for d in gradient.fd_directions)
             gradient.fd_max_abs_diff = max(abs(fd - gv) for fd, gv in pairs)
+            gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"
+        elif name in evidence.fd_kinks:
+            gradient.fd_verdict = NOT_AT_KINK
         grouped[name] = gradient
     return grouped
 
@@ -780,6 +846,7 @@ class Totals:
     gradient: Any = None
     symbolic: dict[str, float] = field(default_factory=dict)
     fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
+    fd_kinks: dict[str, dict[str, None]] = field(default_factory=dict)  # name -> kinks its stencil crossed
     kinks: dict[tuple[str, bool, frozenset[str]], list[Any]] = field(default_factory=dict)  # -> [rows, places, count]
     point: dict[str, float] | None = None  # the only row's values, where there is one row in all
     unavailable: SymbolicUnavailable | None = None  # why SymPy's values stopped, if they did
@@ -891,7 +958,7 @@ def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, los
     """Every part read once, each adding its rows' share to every witness asked for (plan None: no backprop)."""
     import numpy as np
 
-    from .engines.sweep import run
+    from .engines.sweep import run, stencil
     from .errors import placed
     from .io.dataset import part_place
 
@@ -910,10 +977,13 @@ def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, los
                 totals.loss += swept.loss * rows
                 totals.gradient += np.asarray(swept.gradient) * rows
                 totals.add_kinks(swept.kinks, part)
-            for name, (_, up, down) in steps.items():
+            for name, (_, up, down) in steps.items():  # a stencil across a kink in any part: not compared
                 sums = totals.fd.setdefault(name, [0.0, 0.0])
-                sums[0] += run(loss_plan, up, data, rows).loss * rows
-                sums[1] += run(loss_plan, down, data, rows).loss * rows
+                at = stencil(loss_plan, [values, up, down], data, rows)
+                sums[0] += at.losses[1] * rows
+                sums[1] += at.losses[2] * rows
+                if at.crossed:
+                    totals.fd_kinks.setdefault(name, {}).update(dict.fromkeys(at.crossed))
         except UndefinedError as err:  # a row where the loss is undefined: named in its file
             raise placed(err, where) from None
         if symbolic is not None and totals.unavailable is None:
@@ -941,7 +1011,8 @@ def _streamed_evidence(totals: Totals, chosen: list[str], engines: tuple[str, ..
     found_symbolic = ({name: totals.symbolic[name] / rows for name in chosen}
                       if symbolic is not None and "symbolic" in engines else {})
     formulas = symbolic.formulas() if readable and found_symbolic and symbolic is not None else {}
-    fd = ({name: (totals.fd[name][0] / rows - totals.fd[name][1] / rows) / (2 * steps[name][0]) for name in chosen}
-          if check_fd else {})
+    fd = ({name: (totals.fd[name][0] / rows - totals.fd[name][1] / rows) / (2 * steps[name][0]) for name in chosen
+           if name not in totals.fd_kinks} if check_fd else {})
+    fd_kinks = {name: list(kinks) for name, kinks in totals.fd_kinks.items()} if check_fd else {}
     return Evidence(rows, totals.point, totals.loss / rows, backprop, kinks, found_symbolic, formulas, fd, engines,
-                    witness, check_fd, warnings + kink_warnings(kinks))
+                    witness, check_fd, warnings + kink_warnings(kinks), fd_kinks=fd_kinks)

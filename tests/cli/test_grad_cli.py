@@ -30,7 +30,8 @@ JSON_KEYS = {
     "loss_value", "gradients", "agree", "rtol", "atol", "engines", "warnings", "witness", "row_gradients",
     "files", "engine",
 }
-GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree"}
+GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree",
+                 "fd_verdict"}
 CSV_HEADER = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]
 
 def by_param(document: dict) -> dict[str, dict]:
@@ -69,7 +70,7 @@ class TestWorkedExample:
             assert g["backprop_value"] == pytest.approx(expected)
             assert g["abs_diff"] == pytest.approx(0.0, abs=1e-12)
             assert g["agree"] is True
-            assert g["fd_value"] is None and g["fd_agree"] is None
+            assert g["fd_value"] is None and g["fd_agree"] is None and g["fd_verdict"] is None
             assert isinstance(g["symbolic"], str) and g["symbolic"]
         # The formulas are the old-fashioned partial derivatives of the note.
         formulas = {g["param"]: g["symbolic"].replace(" ", "") for g in doc["gradients"]}
