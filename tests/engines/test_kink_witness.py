@@ -9,6 +9,8 @@ both gradcli engines, so that a "disagree" can be judged false.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -109,3 +111,14 @@ def test_stencil_reports_the_kinks_it_crosses():
     for loss, w in zip(at.losses, (1.0, 1.5, 0.5)):  # the mean loss at each point, by hand
         yhat = np.maximum(w * columns["x1"], 0) + abs(w - 2)
         assert loss == pytest.approx(np.mean(yhat**2), rel=1e-15)
+
+
+@pytest.mark.parametrize("seed", [0, 3, 10])
+def test_a_trained_relu_network_passes_its_final_check(seed):
+    # README's spiral network trained from seeds where the check said "disagree" (0 under another BLAS
+    # kernel: a relu argument inside b1's stencil; 3 and 10 here: a sharply curved loss, one Richardson
+    # step short); backprop is right, so the witness must agree or say it could not compare
+    report = gradcli.train(str(Path(__file__).parents[2] / "samples" / "spiral.csv"), model="W2 @ relu(W1 @ x + b1) + b2", shapes=["W1=32x2"],
+                           loss="ce", target="class", seed=seed)
+    assert report.check.agree is not False, report.check.tensors
+    assert all(t["fd_verdict"] in ("agree", NOT_AT_KINK) for t in report.check.tensors.values())
