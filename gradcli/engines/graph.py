@@ -24,6 +24,7 @@ from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, children, posto
 from ..language.ops import OPS
 from ..language.problem import Problem
 from ..language.shapes import entry_names
+from ..language.tensors import fixed_order
 from ..language.tensors import aligned, reduce_to
 
 
@@ -479,6 +480,8 @@ def summed_product(adjoint: Any, local: Any, rows: int) -> float:
         return float(adjoint) * float(local.sum())
     if scalar_local:
         return float(local) * float(adjoint.sum())
+    if fixed_order():  # np.dot is BLAS's, in its kernel's order
+        return float(np.einsum("i,i->", adjoint, local, optimize=False))
     return float(np.dot(adjoint, local))
 
 
