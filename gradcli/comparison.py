@@ -78,6 +78,7 @@ class TensorGradient:
     fd_agree: bool | None = None
     fd_max_abs_diff: float | None = None
     fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (no direction had a clean stencil)
+    fd_left_out: list[str] | None = None  # entries left out of the directions: each alone crosses a kink
 
 
 @dataclass
@@ -391,6 +392,8 @@ class Evidence:
     directions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
     # a parameter (as written) -> the kinks that every difference stencil tried crossed: not compared
     fd_kinks: dict[str, list[str]] = field(default_factory=dict)
+    # a parameter (as written) -> its entries left out of every direction (each alone crosses a kink)
+    fd_left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
@@ -440,8 +443,9 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
     fd_values: dict[str, float] = {}
     directions: dict[str, list[tuple[float, float]]] = {}
     fd_kinks: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     if check_fd and problem.tensor:  # along random directions: one pass per direction, not per entry
-        directions, fd_kinks = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
+        directions, fd_kinks, left_out = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
                                                        or dict(zip(chosen, swept.gradient)))
     elif check_fd:
         fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
@@ -453,7 +457,7 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
         point = {entry: float(value) for name in columns
                  for entry, value in (zip(spread[name], columns[name][0]) if name in spread else [(name, point[name])])}
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
-                    engines, witness, check_fd, warnings, directions, fd_kinks)
+                    engines, witness, check_fd, warnings, directions, fd_kinks, left_out)
 
 
 def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
@@ -489,15 +493,18 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
                             columns: Mapping[str, Any] | None, rows: int, gradient: Mapping[str, float],
                             stencil_of: Callable[[list[Mapping[str, float]]], Any] | None = None,
                             richardson: bool = False,
-                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]]]:
+                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]], dict[str, list[str]]]:
     """For each parameter as written: (central difference along v, gᵀv) for FD_DIRECTIONS seeded random
     unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does; and, for a
-    parameter with no clean direction, the kinks that stopped it (its verdict is NOT_AT_KINK).
+    parameter with no clean direction, the kinks that stopped it (its verdict is NOT_AT_KINK); and, for a
+    parameter compared without some entries, those entries.
 
     A direction is clean when no relu, abs, max or min argument changes sign (or leaves or reaches 0)
     between the stencil's points x - hv, x, x + hv: across a kink the loss is not differentiable and a
-    difference means nothing. A stencil that crosses one is tried with smaller steps (FD_STEP_CUTS), then
-    another direction is drawn, up to 4 x FD_DIRECTIONS draws.
+    difference means nothing. A stencil that crosses one is tried with smaller steps (FD_STEP_CUTS); where
+    every step crosses, the entries that alone move a kink's argument across are found (crossing_entries)
+    and left out of the directions drawn next (up to 4 x FD_DIRECTIONS draws in all): a bias whose unit
+    sits at its kink in some row stops no other entry's comparison.
 
     stencil_of(points), when given, is sweep.stencil's answer over every row wherever the rows are
     (train's passes over parts); by default it is sweep.stencil over `columns`. richardson=True: where the
@@ -512,6 +519,7 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
     rng = np.random.default_rng(0)
     found: dict[str, list[tuple[float, float]]] = {}
     stopped: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     wanted = set(chosen)
     for name, entries in problem.entries.items():
         picked = [e for e in entries if e in wanted]
@@ -524,9 +532,11 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
         kinks: dict[str, None] = {}
         draws = 0
         wanted_pairs = FD_DIRECTIONS if len(picked) > 1 else 1
+        isolated, out = False, []  # out: the entries every stencil that moves them crosses a kink
         while len(pairs) < wanted_pairs and draws < (4 * FD_DIRECTIONS if len(picked) > 1 else 1):
             draws += 1
             v = rng.normal(size=len(picked)) if len(picked) > 1 else np.ones(1)
+            v[out] = 0.0
             v /= np.linalg.norm(v)
 
             def moved(step: float, v: Any = v) -> list[Mapping[str, float]]:
@@ -539,8 +549,14 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
                 if not at.crossed:
                     break
                 kinks.update(dict.fromkeys(at.crossed))
-            else:
-                continue  # every step crossed a kink: another direction
+            else:  # every step crossed a kink: another direction, without the entries that move one across
+                if len(picked) > 1 and not isolated:
+                    isolated = True
+                    out = crossing_entries(lambda mask, v=v, h=h: bool(stencil_of([values, *moved(h, v * mask)]).crossed),
+                                           len(picked))
+                    if len(out) == len(picked):
+                        break
+                continue
             loss, up, down = at.losses
             fd = (up - down) / (2 * h)
             plain, step = fd, h
@@ -554,7 +570,32 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
         found[name] = pairs
         if not pairs:
             stopped[name] = list(kinks)
-    return found, stopped
+        elif out:
+            left_out[name] = [picked[i] for i in out]
+    return found, stopped, left_out
+
+
+def crossing_entries(crosses: Callable[[Any], bool], size: int) -> list[int]:
+    """The entries (0-based) that alone make a stencil cross a kink, by bisection: crosses(mask) says
+    whether the stencil along the direction's entries kept by a 0/1 mask crosses one. A few passes
+    per such entry (2 log2 size), where probing each entry would take `size`."""
+    import numpy as np
+
+    found: list[int] = []
+
+    def search(indices: list[int]) -> None:
+        mask = np.zeros(size)
+        mask[indices] = 1.0
+        if not crosses(mask):
+            return
+        if len(indices) == 1:
+            found.append(indices[0])
+            return
+        search(indices[:len(indices) // 2])
+        search(indices[len(indices) // 2:])
+
+    search(list(range(size)))
+    return sorted(found)
 
 
 def _memory_stencil(graph: Any, columns: Mapping[str, Any] | None, rows: int
@@ -646,6 +687,9 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
     for name, kinks in evidence.fd_kinks.items():  # one line per parameter that no clean stencil reached
         warnings.append(f"{name}: {NOT_AT_KINK}: {', '.join(kinks)} changes sign inside every finite-difference "
                         "stencil tried (smaller steps, other directions), where the loss is not differentiable")
+    for name, entries in evidence.fd_left_out.items():
+        warnings.append(f"{name}: {show_text(', '.join(entries), 200)} left out of the finite-difference directions: "
+                        "each moves a kink's argument across it within any step tried")
     witness = evidence.witness
     if witness is None and check_fd:
         witness = "finite differences"
@@ -697,6 +741,7 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
             gradient.fd_agree = all(d["agree"] for d in gradient.fd_directions)
             gradient.fd_max_abs_diff = max(abs(fd - gv) for fd, gv in pairs)
             gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"
+            gradient.fd_left_out = evidence.fd_left_out.get(name)
         elif name in evidence.fd_kinks:
             gradient.fd_verdict = NOT_AT_KINK
         grouped[name] = gradient

@@ -145,6 +145,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     symbolic: dict[str, float] = {}
     directions: dict[str, list[tuple[float, float]]] = {}
     fd_kinks: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     warnings: list[str] = []
     witness = "symbolic"
     try:
@@ -161,7 +162,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     except SymbolicUnavailable as why:
         witness = f"finite differences along {FD_DIRECTIONS} random directions"
         warnings.append(fd_witness_note(why, True))
-        directions, fd_kinks = directional_differences(
+        directions, fd_kinks, left_out = directional_differences(
             trainer.graph, problem, names, params, None, data.rows, backprop,
             stencil_of=lambda points: stencil_over(data, trainer.loss_plan, points), richardson=True)
     kinks: list[Any] = []
@@ -173,6 +174,6 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     setup = Setup(problem, dict(params), {}, data.rows, {}, list(names), [])
     evidence = Evidence(data.rows, None, swept.loss, backprop, kinks, symbolic, {}, {},
                         ("symbolic", "backprop") if symbolic else ("backprop",), witness, bool(directions or fd_kinks),
-                        warnings, directions, fd_kinks)
+                        warnings, directions, fd_kinks, left_out)
     report = judged(setup, evidence, rtol, atol, files=data.files, engine=data.engine)
     return checked(report, atol)

@@ -122,3 +122,20 @@ def test_a_trained_relu_network_passes_its_final_check(seed):
                            loss="ce", target="class", seed=seed)
     assert report.check.agree is not False, report.check.tensors
     assert all(t["fd_verdict"] in ("agree", NOT_AT_KINK) for t in report.check.tensors.values())
+
+
+def test_an_entry_at_its_kink_is_left_out_and_the_rest_compared():
+    # the row x = (0, 0) puts unit 2's relu argument at b1[2] = 0 exactly: any direction that moves b1[2]
+    # crosses the kink, so b1[2] is left out and b1's other entries are compared without it
+    X = np.array([[0.0, 0.0], [1.0, 0.5], [-0.5, 2.0], [1.5, -1.0]])
+    y = np.array([0.3, -0.2, 1.0, 0.5])
+    P = {"W1": np.array([[1.0, 0.5], [0.8, -0.6], [-1.2, 0.7]]), "b1": np.array([0.4, 0.0, 0.9]),
+         "W2": np.array([0.5, -1.0, 0.7]), "b2": 0.1}
+    report = gradcli.gradients("W2 @ relu(W1 @ x + b1) + b2", "mse", data={"x": X, "y": y}, params=P,
+                               engines=("backprop",), check_fd=True)
+    b1 = report.tensors["b1"]
+    assert (b1.fd_verdict, b1.fd_left_out) == ("agree", ["b1[2]"])
+    assert all(abs(d["gv"]) > 0 for d in b1.fd_directions)
+    assert report.tensors["W2"].fd_left_out is None and report.agree is True
+    assert any("b1[2] left out" in line for line in report.warnings)
+    np.testing.assert_allclose(b1.backprop_value, hand_gradient("relu", X, y, P)["b1"], rtol=1e-12)
