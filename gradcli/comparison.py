@@ -27,6 +27,11 @@ INPUT_DEFAULT = 1.0  # an input with no value
 TARGET_DEFAULT = 0.0  # a target with no value
 RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
 FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
+# The finite-difference verdict where every difference stencil tried crosses a relu, abs, max or min kink:
+# neither agree nor disagree (the loss is not differentiable along the stencil).
+NOT_AT_KINK = "not compared at a kink"
+RICHARDSON_HALVINGS = 5  # train's check: D(h), D(h/2), ... extrapolated until within tolerance, at most h/32
+FD_STEP_CUTS = (1.0, 1 / 16, 1 / 256, 1 / 4096)  # a stencil that crosses a kink is tried again with these fractions of h
 ENGINES = ("symbolic", "backprop")
 
 
@@ -47,6 +52,7 @@ class ParamGradient:
     # eps x |gradient| (None where the exact gradient is 0: the terms that make it cancel exactly)
     resolution: float | None = None
     condition: float | None = None
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then fd_value and fd_agree are None)
 
 
 @dataclass
@@ -79,6 +85,8 @@ class TensorGradient:
     # over the entries that agree only within float64's resolution (ParamGradient's): the largest of each
     resolution: float | None = None
     condition: float | None = None
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (no direction had a clean stencil)
+    fd_left_out: list[str] | None = None  # entries left out of the directions: each alone crosses a kink
 
 
 @dataclass
@@ -390,6 +398,10 @@ class Evidence:
     warnings: list[str]
     # a vector or matrix parameter -> (central difference along v, gᵀv) per random direction v
     directions: dict[str, list[tuple[float, float]]] = field(default_factory=dict)
+    # a parameter (as written) -> the kinks that every difference stencil tried crossed: not compared
+    fd_kinks: dict[str, list[str]] = field(default_factory=dict)
+    # a parameter (as written) -> its entries left out of every direction (each alone crosses a kink)
+    fd_left_out: dict[str, list[str]] = field(default_factory=dict)
 
 
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
@@ -460,13 +472,13 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
 
     fd_values: dict[str, float] = {}
     directions: dict[str, list[tuple[float, float]]] = {}
-    if check_fd and problem.tensor:  # along random directions: one pair of sweeps per direction, not per entry
-        directions = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
-                                             or dict(zip(chosen, swept.gradient)))
+    fd_kinks: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
+    if check_fd and problem.tensor:  # along random directions: one pass per direction, not per entry
+        directions, fd_kinks, left_out = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
+                                                       or dict(zip(chosen, swept.gradient)))
     elif check_fd:
-        loss_plan = compile_plan(graph, [])
-        for name, (h, up, down) in fd_points(chosen, values).items():
-            fd_values[name] = (run(loss_plan, up, columns, rows).loss - run(loss_plan, down, columns, rows).loss) / (2 * h)
+        fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
     if point is not None and problem.tensor:  # a vector input's entries by their columns' names, in order
         from .language.expansion import entry_columns
@@ -475,7 +487,7 @@ def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool
         point = {entry: float(value) for name in columns
                  for entry, value in (zip(spread[name], columns[name][0]) if name in spread else [(name, point[name])])}
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
-                    engines, witness, check_fd, warnings, directions)
+                    engines, witness, check_fd, warnings, directions, fd_kinks, left_out)
 
 
 def fd_witness_note(why: SymbolicUnavailable, directional: bool = False) -> str:
@@ -514,50 +526,142 @@ def entrywise(problem: Problem, columns: Mapping[str, Any], max_entries: int | N
 
 def directional_differences(graph: Any, problem: Problem, chosen: list[str], values: Mapping[str, float],
                             columns: Mapping[str, Any] | None, rows: int, gradient: Mapping[str, float],
-                            loss_of: Callable[[Mapping[str, float]], float] | None = None,
-                            richardson: bool = False) -> dict[str, list[tuple[float, float]]]:
+                            stencil_of: Callable[[list[Mapping[str, float]]], Any] | None = None,
+                            richardson: bool = False,
+                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]], dict[str, list[str]]]:
     """For each parameter as written: (central difference along v, gᵀv) for FD_DIRECTIONS seeded random
-    unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does.
+    unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does; and, for a
+    parameter with no clean direction, the kinks that stopped it (its verdict is NOT_AT_KINK); and, for a
+    parameter compared without some entries, those entries.
 
-    loss_of(params), when given, is the mean loss wherever the rows are (train's passes over parts);
-    by default it is the sweep over `columns`. richardson=True: where the central difference D(h) misses
-    gᵀv by more than FD_ATOL x max(1, |loss|) (the loss at `values` is then computed), it is replaced by
-    (4 D(h/2) - D(h)) / 3, which cancels D's h² error: train's check at a trained network, whose large
-    weights make the loss sharply curved where the gradient itself is tiny."""
+    A direction is clean when no relu, abs, max or min argument changes sign (or leaves or reaches 0)
+    between the stencil's points x - hv, x, x + hv: across a kink the loss is not differentiable and a
+    difference means nothing. A stencil that crosses one is tried with smaller steps (FD_STEP_CUTS); where
+    every step crosses, the entries that alone move a kink's argument across are found (crossing_entries)
+    and left out of the directions drawn next (up to 4 x FD_DIRECTIONS draws in all): a bias whose unit
+    sits at its kink in some row stops no other entry's comparison.
+
+    stencil_of(points), when given, is sweep.stencil's answer over every row wherever the rows are
+    (train's passes over parts); by default it is sweep.stencil over `columns`. richardson=True: where the
+    central difference D(h) misses gᵀv by more than FD_ATOL x max(1, |loss|), it is replaced by
+    (4 D(h/2) - D(h)) / 3, which cancels D's h² error, and so on with h halved (RICHARDSON_HALVINGS
+    times at most): train's check at a trained network, whose large weights make the loss sharply
+    curved where the gradient itself is tiny (the spiral's seed 3 missed by 4e-6 at h/2)."""
     import numpy as np
 
-    from .engines.sweep import compile_plan, run
-
-    if loss_of is None:
-        loss_plan = compile_plan(graph, [])
-        loss_of = lambda params: run(loss_plan, params, columns, rows).loss  # noqa: E731
+    if stencil_of is None:
+        stencil_of = _memory_stencil(graph, columns, rows)
     rng = np.random.default_rng(0)
     found: dict[str, list[tuple[float, float]]] = {}
+    stopped: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     wanted = set(chosen)
-    scale: float | None = None  # richardson: when a central difference is close enough
     for name, entries in problem.entries.items():
         picked = [e for e in entries if e in wanted]
         if not picked:
             continue
         point = np.array([values[e] for e in picked])
         g = np.array([gradient[e] for e in picked])
-        h = 1e-5 * max(1.0, float(np.abs(point).max()))
-        pairs = []
-        for _ in range(FD_DIRECTIONS if len(picked) > 1 else 1):
+        base = 1e-5 * max(1.0, float(np.abs(point).max()))
+        pairs: list[tuple[float, float]] = []
+        kinks: dict[str, None] = {}
+        draws = 0
+        wanted_pairs = FD_DIRECTIONS if len(picked) > 1 else 1
+        isolated, out = False, []  # out: the entries every stencil that moves them crosses a kink
+        while len(pairs) < wanted_pairs and draws < (4 * FD_DIRECTIONS if len(picked) > 1 else 1):
+            draws += 1
             v = rng.normal(size=len(picked)) if len(picked) > 1 else np.ones(1)
+            v[out] = 0.0
             v /= np.linalg.norm(v)
-            up = {**values, **dict(zip(picked, (point + h * v).tolist()))}
-            down = {**values, **dict(zip(picked, (point - h * v).tolist()))}
-            fd = (loss_of(up) - loss_of(down)) / (2 * h)
-            if richardson and scale is None:
-                scale = FD_ATOL * max(1.0, abs(loss_of(values)))
-            if richardson and not abs(fd - g @ v) <= scale:
-                up = {**values, **dict(zip(picked, (point + h / 2 * v).tolist()))}
-                down = {**values, **dict(zip(picked, (point - h / 2 * v).tolist()))}
-                fd = (4 * (loss_of(up) - loss_of(down)) / h - fd) / 3
+
+            def moved(step: float, v: Any = v) -> list[Mapping[str, float]]:
+                return [{**values, **dict(zip(picked, (point + step * v).tolist()))},
+                        {**values, **dict(zip(picked, (point - step * v).tolist()))}]
+
+            for cut in FD_STEP_CUTS:
+                h = base * cut
+                at = stencil_of([values, *moved(h)])
+                if not at.crossed:
+                    break
+                kinks.update(dict.fromkeys(at.crossed))
+            else:  # every step crossed a kink: another direction, without the entries that move one across
+                if len(picked) > 1 and not isolated:
+                    isolated = True
+                    out = crossing_entries(lambda mask, v=v, h=h: bool(stencil_of([values, *moved(h, v * mask)]).crossed),
+                                           len(picked))
+                    if len(out) == len(picked):
+                        break
+                continue
+            loss, up, down = at.losses
+            fd = (up - down) / (2 * h)
+            plain, step = fd, h
+            for _ in range(RICHARDSON_HALVINGS if richardson else 0):
+                if abs(fd - g @ v) <= FD_ATOL * max(1.0, abs(loss)):
+                    break
+                half = stencil_of([values, *moved(step / 2)])  # inside a clean stencil: clean too
+                finer = (half.losses[1] - half.losses[2]) / step
+                fd, plain, step = (4 * finer - plain) / 3, finer, step / 2
             pairs.append((float(fd), float(g @ v)))
         found[name] = pairs
-    return found
+        if not pairs:
+            stopped[name] = list(kinks)
+        elif out:
+            left_out[name] = [picked[i] for i in out]
+    return found, stopped, left_out
+
+
+def crossing_entries(crosses: Callable[[Any], bool], size: int) -> list[int]:
+    """The entries (0-based) that alone make a stencil cross a kink, by bisection: crosses(mask) says
+    whether the stencil along the direction's entries kept by a 0/1 mask crosses one. A few passes
+    per such entry (2 log2 size), where probing each entry would take `size`."""
+    import numpy as np
+
+    found: list[int] = []
+
+    def search(indices: list[int]) -> None:
+        mask = np.zeros(size)
+        mask[indices] = 1.0
+        if not crosses(mask):
+            return
+        if len(indices) == 1:
+            found.append(indices[0])
+            return
+        search(indices[:len(indices) // 2])
+        search(indices[len(indices) // 2:])
+
+    search(list(range(size)))
+    return sorted(found)
+
+
+def _memory_stencil(graph: Any, columns: Mapping[str, Any] | None, rows: int
+                    ) -> Callable[[list[Mapping[str, float]]], Any]:
+    from .engines.sweep import compile_plan, stencil
+
+    loss_plan = compile_plan(graph, [])
+    return lambda points: stencil(loss_plan, points, columns or {}, rows)
+
+
+def clean_differences(loss_plan: Any, chosen: list[str], values: Mapping[str, float], columns: Mapping[str, Any],
+                      rows: int) -> tuple[dict[str, float], dict[str, list[str]]]:
+    """Each chosen parameter's central difference from a stencil that crosses no kink (its step cut by
+    FD_STEP_CUTS until none is crossed); where every step crosses one, the kinks instead (not compared)."""
+    from .engines.sweep import stencil
+
+    found: dict[str, float] = {}
+    stopped: dict[str, list[str]] = {}
+    for name, (h, _, _) in fd_points(chosen, values).items():
+        kinks: dict[str, None] = {}
+        for cut in FD_STEP_CUTS:
+            step = h * cut
+            at = stencil(loss_plan, [values, {**values, name: values[name] + step},
+                                     {**values, name: values[name] - step}], columns, rows)
+            if not at.crossed:
+                found[name] = (at.losses[1] - at.losses[2]) / (2 * step)
+                break
+            kinks.update(dict.fromkeys(at.crossed))
+        else:
+            stopped[name] = list(kinks)
+    return found, stopped
 
 
 def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
@@ -602,6 +706,9 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
                 gradient.fd_agree = _agrees(reference, fd, FD_RTOL, FD_ATOL * max(1.0, abs(evidence.loss)))
             else:
                 gradient.fd_agree = False
+            gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"
+        elif check_fd and name in evidence.fd_kinks and not problem.tensor:
+            gradient.fd_verdict = NOT_AT_KINK
         near = [k for k in evidence.kinks if name in k.params]
         if gradient.agree is False and near:
             # At or within rounding of a kink the engines may fall on different sides of it: backprop's
@@ -617,6 +724,12 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
 
     if resolution is not None:
         within_resolution(results, resolution, warnings)
+    for name, kinks in evidence.fd_kinks.items():  # one line per parameter that no clean stencil reached
+        warnings.append(f"{name}: {NOT_AT_KINK}: {', '.join(kinks)} changes sign inside every finite-difference "
+                        "stencil tried (smaller steps, other directions), where the loss is not differentiable")
+    for name, entries in evidence.fd_left_out.items():
+        warnings.append(f"{name}: {show_text(', '.join(entries), 200)} left out of the finite-difference directions: "
+                        "each moves a kink's argument across it within any step tried")
     witness = evidence.witness
     if witness is None and check_fd:
         witness = "finite differences"
@@ -709,6 +822,10 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
                                       for fd, gv in pairs]
             gradient.fd_agree = all(d["agree"] for d in gradient.fd_directions)
             gradient.fd_max_abs_diff = max(abs(fd - gv) for fd, gv in pairs)
+            gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"
+            gradient.fd_left_out = evidence.fd_left_out.get(name)
+        elif name in evidence.fd_kinks:
+            gradient.fd_verdict = NOT_AT_KINK
         grouped[name] = gradient
     return grouped
 
@@ -866,6 +983,7 @@ class Totals:
     gradient: Any = None
     symbolic: dict[str, float] = field(default_factory=dict)
     fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
+    fd_kinks: dict[str, dict[str, None]] = field(default_factory=dict)  # name -> kinks its stencil crossed
     kinks: dict[tuple[str, bool, frozenset[str]], list[Any]] = field(default_factory=dict)  # -> [rows, places, count]
     point: dict[str, float] | None = None  # the only row's values, where there is one row in all
     unavailable: SymbolicUnavailable | None = None  # why SymPy's values stopped, if they did
@@ -985,7 +1103,7 @@ def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, los
     """Every part read once, each adding its rows' share to every witness asked for (plan None: no backprop)."""
     import numpy as np
 
-    from .engines.sweep import run
+    from .engines.sweep import run, stencil
     from .errors import placed
     from .io.dataset import part_place
 
@@ -1004,10 +1122,13 @@ def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, los
                 totals.loss += swept.loss * rows
                 totals.gradient += np.asarray(swept.gradient) * rows
                 totals.add_kinks(swept.kinks, part)
-            for name, (_, up, down) in steps.items():
+            for name, (_, up, down) in steps.items():  # a stencil across a kink in any part: not compared
                 sums = totals.fd.setdefault(name, [0.0, 0.0])
-                sums[0] += run(loss_plan, up, data, rows).loss * rows
-                sums[1] += run(loss_plan, down, data, rows).loss * rows
+                at = stencil(loss_plan, [values, up, down], data, rows)
+                sums[0] += at.losses[1] * rows
+                sums[1] += at.losses[2] * rows
+                if at.crossed:
+                    totals.fd_kinks.setdefault(name, {}).update(dict.fromkeys(at.crossed))
         except UndefinedError as err:  # a row where the loss is undefined: named in its file
             raise placed(err, where) from None
         if symbolic is not None and totals.unavailable is None:
@@ -1035,7 +1156,8 @@ def _streamed_evidence(totals: Totals, chosen: list[str], engines: tuple[str, ..
     found_symbolic = ({name: totals.symbolic[name] / rows for name in chosen}
                       if symbolic is not None and "symbolic" in engines else {})
     formulas = symbolic.formulas() if readable and found_symbolic and symbolic is not None else {}
-    fd = ({name: (totals.fd[name][0] / rows - totals.fd[name][1] / rows) / (2 * steps[name][0]) for name in chosen}
-          if check_fd else {})
+    fd = ({name: (totals.fd[name][0] / rows - totals.fd[name][1] / rows) / (2 * steps[name][0]) for name in chosen
+           if name not in totals.fd_kinks} if check_fd else {})
+    fd_kinks = {name: list(kinks) for name, kinks in totals.fd_kinks.items()} if check_fd else {}
     return Evidence(rows, totals.point, totals.loss / rows, backprop, kinks, found_symbolic, formulas, fd, engines,
-                    witness, check_fd, warnings + kink_warnings(kinks))
+                    witness, check_fd, warnings + kink_warnings(kinks), fd_kinks=fd_kinks)

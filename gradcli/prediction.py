@@ -224,6 +224,7 @@ class _Predictor:
 
         from .engines.graph import model_values
         from .errors import UndefinedError, placed
+        from .language.tensors import fixed_order_products
 
         from .training.passes import gather_vectors
 
@@ -232,7 +233,8 @@ class _Predictor:
         else:
             try:
                 inputs = gather_vectors(self.problem, {name: columns[name] for name in self.inputs})
-                yhat = model_values(self.graph, self.params, inputs, rows)
+                with fixed_order_products():  # the same digits on every machine, as training's
+                    yhat = model_values(self.graph, self.params, inputs, rows)
             except UndefinedError as err:
                 raise placed(err, where) from None
         if self.outputs == ["yhat"]:

@@ -24,6 +24,7 @@ from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, children, posto
 from ..language.ops import OPS
 from ..language.problem import Problem
 from ..language.shapes import entry_names
+from ..language.tensors import fixed_order
 from ..language.tensors import aligned, reduce_to
 
 
@@ -479,6 +480,8 @@ def summed_product(adjoint: Any, local: Any, rows: int) -> float:
         return float(adjoint) * float(local.sum())
     if scalar_local:
         return float(local) * float(adjoint.sum())
+    if fixed_order():  # np.dot is BLAS's, in its kernel's order
+        return float(np.einsum("i,i->", adjoint, local, optimize=False))
     return float(np.dot(adjoint, local))
 
 
@@ -523,12 +526,17 @@ def kink_rows(graph: Graph, values: list[Any], rows: int, watched: tuple[int, ..
     """For each watched abs/relu node: the 0-based rows exactly at its kink, and those within rounding."""
     found = {}
     for node_id in watched:
-        inputs = graph.nodes[node_id].inputs
-        argument = values[inputs[0]] if len(inputs) == 1 else values[inputs[0]] - values[inputs[1]]  # max, min
+        argument = kink_argument(graph, node_id, values)
         exact = np.flatnonzero(_by_row(argument == 0, graph.nodes[node_id], rows))
         near = np.flatnonzero(_by_row((argument != 0) & (np.abs(argument) < NEAR_KINK), graph.nodes[node_id], rows))
         found[node_id] = (exact, near)
     return found
+
+
+def kink_argument(graph: Graph, node_id: int, values: list[Any]) -> Any:
+    """What is 0 at a node's kink: the argument of abs and relu, a - b for max(a, b) and min(a, b)."""
+    inputs = graph.nodes[node_id].inputs
+    return values[inputs[0]] if len(inputs) == 1 else values[inputs[0]] - values[inputs[1]]
 
 
 def _by_row(mask: Any, node: Node, rows: int) -> Any:

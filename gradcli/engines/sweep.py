@@ -30,8 +30,8 @@ from ..errors import DataError, UndefinedError, placed
 from ..language.ops import OPS
 from .blas import one_blas_thread
 from .finite import require_finite
-from .graph import (Graph, Kink, apply, arguments, backprop, contribution, entry_slots, kink_rows, kinks_from,
-                    magnitude, needed_for, parameter_value, summed_product, wanted_leaves)
+from .graph import (Graph, Kink, apply, arguments, backprop, contribution, entry_slots, kink_argument, kink_rows,
+                    kinks_from, magnitude, needed_for, parameter_value, summed_product, wanted_leaves)
 
 MATMUL = OPS["matmul"]  # a sum of parameter x input products is a case of it
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache
@@ -176,51 +176,16 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     terms = np.zeros(len(plan.wanted)) if abs_terms else None
     loss = 0.0
     weight = 1.0 / rows  # the mean loss: every row's adjoint starts at 1/rows
-    linear_steps = [s for s in plan.steps if s.linear]
-    coefficients = {s.node: np.array([params[p] for p in s.linear.params]) for s in linear_steps}  # type: ignore[union-attr]
-    slots = {s.node: [where.get(p, -1) for p in s.linear.params] for s in linear_steps}  # type: ignore[union-attr]
-    nonzero = {node: bool(np.all(values)) for node, values in coefficients.items()}
-    buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
+    forward = _Forward(plan, params, columns, chunk, check_finite)
+    slots = {s.node: [where.get(p, -1) for p in s.linear.params] for s in plan.steps if s.linear}  # type: ignore[union-attr]
     found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
     leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
-    graph = plan.graph
-    fixed = {node: parameter_value(graph.nodes[node], params) for node, role, _, _ in plan.leaves if role == "parameter"}
-    if graph.tensor:  # a vector or matrix parameter's entries go to their slots in plan.wanted
-        leaf_param.update(entry_slots(graph, plan.wanted))
-    count = len(plan.graph.nodes)
+    if plan.graph.tensor:  # a vector or matrix parameter's entries go to their slots in plan.wanted
+        leaf_param.update(entry_slots(plan.graph, plan.wanted))
     with np.errstate(all="ignore"), one_blas_thread() if rows > chunk else nullcontext():
         for low in range(0, rows, chunk):
             size = min(chunk, rows - low)
-            values: list[Any] = [None] * count
-            for node, role, name, value in plan.leaves:
-                if role == "constant":
-                    values[node] = np.float64(value)
-                elif role == "parameter":
-                    values[node] = fixed[node]
-                else:
-                    column = columns[name]
-                    values[node] = column[low:low + size] if np.ndim(column) else column
-                    if check_finite and np.ndim(column) == 1:  # a gathered vector input was checked column by column
-                        _require_finite_chunk(name, values[node], low)
-            stacked = {}
-            for step in plan.steps:
-                args = [values[i] for i in step.inputs]
-                if step.linear:
-                    block = buffers[step.node][:, :size]
-                    for row, name in enumerate(step.linear.inputs):
-                        block[row] = columns[name][low:low + size]
-                    stacked[step.node] = block
-                    # the products as the operations table's matrix product: w @ x per row, X w over the chunk
-                    product = MATMUL.forward(coefficients[step.node], block.T, batched=(False, True))
-                    if check_finite and not (nonzero[step.node] and np.isfinite(product.sum())):
-                        for row, name in enumerate(step.linear.inputs):
-                            _require_finite_chunk(name, block[row], low)
-                    values[step.node] = OPS["add"].forward(product, *args) if args else product
-                elif graph.tensor:
-                    node = graph.nodes[step.node]
-                    values[step.node] = apply(graph, node, arguments(graph, node, values))
-                else:
-                    values[step.node] = OPS[step.op].forward(*args)
+            values, stacked = forward(low, size)
             output = values[plan.graph.output]
             loss += float(output.sum()) if np.ndim(output) else size * float(output)
             if find_kinks and plan.kink_nodes:
@@ -228,13 +193,104 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                     found[node][0].append(exact + low)
                     found[node][1].append(near + low)
             if plan.wanted:
-                _backward(plan, values, stacked, slots, leaf_param, size, weight, gradient, terms, coefficients)
+                _backward(plan, values, stacked, slots, leaf_param, size, weight, gradient, terms,
+                          forward.coefficients)
             if diagnose and not (np.isfinite(loss) and np.isfinite(gradient).all()):
                 _diagnose_chunk(plan, params, columns, low, size)
     result = Result(loss / rows, gradient.tolist(), terms.tolist() if terms is not None else None)
     if find_kinks and plan.kink_nodes:
         result.kinks = kinks_from(plan.graph, {i: (np.concatenate(e), np.concatenate(n)) for i, (e, n) in found.items()})
     return result
+
+
+class _Forward:
+    """The forward sweep of one chunk at fixed parameters: every node's value (and the stacked inputs of
+    each folded sum, which the reverse sweep reads)."""
+
+    def __init__(self, plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], chunk: int,
+                 check_finite: bool = False) -> None:
+        linear_steps = [s for s in plan.steps if s.linear]
+        self.plan, self.columns, self.check_finite = plan, columns, check_finite
+        self.coefficients = {s.node: np.array([params[p] for p in s.linear.params])  # type: ignore[union-attr]
+                             for s in linear_steps}
+        self.nonzero = {node: bool(np.all(values)) for node, values in self.coefficients.items()}
+        self.buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
+        self.fixed = {node: parameter_value(plan.graph.nodes[node], params)
+                      for node, role, _, _ in plan.leaves if role == "parameter"}
+
+    def __call__(self, low: int, size: int) -> tuple[list[Any], dict[int, Any]]:
+        plan, columns, check_finite, graph = self.plan, self.columns, self.check_finite, self.plan.graph
+        values: list[Any] = [None] * len(graph.nodes)
+        for node, role, name, value in plan.leaves:
+            if role == "constant":
+                values[node] = np.float64(value)
+            elif role == "parameter":
+                values[node] = self.fixed[node]
+            else:
+                column = columns[name]
+                values[node] = column[low:low + size] if np.ndim(column) else column
+                if check_finite and np.ndim(column) == 1:  # a gathered vector input was checked column by column
+                    _require_finite_chunk(name, values[node], low)
+        stacked = {}
+        for step in plan.steps:
+            args = [values[i] for i in step.inputs]
+            if step.linear:
+                block = self.buffers[step.node][:, :size]
+                for row, name in enumerate(step.linear.inputs):
+                    block[row] = columns[name][low:low + size]
+                stacked[step.node] = block
+                # the products as the operations table's matrix product: w @ x per row, X w over the chunk
+                product = MATMUL.forward(self.coefficients[step.node], block.T, batched=(False, True))
+                if check_finite and not (self.nonzero[step.node] and np.isfinite(product.sum())):
+                    for row, name in enumerate(step.linear.inputs):
+                        _require_finite_chunk(name, block[row], low)
+                values[step.node] = OPS["add"].forward(product, *args) if args else product
+            elif graph.tensor:
+                node = graph.nodes[step.node]
+                values[step.node] = apply(graph, node, arguments(graph, node, values))
+            else:
+                values[step.node] = OPS[step.op].forward(*args)
+        return values, stacked
+
+
+@dataclass
+class Stencil:
+    """The mean loss at each point of a difference stencil, and the kinks whose argument is not on one
+    side of its kink at every point: a relu, abs, max or min whose argument changes sign (or is 0 at
+    some points only) between them, so that the loss is not smooth across the stencil."""
+
+    losses: list[float]
+    crossed: list[str]  # each such node's text, in graph order
+
+
+def stencil(plan: Plan, points: list[Mapping[str, float]], columns: Mapping[str, Any], rows: int,
+            chunk: int | None = None) -> Stencil:
+    """The mean loss at each of `points` (parameter values) in one pass over the rows, and the kinks the
+    stencil crosses, found by comparing each kink argument's sign, entry by entry, at every point."""
+    if rows < 1:
+        raise DataError("no rows to compute the loss over")
+    chunk = chunk or chunk_rows(plan)
+    sweeps = [_Forward(plan, point, columns, chunk) for point in points]
+    losses = [0.0] * len(points)
+    crossed: set[int] = set()
+    with np.errstate(all="ignore"), one_blas_thread() if rows > chunk else nullcontext():
+        for low in range(0, rows, chunk):
+            size = min(chunk, rows - low)
+            signs: dict[int, Any] = {}
+            for k, forward in enumerate(sweeps):
+                values, _ = forward(low, size)
+                output = values[plan.graph.output]
+                losses[k] += float(output.sum()) if np.ndim(output) else size * float(output)
+                for node in plan.kink_nodes:
+                    if node in crossed:
+                        continue
+                    sign = np.sign(kink_argument(plan.graph, node, values))
+                    if node not in signs:
+                        signs[node] = sign
+                    elif np.shape(sign) != np.shape(signs[node]) or np.any(sign != signs[node]):
+                        crossed.add(node)
+    return Stencil([loss / rows for loss in losses],
+                   [plan.graph.nodes[node].text for node in plan.kink_nodes if node in crossed])
 
 
 def _entries(shape: tuple[int, ...]) -> int:

@@ -15,7 +15,9 @@ The same code serves a GPU array library later: only `np` would change.
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any, Iterator, Sequence
 
 from .ops_numpy import np
 
@@ -139,9 +141,37 @@ def _subscripts(args: Sequence[Array], batched: Sequence[bool]) -> tuple[str, st
     return ("n" if batched[0] else "") + a, ("n" if batched[1] else "") + b, n + out
 
 
+_FIXED_ORDER = ContextVar("fixed_order_products", default=False)
+
+
+@contextmanager
+def fixed_order_products() -> Iterator[None]:
+    """Within: matrix products without BLAS, each sum's terms added in an order fixed by the shapes
+    alone (NumPy's einsum loops), so the same on every machine.
+
+    BLAS picks its kernel per CPU (OpenBLAS: Haswell, SkylakeX, Sandybridge, ...) and adds a product's
+    terms in that kernel's order, with or without fused multiply-adds. One rounding apart is enough for
+    a network trained to a separable fit to end elsewhere: README's spiral took 197 epochs under the
+    Haswell kernel and 95 under Sandybridge's, its scores 40 % apart. Training runs within this
+    (3-10x slower products, measured on one core); a single gradient (grad, the benchmarks) does not."""
+    token = _FIXED_ORDER.set(True)
+    try:
+        yield
+    finally:
+        _FIXED_ORDER.reset(token)
+
+
+def fixed_order() -> bool:
+    """Whether products are computed in a fixed order here (fixed_order_products)."""
+    return _FIXED_ORDER.get()
+
+
 def matmul(a: Array, b: Array, batched: Sequence[bool] = (False, False)) -> Array:
     """Per-row a @ b. A fixed matrix against a batch of vectors is one product X @ Aᵀ."""
     ba, bb = batched
+    if _FIXED_ORDER.get():
+        sa, sb, so = _subscripts((a, b), batched)
+        return np.einsum(f"{sa},{sb}->{so}", a, b, optimize=False)
     if not ba and not bb:
         return a @ b
     if not ba and np.ndim(b) == 2:  # A (m,k) or (k,), B a batch of vectors (N,k)
@@ -157,6 +187,11 @@ def matmul_vjp(i: int, g: Array, args: Sequence[Array], batched: Sequence[bool])
     has none (for W1 @ x that is Gᵀ X: every row's outer product in one matrix product)."""
     a, b = args
     ba, bb = batched
+    if _FIXED_ORDER.get():
+        sa, sb, so = _subscripts(args, batched)
+        if i == 0:
+            return np.einsum(f"{so},{sb}->{sa}", g, b, optimize=False)
+        return np.einsum(f"{sa},{so}->{sb}", a, g, optimize=False)
     if not ba and bb and np.ndim(b) == 2 and np.ndim(g) == np.ndim(a):  # A fixed, B (N,k): out (N,m)|(N,)
         if i == 0:
             return g.T @ b

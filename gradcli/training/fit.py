@@ -398,6 +398,23 @@ def checked(report: Any, atol: float) -> GradientCheck:
     return GradientCheck(report.agree, rtol, atol, per_entry, list(report.warnings), report.witness, tensors)
 
 
+def _fixed_order(function: Callable[..., TrainReport]) -> Callable[..., TrainReport]:
+    """Training's products and dot products in a fixed order (language/tensors.fixed_order_products), so
+    that a run ends at the same parameters on every machine whatever its BLAS (rows on Dask workers
+    excepted: they sweep in the workers' processes)."""
+    import functools
+
+    @functools.wraps(function)
+    def fixed(*args: Any, **kwargs: Any) -> TrainReport:
+        from ..language.tensors import fixed_order_products
+
+        with fixed_order_products():
+            return function(*args, **kwargs)
+
+    return fixed
+
+
+@_fixed_order
 def train(
     data: Mapping[str, Any] | str | os.PathLike[str],
     model: str | None = None,

@@ -19,6 +19,12 @@ from .options import OPTIMIZERS
 Objective = Callable[[np.ndarray], tuple[float, np.ndarray]]  # theta -> (mean loss, gradient)
 
 
+def inner(a: np.ndarray, b: np.ndarray) -> float:
+    """a · b in an order fixed by the length alone (a @ b is BLAS's, in its CPU kernel's order): one
+    rounding apart, L-BFGS's path differs from one machine to the next."""
+    return float(np.einsum("i,i->", a, b, optimize=False))
+
+
 
 @dataclass
 class GradientDescent:
@@ -78,10 +84,10 @@ class LBFGS:
                 objective: Objective) -> tuple[np.ndarray, float, np.ndarray, bool]:
         """One iteration: (theta, loss, grad, moved). moved is False when no step lowers the loss."""
         direction = -self._inverse_hessian_times(grad)
-        slope = float(grad @ direction)
+        slope = inner(grad, direction)
         if not slope < 0:  # not a descent direction: forget the curvature and go downhill
             self.pairs.clear()
-            direction, slope = -grad, -float(grad @ grad)
+            direction, slope = -grad, -inner(grad, grad)
             if slope == 0:
                 return theta, loss, grad, False
         step = 1.0 if self.pairs else min(1.0, 1.0 / float(np.abs(grad).sum()))
@@ -98,10 +104,10 @@ class LBFGS:
         else:
             return theta, loss, grad, False
         s, y = candidate - theta, new_grad - grad
-        curvature, yy = float(y @ s), float(y @ y)
+        curvature, yy = inner(y, s), inner(y, y)
         # Keep the pair only with positive curvature that does not underflow: on separable bce
         # data the gradient fades to ~1e-160 and y @ y rounds to 0.
-        if curvature > 0 and yy > 0 and curvature > 1e-12 * float(s @ s) ** 0.5 * yy**0.5:
+        if curvature > 0 and yy > 0 and curvature > 1e-12 * inner(s, s) ** 0.5 * yy**0.5:
             self.pairs.append((s, y, 1.0 / curvature))
             if len(self.pairs) > self.memory:
                 self.pairs.popleft()
@@ -112,14 +118,14 @@ class LBFGS:
         q = grad.copy()
         alphas = []
         for s, y, rho in reversed(self.pairs):
-            alpha = rho * float(s @ q)
+            alpha = rho * inner(s, q)
             q -= alpha * y
             alphas.append(alpha)
         if self.pairs:
             s, y, _ = self.pairs[-1]
-            q *= float(s @ y) / float(y @ y)
+            q *= inner(s, y) / inner(y, y)
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            q += (alpha - rho * float(y @ q)) * s
+            q += (alpha - rho * inner(y, q)) * s
         return q
 
 

@@ -17,7 +17,7 @@ import numpy as np
 from ..engines.graph import Graph, model_values
 from ..language.problem import Problem
 from .closed_form import ClosedForm
-from .passes import Rows
+from .passes import Rows, stencil_over
 
 
 QR_ROWS = 1 << 15  # rows factored at a time, so that a part's design matrix is never made whole
@@ -144,6 +144,8 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     backprop = dict(zip(names, swept.gradient))
     symbolic: dict[str, float] = {}
     directions: dict[str, list[tuple[float, float]]] = {}
+    fd_kinks: dict[str, list[str]] = {}
+    left_out: dict[str, list[str]] = {}
     warnings: list[str] = []
     witness = "symbolic"
     try:
@@ -160,9 +162,9 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     except SymbolicUnavailable as why:
         witness = f"finite differences along {FD_DIRECTIONS} random directions"
         warnings.append(fd_witness_note(why, True))
-        directions = directional_differences(trainer.graph, problem, names, params, None, data.rows, backprop,
-                                             loss_of=lambda values: data.sweep(trainer.loss_plan, values).loss,
-                                             richardson=True)
+        directions, fd_kinks, left_out = directional_differences(
+            trainer.graph, problem, names, params, None, data.rows, backprop,
+            stencil_of=lambda points: stencil_over(data, trainer.loss_plan, points), richardson=True)
     kinks: list[Any] = []
     if data.engine == "memory" and trainer.plan.kink_nodes:  # relu or abs at (or within rounding of) a kink
         from ..engines.sweep import run
@@ -171,7 +173,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
         warnings += kink_warnings(kinks)
     setup = Setup(problem, dict(params), {}, data.rows, {}, list(names), [])
     evidence = Evidence(data.rows, None, swept.loss, backprop, kinks, symbolic, {}, {},
-                        ("symbolic", "backprop") if symbolic else ("backprop",), witness, bool(directions), warnings,
-                        directions)
+                        ("symbolic", "backprop") if symbolic else ("backprop",), witness, bool(directions or fd_kinks),
+                        warnings, directions, fd_kinks, left_out)
     report = judged(setup, evidence, rtol, atol, files=data.files, engine=data.engine)
     return checked(report, atol)

@@ -62,6 +62,24 @@ def part_sweep(columns: Columns, rows: int, plan: Plan, params: Mapping[str, flo
     return sweep(plan, params, columns, rows, abs_terms=abs_terms)
 
 
+def part_stencil(columns: Columns, rows: int, plan: Plan, points: Sequence[Mapping[str, float]]) -> Any:
+    """One part's losses at a difference stencil's points and the kinks it crosses (sweep.stencil)."""
+    from ..engines.sweep import stencil
+
+    return stencil(plan, list(points), columns, rows)
+
+
+def stencil_over(data: Rows, plan: Plan, points: Sequence[Mapping[str, float]]) -> Any:
+    """sweep.stencil over every part wherever it is: each point's mean loss over all rows, and every
+    kink crossed in any part."""
+    from ..engines.sweep import Stencil
+
+    found = data.map(part_stencil, plan, list(points))
+    losses = [sum(part.losses[k] * count for part, count in found) / data.rows for k in range(len(points))]
+    crossed = list(dict.fromkeys(text for part, _ in found for text in part.crossed))
+    return Stencil(losses, crossed)
+
+
 def gather_vectors(problem: Any, columns: Columns) -> dict[str, Any]:
     """The columns the sweep reads: each vector input gathered from its columns as one rows x d array
     (a row's vector contiguous, as the matrix products read it)."""

@@ -31,7 +31,7 @@ JSON_KEYS = {
     "files", "engine",
 }
 GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree",
-                 "resolution", "condition"}
+                 "fd_verdict", "resolution", "condition"}
 CSV_HEADER = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]
 
 def by_param(document: dict) -> dict[str, dict]:
@@ -70,7 +70,7 @@ class TestWorkedExample:
             assert g["backprop_value"] == pytest.approx(expected)
             assert g["abs_diff"] == pytest.approx(0.0, abs=1e-12)
             assert g["agree"] is True
-            assert g["fd_value"] is None and g["fd_agree"] is None
+            assert g["fd_value"] is None and g["fd_agree"] is None and g["fd_verdict"] is None
             assert isinstance(g["symbolic"], str) and g["symbolic"]
         # The formulas are the old-fashioned partial derivatives of the note.
         formulas = {g["param"]: g["symbolic"].replace(" ", "") for g in doc["gradients"]}

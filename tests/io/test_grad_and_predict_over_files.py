@@ -184,3 +184,19 @@ def test_predict_with_a_bad_row_in_any_file_leaves_no_file_behind(gradcli, parts
     with pytest.raises(DataError, match="line 41"):
         predict(SAVED, str(parts), output=tmp_path / "one.parquet")
     assert sorted(os.listdir(tmp_path)) == ["data", "m.json"]
+
+
+def test_grad_streamed_never_judges_a_difference_across_a_kink(tmp_path, small_parts):
+    # relu(w*x1 - 1) at w = 1 sits at its kink in every row with x1 = 1 (in the second file only):
+    # the stencil w ± h crosses it there, so w is not compared by differences; b is, in every part
+    folder = tmp_path / "k"
+    folder.mkdir()
+    (folder / "k1.csv").write_text("x1,y\n" + "".join(f"{2 + i % 5}.5,1\n" for i in range(90)))
+    (folder / "k2.csv").write_text("x1,y\n" + "".join(f"{i % 3},1\n" for i in range(90)))
+    report = gradcli.gradients("relu(w*x1 - 1) + b", data=str(folder), params="w=1,b=0", check_fd=True,
+                               engines=("backprop",), memory=small_parts // 2)
+    assert report.engine == "stream"
+    w, b = report.gradients["w"], report.gradients["b"]
+    assert (w.fd_verdict, w.fd_value, w.fd_agree) == ("not compared at a kink", None, None)
+    assert b.fd_verdict == "agree" and report.agree is True
+    assert any("w: not compared at a kink: relu(w*x1 - 1)" in line for line in report.warnings), report.warnings
