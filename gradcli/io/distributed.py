@@ -126,7 +126,7 @@ def dask_client(where: str, workers: int | None = None,
     way out, an exception or Ctrl-C included), else connected to the scheduler at address `where`
     (only the connection is closed). `dashboard(address)` is told where the dashboard is."""
     distributed = import_distributed()
-    with quiet_logs():
+    with quiet_logs(), _workers_lost(distributed):
         if where == "local":
             with _local_cluster(distributed, workers or default_workers()) as cluster:
                 with distributed.Client(cluster, set_as_default=False) as client:  # the caller's default stays
@@ -136,6 +136,21 @@ def dask_client(where: str, workers: int | None = None,
             with _connected(distributed, where) as client:
                 _tell(dashboard, client.dashboard_link, local=False)
                 yield client
+
+
+@contextmanager
+def _workers_lost(distributed: Any) -> Iterator[None]:
+    """A task that every worker running it died under (Dask reruns a task on another worker after one
+    dies, up to distributed.scheduler.allowed-failures times) ends the command in one line: the
+    cluster, not the input, failed, and nothing is written."""
+    try:
+        yield
+    except distributed.KilledWorker as err:
+        task, allowed = err.task, err.allowed_failures
+        name = task if isinstance(task, str) else str(task[0] if isinstance(task, tuple) and task else task)
+        raise GradcliError(f"--dask: {allowed + 1} Dask workers in turn died running one task ({show_text(name, 80)}), "
+                           "so it was given up: a worker may have too little memory for a part (a smaller "
+                           "--memory makes smaller parts), or was killed") from None
 
 
 @contextmanager
