@@ -50,6 +50,18 @@ def cluster():
     _assert_gone(lambda: _children() - before)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def symbolic_budget():
+    """SymPy's time budget out of the way (as tests/test_second_derivatives.py does): on a loaded machine
+    it can run out on one side of a comparison and not the other, and the witness is then finite
+    differences there."""
+    from gradcli.engines import symbolic
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(symbolic, "SYMBOLIC_SECONDS", 60.0)
+        yield
+
+
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> str:
     """3 Parquet files of y = 0.5 + 2 x1 - tanh(x2) + noise, and a text column the model does not read; their glob."""
