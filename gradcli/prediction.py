@@ -164,6 +164,7 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
     """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
     from .io.dataset import open_dataset, part_bytes
     from .io.distributed import dask_client, results_in_order
+    from .io.outputs import commit_directory, staging_directory
     from .io.saved import read_saved, saved_problem
 
     if output is None:
@@ -182,13 +183,13 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
     parts = dataset.parts(part_bytes(budget))
     headers = {file.path: [*file.header, *predictor.names] for file in dataset.files}
     names = [f"part-{i:05d}.parquet" for i in range(len(parts))]
-    staging = _staging(folder)
+    staging = staging_directory(folder)
     try:
         with dask_client(where, workers, dashboard) as client:
             futures = client.map(write_part, parts, [headers[part.path] for part in parts], names, predictor=predictor,
                                  folder=os.path.abspath(staging), pure=False)  # a worker's cwd is its own
             counts = results_in_order(client, futures)
-        _commit_directory(staging, folder, set(names))
+        commit_directory(staging, folder, set(names))
     except BaseException:
         import shutil
 
@@ -231,45 +232,6 @@ def _new_directory(output: Any) -> Any:
                         "the predictions' parts are written as a new directory: name one that does not exist, "
                         "or an empty one")
     return folder
-
-
-def _staging(folder: Any) -> Any:
-    """A hidden directory beside `folder`, where the workers write before it is renamed into place."""
-    import tempfile
-    from pathlib import Path
-
-    try:
-        return Path(tempfile.mkdtemp(dir=folder.parent, prefix=f".{folder.name}.", suffix=".tmp"))
-    except OSError as err:
-        raise DataError(f"cannot make a directory beside {show_text(str(folder))!r}: {err.strerror}") from None
-
-
-def _commit_directory(staging: Any, folder: Any, names: set[str]) -> None:
-    """The staging directory renamed to `folder` (over an empty one), with only the parts in it: a
-    temporary file that a killed worker left is removed first."""
-    from .io.outputs import signals_held
-
-    for entry in staging.iterdir():
-        if entry.name not in names:
-            entry.unlink()
-    os.chmod(staging, 0o777 & ~_umask())  # mkdtemp made it 0700; a directory made by hand would not be
-    try:
-        with signals_held():
-            os.rename(staging, folder)
-    except OSError as err:
-        raise DataError(f"cannot write {show_text(str(folder))!r}: {err.strerror}") from None
-
-
-def _umask() -> int:
-    """The process's umask, read without setting it (os.umask would change it for every thread meanwhile)."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    return 0o022
 
 
 @dataclass

@@ -125,11 +125,15 @@ def read_parts(folder: Path) -> pa.Table:
 
 def test_predict_on_dask_writes_parquet_parts_that_equal_the_predictions_in_memory(cluster, data, saved, tmp_path):
     out = tmp_path / "predictions"
+    stale = tmp_path / ".predictions.999999999.0a1b2c3d.tmp"  # a run killed before its rename left it (no such pid)
+    stale.mkdir()
+    (stale / "part-00000.parquet").write_bytes(b"half")
     result = gradcli.predict(saved, data, output=out, dask=cluster[0])
     in_memory = gradcli.predict(saved, data)
     names = [f"part-{i:05d}.parquet" for i in range(3)]
     assert sorted(os.listdir(out)) == names and result.outputs == [str(out / name) for name in names]
-    assert os.listdir(tmp_path) == ["predictions"]  # the staging folder renamed into place
+    assert os.listdir(tmp_path) == ["predictions"]  # the staging folder renamed into place, the stale one gone
+    assert oct(out.stat().st_mode & 0o777) == oct(0o777 & ~_umask())  # as a directory made by hand
     table = read_parts(out)
     assert result.rows == table.num_rows == sum(SIZES)
     assert table.column_names == ["x1", "x2", "y", "id", "yhat"]
@@ -277,6 +281,12 @@ def test_a_part_that_kills_every_worker_running_it_is_one_clean_error_and_nothin
     with pytest.raises(GradcliError, match=r"^--dask: 2 Dask workers in turn died running one task \(write_part-"):
         gradcli.predict(saved, data, output=tmp_path / "out", dask=cluster[0])
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed"]
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
 
 
 def _marked(mark: str) -> set[int]:
