@@ -96,7 +96,7 @@ class GradientReport:
     witness: str | None = "symbolic"  # what backprop was checked against: "symbolic" or "finite differences"
     row_gradients: dict[str, RowGradient] = field(default_factory=dict)  # inputs and the target in --wrt
     files: int = 1  # the data's files (a glob or a directory names several)
-    engine: str = "memory"  # where the rows were: "memory", or "stream" (read part by part, past --memory)
+    engine: str = "memory"  # where the rows were: "memory", "stream" (read part by part, past --memory) or "dask"
     # a model with vectors or matrices: each parameter as written, its gradient in its shape
     tensors: dict[str, TensorGradient] = field(default_factory=dict)
 
