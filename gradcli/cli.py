@@ -304,6 +304,8 @@ DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", hel
 ShapeOption = Annotated[Optional[list[str]], typer.Option("--shape", metavar="NAME=SHAPE", help="Make NAME a vector or matrix: W1=4x2 (or 4,2, or h,d with --dim), b1=4. Shapes that follow from others (b1 from W1 @ x + b1, W2 from the output) are inferred. Repeat for several.", show_default=False)]
 DimOption = Annotated[Optional[list[str]], typer.Option("--dim", metavar="NAME=SIZE", help="A named size for --shape: --shape W1=h,d --dim h=4 --dim d=2.", show_default=False)]
 InputOption = Annotated[Optional[list[str]], typer.Option("--input", metavar="NAME=COLUMNS", help="A vector input gathered from data columns: x=x1,x2, or x=* for every column but the target. Default: x in W1 @ x gathers x1, x2, ... when the data has them.", show_default=False)]
+DaskOption = Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Compute over the data on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers read the files at the same paths. The data must be files; each part a run with the same --memory streams is read and computed on a worker.", show_default=False)]
+WorkersOption = Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)]
 WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
 
 
@@ -364,6 +366,8 @@ def grad(
     dim: DimOption = None,
     input: InputOption = None,
     entries: Annotated[bool, typer.Option("--entries", help="With vectors and matrices: list every entry's gradient, not only each parameter's largest difference.")] = False,
+    dask: DaskOption = None,
+    workers: WorkersOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Every gradient of the loss two ways, side by side, with a check that they agree.
@@ -372,12 +376,16 @@ def grad(
     vectors and matrices, weights start from a seeded Glorot (He under relu) draw and biases at 0.
     Exit code 0 when all gradients agree, 1 when any disagrees, 2 for bad input.
 
+    Data from files larger than --memory is read part by part; with --dask each part is read and
+    summed on a Dask cluster's workers (the mean gradient and both witnesses, as in memory).
+
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
         report = gradcli.gradients(_unmarked(model), loss, data, params, model_file=model_file, target=target, wrt=wrt or None,
                                    delta=delta, rtol=rtol, atol=atol, check_fd=check_fd, delimiter=delimiter,
-                                   memory=memory, shapes=shape, dims=dim, inputs=input)
+                                   memory=memory, shapes=shape, dims=dim, inputs=input, dask=dask, workers=workers,
+                                   dashboard=_say_dashboard)
     for note in report.warnings:
         warn(note)
     from .views import grad as view
@@ -417,8 +425,8 @@ def train(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     delimiter: DelimiterOption = ",",
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
-    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Train on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when training ends; an address such as tcp://host:8786 uses a running one. The data must be files; the parts a run with the same --memory streams are kept on the workers.", show_default=False)] = None,
-    workers: Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)] = None,
+    dask: DaskOption = None,
+    workers: WorkersOption = None,
     shape: ShapeOption = None,
     dim: DimOption = None,
     input: InputOption = None,
@@ -471,12 +479,15 @@ def predict(
     threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
     delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
     memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read and written part by part.", show_default=False)] = None,
+    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Predict on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers see the files and --output at the same paths. Needs --output DIR, new or empty: each worker writes its parts there as Parquet (part-00000.parquet, ...), and the directory appears whole or not at all.", show_default=False)] = None,
+    workers: WorkersOption = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
 
     Numbers are written as the shortest decimal that reads back to the same float (1 as 1.0);
     columns the model does not read are copied as they are. Several files (a glob or a directory)
     are written as one CSV, rows in file order, or with --output DIR/ one output file per input.
+    With --dask, Parquet parts in a new directory, written by a Dask cluster's workers.
 
     Example: gradcli predict params.json samples/new.csv > predictions.csv
     """
@@ -487,9 +498,12 @@ def predict(
                                    "or pipe CSV into stdin")
             data = "-"
         result = gradcli.predict(model, data, output=output, threshold=threshold, delimiter=delimiter,
-                                 memory=memory)
+                                 memory=memory, dask=dask, workers=workers, dashboard=_say_dashboard)
     for note in result.warnings:
         warn(note)
+    if dask is not None:
+        sys.stderr.write(f"gradcli: wrote {result.rows:,} rows in {len(result.outputs):,} Parquet "
+                         f"part{'s' if len(result.outputs) != 1 else ''} to {output}\n")
     if output is None:
         from .views.predict import predictions_csv
 
@@ -681,6 +695,8 @@ def hessian(
     hvp: Annotated[Optional[str], typer.Option("--hvp", help="One Hessian-vector product H v instead of the matrix: v as NAME=VALUE,... (names left out are 0).", show_default=False)] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance, against the matrix's largest entry too.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
+    dask: DaskOption = None,
+    workers: WorkersOption = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """The Hessian of the mean loss, two ways: SymPy's second derivatives, and backprop through the backward pass.
@@ -689,11 +705,14 @@ def hessian(
     condition number, whether the loss is convex there, and the Newton step. Exit 0 when the
     engines agree, 1 when they do not, 2 for bad input.
 
+    With --dask every mean over the data is computed part by part on a Dask cluster's workers.
+
     Example: gradcli hessian "b + w1*x1 + w2*x2" --data samples/data.csv --params b=0,w1=0,w2=0
     """
     with user_errors():
         report = gradcli.hessian(_unmarked(model), loss, data, params, model_file=model_file, target=target,
-                                 wrt=wrt or None, delta=delta, rtol=rtol, atol=atol, hvp=hvp, delimiter=delimiter)
+                                 wrt=wrt or None, delta=delta, rtol=rtol, atol=atol, hvp=hvp, delimiter=delimiter,
+                                 dask=dask, workers=workers, dashboard=_say_dashboard)
     for note in report.warnings:
         warn(note)
     from .views import hessian as view

@@ -112,7 +112,7 @@ class GradientReport:
     witness: str | None = "symbolic"  # what backprop was checked against: "symbolic" or "finite differences"
     row_gradients: dict[str, RowGradient] = field(default_factory=dict)  # inputs and the target in --wrt
     files: int = 1  # the data's files (a glob or a directory names several)
-    engine: str = "memory"  # where the rows were: "memory", or "stream" (read part by part, past --memory)
+    engine: str = "memory"  # where the rows were: "memory", "stream" (read part by part, past --memory) or "dask"
     # a model with vectors or matrices: each parameter as written, its gradient in its shape
     tensors: dict[str, TensorGradient] = field(default_factory=dict)
 
@@ -319,6 +319,9 @@ def gradients(
     shapes: Any = None,
     dims: Any = None,
     inputs: Any = None,
+    dask: str | None = None,
+    workers: int | None = None,
+    dashboard: Callable[[str], None] | None = None,
 ) -> GradientReport:
     """The gradient of the mean loss with respect to each parameter, by each engine (`gradcli grad`).
 
@@ -333,7 +336,11 @@ def gradients(
     one character, or 'tab'). Data larger than `memory` (bytes, or text such as '2GB'; default a
     quarter of this machine's memory) is read part by part, each engine's sums added up over the
     parts in one pass (report.engine is then "stream"); per-row gradients (`wrt` naming an input or
-    the target) need the data in memory. `params` maps names to numbers, or is NAME=VALUE,... or a JSON file.
+    the target) need the data in memory. `dask` computes those sums on a Dask cluster (needs the dask
+    extra), as gradcli.train does: "local" starts a LocalCluster of `workers` processes (closed on
+    every way out), an address such as tcp://host:8786 uses a running scheduler; the data is then
+    files, each part read and summed on a worker (report.engine "dask"), and `dashboard(address)` is
+    told where Dask's dashboard is. `params` maps names to numbers, or is NAME=VALUE,... or a JSON file.
     `model_file` reads the model from a file instead ('-': stdin). `wrt` is a list of
     parameters or comma-separated text. Names with no value take the documented defaults,
     listed in `report.defaults`. Raises GradcliError (and subclasses) for bad input or
@@ -343,11 +350,13 @@ def gradients(
     """
     from .errors import placed
     from .io.arguments import delimiter as checked_delimiter
-    from .io.arguments import flag, memory_budget, number, text
-    from .io.dataset import files_of
+    from .io.arguments import callback, flag, memory_budget, number, text
+    from .io.dataset import files_of, open_dataset
+    from .io.distributed import dask_target
     from .io.sources import point_inputs
 
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
+    callback(dashboard, "dashboard")
     engines = (engines,) if isinstance(engines, str) else tuple(engines or ())
     if not all(isinstance(e, str) for e in engines):
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {engines!r}")
@@ -355,16 +364,22 @@ def gradients(
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
     check_tolerances(rtol, atol)
+    where = dask_target(dask, workers, data)
     budget = memory_budget(memory)
-    dataset = files_of(data, checked_delimiter(delimiter), budget)
-    if dataset is not None and dataset.size > budget:
+    if where is not None:
+        dataset = open_dataset(os.fspath(data), "data", checked_delimiter(delimiter))
+    else:
+        dataset = files_of(data, checked_delimiter(delimiter), budget)
+    if dataset is not None and (where is not None or dataset.size > budget):
         if shapes or dims or inputs:
-            raise GradcliError(f"vectors and matrices (--shape, --dim, --input) need the data in memory, and it is "
-                               f"{dataset.size:,} bytes, over --memory {budget:,}: give a larger --memory")
+            raise GradcliError("vectors and matrices (--shape, --dim, --input) need the data in memory, and it is " +
+                               ("on Dask's workers: leave out --dask" if where is not None else
+                                f"{dataset.size:,} bytes, over --memory {budget:,}: give a larger --memory"))
         given = point_inputs(model, model_file, None, params, loss, target, delimiter)
         return streamed_gradients(given, dataset, budget, loss=loss, target=target, wrt=wrt, delta=delta,
                                   rtol=rtol, atol=atol, engines=engines, check_fd=check_fd,
-                                  from_file=from_file or given.from_file, readable=readable)
+                                  from_file=from_file or given.from_file, readable=readable,
+                                  dask=where, workers=workers, dashboard=dashboard)
     given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget, inputs=inputs)
     where = given.where if given.table is not None else None
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
@@ -983,6 +998,7 @@ class Totals:
     gradient: Any = None
     symbolic: dict[str, float] = field(default_factory=dict)
     fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
+    fd_crossed: dict[str, list[str]] = field(default_factory=dict)  # name -> kinks its stencil crossed here
     fd_kinks: dict[str, dict[str, None]] = field(default_factory=dict)  # name -> kinks its stencil crossed
     kinks: dict[tuple[str, bool, frozenset[str]], list[Any]] = field(default_factory=dict)  # -> [rows, places, count]
     point: dict[str, float] | None = None  # the only row's values, where there is one row in all
@@ -1004,31 +1020,52 @@ class Totals:
                 for (text, exact, params), (rows, places, count) in self.kinks.items()]
 
 
-def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, target: str,
-                       wrt: str | Iterable[str] | None, delta: float, rtol: float, atol: float,
-                       engines: tuple[str, ...] = ENGINES, check_fd: bool = False, from_file: bool = False,
-                       readable: bool = True) -> GradientReport:
-    """comparison.gradients over a Dataset larger than `budget`, read part by part (see the module's docstring).
-
-    `given` is io.sources.point_inputs' result without data: the model, parameters and notes."""
-    from .engines.graph import build_graph
-    from .engines.sweep import compile_plan
-    from .errors import unused
+def dataset_setup(given: Any, dataset: Any, *, loss: str, target: str, wrt: str | Iterable[str] | None,
+                  delta: float, from_file: bool, rows_allowed: bool = False) -> tuple[str, list[str], Setup]:
+    """The Setup of data read part by part (streamed, or on Dask): how messages name the data, the
+    columns the loss reads, and the roles decided from the column names alone, a stand-in row
+    carrying them (never computed on)."""
     from .io.csv import require_columns
     from .language.columns import model_columns
-    from .io.dataset import part_bytes
 
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
     wanted = list(dict.fromkeys(model_columns(given.model, loss, target, dataset.header, name, from_file=from_file)))
     require_columns(dataset.header, [*wanted, target], name)
     columns = list(dict.fromkeys([*wanted, target]))
-    # prepare decides the roles from the column names alone: a stand-in row carries them (never computed on)
     setup = prepare(given.model, loss, {column: [0.0] for column in columns}, given.params, target=target, wrt=wrt,
-                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=True)
+                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=rows_allowed)
+    return name, columns, setup
+
+
+def symbolic_means(columns: Mapping[str, Any], rows: int, symbolic: Any, derivatives: Mapping[str, Any],
+                   values: Mapping[str, float]) -> dict[str, float]:
+    """The mean of each SymPy derivative over one part's rows (SymPy's limits as SymbolicUnavailable).
+    Module-level, so that a Dask worker can run it."""
+    with sympy_limits():
+        return symbolic.values(derivatives, values, columns, rows)
+
+
+def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, target: str,
+                       wrt: str | Iterable[str] | None, delta: float, rtol: float, atol: float,
+                       engines: tuple[str, ...] = ENGINES, check_fd: bool = False, from_file: bool = False,
+                       readable: bool = True, dask: str | None = None, workers: int | None = None,
+                       dashboard: Callable[[str], None] | None = None) -> GradientReport:
+    """comparison.gradients over a Dataset larger than `budget`, read part by part (see the comment
+    above), or (`dask`: "local" or a scheduler's address) summed part by part on Dask's workers.
+
+    `given` is io.sources.point_inputs' result without data: the model, parameters and notes."""
+    from .engines.graph import build_graph
+    from .engines.sweep import compile_plan
+    from .errors import unused
+    from .io.dataset import part_bytes
+
+    name, columns, setup = dataset_setup(given, dataset, loss=loss, target=target, wrt=wrt, delta=delta,
+                                         from_file=from_file, rows_allowed=True)
     if setup.row_wrt:
+        how = ("is on Dask's workers; leave out --dask" if dask is not None else
+               f"({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes); give a larger --memory")
         raise DataError(f"--wrt {', '.join(setup.row_wrt)}: one value per row needs the data in memory, and "
-                        f"{show_text(name)} ({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes); "
-                        "give a larger --memory, or leave the inputs and the target out of --wrt")
+                        f"{show_text(name)} {how}, or leave the inputs and the target out of --wrt")
     problem, chosen, values = setup.problem, setup.chosen, setup.values
     graph = build_graph(problem)
     witness = "symbolic" if "symbolic" in engines else None
@@ -1044,13 +1081,14 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
     loss_plan = compile_plan(graph, [])
     steps = fd_points(chosen, values)
     parts = dataset.parts(part_bytes(budget))
-    totals = _one_pass(parts, problem, columns, plan, loss_plan, values, symbolic, steps if check_fd else {})
-    if totals.unavailable is not None:  # SymPy could not evaluate some part: finite differences stand in
-        witness, engines = "finite differences", tuple(e for e in engines if e != "symbolic")
-        warnings.append(fd_witness_note(totals.unavailable))
-        if not check_fd:
-            check_fd = True
-            totals.fd = _one_pass(parts, problem, columns, None, loss_plan, values, None, steps).fd
+    with _part_passes(parts, problem, columns, len(dataset.files), dask, workers, dashboard) as each:
+        totals = _one_pass(each, parts, plan, loss_plan, values, symbolic, steps if check_fd else {})
+        if totals.unavailable is not None:  # SymPy could not evaluate some part: finite differences stand in
+            witness, engines = "finite differences", tuple(e for e in engines if e != "symbolic")
+            warnings.append(fd_witness_note(totals.unavailable))
+            if not check_fd:
+                check_fd = True
+                totals.fd = _one_pass(each, parts, None, loss_plan, values, None, steps).fd
     evidence = _streamed_evidence(totals, chosen, engines, symbolic, steps, witness, check_fd, warnings, readable)
     notes = unused("column", [n for n in dataset.header if n not in columns], f"of {name} {{verb}} not used by the model")
     streamed = dataclasses.replace(setup, columns={}, rows=totals.rows)
@@ -1061,7 +1099,7 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
             if table.rows:
                 yield {name: table.columns[name] for name in columns}, table.rows
 
-    report = judged(streamed, evidence, rtol, atol, files=len(dataset.files), engine="stream",
+    report = judged(streamed, evidence, rtol, atol, files=len(dataset.files), engine="stream" if dask is None else "dask",
                     resolution=lambda names: resolution(streamed, names, read_again()))
     report.warnings[:0] = [*given.notes, *notes]
     return report
@@ -1097,49 +1135,129 @@ def _derivatives(problem: Any, chosen: list[str]) -> _Symbolic:
         return _Symbolic(symbolic, {name: symbolic.derivative(name) for name in chosen})
 
 
-def _one_pass(parts: list[Any], problem: Any, columns: list[str], plan: Any, loss_plan: Any,
-              values: Mapping[str, float], symbolic: _Symbolic | None,
-              steps: Mapping[str, tuple[float, dict[str, float], dict[str, float]]]) -> Totals:
-    """Every part read once, each adding its rows' share to every witness asked for (plan None: no backprop)."""
+def read_part(part: Any, problem: Any, columns: list[str]) -> tuple[dict[str, Any], int]:
+    """One part's `columns`, checked as it is read (a bad cell named by file, row and column) and
+    bce's targets checked. Module-level, so that a Dask worker can run it."""
+    table = part.load(columns)
+    if not table.rows:
+        return {}, 0
+    data = {name: table.columns[name] for name in columns}
+    check_targets(problem, data[problem.target], where=_part_where(part))
+    return data, table.rows
+
+
+def _part_where(part: Any) -> Callable[[int], str]:
+    from .io.dataset import part_place
+
+    return lambda row: f"{part.name} {part_place(part, row)}"
+
+
+@dataclass
+class PartSums:
+    """One part's share of every witness: its rows' sums (each mean times the part's rows)."""
+
+    loss: float = 0.0
+    gradient: Any = None  # None: backprop not asked for in this pass
+    kinks: list[Any] = field(default_factory=list)  # graph.Kink, rows counted within the part
+    fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
+    symbolic: dict[str, float] | None = None
+    unavailable: SymbolicUnavailable | None = None  # why SymPy gave no values on this part
+    undefined: UndefinedError | None = None  # the loss undefined at a row of the part (its row within it)
+    point: dict[str, float] | None = None  # the only row's values, in a part of one row
+
+
+def part_witnesses(data: Mapping[str, Any], rows: int, plan: Any, loss_plan: Any, values: Mapping[str, float],
+                   symbolic: _Symbolic | None,
+                   steps: Mapping[str, tuple[float, dict[str, float], dict[str, float]]]) -> PartSums:
+    """What one part adds to each witness asked for (plan None: no backprop). Module-level, so that a
+    Dask worker can run it; an undefined row comes back as data, to be named by its file here."""
     import numpy as np
 
     from .engines.sweep import run, stencil
+
+    sums = PartSums(point={name: float(column[0]) for name, column in data.items()} if rows == 1 else None)
+    try:
+        if plan is not None:
+            swept = run(plan, values, data, rows, diagnose=True, find_kinks=True)
+            sums.loss, sums.gradient, sums.kinks = swept.loss * rows, np.asarray(swept.gradient) * rows, list(swept.kinks)
+        for name, (_, up, down) in steps.items():  # a stencil across a kink in any part: not compared
+            at = stencil(loss_plan, [values, up, down], data, rows)
+            sums.fd[name] = [at.losses[1] * rows, at.losses[2] * rows]
+            if at.crossed:
+                sums.fd_crossed[name] = list(at.crossed)
+    except UndefinedError as err:
+        sums.undefined = err
+        return sums
+    if symbolic is not None:
+        try:
+            with sympy_limits():
+                means = symbolic.loss.values(symbolic.derivatives, values, data, rows)
+            sums.symbolic = {name: mean * rows for name, mean in means.items()}
+        except SymbolicUnavailable as why:
+            sums.unavailable = why
+    return sums
+
+
+Passes = Callable[..., Iterator[tuple[Any, PartSums, int]]]  # part_witnesses' arguments -> (part, sums, rows)
+
+
+@contextmanager
+def _part_passes(parts: list[Any], problem: Any, columns: list[str], files: int, dask: str | None,
+                 workers: int | None, dashboard: Callable[[str], None] | None) -> Iterator[Passes]:
+    """What runs one pass of part_witnesses: here, each part read from disk in turn, or (`dask`) on a
+    cluster's workers, where the parts are read once and kept (io/distributed.py, as train does)."""
+    if dask is None:
+        def streamed(*args: Any) -> Iterator[tuple[Any, PartSums, int]]:
+            for part in parts:
+                data, rows = read_part(part, problem, columns)
+                if rows:
+                    yield part, part_witnesses(data, rows, *args), rows
+
+        yield streamed
+        return
+    from .io.distributed import DaskRows, dask_client
+
+    with dask_client(dask, workers, dashboard) as client:
+        held = DaskRows(client, parts, read_part, files, problem=problem, columns=columns)
+
+        def on_dask(*args: Any) -> Iterator[tuple[Any, PartSums, int]]:
+            results = held.map(part_witnesses, *args)
+            for i, (sums, rows) in zip(held.live, results):
+                yield parts[i], sums, rows
+
+        yield on_dask
+
+
+def _one_pass(each: Passes, parts: list[Any], plan: Any, loss_plan: Any, values: Mapping[str, float],
+              symbolic: _Symbolic | None,
+              steps: Mapping[str, tuple[float, dict[str, float], dict[str, float]]]) -> Totals:
+    """Every part once, each adding its rows' share to every witness asked for (plan None: no backprop),
+    in file order: the first undefined row in the data is the one named."""
+    import numpy as np
+
     from .errors import placed
-    from .io.dataset import part_place
 
     totals = Totals(gradient=np.zeros(len(plan.wanted)) if plan is not None else None)
-    for part in parts:
-        table = part.load(columns)
-        rows = table.rows
-        if not rows:
-            continue
-        where = lambda row, part=part: f"{part.name} {part_place(part, row)}"  # noqa: E731
-        data = {name: table.columns[name] for name in columns}
-        check_targets(problem, data[problem.target], where=where)
-        try:
-            if plan is not None:
-                swept = run(plan, values, data, rows, diagnose=True, find_kinks=True)
-                totals.loss += swept.loss * rows
-                totals.gradient += np.asarray(swept.gradient) * rows
-                totals.add_kinks(swept.kinks, part)
-            for name, (_, up, down) in steps.items():  # a stencil across a kink in any part: not compared
-                sums = totals.fd.setdefault(name, [0.0, 0.0])
-                at = stencil(loss_plan, [values, up, down], data, rows)
-                sums[0] += at.losses[1] * rows
-                sums[1] += at.losses[2] * rows
-                if at.crossed:
-                    totals.fd_kinks.setdefault(name, {}).update(dict.fromkeys(at.crossed))
-        except UndefinedError as err:  # a row where the loss is undefined: named in its file
-            raise placed(err, where) from None
+    for part, sums, rows in each(plan, loss_plan, values, symbolic, steps):
+        if sums.undefined is not None:  # a row where the loss is undefined: named in its file
+            raise placed(sums.undefined, _part_where(part)) from None
+        if sums.gradient is not None:
+            totals.loss += sums.loss
+            totals.gradient += sums.gradient
+            totals.add_kinks(sums.kinks, part)
+        for name, (up, down) in sums.fd.items():
+            found = totals.fd.setdefault(name, [0.0, 0.0])
+            found[0] += up
+            found[1] += down
+        for name, crossed in sums.fd_crossed.items():
+            totals.fd_kinks.setdefault(name, {}).update(dict.fromkeys(crossed))
         if symbolic is not None and totals.unavailable is None:
-            try:
-                with sympy_limits():
-                    means = symbolic.loss.values(symbolic.derivatives, values, data, rows)
-                for name, mean in means.items():
-                    totals.symbolic[name] = totals.symbolic.get(name, 0.0) + mean * rows
-            except SymbolicUnavailable as why:
-                totals.unavailable = why
-        totals.point = {name: float(column[0]) for name, column in data.items()} if (totals.rows, rows) == (0, 1) else None
+            if sums.unavailable is not None:
+                totals.unavailable = sums.unavailable
+            else:
+                for name, total in (sums.symbolic or {}).items():
+                    totals.symbolic[name] = totals.symbolic.get(name, 0.0) + total
+        totals.point = sums.point if (totals.rows, rows) == (0, 1) else None
         totals.rows += rows
     if not totals.rows:
         raise DataError(f"{parts[0].name if len(parts) == 1 else 'the data'}: there are no data rows")

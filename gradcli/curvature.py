@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any, Callable, Iterable, Mapping
 
 from .errors import GradcliError
 from .language.losses import DEFAULT_DELTA
@@ -85,6 +85,9 @@ def hessian(
     atol: float = ATOL,
     hvp: Mapping[str, float] | str | None = None,
     delimiter: str = ",",
+    dask: str | None = None,
+    workers: int | None = None,
+    dashboard: Callable[[str], None] | None = None,
 ) -> HessianReport:
     """The Hessian of the mean loss with respect to the parameters (what `gradcli hessian` does).
 
@@ -92,32 +95,111 @@ def hessian(
     asks for one Hessian-vector product H v instead of the whole matrix. `delimiter` separates a CSV
     file's fields. Two values agree when
     |s - g| <= atol + rtol * (|s| + the largest |entry|): entries are means of per-row terms, so
-    rounding is relative to the matrix, not to each entry. Raises GradcliError for bad input.
+    rounding is relative to the matrix, not to each entry. `dask` computes every mean over the data
+    on a Dask cluster, as gradcli.gradients does ("local" or a scheduler's address; `workers`,
+    `dashboard` as there): the data is then files, each part read and evaluated on a worker.
+    Raises GradcliError for bad input.
     """
-    import numpy as np
-
-    from .comparison import SymbolicUnavailable, check_tolerances, prepare, symbolic_derivatives
-    from .engines.derivative import hessian_rows, hessian_vector_product
-    from .engines.differences import gradient_differences, step, tolerance
-    from .engines.graph import build_graph
-    from .engines.sweep import compile_plan, run
-    from .io.arguments import parameter_values
-    from .io.sources import param_values, point_inputs
+    from .comparison import check_tolerances, prepare
+    from .io.arguments import callback
+    from .io.distributed import dask_target
+    from .io.sources import point_inputs
 
     check_tolerances(rtol, atol)
+    callback(dashboard, "dashboard")
+    where = dask_target(dask, workers, data)
+    if where is not None:
+        return _on_dask(model, model_file, data, params, loss, target, wrt, delta, rtol, atol, hvp, delimiter,
+                        where, workers, dashboard)
     given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="hessian")
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
                     from_file=given.from_file)
-    problem, values, columns, rows, names = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
+    columns, rows = setup.columns, setup.rows
+    return _hessian(setup, given.notes, hvp, rtol, atol, lambda function, *args: function(columns, rows, *args), rows)
+
+
+def _on_dask(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any, delta: float,
+             rtol: float, atol: float, hvp: Any, delimiter: str, where: str, workers: int | None,
+             dashboard: Callable[[str], None] | None) -> HessianReport:
+    """hessian over files whose parts are read and kept on a Dask cluster's workers (io/distributed.py):
+    every mean over the rows one pass there, the parts' means added up here."""
+    from .comparison import dataset_setup, read_part
+    from .errors import unused
+    from .io.dataset import open_dataset, part_bytes
+    from .io.arguments import memory_budget
+    from .io.distributed import DaskRows, dask_client
+    from .io.sources import point_inputs
+
+    dataset = open_dataset(os.fspath(data), "data", delimiter)
+    given = point_inputs(model, model_file, None, params, loss, target, delimiter, command="hessian")
+    name, columns, setup = dataset_setup(given, dataset, loss=loss, target=target, wrt=wrt, delta=delta,
+                                         from_file=given.from_file)
+    notes = [*given.notes, *unused("column", [n for n in dataset.header if n not in columns],
+                                   f"of {name} {{verb}} not used by the model")]
+    parts = dataset.parts(part_bytes(memory_budget(None)))
+    with dask_client(where, workers, dashboard) as client:
+        held = DaskRows(client, parts, read_part, len(dataset.files), problem=setup.problem, columns=columns)
+        return _hessian(setup, notes, hvp, rtol, atol, held.mean, held.rows, local=False)
+
+
+# One part's share of each mean (module-level, so that a Dask worker can run them).
+
+def _swept(columns: Mapping[str, Any], rows: int, plan: Any, at: Mapping[str, float], diagnose: bool) -> Any:
+    """The mean loss and its gradient, as one array [loss, gradient...]."""
+    import numpy as np
+
+    from .engines.sweep import run
+
+    found = run(plan, at, columns, rows, diagnose=diagnose)
+    return np.array([found.loss, *found.gradient])
+
+
+def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], values: Mapping[str, float]) -> Any:
+    import numpy as np
+
+    from .engines.derivative import hessian_rows
+
+    return np.array(hessian_rows(expr, names, values, columns, rows)[1])
+
+
+def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float],
+             values: Mapping[str, float]) -> Any:
+    import numpy as np
+
+    from .engines.derivative import hessian_vector_product
+
+    return np.array(hessian_vector_product(expr, names, vector, values, columns, rows))
+
+
+Mean = Callable[..., Any]  # mean(function, *args): the mean over every row of function(columns, rows, *args)
+
+
+def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None, rtol: float, atol: float,
+             mean: Mean, rows: int, local: bool = True) -> HessianReport:
+    """The report from the problem set up and `mean`, which evaluates a part function over the rows
+    (`local`, in memory: all of them at once, SymPy's values within its time budget; on Dask: part by
+    part on the workers, weighted by their rows)."""
+    import numpy as np
+
+    from .comparison import SymbolicUnavailable, symbolic_means, sympy_limits
+    from .engines.differences import gradient_differences, step, tolerance
+    from .engines.graph import build_graph
+    from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+    from .engines.sweep import compile_plan
+    from .io.arguments import parameter_values
+    from .io.sources import param_values
+
+    problem, values, names = setup.problem, setup.values, setup.chosen
     if not names:
         raise GradcliError("the model has no parameters, so the loss has no Hessian with respect to them")
-    warnings = [*given.notes, *setup.warnings]
+    warnings = [*notes, *setup.warnings]
     plan = compile_plan(build_graph(problem), names)
-    swept = run(plan, values, columns, rows, diagnose=True)
+    swept = mean(_swept, plan, values, True)
+    swept_loss, swept_gradient = float(swept[0]), [float(g) for g in swept[1:]]
     fd_rtol = tolerance(2)
 
     def backprop_gradient(at: Mapping[str, float]) -> np.ndarray:
-        return np.array(run(plan, at, columns, rows).gradient)
+        return np.asarray(mean(_swept, plan, at, False))[1:]
 
     vector = None
     if hvp is not None:
@@ -131,19 +213,18 @@ def hessian(
         raise GradcliError(f"the Hessian of {len(names):,} parameters is {len(names):,} sweeps of {len(names):,} "
                            f"entries each; gradcli gives the whole matrix up to {MAX_MATRIX} parameters: "
                            "ask for one product H v with --hvp, or fewer names with --wrt")
-    report = HessianReport(problem.model_text.strip(), problem.loss_name, names, dict(values), rows, swept.loss,
-                           list(swept.gradient), None, None, None, fd_rtol=fd_rtol, rtol=rtol, atol=atol,
+    report = HessianReport(problem.model_text.strip(), problem.loss_name, names, dict(values), rows, swept_loss,
+                           swept_gradient, None, None, None, fd_rtol=fd_rtol, rtol=rtol, atol=atol,
                            warnings=warnings)
 
     theta = np.array([values[name] for name in names])
     if vector is None:
-        _, matrix = hessian_rows(problem.loss, names, values, columns, rows)
-        graph_values = np.array(matrix)
+        graph_values = np.asarray(mean(_matrix, problem.loss, names, values))
         fd = np.array(gradient_differences(backprop_gradient, values, names))
         report.hessian, report.fd = graph_values.tolist(), fd.tolist()
     else:
         report.vector = vector
-        graph_values = np.array(hessian_vector_product(problem.loss, names, vector, values, columns, rows))
+        graph_values = np.asarray(mean(_product, problem.loss, names, vector, values))
         norm = float(np.linalg.norm(vector))
         if norm == 0:
             fd = np.zeros(len(names))
@@ -165,7 +246,13 @@ def hessian(
 
     symbolic = None
     try:
-        found, _, _ = symbolic_derivatives(problem, second_derivatives, values, columns, rows, readable=False)
+        with sympy_limits(), time_limit(SYMBOLIC_SECONDS):  # the derivatives made here, within the budget
+            symbolic_loss = SymbolicLoss(problem)
+            derivatives = second_derivatives(symbolic_loss)
+            if local:
+                found = mean(symbolic_means, symbolic_loss, derivatives, values)
+        if not local:  # evaluated on the workers, each under sympy_limits; the timer's signal would land in Dask's client
+            found = mean(symbolic_means, symbolic_loss, derivatives, values)
         if vector is None:
             symbolic = np.array([[found[f"{a},{b}"] if f"{a},{b}" in found else found[f"{b},{a}"] for b in names]
                                  for a in names])
@@ -195,7 +282,7 @@ def hessian(
         report.condition = largest / smallest if smallest > 0 else math.inf
         report.convex = bool(eigenvalues.min() >= -1e-10 * max(largest, 1e-300))
         if smallest > 1e-12 * largest:
-            report.newton_step = (-np.linalg.solve(symmetric, np.array(swept.gradient))).tolist()
+            report.newton_step = (-np.linalg.solve(symmetric, np.array(swept_gradient))).tolist()
         else:
             warnings.append("the Hessian is singular here (an eigenvalue of 0), so there is no Newton step")
     return report

@@ -86,6 +86,9 @@ def predict(
     threshold: float | None = None,
     delimiter: str = ",",
     memory: int | str | None = None,
+    dask: str | None = None,
+    workers: int | None = None,
+    dashboard: Callable[[str], None] | None = None,
 ) -> Predictions | PartPredictions:
     """yhat for every row of `data` by the model in `saved`, computed by the graph engine's forward pass.
 
@@ -105,10 +108,19 @@ def predict(
     memory), and files written to a directory or to a Parquet file, are read part by part and a
     PartPredictions returned; else a Predictions holding every row. Raises GradcliError (and subclasses) for bad
     input, before any output file is in place.
+
+    `dask` predicts on a Dask cluster, as gradcli.train does ("local" starts a LocalCluster of
+    `workers` processes, closed on every way out; an address such as tcp://host:8786 uses a running
+    scheduler, whose workers must see the files and `output` at the same paths). `output` then
+    names a directory, new or empty, and each worker writes its parts there as Parquet,
+    part-00000.parquet, ... in the data's order (one per part that a run with the same `memory` reads),
+    into a hidden folder beside it that is renamed into place when every part is written: the
+    directory appears whole or not at all. A PartPredictions is returned, `outputs` its files.
     """
     from .io.arguments import delimiter as checked_delimiter
-    from .io.arguments import memory_budget, probability
+    from .io.arguments import callback, memory_budget, probability
     from .io.dataset import files_of
+    from .io.distributed import dask_target
     from .io.outputs import is_directory
     from .io.saved import read_saved, saved_problem
     from .io.sources import is_spec, one_stdin, open_table
@@ -116,7 +128,11 @@ def predict(
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
     budget = memory_budget(memory)
+    callback(dashboard, "dashboard")
+    where = dask_target(dask, workers, data)
     one_stdin({"the saved model": saved, "the data": data})
+    if where is not None:
+        return _predict_on_dask(saved, os.fspath(data), output, threshold, delimiter, budget, where, workers, dashboard)
     to_directory = output is not None and is_directory(output)
     dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
@@ -142,6 +158,81 @@ def predict(
     if outputs.file is not None:
         _write_whole(result, outputs.file)
     return result
+
+
+def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
+                     where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
+    """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
+    from .io.dataset import open_dataset, part_bytes
+    from .io.distributed import dask_client, results_in_order
+    from .io.outputs import commit_directory, staging_directory
+    from .io.saved import read_saved, saved_problem
+
+    if output is None:
+        raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
+    folder = _new_directory(output)
+    dataset = open_dataset(data, "data", delimiter)
+    document, source = _saved_document(saved)
+    model = read_saved(document, source)
+    if threshold is not None and model.loss != "bce":
+        raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
+                           f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
+    problem, params, unused = saved_problem(model, source)
+    predictor = _Predictor(problem, params, threshold)
+    name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
+    _refuse_added(name, dataset.header, predictor)
+    parts = dataset.parts(part_bytes(budget))
+    headers = {file.path: [*file.header, *predictor.names] for file in dataset.files}
+    names = [f"part-{i:05d}.parquet" for i in range(len(parts))]
+    staging = staging_directory(folder)
+    try:
+        with dask_client(where, workers, dashboard) as client:
+            futures = client.map(write_part, parts, [headers[part.path] for part in parts], names, predictor=predictor,
+                                 folder=os.path.abspath(staging), pure=False)  # a worker's cwd is its own
+            counts = results_in_order(client, futures)
+        commit_directory(staging, folder, set(names))
+    except BaseException:
+        import shutil
+
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return PartPredictions(model.model, name, [*dataset.header, *predictor.names], sum(counts), len(dataset.files),
+                           outputs=[str(folder / n) for n in names], warnings=unused, threshold=threshold)
+
+
+def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, folder: str) -> int:
+    """One part's rows and predictions written to folder/name as Parquet (atomically: a temporary name,
+    then renamed; a rerun after a worker died writes the same file again); its rows. Module-level, so
+    that a Dask worker can run it."""
+    import tempfile
+
+    table = _arrow_part(part, header, predictor)
+    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            _write_parquet(file, [table])
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, os.path.join(folder, name))
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except OSError:
+            pass
+        raise
+    return table.num_rows
+
+
+def _new_directory(output: Any) -> Any:
+    """--output for --dask: a directory that does not exist yet (its parent does), or an empty one."""
+    from .io.outputs import check_directory
+
+    folder = check_directory(output, "--output")
+    if folder.is_dir() and any(folder.iterdir()):
+        raise DataError(f"--output {show_text(os.fspath(output))!r} is a directory with files in it; with --dask "
+                        "the predictions' parts are written as a new directory: name one that does not exist, "
+                        "or an empty one")
+    return folder
 
 
 @dataclass

@@ -197,6 +197,19 @@ class SymbolicLoss:
         self._nodes: int | None = None
         self._compiled: dict[tuple[Any, ...], Callable[..., Any]] = {}
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled for a Dask worker (grad and hessian --dask evaluate the derivatives there): the
+        expressions and symbols, not the sympy module, the printers or the compiled functions."""
+        state = dict(self.__dict__)
+        del state["sp"]
+        state["_printers"], state["_compiled"] = {}, {}
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        import sympy as sp
+
+        self.__dict__.update(state, sp=sp)
+
     def derivative(self, name: str) -> Any:
         try:
             symbol = self.symbols[name]

@@ -216,7 +216,8 @@ def _stage(path: Path, write: Callable[[IO[Any]], None], binary: bool) -> _Stage
 
 
 def _remove_stale(target: Path) -> None:
-    """Remove the temporary files beside target that a run killed mid-write left (their pid is gone)."""
+    """Remove the temporary files (and staging directories) beside target that a run killed mid-write
+    left (their pid is gone)."""
     prefix = f".{target.name}."
     try:
         leftovers = [entry for entry in os.scandir(target.parent)
@@ -227,9 +228,54 @@ def _remove_stale(target: Path) -> None:
         pid = entry.name[len(prefix):].split(".", 1)[0]
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             try:
-                os.unlink(entry.path)
+                if entry.is_dir(follow_symlinks=False):
+                    import shutil
+
+                    shutil.rmtree(entry.path)
+                else:
+                    os.unlink(entry.path)
             except OSError:
                 pass
+
+
+def staging_directory(target: Path) -> Path:
+    """A new private directory .NAME.PID.RANDOM.tmp beside `target`, where others (a Dask cluster's
+    workers) write the files of a directory that must appear whole: commit_directory puts it in place.
+    Leftovers of runs killed before that are removed first, as atomic_write_all removes its own."""
+    _remove_stale(target)
+    staging = Path(_temporary_name(target))
+    try:
+        staging.mkdir(mode=0o700)
+    except OSError as err:
+        raise DataError(f"cannot make a directory beside {show_text(str(target))!r}: {err.strerror}") from None
+    return staging
+
+
+def commit_directory(staging: Path, target: Path, names: set[str]) -> None:
+    """The staging directory renamed to `target` (which does not exist, or is an empty directory), with
+    only the files `names` in it (a temporary file a killed writer left is removed) and the
+    permissions a new directory gets. The caller removes the staging directory if this fails."""
+    for entry in staging.iterdir():
+        if entry.name not in names:
+            entry.unlink()
+    os.chmod(staging, 0o777 & ~_umask())
+    try:
+        with signals_held():
+            os.rename(staging, target)
+    except OSError as err:
+        raise DataError(f"cannot write {show_text(str(target))!r}: {err.strerror}") from None
+
+
+def _umask() -> int:
+    """The process's umask, read without setting it (os.umask would change it for every thread meanwhile)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _alive(pid: int) -> bool:

@@ -482,6 +482,7 @@ def train(
     from ..io.layers import input_spec
     from ..io.outputs import check_outputs, check_plot
     from ..io.dataset import open_dataset
+    from ..io.distributed import dask_target
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)
@@ -489,7 +490,7 @@ def train(
     callback(pass_progress, "pass_progress"), callback(dashboard, "dashboard")
     fraction = probability(validation, "--validation", none=True)
     spec = input_spec(inputs)
-    where = _dask_target(dask, workers, data)
+    where = dask_target(dask, workers, data)
     delimiter = checked_delimiter(delimiter)
     one_stdin({"the data": data, "--model-file": model_file, "--init": init})
     inputs = [os.fspath(spec) for spec in (data, model_file, init) if is_spec(spec)]
@@ -577,33 +578,6 @@ def _split(columns: Mapping[str, Any], rows: int, fraction: float, seed: int, pl
     held_place = lambda row: f"{source} {place(int(held[row - 1]) + 1)} (a validation row)"  # noqa: E731
     return (take(kept), len(kept), lambda row: place(int(kept[row - 1]) + 1),
             Held(fraction, take(held), len(held), held_place))
-
-
-def _dask_target(dask: Any, workers: Any, data: Any) -> str | None:
-    """"local" or a scheduler's address (None: no Dask), checked with --workers and the data's kind
-    before anything is read; a GradcliError with the pip command when Dask is not installed."""
-    from ..io.arguments import text, whole
-    from ..io.sources import is_inline, is_spec
-
-    if dask is None:
-        if workers is not None:
-            raise GradcliError("--workers goes with --dask local (the number of worker processes to start)")
-        return None
-    where = text(dask, "--dask").strip()
-    if not where:
-        raise GradcliError("--dask must be 'local' or a Dask scheduler's address such as tcp://host:8786")
-    if workers is not None:
-        whole(workers, "--workers", 1)
-        if where != "local":
-            raise GradcliError(f"--workers goes with --dask local; the cluster at {show_text(where)} has the workers "
-                               "it has")
-    from .distributed import import_distributed
-
-    import_distributed()
-    if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
-        raise DataError("--dask reads the data on the workers, from files: give a CSV or Parquet file, a glob or "
-                        "a directory (not '-' for stdin, NAME=VALUE text or Python values)")
-    return where
 
 
 def _dataset_to_stream(data: Any, delimiter: str, budget: int) -> Any:
@@ -708,12 +682,13 @@ def _train_on_dask(dataset: Any, chosen: ChosenModel | None, loss: str, target: 
                    budget: int, tick: Any, where: str, workers: int | None, dashboard: Any,
                    layers: Mapping[str, Any] | None = None) -> TrainReport:
     """train on a Dask cluster: the parts read once, on the workers, and kept there; one pass per evaluation."""
-    from .distributed import DaskRows, dask_client
+    from ..io.distributed import dask_client
+    from .distributed import TrainingRows
 
     chosen, problem, start = dataset_problem(dataset, chosen, loss, target, delta, from_file, layers, start, budget)
     parts = training_parts(dataset, budget)
     with dask_client(where, workers, dashboard) as client:
-        data = DaskRows(client, parts, problem, len(dataset.files), tick)
+        data = TrainingRows(client, parts, problem, len(dataset.files), tick)
         return fit_parts(chosen, problem, data, parts, options, start, delta, progress, dataset.name, from_file)
 
 
