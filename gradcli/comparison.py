@@ -998,7 +998,6 @@ class Totals:
     gradient: Any = None
     symbolic: dict[str, float] = field(default_factory=dict)
     fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
-    fd_crossed: dict[str, list[str]] = field(default_factory=dict)  # name -> kinks its stencil crossed here
     fd_kinks: dict[str, dict[str, None]] = field(default_factory=dict)  # name -> kinks its stencil crossed
     kinks: dict[tuple[str, bool, frozenset[str]], list[Any]] = field(default_factory=dict)  # -> [rows, places, count]
     point: dict[str, float] | None = None  # the only row's values, where there is one row in all
@@ -1160,6 +1159,7 @@ class PartSums:
     gradient: Any = None  # None: backprop not asked for in this pass
     kinks: list[Any] = field(default_factory=list)  # graph.Kink, rows counted within the part
     fd: dict[str, list[float]] = field(default_factory=dict)  # name -> [sum of up losses, sum of down losses]
+    fd_crossed: dict[str, list[str]] = field(default_factory=dict)  # name -> kinks its stencil crossed in the part
     symbolic: dict[str, float] | None = None
     unavailable: SymbolicUnavailable | None = None  # why SymPy gave no values on this part
     undefined: UndefinedError | None = None  # the loss undefined at a row of the part (its row within it)
