@@ -726,29 +726,41 @@ def main() -> None:
     """Entry point: every way out is one line on stderr and a documented exit code, never a traceback.
 
     0 ok, 1 a check failed, 2 bad input or usage, 70 a bug (GRADCLI_DEBUG=1 shows its traceback),
-    74 the output could not be written, 130 interrupted.
+    74 the output could not be written, 130 interrupted. An interrupt or a SIGTERM/SIGHUP that comes
+    after an output file was put in place (during the renames, which wait for it, or while the
+    result prints) says which files were written: "interrupted after writing 'p.json' and 'h.csv'".
     """
-    try:
-        code = _run()
-    except KeyboardInterrupt:
-        code = INTERRUPTED
-    except Terminated as ended:
-        leave(f"terminated by {ended.name}", 128 + ended.signum)
-    except MemoryError:
-        sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
-        code = 2
-    except OSError as err:
-        # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
-        code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
-    except Exception as err:  # noqa: BLE001 (a bug, told in one line)
-        code = _internal_error(err)
+    from .io.outputs import recording_writes
+
+    with recording_writes() as written:  # the files put in place, for a message on the way out
+        try:
+            code = _run()
+        except KeyboardInterrupt:
+            code = INTERRUPTED
+        except Terminated as ended:
+            leave(f"terminated by {ended.name}{_after_writing(written)}", 128 + ended.signum)
+        except MemoryError:
+            sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
+            code = 2
+        except OSError as err:
+            # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
+            code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
+        except Exception as err:  # noqa: BLE001 (a bug, told in one line)
+            code = _internal_error(err)
     if code == INTERRUPTED:
         try:
             sys.stdout.flush()
         except (OSError, AttributeError):
             pass
-        leave("interrupted", INTERRUPTED)
+        leave(f"interrupted{_after_writing(written)}", INTERRUPTED)
     sys.exit(_flushed(code))
+
+
+def _after_writing(written: list) -> str:  # type: ignore[type-arg]
+    """'' when no output file was put in place, else " after writing 'p.json' and 'h.csv'"."""
+    from .io.outputs import written_files
+
+    return f" after writing {written_files(written)}" if written else ""
 
 
 def without_final_collection() -> None:
