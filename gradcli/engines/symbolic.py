@@ -65,6 +65,8 @@ def time_limit(seconds: float) -> Iterator[bool]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
+    if not _deadlines:
+        import sympy  # noqa: F401  (its first import, ~0.5 s, is not the expression's time: engines/fresh.py)
     now = time.monotonic()
     deadline = min([now + seconds, *_deadlines[-1:]])
     previous = signal.signal(signal.SIGALRM, _interrupt) if not _deadlines else None

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
+from ..engines.fresh import as_if_fresh
 from ..errors import DataError, GradcliError, RoleError, show_text, unused
 from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
@@ -391,6 +392,7 @@ def checked(report: Any, atol: float) -> GradientCheck:
     return GradientCheck(report.agree, rtol, atol, per_entry, list(report.warnings), report.witness, tensors)
 
 
+@as_if_fresh
 def train(
     data: Mapping[str, Any] | str | os.PathLike[str],
     model: str | None = None,
