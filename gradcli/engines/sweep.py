@@ -179,7 +179,6 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
     linear_steps = [s for s in plan.steps if s.linear]
     coefficients = {s.node: np.array([params[p] for p in s.linear.params]) for s in linear_steps}  # type: ignore[union-attr]
     slots = {s.node: [where.get(p, -1) for p in s.linear.params] for s in linear_steps}  # type: ignore[union-attr]
-    nonzero = {node: bool(np.all(values)) for node, values in coefficients.items()}
     buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
     found: dict[int, tuple[list[Any], list[Any]]] = {i: ([], []) for i in plan.kink_nodes}
     leaf_param = {node: where.get(name, -1) for node, role, name, _ in plan.leaves if role == "parameter"}
@@ -212,7 +211,7 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                     stacked[step.node] = block
                     # the products as the operations table's matrix product: w @ x per row, X w over the chunk
                     product = MATMUL.forward(coefficients[step.node], block.T, batched=(False, True))
-                    if check_finite and not (nonzero[step.node] and np.isfinite(product.sum())):
+                    if check_finite:  # a finite product does not bound each value (finite.LARGEST)
                         for row, name in enumerate(step.linear.inputs):
                             _require_finite_chunk(name, block[row], low)
                     values[step.node] = OPS["add"].forward(product, *args) if args else product
@@ -245,7 +244,8 @@ def _entries(shape: tuple[int, ...]) -> int:
 
 
 def _require_finite_chunk(name: str, values: Any, low: int) -> None:
-    """require_finite for a chunk already in cache: one dot product; the exact check only on a nan or inf."""
+    """require_finite for a chunk already in cache: one dot product, finite exactly when every value is
+    finite and the squares' sum is (so every value is within finite.LARGEST); else the exact check."""
     if not np.isfinite(values @ values):
         require_finite(name, values, low + 1)
 

@@ -381,13 +381,13 @@ class SymbolicLoss:
 
         if np.finfo(np.longdouble).maxexp > np.finfo(np.float64).maxexp:
             wide = [np.longdouble(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.longdouble)[bad] for a in arguments]
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # and a value past float64 becomes inf: redone below
                 try:
                     redone = function(*wide)
                 except (ValueError, TypeError):
                     redone = function(*(np.full(len(bad), a) if np.ndim(a) == 0 else a for a in wide))
-            for (name, values), output in zip(per_row.items(), redone):
-                values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
+                for (name, values), output in zip(per_row.items(), redone):
+                    values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
         for name, values in per_row.items():
             left = bad[~np.isfinite(values[bad])]
             if not len(left):

@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..engines.finite import require_finite
+from ..engines.finite import all_usable, first_unusable, require_finite, unusable_reason
 from ..errors import DataError, show_text
 
 # ASCII digits only: `\d` and float() also accept other scripts' digits.
@@ -234,10 +234,10 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
         if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[1] == 0):
             raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), or one "
                             f"vector per row (an N x d array), got shape {array.shape}")
-        if array.ndim == 2 and not np.isfinite(array).all():  # a vector input: rows x entries
-            row, entry = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
-            raise DataError(f"data {show_text(str(name))!r} is {array[row, entry]} at row {row + 1}, entry {entry + 1} "
-                            "(values must be finite)")
+        if array.ndim == 2 and not all_usable(array.ravel()):  # a vector input: rows x entries
+            row, entry = divmod(first_unusable(array.ravel()), array.shape[1])
+            raise DataError(f"data {show_text(str(name))!r} "
+                            f"{unusable_reason(float(array[row, entry]), f' at row {row + 1}, entry {entry + 1}')}")
         if check_finite and array.ndim == 1:
             require_finite(str(name), array)
         if rows is None:
