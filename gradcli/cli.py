@@ -19,7 +19,7 @@ import typer
 
 import gradcli
 
-from .errors import GradcliError, ParseError, leave
+from .errors import GradcliError, ParseError, leave, named_files
 from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
@@ -730,9 +730,7 @@ def main() -> None:
     after an output file was put in place (during the renames, which wait for it, or while the
     result prints) says which files were written: "interrupted after writing 'p.json' and 'h.csv'".
     """
-    from .io.outputs import recording_writes
-
-    with recording_writes() as written:  # the files put in place, for a message on the way out
+    with gradcli.recording_writes() as written:  # the files put in place, for a message on the way out
         try:
             code = _run()
         except KeyboardInterrupt:
@@ -758,9 +756,7 @@ def main() -> None:
 
 def _after_writing(written: list) -> str:  # type: ignore[type-arg]
     """'' when no output file was put in place, else " after writing 'p.json' and 'h.csv'"."""
-    from .io.outputs import written_files
-
-    return f" after writing {written_files(written)}" if written else ""
+    return f" after writing {named_files(written)}" if written else ""
 
 
 def without_final_collection() -> None:

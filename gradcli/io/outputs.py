@@ -14,7 +14,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-from ..errors import DataError, show_text
+from ..errors import DataError, named_files, show_text
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -155,12 +155,6 @@ def recording_writes() -> Iterator[list[Path]]:
         _WRITTEN.reset(token)
 
 
-def written_files(paths: list[Path]) -> str:
-    """'a.json' or 'a.json' and 'h.csv' or 'a.json', 'h.csv' and 'p.png': for a message."""
-    names = [repr(show_text(str(path))) for path in paths]
-    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
-
-
 def atomic_write_all(writers: list[Writer]) -> None:
     """All the files or none: every content goes to a temporary file first, then each is renamed.
 
@@ -197,7 +191,7 @@ def atomic_write_all(writers: list[Writer]) -> None:
         for item in staged:
             item.discard()
         if isinstance(err, OSError):
-            done = f" ({written_files(committed)} {'was' if len(committed) == 1 else 'were'} written)" if committed else ""
+            done = f" ({named_files(committed)} {'was' if len(committed) == 1 else 'were'} written)" if committed else ""
             raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}{done}") from None
         raise
 
