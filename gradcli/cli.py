@@ -730,21 +730,22 @@ def main() -> None:
     after an output file was put in place (during the renames, which wait for it, or while the
     result prints) says which files were written: "interrupted after writing 'p.json' and 'h.csv'".
     """
-    with gradcli.recording_writes() as written:  # the files put in place, for a message on the way out
-        try:
+    written: list = []  # the output files put in place, for a message on the way out
+    try:
+        with gradcli.recording_writes() as written:
             code = _run()
-        except KeyboardInterrupt:
-            code = INTERRUPTED
-        except Terminated as ended:
-            leave(f"terminated by {ended.name}{_after_writing(written)}", 128 + ended.signum)
-        except MemoryError:
-            sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
-            code = 2
-        except OSError as err:
-            # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
-            code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
-        except Exception as err:  # noqa: BLE001 (a bug, told in one line)
-            code = _internal_error(err)
+    except KeyboardInterrupt:
+        code = INTERRUPTED
+    except Terminated as ended:
+        leave(f"terminated by {ended.name}{_after_writing(written)}", 128 + ended.signum)
+    except MemoryError:
+        sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
+        code = 2
+    except OSError as err:
+        # Inputs and output files raise GradcliError; a write error left over is stdout's (/dev/full).
+        code = _output_lost(err) if err.errno in _WRITE_ERRORS else _internal_error(err)
+    except Exception as err:  # noqa: BLE001 (a bug, told in one line)
+        code = _internal_error(err)
     if code == INTERRUPTED:
         try:
             sys.stdout.flush()
