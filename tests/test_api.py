@@ -451,3 +451,32 @@ def test_a_long_lived_process_gives_a_fresh_processs_answers(tmp_path):
         sys.setrecursionlimit(limit)
     assert sys.getrecursionlimit() == limit
     assert later == fresh
+
+
+def test_a_time_limit_whose_exit_was_cut_short_does_not_starve_later_calls(monkeypatch):
+    """A budget left in force (Ctrl-C while it disarmed, as in a notebook) ran every later symbolic step out
+    of time at once: symbolic_value null for everything, in that process only."""
+    import signal
+    import time
+
+    from gradcli.engines import symbolic
+
+    fresh = gradcli.gradients("sin(w*x1)", data={"x1": [0.5], "y": [1.0]}, params={"w": 0.3})
+    assert fresh.witness == "symbolic"
+    real = signal.setitimer
+    interrupted = []
+
+    def setitimer(which, seconds, interval=0.0):
+        real(which, seconds, interval)
+        if seconds == 0 and not interrupted:  # Ctrl-C lands just after the timer is disarmed
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(symbolic.signal, "setitimer", setitimer)
+    with pytest.raises(KeyboardInterrupt):
+        with symbolic.time_limit(0.001):
+            pass
+    monkeypatch.setattr(symbolic.signal, "setitimer", real)
+    time.sleep(0.01)  # the deadline left on the list passes
+    later = gradcli.gradients("sin(w*x1)", data={"x1": [0.5], "y": [1.0]}, params={"w": 0.3})
+    assert later.witness == "symbolic" and later.to_dict() == fresh.to_dict()

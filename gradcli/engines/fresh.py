@@ -11,6 +11,8 @@ Three kinds of process state changed answers between calls:
   headroom the CLI has (RECURSION_HEADROOM frames above the caller), and the old limit back after.
 - The first use of SymPy. Its import (and the modules it loads on first use) counted against the
   first call's time budget only; it is done before any budget starts (engines/symbolic.time_limit).
+- A time limit whose exit was cut short (Ctrl-C while it disarmed) stayed in force, and every later
+  symbolic step ran out of time at once: an outermost call forgets it (symbolic.reset_budgets).
 """
 
 from __future__ import annotations
@@ -34,15 +36,30 @@ def as_if_fresh(function: F) -> F:
         if threading.current_thread() is not threading.main_thread():
             forget_caches()  # the recursion limit is the whole process's: left alone off the main thread
             return function(*args, **kwargs)
+        global _calls
         previous = sys.getrecursionlimit()
-        sys.setrecursionlimit(_depth() + RECURSION_HEADROOM)
+        outermost = not _calls  # then no time limit of ours can be running
+        _calls += 1
         try:
+            sys.setrecursionlimit(_depth() + RECURSION_HEADROOM)
+            if outermost:
+                _reset_budgets()
             forget_caches()
             return function(*args, **kwargs)
         finally:
+            _calls -= 1
             sys.setrecursionlimit(previous)
 
     return call  # type: ignore[return-value]
+
+
+_calls = 0  # API calls running on the main thread (one calls another: train checks with gradients)
+
+
+def _reset_budgets() -> None:
+    symbolic = sys.modules.get("gradcli.engines.symbolic")  # not loaded: no budget was ever set
+    if symbolic is not None:
+        symbolic.reset_budgets()
 
 
 def forget_caches() -> None:

@@ -90,6 +90,16 @@ def time_limit(seconds: float) -> Iterator[bool]:
                 pass
 
 
+def reset_budgets() -> None:
+    """Forget time limits that are no longer running: a limit whose exit was cut short (Ctrl-C while it
+    disarmed, in a notebook) stayed in force, and every later symbolic step in the process ran out of
+    time at once. Only for when no limit can be running: the start of an outermost API call."""
+    if _deadlines:
+        _deadlines.clear()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
+
+
 MAX_EXACT_BITS = 2000  # an exact number SymPy sees has at most ~600 digits; larger ones are 30-digit floats
 
 
