@@ -755,7 +755,7 @@ def main() -> None:
     sys.exit(_flushed(code))
 
 
-def _after_writing(written: list) -> str:  # type: ignore[type-arg]
+def _after_writing(written: list) -> str:
     """'' when no output file was put in place, else " after writing 'p.json' and 'h.csv'"."""
     return f" after writing {named_files(written)}" if written else ""
 
