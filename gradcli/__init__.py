@@ -11,6 +11,7 @@ The Python API, one function per command; the CLI calls these and nothing deeper
     hessian(model, loss, data, params, ...)     `gradcli hessian`: the Hessian of the mean loss
     check(model, claim, wrt, loss, data, ...)   `gradcli check`: a derivative by hand, checked
     losses()                                    `gradcli losses`: the built-in losses
+    recording_writes()                          a block that lists the output files put in place
 
 Each takes what the CLI takes (text, file paths, '-' for stdin) or Python values (dicts,
 lists, NumPy arrays), returns plain data (dataclasses with `to_dict()` where the CLI prints
@@ -46,6 +47,7 @@ _LAZY = {
     "Predictions": ("prediction", "Predictions"),
     "PartPredictions": ("prediction", "PartPredictions"),
     "losses": ("language.losses", "builtin_losses"),
+    "recording_writes": ("io.outputs", "recording_writes"),
 }
 
 __all__ = [*_LAZY, "GradcliError", "DataError", "ParseError", "RoleError", "UndefinedError", "__version__"]

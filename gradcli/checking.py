@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from .engines.fresh import as_if_fresh
 from .errors import GradcliError, ParseError, show_text
 from .language.losses import DEFAULT_DELTA
 
@@ -131,6 +132,7 @@ class CheckReport:
         return data
 
 
+@as_if_fresh
 def check(
     model: str | None = None,
     claim: str | None = None,

@@ -19,7 +19,7 @@ import typer
 
 import gradcli
 
-from .errors import GradcliError, ParseError, leave
+from .errors import GradcliError, ParseError, leave, named_files
 from .language.losses import DEFAULT_DELTA, DEFAULT_LOSS, LOSSES
 from .training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from .version import __version__
@@ -781,14 +781,18 @@ def main() -> None:
     """Entry point: every way out is one line on stderr and a documented exit code, never a traceback.
 
     0 ok, 1 a check failed, 2 bad input or usage, 70 a bug (GRADCLI_DEBUG=1 shows its traceback),
-    74 the output could not be written, 130 interrupted.
+    74 the output could not be written, 130 interrupted. An interrupt or a SIGTERM/SIGHUP that comes
+    after an output file was put in place (during the renames, which wait for it, or while the
+    result prints) says which files were written: "interrupted after writing 'p.json' and 'h.csv'".
     """
+    written: list = []  # the output files put in place, for a message on the way out
     try:
-        code = _run()
+        with gradcli.recording_writes() as written:
+            code = _run()
     except KeyboardInterrupt:
         code = INTERRUPTED
     except Terminated as ended:
-        leave(f"terminated by {ended.name}", 128 + ended.signum)
+        leave(f"terminated by {ended.name}{_after_writing(written)}", 128 + ended.signum)
     except MemoryError:
         sys.stderr.write("gradcli: error: out of memory: the data is too large for this machine\n")
         code = 2
@@ -802,8 +806,13 @@ def main() -> None:
             sys.stdout.flush()
         except (OSError, AttributeError):
             pass
-        leave("interrupted", INTERRUPTED)
+        leave(f"interrupted{_after_writing(written)}", INTERRUPTED)
     sys.exit(_flushed(code))
+
+
+def _after_writing(written: list) -> str:
+    """'' when no output file was put in place, else " after writing 'p.json' and 'h.csv'"."""
+    return f" after writing {named_files(written)}" if written else ""
 
 
 def without_final_collection() -> None:

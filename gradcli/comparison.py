@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
+from .engines.fresh import as_if_fresh
 from .errors import DataError, GradcliError, UndefinedError, show_text
 from .language.losses import DEFAULT_DELTA
 
@@ -298,6 +299,7 @@ def check_tolerances(rtol: float, atol: float) -> None:
         number(value, f"--{name}", least=0.0)
 
 
+@as_if_fresh
 def gradients(
     model: str | None = None,
     loss: str = "mse",

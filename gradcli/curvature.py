@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Mapping
 
+from .engines.fresh import as_if_fresh
 from .errors import GradcliError
 from .language.losses import DEFAULT_DELTA
 
@@ -71,6 +72,7 @@ class HessianReport:
         }
 
 
+@as_if_fresh
 def hessian(
     model: str | None = None,
     loss: str = "mse",

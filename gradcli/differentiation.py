@@ -13,6 +13,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Mapping
 
+from .engines.fresh import as_if_fresh
 from .errors import GradcliError, show_text
 
 MAX_ORDER = 6
@@ -95,6 +96,7 @@ class DiffReport:
         return out
 
 
+@as_if_fresh
 def diff(
     expression: str | None = None,
     wrt: str | Iterable[str] | None = None,

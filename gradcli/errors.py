@@ -7,9 +7,15 @@ library callers catch ``GradcliError`` (or a subclass) the same way.
 from __future__ import annotations
 
 import re
-from typing import Callable
+from typing import Any, Callable, Sequence
 
 _MAX_SHOWN = 60
+
+
+def named_files(paths: Sequence[Any]) -> str:
+    """'a.json', or 'a.json' and 'h.csv', or 'a.json', 'h.csv' and 'p.png': files for a message."""
+    names = [repr(show_text(str(path))) for path in paths]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
 
 
 def show_text(text: str, limit: int = _MAX_SHOWN) -> str:

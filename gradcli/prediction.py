@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable, Iterable, Iterator, Mapping
 
+from .engines.fresh import as_if_fresh
 from .errors import DataError, GradcliError, show_text
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
@@ -78,6 +79,7 @@ class PartPredictions:
                                   self._model.outputs)
 
 
+@as_if_fresh
 def predict(
     saved: Mapping[str, Any] | str | os.PathLike[str] | Any,
     data: Mapping[str, Any] | str | os.PathLike[str] = "-",

@@ -358,3 +358,125 @@ def test_a_bad_delimiter_is_a_gradcli_error(delimiter, needle):
         with pytest.raises(GradcliError, match="--delimiter") as info:
             call()
         assert needle in str(info.value)
+
+
+class TestDataValuesThatAreNotNumbers:
+    """True/False and a masked array's hidden entries are refused as data, naming the column, as
+    parameters refuse True/False: NumPy would read True as 1.0 and drop the mask unseen."""
+
+    @pytest.mark.parametrize("column", [
+        [True, False], [1.0, True], np.array([True, False]), np.array([1.0, True], dtype=object),
+        [[1.0, True], [2.0, 3.0]],
+    ], ids=["bools", "a bool among floats", "bool array", "object array", "a bool in a vector input"])
+    @pytest.mark.parametrize("call", ["gradients", "train", "hessian"])
+    def test_booleans(self, call, column):
+        data = {"x1": column, "y": [1.0, 2.0]}
+        kwargs = {"params": {"w": 1.0}} if call != "train" else {}
+        model = "w*x1" if not isinstance(column, list) or not isinstance(column[0], list) else "dot(w, x1)"
+        with pytest.raises(DataError, match=r"data 'x1': True/False is not a number"):
+            if call == "train":
+                gradcli.train(data, model=model)
+            else:
+                getattr(gradcli, call)(model, data=data, **kwargs)
+
+    @pytest.mark.parametrize("call", ["gradients", "train", "explain"])
+    def test_a_masked_array_with_hidden_values(self, call):
+        data = {"x1": np.ma.masked_array([1.0, 1e9, 3.0], mask=[False, True, False]), "y": [1.0, 2.0, 3.0]}
+        with pytest.raises(DataError, match=r"data 'x1': a masked array with 1 masked value\(s\), the first at row 2"):
+            if call == "train":
+                gradcli.train(data, model="w*x1")
+            else:
+                getattr(gradcli, call)("w*x1", data=data, params={"w": 1.0})
+
+    def test_a_masked_array_with_nothing_hidden_is_its_values(self):
+        data = {"x1": np.ma.masked_array([1.0, 2.0], mask=[False, False]), "y": [1.0, 2.0]}
+        plain = {"x1": [1.0, 2.0], "y": [1.0, 2.0]}
+        assert backprop(gradcli.gradients("w*x1", data=data, params={"w": 2.0})) == backprop(
+            gradcli.gradients("w*x1", data=plain, params={"w": 2.0}))
+
+
+# Inputs whose answer once depended on what the process had done before: nested models (the parser's
+# limits, SymPy's recursion), and models whose derivatives SymPy had cached from an earlier call.
+LONG_LIVED_CASES = [
+    "sin(" * 30 + "w*x1" + ")" * 30,  # SymPy recurses: refused to it under a lower recursion limit
+    "-(" * 99 + "w*x1" + ")" * 99,
+    "(" * 101 + "w*x1" + ")" * 101,  # refused by the parser
+    "-" * 101 + "w*x1",
+    "1/(" * 60 + "w*x1 + 3" + ")" * 60,
+    "sum(" * 101 + "x1" + ")" * 101,
+    "relu(" * 40 + "w*x1 + b" + ")" * 40,
+]
+LONG_LIVED_SCRIPT = """
+import json, sys
+import numpy as np
+import gradcli
+
+def answer(model):
+    try:
+        r = gradcli.gradients(model, data={"x1": [0.5, 1.5], "y": [1.0, 2.0]}, params={"w": 0.7, "b": 0.2})
+    except gradcli.GradcliError as err:
+        return [type(err).__name__, str(err)]
+    return [r.witness, r.agree, {n: [g.symbolic_value, g.backprop_value] for n, g in r.gradients.items()}]
+
+print(json.dumps(answer(sys.argv[1])))
+"""
+
+
+def test_a_long_lived_process_gives_a_fresh_processs_answers(tmp_path):
+    """After ~200 other calls (these inputs among them, so that SymPy's cache holds their parts), from a
+    deep stack and under a recursion limit someone else lowered, every answer is a fresh process's."""
+    import sys
+
+    script = tmp_path / "answer.py"
+    script.write_text(LONG_LIVED_SCRIPT)
+    fresh = [json.loads(subprocess.run([sys.executable, str(script), model], capture_output=True, text=True,
+                                       timeout=120, env=clean_env(), check=True).stdout)
+             for model in LONG_LIVED_CASES]
+    namespace: dict = {}
+    exec(compile(LONG_LIVED_SCRIPT.replace("print(json.dumps(answer(sys.argv[1])))", ""), "answer", "exec"),
+         namespace)
+    answer = namespace["answer"]
+    for i in range(200):
+        model = LONG_LIVED_CASES[i % len(LONG_LIVED_CASES)] if i % 4 == 0 else f"w*x1**{i % 5 + 1} + b*x1"
+        answer(model)
+
+    def deep(depth: int, model: str):
+        return deep(depth - 1, model) if depth else answer(model)
+
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(150)
+    try:
+        later = [json.loads(json.dumps(deep(60, model))) for model in LONG_LIVED_CASES]
+    finally:
+        sys.setrecursionlimit(limit)
+    assert sys.getrecursionlimit() == limit
+    assert later == fresh
+
+
+def test_a_time_limit_whose_exit_was_cut_short_does_not_starve_later_calls(monkeypatch):
+    """A budget left in force (Ctrl-C while it disarmed, as in a notebook) ran every later symbolic step out
+    of time at once: symbolic_value null for everything, in that process only."""
+    import signal
+    import time
+
+    from gradcli.engines import symbolic
+
+    fresh = gradcli.gradients("sin(w*x1)", data={"x1": [0.5], "y": [1.0]}, params={"w": 0.3})
+    assert fresh.witness == "symbolic"
+    real = signal.setitimer
+    interrupted = []
+
+    def setitimer(which, seconds, interval=0.0):
+        real(which, seconds, interval)
+        if seconds == 0 and not interrupted:  # Ctrl-C lands just after the timer is disarmed
+            interrupted.append(True)
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(symbolic.signal, "setitimer", setitimer)
+    with pytest.raises(KeyboardInterrupt):
+        with symbolic.time_limit(0.001):
+            pass
+    monkeypatch.setattr(symbolic.signal, "setitimer", real)
+    time.sleep(0.01)  # the deadline left on the list passes
+    later = gradcli.gradients("sin(w*x1)", data={"x1": [0.5], "y": [1.0]}, params={"w": 0.3})
+    assert later.witness == "symbolic" and later.to_dict() == fresh.to_dict()

@@ -213,7 +213,6 @@ class _Forward:
         self.plan, self.columns, self.check_finite = plan, columns, check_finite
         self.coefficients = {s.node: np.array([params[p] for p in s.linear.params])  # type: ignore[union-attr]
                              for s in linear_steps}
-        self.nonzero = {node: bool(np.all(values)) for node, values in self.coefficients.items()}
         self.buffers = {s.node: np.empty((len(s.linear.inputs), chunk)) for s in linear_steps}  # type: ignore[union-attr]
         self.fixed = {node: parameter_value(plan.graph.nodes[node], params)
                       for node, role, _, _ in plan.leaves if role == "parameter"}
@@ -241,7 +240,7 @@ class _Forward:
                 stacked[step.node] = block
                 # the products as the operations table's matrix product: w @ x per row, X w over the chunk
                 product = MATMUL.forward(self.coefficients[step.node], block.T, batched=(False, True))
-                if check_finite and not (self.nonzero[step.node] and np.isfinite(product.sum())):
+                if check_finite:  # a finite product does not bound each value (finite.LARGEST)
                     for row, name in enumerate(step.linear.inputs):
                         _require_finite_chunk(name, block[row], low)
                 values[step.node] = OPS["add"].forward(product, *args) if args else product
@@ -301,7 +300,8 @@ def _entries(shape: tuple[int, ...]) -> int:
 
 
 def _require_finite_chunk(name: str, values: Any, low: int) -> None:
-    """require_finite for a chunk already in cache: one dot product; the exact check only on a nan or inf."""
+    """require_finite for a chunk already in cache: one dot product, finite exactly when every value is
+    finite and the squares' sum is (so every value is within finite.LARGEST); else the exact check."""
     if not np.isfinite(values @ values):
         require_finite(name, values, low + 1)
 

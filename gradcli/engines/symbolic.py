@@ -65,6 +65,8 @@ def time_limit(seconds: float) -> Iterator[bool]:
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
+    if not _deadlines:
+        import sympy  # noqa: F401  (its first import, ~0.5 s, is not the expression's time: engines/fresh.py)
     now = time.monotonic()
     deadline = min([now + seconds, *_deadlines[-1:]])
     previous = signal.signal(signal.SIGALRM, _interrupt) if not _deadlines else None
@@ -86,6 +88,16 @@ def time_limit(seconds: float) -> Iterator[bool]:
                 break
             except OutOfTime:
                 pass
+
+
+def reset_budgets() -> None:
+    """Forget time limits that are no longer running: a limit whose exit was cut short (Ctrl-C while it
+    disarmed, in a notebook) stayed in force, and every later symbolic step in the process ran out of
+    time at once. Only for when no limit can be running: the start of an outermost API call."""
+    if _deadlines:
+        _deadlines.clear()
+        if threading.current_thread() is threading.main_thread() and hasattr(signal, "setitimer"):
+            signal.setitimer(signal.ITIMER_REAL, 0)
 
 
 MAX_EXACT_BITS = 2000  # an exact number SymPy sees has at most ~600 digits; larger ones are 30-digit floats
@@ -392,13 +404,13 @@ class SymbolicLoss:
 
         if np.finfo(np.longdouble).maxexp > np.finfo(np.float64).maxexp:
             wide = [np.longdouble(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.longdouble)[bad] for a in arguments]
-            with np.errstate(all="ignore"):
+            with np.errstate(all="ignore"):  # and a value past float64 becomes inf: redone below
                 try:
                     redone = function(*wide)
                 except (ValueError, TypeError):
                     redone = function(*(np.full(len(bad), a) if np.ndim(a) == 0 else a for a in wide))
-            for (name, values), output in zip(per_row.items(), redone):
-                values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
+                for (name, values), output in zip(per_row.items(), redone):
+                    values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
         for name, values in per_row.items():
             left = bad[~np.isfinite(values[bad])]
             if not len(left):

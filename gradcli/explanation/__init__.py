@@ -30,6 +30,7 @@ from ..comparison import (
     kink_warnings,
     prepare,
 )
+from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError, ParseError
 from ..language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
 from ..language.losses import DEFAULT_DELTA
@@ -257,6 +258,7 @@ def _notes(graph: Any) -> list[str]:
     return notes
 
 
+@as_if_fresh
 def graph_view(
     model: str | None = None,
     loss: str = "mse",
@@ -435,6 +437,7 @@ class Explanation:
         }
 
 
+@as_if_fresh
 def explain(
     model: str | None = None,
     loss: str = "mse",

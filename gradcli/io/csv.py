@@ -28,7 +28,7 @@ import io
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
 
-from ..engines.finite import all_finite
+from ..engines.finite import LARGEST, all_usable, unusable_reason
 from ..errors import DataError, show_text
 from .values import decode_utf8, finite_number, parse_number
 
@@ -236,7 +236,7 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
         if series.null_count():  # a short row, an empty cell, a line of spaces
             raise _Declined
         values = np.asarray(series.to_numpy(), dtype=np.float64)  # polars' own memory: no copy
-        if not all_finite(values):  # nan, inf, overflow
+        if not all_usable(values):  # nan, inf, overflow, beyond LARGEST: the slow path says where
             raise _Declined
         columns[name] = values
     return CsvTable(source, header, columns, rows, None)
@@ -272,7 +272,7 @@ def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted:
     columns = {}
     for name in wanted:
         values = np.array(table.column(name).to_numpy(), dtype=np.float64)  # an owned, writable copy
-        if not np.isfinite(values).all():  # nan, inf, overflow (nulls read as nan)
+        if not all_usable(values):  # nan, inf, overflow (nulls read as nan), beyond LARGEST
             raise _Declined
         columns[name] = values
     text = {name: table.column(name).to_pylist() for name in others} if keep_text else None
@@ -344,6 +344,9 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
                                                     f"column {show_text(name)!r}")
                 except DataError as err:
                     raise NotNumeric(str(err), name) from None
+            if not -LARGEST <= value <= LARGEST:
+                raise DataError(f"{source}: line {line} (row {rows + row_shift}), column {show_text(name)!r} "
+                                f"{unusable_reason(value)}")
             values[name].append(value)
         for name, i in others_at:
             text[name].append(record[i])

@@ -10,10 +10,11 @@ from __future__ import annotations
 import json
 import os
 from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any, Callable, Iterator, Mapping
 
-from ..errors import DataError, show_text
+from ..errors import DataError, named_files, show_text
 
 PLOT_SUFFIXES = (".png", ".svg")
 
@@ -150,6 +151,22 @@ def atomic_write(path: Path, write: Callable[[IO[Any]], None], binary: bool = Fa
 Writer = tuple[Path, Callable[[IO[Any]], None], bool]  # (target, writes the content, binary)
 
 
+# The files this run has put in place, in order, while a caller records them (the CLI does, so that an
+# interrupt that comes after a file was renamed says which files were written). None: nobody records.
+_WRITTEN: ContextVar[list[Path] | None] = ContextVar("gradcli_written", default=None)
+
+
+@contextmanager
+def recording_writes() -> Iterator[list[Path]]:
+    """The list of files atomic_write_all puts in place inside the block (in order), for this context only."""
+    written: list[Path] = []
+    token = _WRITTEN.set(written)
+    try:
+        yield written
+    finally:
+        _WRITTEN.reset(token)
+
+
 def atomic_write_all(writers: list[Writer]) -> None:
     """All the files or none: every content goes to a temporary file first, then each is renamed.
 
@@ -157,24 +174,37 @@ def atomic_write_all(writers: list[Writer]) -> None:
     left behind is removed by the next write beside it, once its pid has gone. (O_TMPFILE with
     linkat would leave nothing at all, but linking /proc/self/fd fails on some kernels and
     sandboxes, this one included.) Ctrl-C, SIGTERM and SIGHUP wait while the files are renamed,
-    so a run's outputs are all new or all old. An OSError (a full disk, no permission) becomes a
-    DataError naming the file, and no temporary file stays behind.
+    so a run's outputs are all new or all old; one that came during the renames is raised after the
+    last, and the files are then recorded as written (recording_writes), for the CLI to name them.
+    Only kill -9 between two renames can leave some new and some old (and the later ones'
+    temporary files, which the next write beside them removes). An OSError (a full disk, no
+    permission) becomes a DataError naming the file, and no temporary file stays behind; if it
+    came while renaming (the directory made read-only meanwhile), the message names the files
+    already renamed.
     """
     staged: list[_Staged] = []
+    committed: list[Path] = []
     current = writers[0][0] if writers else None
     try:
         for current, write, binary in writers:
             _remove_stale(current)
             staged.append(_stage(current, write, binary))
         with signals_held():
-            for item in staged:
-                current = item.target
-                item.commit()
+            try:
+                for item in staged:
+                    current = item.target
+                    item.commit()
+                    committed.append(item.target)
+            finally:
+                written = _WRITTEN.get()
+                if written is not None:
+                    written.extend(committed)
     except BaseException as err:
         for item in staged:
             item.discard()
         if isinstance(err, OSError):
-            raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}") from None
+            done = f" ({named_files(committed)} {'was' if len(committed) == 1 else 'were'} written)" if committed else ""
+            raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}{done}") from None
         raise
 
 

@@ -97,7 +97,7 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     if column.null_count:
         row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + first_row
         raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")
-    from ..engines.finite import all_finite
+    from ..engines.finite import all_usable, first_unusable, unusable_reason
 
     if not column.num_chunks:
         values = np.empty(0)
@@ -106,10 +106,10 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     else:
         values = pc.cast(column, pa.float64()).to_numpy()
     values = np.ascontiguousarray(values, dtype=np.float64)
-    if not all_finite(values):
-        at = int(np.argmin(np.isfinite(values)))
-        raise DataError(f"{source}: column {show_text(name)!r} is {values[at]} at row {at + first_row} "
-                        "(values must be finite)")
+    if not all_usable(values):
+        at = first_unusable(values)
+        raise DataError(f"{source}: column {show_text(name)!r} "
+                        f"{unusable_reason(float(values[at]), f' at row {at + first_row}')}")
     return values
 
 

@@ -13,7 +13,7 @@ import re
 import sys
 from typing import Any, Mapping
 
-from ..engines.finite import require_finite
+from ..engines.finite import all_usable, first_unusable, require_finite, unusable_reason
 from ..errors import DataError, show_text
 
 # ASCII digits only: `\d` and float() also accept other scripts' digits.
@@ -214,9 +214,10 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
     columns: dict[str, Any] = {}
     rows: int | None = None
     for name, values in data.items():
+        _refuse_masks_and_booleans(str(name), values)
         try:
             raw = np.asarray(values)
-            if raw.dtype.kind not in "biuf" and raw.dtype != object:  # complex, strings, dates, ...
+            if raw.dtype.kind not in "iuf" and raw.dtype != object:  # complex, strings, dates, ...
                 raise TypeError
             if raw.dtype == object and any(isinstance(v, (str, bytes, complex)) for v in raw.ravel()):
                 raise TypeError
@@ -230,10 +231,10 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
         if array.ndim not in (1, 2) or (array.ndim == 2 and array.shape[1] == 0):
             raise DataError(f"data {show_text(str(name))!r}: expected one value per row (a 1-D list), or one "
                             f"vector per row (an N x d array), got shape {array.shape}")
-        if array.ndim == 2 and not np.isfinite(array).all():  # a vector input: rows x entries
-            row, entry = (int(i) for i in np.argwhere(~np.isfinite(array))[0])
-            raise DataError(f"data {show_text(str(name))!r} is {array[row, entry]} at row {row + 1}, entry {entry + 1} "
-                            "(values must be finite)")
+        if array.ndim == 2 and not all_usable(array.ravel()):  # a vector input: rows x entries
+            row, entry = divmod(first_unusable(array.ravel()), array.shape[1])
+            raise DataError(f"data {show_text(str(name))!r} "
+                            f"{unusable_reason(float(array[row, entry]), f' at row {row + 1}, entry {entry + 1}')}")
         if check_finite and array.ndim == 1:
             require_finite(str(name), array)
         if rows is None:
@@ -244,3 +245,26 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
     if rows == 0:
         raise DataError("data has no rows")
     return columns, rows or 1
+
+
+def _refuse_masks_and_booleans(name: str, values: Any) -> None:
+    """A masked array's hidden entries, and True/False as numbers, refused, as parameters refuse them:
+    np.asarray would drop the mask (the hidden values counted as data) and read True as 1.0."""
+    import numpy as np
+
+    if isinstance(values, np.ma.MaskedArray):
+        hidden = np.ma.getmaskarray(values)
+        if hidden.any():
+            row = int(np.argwhere(hidden)[0][0]) + 1
+            raise DataError(f"data {show_text(name)!r}: a masked array with {int(hidden.sum()):,} masked value(s), "
+                            f"the first at row {row}; fill them or leave those rows out "
+                            "(array.filled(value) or array.compressed())")
+        return
+    try:  # a list's cells as they are: np.asarray([True, 2.0]) would read True as 1.0 unseen
+        array = np.asarray(values, dtype=object) if isinstance(values, (list, tuple)) else np.asarray(values)
+    except (TypeError, ValueError):  # ragged: as_columns says so
+        return
+    kind = array.dtype.kind
+    cells = array.ravel() if kind == "O" else ()
+    if kind == "b" or any(isinstance(cell, (bool, np.bool_)) for cell in cells):
+        raise DataError(f"data {show_text(name)!r}: True/False is not a number; give 1.0 and 0.0")

@@ -68,9 +68,22 @@ def vector_shape(name: str) -> Any:
 
 
 def transpose_shape(a: Shape) -> Shape:
-    if len(a) > 2:
+    if not a or len(a) > 2:
         raise ShapeMismatch(f"transpose() takes a vector or a matrix, got {shown(a)}")
     return a[::-1]
+
+
+def reduction_shape(name: str) -> Any:
+    """sum() and mean() of a vector or a matrix's entries: a scalar. Of a scalar they are refused: one
+    number per row has no entries to add, and `sum((yhat - y)**2)` with a scalar yhat most likely means
+    a sum over rows, which the loss never is (it is the mean over rows)."""
+    def rule(a: Shape) -> Shape:
+        if not a:
+            what = "adds up" if name == "sum" else "averages"
+            raise ShapeMismatch(f"{name}() {what} the entries of a vector or a matrix, got a scalar (a loss is "
+                                f"already the mean over rows: leave {name} out)")
+        return ()
+    return rule
 
 
 def dot_shape(a: Shape, b: Shape) -> Shape:

@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
+from ..engines.fresh import as_if_fresh
 from ..errors import DataError, GradcliError, RoleError, show_text, unused
 from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
@@ -414,6 +415,7 @@ def _fixed_order(function: Callable[..., TrainReport]) -> Callable[..., TrainRep
     return fixed
 
 
+@as_if_fresh
 @_fixed_order
 def train(
     data: Mapping[str, Any] | str | os.PathLike[str],

@@ -105,7 +105,9 @@ def suits(problem: Problem) -> bool:
 def whitening(jacobian: np.ndarray) -> np.ndarray | None:
     """D^-1 R^-1 from the column RMS D and the QR factor R of J D^-1 / sqrt(n); None if J is all 0."""
     rows, width = jacobian.shape
-    scales = np.sqrt(np.mean(jacobian**2, axis=0))
+    largest = np.max(np.abs(jacobian), axis=0)
+    largest[largest == 0] = 1.0
+    scales = largest * np.sqrt(np.mean((jacobian / largest) ** 2, axis=0))  # the RMS, with no square overflowing
     if not (scales > 0).any():
         return None
     scales[scales == 0] = 1.0

@@ -4,11 +4,14 @@ out entry by entry (scalar graph and SymPy), and against finite differences; sha
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+
+from cli_runner import one_line_error
 
 import gradcli
 from gradcli.engines.graph import backprop, build_graph
@@ -270,3 +273,43 @@ class TestLanguage:
     def test_limits_count_the_expression_as_written(self):
         with pytest.raises(ParseError, match="nested deeper"):
             gradcli.gradients("sum(" * 101 + "x" + ")" * 101)
+
+
+class TestReductionsInACustomLoss:
+    """sum() and mean() in --loss: over a vector output they mean something; over a scalar they are refused."""
+
+    POINT = {"data": {"x": np.array([[1.0, 1.0]]), "y": np.array([[3.0, 7.0]])},
+             "params": {"W": np.array([[1.0, 2.0], [3.0, 4.0]]), "b": np.array([0.5, -0.5])}}
+
+    @pytest.mark.parametrize("loss, scale", [("sum((yhat - y)**2)", 1.0), ("mean((yhat - y)**2)", 0.5)])
+    def test_over_a_vector_output_by_hand(self, loss, scale):
+        # yhat = W @ [1, 1] + b = [3.5, 6.5]; r = yhat - y = [0.5, -0.5]; sum(r**2) = 0.5
+        report = gradcli.gradients("W @ x + b", loss, **self.POINT)
+        assert report.agree is True and report.witness == "symbolic"
+        assert report.loss_value == 0.5 * scale
+        assert report.tensors["b"].backprop_value == [1.0 * scale, -1.0 * scale]  # 2r
+        assert report.tensors["W"].backprop_value == [[scale, scale], [-scale, -scale]]  # 2 r xᵀ
+        assert report.tensors["W"].symbolic_value == report.tensors["W"].backprop_value
+
+    def test_sum_is_what_the_default_vector_loss_is(self, gradcli, tmp_path):
+        rows = "\n".join(f"{a},{b},{a + 2 * b + 0.1},{3 * a - b}" for a, b in [(1, 0), (0, 1), (2, 1), (1, 3)])
+        (tmp_path / "v.csv").write_text("x1,x2,y1,y2\n" + rows + "\n")
+        common = ("train", "v.csv", "--model", "W @ x + b", "--input", "y=y1,y2", "--format", "json", "--loss")
+        summed = gradcli(*common, "sum((yhat - y)**2)")
+        plain = gradcli(*common, "(yhat - y)**2")  # a vector loss is summed over its entries
+        assert summed.code == 0 and plain.code == 0, summed.err
+        assert summed.json()["loss"] == plain.json()["loss"]
+
+    @pytest.mark.parametrize("args, needle", [
+        (("train", "DATA", "--loss", "sum((yhat - y)**2)"), "sum() adds up the entries of a vector or a matrix"),
+        (("train", "DATA", "--loss", "mean((yhat - y)**2)"), "mean() averages the entries"),
+        (("grad", "w*x1 + b", "--data", "DATA", "--params", "w=1,b=0", "--loss", "sum((yhat - y)**2)"),
+         "leave sum out"),
+        (("grad", "sum(w*x1)", "--data", "DATA", "--params", "w=1"), "got a scalar"),
+        (("grad", "transpose(w)*x1", "--data", "DATA", "--params", "w=1"), "transpose() takes a vector or a matrix"),
+        (("hessian", "w*x1 + b", "--data", "DATA", "--params", "w=1,b=0", "--loss", "sum(yhat - y)**2"),
+         "got a scalar"),
+    ])
+    def test_over_a_scalar_refused_in_one_line(self, gradcli, args, needle):
+        data = str(Path(__file__).resolve().parents[2] / "samples" / "data.csv")
+        one_line_error(gradcli(*(data if a == "DATA" else a for a in args)), needle)

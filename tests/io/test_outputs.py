@@ -85,8 +85,9 @@ class TestAllOrNone:
             real_replace(source, target)
 
         monkeypatch.setattr(outputs.os, "replace", replace_and_interrupt)
-        with pytest.raises(KeyboardInterrupt):
+        with outputs.recording_writes() as written, pytest.raises(KeyboardInterrupt):
             atomic_write_all([text_writer(tmp_path / "a.txt", "new a"), text_writer(tmp_path / "b.txt", "new b")])
+        assert written == [tmp_path / "a.txt", tmp_path / "b.txt"]  # what the CLI names as written
         assert len(calls) == 2
         assert (tmp_path / "a.txt").read_text() == "new a" and (tmp_path / "b.txt").read_text() == "new b"
         assert temporaries(tmp_path) == []
@@ -114,3 +115,81 @@ class TestAllOrNone:
         assert proc.returncode == code, err
         assert err.endswith(f"gradcli: {said}\n") and "Traceback" not in err
         assert os.listdir(tmp_path) == []
+
+
+# A run of `gradcli train ... --save p.json --history h.csv` in a child process whose os.replace (the
+# renames of atomic_write_all) does `ACTION` just before the second rename.
+_BETWEEN_RENAMES = """
+import os, signal, sys
+from gradcli.io import outputs
+real = os.replace
+calls = []
+def replace(source, target):
+    calls.append(target)
+    if len(calls) == 2:
+        ACTION
+    real(source, target)
+outputs.os.replace = replace
+sys.argv = ["gradcli", "train", DATA, "--save", "p.json", "--history", "h.csv", "-q"]
+from gradcli.cli import main
+main()
+"""
+
+
+def _run_between_renames(folder: Path, action: str) -> subprocess.CompletedProcess:
+    import sys
+
+    code = _BETWEEN_RENAMES.replace("ACTION", action).replace("DATA", repr(DATA))
+    return subprocess.run([sys.executable, "-c", code], cwd=folder, capture_output=True, text=True, timeout=120,
+                          env=clean_env())
+
+
+class TestBetweenTheRenames:
+    """What a signal between the renames of --save and --history leaves, as README documents it."""
+
+    def test_ctrl_c_waits_for_both_and_names_them(self, tmp_path):
+        (tmp_path / "p.json").write_text("old")
+        (tmp_path / "h.csv").write_text("old")
+        proc = _run_between_renames(tmp_path, "os.kill(os.getpid(), signal.SIGINT)")
+        assert proc.returncode == 130
+        assert proc.stderr == "gradcli: interrupted after writing 'p.json' and 'h.csv'\n"
+        assert (tmp_path / "p.json").read_text().startswith("{")
+        assert (tmp_path / "h.csv").read_text().startswith("epoch,loss\n")
+        assert temporaries(tmp_path) == []
+
+    def test_sigterm_waits_for_both_and_names_them(self, tmp_path):
+        proc = _run_between_renames(tmp_path, "os.kill(os.getpid(), signal.SIGTERM)")
+        assert proc.returncode == 143
+        assert proc.stderr == "gradcli: terminated by SIGTERM after writing 'p.json' and 'h.csv'\n"
+        assert sorted(os.listdir(tmp_path)) == ["h.csv", "p.json"]
+
+    def test_ctrl_c_before_any_rename_writes_nothing_and_says_interrupted(self, tmp_path):
+        code = _BETWEEN_RENAMES.replace("    if len(calls) == 2:\n        ACTION\n", "").replace("DATA", repr(DATA))
+        code = code.replace("outputs.os.replace = replace",
+                            "real_stage = outputs._stage\n"
+                            "def stage(*a):\n    os.kill(os.getpid(), signal.SIGINT)\n    return real_stage(*a)\n"
+                            "outputs._stage = stage")
+        import sys
+
+        proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True,
+                              timeout=120, env=clean_env())
+        assert proc.returncode == 130 and proc.stderr == "gradcli: interrupted\n"
+        assert os.listdir(tmp_path) == []
+
+    def test_a_rename_that_fails_names_the_files_already_written(self, tmp_path):
+        proc = _run_between_renames(tmp_path, "raise PermissionError(13, 'Permission denied')")
+        assert proc.returncode == 2
+        assert proc.stderr == "gradcli: error: cannot write 'h.csv': Permission denied ('p.json' was written)\n"
+        assert sorted(os.listdir(tmp_path)) == ["p.json"]
+
+    def test_kill_9_leaves_the_first_new_and_a_recognisable_temporary_that_the_next_run_removes(self, tmp_path):
+        (tmp_path / "h.csv").write_text("old")
+        proc = _run_between_renames(tmp_path, "os.kill(os.getpid(), signal.SIGKILL)")
+        assert proc.returncode == -signal.SIGKILL
+        assert (tmp_path / "p.json").read_text().startswith("{") and (tmp_path / "h.csv").read_text() == "old"
+        left = temporaries(tmp_path)
+        assert len(left) == 1 and left[0].startswith(".h.csv.") and left[0].split(".")[3].isdigit()
+        again = subprocess.run([gradcli_program(), "train", DATA, "--save", "p.json", "--history", "h.csv", "-q"],
+                               cwd=tmp_path, capture_output=True, text=True, timeout=120, env=clean_env())
+        assert again.returncode == 0, again.stderr
+        assert temporaries(tmp_path) == [] and (tmp_path / "h.csv").read_text().startswith("epoch,loss\n")
