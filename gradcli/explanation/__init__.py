@@ -520,7 +520,7 @@ def explain(
     try:  # step 1 and the counts need SymPy's derivatives: under the same budget as grad's
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(setup.problem)
-            derivatives = {name: symbolic.derivative(name) for name in setup.chosen}
+            derivatives = symbolic.derivatives(setup.chosen)
             if sympy_forms:
                 for step in steps:
                     step.derivative = symbolic.readable_expr(derivatives[step.param])

@@ -11,7 +11,7 @@ import sys
 from typing import IO
 
 from ..comparison import FD_ATOL, FD_RTOL, GradientReport
-from .common import console_for, decorated, mark, number
+from .common import console_for, decorated, formula_shown, mark, number
 
 
 def gradient_table(report: GradientReport, stream: IO[str] | None = None, entries: bool = False) -> None:
@@ -51,7 +51,7 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
             table.add_column(heading, justify="right", overflow="fold")  # a number is never cut
     table.add_column("ok")
     for g in report.gradients.values():
-        cells = [escape(g.param), escape(g.symbolic or "")]
+        cells = [escape(g.param), escape(formula_shown(g.symbolic))]
         cells += [f"{g.abs_diff:.3g}" if key == "abs_diff" and g.abs_diff is not None else number(getattr(g, key))
                   for key in headings if has[key]]
         verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
