@@ -52,3 +52,34 @@ def test_the_derivatives_of_a_long_sum_are_still_right():
     _, found = work("+".join(f"w{i}*x1" for i in range(200)))
     hand = np.mean([2 * (100 * x - y) * x for x, y in [(1.0, 0.0), (2.0, 1.0)]])
     assert all(value == pytest.approx(hand, rel=1e-14) for value in found.values()) and len(found) == 200
+
+
+# ---------------------------------------------------------------- explain of a model too long to list
+
+
+@pytest.mark.parametrize("model, max_paths", [
+    ("p1*p2*p3*p4", 20), ("b + w1*x1 + w2*x2", 20), ("w*x1*w + sin(w*w)*w", 20), ("w*x1*w + sin(w*w)*w", 2),
+    ("relu(w1*x1 + w2)*w3 + w1*w3", 20),
+])
+def test_the_path_steps_counted_are_those_explain_walks(model, max_paths):
+    from gradcli.engines.graph import build_graph, paths
+    from gradcli.explanation import path_steps
+
+    problem = build_problem(model, "mse", data_names=["x1", "y"])
+    graph = build_graph(problem)
+    walked = sum(len(path) for name in problem.params for path in paths(graph, graph.leaf(name).id, max_paths))
+    counted = path_steps(graph, problem.params, max_paths)
+    if max_paths == 20:
+        assert counted == walked
+    else:  # more paths than listed: their mean length times the number listed
+        assert 0 < counted <= 2 * walked
+
+
+def test_explain_of_a_product_of_2400_factors_is_refused_at_once_naming_its_size(gradcli, tmp_path):
+    from cli_runner import one_line_error
+
+    (tmp_path / "model.txt").write_text("*".join(f"p{i}" for i in range(1, 2401)))
+    result = gradcli("explain", "--model-file", "model.txt", "--data", "y=1")
+    assert result.code == 2 and result.out == ""
+    line = one_line_error(result)
+    assert "2,400 parameters" in line and "local derivatives long in all; the limit is 50,000" in line
