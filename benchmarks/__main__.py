@@ -83,11 +83,11 @@ def runners() -> dict[str, list[Callable[[bool], list[Any]]]]:
     from .hessian import hessian_target
     from .layers import layers_target
     from .memory import memory
-    from .startup import startup, symbolic_at_scale, symbolic_over_data
+    from .startup import large_models, startup, symbolic_at_scale, symbolic_over_data
     from .train_step import training_step
 
     return {
-        "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, symbolic_over_data],
+        "1": [throughput], "2": [cheap_gradient], "3": [symbolic_at_scale, large_models, symbolic_over_data],
         "4": [startup], "5": [memory], "6": [csv_target], "7": [training_step], "8": [hessian_target],
         "9": [data_target], "10": [layers_target],
     }

@@ -112,6 +112,26 @@ def symbolic_at_scale(quick: bool) -> list[Row]:
                 "limit 3 s", 3.0, 1.0)]
 
 
+def large_models(quick: bool) -> list[Row]:
+    """`gradcli grad` of a sum of 950 names and `gradcli explain` of a product of 2,400 factors, end to end
+    (the issue's sizes; each must finish, or be refused, within 10 s)."""
+    sum_model = "+".join(f"p{i}" for i in range(1, 951))
+    product = "*".join(f"p{i}" for i in range(1, 2401))
+    with tempfile.TemporaryDirectory() as folder:
+        files = {}
+        for name, text in (("sum", sum_model), ("product", product)):
+            files[name] = Path(folder) / f"{name}.txt"
+            files[name].write_text(text)
+        grad = [*gradcli_command(), "grad", "--model-file", str(files["sum"]), "--data", "y=1"]
+        explain = [*gradcli_command(), "explain", "--model-file", str(files["product"]), "--data", "y=1"]
+        times = interleaved({"grad": process(grad), "explain": process(explain, expect=2)},
+                            1 if quick else 3, warmup=0)
+    return [Row("3", "gradcli grad, a sum of 950 names (table), end to end", "s", times["grad"],
+                "limit 10 s", 10.0, 1.0),
+            Row("3", "gradcli explain, a product of 2,400 factors (refused: too long to list)", "s",
+                times["explain"], "limit 10 s", 10.0, 1.0)]
+
+
 def symbolic_over_data(quick: bool) -> list[Row]:
     """The symbolic engine's derivatives over a data set, compiled by lambdify with cse, against the
     loss alone through the compiled sweep; the one-off derivation and compilation are noted apart."""

@@ -869,7 +869,7 @@ def _row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_
     if symbolic_too:
         try:
             symbolic_rows, formulas, _ = symbolic_derivatives(
-                setup.problem, lambda symbolic: {name: symbolic.derivative(name) for name in names},
+                setup.problem, lambda symbolic: symbolic.derivatives(names),
                 setup.values, setup.columns, rows, readable, per_row=True)
         except SymbolicUnavailable as why:
             warnings.append(f"the symbolic engine {why}: the inputs' derivatives are backprop's alone")
@@ -903,7 +903,7 @@ def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, 
     """SymPy's derivative of each chosen parameter, its mean value over the rows and (readable) its formula,
     all within SYMBOLIC_SECONDS. Past the budget, or where SymPy fails on the expression, SymbolicUnavailable."""
     found, formulas, _ = symbolic_derivatives(
-        problem, lambda symbolic: {name: symbolic.derivative(name) for name in chosen}, values, columns, rows, readable)
+        problem, lambda symbolic: symbolic.derivatives(chosen), values, columns, rows, readable)
     return found, formulas
 
 
@@ -1133,7 +1133,7 @@ def _derivatives(problem: Any, chosen: list[str]) -> _Symbolic:
 
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
         symbolic = SymbolicLoss(problem)
-        return _Symbolic(symbolic, {name: symbolic.derivative(name) for name in chosen})
+        return _Symbolic(symbolic, symbolic.derivatives(chosen))
 
 
 def read_part(part: Any, problem: Any, columns: list[str]) -> tuple[dict[str, Any], int]:

@@ -240,7 +240,7 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     # ---- SymPy's second derivatives, averaged over the rows
     def second_derivatives(symbolic: Any) -> dict[str, Any]:
         sp, symbol = symbolic.sp, symbolic.symbols
-        first = {name: symbolic.derivative(name) for name in names}
+        first = symbolic.derivatives(names)
         if vector is None:
             return {f"{a},{b}": sp.diff(first[a], symbol[b]) for i, a in enumerate(names) for b in names[i:]}
         directional = sp.Add(*(v * first[name] for name, v in zip(names, vector) if v != 0))

@@ -59,3 +59,37 @@ def plain_formulas():
     """Skip the time-bounded prettifying of formulas (it changes no number), to keep examples fast."""
     with mock.patch.object(symbolic, "PRETTY_SECONDS", 0.0):
         yield
+
+
+# ---- expressions with kinks (relu, abs, max, min), for the symbolic engine's forms of them
+KINKED = ["relu", "abs"]
+EXACT = ["-1.5", "-1", "-0.5", "0", "0.5", "1", "2"]  # exact in binary and in decimal: a kink hit is a kink in both
+
+_kinked_leaves = st.one_of(st.sampled_from(PARAMS), st.sampled_from(PARAMS + INPUTS), st.sampled_from(EXACT[3:]))
+
+
+def _kinked_extend(child):
+    return st.one_of(
+        st.tuples(child, st.sampled_from(["+", "-", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        st.tuples(st.sampled_from(KINKED), child).map(lambda t: f"{t[0]}({t[1]})"),
+        st.tuples(st.sampled_from(["max", "min"]), child, child).map(lambda t: f"{t[0]}({t[1]}, {t[2]})"),
+        st.tuples(st.sampled_from(SMOOTH + ["sqrt", "log"]), _positive(child)).map(lambda t: f"{t[0]}({t[1]})"),
+        # a kinked operation where SymPy's forms used to break: under a division, a log, a power
+        # (undefined where the kink's side is 0, so drawn less often)
+        st.one_of(
+            st.tuples(child, child).map(lambda t: f"({t[0]}) / (1 + relu({t[1]}))"),
+            st.tuples(child, child).map(lambda t: f"({t[0]}) / relu({t[1]})"),
+            child.map(lambda t: f"log(relu({t}))"),
+            child.map(lambda t: f"log(abs({t}))"),
+            st.tuples(child, st.integers(2, 3)).map(lambda t: f"relu({t[0]})**{t[1]}"),
+        ),
+    )
+
+
+KINKED_EXPRESSIONS = st.recursive(_kinked_leaves, _kinked_extend, max_leaves=6)
+EXACT_VALUE = st.sampled_from([float(v) for v in EXACT])
+KINKED_PARAM_VALUES = st.fixed_dictionaries({name: EXACT_VALUE | PARAM_VALUE for name in PARAMS})
+KINKED_DATA = st.integers(1, 4).flatmap(
+    lambda rows: st.fixed_dictionaries(
+        {name: st.lists(EXACT_VALUE | DATA_VALUE, min_size=rows, max_size=rows) for name in [*INPUTS, "y"]}))
+KINKED_LOSSES = st.sampled_from(["mse", "mae", "huber", "(yhat-y)**4", "relu(yhat - y)**2 + abs(yhat - y)"])

@@ -201,11 +201,26 @@ def test_a_hessian_too_large_to_give_whole_says_to_use_hvp():
         gradcli.hessian(model, data={"x1": [1.0], "y": [0.0]})
 
 
-def test_a_dirac_delta_in_sympys_derivative_hands_over_to_finite_differences():
-    # d2/dx2 abs(relu(x)) is DiracDelta(x) to SymPy, which lambdify cannot evaluate (a NameError):
-    # a limit of SymPy's, not a bug of gradcli's, so finite differences are the second witness.
+def test_a_kinked_second_derivative_is_symbolic_and_zero_off_the_kink():
+    # d2/dx2 abs(relu(x)) was DiracDelta(x) to SymPy, which lambdify cannot evaluate, so SymPy fell
+    # silent. A step's derivative is 0 (the operations table's), so SymPy answers: abs(relu(x)) = x here.
     report = gradcli.diff("abs(relu(x))", "x", 2, "x=0.5")
-    assert report.witness == "finite differences" and report.derivatives[0].graph_value == 0.0
+    (second,) = report.derivatives
+    assert report.witness == "symbolic" and second.symbolic_value == 0.0 and second.graph_value == 0.0
+
+
+@pytest.mark.parametrize("expression, at, expected", [
+    ("max(w, 2*w - 1)**2", "w=2", 8.0),  # (2w - 1)**2 wins: 8
+    ("max(w, 2*w - 1)**2", "w=0", 2.0),  # w**2 wins: 2
+    ("min(w, 2*w - 1)**2", "w=0", 8.0),
+    ("min(w**3, 1)", "w=0.5", 3.0),  # w**3 wins: 6w
+])
+def test_second_derivatives_through_max_and_min(expression, at, expected):
+    # max and min had no derivative rule in the table: the derivative graph failed (an internal error)
+    report = gradcli.diff(expression, "w", 2, at)
+    (second,) = report.derivatives
+    assert second.graph_value == pytest.approx(expected, rel=1e-14)
+    assert second.symbolic_value == pytest.approx(expected, rel=1e-14) and report.agree is True
 
 
 def test_at_a_kink_nothing_is_compared_and_nothing_fails(gradcli):

@@ -13,7 +13,7 @@ import math
 import signal
 import threading
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 from ..errors import GradcliError, UndefinedError
 from ..language.expr import CONSTANTS, Expr, Num, Sym, children, exact_number, postorder
@@ -208,6 +208,7 @@ class SymbolicLoss:
         self._printers: dict[str | None, Any] = {}
         self._nodes: int | None = None
         self._compiled: dict[tuple[Any, ...], Callable[..., Any]] = {}
+        self._depends: Dependence | None = None
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled for a Dask worker (grad and hessian --dask evaluate the derivatives there): the
@@ -223,16 +224,27 @@ class SymbolicLoss:
         self.__dict__.update(state, sp=sp)
 
     def derivative(self, name: str) -> Any:
+        return self.derivatives([name])[name]
+
+    def derivatives(self, names: Iterable[str]) -> dict[str, Any]:
+        """d loss / d name for each name. A large loss is differentiated with its constant parts
+        frozen (_frozen_derivative), all names under one setting of SymPy's `distribute`: changing it
+        empties SymPy's cache, which made each derivative cost 9 ms more."""
+        from sympy.core.parameters import distribute
+
         try:
-            symbol = self.symbols[name]
             if self._size() <= FREEZE_ABOVE_NODES:
-                return self.sp.diff(self.loss, symbol)
-            frozen, originals, parts = _frozen(self.sp, self.loss, symbol)
-            derivative = self.sp.diff(frozen, symbol).xreplace(originals)  # the untouched parts as they were
-            left = {d: func(*args) for d, (func, args) in parts.items() if d in derivative.free_symbols}
-            return derivative.xreplace(left) if left else derivative
+                return {name: self.sp.diff(self.loss, self.symbols[name]) for name in names}
+            depends = self._dependence()
+            with distribute(False):
+                return {name: _frozen_derivative(self.sp, depends, self.loss, self.symbols[name]) for name in names}
         except RecursionError:
             raise GradcliError("the model is nested too deeply for the symbolic engine") from None
+
+    def _dependence(self) -> Dependence:
+        if self._depends is None:
+            self._depends = Dependence.of(self.loss)
+        return self._depends
 
     def _size(self) -> int:
         if self._nodes is None:
@@ -312,19 +324,23 @@ class SymbolicLoss:
         return compiled
 
     def _lambdify(self, expressions: list[Any], module: str) -> Callable[..., Any]:
+        """Common subexpressions first, then the internal names: the derivatives of a large loss share
+        most of their parts (each d/dp_k of (p1 + ... + pn - y)**2 is 2 times the same sum), and every
+        step that walks them one by one (renaming, and lambdify's own search for implemented
+        functions, use_imps) walked the shared sum once per derivative: n**2 in all."""
         sp = self.sp
         internal = {symbol: sp.Symbol(f"_a{i}") for i, symbol in enumerate(self.symbols.values())}
-        renamed = [e.xreplace(internal) for e in expressions]
-
-        def shared(exprs: Any) -> Any:
-            return sp.cse(exprs, symbols=sp.numbered_symbols("_t"), list=False)
+        shared, reduced = sp.cse(expressions, symbols=sp.numbered_symbols("_t"), list=False)
+        shared = [(temporary, e.xreplace(internal)) for temporary, e in shared]
+        renamed = [e.xreplace(internal) for e in reduced]
 
         modules: Any = module
         if module == "numpy":  # NumPy has no erf: lambdify would call math.erf on whole arrays
             import numpy as np
 
             modules = [{"erf": np.vectorize(math.erf, otypes=[np.float64])}, "numpy"]
-        return sp.lambdify(list(internal.values()), renamed, modules=modules, cse=shared)
+        return sp.lambdify(list(internal.values()), renamed, modules=modules, cse=lambda _: (shared, renamed),
+                           use_imps=False)
 
     def _precise(self, derivatives: Mapping[str, Any]) -> Callable[[Mapping[str, float], int], list[float]]:
         """All derivatives at one point in 30-digit arithmetic (mpmath), sharing subexpressions.
@@ -425,35 +441,117 @@ class SymbolicLoss:
                 values[row] = known[key]
 
 
-def _frozen(sp: Any, expr: Any, symbol: Any) -> tuple[Any, dict[Any, Any], dict[Any, tuple[Any, list[Any]]]]:
-    """expr with the terms of each sum (factors of each product) that do not contain symbol
-    gathered into one stand-in constant each; also the map from each rebuilt node to the original
-    node, and what each stand-in stands for (as func and args, built only if needed).
+class Dependence:
+    """Which symbols each node of an expression holds (each node once), and for a sum or product
+    which of its terms hold each symbol: so that freezing the terms without a symbol costs what
+    the symbol's own terms cost, not the whole sum, for each of n parameters."""
 
-    The derivative is then SymPy's own, of a much smaller expression: sympy.diff visits every term
-    of a sum (~25 us each) even where the symbol is absent, which for b + w1*x1 + ... + w199*x199
-    made 200 derivatives cost 40,000 term visits.
+    def __init__(self, free: dict[Any, frozenset[Any]], holders: dict[Any, dict[Any, list[int]]]) -> None:
+        import sympy as sp
+
+        self.free = free
+        self.holders = holders
+        self.placeholder = sp.Dummy("T", real=True)  # the parameter, in every frozen loss
+        self._stand_ins: list[Any] = []  # the same stand-ins for every parameter: frozen losses repeat
+        self.derivatives: dict[Any, Any] = {}  # frozen loss -> its derivative in the placeholder
+
+    def stand_in(self, index: int) -> Any:
+        import sympy as sp
+
+        while len(self._stand_ins) <= index:
+            self._stand_ins.append(sp.Dummy(f"S{len(self._stand_ins)}", real=True))
+        return self._stand_ins[index]
+
+    @classmethod
+    def of(cls, expr: Any) -> Dependence:
+        free: dict[Any, frozenset[Any]] = {}
+        holders: dict[Any, dict[Any, list[int]]] = {}
+        stack = [(expr, False)]
+        while stack:  # iteratively, each distinct node once: trees can be deep
+            node, ready = stack.pop()
+            if node in free:
+                continue
+            if not ready:
+                stack.append((node, True))
+                stack.extend((arg, False) for arg in node.args if arg not in free)
+                continue
+            if node.is_Symbol:
+                free[node] = frozenset([node])
+                continue
+            free[node] = frozenset().union(*(free[arg] for arg in node.args))
+            if node.is_Add or node.is_Mul:
+                held: dict[Any, list[int]] = {}
+                for position, arg in enumerate(node.args):
+                    for symbol in free[arg]:
+                        held.setdefault(symbol, []).append(position)
+                holders[node] = held
+        return cls(free, holders)
+
+
+def _frozen_derivative(sp: Any, depends: Dependence, expr: Any, symbol: Any) -> Any:
+    """d expr / d symbol, with the terms of each sum (factors of each product) that do not hold symbol
+    frozen into a stand-in while SymPy differentiates, and symbol itself written as one placeholder.
+
+    sympy.diff visits every term of a sum (~25 us each) even where the symbol is absent, which for
+    b + w1*x1 + ... + w199*x199 made 200 derivatives cost 40,000 term visits; and each sympy.diff
+    costs milliseconds of SymPy's assumptions however small the expression. Frozen, the loss of
+    each parameter of a sum of n terms looks the same ((T*S1 + S2 - y)**2, say), so SymPy
+    differentiates it once and every parameter after that reuses it. Then each rebuilt node is put
+    back as the original node (shared by every parameter's derivative, not copied), and each
+    stand-in as what it stands for. Called with SymPy's `distribute` off: 2*(p1 + ... + pn) spread
+    into 2*p1 + ... + 2*pn is a new sum of n terms for each of n parameters.
     """
-    originals: dict[Any, Any] = {}
-    parts: dict[Any, tuple[Any, list[Any]]] = {}
+    originals: dict[Any, Any] = {symbol: symbol}
+    parts: dict[Any, tuple[Any, list[int]]] = {}
+    done: dict[Any, Any] = {}
+    free = depends.free
 
     def rebuilt(node: Any) -> Any:
-        if symbol not in node.free_symbols or not node.args:
+        if node in done:
+            return done[node]
+        if node == symbol:
+            return depends.placeholder
+        if symbol not in free[node] or not node.args:
             return node
         if node.is_Add or node.is_Mul:
-            args = [rebuilt(a) if symbol in a.free_symbols else a for a in node.args]
-            fixed = [a for a in node.args if symbol not in a.free_symbols]
-            if len(fixed) > 1:
-                stand_in = sp.Dummy(real=True)  # as the symbols are: assumptions resolve quickly
-                parts[stand_in] = (node.func, fixed)
-                args = [a for a in args if symbol in a.free_symbols] + [stand_in]
+            held = depends.holders[node][symbol]
+            args = [rebuilt(node.args[i]) for i in held]
+            if len(held) < len(node.args):
+                stand_in = depends.stand_in(len(parts))
+                parts[stand_in] = (node, held)
+                args.append(stand_in)
         else:
             args = [rebuilt(a) for a in node.args]
-        new = node.func(*args)
+        new = done[node] = node.func(*args)
         originals[new] = node
         return new
 
-    return rebuilt(expr), originals, parts
+    frozen = rebuilt(expr)
+    generic = depends.derivatives.get(frozen)
+    if generic is None:
+        generic = depends.derivatives[frozen] = sp.diff(frozen, depends.placeholder)
+    back = {new: original for new, original in originals.items()}
+    back[depends.placeholder] = symbol
+
+    def restore(node: Any, memo: dict[Any, Any]) -> Any:
+        if node in memo:
+            return memo[node]
+        if node in back:
+            found = back[node]
+        elif node in parts:
+            whole, held = parts[node]
+            keep = set(held)
+            rest = [a for i, a in enumerate(whole.args) if i not in keep]
+            found = rest[0] if len(rest) == 1 else whole.func(*rest)
+        elif node.args:
+            args = [restore(a, memo) for a in node.args]
+            found = node if all(a is b for a, b in zip(args, node.args)) else node.func(*args)
+        else:
+            found = node
+        memo[node] = found
+        return found
+
+    return restore(generic, {})
 
 
 def _remembering_printer(sp: Any, order: str | None) -> Any:

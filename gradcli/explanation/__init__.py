@@ -37,6 +37,10 @@ from ..language.losses import DEFAULT_DELTA
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
+# Local derivatives on the listed paths of all parameters together: a product of n factors is a chain
+# whose paths are n**2/2 steps in all (2,400 factors: 2.9 million, and 27 s before anything was
+# refused). Past this, explain says so at once, before SymPy or backprop run.
+MAX_PATH_STEPS = 50_000
 JSON_ROLES = ("parameter", "input", "target", "constant", "intermediate", "loss")
 
 
@@ -511,11 +515,18 @@ def explain(
         if sympy_forms:
             raise GradcliError("explain --order 2 comes as text or json, not latex")
         return _second_order(setup, max_paths, rtol, atol)
-    report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     graph = build_graph(setup.problem)
+    steps = path_steps(graph, setup.chosen, max_paths)
+    if steps > MAX_PATH_STEPS:
+        raise GradcliError(
+            f"explain lists each parameter's chain-rule paths, and for this model's {len(setup.chosen):,} "
+            f"parameters they are {steps:,} local derivatives long in all; the limit is {MAX_PATH_STEPS:,} "
+            "(explain fewer with --wrt NAME,...; `gradcli grad` gives the whole gradient)")
+    report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
     view = _view(setup, graph, sweep, report.warnings)
-    steps = [_param_steps(graph, sweep, view, name, report.gradients[name], max_paths, rtol, atol)
+    index = _edge_index(view)
+    steps = [_param_steps(graph, sweep, view, name, report.gradients[name], max_paths, rtol, atol, index)
              for name in setup.chosen]
     out_of_time = GradcliError(f"explain shows SymPy's derivatives, and SymPy needed more than {SYMBOLIC_SECONDS:g} s "
                                "for this expression; `gradcli grad` checks it with finite differences instead")
@@ -524,7 +535,7 @@ def explain(
     try:  # step 1 and the counts need SymPy's derivatives: under the same budget as grad's
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(setup.problem)
-            derivatives = {name: symbolic.derivative(name) for name in setup.chosen}
+            derivatives = symbolic.derivatives(setup.chosen)
             if sympy_forms:
                 for step in steps:
                     step.derivative = symbolic.readable_expr(derivatives[step.param])
@@ -538,6 +549,24 @@ def explain(
         view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, setup.chosen),
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
     )
+
+
+def path_steps(graph: Any, names: Iterable[str], max_paths: int) -> int:
+    """How many local derivatives explain would list on the paths of these parameters (up to max_paths
+    paths each, of their mean length), counted over the graph once rather than walked."""
+    count = [0] * len(graph.nodes)  # paths from the loss to each node
+    length = [0] * len(graph.nodes)  # their lengths, added up
+    count[graph.output] = 1
+    for node in reversed(graph.nodes):
+        for child in node.inputs:
+            count[child] += count[node.id]
+            length[child] += length[node.id] + count[node.id]
+    total = 0
+    for name in names:
+        leaf = graph.leaf(name)
+        if leaf is not None and count[leaf.id]:
+            total += length[leaf.id] if count[leaf.id] <= max_paths else length[leaf.id] * max_paths // count[leaf.id]
+    return total
 
 
 def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Explanation:
@@ -573,11 +602,12 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
         raise GradcliError(f"explain --order 2 shows SymPy's second derivatives, and the symbolic engine {why}; "
                            "`gradcli hessian` checks them with finite differences instead") from None
     steps = []
+    index = _edge_index(view)
     for b in seconds:
         found = sweep.gradients[b]
         witness = ParamGradient(b, formulas.get(b), values[b], found, abs(values[b] - found),
                                 _agrees(values[b], found, rtol, atol))
-        steps.append(_param_steps(graph, sweep, view, b, witness, max_paths, rtol, atol))
+        steps.append(_param_steps(graph, sweep, view, b, witness, max_paths, rtol, atol, index))
     counts = op_counts(graph, sweep, built_by_sympy)  # the derivatives SymPy made above, within its budget
     verdicts = [s.agree for s in steps if s.agree is not None]
     return Explanation(view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, list(seconds)),
@@ -585,12 +615,20 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
                        order=2, of="g", first=first)
 
 
+def _edge_index(view: GraphView) -> dict[Any, int]:
+    """Each edge of the view by (source, target, position), made once for all parameters (once per
+    parameter, 950 parameters made 950 dictionaries of every edge)."""
+    from ..engines.graph import Edge
+
+    return {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
+
+
 def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
-                 rtol: float, atol: float) -> ParamSteps:
+                 rtol: float, atol: float, index: dict[Any, int] | None = None) -> ParamSteps:
     from ..engines.graph import Edge, count_paths, paths
 
     leaf = graph.leaf(name)
-    index = {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
+    index = _edge_index(view) if index is None else index
     found = []
     for walked in paths(graph, leaf.id, max_paths):
         ids = [graph.output] + [edge.source for edge in walked]
@@ -719,8 +757,11 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
     reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
     symbolic = _zero()
     per_param = {}
+    costs: dict[Any, dict[str, int]] = {}  # the derivatives of a sum of names are all one expression
     for name, derivative in derivatives.items():
-        cost = sympy_cost(derivative)
+        cost = costs.get(derivative)
+        if cost is None:
+            cost = costs[derivative] = sympy_cost(derivative)
         per_param[name] = sum(cost.values())
         _add(symbolic, cost)
     return OpCounts(

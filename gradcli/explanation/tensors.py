@@ -723,7 +723,7 @@ def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float],
 
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
         symbolic = SymbolicLoss(scalar.problem)
-        derivatives = {name: symbolic.derivative(name) for name in scalar.chosen}
+        derivatives = symbolic.derivatives(scalar.chosen)
         values = symbolic.values(derivatives, scalar.values, scalar.columns, 1)
         formula = symbolic.readable(derivatives[entry])
     return derivatives, values, formula

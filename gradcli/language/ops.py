@@ -7,9 +7,11 @@ symbolic engine) and what makes it undefined. Adding a function to gradcli is
 adding one entry here.
 
 Conventions (documented in README.md):
-- At a kink (``abs`` and ``relu`` at exactly 0) the derivative is taken as 0,
-  the subgradient PyTorch uses too; the SymPy counterparts (``Abs`` whose
-  derivative is ``sign``, and a ``Piecewise`` relu) give 0 there as well.
+- At a kink (``abs`` and ``relu`` at exactly 0, ``max`` and ``min`` at a tie)
+  the derivative is taken as 0, the subgradient PyTorch uses too; the SymPy
+  counterparts (``Abs`` whose derivative is ``sign``, ``Max(0, z)`` for relu,
+  ``Max`` and ``Min``, whose derivatives are steps taken as 0 at 0) give 0
+  there as well (language/kinks.py).
 - ``sigmoid``, ``softplus`` and the losses are computed in their numerically
   stable forms.
 """
@@ -23,6 +25,7 @@ from types import ModuleType
 from typing import Any, Callable
 
 from . import build as b
+from . import kinks
 
 
 class _NumPyOnFirstUse:
@@ -199,7 +202,8 @@ def _huber(r: Array, d: Array) -> Array:
 
 
 def _sympy_huber(sp: Any, r: Any, d: Any) -> Any:
-    return sp.Piecewise((r**2 / 2, sp.Abs(r) <= d), (d * (sp.Abs(r) - d / 2), True))
+    abs_r = kinks.forms().Abs(r)
+    return sp.Piecewise((r**2 / 2, abs_r <= d), (d * (abs_r - d / 2), True))
 
 
 def _unary(
@@ -352,7 +356,7 @@ OPS: dict[str, Op] = {
                formula="z**0.5",
            derivative=lambda i, a, o: b.div(b.number(0.5), o)),
         _unary("abs", lambda a: np.abs(a), lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
-               lambda sp, a: sp.Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)",
+               lambda sp, a: kinks.forms().Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)",
            derivative=lambda i, a, o: b.call("sign", a[0])),
         _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a),
            derivative=lambda i, a, o: b.call("cos", a[0])),
@@ -411,7 +415,7 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
                lambda a, o: f"step({a})",
-               lambda sp, a: sp.Piecewise((0, a <= 0), (a, True)), kink=_at_zero,
+               lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero,
                formula="max(z, 0) (derivative 0 at z = 0)",
            derivative=lambda i, a, o: b.call("step", a[0])),
         _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
@@ -419,21 +423,23 @@ OPS: dict[str, Op] = {
                formula="log(1 + e**z)",
            derivative=lambda i, a, o: b.call("sigmoid", a[0])),
         Op("max", 2, lambda a, b: np.maximum(a, b), lambda i, a, o: _max_slope(i, a, np.greater),
-           lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: sp.Piecewise((a, a > b), (b, b > a), (a, True)),
+           lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: kinks.forms().Max(a, b),
            kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
-           formula="the larger of a and b, elementwise (derivative 0 to both at a tie)"),
+           formula="the larger of a and b, elementwise (derivative 0 to both at a tie)",
+           derivative=lambda i, a, o: b.call("step", b.sub(a[i], a[1 - i]))),
         Op("min", 2, lambda a, b: np.minimum(a, b), lambda i, a, o: _max_slope(i, a, np.less),
-           lambda i, a, o: f"({a[i]} < {a[1 - i]})", lambda sp, a, b: sp.Piecewise((a, a < b), (b, b < a), (a, True)),
+           lambda i, a, o: f"({a[i]} < {a[1 - i]})", lambda sp, a, b: kinks.forms().Min(a, b),
            kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
-           formula="the smaller of a and b, elementwise (derivative 0 to both at a tie)"),
+           formula="the smaller of a and b, elementwise (derivative 0 to both at a tie)",
+           derivative=lambda i, a, o: b.call("step", b.sub(a[1 - i], a[i]))),
         # ---- what derivatives are made of (derivative graphs only; not callable from a model) ----
         Op("onehot", 2, lambda y, k: (np.asarray(y) == k).astype(np.float64), lambda i, a, o: 0.0,
            lambda i, a, o: "0", lambda sp, y, k: sp.Piecewise((1, sp.Eq(y, k)), (0, True)), user=False,
            derivative=lambda i, a, o: b.ZERO),
-        Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0", lambda sp, a: sp.sign(a),
+        Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0", lambda sp, a: kinks.forms().sign(a),
            user=False, kink=_at_zero, derivative=lambda i, a, o: b.ZERO),
         Op("step", 1, lambda a: (np.asarray(a) > 0).astype(np.float64), lambda i, a, o: 0.0, lambda i, a, o: "0",
-           lambda sp, a: sp.Piecewise((0, a <= 0), (1, True)), user=False, kink=_at_zero,
+           lambda sp, a: kinks.forms().Heaviside(a, 0), user=False, kink=_at_zero,
            derivative=lambda i, a, o: b.ZERO),
         Op("sigmoid_slope", 1, _sigmoid_slope, lambda i, a, o: o * (1.0 - 2.0 * _sigmoid(a[0])),
            lambda i, a, o: f"{o}*(1 - 2*sigmoid({a[0]}))", lambda sp, a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,
@@ -442,11 +448,11 @@ OPS: dict[str, Op] = {
         Op("huber_slope", 2, lambda r, d: np.clip(r, -d, d),
            lambda i, a, o: _inside(a[0], a[1]) if i == 0 else np.sign(a[0]) * (1.0 - _inside(a[0], a[1])),
            lambda i, a, o: f"inside({a[0]}, {a[1]})" if i == 0 else f"sign({a[0]})*(1 - inside({a[0]}, {a[1]}))",
-           lambda sp, r, d: sp.Piecewise((r, sp.Abs(r) <= d), (d * sp.sign(r), True)), user=False,
+           lambda sp, r, d: sp.Piecewise((r, kinks.forms().Abs(r) <= d), (d * kinks.forms().sign(r), True)), user=False,
            derivative=lambda i, a, o: (b.call("inside", a[0], a[1]) if i == 0 else
                                        b.mul(b.call("sign", a[0]), b.sub(b.ONE, b.call("inside", a[0], a[1]))))),
         Op("inside", 2, lambda r, d: _inside(r, d), lambda i, a, o: 0.0, lambda i, a, o: "0",
-           lambda sp, r, d: sp.Piecewise((1, sp.Abs(r) <= d), (0, True)), user=False,
+           lambda sp, r, d: sp.Piecewise((1, kinks.forms().Abs(r) <= d), (0, True)), user=False,
            derivative=lambda i, a, o: b.ZERO),
         Op("xlogy", 2, _xlogy, lambda i, a, o: np.log(a[1]) if i == 0 else a[0] / a[1],
            lambda i, a, o: f"log({a[1]})" if i == 0 else f"{a[0]}/{a[1]}", lambda sp, x, y: x * sp.log(y), user=False,

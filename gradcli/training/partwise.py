@@ -97,7 +97,7 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
     try:
         with time_limit(SYMBOLIC_SECONDS):
             symbolic = SymbolicLoss(problem)
-            derivatives = {name: symbolic.derivative(name) for name in trainer.names}
+            derivatives = symbolic.derivatives(trainer.names)
     except OutOfTime:
         return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine {OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s "
                                                       "for this model: the final gradient is backprop's alone"])
@@ -155,7 +155,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
             raise SymbolicTooLarge(str(why)) from None
         with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
             loss = SymbolicLoss(scalar)
-            derivatives = {name: loss.derivative(name) for name in names}
+            derivatives = loss.derivatives(names)
         with sympy_limits():
             means = data.map(part_symbolic_entries, problem, scalar, derivatives, dict(params))
         symbolic = {name: sum(values[name] * rows for values, rows in means) / data.rows for name in names}

@@ -12,7 +12,7 @@ from typing import IO, Any
 
 from ..explanation import Explanation, ParamSteps
 from ..explanation.tensors import TensorExplanation
-from .common import console_for, number, tensor_text
+from .common import console_for, formula_shown, number, tensor_text
 
 ARROW = " → "
 
@@ -50,7 +50,7 @@ def explanation_lines(ex: Explanation) -> list[str]:
         lines += ["", f"Second derivatives as backprop applied to the backward pass: g = ∂loss/∂{ex.first} is itself a "
                       f"graph, and backprop through it gives ∂g/∂w = ∂²loss/∂{ex.first}∂w"]
     lines += ["", "1. The old-fashioned derivatives (SymPy, from the whole formula)"]
-    lines += _aligned([(ex.label(s.param), f"= {s.symbolic}", f"= {number(s.symbolic_value)}") for s in ex.steps])
+    lines += _aligned([(ex.label(s.param), f"= {formula_shown(s.symbolic)}", f"= {number(s.symbolic_value)}") for s in ex.steps])
     lines += ["", "2. The intermediate nodes" + (" (of the derivative graph: the backward pass)" if ex.order == 2 else "")]
     rows = []
     for node in view.nodes:

@@ -11,7 +11,7 @@ import sys
 from typing import IO
 
 from ..comparison import FD_ATOL, FD_RTOL, GradientReport, condition_text
-from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
+from .common import Column, console_for, formula_shown, mark, number, print_table, text_column, verdict_cell
 
 
 def gradient_table(report: GradientReport, stream: IO[str] | None = None, entries: bool = False) -> None:
@@ -47,7 +47,7 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     columns.append(text_column("ok"))
     rows = []
     for g in report.gradients.values():
-        cells: list[object] = [g.param, g.symbolic or ""]
+        cells: list[object] = [g.param, formula_shown(g.symbolic)]
         cells += [f"{g.abs_diff:.3g}" if key == "abs_diff" and g.abs_diff is not None else number(getattr(g, key))
                   for key in headings if has[key]]
         verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
@@ -55,7 +55,7 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
         rows.append(cells)
     single = report.point is not None
     for r in report.row_gradients.values() if single else ():  # at one point: a row like a parameter's
-        cells = [r.name, r.symbolic or ""]
+        cells = [r.name, formula_shown(r.symbolic)]
         values = {"symbolic_value": r.symbolic_values[0] if r.symbolic_values else None,
                   "backprop_value": r.backprop_values[0], "abs_diff": r.max_abs_diff, "fd_value": None}
         cells += [f"{values[key]:.3g}" if key == "abs_diff" and values[key] is not None else number(values[key])
