@@ -124,7 +124,6 @@ def predict(
     from .io.dataset import files_of
     from .io.distributed import dask_target
     from .io.outputs import is_directory
-    from .io.saved import read_saved, saved_problem
     from .io.sources import is_spec, one_stdin, open_table
 
     threshold = probability(threshold, "--threshold", none=True)
@@ -139,13 +138,7 @@ def predict(
     dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
                              lambda: open_table(data, delimiter=delimiter, max_bytes=budget))
-    document, source = _saved_document(saved)
-    model = read_saved(document, source)
-    if threshold is not None and model.loss != "bce":
-        raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
-                           f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
-    problem, params, unused = saved_problem(model, source)
-    predictor = _Predictor(problem, params, threshold)
+    model, predictor, unused = _saved_predictor(saved, threshold)
     added = predictor.names
     if dataset is not None and (to_directory or _is_parquet_name(output) or dataset.size > budget):
         _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, predictor)
@@ -162,25 +155,31 @@ def predict(
     return result
 
 
-def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
-                     where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
-    """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
-    from .io.dataset import open_dataset, part_bytes
-    from .io.distributed import dask_client, results_in_order
-    from .io.outputs import commit_directory, staging_directory
+def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, "_Predictor", list[str]]:
+    """The saved model read, --threshold checked against its loss, and what computes its predictions."""
     from .io.saved import read_saved, saved_problem
 
-    if output is None:
-        raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
-    folder = _new_directory(output)
-    dataset = open_dataset(data, "data", delimiter)
     document, source = _saved_document(saved)
     model = read_saved(document, source)
     if threshold is not None and model.loss != "bce":
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
     problem, params, unused = saved_problem(model, source)
-    predictor = _Predictor(problem, params, threshold)
+    return model, _Predictor(problem, params, threshold), unused
+
+
+def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
+                     where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
+    """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
+    from .io.dataset import open_dataset, part_bytes
+    from .io.distributed import dask_client, results_in_order
+    from .io.outputs import commit_directory, staging_directory
+
+    if output is None:
+        raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
+    folder = _new_directory(output)
+    dataset = open_dataset(data, "data", delimiter)
+    model, predictor, unused = _saved_predictor(saved, threshold)
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
     _refuse_added(name, dataset.header, predictor)
     parts = dataset.parts(part_bytes(budget))

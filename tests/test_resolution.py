@@ -10,12 +10,11 @@ import json
 import math
 
 import numpy as np
-import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.comparison import ATOL, EPS, RTOL, prepare, resolution
+from gradcli.comparison import ATOL, RTOL, prepare, resolution
 from gradcli.language.ops import OPS
 
 CANCELLING = "(w3 - tanh(sin(7)) + (-(x3+alpha) + log(exp(alpha)/0.25)))**-2"  # alpha cancels: d/dalpha is 0

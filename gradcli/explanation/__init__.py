@@ -625,7 +625,7 @@ def _edge_index(view: GraphView) -> dict[Any, int]:
 
 def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
                  rtol: float, atol: float, index: dict[Any, int] | None = None) -> ParamSteps:
-    from ..engines.graph import Edge, count_paths, paths
+    from ..engines.graph import count_paths, paths
 
     leaf = graph.leaf(name)
     index = _edge_index(view) if index is None else index

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable, Collection, Mapping
 
 from ..engines.fresh import as_if_fresh
-from ..errors import DataError, GradcliError, RoleError, show_text, unused
+from ..errors import DataError, RoleError, show_text, unused
 from ..language.columns import model_columns, read_columns
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, as_written, build_problem, check_name, classes_of, shapes_of

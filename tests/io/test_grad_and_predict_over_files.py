@@ -111,7 +111,25 @@ def test_grad_streamed_names_kinks_in_their_files_and_falls_back_to_finite_diffe
     for name, found in values(report).items():
         assert found[:2] == pytest.approx(values(in_memory)[name][:2], rel=1e-12)
     odd = gradcli.gradients("1/relu(w) + 0*x1", data=str(folder), params="w=0.5", memory=small_parts // 2)
-    assert odd.witness == "finite differences" and odd.agree is True  # SymPy cannot evaluate it, as in memory
+    assert odd.witness == "symbolic" and odd.agree is True  # SymPy evaluates relu in a denominator, part by part
+
+
+def test_grad_streamed_falls_back_to_finite_differences_where_sympy_cannot_evaluate(tmp_path, small_parts):
+    from unittest import mock
+
+    from gradcli.engines import symbolic
+
+    def sympy_cannot(*args, **kwargs):
+        raise TypeError("a limit of SymPy's")  # raised outside gradcli's code, as SymPy's own are
+
+    folder = tmp_path / "k"
+    folder.mkdir()
+    for name in ("k1.csv", "k2.csv"):
+        (folder / name).write_text("x1,y\n" + "".join(f"{1 + i % 5}.5,1\n" for i in range(90)))
+    with mock.patch.object(symbolic.SymbolicLoss, "values", sympy_cannot):
+        odd = gradcli.gradients("1/w + 0*x1", data=str(folder), params="w=0.5", memory=small_parts // 2)
+    assert odd.engine == "stream" and odd.witness == "finite differences" and odd.agree is True
+    assert odd.gradients["w"].backprop_value == pytest.approx(-2 * (2 - 1) / 0.25)  # d (1/w - 1)^2 / dw
 
 
 def test_grad_with_memory_on_the_command_line_streams_a_larger_file(gradcli, tmp_path):
