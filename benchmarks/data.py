@@ -92,11 +92,12 @@ if engine == "memory":
 elif engine == "stream":
     rows = streamed_rows(dataset, problem, 1 << 30)
 else:
-    from gradcli.training.distributed import DaskRows, dask_client
+    from gradcli.io.distributed import dask_client
+    from gradcli.training.distributed import TrainingRows
     from gradcli.training.fit import training_parts
     context = dask_client("local", workers)
     client = context.__enter__()
-    rows = DaskRows(client, training_parts(dataset, 1 << 30), problem, len(dataset.files))
+    rows = TrainingRows(client, training_parts(dataset, 1 << 30), problem, len(dataset.files))
 load = time.perf_counter() - began
 times = []
 for _ in range(repeat):

@@ -4,7 +4,7 @@ A part is a piece of one file that is read whole: a byte range of a CSV file cut
 boundaries (read with the file's header put before it), or a run of a Parquet file's row groups.
 Every part is read by the same checked readers as a whole file, and every message names the file,
 the line or row counted within that file, and the column. Parts are plain data, so a Dask worker
-can read one as well as this process can (see training/distributed.py).
+can read one as well as this process can (see io/distributed.py).
 
 Files in a dataset must have the same columns (in any order): a file that differs is an error
 naming it and the first file.
