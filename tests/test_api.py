@@ -423,7 +423,7 @@ print(json.dumps(answer(sys.argv[1])))
 
 
 def test_a_long_lived_process_gives_a_fresh_processs_answers(tmp_path):
-    """After ~200 other calls (these inputs among them, so that SymPy's cache holds their parts), from a
+    """After 80 other calls (these inputs among them, so that SymPy's cache holds their parts), from a
     deep stack and under a recursion limit someone else lowered, every answer is a fresh process's."""
     import sys
 
@@ -436,7 +436,7 @@ def test_a_long_lived_process_gives_a_fresh_processs_answers(tmp_path):
     exec(compile(LONG_LIVED_SCRIPT.replace("print(json.dumps(answer(sys.argv[1])))", ""), "answer", "exec"),
          namespace)
     answer = namespace["answer"]
-    for i in range(200):
+    for i in range(80):
         model = LONG_LIVED_CASES[i % len(LONG_LIVED_CASES)] if i % 4 == 0 else f"w*x1**{i % 5 + 1} + b*x1"
         answer(model)
 
