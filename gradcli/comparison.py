@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
 
+from .engines.differences import NOT_AT_KINK, STEP_CUTS, kink_free
 from .engines.fresh import as_if_fresh
 from .errors import DataError, GradcliError, UndefinedError, show_text
 from .language.losses import DEFAULT_DELTA
@@ -28,11 +29,8 @@ INPUT_DEFAULT = 1.0  # an input with no value
 TARGET_DEFAULT = 0.0  # a target with no value
 RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
 FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
-# The finite-difference verdict where every difference stencil tried crosses a relu, abs, max or min kink:
-# neither agree nor disagree (the loss is not differentiable along the stencil).
-NOT_AT_KINK = "not compared at a kink"
 RICHARDSON_HALVINGS = 5  # train's check: D(h), D(h/2), ... extrapolated until within tolerance, at most h/32
-FD_STEP_CUTS = (1.0, 1 / 16, 1 / 256, 1 / 4096)  # a stencil that crosses a kink is tried again with these fractions of h
+FD_STEP_CUTS = STEP_CUTS  # a stencil that crosses a kink is tried again with these fractions of h
 ENGINES = ("symbolic", "backprop")
 
 
@@ -595,13 +593,14 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
                 return [{**values, **dict(zip(picked, (point + step * v).tolist()))},
                         {**values, **dict(zip(picked, (point - step * v).tolist()))}]
 
-            for cut in FD_STEP_CUTS:
-                h = base * cut
-                at = stencil_of([values, *moved(h)])
-                if not at.crossed:
-                    break
-                kinks.update(dict.fromkeys(at.crossed))
-            else:  # every step crossed a kink: another direction, without the entries that move one across
+            def attempt(h: float, moved: Callable[..., list[Mapping[str, float]]] = moved) -> tuple[Any, list[str]]:
+                tried = stencil_of([values, *moved(h)])
+                return tried, tried.crossed
+
+            at, cut, crossed = kink_free(attempt, base, FD_STEP_CUTS)
+            h = base * cut
+            kinks.update(dict.fromkeys(crossed))
+            if at is None:  # every step crossed a kink: another direction, without the entries that move one across
                 if len(picked) > 1 and not isolated:
                     isolated = True
                     out = crossing_entries(lambda mask, v=v, h=h: bool(stencil_of([values, *moved(h, v * mask)]).crossed),
@@ -667,17 +666,16 @@ def clean_differences(loss_plan: Any, chosen: list[str], values: Mapping[str, fl
     found: dict[str, float] = {}
     stopped: dict[str, list[str]] = {}
     for name, (h, _, _) in fd_points(chosen, values).items():
-        kinks: dict[str, None] = {}
-        for cut in FD_STEP_CUTS:
-            step = h * cut
+        def attempt(step: float, name: str = name) -> tuple[float, list[str]]:
             at = stencil(loss_plan, [values, {**values, name: values[name] + step},
                                      {**values, name: values[name] - step}], columns, rows)
-            if not at.crossed:
-                found[name] = (at.losses[1] - at.losses[2]) / (2 * step)
-                break
-            kinks.update(dict.fromkeys(at.crossed))
+            return (at.losses[1] - at.losses[2]) / (2 * step), at.crossed
+
+        fd, _, kinks = kink_free(attempt, h, FD_STEP_CUTS)
+        if fd is None:
+            stopped[name] = kinks
         else:
-            stopped[name] = list(kinks)
+            found[name] = fd
     return found, stopped
 
 

@@ -39,7 +39,8 @@ class HessianReport:
     symbolic_product: list[float] | None = None
     fd_product: list[float] | None = None
     agree: bool | None = None  # the graph engine against SymPy (or, without SymPy, finite differences)
-    fd_agree: bool | None = None
+    fd_agree: bool | None = None  # None where a stencil crossed a kink at every step (fd_verdict NOT_AT_KINK)
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then the rows not compared are null)
     max_abs_diff: float | None = None
     rtol: float = RTOL
     atol: float = ATOL
@@ -67,7 +68,7 @@ class HessianReport:
             "fd_hvp": self.fd_product,
             "eigenvalues": self.eigenvalues, "condition": finite(self.condition), "convex": self.convex,
             "newton_step": dict(zip(self.names, self.newton_step)) if self.newton_step is not None else None,
-            "agree": self.agree, "fd_agree": self.fd_agree, "max_abs_diff": self.max_abs_diff,
+            "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict, "max_abs_diff": self.max_abs_diff,
             "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol, "witness": self.witness,
         }
 
@@ -156,6 +157,17 @@ def _swept(columns: Mapping[str, Any], rows: int, plan: Any, at: Mapping[str, fl
     return np.array([found.loss, *found.gradient])
 
 
+def _crossed(columns: Mapping[str, Any], rows: int, plan: Any, points: list[Mapping[str, float]]) -> Any:
+    """1 for each kink of the plan (plan.kink_nodes) whose argument is not on one side of it at every
+    point in these rows (sweep.stencil), else 0: a mean above 0 means some row crosses it."""
+    import numpy as np
+
+    from .engines.sweep import stencil
+
+    crossed = set(stencil(plan, points, columns, rows).crossed)
+    return np.array([float(plan.graph.nodes[node].text in crossed) for node in plan.kink_nodes])
+
+
 def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], values: Mapping[str, float]) -> Any:
     import numpy as np
 
@@ -184,7 +196,7 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     import numpy as np
 
     from .comparison import SymbolicUnavailable, symbolic_means, sympy_limits
-    from .engines.differences import gradient_differences, step, tolerance
+    from .engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
     from .engines.graph import build_graph
     from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from .engines.sweep import compile_plan
@@ -202,6 +214,13 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
 
     def backprop_gradient(at: Mapping[str, float]) -> np.ndarray:
         return np.asarray(mean(_swept, plan, at, False))[1:]
+
+    def crossed(points: list[Mapping[str, float]]) -> list[str]:
+        """The kinks a difference stencil crosses in any row: there the gradient is not smooth."""
+        if not plan.kink_nodes:
+            return []
+        found = np.asarray(mean(_crossed, plan, points))
+        return list(dict.fromkeys(plan.graph.nodes[node].text for node, f in zip(plan.kink_nodes, found) if f > 0))
 
     vector = None
     if hvp is not None:
@@ -222,20 +241,32 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     theta = np.array([values[name] for name in names])
     if vector is None:
         graph_values = np.asarray(mean(_matrix, problem.loss, names, values))
-        fd = np.array(gradient_differences(backprop_gradient, values, names))
-        report.hessian, report.fd = graph_values.tolist(), fd.tolist()
+        fd_rows, stopped = gradient_differences(backprop_gradient, values, names, crossed)
+        fd = np.array([row if row is not None else [np.nan] * len(names) for row in fd_rows])
+        compared = np.array([[row is not None] * len(names) for row in fd_rows], dtype=bool)
+        report.hessian, report.fd = graph_values.tolist(), [row if row is not None else [None] * len(names)
+                                                            for row in fd_rows]
     else:
         report.vector = vector
         graph_values = np.asarray(mean(_product, problem.loss, names, vector, values))
         norm = float(np.linalg.norm(vector))
+        stopped: dict[str, list[str]] = {}
         if norm == 0:
             fd = np.zeros(len(names))
         else:
-            h = step(float(np.linalg.norm(theta)), 1) / norm
-            up = dict(zip(names, (theta + h * np.array(vector)).tolist()))
-            down = dict(zip(names, (theta - h * np.array(vector)).tolist()))
-            fd = (backprop_gradient({**values, **up}) - backprop_gradient({**values, **down})) / (2 * h)
-        report.product, report.fd_product = graph_values.tolist(), fd.tolist()
+            def attempt(h: float) -> tuple[Any, list[str]]:
+                up = {**values, **dict(zip(names, (theta + h * np.array(vector)).tolist()))}
+                down = {**values, **dict(zip(names, (theta - h * np.array(vector)).tolist()))}
+                kinks = crossed([values, up, down])
+                return (None if kinks else (backprop_gradient(up) - backprop_gradient(down)) / (2 * h)), kinks
+
+            found, _, kinks = kink_free(attempt, step(float(np.linalg.norm(theta)), 1) / norm)
+            fd = found if found is not None else np.full(len(names), np.nan)
+            if found is None:
+                stopped = {"the direction --hvp": kinks}
+        compared = np.full(len(names), not stopped)
+        report.product = graph_values.tolist()
+        report.fd_product = fd.tolist() if not stopped else None
 
     # ---- SymPy's second derivatives, averaged over the rows
     def second_derivatives(symbolic: Any) -> dict[str, Any]:
@@ -267,7 +298,17 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
         warnings.append(f"the symbolic engine {why}; finite differences are the second witness (rtol {fd_rtol:.2g})")
 
     scale = float(np.max(np.abs(graph_values))) if graph_values.size else 0.0
-    report.fd_agree = bool(np.all(np.abs(fd - graph_values) <= fd_rtol * (np.abs(graph_values) + max(1.0, scale))))
+    close = np.abs(fd - graph_values) <= fd_rtol * (np.abs(graph_values) + max(1.0, scale))
+    if not np.all(close[compared]):
+        report.fd_agree, report.fd_verdict = False, "disagree"
+    elif stopped:  # the rows compared agree; the others are not compared
+        report.fd_verdict = NOT_AT_KINK
+        for name, kinks in stopped.items():
+            along = name if vector is not None else f"the row of {name}"
+            warnings.append(f"finite differences not compared for {along}: every stencil tried crosses the kink of "
+                            f"{', '.join(kinks)}, where the gradient is not smooth")
+    else:
+        report.fd_agree, report.fd_verdict = True, "agree"
     if symbolic is not None:
         differences = np.abs(symbolic - graph_values)
         report.max_abs_diff = float(differences.max())

@@ -34,6 +34,7 @@ class Derivative:
     agree: bool | None  # symbolic vs graph, within rtol/atol
     fd_agree: bool | None  # finite differences vs graph, within their own tolerance
     latex: str | None = None
+    fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then fd_value and fd_agree are None)
 
     @property
     def label(self) -> str:
@@ -49,7 +50,7 @@ class Derivative:
     def to_dict(self) -> dict[str, Any]:
         return {"wrt": list(self.wrt), "symbolic": self.symbolic, "symbolic_value": self.symbolic_value,
                 "graph_value": self.graph_value, "fd_value": self.fd_value, "abs_diff": self.abs_diff,
-                "agree": self.agree, "fd_agree": self.fd_agree}
+                "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict}
 
 
 @dataclass
@@ -121,7 +122,8 @@ def diff(
 
     from .comparison import SymbolicUnavailable, _agrees, check_tolerances, symbolic_derivatives
     from .engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
-    from .engines.differences import central, tolerance
+    from .engines.differences import NOT_AT_KINK, central, kink_free, stencil_points, step, tolerance, tolerance_at
+    from .engines.differences import usable_cuts
     from .io.arguments import flag, names, parameter_values, whole
     from .io.sources import model_text, param_values
     from .language.expr import MAX_FILE_LENGTH, parse, symbols
@@ -164,6 +166,26 @@ def diff(
     def f_at(name: str, x: float) -> float:
         return evaluator.run({**values, name: x}, columns, 1, gradient=False)[0]
 
+    stopped: dict[str, list[str]] = {}  # a derivative's label -> the kinks every stencil tried crossed
+    cuts: dict[str, float] = {}  # a derivative's label -> the fraction of the step its stencil took
+
+    def clean_central(name: str, k: int) -> float | None:
+        """The k-th central difference along name from the first step whose stencil crosses no kink
+        (kink_free, with the cuts at which its rounding still allows a witness); None where none is clean."""
+        x = point[name]
+
+        def attempt(h: float) -> tuple[float | None, list[str]]:
+            kinks = evaluator.crossed([{**values, name: p} for p in stencil_points(x, k, h)], columns, 1)
+            return (None if kinks else central(lambda t: f_at(name, t), x, k, h)), kinks
+
+        found, cut, kinks = kink_free(attempt, step(x, k), usable_cuts(k))
+        label = ",".join((name,) * k)
+        if found is None:
+            stopped[label] = kinks
+        else:
+            cuts[label] = cut
+        return found
+
     # ---- the graph engine: its own derivative graph for orders above 1, then one more backprop sweep
     if len(chosen) == 1:
         kind, name = "derivative", chosen[0]
@@ -172,14 +194,14 @@ def diff(
         _, (graph_value,) = Evaluator.of(prior, chosen, others).run(values, columns, 1)
         keys = [(name,) * order]
         graph_values = [graph_value]
-        fd_values = [central(lambda x: f_at(name, x), point[name], order)]
+        fd_values = [clean_central(name, order)]
         fd_tol = tolerance(order)
     elif order == 1:
         kind = "gradient"
         nodes = check_size(tree)
         _, graph_values = evaluator.run(values, columns, 1)
         keys = [(name,) for name in chosen]
-        fd_values = [central(lambda x, n=name: f_at(n, x), point[name], 1) for name in chosen]
+        fd_values = [clean_central(name, 1) for name in chosen]
         fd_tol = tolerance(1)
     else:
         kind = "hessian"
@@ -188,7 +210,8 @@ def diff(
         _, matrix = hessian_rows(tree, chosen, values, columns, 1)
         keys = [(a, b) for a in chosen for b in chosen]
         graph_values = [matrix[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
-        fd_values = _hessian_by_differences(tree, chosen, others, values, columns)
+        fd_values, by_row = _hessian_by_differences(evaluator, chosen, values, columns)
+        stopped.update({f"{a},{b}": kinks for a, kinks in by_row.items() for b in chosen})
         fd_tol = tolerance(2)
 
     # ---- SymPy
@@ -220,12 +243,24 @@ def diff(
     results = []
     for label, key, g, fd in zip(labels, keys, graph_values, fd_values):
         s = symbolic_values.get(label)
+        fd_agree, fd_verdict = None, NOT_AT_KINK
+        if fd is not None and not kinks:
+            tol = tolerance_at(len(key), cuts[label]) if label in cuts else fd_tol
+            fd_agree = bool(math.isfinite(fd) and _agrees(g, fd, tol, tol * max(1.0, abs(value))))
+            fd_verdict = "agree" if fd_agree else "disagree"
+            if cuts.get(label, 1.0) != 1.0:
+                warnings.append(f"finite differences for {label_of(key)}: a kink lies within the usual step, so the "
+                                f"step is cut to 1/{1 / cuts[label]:g} of it and judged at rtol {tol:.2g}")
         results.append(Derivative(
-            wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g, fd_value=fd,
+            wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g,
+            fd_value=fd if fd_agree is not None else None,
             abs_diff=abs(s - g) if s is not None else None,
             agree=_agrees(s, g, rtol, atol) if s is not None and not kinks else None,
-            fd_agree=None if kinks else bool(math.isfinite(fd) and _agrees(g, fd, fd_tol, fd_tol * max(1.0, abs(value)))),
-            latex=latexed.get(label)))
+            fd_agree=fd_agree, latex=latexed.get(label), fd_verdict=fd_verdict))
+    for label, crossed in stopped.items() if not kinks else ():
+        if label.split(",")[-1] == chosen[-1] or kind != "hessian":
+            warnings.append(f"finite differences not compared for {label_of(tuple(label.split(',')))}: every stencil "
+                            f"tried crosses the kink of {', '.join(crossed)}, where f is not smooth")
     verdicts = [d.agree for d in results if d.agree is not None]
     if witness != "symbolic":
         verdicts += [d.fd_agree for d in results if d.fd_agree is not None]
@@ -234,12 +269,17 @@ def diff(
                       at_kink=bool(kinks))
 
 
-def _hessian_by_differences(tree: Any, chosen: list[str], others: list[str], values: Mapping[str, float],
-                            columns: Mapping[str, Any]) -> list[float]:
-    """Central differences of the backprop gradient, one name at a time (the witness of a Hessian)."""
-    from .engines.derivative import Evaluator
+def _hessian_by_differences(evaluator: Any, chosen: list[str], values: Mapping[str, float],
+                            columns: Mapping[str, Any]) -> tuple[list[float | None], dict[str, list[str]]]:
+    """Central differences of the backprop gradient, one name at a time (the witness of a Hessian), from
+    stencils that cross no kink; a row none of whose stencils is clean is None (its name -> the kinks)."""
     from .engines.differences import gradient_differences
 
-    evaluator = Evaluator.of(tree, chosen, others)
-    rows = gradient_differences(lambda at: evaluator.run(at, columns, 1)[1], values, chosen)
-    return [value for row in rows for value in row]
+    rows, stopped = gradient_differences(lambda at: evaluator.run(at, columns, 1)[1], values, chosen,
+                                         lambda points: evaluator.crossed(points, columns, 1))
+    return [value for row in rows for value in (row if row is not None else [None] * len(chosen))], stopped
+
+
+def label_of(key: tuple[str, ...]) -> str:
+    """d2f/dw2, d2f/dwdb: a derivative's name, as Derivative.label gives it."""
+    return Derivative(key, None, None, 0.0, None, None, None, None).label

@@ -119,6 +119,18 @@ def test_hessian_on_dask_equals_hessian_in_memory(cluster, data, hvp):
             assert close(on_dask[key], in_memory[key], 1e-7), key
 
 
+def test_hessian_on_dask_finds_a_kink_its_stencils_cross_in_any_part(cluster, data):
+    """Every row sits at relu's kink (w1 = b = 0): each part's rows cross it, so no difference is taken,
+    on Dask as in memory (the crossing is looked for part by part, and one part is enough)."""
+    model, params = "relu(w1*x1 + b) + w2*x2", {"w1": 0.0, "b": 0.0, "w2": 0.5}
+    on_dask = gradcli.hessian(model, "mse", data, params, dask=cluster[0]).to_dict()
+    in_memory = gradcli.hessian(model, "mse", data, params).to_dict()
+    assert on_dask["fd_verdict"] == in_memory["fd_verdict"] == "not compared at a kink"
+    assert on_dask["fd_agree"] is None and on_dask["agree"] is True
+    assert [row is None or None in row for row in on_dask["fd_hessian"]] == [True, True, False]
+    assert close(on_dask["fd_hessian"][2], in_memory["fd_hessian"][2], 1e-7)
+
+
 def read_parts(folder: Path) -> pa.Table:
     return pa.concat_tables([pq.read_table(path) for path in sorted(folder.iterdir())])
 

@@ -127,6 +127,16 @@ class Evaluator:
         result = run(plan, values, data, rows, diagnose=True)
         return result.loss, result.gradient
 
+    def crossed(self, points: list[Mapping[str, float]], columns: Mapping[str, Any], rows: int) -> list[str]:
+        """The relu, abs, max and min nodes whose argument is not on one side of its kink at every one of
+        `points` (sweep.stencil): a difference stencil over them spans a point where f is not smooth."""
+        import numpy as np
+
+        from .sweep import stencil
+
+        data = {**columns, self.problem.target: np.float64(0.0)}
+        return stencil(self.compile(gradient=False), points, data, rows).crossed
+
     def kinks(self, values: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
         """The abs, relu, sign and step nodes whose argument is exactly 0 here (graph.Kink), where a
         derivative of the next order does not exist."""

@@ -9,6 +9,7 @@ import sys
 from typing import IO
 
 from ..curvature import HessianReport
+from ..engines.differences import NOT_AT_KINK
 from .common import Column, console_for, mark, number, print_table, text_column
 
 
@@ -32,7 +33,7 @@ def hessian_table(report: HessianReport, stream: IO[str] | None = None) -> None:
                               Column("finite diff")],
                     [(name, number(v), number(p), number(s), number(f))
                      for name, v, p, s, f in zip(report.names, report.vector or [], report.product or [], symbolic,
-                                                 report.fd_product or [])])
+                                                 report.fd_product or [None] * len(report.names))])
     for line in verdicts(report):
         console.print(line)
     if report.eigenvalues is not None:
@@ -54,6 +55,9 @@ def verdicts(report: HessianReport) -> list[str]:
         diff = f"max |diff| {report.max_abs_diff:.2g}" if report.max_abs_diff is not None else ""
         lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] symbolic and graph engine "
                      f"{'agree' if ok else 'disagree'} ({diff}; rtol {report.rtol:g}, atol {report.atol:g})")
+    if report.fd_agree is None and report.fd_verdict == NOT_AT_KINK:
+        lines.append(f"finite differences of the backprop gradient: {NOT_AT_KINK} (see the warnings)")
+        return lines
     ok = bool(report.fd_agree)
     lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] finite differences of the backprop gradient "
                  f"{'agree' if ok else 'disagree'} to their accuracy (rtol {report.fd_rtol:.2g})")
