@@ -162,7 +162,7 @@ def check(
     """
     import numpy as np
 
-    from .comparison import check_tolerances, prepare
+    from .comparison import check_tolerances, prepare, scalar_parameters_only
     from .engines.graph import build_graph
     from .io.arguments import names, text, whole
     from .io.sources import model_text, one_stdin, point_inputs
@@ -186,6 +186,7 @@ def check(
     given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="check")
     setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=chosen, delta=delta,
                     from_file=given.from_file)
+    scalar_parameters_only(setup, "check")
     problem, name = setup.problem, chosen[0]
     warnings = [*given.notes, *setup.warnings]
 

@@ -290,6 +290,19 @@ def kink_warnings(found: list[Any]) -> list[str]:
             for k in found if k.exact]
 
 
+def scalar_parameters_only(setup: Setup, command: str) -> None:
+    """hessian and check work on scalar parameters, name by name: a vector or matrix is refused by name
+    (it reached the Hessian's graph code as a KeyError)."""
+    tensors = setup.problem.tensors
+    if tensors:
+        from .language.tensors import shown
+
+        listed = ", ".join(f"{show_text(name)} is a {'vector of ' if len(shape) == 1 else ''}{shown(shape)}"
+                           f"{' matrix' if len(shape) > 1 else ''}" for name, shape in tensors.items())
+        raise GradcliError(f"{command} takes scalar parameters, and {listed}: write the model with scalar names "
+                           "(b + w1*x1 + w2*x2), or use gradcli grad, which takes vectors and matrices")
+
+
 def check_tolerances(rtol: float, atol: float) -> None:
     from .io.arguments import number
 

@@ -195,7 +195,7 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     part on the workers, weighted by their rows)."""
     import numpy as np
 
-    from .comparison import SymbolicUnavailable, symbolic_means, sympy_limits
+    from .comparison import SymbolicUnavailable, scalar_parameters_only, symbolic_means, sympy_limits
     from .engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
     from .engines.graph import build_graph
     from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
@@ -203,6 +203,7 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     from .io.arguments import parameter_values
     from .io.sources import param_values
 
+    scalar_parameters_only(setup, "hessian")
     problem, values, names = setup.problem, setup.values, setup.chosen
     if not names:
         raise GradcliError("the model has no parameters, so the loss has no Hessian with respect to them")
