@@ -200,3 +200,54 @@ class TestNoCancellation:
         assert np.all(bound <= 1e-10 + 1e-7 * scale)  # check's own rtol and atol
         assert np.all(bound <= 1e-12 * scale)
         assert math.isfinite(float(np.max(bound)))
+
+
+class TestSecondDerivatives:
+    """diff and hessian: the graph engine's last step is one backprop sweep of a derivative graph, so the
+    same bound applies to their second derivatives."""
+
+    def test_diff_first_and_second_order(self, gradcli):
+        result = gradcli("diff", "x1*(((1.0000001^1000)^1000)^1000)", "--wrt", "x1", "--at", "x1=1", "--format", "json")
+        assert result.code == 0, result.err  # exit 1 before: "the engines disagree"
+        [d] = result.json()["derivatives"]
+        assert d["agree"] is True and d["resolution"] >= d["abs_diff"] > 1e-9 * abs(d["symbolic_value"])
+        assert 1e8 < d["condition"] < 1e10
+        report = gradcli_module().diff("x1*y*(((1.0000001^1000)^1000)^1000)", wrt=["x1", "y"], order=2,
+                                       at={"x1": 1.0, "y": 2.0})
+        assert report.agree is True
+        mixed = [d for d in report.derivatives if len(set(d.wrt)) == 2]
+        assert mixed and all(d.resolution is not None and 1e8 < d.condition < 1e10 for d in mixed)
+        assert all(d.resolution is None for d in report.derivatives if len(set(d.wrt)) == 1)  # exact 0s
+
+    def test_diff_wrong_local_derivative_still_disagrees(self, monkeypatch):
+        wrong = dataclasses.replace(OPS["sin"], local=lambda i, a, out: np.cos(a[0]) * (1 + 1e-6))
+        monkeypatch.setitem(OPS, "sin", wrong)
+        report = gradcli_module().diff("x*sin(x)", wrt=["x"], at={"x": 1.3})
+        assert report.agree is False and report.derivatives[0].resolution is None
+
+    def test_hessian_and_its_product(self, gradcli):
+        args = ("hessian", f"{CONDITIONED} + b", "--data", "x1=1,y=0", "--params", "w=0.5,b=0.1", "--format", "json")
+        for extra in ((), ("--hvp", "w=1,b=1")):
+            result = gradcli(*args, *extra)
+            assert result.code == 0, result.err  # exit 1 before: "symbolic and graph engine disagree"
+            document = result.json()
+            assert document["agree"] is True and document["resolution"] >= document["max_abs_diff"]
+            assert 1e8 < document["resolution_condition"] < 1e10
+            if not extra:
+                assert document["condition"] > 1e100  # the Hessian's own condition number, unchanged
+
+    def test_hessian_wrong_local_derivative_still_disagrees(self, monkeypatch):
+        wrong = dataclasses.replace(OPS["sin"], local=lambda i, a, out: np.cos(a[0]) * (1 + 1e-6))
+        monkeypatch.setitem(OPS, "sin", wrong)
+        report = gradcli_module().hessian("b + sin(w*x1)", data={"x1": [0.3, 1.2], "y": [1.0, 0.5]},
+                                          params={"w": 0.7, "b": 0.1})
+        assert report.agree is False and report.resolution is None
+
+    def test_nothing_widens_where_the_hessian_agrees(self):
+        report = gradcli_module().hessian("b + w*x1", data={"x1": [0.3, 1.2], "y": [1.0, 0.5]},
+                                          params={"w": 0.7, "b": 0.1})
+        assert report.agree is True and report.resolution is None and report.resolution_condition is None
+
+
+def gradcli_module():
+    return gradcli

@@ -52,8 +52,13 @@ def verdicts(report: HessianReport) -> list[str]:
     if report.witness == "symbolic":
         ok = bool(report.agree)
         diff = f"max |diff| {report.max_abs_diff:.2g}" if report.max_abs_diff is not None else ""
+        within = ""
+        if report.resolution is not None:
+            from ..comparison import condition_text
+
+            within = f"; within float64's resolution ({condition_text(report.resolution_condition)})"
         lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] symbolic and graph engine "
-                     f"{'agree' if ok else 'disagree'} ({diff}; rtol {report.rtol:g}, atol {report.atol:g})")
+                     f"{'agree' if ok else 'disagree'} ({diff}; rtol {report.rtol:g}, atol {report.atol:g}{within})")
     ok = bool(report.fd_agree)
     lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] finite differences of the backprop gradient "
                  f"{'agree' if ok else 'disagree'} to their accuracy (rtol {report.fd_rtol:.2g})")
