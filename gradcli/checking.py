@@ -18,9 +18,11 @@ model. Then:
 
 from __future__ import annotations
 
+import functools
 import math
 import os
-from collections.abc import Iterable, Mapping
+import sys
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -89,6 +91,10 @@ class Sample:
     differ: int
     outside: int = 0  # drawn (or given) where the derivative is undefined: skipped
     claim_undefined: int = 0  # the derivative defined, the claim not: not compared
+    # points where claim and derivative differ by more than rtol and atol, but by no more than what float64
+    # can resolve there (the claim's rounding bound plus backprop's, engines/resolution.py): they agree
+    within_resolution: int = 0
+    condition: float | None = None  # the largest bound over eps x |claim| there (None: an exact 0 among them)
 
 
 @dataclass
@@ -251,6 +257,14 @@ def check(
         if sample is not None and sample.claim_undefined:
             warnings.append(f"the claim is undefined at {sample.claim_undefined:,} of the {sample.kind} points where "
                             "the derivative is defined; they are not compared")
+    for sample in (random, given_sample):
+        if sample is not None and sample.within_resolution:
+            from .comparison import condition_text
+
+            kind = {"random": "random points", "data": "data points", "given": "point given"}[sample.kind]
+            warnings.append(f"agree within float64's resolution at {sample.within_resolution:,} of the {kind} "
+                            f"({condition_text(sample.condition)}): the claim and backprop differ there by rounding "
+                            "that float64 cannot resolve, not by a wrong derivative")
     compared = random.compared + (given_sample.compared if given_sample else 0)
     differ = random.differ + (given_sample.differ if given_sample else 0)
     correct = compared > 0 and differ == 0
@@ -337,24 +351,44 @@ def _draw(rng: Any, known: list[str], problem: Any, count: int, positive: bool) 
 class _Found:
     """At each point: the loss, the derivative (backprop), the claim, and where each is defined."""
 
-    def __init__(self, loss: Any, derivative: Any, claim: Any, locals_: dict[Any, Any] | None) -> None:
+    def __init__(self, loss: Any, derivative: Any, claim: Any, locals_: dict[Any, Any] | None,
+                 resolution: Callable[[], Any] | None = None) -> None:
         import numpy as np
 
         self.derivative, self.claim, self.locals = derivative, claim, locals_
         self.defined = np.isfinite(loss) & np.isfinite(derivative)
         self.claim_defined = np.isfinite(claim)
+        self.resolution = functools.cache(resolution) if resolution is not None else None
 
     @property
     def compared(self) -> Any:
         return self.defined & self.claim_defined
 
     def differs(self, rtol: float, atol: float) -> Any:
+        """Where the claim and the derivative differ by more than rtol and atol and by more than what
+        float64 can resolve there (asked for only where rtol and atol fail: never wider elsewhere)."""
+        return self.compared & ~self._plain(rtol, atol) & ~self._resolved(rtol, atol)
+
+    def within_resolution(self, rtol: float, atol: float) -> Any:
+        """Where they agree only within float64's resolution."""
+        return self.compared & ~self._plain(rtol, atol) & self._resolved(rtol, atol)
+
+    def _plain(self, rtol: float, atol: float) -> Any:
         import numpy as np
 
         with np.errstate(all="ignore"):
-            close = np.abs(self.claim - self.derivative) <= atol + rtol * np.maximum(np.abs(self.claim),
-                                                                                     np.abs(self.derivative))
-        return self.compared & ~close
+            return np.abs(self.claim - self.derivative) <= atol + rtol * np.maximum(np.abs(self.claim),
+                                                                                    np.abs(self.derivative))
+
+    def _resolved(self, rtol: float, atol: float) -> Any:
+        import numpy as np
+
+        failing = self.compared & ~self._plain(rtol, atol)
+        if self.resolution is None or not failing.any():
+            return np.zeros_like(failing)
+        with np.errstate(all="ignore"):
+            bound = self.resolution()
+            return failing & np.isfinite(bound) & (np.abs(self.claim - self.derivative) <= bound)
 
 
 class _Points:
@@ -381,15 +415,39 @@ class _Points:
             values = forward(self.claim_graph, {}, {**columns, "_target": np.float64(0.0)}, rows)
             claim = np.broadcast_to(values[self.claim_graph.output], (rows,)).astype(np.float64)
         loss = np.broadcast_to(sweep.loss_rows, (rows,))
-        return _Found(loss, derivative, claim, local_values(self.graph, sweep.values) if with_locals else None)
+
+        def resolution() -> Any:
+            """What float64 can resolve at each point: the claim's rounding bound plus backprop's."""
+            from .engines.resolution import forward_errors, row_bounds
+
+            with np.errstate(all="ignore"):
+                claim_error = forward_errors(self.claim_graph, values)[self.claim_graph.output]
+                bound = np.broadcast_to(claim_error, (rows,)) + row_bounds(self.graph, {}, columns, rows,
+                                                                           [self.name])[self.name]
+            return np.where(np.isnan(bound), math.inf, bound)
+
+        return _Found(loss, derivative, claim, local_values(self.graph, sweep.values) if with_locals else None,
+                      resolution)
 
 
 def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, atol: float) -> Sample:
     if found is None:
         return Sample(kind, 0, 0, 0, outside, 0)
+    import numpy as np
+
     defined = int(found.defined.sum())
-    return Sample(kind, defined, int(found.compared.sum()), int(found.differs(rtol, atol).sum()),
-                  outside + len(found.defined) - defined, int((found.defined & ~found.claim_defined).sum()))
+    sample = Sample(kind, defined, int(found.compared.sum()), int(found.differs(rtol, atol).sum()),
+                    outside + len(found.defined) - defined, int((found.defined & ~found.claim_defined).sum()))
+    within = found.within_resolution(rtol, atol)
+    if within.any():
+        from .comparison import EPS
+
+        sample.within_resolution = int(within.sum())
+        exact, bound = np.abs(found.claim[within]), found.resolution()[within]  # type: ignore[misc]
+        with np.errstate(all="ignore"):  # past float64's range (a subnormal claim): its largest number
+            sample.condition = None if bool(np.any(exact == 0)) else min(float(np.max(bound / (EPS * exact))),
+                                                                         sys.float_info.max)
+    return sample
 
 
 def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexample | None, found: _Found | None,

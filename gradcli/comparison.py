@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import os
+import sys
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
@@ -65,6 +67,10 @@ class RowGradient:
     backprop_values: list[float]
     max_abs_diff: float | None
     agree: bool | None
+    # over the rows that agree only within float64's resolution (ParamGradient's, row by row): the
+    # largest bound, and the largest condition (None where one of those rows is an exact 0)
+    resolution: float | None = None
+    condition: float | None = None
 
 
 @dataclass
@@ -462,7 +468,10 @@ def resolution(setup: Setup, names: list[str], parts: Iterable[tuple[Mapping[str
         if bounds is None:
             bounds = Bounds(build_graph(problem), setup.values, names, setup.rows)
         bounds.add(columns, rows)
-    return {name: 2 * bound for name, bound in (bounds.total() if bounds else {}).items()}
+    return {name: ENGINE_ROUNDINGS * bound for name, bound in (bounds.total() if bounds else {}).items()}
+
+
+ENGINE_ROUNDINGS = 2  # what float64 resolves: backprop's rounding bound once for each engine
 
 
 def _evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool, readable: bool) -> Evidence:
@@ -795,6 +804,11 @@ def within_resolution(results: Mapping[str, ParamGradient], resolution: Callable
         gradient.agree, gradient.resolution = True, bound
         gradient.condition = bound / (EPS * abs(exact)) if exact else None
         within.append(f"{name} ({condition_text(gradient.condition)}: |diff| {gradient.abs_diff:.3g} <= {bound:.3g})")
+    within_warning(within, warnings)
+
+
+def within_warning(within: list[str], warnings: list[str]) -> None:
+    """One line naming what agrees only within float64's resolution (a few of them; JSON has each one)."""
     if within:
         more = f", and {len(within) - SHOWN_WITHIN} more" if len(within) > SHOWN_WITHIN else ""
         warnings.append(f"agree within float64's resolution: {', '.join(within[:SHOWN_WITHIN])}{more}; the engines "
@@ -884,7 +898,8 @@ def _row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_
                 setup.values, setup.columns, rows, readable, per_row=True)
         except SymbolicUnavailable as why:
             warnings.append(f"the symbolic engine {why}: the inputs' derivatives are backprop's alone")
-    found = {}
+    found, within = {}, []
+    bounds = functools.cache(lambda: row_resolution(setup, graph, names))  # once, and only where a row differs
     for name in names:
         b = backprop_rows[name]
         s = symbolic_rows.get(name)
@@ -892,10 +907,48 @@ def _row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_
         if s is None:
             found[name] = RowGradient(name, role, None, None, b.tolist(), None, None)
             continue
-        close = np.abs(s - b) <= atol + rtol * np.abs(s)
-        found[name] = RowGradient(name, role, formulas.get(name), np.asarray(s, dtype=float).tolist(), b.tolist(),
-                                  float(np.max(np.abs(s - b))), bool(close.all()))
+        s = np.broadcast_to(np.asarray(s, dtype=float), (rows,))
+        diff = np.abs(s - b)
+        close = diff <= atol + rtol * np.abs(s)
+        gradient = RowGradient(name, role, formulas.get(name), s.tolist(), b.tolist(), float(np.max(diff)),
+                               bool(close.all()))
+        if not gradient.agree:
+            within += rows_within_resolution(gradient, s, diff, close, bounds)
+        found[name] = gradient
+    within_warning(within, warnings)
     return found
+
+
+def rows_within_resolution(gradient: RowGradient, exact: Any, diff: Any, close: Any,
+                           bounds: Callable[[], dict[str, Any]]) -> list[str]:
+    """within_resolution row by row: where every row that fails rtol and atol differs by no more than what
+    float64 can resolve of that row's derivative, the name agrees within float64's resolution."""
+    import numpy as np
+
+    bound = bounds().get(gradient.name)
+    if bound is None:
+        return []
+    failing = ~close
+    if not bool(np.all(np.isfinite(bound[failing]) & (diff[failing] <= bound[failing]))):
+        return []
+    gradient.agree, gradient.resolution = True, float(np.max(bound[failing]))
+    exact_rows = np.abs(exact[failing])
+    with np.errstate(all="ignore"):  # past float64's range (a subnormal value): its largest number
+        gradient.condition = None if bool(np.any(exact_rows == 0)) else min(
+            float(np.max(bound[failing] / (EPS * exact_rows))), sys.float_info.max)
+    return [f"{gradient.name} ({condition_text(gradient.condition)}: |diff| {gradient.max_abs_diff:.3g} <= "
+            f"{gradient.resolution:.3g})"]
+
+
+def row_resolution(setup: Setup, graph: Any, names: list[str]) -> dict[str, Any]:
+    """What float64 can resolve of each name's derivative in every row (resolution's rule: twice backprop's
+    rounding bound, engines/resolution.py); none for a model with vectors or matrices."""
+    from .engines.resolution import row_bounds
+
+    if graph.tensor:
+        return {}
+    return {name: ENGINE_ROUNDINGS * bound
+            for name, bound in row_bounds(graph, setup.values, setup.columns, setup.rows, names).items()}
 
 
 OUT_OF_TIME = "needed more than its"  # how a report's warning says that SymPy ran out of its budget

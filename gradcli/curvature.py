@@ -48,6 +48,11 @@ class HessianReport:
     witness: str = "symbolic"
     eigenvalues: list[float] | None = None
     condition: float | None = None
+    # over the entries whose engines differ by more than rtol and atol but within what float64 can resolve
+    # of them (engines/resolution.py, as for grad): the largest bound, and the largest bound over
+    # eps x |entry| (None where one of them is an exact 0)
+    resolution: float | None = None
+    resolution_condition: float | None = None
     convex: bool | None = None  # positive semidefinite at this point (to rounding)
     newton_step: list[float] | None = None  # -H^-1 g; None where H is singular
     warnings: list[str] = field(default_factory=list)
@@ -70,6 +75,7 @@ class HessianReport:
             "newton_step": dict(zip(self.names, self.newton_step)) if self.newton_step is not None else None,
             "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict, "max_abs_diff": self.max_abs_diff,
             "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol, "witness": self.witness,
+            "resolution": self.resolution, "resolution_condition": self.resolution_condition,
         }
 
 
@@ -176,6 +182,23 @@ def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], 
     return np.array(hessian_rows(expr, names, values, columns, rows)[1])
 
 
+def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float] | None,
+            values: Mapping[str, float]) -> Any:
+    """What float64 can resolve of each entry of _matrix (or _product) over these rows: each row of it is one
+    backprop sweep of a derivative graph, bounded as grad's gradient is (comparison.resolution)."""
+    import numpy as np
+
+    from .comparison import ENGINE_ROUNDINGS
+    from .engines.derivative import second_derivative_graphs
+    from .engines.resolution import gradient_bounds
+
+    data = {**columns, "_target": np.zeros(1)}
+    found = [gradient_bounds(graph, values, data, rows, names)
+             for graph in second_derivative_graphs(expr, names, tuple(columns), vector)]
+    found_rows = np.array([[row[name] for name in names] for row in found])
+    return ENGINE_ROUNDINGS * (found_rows if vector is None else found_rows[0])
+
+
 def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float],
              values: Mapping[str, float]) -> Any:
     import numpy as np
@@ -186,6 +209,30 @@ def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str],
 
 
 Mean = Callable[..., Any]  # mean(function, *args): the mean over every row of function(columns, rows, *args)
+
+
+def _within_resolution(report: HessianReport, differences: Any, plain: Any, symbolic: Any, bounds: Any,
+                       warnings: list[str]) -> None:
+    """comparison.within_resolution for the Hessian: where every entry that fails rtol and atol differs by no
+    more than what float64 can resolve of it, the engines agree, with one line saying so."""
+    import sys
+
+    import numpy as np
+
+    from .comparison import EPS, condition_text, within_warning
+
+    bound = bounds()
+    failing = ~plain
+    if not bool(np.all(np.isfinite(bound[failing]) & (differences[failing] <= bound[failing]))):
+        return
+    exact = np.abs(symbolic[failing])
+    report.agree, report.resolution = True, float(np.max(bound[failing]))
+    with np.errstate(all="ignore"):
+        report.resolution_condition = None if bool(np.any(exact == 0)) else min(
+            float(np.max(bound[failing] / (EPS * exact))), sys.float_info.max)
+    within_warning([f"{int(failing.sum())} of the {'Hessian' if symbolic.ndim == 2 else 'H v'} entries "
+                    f"({condition_text(report.resolution_condition)}: |diff| {report.max_abs_diff:.3g} <= "
+                    f"{report.resolution:.3g})"], warnings)
 
 
 def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None, rtol: float, atol: float,
@@ -313,7 +360,11 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     if symbolic is not None:
         differences = np.abs(symbolic - graph_values)
         report.max_abs_diff = float(differences.max())
-        report.agree = bool(np.all(differences <= atol + rtol * (np.abs(symbolic) + scale)))
+        plain = differences <= atol + rtol * (np.abs(symbolic) + scale)
+        report.agree = bool(np.all(plain))
+        if not report.agree:
+            _within_resolution(report, differences, plain, symbolic,
+                               lambda: np.asarray(mean(_bounds, problem.loss, names, vector, values)), warnings)
     else:
         report.agree = report.fd_agree
 

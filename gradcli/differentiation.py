@@ -35,6 +35,11 @@ class Derivative:
     fd_agree: bool | None  # finite differences vs graph, within their own tolerance
     latex: str | None = None
     fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then fd_value and fd_agree are None)
+    # where |symbolic - graph| passed rtol/atol only as rounding: what float64 can resolve of this derivative
+    # (comparison.ParamGradient's: the graph engine's sweep bounded by engines/resolution.py), and that bound
+    # over eps x |derivative| (None where the exact derivative is 0)
+    resolution: float | None = None
+    condition: float | None = None
 
     @property
     def label(self) -> str:
@@ -50,7 +55,8 @@ class Derivative:
     def to_dict(self) -> dict[str, Any]:
         return {"wrt": list(self.wrt), "symbolic": self.symbolic, "symbolic_value": self.symbolic_value,
                 "graph_value": self.graph_value, "fd_value": self.fd_value, "abs_diff": self.abs_diff,
-                "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict}
+                "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict,
+                "resolution": self.resolution, "condition": self.condition}
 
 
 @dataclass
@@ -261,12 +267,62 @@ def diff(
         if label.split(",")[-1] == chosen[-1] or kind != "hessian":
             warnings.append(f"finite differences not compared for {label_of(tuple(label.split(',')))}: every stencil "
                             f"tried crosses the kink of {', '.join(crossed)}, where f is not smooth")
+    if any(d.agree is False for d in results):
+        _within_resolution(results, lambda: _sweeps(kind, keys, tree, prior if kind == "derivative" else None,
+                                                   chosen, others, values, columns), warnings)
     verdicts = [d.agree for d in results if d.agree is not None]
     if witness != "symbolic":
         verdicts += [d.fd_agree for d in results if d.fd_agree is not None]
     return DiffReport(text.strip(), kind, order, chosen, point, value, results,
                       all(verdicts) if verdicts else None, rtol, atol, fd_tol, witness, nodes, warnings,
                       at_kink=bool(kinks))
+
+
+def _within_resolution(results: list[Derivative], bounds: Any, warnings: list[str]) -> None:
+    """comparison.within_resolution for diff: a derivative whose engines differ by more than rtol and atol
+    but by no more than what float64 can resolve of it agrees, with one line saying which."""
+    import sys
+
+    from .comparison import EPS, condition_text, within_warning
+
+    found, within = bounds(), []
+    for d in results:
+        bound = found.get(d.wrt, math.inf)
+        if d.agree is not False or d.abs_diff is None or not (math.isfinite(bound) and d.abs_diff <= bound):
+            continue
+        exact = abs(d.symbolic_value or 0.0)
+        d.agree, d.resolution = True, bound
+        d.condition = min(bound / (EPS * exact), sys.float_info.max) if exact else None
+        within.append(f"{d.label} ({condition_text(d.condition)}: |diff| {d.abs_diff:.3g} <= {bound:.3g})")
+    within_warning(within, warnings)
+
+
+def _sweeps(kind: str, keys: list[tuple[str, ...]], tree: Any, prior: Any, chosen: list[str], others: list[str],
+            values: Mapping[str, float], columns: Mapping[str, Any]) -> dict[tuple[str, ...], float]:
+    """What float64 can resolve of each derivative the graph engine found: its last step is always one
+    backprop sweep of an expression graph (the expression, the derivative of one lower order, or a first
+    derivative for a Hessian row), and engines/resolution.py bounds that sweep's rounding to first order,
+    once for each engine (comparison.ENGINE_ROUNDINGS)."""
+    import numpy as np
+
+    from .comparison import ENGINE_ROUNDINGS
+    from .engines.derivative import Evaluator, gradient
+    from .engines.graph import build_graph
+    from .engines.resolution import gradient_bounds
+
+    data = {**columns, "_target": np.zeros(1)}
+
+    def swept(expression: Any) -> dict[str, float]:
+        graph = build_graph(Evaluator.of(expression, chosen, others).problem)
+        return {name: ENGINE_ROUNDINGS * bound for name, bound in gradient_bounds(graph, values, data, 1, chosen).items()}
+
+    if kind == "derivative":  # the one name, as often as the order
+        [bound] = swept(prior).values()
+        return {keys[0]: bound}
+    if kind == "gradient":
+        return {(name,): bound for name, bound in swept(tree).items()}
+    first = gradient(tree, chosen)
+    return {(a, b): bound for a in chosen for b, bound in swept(first[a]).items()}
 
 
 def _hessian_by_differences(evaluator: Any, chosen: list[str], values: Mapping[str, float],

@@ -145,7 +145,8 @@ class TestOutput:
                 "counterexample", "ratio", "factors", "correct", "seed", "rtol", "atol", "params",
                 "warnings"} <= doc.keys()
         assert doc["correct"] is False and doc["symbolic"] == "not equivalent"
-        assert set(doc["random"]) == {"kind", "points", "compared", "differ", "outside", "claim_undefined"}
+        assert set(doc["random"]) == {"kind", "points", "compared", "differ", "outside", "claim_undefined",
+                                      "within_resolution", "condition"}
         assert set(doc["counterexample"]) == {"source", "point", "claim", "derivative", "symbolic", "abs_diff"}
         assert doc["factors"]["missing"] == [{"partial": "∂a1/∂w1", "formula": "x1", "where": [],
                                               "text": "∂a1/∂w1 = x1"}]

@@ -181,6 +181,17 @@ def _hessian_plans(expr: _Same, names: tuple[str, ...], columns: tuple[str, ...]
     return tuple(made)
 
 
+def second_derivative_graphs(expr: Expr, names: Sequence[str], columns: Sequence[str],
+                             vector: Sequence[float] | None = None) -> list[Any]:
+    """The graphs whose one backprop sweep each gives hessian_rows' rows (d expr / d name, per name), or
+    hessian_vector_product (the directional derivative): what engines/resolution.py bounds."""
+    from .graph import build_graph
+
+    if vector is not None:
+        return [build_graph(_hvp_plan(_Same(expr), tuple(names), tuple(vector), tuple(columns))[0].problem)]
+    return [build_graph(evaluator.problem) for evaluator, _ in _hessian_plans(_Same(expr), tuple(names), tuple(columns))]
+
+
 @lru_cache(maxsize=PLANS_KEPT)
 def _hvp_plan(expr: _Same, names: tuple[str, ...], vector: tuple[float, ...],
               columns: tuple[str, ...]) -> tuple[Evaluator, Any]:

@@ -36,6 +36,9 @@ from .graph import Graph, Node, forward, needed_for, wanted_leaves
 EPS = float(np.finfo(np.float64).eps)  # one unit in the last place at 1: each operation's rounding, generously
 HALF = EPS / 2  # the rounding of a decimal to the nearest float64
 LOCAL_ROUNDINGS = 4  # a local derivative computed from values (tanh's 1 - out**2) rounds a few times
+# operations whose float64 result is exact (a sign, a choice): they round nothing of their own, so that
+# -2 stays the integer it is (an exponent with an error would need the log of a negative base)
+EXACT = frozenset({"neg", "abs", "relu", "max", "min", "sign", "step", "identity"})
 CHUNK_ROWS = 1 << 14  # rows bounded at once: every node's value and error per row is held for a chunk
 
 
@@ -72,6 +75,12 @@ class Bounds:
                 self.bounds[name] += bounds[name]
                 self.sizes[name] += sizes[name]
 
+    def merge(self, bounds: Mapping[str, float], sizes: Mapping[str, float]) -> None:
+        """Another Bounds' sums over its parts (made where those parts are: a Dask worker)."""
+        for name in self.wanted:
+            self.bounds[name] += bounds.get(name, 0.0)
+            self.sizes[name] += sizes.get(name, 0.0)
+
     def total(self) -> dict[str, float]:
         """Each parameter's bound: the rows' bounds, plus the rounding of their sum (pairwise and blocked)."""
         summing = EPS * (math.ceil(math.log2(self.rows)) + 1)
@@ -94,7 +103,7 @@ def forward_errors(graph: Graph, values: list[Any]) -> list[Any]:
         op = OPS[node.op]
         # a sum's partial sums are no larger than the sum of its terms' sizes
         size = sum(np.abs(a) for a in args) if node.op in ("add", "sub") else np.abs(value)
-        error = EPS * size
+        error = 0.0 if node.op in EXACT else EPS * size
         for position, child in enumerate(node.inputs):
             if _zero(errors[child]):
                 continue
@@ -132,10 +141,52 @@ def local_error(node: Node, position: int, args: tuple[Any, ...], out: Any, loca
     return np.where(np.isnan(error), math.inf, error)
 
 
+def row_bounds(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], rows: int,
+               wanted: Sequence[str]) -> dict[str, Any]:
+    """For each wanted name (an input, the target, or any name the graph holds as a column), a bound in
+    every row on |backprop's d loss_r / d name - the exact one|, as backprop gives it: its sweep's adjoint
+    of the mean (seeded 1/rows) times the rows. inf in a row where the bound says nothing."""
+    if graph.tensor:
+        raise ValueError("row_bounds takes a graph of scalars (expand vectors and matrices first)")
+    found = {}
+    for low in range(0, rows, CHUNK_ROWS):
+        size = min(CHUNK_ROWS, rows - low)
+        chunk = {name: column[low:low + size] if np.ndim(column) else column for name, column in columns.items()}
+        with np.errstate(all="ignore"):
+            values = forward(graph, params, chunk, size)
+            adjoints, bounds, _ = _adjoint_bounds(graph, values, forward_errors(graph, values), rows, list(wanted))
+            for name in wanted:
+                leaf = graph.leaf(name)
+                if leaf is None or adjoints[leaf.id] is None:
+                    part = np.zeros(size)
+                else:  # 1/rows rounds (HALF, relative), and so does the product by rows (EPS)
+                    part = np.broadcast_to(bounds[leaf.id] * rows + (HALF + EPS) * np.abs(adjoints[leaf.id] * rows),
+                                           (size,))
+                found.setdefault(name, []).append(np.where(np.isfinite(part), part, math.inf))
+    return {name: np.concatenate(parts) for name, parts in found.items()} if found else {
+        name: np.zeros(0) for name in wanted}
+
+
 def _backward(graph: Graph, values: list[Any], errors: list[Any], rows: int, total: int,
               wanted: list[str]) -> tuple[dict[str, float], dict[str, float]]:
     """Over `rows` rows of `total`: each wanted parameter's summed bound, and the summed size of the
     shares that reach it (what the rounding of the sum over rows scales with)."""
+    adjoints, bounds, sizes = _adjoint_bounds(graph, values, errors, total, wanted)
+    found, summed = {}, {}
+    for name in wanted:
+        leaf = graph.leaf(name)
+        if leaf is None or adjoints[leaf.id] is None:
+            found[name] = summed[name] = 0.0
+            continue
+        found[name] = float(np.sum(np.broadcast_to(bounds[leaf.id], (rows,))))
+        summed[name] = float(np.sum(np.broadcast_to(sizes[leaf.id], (rows,))))
+    return found, summed
+
+
+def _adjoint_bounds(graph: Graph, values: list[Any], errors: list[Any], total: int,
+                    wanted: list[str]) -> tuple[list[Any], list[Any], list[Any]]:
+    """The sweep of the mean over `total` rows, each node's adjoint beside its error bound R (per row),
+    and at a leaf the summed size of the shares that reach it."""
     needed = needed_for(graph, wanted_leaves(graph, wanted))
     adjoints: list[Any] = [None] * len(graph.nodes)
     bounds: list[Any] = [None] * len(graph.nodes)
@@ -160,15 +211,7 @@ def _backward(graph: Graph, values: list[Any], errors: list[Any], rows: int, tot
             else:
                 adjoints[child] = adjoints[child] + share
                 bounds[child] = bounds[child] + bound + EPS * np.abs(adjoints[child])
-    found, summed = {}, {}
-    for name in wanted:
-        leaf = graph.leaf(name)
-        if leaf is None or adjoints[leaf.id] is None:
-            found[name] = summed[name] = 0.0
-            continue
-        found[name] = float(np.sum(np.broadcast_to(bounds[leaf.id], (rows,))))
-        summed[name] = float(np.sum(np.broadcast_to(sizes[leaf.id], (rows,))))
-    return found, summed
+    return adjoints, bounds, sizes
 
 
 def _zero(error: Any) -> bool:

@@ -371,8 +371,9 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
         return tensor_gradient_check(trainer, params, swept, CHECK_RTOL, atol)
     report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
                        delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file, readable=False)
-    per_param = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
-                        "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
+    from .partwise import gradient_entry
+
+    per_param = {name: gradient_entry(g) for name, g in report.gradients.items()}
     return GradientCheck(report.agree, CHECK_RTOL, atol, per_param, report.warnings)
 
 

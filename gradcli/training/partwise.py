@@ -82,7 +82,7 @@ _evaluator: list[Any] = []  # [key, SymbolicLoss, problem, derivatives] of the l
 
 def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Any:
     """Symbolic vs backprop over every part at the trained parameters (fit.final_gradient_check's rules)."""
-    from ..comparison import OUT_OF_TIME, _agrees
+    from ..comparison import OUT_OF_TIME, ParamGradient, _agrees, within_resolution
     from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
     from ..errors import GradcliError
     from .fit import GradientCheck
@@ -105,13 +105,42 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
         return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine cannot check the final gradient ({err})"])
     means = data.map(part_symbolic, problem, derivatives, params)
     found = {name: sum(values[name] * rows for values, rows in means) / data.rows for name in trainer.names}
-    per_param, agree = {}, True
-    for name in trainer.names:
-        s, b = found[name], backprop[name]
-        close = _agrees(s, b, rtol, atol)
-        agree &= close
-        per_param[name] = {"symbolic_value": s, "backprop_value": b, "abs_diff": abs(s - b), "agree": close}
-    return GradientCheck(agree, rtol, atol, per_param)
+    results = {name: ParamGradient(name, None, found[name], backprop[name], abs(found[name] - backprop[name]),
+                                   _agrees(found[name], backprop[name], rtol, atol)) for name in trainer.names}
+    notes: list[str] = []
+    within_resolution(results, lambda names: resolution_over(trainer, params, names), notes)
+    return GradientCheck(all(g.agree for g in results.values()), rtol, atol,
+                         {name: gradient_entry(g) for name, g in results.items()}, notes)
+
+
+def resolution_over(trainer: Any, params: Mapping[str, float], names: list[str]) -> dict[str, float]:
+    """comparison.resolution over every part, each part bounded where it is: what float64 can resolve of
+    each named gradient of the mean loss."""
+    from ..comparison import ENGINE_ROUNDINGS
+    from ..engines.resolution import Bounds
+
+    data = trainer.data
+    bounds = Bounds(trainer.graph, dict(params), names, data.rows)
+    for (part, sizes), _ in data.map(part_bounds, trainer.graph, dict(params), names, data.rows):
+        bounds.merge(part, sizes)
+    return {name: ENGINE_ROUNDINGS * bound for name, bound in bounds.total().items()}
+
+
+def part_bounds(columns: Mapping[str, Any], rows: int, graph: Graph, params: Mapping[str, float], names: list[str],
+                total: int) -> tuple[dict[str, float], dict[str, float]]:
+    """One part's share of resolution_over (a module-level function: it can run on a Dask worker)."""
+    from ..engines.resolution import Bounds
+
+    bounds = Bounds(graph, params, names, total)
+    bounds.add(columns, rows)
+    return bounds.bounds, bounds.sizes
+
+
+def gradient_entry(gradient: Any) -> dict[str, Any]:
+    """A parameter's line of train's final check (JSON's gradient_check.gradients)."""
+    return {"symbolic_value": gradient.symbolic_value, "backprop_value": gradient.backprop_value,
+            "abs_diff": gradient.abs_diff, "agree": gradient.agree, "resolution": gradient.resolution,
+            "condition": gradient.condition}
 
 
 def part_symbolic_entries(columns: Mapping[str, Any], rows: int, problem: Problem, scalar: Problem,

@@ -43,11 +43,14 @@ def check_lines(report: CheckReport) -> list[str]:
 
 
 def _sample_line(sample: Sample) -> str:
+    from ..comparison import condition_text
+
     kind = {"random": "random points", "data": "data points", "given": "the point given"}[sample.kind]
     if sample.kind == "given":
         verb = ("undefined at" if not sample.points else "the claim is undefined at" if not sample.compared
                 else "differ at" if sample.differ else "equal at")
-        return f"{verb} {kind}"
+        within = f" (within float64's resolution, {condition_text(sample.condition)})" if sample.within_resolution else ""
+        return f"{verb} {kind}{within}"
     if sample.points and not sample.compared:
         return f"none of the {sample.points:,} {kind} could be compared: the claim is undefined there"
     if sample.compared == 1:
@@ -55,7 +58,10 @@ def _sample_line(sample: Sample) -> str:
     else:
         verb = (f"differ at {sample.differ:,} of {sample.compared:,}" if sample.differ
                 else f"equal at all {sample.compared:,}") + f" {kind}"
-    skipped = [f"{sample.outside:,} outside the domain skipped"] if sample.outside else []
+    how_many = f"{sample.within_resolution:,} " if sample.compared > 1 else ""
+    skipped = [f"{how_many}within float64's resolution ({condition_text(sample.condition)})"
+               ] if sample.within_resolution else []
+    skipped += [f"{sample.outside:,} outside the domain skipped"] if sample.outside else []
     skipped += [f"{sample.claim_undefined:,} where only the claim is undefined"] if sample.claim_undefined else []
     return verb + (f" ({'; '.join(skipped)})" if skipped else "")
 

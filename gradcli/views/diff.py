@@ -58,6 +58,12 @@ def verdict(report: DiffReport) -> str:
         verb = "agrees" if what.startswith("the") else "agree"
         how = (f"symbolic vs graph, rtol {report.rtol:g}, atol {report.atol:g}" if report.witness == "symbolic"
                else f"graph vs finite differences, rtol {report.fd_rtol:.2g}")
+        from rich.markup import escape
+
+        from ..comparison import condition_text
+
+        how += escape("".join(f"; {d.label} within float64's resolution ({condition_text(d.condition)})"
+                              for d in report.derivatives if d.resolution is not None))
         return f"[green]{mark(True)}[/] {what} {verb} ({how})"
     return f"[red]{mark(False)}[/] the engines disagree: see the rows marked {mark(False)}"
 

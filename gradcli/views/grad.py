@@ -92,6 +92,8 @@ def within_resolution(report: GradientReport) -> str:
     items = report.tensors.values() if report.tensors else report.gradients.values()  # W1 as written, not W1[2,1]
     within = [f"{g.param} within float64's resolution ({condition_text(g.condition)})"
               for g in items if g.resolution is not None]
+    within += [f"{r.name} within float64's resolution ({condition_text(r.condition)})"
+               for r in report.row_gradients.values() if r.resolution is not None]
     return escape("; " + ", ".join(within)) if within else ""
 
 
@@ -191,7 +193,9 @@ def gradient_csv(report: GradientReport, stream: IO[str] | None = None) -> None:
             s = r.symbolic_values[i] if r.symbolic_values is not None else None
             cells = {"param": r.name, "symbolic": r.symbolic, "symbolic_value": s, "backprop_value": b,
                      "abs_diff": abs(s - b) if s is not None else None,
-                     "agree": None if s is None else abs(s - b) <= report.atol + report.rtol * abs(s)}
+                     # r.resolution: every row that fails rtol and atol differs within float64's resolution
+                     "agree": None if s is None else (r.agree is True and r.resolution is not None)
+                     or abs(s - b) <= report.atol + report.rtol * abs(s)}
             writer.writerow([_cell(cells.get(key)) for key in columns] + [str(i + 1)])
 
 

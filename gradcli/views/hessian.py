@@ -53,8 +53,13 @@ def verdicts(report: HessianReport) -> list[str]:
     if report.witness == "symbolic":
         ok = bool(report.agree)
         diff = f"max |diff| {report.max_abs_diff:.2g}" if report.max_abs_diff is not None else ""
+        within = ""
+        if report.resolution is not None:
+            from ..comparison import condition_text
+
+            within = f"; within float64's resolution ({condition_text(report.resolution_condition)})"
         lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] symbolic and graph engine "
-                     f"{'agree' if ok else 'disagree'} ({diff}; rtol {report.rtol:g}, atol {report.atol:g})")
+                     f"{'agree' if ok else 'disagree'} ({diff}; rtol {report.rtol:g}, atol {report.atol:g}{within})")
     if report.fd_agree is None and report.fd_verdict == NOT_AT_KINK:
         lines.append(f"finite differences of the backprop gradient: {NOT_AT_KINK} (see the warnings)")
         return lines
