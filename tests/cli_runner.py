@@ -93,6 +93,16 @@ def _preload() -> None:
     import gradcli.training.fit  # noqa: F401
 
 
+def _without_polars_after_fork() -> None:
+    """In a forked child, CSV is read by pyarrow, not polars, once the parent has used polars: polars'
+    thread pool does not survive fork (its locks are held by threads the child does not have), and the
+    child hung for good. The two readers give the same columns (tests/io/test_csv.py checks it)."""
+    if "polars" in sys.modules:
+        from gradcli.io import csv as table
+
+        table.FAST_READERS = tuple(read for read in table.FAST_READERS if read is not table._read_polars)
+
+
 def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str], umask: int | None,
             timeout: float, user: int | None = None) -> Result:
     import atexit
@@ -127,6 +137,7 @@ def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str
                                               errors="backslashreplace", line_buffering=True)
                 sys.argv = [gradcli_program(), *args]
                 atexit._clear()
+                _without_polars_after_fork()
                 from gradcli.__main__ import main
 
                 try:
