@@ -53,7 +53,7 @@ quarter = st.integers(-8, 8).map(lambda k: k / 4)
 side = st.sampled_from([-1.0, 1.0])
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(act=st.sampled_from(ACTS), w=quarter.filter(bool), rows=st.lists(quarter.filter(bool), min_size=1, max_size=4),
        near=st.sampled_from(NEAR), sign=side)
 def test_hessian_never_disagrees_falsely_near_a_kink(act, w, rows, near, sign):
@@ -69,7 +69,7 @@ def test_hessian_never_disagrees_falsely_near_a_kink(act, w, rows, near, sign):
         assert report.fd_verdict == NOT_AT_KINK and report.fd == [[None, None], [None, None]]
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=60, deadline=None)
 @given(act=st.sampled_from(ACTS), a=quarter, near=st.sampled_from(NEAR), sign=side, order=st.integers(1, 3))
 def test_diff_never_disagrees_falsely_near_a_kink(act, a, near, sign, order):
     w = a + sign * near
