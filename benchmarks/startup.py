@@ -2,7 +2,7 @@
 
 - 3: `gradcli grad` on a 200-parameter linear model with every value given, end to end;
 - 4: `gradcli --help` against the --help of a minimal Typer app with two commands, and
-  `gradcli grad` on the note's example against `python -c "import typer, rich, numpy, sympy"`.
+  `gradcli grad` on the worked example against `python -c "import typer, rich, numpy, sympy"`.
 Runs are interleaved; the figure is the median wall time of the process.
 """
 
@@ -86,7 +86,7 @@ def startup(quick: bool) -> list[Row]:
     return [
         Row("4", "start-up: gradcli --help", "ms", times["gradcli --help"],
             "minimal Typer app --help", times["typer --help"], 1.2),
-        Row("4", "start-up: gradcli grad on the note's example", "ms", times["gradcli grad"],
+        Row("4", "start-up: gradcli grad on the worked example", "ms", times["gradcli grad"],
             "import typer, rich, numpy, sympy", times["imports"], 1.3),
         Row("4", "floor: those imports + a Typer command run (pydantic)", "ms", times["typer floor"],
             "import typer, rich, numpy, sympy", times["imports"], None,
