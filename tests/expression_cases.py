@@ -93,3 +93,15 @@ KINKED_DATA = st.integers(1, 4).flatmap(
     lambda rows: st.fixed_dictionaries(
         {name: st.lists(EXACT_VALUE | DATA_VALUE, min_size=rows, max_size=rows) for name in [*INPUTS, "y"]}))
 KINKED_LOSSES = st.sampled_from(["mse", "mae", "huber", "(yhat-y)**4", "relu(yhat - y)**2 + abs(yhat - y)"])
+
+
+def positive_sums_and_products(params: list[str]) -> st.SearchStrategy[str]:
+    """Sums and products of positive parameters, inputs and constants: nothing in them cancels, so what
+    float64 can resolve of each gradient is a few ε of it (the tests of the roundoff bound use them)."""
+    leaves = st.sampled_from([*params, *INPUTS, "0.5", "2", "1.5", "3"])
+    return st.recursive(
+        leaves, lambda child: st.tuples(child, st.sampled_from(["+", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        max_leaves=10)
+
+
+POSITIVE = st.floats(0.05, 4.0, allow_nan=False, allow_subnormal=False)  # a value for those leaves

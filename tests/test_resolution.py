@@ -14,6 +14,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
+from expression_cases import POSITIVE, positive_sums_and_products
 from gradcli.comparison import ATOL, RTOL, prepare, resolution
 from gradcli.language.ops import OPS
 
@@ -115,11 +116,7 @@ class TestNeverWiderWhereNothingCancels:
         assert report.witness == "symbolic" and report.gradients["alpha"].agree is False and report.agree is False
 
 
-LEAVES = st.sampled_from(["w1", "w2", "w3", "x1", "x2", "0.5", "2", "1.5", "3"])
-POSITIVE_SUMS_AND_PRODUCTS = st.recursive(
-    LEAVES, lambda child: st.tuples(child, st.sampled_from(["+", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
-    max_leaves=10)
-POSITIVE = st.floats(0.05, 4.0, allow_nan=False, allow_subnormal=False)
+POSITIVE_SUMS_AND_PRODUCTS = positive_sums_and_products(["w1", "w2", "w3"])
 
 
 class TestNoCancellation:
