@@ -202,25 +202,15 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
 
 
 def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, folder: str) -> int:
-    """One part's rows and predictions written to folder/name as Parquet (atomically: a temporary name,
-    then renamed; a rerun after a worker died writes the same file again); its rows. Module-level, so
-    that a Dask worker can run it."""
-    import tempfile
+    """One part's rows and predictions written to folder/name as Parquet, atomically (io/outputs: a
+    rerun after a worker died writes the same file again, and removes a dead worker's temporary file);
+    its rows. Module-level, so that a Dask worker can run it."""
+    from pathlib import Path
+
+    from .io.outputs import atomic_write
 
     table = _arrow_part(part, header, predictor)
-    handle, temporary = tempfile.mkstemp(dir=folder, prefix=f".{name}.", suffix=".tmp")
-    try:
-        with os.fdopen(handle, "wb") as file:
-            _write_parquet(file, [table])
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(temporary, os.path.join(folder, name))
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except OSError:
-            pass
-        raise
+    atomic_write(Path(folder) / name, lambda file: _write_parquet(file, [table]), binary=True)
     return table.num_rows
 
 
