@@ -15,7 +15,8 @@ import os
 import platform
 import sys
 import time
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 TARGETS = {
     "1": "gradient throughput",

@@ -13,8 +13,9 @@ Before timing, each contender's gradient is checked against gradcli's.
 from __future__ import annotations
 
 import importlib.util
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -28,7 +29,7 @@ class Case:
     name: str
     model: str  # gradcli's text
     expression: Callable[[dict[str, Any], list[Any], Any], Any]  # the same model over columns, for torch/jax
-    hand: Callable[["Data"], tuple[float, dict[str, float]]]  # the hand-written NumPy loss and gradient
+    hand: Callable[[Data], tuple[float, dict[str, float]]]  # the hand-written NumPy loss and gradient
     params: dict[str, float]
 
 

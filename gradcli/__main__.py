@@ -11,7 +11,8 @@ INTERRUPTED = 130
 
 def main() -> None:
     try:
-        from .cli import main as run, without_final_collection
+        from .cli import main as run
+        from .cli import without_final_collection
     except KeyboardInterrupt:
         leave("interrupted", INTERRUPTED)
     try:

@@ -11,9 +11,10 @@ agree), 1 a check failed, 2 bad input. stdout carries results only; warnings and
 import errno
 import re
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import Enum
-from typing import Annotated, Iterator, Optional
+from typing import Annotated
 
 import typer
 
@@ -286,8 +287,8 @@ FormatOption = Annotated[
 ]
 
 # Options that grad, explain and graph share (train reuses some).
-ModelArgument = Annotated[Optional[str], typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
-ModelFileOption = Annotated[Optional[str], typer.Option("--model-file", metavar="FILE", help="Read the model from a file ('-' for stdin).", show_default=False)]
+ModelArgument = Annotated[str | None, typer.Argument(help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).", show_default=False)]
+ModelFileOption = Annotated[str | None, typer.Option("--model-file", metavar="FILE", help="Read the model from a file ('-' for stdin).", show_default=False)]
 
 
 def complete_loss(incomplete: str) -> list[tuple[str, str]]:
@@ -298,15 +299,15 @@ def complete_loss(incomplete: str) -> list[tuple[str, str]]:
 LossOption = Annotated[str, typer.Option("--loss", "-l", metavar="NAME|EXPR", autocompletion=complete_loss, help=f"{', '.join(LOSSES)}, or an expression in yhat and y (see `gradcli losses`).")]
 DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
 TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
-DataOption = Annotated[Optional[str], typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), or '-' for CSV on stdin.", show_default=False)]
-ParamsOption = Annotated[Optional[str], typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
+DataOption = Annotated[str | None, typer.Option("--data", "-d", metavar="NAME=VALUE,...|FILE", help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), or '-' for CSV on stdin.", show_default=False)]
+ParamsOption = Annotated[str | None, typer.Option("--params", "-p", metavar="NAME=VALUE,...|FILE", help="Parameters: NAME=VALUE,... or a JSON file of name -> number.", show_default=False)]
 DelimiterOption = Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
-ShapeOption = Annotated[Optional[list[str]], typer.Option("--shape", metavar="NAME=SHAPE", help="Make NAME a vector or matrix: W1=4x2 (or 4,2, or h,d with --dim), b1=4. Shapes that follow from others (b1 from W1 @ x + b1, W2 from the output) are inferred. Repeat for several.", show_default=False)]
-DimOption = Annotated[Optional[list[str]], typer.Option("--dim", metavar="NAME=SIZE", help="A named size for --shape: --shape W1=h,d --dim h=4 --dim d=2.", show_default=False)]
-InputOption = Annotated[Optional[list[str]], typer.Option("--input", metavar="NAME=COLUMNS", help="A vector input gathered from data columns: x=x1,x2, or x=* for every column but the target. Default: x in W1 @ x gathers x1, x2, ... when the data has them.", show_default=False)]
-DaskOption = Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Compute over the data on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers read the files at the same paths. The data must be files; each part a run with the same --memory streams is read and computed on a worker.", show_default=False)]
-WorkersOption = Annotated[Optional[int], typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)]
-WrtOption = Annotated[Optional[list[str]], typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
+ShapeOption = Annotated[list[str] | None, typer.Option("--shape", metavar="NAME=SHAPE", help="Make NAME a vector or matrix: W1=4x2 (or 4,2, or h,d with --dim), b1=4. Shapes that follow from others (b1 from W1 @ x + b1, W2 from the output) are inferred. Repeat for several.", show_default=False)]
+DimOption = Annotated[list[str] | None, typer.Option("--dim", metavar="NAME=SIZE", help="A named size for --shape: --shape W1=h,d --dim h=4 --dim d=2.", show_default=False)]
+InputOption = Annotated[list[str] | None, typer.Option("--input", metavar="NAME=COLUMNS", help="A vector input gathered from data columns: x=x1,x2, or x=* for every column but the target. Default: x in W1 @ x gathers x1, x2, ... when the data has them.", show_default=False)]
+DaskOption = Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help="Compute over the data on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers read the files at the same paths. The data must be files; each part a run with the same --memory streams is read and computed on a worker.", show_default=False)]
+WorkersOption = Annotated[int | None, typer.Option("--workers", metavar="N", help="Worker processes for --dask local (default: one per CPU).", min=1, show_default=False)]
+WrtOption = Annotated[list[str] | None, typer.Option("--wrt", metavar="NAME,...", help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per row).", show_default=False)]
 
 
 def _show_version(value: bool) -> None:
@@ -319,7 +320,7 @@ def _show_version(value: bool) -> None:
 def root(
     ctx: typer.Context,
     version: Annotated[
-        Optional[bool], typer.Option("--version", "-V", callback=_show_version, is_eager=True, help="Show the version.")
+        bool | None, typer.Option("--version", "-V", callback=_show_version, is_eager=True, help="Show the version.")
     ] = None,
 ) -> None:
     """Gradients of a loss two ways, symbolically (SymPy) and by backpropagation, side by side.
@@ -361,7 +362,7 @@ def grad(
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     check_fd: Annotated[bool, typer.Option("--check-fd", help="Add central finite differences as a third witness.")] = False,
     delimiter: DelimiterOption = ",",
-    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read part by part, every engine's sums added up in one pass.", show_default=False)] = None,
+    memory: Annotated[str | None, typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read part by part, every engine's sums added up in one pass.", show_default=False)] = None,
     shape: ShapeOption = None,
     dim: DimOption = None,
     input: InputOption = None,
@@ -405,32 +406,32 @@ Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # 
 @app.command(cls=Command)
 def train(
     data: Annotated[str, typer.Argument(help="A CSV or Parquet file with a header row, a glob or directory of them (quote the glob), or '-' for CSV on stdin.")],
-    model: Annotated[Optional[str], typer.Option("--model", "-m", metavar="EXPR", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
+    model: Annotated[str | None, typer.Option("--model", "-m", metavar="EXPR", help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).", show_default=False)] = None,
     model_file: ModelFileOption = None,
     loss: LossOption = DEFAULT_LOSS,
     delta: DeltaOption = DEFAULT_DELTA,
     target: Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The target column.")] = "y",
     optimizer: Annotated[Optimizer, typer.Option("--optimizer", "-o", help="lbfgs needs no learning rate; gd, sgd, momentum and adam use --lr.")] = Optimizer[DEFAULT_OPTIMIZER],
-    lr: Annotated[Optional[float], typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
+    lr: Annotated[float | None, typer.Option("--lr", help="Learning rate (default: gd 0.1, sgd/momentum/adam 0.01).", show_default=False)] = None,
     epochs: Annotated[int, typer.Option("--epochs", help="At most this many passes over the data.", min=1)] = DEFAULT_EPOCHS,
-    batch_size: Annotated[Optional[int], typer.Option("--batch-size", help="Rows per step (default: all; sgd 32).", min=1, show_default=False)] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Rows per step (default: all; sgd 32).", min=1, show_default=False)] = None,
     seed: Annotated[int, typer.Option("--seed", help="Seed for shuffling and for a random start.")] = 0,
     tol: Annotated[float, typer.Option("--tol", help="Stop when the loss changes by less than this (relative) ...")] = DEFAULT_TOL,
     patience: Annotated[int, typer.Option("--patience", help="... for this many epochs in a row.", min=1)] = DEFAULT_PATIENCE,
     no_precondition: Annotated[bool, typer.Option("--no-precondition", help="The textbook update on the parameters themselves. By default the optimisers step in coordinates where the loss is about as curved in every direction, so inputs of any scale need no --lr tuning.")] = False,
-    init: Annotated[Optional[str], typer.Option("--init", metavar="NAME=VALUE,...|FILE", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
-    save: Annotated[Optional[str], typer.Option("--save", metavar="FILE", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
-    plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
-    history: Annotated[Optional[str], typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
+    init: Annotated[str | None, typer.Option("--init", metavar="NAME=VALUE,...|FILE", help="Starting values: NAME=VALUE,... or a JSON file (default 0, or seeded random for a non-linear model).", show_default=False)] = None,
+    save: Annotated[str | None, typer.Option("--save", metavar="FILE", help="Write the model and its parameters as JSON (for `gradcli predict`).", show_default=False)] = None,
+    plot: Annotated[str | None, typer.Option("--plot", metavar="FILE", help="Draw the loss curve to FILE.png or FILE.svg (needs matplotlib: the plot extra).", show_default=False)] = None,
+    history: Annotated[str | None, typer.Option("--history", metavar="FILE", help="Write the loss per epoch as CSV.", show_default=False)] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     delimiter: DelimiterOption = ",",
-    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
+    memory: Annotated[str | None, typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is streamed from disk part by part, a pass per evaluation.", show_default=False)] = None,
     dask: DaskOption = None,
     workers: WorkersOption = None,
     shape: ShapeOption = None,
     dim: DimOption = None,
     input: InputOption = None,
-    validation: Annotated[Optional[float], typer.Option("--validation", metavar="FRACTION", help="Keep this fraction of the rows (strictly between 0 and 1, drawn with --seed) out of training: their loss is shown beside the training loss after every epoch, and accuracy (bce, ce) or R² (mse) on them. Data in memory only.", show_default=False)] = None,
+    validation: Annotated[float | None, typer.Option("--validation", metavar="FRACTION", help="Keep this fraction of the rows (strictly between 0 and 1, drawn with --seed) out of training: their loss is shown beside the training loss after every epoch, and accuracy (bce, ce) or R² (mse) on them. Data in memory only.", show_default=False)] = None,
     fmt: FormatOption = Format.table,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
@@ -474,12 +475,12 @@ def _say_dashboard(address: str) -> None:
 @app.command(cls=Command)
 def predict(
     model: Annotated[str, typer.Argument(help="A saved model: the file `gradcli train --save` wrote.")],
-    data: Annotated[Optional[str], typer.Argument(help="A CSV or Parquet file with the model's input columns, a glob or directory of them (quote the glob), or '-' for CSV on stdin (the default when stdin is not a terminal).", show_default=False)] = None,
-    output: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE|DIR", help="Write here (atomically) instead of stdout: a FILE (Parquet if it ends in .parquet, else CSV), or a directory (existing, or a name ending in '/'): one file per input file, with its name and format.", show_default=False)] = None,
-    threshold: Annotated[Optional[float], typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
+    data: Annotated[str | None, typer.Argument(help="A CSV or Parquet file with the model's input columns, a glob or directory of them (quote the glob), or '-' for CSV on stdin (the default when stdin is not a terminal).", show_default=False)] = None,
+    output: Annotated[str | None, typer.Option("--output", "-o", metavar="FILE|DIR", help="Write here (atomically) instead of stdout: a FILE (Parquet if it ends in .parquet, else CSV), or a directory (existing, or a name ending in '/'): one file per input file, with its name and format.", show_default=False)] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly between 0 and 1).", metavar="T", show_default=False)] = None,
     delimiter: Annotated[str, typer.Option("--delimiter", metavar="CHAR", help="What separates the data's fields: one character such as ';' or '|', or 'tab' (the output is comma-separated).")] = ",",
-    memory: Annotated[Optional[str], typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read and written part by part.", show_default=False)] = None,
-    dask: Annotated[Optional[str], typer.Option("--dask", metavar="ADDRESS", help="Predict on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers see the files and --output at the same paths. Needs --output DIR, new or empty: each worker writes its parts there as Parquet (part-00000.parquet, ...), and the directory appears whole or not at all.", show_default=False)] = None,
+    memory: Annotated[str | None, typer.Option("--memory", metavar="SIZE", help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read and written part by part.", show_default=False)] = None,
+    dask: Annotated[str | None, typer.Option("--dask", metavar="ADDRESS", help="Predict on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when the command ends; an address such as tcp://host:8786 uses a running one, whose workers see the files and --output at the same paths. Needs --output DIR, new or empty: each worker writes its parts there as Parquet (part-00000.parquet, ...), and the directory appears whole or not at all.", show_default=False)] = None,
     workers: WorkersOption = None,
 ) -> None:
     """Predict with a trained model: the input rows plus a yhat column, as CSV.
@@ -538,7 +539,7 @@ class GraphFormat(str, Enum):
     json = "json"
 
 
-RowOption = Annotated[Optional[int], typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
+RowOption = Annotated[int | None, typer.Option("--row", help="With several rows of data: the row (1-based) to work at.", show_default=False)]
 
 
 @app.command(cls=Command)
@@ -560,7 +561,7 @@ def explain(
     shape: ShapeOption = None,
     dim: DimOption = None,
     input: InputOption = None,
-    entry: Annotated[Optional[str], typer.Option("--entry", metavar="ENTRY", help="With vectors or matrices: the entry followed as the sum over paths of the scalar graph, e.g. W1[2,1] (default: the first entry of the first --wrt parameter).", show_default=False)] = None,
+    entry: Annotated[str | None, typer.Option("--entry", metavar="ENTRY", help="With vectors or matrices: the entry followed as the sum over paths of the scalar graph, e.g. W1[2,1] (default: the first entry of the first --wrt parameter).", show_default=False)] = None,
     fmt: Annotated[ExplainFormat, typer.Option("--format", "-f", help="text for people; json for programs; latex for notes and slides.")] = ExplainFormat.text,
     standalone: Annotated[bool, typer.Option("--standalone", help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
 ) -> None:
@@ -606,7 +607,7 @@ def graph(
     data: DataOption = None,
     params: ParamsOption = None,
     row: RowOption = None,
-    highlight: Annotated[Optional[str], typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
+    highlight: Annotated[str | None, typer.Option("--highlight", metavar="NAME", help="Mark the paths from the loss to this parameter.", show_default=False)] = None,
     delimiter: DelimiterOption = ",",
     shape: ShapeOption = None,
     dim: DimOption = None,
@@ -650,11 +651,11 @@ class DiffFormat(str, Enum):
 
 @app.command(cls=Command)
 def diff(
-    expression: Annotated[Optional[str], typer.Argument(help="The expression, e.g. \"x**2*sin(x)\" ('-' for stdin).", show_default=False)] = None,
-    expression_file: Annotated[Optional[str], typer.Option("--expression-file", help="Read the expression from a file ('-' for stdin).", show_default=False)] = None,
-    wrt: Annotated[Optional[list[str]], typer.Option("--wrt", help="With respect to these names (comma-separated or repeated; default: every name).", show_default=False)] = None,
+    expression: Annotated[str | None, typer.Argument(help="The expression, e.g. \"x**2*sin(x)\" ('-' for stdin).", show_default=False)] = None,
+    expression_file: Annotated[str | None, typer.Option("--expression-file", help="Read the expression from a file ('-' for stdin).", show_default=False)] = None,
+    wrt: Annotated[list[str] | None, typer.Option("--wrt", help="With respect to these names (comma-separated or repeated; default: every name).", show_default=False)] = None,
     order: Annotated[int, typer.Option("--order", "-k", help="The order of the derivative, 1 to 6 (several names: 1 gradient, 2 Hessian).")] = 1,
-    at: Annotated[Optional[str], typer.Option("--at", help="The point: NAME=VALUE,... for every name, or a JSON file.", show_default=False)] = None,
+    at: Annotated[str | None, typer.Option("--at", help="The point: NAME=VALUE,... for every name, or a JSON file.", show_default=False)] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance: agree when |s - g| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     fmt: Annotated[DiffFormat, typer.Option("--format", "-f", help="table for people; json or csv for programs; latex for notes.")] = DiffFormat.table,
@@ -692,7 +693,7 @@ def hessian(
     params: ParamsOption = None,
     delimiter: DelimiterOption = ",",
     wrt: WrtOption = None,
-    hvp: Annotated[Optional[str], typer.Option("--hvp", help="One Hessian-vector product H v instead of the matrix: v as NAME=VALUE,... (names left out are 0).", show_default=False)] = None,
+    hvp: Annotated[str | None, typer.Option("--hvp", help="One Hessian-vector product H v instead of the matrix: v as NAME=VALUE,... (names left out are 0).", show_default=False)] = None,
     rtol: Annotated[float, typer.Option("--rtol", help="Relative tolerance, against the matrix's largest entry too.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance.")] = 1e-12,
     dask: DaskOption = None,

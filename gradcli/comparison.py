@@ -14,9 +14,10 @@ import functools
 import math
 import os
 import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
 from .engines.differences import NOT_AT_KINK, STEP_CUTS, kink_free
 from .engines.fresh import as_if_fresh
@@ -220,10 +221,9 @@ def prepare(
     import numpy as np
 
     from .io.arguments import number, parameter_values
+    from .io.layers import layer_options
     from .io.values import as_columns
     from .language.problem import build_problem
-
-    from .io.layers import layer_options
 
     number(delta, "--delta")
     given_params = parameter_values(params if params is not None else {})
@@ -368,8 +368,8 @@ def gradients(
     display; `symbolic` is then None and only the numbers are computed.
     """
     from .errors import placed
-    from .io.arguments import delimiter as checked_delimiter
     from .io.arguments import callback, flag, memory_budget, number, text
+    from .io.arguments import delimiter as checked_delimiter
     from .io.dataset import files_of, open_dataset
     from .io.distributed import dask_target
     from .io.sources import point_inputs

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any
 
 from .engines.fresh import as_if_fresh
 from .errors import GradcliError
@@ -134,8 +135,8 @@ def _on_dask(model: Any, model_file: Any, data: Any, params: Any, loss: str, tar
     every mean over the rows one pass there, the parts' means added up here."""
     from .comparison import dataset_setup, read_part
     from .errors import unused
-    from .io.dataset import open_dataset, part_bytes
     from .io.arguments import memory_budget
+    from .io.dataset import open_dataset, part_bytes
     from .io.distributed import DaskRows, dask_client
     from .io.sources import point_inputs
 
@@ -245,8 +246,8 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     from .comparison import SymbolicUnavailable, scalar_parameters_only, symbolic_means, sympy_limits
     from .engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
     from .engines.graph import build_graph
-    from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from .engines.sweep import compile_plan
+    from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from .io.arguments import parameter_values
     from .io.sources import param_values
 

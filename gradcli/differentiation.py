@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .engines.fresh import as_if_fresh
 from .errors import GradcliError, show_text
@@ -128,8 +129,16 @@ def diff(
 
     from .comparison import SymbolicUnavailable, _agrees, check_tolerances, symbolic_derivatives
     from .engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
-    from .engines.differences import NOT_AT_KINK, central, kink_free, stencil_points, step, tolerance, tolerance_at
-    from .engines.differences import usable_cuts
+    from .engines.differences import (
+        NOT_AT_KINK,
+        central,
+        kink_free,
+        stencil_points,
+        step,
+        tolerance,
+        tolerance_at,
+        usable_cuts,
+    )
     from .io.arguments import flag, names, parameter_values, whole
     from .io.sources import model_text, param_values
     from .language.expr import MAX_FILE_LENGTH, parse, symbols

@@ -7,7 +7,8 @@ library callers catch ``GradcliError`` (or a subclass) the same way.
 from __future__ import annotations
 
 import re
-from typing import Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any
 
 _MAX_SHOWN = 60
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from .engines.fresh import as_if_fresh
 from .errors import DataError, GradcliError, show_text
@@ -119,8 +120,8 @@ def predict(
     into a hidden folder beside it that is renamed into place when every part is written: the
     directory appears whole or not at all. A PartPredictions is returned, `outputs` its files.
     """
-    from .io.arguments import delimiter as checked_delimiter
     from .io.arguments import callback, memory_budget, probability
+    from .io.arguments import delimiter as checked_delimiter
     from .io.dataset import files_of
     from .io.distributed import dask_target
     from .io.outputs import is_directory
@@ -155,7 +156,7 @@ def predict(
     return result
 
 
-def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, "_Predictor", list[str]]:
+def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predictor, list[str]]:
     """The saved model read, --threshold checked against its loss, and what computes its predictions."""
     from .io.saved import read_saved, saved_problem
 
@@ -307,7 +308,6 @@ class _Predictor:
         from .engines.graph import model_values
         from .errors import UndefinedError, placed
         from .language.tensors import fixed_order_products
-
         from .training.passes import gather_vectors
 
         if not rows:
@@ -369,8 +369,8 @@ def _predict_parts(dataset: Any, predictor: _Predictor, model_text: str, added: 
     now and made again by PartPredictions.chunks()."""
     from contextlib import nullcontext
 
-    from .io.outputs import atomic_write_all, directory_made
     from .io.dataset import part_bytes
+    from .io.outputs import atomic_write_all, directory_made
 
     parts = dataset.parts(part_bytes(budget))
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import clean_env, gradcli_program
 
 import gradcli
-from cli_runner import clean_env, gradcli_program
 from gradcli import DataError, GradcliError
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
@@ -473,9 +473,8 @@ def test_a_time_limit_whose_exit_was_cut_short_does_not_starve_later_calls(monke
             raise KeyboardInterrupt
 
     monkeypatch.setattr(symbolic.signal, "setitimer", setitimer)
-    with pytest.raises(KeyboardInterrupt):
-        with symbolic.time_limit(0.001):
-            pass
+    with pytest.raises(KeyboardInterrupt), symbolic.time_limit(0.001):
+        pass
     monkeypatch.setattr(symbolic.signal, "setitimer", real)
     time.sleep(0.01)  # the deadline left on the list passes
     later = gradcli.gradients("sin(w*x1)", data={"x1": [0.5], "y": [1.0]}, params={"w": 0.3})

@@ -37,9 +37,8 @@ RTOL = 1e-12  # the mean of parts' means against the mean of all the rows: round
 
 @pytest.fixture(scope="module")
 def cluster():
-    from distributed import Client, LocalCluster
-
     import dask
+    from distributed import Client, LocalCluster
 
     before = _children()
     with dask.config.set({"distributed.scheduler.allowed-failures": 1}):  # a task given up after 2 deaths, not 4

@@ -42,7 +42,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
 from cli_runner import clean_env, gradcli_program, run_program
 
 ROOT = Path(__file__).resolve().parents[1]

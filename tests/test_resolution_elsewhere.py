@@ -10,11 +10,11 @@ import dataclasses
 import math
 
 import numpy as np
+from expression_cases import POSITIVE, positive_sums_and_products
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from expression_cases import POSITIVE, positive_sums_and_products
 from gradcli.comparison import ATOL, RTOL, prepare, row_resolution
 from gradcli.language.ops import OPS
 

@@ -11,9 +11,10 @@ and backpropagate through it again: second derivatives are backprop applied to t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from ..errors import GradcliError
 from ..language import build
@@ -100,7 +101,7 @@ class Evaluator:
     problem: Problem
 
     @classmethod
-    def of(cls, expr: Expr, wrt: Sequence[str], columns: Sequence[str]) -> "Evaluator":
+    def of(cls, expr: Expr, wrt: Sequence[str], columns: Sequence[str]) -> Evaluator:
         target = "_target"  # a role the graph needs; no user name starts with '_'
         return cls(Problem("", expr, "expression", "", expr, target, tuple(wrt), tuple(columns)))
 

@@ -7,8 +7,9 @@ the step allows: the tolerance they are judged by grows with the order.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from math import comb
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 EPS = 2.0**-52
 # The verdict of a difference whose every stencil tried crosses a relu, abs, max or min kink: neither

@@ -20,7 +20,8 @@ from __future__ import annotations
 import functools
 import sys
 import threading
-from typing import Any, Callable, TypeVar
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 # The CLI calls the API 13 frames deep under Python's default limit of 1000: this much room is left.
 RECURSION_HEADROOM = 985

@@ -13,9 +13,10 @@ added. A parameter's gradient is its adjoint summed over rows.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -24,8 +25,7 @@ from ..language.expr import Binary, Call, Expr, Num, Sym, Unary, children, posto
 from ..language.ops import OPS
 from ..language.problem import Problem
 from ..language.shapes import entry_names
-from ..language.tensors import fixed_order
-from ..language.tensors import aligned, reduce_to
+from ..language.tensors import aligned, fixed_order, reduce_to
 
 
 @dataclass(frozen=True)
@@ -282,7 +282,7 @@ class Sweep:
     loss_rows: Any
     loss_value: float
     rows: int
-    edges_used: list["Edge"] = field(default_factory=list)  # the edges the sweep walked
+    edges_used: list[Edge] = field(default_factory=list)  # the edges the sweep walked
     multiplications: int = 0  # adjoint x local derivative (a local derivative of exactly 1 needs none)
     additions: int = 0  # adjoints added where paths meet
 

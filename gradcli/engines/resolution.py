@@ -25,7 +25,8 @@ and is reported as inf: the caller then keeps its plain tolerance.
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -20,9 +20,10 @@ float rounding (tests/test_sweep.py checks chunk sizes from 1 up).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
@@ -30,8 +31,23 @@ from ..errors import DataError, UndefinedError, placed
 from ..language.ops import OPS
 from .blas import one_blas_thread
 from .finite import require_finite
-from .graph import (Graph, Kink, apply, arguments, backprop, contribution, entry_slots, kink_argument, kink_rows,
-                    kinks_from, magnitude, needed_for, parameter_value, summed_product, wanted_leaves)
+from .graph import (
+    Graph,
+    Kink,
+    apply,
+    arguments,
+    backprop,
+    contribution,
+    entry_slots,
+    kink_argument,
+    kink_rows,
+    kinks_from,
+    magnitude,
+    needed_for,
+    parameter_value,
+    summed_product,
+    wanted_leaves,
+)
 
 MATMUL = OPS["matmul"]  # a sum of parameter x input products is a case of it
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache

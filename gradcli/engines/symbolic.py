@@ -12,8 +12,9 @@ from __future__ import annotations
 import math
 import signal
 import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any
 
 from ..errors import GradcliError, UndefinedError
 from ..language.expr import CONSTANTS, Expr, Num, Sym, children, exact_number, postorder
@@ -138,7 +139,7 @@ def to_sympy(root: Expr, symbols: Mapping[str, Any], functions: Mapping[str, Cal
         elif isinstance(node, Sym):
             built[id(node)] = symbols[node.name]
         else:
-            op = getattr(node, "op", None) or getattr(node, "fn")
+            op = getattr(node, "op", None) or node.fn
             override = (functions or {}).get(op)
             kids = children(node)
             if not override and op in ("add", "sub", "mul") and len(kids) == 2:

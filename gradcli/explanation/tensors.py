@@ -20,15 +20,27 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, replace
 from types import SimpleNamespace
-from typing import Any, Mapping
+from typing import Any
 
 from ..comparison import Setup, SymbolicUnavailable, _agrees, check_parameter_names, entrywise, kink_warnings
 from ..errors import GradcliError, show_text
 from ..language.tensors import shown
-from . import ParamSteps, _add, _node_cost, _notes, _param_steps, _reachable, _view, _zero, formula_cost
-from . import node_formula, op_counts
+from . import (
+    ParamSteps,
+    _add,
+    _node_cost,
+    _notes,
+    _param_steps,
+    _reachable,
+    _view,
+    _zero,
+    formula_cost,
+    node_formula,
+    op_counts,
+)
 
 FULL_ENTRIES = 16  # a value of at most this many entries is given in full; a larger one is summarised
 NEURONS_MAX_ENTRIES = 64  # graph --neurons: parameter entries (SymPy's own limit for the expansion)

@@ -25,8 +25,9 @@ from __future__ import annotations
 import codecs
 import csv
 import io
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Callable, Iterator, Mapping, Sequence
+from typing import IO, TYPE_CHECKING
 
 from ..engines.finite import LARGEST, all_usable, unusable_reason
 from ..errors import DataError, show_text

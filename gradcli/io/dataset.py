@@ -17,8 +17,9 @@ import io
 import os
 import re
 import threading
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection, Iterator
+from typing import TYPE_CHECKING, Any
 
 from ..errors import DataError, show_text
 from .sources import Table
@@ -184,9 +185,8 @@ class Part:
         import pyarrow.parquet as pq
 
         from .csv import require_columns
-        from .parquet import _numbers
-
         from .files import check_input
+        from .parquet import _numbers
 
         check_input(self.path, f"data file {show_text(self.path)!r}")  # pyarrow opens it by name
         try:
@@ -392,9 +392,8 @@ def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset
 
 
 def _open_file(path: str, delimiter: str) -> DataFile:
-    from .parquet import is_parquet
-
     from .files import check_input
+    from .parquet import is_parquet
 
     size = check_input(path, f"data file {show_text(path)!r}").st_size
     if is_parquet(path):

@@ -11,9 +11,10 @@ columns named after it with a number, in order: x gathers x1, x2, ..., x10.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
 

@@ -7,8 +7,9 @@ file). A file larger than the data budget is refused rather than loaded.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any, Collection
+from typing import Any
 
 from ..errors import DataError, show_text
 from .csv import CsvTable, NotNumeric, require_columns
@@ -37,12 +38,11 @@ class ParquetTable(Table):
     path: str = ""
 
     @classmethod
-    def open(cls, path: str, name: str, max_bytes: int | None = None) -> "ParquetTable":
+    def open(cls, path: str, name: str, max_bytes: int | None = None) -> ParquetTable:
         import pyarrow.parquet as pq
 
-        from .values import data_max_bytes
-
         from .files import check_input
+        from .values import data_max_bytes
 
         size = check_input(path, name).st_size
         budget = data_max_bytes() if max_bytes is None else max_bytes

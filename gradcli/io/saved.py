@@ -20,8 +20,9 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..errors import DataError, show_text
 from ..errors import unused as unused_names
@@ -96,7 +97,7 @@ def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
             raise DataError(f"{source}: parameter {show_text(name)!r} is not a finite number")
         values[name] = float(value)
     delta = document.get("delta", DEFAULT_DELTA)
-    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not 0 < (to_finite_float(delta) or 0):
+    if isinstance(delta, bool) or not isinstance(delta, (int, float)) or not (to_finite_float(delta) or 0) > 0:
         raise DataError(f"{source}: field 'delta' must be a positive number")
     shapes = _shapes(document.get("shapes", {}), source)
     gathered = document.get("gathered", {})

@@ -8,8 +8,9 @@ exactly what `gradcli grad MODEL --data points.csv` reads, with the same checks 
 from __future__ import annotations
 
 import os
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Collection, Mapping, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import DataError, GradcliError, show_text
 

@@ -13,7 +13,8 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 PREFIX = "gradcli-spill-"
 MARGIN = 1 << 30  # free space left on the disk after a part is kept

@@ -11,7 +11,8 @@ import math
 import os
 import re
 import sys
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..engines.finite import all_usable, first_unusable, require_finite, unusable_reason
 from ..errors import DataError, show_text

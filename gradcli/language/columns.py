@@ -7,7 +7,8 @@ Read from the header alone, before any row is converted, so that a wrong
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
 from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Expr, Num, parse, postorder, product_operands, symbols

@@ -14,9 +14,10 @@ import ast
 import math
 import re
 import warnings
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterator, Union
+from typing import Union
 
 from ..errors import ParseError, show_text
 
@@ -56,7 +57,7 @@ class Unary:
     """A unary minus."""
 
     op: str  # "neg"
-    operand: "Expr"
+    operand: Expr
     offset: int = field(default=0, compare=False)
 
 
@@ -65,8 +66,8 @@ class Binary:
     """An infix operation: + - * / ^ @."""
 
     op: str  # "add" | "sub" | "mul" | "div" | "pow" | "matmul"
-    left: "Expr"
-    right: "Expr"
+    left: Expr
+    right: Expr
     offset: int = field(default=0, compare=False)
 
 
@@ -75,7 +76,7 @@ class Call:
     """A function applied to its arguments (one entry of the operations table)."""
 
     fn: str  # a name in ops.OPS
-    args: tuple["Expr", ...]
+    args: tuple[Expr, ...]
     offset: int = field(default=0, compare=False)
 
 

@@ -13,7 +13,8 @@ Scalar models keep their own rules (grad: 0.5; train: see training/loop.starting
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from .expr import Call, postorder, product_operands
 from .problem import Problem

@@ -8,8 +8,9 @@ losses`, so the trees are built lazily, from expr, only when a loss is used.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from .expr import Expr

@@ -19,10 +19,11 @@ Conventions (documented in README.md):
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 from types import ModuleType
-from typing import Any, Callable
+from typing import Any
 
 from . import build as b
 from . import kinks
@@ -316,7 +317,7 @@ TENSOR_OPS = [
 
 OPS: dict[str, Op] = {
     op.name: op
-    for op in [*TENSOR_OPS, 
+    for op in [*TENSOR_OPS,
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False,

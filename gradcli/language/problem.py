@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import keyword
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ..errors import GradcliError, ParseError, RoleError, show_text
 from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Sym, parse, postorder, substitute, symbols, to_text

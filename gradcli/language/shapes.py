@@ -16,8 +16,8 @@ A shape that does not fit is a ParseError naming both shapes and the operator's 
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Mapping
 
 from ..errors import GradcliError, ParseError, show_text
 from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, product_operands

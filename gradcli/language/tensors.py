@@ -15,9 +15,10 @@ The same code serves a GPU array library later: only `np` would change.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from typing import Any, Iterator, Sequence
+from typing import Any
 
 from .ops_numpy import np
 

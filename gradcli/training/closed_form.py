@@ -7,15 +7,15 @@ directly; trained parameters should land on that solution.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 
 from ..engines.graph import Graph, model_values
 from ..language.expr import Call, Expr
 from ..language.problem import Problem
-
 
 # A linear model with vectors and matrices (W @ x + b over many columns) can have thousands of entries:
 # its design matrix is rows x entries, one model evaluation per entry. Past this many the closed form

@@ -5,7 +5,8 @@ after a worker died: all io/distributed.py's, shared with grad, hessian and pred
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from ..engines.sweep import Plan, Result
 from ..io.distributed import DaskRows

@@ -11,8 +11,9 @@ from __future__ import annotations
 import math
 import os
 import re
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Collection, Mapping
+from typing import Any
 
 from ..engines.fresh import as_if_fresh
 from ..errors import DataError, RoleError, show_text, unused
@@ -482,10 +483,10 @@ def train(
     from ..errors import UndefinedError, placed
     from ..io.arguments import callback, memory_budget, number, parameter_values, probability, text
     from ..io.arguments import delimiter as checked_delimiter
-    from ..io.layers import input_spec
-    from ..io.outputs import check_outputs, check_plot
     from ..io.dataset import open_dataset
     from ..io.distributed import dask_target
+    from ..io.layers import input_spec
+    from ..io.outputs import check_outputs, check_plot
     from ..io.sources import is_spec, model_text, one_stdin, open_table, param_values
 
     options = _options(optimizer, lr, epochs, batch_size, seed, tol, patience, precondition)

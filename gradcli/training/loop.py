@@ -9,8 +9,9 @@ row (a plateau; a rising loss does not count), or divergence (a non-finite loss 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -15,7 +15,8 @@ which needs no second pass and keeps its precision when the target is far from 0
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -9,8 +9,8 @@ All state lives in the optimiser object, so a run is deterministic.
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 

@@ -10,7 +10,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -18,7 +19,6 @@ from ..engines.graph import Graph, model_values
 from ..language.problem import Problem
 from .closed_form import ClosedForm
 from .passes import Rows, stencil_over
-
 
 QR_ROWS = 1 << 15  # rows factored at a time, so that a part's design matrix is never made whole
 
@@ -163,8 +163,18 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     """The final check of a model with vectors and matrices over every part, judged as grad judges it
     (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
     part) up to its size limit, else finite differences along random directions, a pass per loss."""
-    from ..comparison import (FD_DIRECTIONS, Evidence, Setup, SymbolicTooLarge, SymbolicUnavailable,
-                              directional_differences, fd_witness_note, judged, kink_warnings, sympy_limits)
+    from ..comparison import (
+        FD_DIRECTIONS,
+        Evidence,
+        Setup,
+        SymbolicTooLarge,
+        SymbolicUnavailable,
+        directional_differences,
+        fd_witness_note,
+        judged,
+        kink_warnings,
+        sympy_limits,
+    )
     from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from ..language.expansion import TooLarge, expand
     from .fit import checked

@@ -13,7 +13,8 @@ same parts, every engine draws the same mini-batches.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterator, Mapping, Protocol, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from typing import Any, Protocol
 
 import numpy as np
 

@@ -19,8 +19,9 @@ leaves the minimum where it is: the loss, its history and the parameters reporte
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 

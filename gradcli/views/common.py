@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import IO, Any, Callable, Sequence
+from typing import IO, Any
 
 
 def number(value: float | None) -> str:

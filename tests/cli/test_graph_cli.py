@@ -94,9 +94,9 @@ class TestJson:
         doc = view_doc(model, loss, data={"x1": [0.7], "y": [0.4]}, params={})
         assert {n["id"] for n in doc["nodes"]} == set(range(len(doc["nodes"])))
         for n in doc["nodes"]:
-            assert NODE_KEYS <= set(n) and n["role"] in JSON_ROLES
+            assert set(n) >= NODE_KEYS and n["role"] in JSON_ROLES
         for e in doc["edges"]:
-            assert EDGE_KEYS <= set(e)
+            assert set(e) >= EDGE_KEYS
         assert [n["role"] for n in doc["nodes"]].count("loss") == 1
         with plain_formulas():  # numbers only: no time-bounded prettifying
             report = package.gradients(model, loss, data={"x1": [0.7], "y": [0.4]})

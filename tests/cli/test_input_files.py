@@ -13,7 +13,6 @@ import shutil
 from pathlib import Path
 
 import pytest
-
 from cli_runner import one_line_error, run_program
 
 ROOT = Path(__file__).resolve().parents[2]

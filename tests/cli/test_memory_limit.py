@@ -16,7 +16,6 @@ import subprocess
 from pathlib import Path
 
 import pytest
-
 from cli_runner import clean_env, gradcli_program
 
 resource = pytest.importorskip("resource")

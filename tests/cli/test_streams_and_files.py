@@ -14,7 +14,6 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cli_runner import clean_env, gradcli_program, one_line_error
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -12,11 +12,11 @@ import time
 from unittest import mock
 
 import pytest
+from cli_runner import one_line_error
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from cli_runner import one_line_error
 from gradcli.engines import symbolic
 from gradcli.errors import GradcliError
 

@@ -8,10 +8,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from cli_runner import one_line_error
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
-from cli_runner import one_line_error
 
 import gradcli
 from gradcli.engines.graph import backprop, build_graph

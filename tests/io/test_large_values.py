@@ -8,9 +8,9 @@ import math
 
 import numpy as np
 import pytest
+from cli_runner import one_line_error
 
 import gradcli
-from cli_runner import one_line_error
 from gradcli.engines.finite import LARGEST, all_usable, require_finite
 from gradcli.errors import DataError
 

@@ -10,8 +10,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from cli_runner import clean_env, gradcli_program
+
 from gradcli.errors import DataError
 from gradcli.io import outputs
 from gradcli.io.outputs import atomic_write_all, check_output, check_outputs
