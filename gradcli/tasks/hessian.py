@@ -14,9 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engines.fresh import as_if_fresh
-from .errors import GradcliError
-from .language.losses import DEFAULT_DELTA
+from ..engines.fresh import as_if_fresh
+from ..errors import GradcliError
+from ..language.losses import DEFAULT_DELTA
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -110,10 +110,11 @@ def hessian(
     `dashboard` as there): the data is then files, each part read and evaluated on a worker.
     Raises GradcliError for bad input.
     """
-    from .comparison import check_tolerances, prepare
-    from .io.arguments import callback
-    from .io.distributed import dask_target
-    from .io.sources import point_inputs
+    from ..compare.verdicts import check_tolerances
+    from ..io.arguments import callback
+    from ..io.distributed import dask_target
+    from ..io.sources import point_inputs
+    from ..setup import prepare
 
     check_tolerances(rtol, atol)
     callback(dashboard, "dashboard")
@@ -133,12 +134,13 @@ def _on_dask(model: Any, model_file: Any, data: Any, params: Any, loss: str, tar
              dashboard: Callable[[str], None] | None) -> HessianReport:
     """hessian over files whose parts are read and kept on a Dask cluster's workers (io/distributed.py):
     every mean over the rows one pass there, the parts' means added up here."""
-    from .comparison import dataset_setup, read_part
-    from .errors import unused
-    from .io.arguments import memory_budget
-    from .io.dataset import open_dataset, part_bytes
-    from .io.distributed import DaskRows, dask_client
-    from .io.sources import point_inputs
+    from ..compare.parts import read_part
+    from ..errors import unused
+    from ..io.arguments import memory_budget
+    from ..io.dataset import open_dataset, part_bytes
+    from ..io.distributed import DaskRows, dask_client
+    from ..io.sources import point_inputs
+    from ..setup import dataset_setup
 
     dataset = open_dataset(os.fspath(data), "data", delimiter)
     given = point_inputs(model, model_file, None, params, loss, target, delimiter, command="hessian")
@@ -158,7 +160,7 @@ def _swept(columns: Mapping[str, Any], rows: int, plan: Any, at: Mapping[str, fl
     """The mean loss and its gradient, as one array [loss, gradient...]."""
     import numpy as np
 
-    from .engines.sweep import run
+    from ..engines.sweep import run
 
     found = run(plan, at, columns, rows, diagnose=diagnose)
     return np.array([found.loss, *found.gradient])
@@ -169,7 +171,7 @@ def _crossed(columns: Mapping[str, Any], rows: int, plan: Any, points: list[Mapp
     point in these rows (sweep.stencil), else 0: a mean above 0 means some row crosses it."""
     import numpy as np
 
-    from .engines.sweep import stencil
+    from ..engines.sweep import stencil
 
     crossed = set(stencil(plan, points, columns, rows).crossed)
     return np.array([float(plan.graph.nodes[node].text in crossed) for node in plan.kink_nodes])
@@ -178,7 +180,7 @@ def _crossed(columns: Mapping[str, Any], rows: int, plan: Any, points: list[Mapp
 def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], values: Mapping[str, float]) -> Any:
     import numpy as np
 
-    from .engines.derivative import hessian_rows
+    from ..engines.derivative import hessian_rows
 
     return np.array(hessian_rows(expr, names, values, columns, rows)[1])
 
@@ -189,9 +191,9 @@ def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], 
     backprop sweep of a derivative graph, bounded as grad's gradient is (comparison.resolution)."""
     import numpy as np
 
-    from .comparison import ENGINE_ROUNDINGS
-    from .engines.derivative import second_derivative_graphs
-    from .engines.resolution import gradient_bounds
+    from ..compare.verdicts import ENGINE_ROUNDINGS
+    from ..engines.derivative import second_derivative_graphs
+    from ..engines.resolution import gradient_bounds
 
     data = {**columns, "_target": np.zeros(1)}
     found = [gradient_bounds(graph, values, data, rows, names)
@@ -204,7 +206,7 @@ def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str],
              values: Mapping[str, float]) -> Any:
     import numpy as np
 
-    from .engines.derivative import hessian_vector_product
+    from ..engines.derivative import hessian_vector_product
 
     return np.array(hessian_vector_product(expr, names, vector, values, columns, rows))
 
@@ -220,7 +222,7 @@ def _within_resolution(report: HessianReport, differences: Any, plain: Any, symb
 
     import numpy as np
 
-    from .comparison import EPS, condition_text, within_warning
+    from ..compare.verdicts import EPS, condition_text, within_warning
 
     bound = bounds()
     failing = ~plain
@@ -243,13 +245,15 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     part on the workers, weighted by their rows)."""
     import numpy as np
 
-    from .comparison import SymbolicUnavailable, scalar_parameters_only, symbolic_means, sympy_limits
-    from .engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
-    from .engines.graph import build_graph
-    from .engines.sweep import compile_plan
-    from .engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-    from .io.arguments import parameter_values
-    from .io.sources import param_values
+    from ..compare.parts import symbolic_means
+    from ..compare.symbolic import SymbolicUnavailable, sympy_limits
+    from ..engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
+    from ..engines.graph import build_graph
+    from ..engines.sweep import compile_plan
+    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+    from ..io.arguments import parameter_values
+    from ..io.sources import param_values
+    from ..setup import scalar_parameters_only
 
     scalar_parameters_only(setup, "hessian")
     problem, values, names = setup.problem, setup.values, setup.chosen
