@@ -218,9 +218,9 @@ def throughput(quick: bool) -> list[Row]:
 
 def cheap_gradient(quick: bool) -> list[Row]:
     """Forward + reverse sweep against the forward pass alone, through the same compiled sweep."""
-    from gradcli.comparison import prepare
     from gradcli.engines.graph import build_graph
     from gradcli.engines.sweep import compile_plan, run
+    from gradcli.setup import prepare
 
     rows_out = []
     n = 100_000 if quick else 400_000

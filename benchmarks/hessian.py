@@ -1,7 +1,7 @@
 """Target 8: the Hessian of a 50-parameter model's mean loss over 1e5 rows.
 
 Two models, b + w1*x1 + ... + w49*x49 under mse and sigmoid(b + w1*x1 + ...) under bce, the
-Problem built by gradcli.comparison.prepare as the API does:
+Problem built by gradcli.setup.prepare as the API does:
 - one Hessian-vector product, gradcli.engines.derivative.hessian_vector_product (backprop through
   the derivative graph of the directional derivative), against one gradient of the same loss by
   the same compiled sweep (sweep.run on compile_plan(build_graph(problem), names)): limit 4x;
@@ -120,11 +120,11 @@ def median_once(make: Callable[[], object], repeat: int) -> float:
 
 
 def compare(case: Case, rows: int, repeat: int) -> list[Row]:
-    from gradcli.comparison import prepare
     from gradcli.engines import derivative
     from gradcli.engines.graph import build_graph
     from gradcli.engines.sweep import compile_plan, run
     from gradcli.language import build
+    from gradcli.setup import prepare
 
     data = make_data(rows, INPUTS, parameters())
     setup = prepare(case.model, case.loss, data.columns, data.params)

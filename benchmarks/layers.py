@@ -81,9 +81,9 @@ def gradcli_call(data: Data, forward_only: bool = False) -> Callable[[], Result]
 
     columns = {"x": data.X, "y": data.y}
     if forward_only:
-        from gradcli.comparison import prepare
         from gradcli.engines.graph import build_graph
         from gradcli.engines.sweep import compile_plan, run
+        from gradcli.setup import prepare
 
         setup = prepare(MODEL, "mse", columns, data.params)
         plan = compile_plan(build_graph(setup.problem), [])
@@ -269,7 +269,7 @@ def memory_rows(rows: int, inputs: int, hidden: int, limit: float | None = 2.0, 
 def training_step(data: Data, repeat: int) -> Row:
     """One full-batch gradient-descent step of the network: gradcli's Trainer.objective (the tensor
     sweep over the flat vector of entries) and the update, against the hand-written step."""
-    from gradcli.comparison import prepare
+    from gradcli.setup import prepare
     from gradcli.training.loop import Trainer
 
     setup = prepare(MODEL, "mse", {"x": data.X, "y": data.y}, data.params)

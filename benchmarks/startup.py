@@ -139,10 +139,10 @@ def symbolic_over_data(quick: bool) -> list[Row]:
 
     import numpy as np
 
-    from gradcli.comparison import prepare
     from gradcli.engines.graph import build_graph
     from gradcli.engines.sweep import compile_plan, run
     from gradcli.engines.symbolic import SymbolicLoss
+    from gradcli.setup import prepare
 
     from .gradient import linear_case, make_data
 

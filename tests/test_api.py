@@ -247,11 +247,14 @@ def test_losses_lists_the_builtin_losses():
 
 
 def test_the_api_names_are_the_functions_not_their_modules():
-    from gradcli import comparison, explanation, prediction
+    from gradcli.tasks import explain as explanation
+    from gradcli.tasks import gradients as comparison
+    from gradcli.tasks import graph as graphing
+    from gradcli.tasks import predict as prediction
     from gradcli.training import fit
 
     assert gradcli.gradients is comparison.gradients and gradcli.explain is explanation.explain
-    assert gradcli.graph is explanation.graph_view and gradcli.train is fit.train
+    assert gradcli.graph is graphing.graph_view and gradcli.train is fit.train
     assert gradcli.predict is prediction.predict
 
 

@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli import checking
 from gradcli.errors import GradcliError
+from gradcli.tasks import check as checking
 
 SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 NOTE = "b+w1*x1+w2*x2"
@@ -220,9 +220,9 @@ def _as_claim(derivative) -> str:
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(EXPRESSIONS, st.sampled_from(PARAMS), st.integers(0, 2**16))
 def test_the_true_derivative_is_accepted_and_one_and_a_half_times_it_rejected(model, name, seed):
-    from gradcli.comparison import prepare
     from gradcli.engines.symbolic import SymbolicLoss
     from gradcli.language.expr import parse, symbols
+    from gradcli.setup import prepare
 
     assume(name in symbols(parse(model)))
     derivative = SymbolicLoss(prepare(model, wrt=name).problem).derivative(name)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import gradcli
-from gradcli.comparison import ATOL, RTOL, GradientReport, ParamGradient, _agrees
+from gradcli.compare.verdicts import ATOL, RTOL, GradientReport, ParamGradient, agrees
 from gradcli.errors import DataError, GradcliError, RoleError, UndefinedError
 from gradcli.io.values import as_columns
 
@@ -51,7 +51,7 @@ def check_note(report: GradientReport) -> None:
 
 class TestWorkedExample:
     def test_public_names(self):
-        assert gradcli.gradients is gradcli.comparison.gradients
+        assert gradcli.gradients is gradcli.tasks.gradients.gradients
         assert gradcli.GradcliError is GradcliError
         assert {"gradients", "GradientReport", "ParamGradient", "GradcliError", "__version__"} <= set(gradcli.__all__)
 
@@ -239,7 +239,7 @@ class TestComparison:
         ],
     )
     def test_rule(self, s, b, rtol, atol, expected):
-        assert _agrees(s, b, rtol, atol) is expected
+        assert agrees(s, b, rtol, atol) is expected
 
     # 3*0.1 - 0.3 is 0 in decimal (symbolic, 30 digits) but 5.55e-17 in floats (backprop)
     ROUNDING = dict(model="w*x1", data={"x1": [0.1], "y": [0.3]}, params={"w": 3.0})
@@ -260,7 +260,7 @@ class TestComparison:
     def test_abs_diff_matches_rule(self):
         report = gradcli.gradients(**self.ROUNDING, rtol=0.0, atol=1.0)
         g = report.gradients["w"]
-        assert g.agree is _agrees(g.symbolic_value, g.backprop_value, 0.0, 1.0) is True
+        assert g.agree is agrees(g.symbolic_value, g.backprop_value, 0.0, 1.0) is True
 
     def test_backprop_alone(self):
         report = gradcli.gradients(NOTE_MODEL, data={"x1": [1.5], "x2": [2.0], "y": [1.0]}, params=NOTE_PARAMS,

@@ -19,8 +19,10 @@ from expression_cases import EXPRESSIONS, PARAM_VALUES, plain_formulas
 from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
+from gradcli.cli import explain
 from gradcli.errors import GradcliError
-from gradcli.explanation import explain, formula_cost, graph_view
+from gradcli.explaining.scalars import formula_cost
+from gradcli.tasks.graph import graph_view
 from gradcli.views.explain import explanation_json, explanation_latex, explanation_lines, explanation_text
 
 NOTE_MODEL = "b + w1*x1 + w2*x2"

@@ -26,13 +26,14 @@ LAYERS = [
     ("language", 1),
     ("engines", 2),
     ("io", 3),
-    ("comparison", 4),
-    ("explanation", 5), ("training", 5), ("differentiation", 5), ("curvature", 5),
-    ("prediction", 6), ("checking", 6),
-    ("__init__", 7),
-    ("views", 8),
-    ("cli", 9),
-    ("__main__", 10),
+    ("setup", 4),
+    ("compare", 5),
+    ("training", 6), ("explaining", 6),
+    ("tasks", 7),
+    ("__init__", 8),
+    ("views", 9),
+    ("cli", 10),
+    ("__main__", 11),
 ]
 RANK = dict(LAYERS)
 # What the CLI may use: the public API, the views, the errors, and the light option defaults for --help.
@@ -144,3 +145,20 @@ def test_the_public_api_has_a_function_for_every_command():
     assert {command.name or command.callback.__name__ for command in app.registered_commands} == set(commands)
     for name in commands.values():
         assert callable(getattr(gradcli, name)) and name in gradcli.__all__
+
+
+def test_no_task_imports_another():
+    """Each task takes the setup and the judging layer; none calls another (train's final check judges
+    with compare, it does not run the `grad` task)."""
+    wrong = []
+    for path in (PACKAGE / "tasks").glob("*.py"):
+        module = module_name(path)
+        wrong += [f"{module} line {line}: {target}" for line, target in imported(path)
+                  if target.startswith("gradcli.tasks.") and target != module]
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_sees_a_task_importing_another():
+    """A control for the test above: an import between tasks is found."""
+    assert [target for _, target in imports_in("from .gradients import gradients\n", "gradcli.tasks")] == [
+        "gradcli.tasks.gradients"]

@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.comparison import ATOL, RTOL, prepare, resolution
+from gradcli.compare.verdicts import ATOL, RTOL
+from gradcli.compare.witnesses import resolution
 from gradcli.language.ops import OPS
+from gradcli.setup import prepare
 
 CANCELLING = "(w3 - tanh(sin(7)) + (-(x3+alpha) + log(exp(alpha)/0.25)))**-2"  # alpha cancels: d/dalpha is 0
 CANCELLING_DATA = {"x3": [1.0], "y": [0.0]}

@@ -15,8 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.comparison import ATOL, RTOL, prepare, row_resolution
+from gradcli.compare.verdicts import ATOL, RTOL
+from gradcli.compare.witnesses import row_resolution
 from gradcli.language.ops import OPS
+from gradcli.setup import prepare
 
 # x3 cancels: d loss / d x3 is exactly 0 in every row; w3's gradient beside it is -1.6e10
 CANCELLING_INPUT = "(w3 - tanh(sin(7)) + (-(alpha+x3) + log(exp(x3)/0.25)))**-2"
@@ -180,9 +182,9 @@ class TestNoCancellation:
         """check at 50 random points of a right claim (backprop's own derivative, written as `2*...`
         would be): wherever the claim and the derivative are positive sums and products, no point needs
         float64's resolution, and the bound is inside rtol and atol."""
-        from gradcli.checking import _every_name_a_column, _Points
         from gradcli.engines.graph import build_graph
         from gradcli.language import expr
+        from gradcli.tasks.check import _every_name_a_column, _Points
 
         setup = prepare(model, "yhat*y + yhat", {"x1": [1.0], "x2": [1.0], "y": [1.0]}, {"w1": 1.0, "w2": 1.0},
                         wrt=["w1"])

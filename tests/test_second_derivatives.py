@@ -193,7 +193,7 @@ class TestWrtInputsAndTarget:
 
 
 def test_a_hessian_too_large_to_give_whole_says_to_use_hvp():
-    from gradcli.curvature import MAX_MATRIX
+    from gradcli.tasks.hessian import MAX_MATRIX
 
     names = [f"w{i}" for i in range(MAX_MATRIX + 1)]
     model = " + ".join(f"{name}*x1" for name in names)

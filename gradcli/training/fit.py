@@ -260,7 +260,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     every epoch and the metrics are measured on them too. A model with vectors and matrices starts
     from language/initial.py's seeded Glorot (He under relu) weights and biases at 0.
     """
-    from ..comparison import check_targets
+    from ..setup import check_targets
 
     if isinstance(columns, Mapping):
         check_targets(problem, columns[problem.target], source, where)
@@ -358,7 +358,8 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     At an optimum the gradient is a sum of per-row terms that cancel, so rounding is relative to
     the size of those terms, not to the (tiny) result: atol = CHECK_RTOL x sum over rows of |term|.
     """
-    from ..comparison import gradients
+    from ..compare.memory import compare
+    from ..setup import prepare
 
     problem = trainer.problem
     if not problem.params:
@@ -370,8 +371,9 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
         from .partwise import tensor_gradient_check
 
         return tensor_gradient_check(trainer, params, swept, CHECK_RTOL, atol)
-    report = gradients(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
-                       delta=delta, rtol=CHECK_RTOL, atol=atol, from_file=from_file, readable=False)
+    setup = prepare(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
+                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=True)
+    report = compare(setup, rtol=CHECK_RTOL, atol=atol, readable=False)
     from .partwise import gradient_entry
 
     per_param = {name: gradient_entry(g) for name, g in report.gradients.items()}
@@ -385,7 +387,7 @@ def checked(report: Any, atol: float) -> GradientCheck:
     the witness, with their own tolerances, and the report's warning says so."""
     from dataclasses import asdict
 
-    from ..comparison import FD_ATOL, FD_RTOL
+    from ..compare.verdicts import FD_ATOL, FD_RTOL
 
     per_entry = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
                         "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
@@ -541,7 +543,7 @@ def train(
         warnings = options.ignored() + table.unused(set(read_columns(problem)))
         rows, place, held = read.rows, table.place, None
         if fraction is not None:
-            from ..comparison import check_targets
+            from ..setup import check_targets
 
             check_targets(problem, columns[target], source, table.place)  # the held-out rows too
             columns, rows, place, held = _split(columns, read.rows, fraction, options.seed, table.place, source)

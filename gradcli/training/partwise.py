@@ -82,7 +82,8 @@ _evaluator: list[Any] = []  # [key, SymbolicLoss, problem, derivatives] of the l
 
 def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Any:
     """Symbolic vs backprop over every part at the trained parameters (fit.final_gradient_check's rules)."""
-    from ..comparison import OUT_OF_TIME, ParamGradient, _agrees, within_resolution
+    from ..compare.symbolic import OUT_OF_TIME
+    from ..compare.verdicts import ParamGradient, agrees, within_resolution
     from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
     from ..errors import GradcliError
     from .fit import GradientCheck
@@ -106,7 +107,7 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
     means = data.map(part_symbolic, problem, derivatives, params)
     found = {name: sum(values[name] * rows for values, rows in means) / data.rows for name in trainer.names}
     results = {name: ParamGradient(name, None, found[name], backprop[name], abs(found[name] - backprop[name]),
-                                   _agrees(found[name], backprop[name], rtol, atol)) for name in trainer.names}
+                                   agrees(found[name], backprop[name], rtol, atol)) for name in trainer.names}
     notes: list[str] = []
     within_resolution(results, lambda names: resolution_over(trainer, params, names), notes)
     return GradientCheck(all(g.agree for g in results.values()), rtol, atol,
@@ -116,7 +117,7 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> An
 def resolution_over(trainer: Any, params: Mapping[str, float], names: list[str]) -> dict[str, float]:
     """comparison.resolution over every part, each part bounded where it is: what float64 can resolve of
     each named gradient of the mean loss."""
-    from ..comparison import ENGINE_ROUNDINGS
+    from ..compare.verdicts import ENGINE_ROUNDINGS
     from ..engines.resolution import Bounds
 
     data = trainer.data
@@ -163,20 +164,12 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     """The final check of a model with vectors and matrices over every part, judged as grad judges it
     (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
     part) up to its size limit, else finite differences along random directions, a pass per loss."""
-    from ..comparison import (
-        FD_DIRECTIONS,
-        Evidence,
-        Setup,
-        SymbolicTooLarge,
-        SymbolicUnavailable,
-        directional_differences,
-        fd_witness_note,
-        judged,
-        kink_warnings,
-        sympy_limits,
-    )
+    from ..compare.symbolic import SymbolicTooLarge, SymbolicUnavailable, sympy_limits
+    from ..compare.verdicts import FD_DIRECTIONS, Evidence, judged, kink_warnings
+    from ..compare.witnesses import directional_differences, fd_witness_note
     from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
     from ..language.expansion import TooLarge, expand
+    from ..setup import Setup
     from .fit import checked
 
     problem, data, names = trainer.problem, trainer.data, trainer.names

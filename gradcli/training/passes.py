@@ -99,8 +99,8 @@ def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     """One part's columns that the model reads (io/dataset.py's Part), checked as a whole file is:
     messages name the file, the row within it and the column; bce's targets must be in [0, 1], ce's
     class indices below the number of classes."""
-    from ..comparison import check_targets
     from ..io.dataset import part_place
+    from ..setup import check_targets
 
     table = part.load(read_columns(problem))
     if table.rows:

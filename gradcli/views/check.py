@@ -6,7 +6,7 @@ import json
 import sys
 from typing import IO
 
-from ..checking import CheckReport, Sample
+from ..tasks.check import CheckReport, Sample
 from .common import console_for, mark, number
 
 
@@ -43,7 +43,7 @@ def check_lines(report: CheckReport) -> list[str]:
 
 
 def _sample_line(sample: Sample) -> str:
-    from ..comparison import condition_text
+    from ..compare.verdicts import condition_text
 
     kind = {"random": "random points", "data": "data points", "given": "the point given"}[sample.kind]
     if sample.kind == "given":

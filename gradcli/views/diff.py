@@ -7,7 +7,7 @@ import json
 import sys
 from typing import IO
 
-from ..differentiation import DiffReport
+from ..tasks.diff import DiffReport
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 
@@ -60,7 +60,7 @@ def verdict(report: DiffReport) -> str:
                else f"graph vs finite differences, rtol {report.fd_rtol:.2g}")
         from rich.markup import escape
 
-        from ..comparison import condition_text
+        from ..compare.verdicts import condition_text
 
         how += escape("".join(f"; {d.label} within float64's resolution ({condition_text(d.condition)})"
                               for d in report.derivatives if d.resolution is not None))

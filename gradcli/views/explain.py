@@ -10,8 +10,8 @@ import re
 import sys
 from typing import IO, Any
 
-from ..explanation import Explanation, ParamSteps
-from ..explanation.tensors import TensorExplanation
+from ..explaining.scalars import Explanation, ParamSteps
+from ..explaining.tensors import TensorExplanation
 from .common import console_for, formula_shown, number, tensor_text
 
 ARROW = " → "

@@ -10,7 +10,7 @@ import json
 import sys
 from typing import IO
 
-from ..comparison import FD_ATOL, FD_RTOL, GradientReport, condition_text
+from ..compare.verdicts import FD_ATOL, FD_RTOL, GradientReport, condition_text
 from .common import Column, console_for, formula_shown, mark, number, print_table, text_column, verdict_cell
 
 

@@ -12,8 +12,8 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explanation import EdgeInfo, GraphView, NodeInfo
-from ..explanation.tensors import TensorEdge, TensorGraphView, TensorNode
+from ..explaining.scalars import EdgeInfo, GraphView, NodeInfo
+from ..explaining.tensors import TensorEdge, TensorGraphView, TensorNode
 from .common import console_for, decorated, number, tensor_text
 
 HIGHLIGHT_COLOUR = "#d62728"

@@ -8,8 +8,8 @@ import json
 import sys
 from typing import IO
 
-from ..curvature import HessianReport
 from ..engines.differences import NOT_AT_KINK
+from ..tasks.hessian import HessianReport
 from .common import Column, console_for, mark, number, print_table, text_column
 
 
@@ -55,7 +55,7 @@ def verdicts(report: HessianReport) -> list[str]:
         diff = f"max |diff| {report.max_abs_diff:.2g}" if report.max_abs_diff is not None else ""
         within = ""
         if report.resolution is not None:
-            from ..comparison import condition_text
+            from ..compare.verdicts import condition_text
 
             within = f"; within float64's resolution ({condition_text(report.resolution_condition)})"
         lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] symbolic and graph engine "

@@ -6,7 +6,7 @@ import sys
 from typing import IO
 
 from ..io.csv import write_csv
-from ..prediction import PartPredictions, Predictions
+from ..tasks.predict import PartPredictions, Predictions
 
 
 def predictions_csv(result: Predictions | PartPredictions, stream: IO[str] | None = None) -> None:

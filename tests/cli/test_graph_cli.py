@@ -23,7 +23,8 @@ from hypothesis import strategies as st
 
 import gradcli as package
 from gradcli.errors import GradcliError
-from gradcli.explanation import JSON_ROLES, graph_view
+from gradcli.explaining.scalars import JSON_ROLES
+from gradcli.tasks.graph import graph_view
 from gradcli.views.graph import graph_dot, graph_json, graph_mermaid, graph_tree
 
 NOTE_CLI = ["b+w1*x1+w2*x2", "--loss", "mse", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1"]

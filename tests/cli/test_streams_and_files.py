@@ -97,10 +97,10 @@ class TestSeedsAndSteps:
 
 BUG = """
 import sys
-import gradcli.comparison
+import gradcli.tasks.gradients
 def broken(*args, **kwargs):
     raise ValueError("a deliberate bug")
-gradcli.comparison.gradients = broken
+gradcli.tasks.gradients.gradients = broken
 sys.argv = ["gradcli", "grad", "b + w*x1"]
 from gradcli.cli import main
 main()

@@ -126,7 +126,7 @@ class TestKeptPlans:
 
     @staticmethod
     def problem(rows: int = 300):
-        from gradcli.comparison import prepare
+        from gradcli.setup import prepare
 
         rng = np.random.default_rng(5)
         data = {"x1": rng.normal(size=rows), "x2": rng.normal(size=rows), "y": rng.uniform(size=rows)}

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.comparison import NOT_AT_KINK
+from gradcli.engines.differences import NOT_AT_KINK
 from gradcli.engines.graph import build_graph
 from gradcli.engines.sweep import compile_plan, stencil
 from gradcli.language.problem import build_problem

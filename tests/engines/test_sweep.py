@@ -16,11 +16,11 @@ from hypothesis import HealthCheck, assume, given, note, settings
 from hypothesis import strategies as st
 
 import gradcli
-from gradcli.comparison import prepare
 from gradcli.engines.finite import all_finite
 from gradcli.engines.graph import backprop, build_graph, kinks
 from gradcli.engines.sweep import CHUNK_ROWS, chunk_rows, compile_plan, run
 from gradcli.errors import DataError, GradcliError, UndefinedError
+from gradcli.setup import prepare
 
 
 def setup_for(model: str, rows: int, loss: str = "mse", seed: int = 0, params: dict | None = None):

@@ -63,7 +63,7 @@ def test_the_derivatives_of_a_long_sum_are_still_right():
 ])
 def test_the_path_steps_counted_are_those_explain_walks(model, max_paths):
     from gradcli.engines.graph import build_graph, paths
-    from gradcli.explanation import path_steps
+    from gradcli.explaining.scalars import path_steps
 
     problem = build_problem(model, "mse", data_names=["x1", "y"])
     graph = build_graph(problem)

@@ -13,28 +13,16 @@ views/graph.py.
 from __future__ import annotations
 
 import math
-import os
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from ..comparison import (
-    ATOL,
-    OUT_OF_TIME,
-    RTOL,
-    Setup,
-    _agrees,
-    check_parameter_names,
-    check_tolerances,
-    compare,
-    kink_warnings,
-    prepare,
-)
-from ..engines.fresh import as_if_fresh
+from ..compare.verdicts import agrees
+from ..engines.reading import node_formula, partial_name
 from ..errors import GradcliError, ParseError
-from ..language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
-from ..language.losses import DEFAULT_DELTA
+from ..language.expr import Binary, Call, Unary, parse, postorder
+from ..setup import Setup, prepare
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
@@ -106,7 +94,7 @@ class GraphView:
         return data
 
 
-def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
+def single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
     """The one row explain and graph work at: the only row, or row `row` (1-based) of several."""
     from ..io.values import as_columns
 
@@ -125,17 +113,17 @@ def _single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -
     return {name: column[row - 1:row] for name, column in columns.items()}
 
 
-def _read(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, row: int | None,
+def read_point(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, row: int | None,
           delimiter: str = ",", inputs: Any = None, command: str = "explain") -> Any:
     """explain's and graph's inputs read as grad reads them (io.sources.PointInputs)."""
     from ..io.arguments import whole
     from ..io.sources import point_inputs
 
-    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in _single_point
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in single_point
     return point_inputs(model, model_file, data, params, loss, target, delimiter, inputs=inputs, command=command)
 
 
-def _setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: float, from_file: bool,
+def point_setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: float, from_file: bool,
               layers: Mapping[str, Any] | None = None) -> Setup:
     """The problem at the given rows; `layers` holds --shape, --dim and --input (shapes, dims, inputs)."""
     setup = prepare(given.model, loss, data, given.params, target=target, wrt=wrt, delta=delta,
@@ -144,59 +132,31 @@ def _setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: fl
     return setup
 
 
-def _point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
+def point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
                  delta: float, from_file: bool, row: int | None, delimiter: str = ",",
                  layers: Mapping[str, Any] | None = None, command: str = "explain") -> Setup:
     """explain's and graph's inputs read as grad reads them, at the one point they work at."""
-    given = _read(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"),
+    given = read_point(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"),
                   command)
-    return _setup_of(given, _single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
+    return point_setup_of(given, single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
 
 
-def _at_point(value: Any) -> float:
+def at_point(value: Any) -> float:
     import numpy as np
 
     return float(np.broadcast_to(value, (1,))[0])
 
 
 def _finite_or_none(value: Any) -> float | None:
-    number = _at_point(value)
+    number = at_point(value)
     return number if math.isfinite(number) else None
 
 
-def node_formula(graph: Any, node: Any, called: Mapping[int, str] | None = None) -> str:
-    """What a node computes, in its inputs' names: a1 = w1*x1, yhat = b + a1 + a2, a1 = W1 @ x.
-
-    called: other names for the nodes, by id (the batch's X and A1 for x and a1)."""
-    def name_of(i: int) -> str:
-        return graph.nodes[i].name if called is None else called[i]
-
-    names: list[Expr] = [Sym(name_of(i)) for i in node.inputs]
-    if node.op is None:
-        return name_of(node.id)
-    if node.op == "identity":
-        return name_of(node.inputs[0])
-    if node.op == "add":
-        expr = names[0]
-        for term in names[1:]:
-            expr = Binary("add", expr, term)
-    elif node.op in ("sub", "mul", "div", "pow", "matmul"):
-        expr = Binary(node.op, names[0], names[1])
-    elif node.op == "neg":
-        expr = Unary("neg", names[0])
-    else:
-        expr = Call(node.op, tuple(names))
-    return to_text(expr)
 
 
-def partial_name(graph: Any, source: int, target: int, position: int) -> str:
-    """How explain names the local derivative on an edge: ∂a1/∂w1 (with the argument where it is used twice)."""
-    node = graph.nodes[target]
-    mark = f" (argument {position + 1})" if node.inputs.count(source) > 1 else ""
-    return f"∂{node.name}/∂{graph.nodes[source].name}{mark}"
 
 
-def _reachable(graph: Any) -> list[bool]:
+def reachable(graph: Any) -> list[bool]:
     """reachable[i]: node i lies below the loss (yhat is not, for bce on a sigmoid model)."""
     reach = [False] * len(graph.nodes)
     reach[graph.output] = True
@@ -207,7 +167,7 @@ def _reachable(graph: Any) -> list[bool]:
     return reach
 
 
-def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None,
+def view_of(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None,
           marked: Iterable[str] | None = None) -> GraphView:
     """The graph at the point; `highlight` marks the paths to that parameter (or, with `marked`, to any of
     those names: the entries of a matrix drawn neuron by neuron)."""
@@ -219,8 +179,8 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
             id=node.id, name=node.name, op=node.op,
             role="intermediate" if node.role == "model" else node.role,
             formula=node_formula(graph, node), text=node.text,
-            value=_at_point(sweep.values[node.id]),
-            adjoint=None if sweep.adjoints[node.id] is None else _at_point(sweep.adjoints[node.id]),
+            value=at_point(sweep.values[node.id]),
+            adjoint=None if sweep.adjoints[node.id] is None else at_point(sweep.adjoints[node.id]),
         )
         for node in graph.nodes
     ]
@@ -236,11 +196,11 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
         target=problem.target, params=dict(setup.values),
         point={name: float(column[0]) for name, column in setup.columns.items()},
         defaults=dict(setup.defaults), loss_value=sweep.loss_value, nodes=nodes, edges=edge_list,
-        output=graph.output, prediction=graph.model, notes=_notes(graph), warnings=warnings,
+        output=graph.output, prediction=graph.model, notes=graph_notes(graph), warnings=warnings,
     )
     if highlight is not None:
         upstream = upstream_params(graph)
-        reach = _reachable(graph)
+        reach = reachable(graph)
         wanted = set(marked) if marked is not None else {highlight}
         on_path = [reach[i] and bool(wanted & upstream[i]) for i in range(len(graph.nodes))]
         view.highlight = highlight
@@ -249,10 +209,10 @@ def _view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: 
     return view
 
 
-def _notes(graph: Any) -> list[str]:
+def graph_notes(graph: Any) -> list[str]:
     notes = []
     yhat = graph.nodes[graph.model]
-    if not _reachable(graph)[graph.model]:
+    if not reachable(graph)[graph.model]:
         loss = graph.nodes[graph.output]
         z = graph.nodes[loss.inputs[0]].name
         notes.append(
@@ -263,66 +223,6 @@ def _notes(graph: Any) -> list[str]:
     return notes
 
 
-@as_if_fresh
-def graph_view(
-    model: str | None = None,
-    loss: str = "mse",
-    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
-    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
-    *,
-    model_file: str | os.PathLike[str] | None = None,
-    target: str = "y",
-    delta: float = DEFAULT_DELTA,
-    from_file: bool = False,
-    row: int | None = None,
-    highlight: str | None = None,
-    delimiter: str = ",",
-    shapes: Any = None,
-    dims: Any = None,
-    inputs: Any = None,
-    neurons: bool = False,
-) -> Any:
-    """The computational graph at one point, every node's value and adjoint, every edge's local derivative
-    (`gradcli graph`; the public name is gradcli.graph).
-
-    Takes the model, data and parameters in every form gradcli.gradients takes them, vectors and
-    matrices too (`shapes`, `dims`, `inputs` as for gradcli.gradients); with several rows of data,
-    `row` (1-based) chooses the point. A model with vectors or matrices gives a TensorGraphView: one
-    node per tensor operation with its shape, each edge's vector-Jacobian product as a formula and as
-    numbers. neurons=True draws such a model neuron by neuron instead: the graph of the model written out
-    entry by entry (a GraphView), for models of at most tensors.NEURONS_MAX_ENTRIES parameter entries.
-    """
-    from ..engines.graph import backprop, build_graph, kinks
-    from ..io.arguments import flag, text
-
-    flag(neurons, "--neurons")
-    setup = _point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter,
-                         {"shapes": shapes, "dims": dims, "inputs": inputs}, command="graph")
-    marked: list[str] | None = None
-    if highlight is not None:
-        text(highlight, "--highlight")
-        if setup.problem.tensor:  # W1 or one of its entries, W1[1,2]
-            from .tensors import highlighted
-
-            tensors, entries = highlighted(setup.problem, highlight)
-            marked = entries if neurons else tensors
-        else:
-            check_parameter_names([highlight], setup.problem.params, "--highlight")
-    if setup.problem.tensor and not neurons:
-        from .tensors import tensor_graph_view
-
-        return tensor_graph_view(setup, highlight, marked)
-    notes: list[str] = []
-    if setup.problem.tensor:  # drawn neuron by neuron: the scalar graph of the model written out entry by entry
-        from .tensors import neuron_setup
-
-        setup, notes = neuron_setup(setup)
-    graph = build_graph(setup.problem)
-    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
-    warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
-    view = _view(setup, graph, sweep, warnings, highlight, marked)
-    view.notes[:0] = notes
-    return view
 
 
 # ---------------------------------------------------------------- the steps
@@ -442,114 +342,6 @@ class Explanation:
         }
 
 
-@as_if_fresh
-def explain(
-    model: str | None = None,
-    loss: str = "mse",
-    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
-    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
-    *,
-    model_file: str | os.PathLike[str] | None = None,
-    target: str = "y",
-    wrt: str | Iterable[str] | None = None,
-    delta: float = DEFAULT_DELTA,
-    from_file: bool = False,
-    row: int | None = None,
-    max_paths: int = MAX_PATHS,
-    rtol: float = RTOL,
-    atol: float = ATOL,
-    sympy_forms: bool = False,
-    delimiter: str = ",",
-    order: int = 1,
-    shapes: Any = None,
-    dims: Any = None,
-    inputs: Any = None,
-    entry: str | None = None,
-) -> Any:
-    """The worked example's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
-
-    Takes the model, data and parameters in every form gradcli.gradients takes them; with
-    several rows of data, `row` (1-based) chooses the point. `sympy_forms` keeps each
-    derivative as a SymPy expression (for LaTeX). `order=2` explains the second derivatives
-    ∂²loss/∂w1∂w (w1 the first name of `wrt`, w each of the others, or w1 again when it is the only
-    one) as backprop applied to the backward pass: the paths run through the derivative graph of
-    g = ∂loss/∂w1.
-
-    A model with vectors or matrices (`shapes`, `dims`, `inputs` as for gradcli.gradients) gives a
-    TensorExplanation (explanation/tensors.py): the backward pass layer by layer as matrix products,
-    at the point and over every row of the data, then one entry of a --wrt parameter (`entry`, e.g.
-    "W1[2,1]"; default its first) as the sum over paths of the scalar graph, checked against the
-    matrix form and SymPy.
-    """
-    from ..engines.graph import backprop, build_graph
-    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
-
-    check_tolerances(rtol, atol)
-
-    if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
-        raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    from ..io.arguments import whole
-
-    order = whole(order, "--order", 1)
-    if order > 2:
-        raise GradcliError(f"explain takes --order 1 or 2, got {order}")
-    layers = {"shapes": shapes, "dims": dims, "inputs": inputs}
-    given = _read(model, model_file, data, params, loss, target, row, delimiter, inputs)
-    setup = _setup_of(given, _single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
-    if setup.problem.tensor:
-        if order == 2 or sympy_forms:
-            raise GradcliError("explain for vectors and matrices comes as text or json, at the first order "
-                               "(--order 2 and latex are for scalar models)")
-        from .tensors import batch_rows, explain_tensors
-
-        batch = setup
-        if given.data is not None:  # the batch step runs over every row of the data
-            rows, cut = batch_rows(given.data)
-            if rows is not None:
-                batch = _setup_of(given, rows, loss, target, wrt, delta, from_file, layers)
-                batch.warnings = [cut] if cut else []
-        return explain_tensors(setup, batch, entry=entry, max_paths=max_paths, rtol=rtol, atol=atol)
-    if entry is not None:
-        raise GradcliError("--entry picks one entry of a vector or matrix parameter; this model has none "
-                           "(give a shape with --shape NAME=ROWSxCOLUMNS)")
-    if order == 2:
-        if sympy_forms:
-            raise GradcliError("explain --order 2 comes as text or json, not latex")
-        return _second_order(setup, max_paths, rtol, atol)
-    graph = build_graph(setup.problem)
-    steps = path_steps(graph, setup.chosen, max_paths)
-    if steps > MAX_PATH_STEPS:
-        raise GradcliError(
-            f"explain lists each parameter's chain-rule paths, and for this model's {len(setup.chosen):,} "
-            f"parameters they are {steps:,} local derivatives long in all; the limit is {MAX_PATH_STEPS:,} "
-            "(explain fewer with --wrt NAME,...; `gradcli grad` gives the whole gradient)")
-    report = compare(setup, rtol=rtol, atol=atol)  # (1) and the check, exactly as `grad` does them
-    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
-    view = _view(setup, graph, sweep, report.warnings)
-    index = _edge_index(view)
-    steps = [_param_steps(graph, sweep, view, name, report.gradients[name], max_paths, rtol, atol, index)
-             for name in setup.chosen]
-    out_of_time = GradcliError(f"explain shows SymPy's derivatives, and SymPy needed more than {SYMBOLIC_SECONDS:g} s "
-                               "for this expression; `gradcli grad` checks it with finite differences instead")
-    if any(OUT_OF_TIME in warning for warning in report.warnings):  # the same budget would run out again
-        raise out_of_time
-    try:  # step 1 and the counts need SymPy's derivatives: under the same budget as grad's
-        with time_limit(SYMBOLIC_SECONDS):
-            symbolic = SymbolicLoss(setup.problem)
-            derivatives = symbolic.derivatives(setup.chosen)
-            if sympy_forms:
-                for step in steps:
-                    step.derivative = symbolic.readable_expr(derivatives[step.param])
-            counts = op_counts(graph, sweep, derivatives)
-    except OutOfTime:
-        raise out_of_time from None
-    verdicts = [s.agree for s in steps if s.agree is not None]
-    if report.agree is not None:
-        verdicts.append(report.agree)
-    return Explanation(
-        view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, setup.chosen),
-        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
-    )
 
 
 def path_steps(graph: Any, names: Iterable[str], max_paths: int) -> int:
@@ -570,53 +362,9 @@ def path_steps(graph: Any, names: Iterable[str], max_paths: int) -> int:
     return total
 
 
-def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Explanation:
-    """∂²loss/∂first∂w as backprop through the backward pass: the derivative graph of g = ∂loss/∂first
-    (engines/derivative.py) takes the loss's place, and its paths to each w are listed and multiplied."""
-    from dataclasses import replace
-
-    from ..comparison import ParamGradient, SymbolicUnavailable, symbolic_derivatives
-    from ..engines.derivative import gradient
-    from ..engines.graph import backprop, build_graph
-
-    first, seconds = setup.chosen[0], setup.chosen[1:] or setup.chosen[:1]
-    g = gradient(setup.problem.loss, [first])[first]
-    problem = replace(setup.problem, loss=g, loss_name=f"g = ∂loss/∂{first}",
-                      loss_formula="the backward pass for " + first + " as a graph (the derivative graph)")
-    second = replace(setup, problem=problem, chosen=list(seconds))
-    built = build_graph(problem)
-    nodes = tuple(replace(node, name="g") if node.id == built.output else node for node in built.nodes)
-    graph = replace(built, nodes=nodes)
-    sweep = backprop(graph, second.values, second.columns, 1, second.chosen)
-    warnings = list(setup.warnings)
-    view = _view(second, graph, sweep, warnings)
-    built_by_sympy: dict[str, Any] = {}
-
-    def second_derivatives(symbolic: Any) -> dict[str, Any]:
-        built_by_sympy.update({b: symbolic.sp.diff(symbolic.derivative(first), symbolic.symbols[b]) for b in seconds})
-        return built_by_sympy
-
-    try:  # the witness: SymPy's own second derivatives of the whole formula, not of our graph
-        values, formulas, _ = symbolic_derivatives(setup.problem, second_derivatives, setup.values, setup.columns, 1,
-                                                   True)
-    except SymbolicUnavailable as why:
-        raise GradcliError(f"explain --order 2 shows SymPy's second derivatives, and the symbolic engine {why}; "
-                           "`gradcli hessian` checks them with finite differences instead") from None
-    steps = []
-    index = _edge_index(view)
-    for b in seconds:
-        found = sweep.gradients[b]
-        witness = ParamGradient(b, formulas.get(b), values[b], found, abs(values[b] - found),
-                                _agrees(values[b], found, rtol, atol))
-        steps.append(_param_steps(graph, sweep, view, b, witness, max_paths, rtol, atol, index))
-    counts = op_counts(graph, sweep, built_by_sympy)  # the derivatives SymPy made above, within its budget
-    verdicts = [s.agree for s in steps if s.agree is not None]
-    return Explanation(view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, list(seconds)),
-                       agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
-                       order=2, of="g", first=first)
 
 
-def _edge_index(view: GraphView) -> dict[Any, int]:
+def edge_index(view: GraphView) -> dict[Any, int]:
     """Each edge of the view by (source, target, position), made once for all parameters (once per
     parameter, 950 parameters made 950 dictionaries of every edge)."""
     from ..engines.graph import Edge
@@ -624,12 +372,12 @@ def _edge_index(view: GraphView) -> dict[Any, int]:
     return {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
 
 
-def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
+def param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
                  rtol: float, atol: float, index: dict[Any, int] | None = None) -> ParamSteps:
     from ..engines.graph import count_paths, paths
 
     leaf = graph.leaf(name)
-    index = _edge_index(view) if index is None else index
+    index = edge_index(view) if index is None else index
     found = []
     for walked in paths(graph, leaf.id, max_paths):
         ids = [graph.output] + [edge.source for edge in walked]
@@ -652,7 +400,7 @@ def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: A
     ]
     checked = adjoint if path_sum is None else path_sum
     # Both engines ran, so grad's own verdict is None only within rounding of a kink: not compared.
-    agree = None if gradient.agree is None else _agrees(gradient.symbolic_value, checked, rtol, atol)
+    agree = None if gradient.agree is None else agrees(gradient.symbolic_value, checked, rtol, atol)
     return ParamSteps(
         param=name, symbolic=gradient.symbolic, symbolic_value=gradient.symbolic_value, paths=found,
         paths_total=total, paths_left_out=total - len(found), path_sum=path_sum, adjoint=adjoint,
@@ -660,7 +408,7 @@ def _param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: A
     )
 
 
-def _reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[Reuse]:
+def reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[Reuse]:
     """Adjoints computed once that two or more of the chosen parameters' gradients went through."""
     from ..engines.graph import upstream_params
 
@@ -680,12 +428,12 @@ def _reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[
 _KINDS = ("multiplications", "additions", "other")
 
 
-def _zero() -> dict[str, int]:
+def zero_counts() -> dict[str, int]:
     return dict.fromkeys(_KINDS, 0)
 
 
-def _node_cost(op: str, arity: int) -> dict[str, int]:
-    cost = _zero()
+def node_cost(op: str, arity: int) -> dict[str, int]:
+    cost = zero_counts()
     if op == "add":
         cost["additions"] = arity - 1
     elif op == "sub":
@@ -702,7 +450,7 @@ def formula_cost(formula: str) -> dict[str, int]:
 
     A formula our parser does not read (sign(a), step(a), clip(...)) counts as one other operation.
     """
-    cost = _zero()
+    cost = zero_counts()
     try:  # an entry of a matrix drawn neuron by neuron (W1[1,2]) is a value at hand, as a name is
         tree = parse(re.sub(r"\[\d+(,\d+)?\]", "", formula), what="formula")
     except ParseError:
@@ -712,9 +460,9 @@ def formula_cost(formula: str) -> dict[str, int]:
         return cost  # -1, -x1: a value at hand
     for expr in postorder(tree):
         if isinstance(expr, Binary):
-            kind = _node_cost(expr.op, 2)
+            kind = node_cost(expr.op, 2)
         elif isinstance(expr, (Unary, Call)):
-            kind = _node_cost("function", 1)
+            kind = node_cost("function", 1)
         else:
             continue
         for key in _KINDS:
@@ -722,7 +470,7 @@ def formula_cost(formula: str) -> dict[str, int]:
     return cost
 
 
-def _add(total: dict[str, int], more: dict[str, int]) -> None:
+def add_counts(total: dict[str, int], more: dict[str, int]) -> None:
     for key in _KINDS:
         total[key] += more[key]
 
@@ -731,7 +479,7 @@ def sympy_cost(derivative: Any) -> dict[str, int]:
     """SymPy's count_ops of one derivative, sorted into multiplications, additions and other."""
     import sympy as sp
 
-    cost = _zero()
+    cost = zero_counts()
     visual = sp.count_ops(derivative, visual=True)
     for symbol, count in (visual.as_coefficients_dict().items() if visual != 0 else ()):
         if symbol == 1:
@@ -746,17 +494,17 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
     """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
     from ..engines.graph import local_formula
 
-    forward = _zero()
+    forward = zero_counts()
     for node in graph.nodes:
         if node.op is not None:
-            _add(forward, _node_cost(node.op, len(node.inputs)))
-    local = _zero()
+            add_counts(forward, node_cost(node.op, len(node.inputs)))
+    local = zero_counts()
     for edge in sweep.edges_used:
         formula = local_formula(graph, edge)
         if formula is not None:  # always: the sweep never walks an edge from a constant
-            _add(local, formula_cost(formula))
+            add_counts(local, formula_cost(formula))
     reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
-    symbolic = _zero()
+    symbolic = zero_counts()
     per_param = {}
     costs: dict[Any, dict[str, int]] = {}  # the derivatives of a sum of names are all one expression
     for name, derivative in derivatives.items():
@@ -764,7 +512,7 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
         if cost is None:
             cost = costs[derivative] = sympy_cost(derivative)
         per_param[name] = sum(cost.values())
-        _add(symbolic, cost)
+        add_counts(symbolic, cost)
     return OpCounts(
         forward=forward, local_derivatives=len(sweep.edges_used), local=local, reverse=reverse,
         backprop_total=sum(forward.values()) + sum(local.values()) + sum(reverse.values()),

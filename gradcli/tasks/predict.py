@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engines.fresh import as_if_fresh
-from .errors import DataError, GradcliError, show_text
+from ..engines.fresh import as_if_fresh
+from ..errors import DataError, GradcliError, show_text
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
@@ -120,12 +120,12 @@ def predict(
     into a hidden folder beside it that is renamed into place when every part is written: the
     directory appears whole or not at all. A PartPredictions is returned, `outputs` its files.
     """
-    from .io.arguments import callback, memory_budget, probability
-    from .io.arguments import delimiter as checked_delimiter
-    from .io.dataset import files_of
-    from .io.distributed import dask_target
-    from .io.outputs import is_directory
-    from .io.sources import is_spec, one_stdin, open_table
+    from ..io.arguments import callback, memory_budget, probability
+    from ..io.arguments import delimiter as checked_delimiter
+    from ..io.dataset import files_of
+    from ..io.distributed import dask_target
+    from ..io.outputs import is_directory
+    from ..io.sources import is_spec, one_stdin, open_table
 
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
@@ -158,7 +158,7 @@ def predict(
 
 def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predictor, list[str]]:
     """The saved model read, --threshold checked against its loss, and what computes its predictions."""
-    from .io.saved import read_saved, saved_problem
+    from ..io.saved import read_saved, saved_problem
 
     document, source = _saved_document(saved)
     model = read_saved(document, source)
@@ -172,9 +172,9 @@ def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predict
 def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
                      where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
     """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
-    from .io.dataset import open_dataset, part_bytes
-    from .io.distributed import dask_client, results_in_order
-    from .io.outputs import commit_directory, staging_directory
+    from ..io.dataset import open_dataset, part_bytes
+    from ..io.distributed import dask_client, results_in_order
+    from ..io.outputs import commit_directory, staging_directory
 
     if output is None:
         raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
@@ -208,7 +208,7 @@ def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, f
     its rows. Module-level, so that a Dask worker can run it."""
     from pathlib import Path
 
-    from .io.outputs import atomic_write
+    from ..io.outputs import atomic_write
 
     table = _arrow_part(part, header, predictor)
     atomic_write(Path(folder) / name, lambda file: _write_parquet(file, [table]), binary=True)
@@ -217,7 +217,7 @@ def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, f
 
 def _new_directory(output: Any) -> Any:
     """--output for --dask: a directory that does not exist yet (its parent does), or an empty one."""
-    from .io.outputs import check_directory
+    from ..io.outputs import check_directory
 
     folder = check_directory(output, "--output")
     if folder.is_dir() and any(folder.iterdir()):
@@ -239,7 +239,7 @@ class _Outputs:
 def _check_outputs(output: Any, to_directory: bool, dataset: Any, named: list[str],
                    open_data: Callable[[], Any]) -> _Outputs:
     """--output checked against every input file (`named` and the dataset's files): never one of them."""
-    from .io.outputs import check_outputs
+    from ..io.outputs import check_outputs
 
     inputs = named + ([file.path for file in dataset.files] if dataset is not None else [])
     if not to_directory:
@@ -254,12 +254,12 @@ def _check_outputs(output: Any, to_directory: bool, dataset: Any, named: list[st
 
 def _write_whole(result: Predictions, path: Any) -> None:
     """Predictions held in memory, written to one file (atomically): Parquet for a .parquet or .pq name."""
-    from .io.outputs import atomic_write
+    from ..io.outputs import atomic_write
 
     if _is_parquet_name(path):
         atomic_write(path, lambda f: _write_parquet(f, [_arrow_of(result.header, result.columns)]), True)
     else:
-        from .io.csv import write_csv
+        from ..io.csv import write_csv
 
         atomic_write(path, lambda f: write_csv(result.header, result.columns, f))
 
@@ -281,8 +281,8 @@ class _Predictor:
     with a threshold (bce)."""
 
     def __init__(self, problem: Any, params: Mapping[str, float], threshold: float | None) -> None:
-        from .engines.graph import build_graph
-        from .language.columns import input_columns
+        from ..engines.graph import build_graph
+        from ..language.columns import input_columns
 
         self.graph, self.params, self.threshold, self.problem = build_graph(problem), params, threshold, problem
         self.inputs = input_columns(problem)  # the columns read
@@ -305,10 +305,10 @@ class _Predictor:
         """yhat (and class) over the rows; a row where the model is undefined is named by where(row)."""
         import numpy as np
 
-        from .engines.graph import model_values
-        from .errors import UndefinedError, placed
-        from .language.tensors import fixed_order_products
-        from .training.passes import gather_vectors
+        from ..engines.graph import model_values
+        from ..errors import UndefinedError, placed
+        from ..language.tensors import fixed_order_products
+        from ..training.passes import gather_vectors
 
         if not rows:
             yhat = np.empty((0, len(self.outputs))) if self.outputs != ["yhat"] else np.empty(0)
@@ -348,7 +348,7 @@ def _output_name(path: str, kind: str) -> str:
 def _directory_targets(dataset: Any, directory: str | os.PathLike[str],
                        inputs: list[str]) -> tuple[Any, dict[str, Any]]:
     """The output directory, and input file -> output file in it, each checked as --output is (never an input)."""
-    from .io.outputs import check_directory, check_output
+    from ..io.outputs import check_directory, check_output
 
     folder = check_directory(directory, "--output")
     named: dict[str, str] = {}
@@ -369,8 +369,8 @@ def _predict_parts(dataset: Any, predictor: _Predictor, model_text: str, added: 
     now and made again by PartPredictions.chunks()."""
     from contextlib import nullcontext
 
-    from .io.dataset import part_bytes
-    from .io.outputs import atomic_write_all, directory_made
+    from ..io.dataset import part_bytes
+    from ..io.outputs import atomic_write_all, directory_made
 
     parts = dataset.parts(part_bytes(budget))
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
@@ -402,7 +402,7 @@ def _file_writer(parts: list[Any], header: list[str], predictor: _Predictor, par
             tables = (_arrow_part(part, header, predictor) for part in parts)
             counted.append(_write_parquet(handle, tables))
             return
-        from .io.csv import write_csv
+        from ..io.csv import write_csv
 
         rows = 0
         for part in parts:
@@ -426,7 +426,7 @@ def _loaded(part: Any, predictor: _Predictor, keep_text: bool = True) -> Any:
 
 
 def _where(part: Any) -> Callable[[int], str]:
-    from .io.dataset import part_place
+    from ..io.dataset import part_place
 
     return lambda row: f"{part.name} {part_place(part, row)}"
 
@@ -522,10 +522,10 @@ def _write_parquet(handle: Any, tables: Iterable[Any]) -> int:
 
 def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     """The saved model's document (raw bytes of a file, or a mapping) and how messages name it."""
-    from .io.saved import saved_document
-    from .io.sources import is_spec, source_name
-    from .io.values import PARAMS_MAX_BYTES, read_text_source
-    from .training.fit import TrainReport
+    from ..io.saved import saved_document
+    from ..io.sources import is_spec, source_name
+    from ..io.values import PARAMS_MAX_BYTES, read_text_source
+    from ..training.fit import TrainReport
 
     if isinstance(saved, TrainReport):
         return saved_document(saved), "the trained model"

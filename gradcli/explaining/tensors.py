@@ -25,21 +25,24 @@ from dataclasses import asdict, dataclass, field, replace
 from types import SimpleNamespace
 from typing import Any
 
-from ..comparison import Setup, SymbolicUnavailable, _agrees, check_parameter_names, entrywise, kink_warnings
+from ..compare.symbolic import SymbolicUnavailable
+from ..compare.verdicts import agrees, kink_warnings
+from ..compare.witnesses import entrywise
 from ..errors import GradcliError, show_text
 from ..language.tensors import shown
-from . import (
+from ..setup import Setup, check_parameter_names
+from .scalars import (
     ParamSteps,
-    _add,
-    _node_cost,
-    _notes,
-    _param_steps,
-    _reachable,
-    _view,
-    _zero,
+    add_counts,
     formula_cost,
+    graph_notes,
+    node_cost,
     node_formula,
     op_counts,
+    param_steps,
+    reachable,
+    view_of,
+    zero_counts,
 )
 
 FULL_ENTRIES = 16  # a value of at most this many entries is given in full; a larger one is summarised
@@ -83,7 +86,7 @@ def _listed(array: Any) -> Any:
     return [_listed(part) for part in array]
 
 
-def _at_point(node: Any, value: Any) -> Numbers:
+def at_point(node: Any, value: Any) -> Numbers:
     """A node's value at the point: its own shape, the row axis (one row) dropped."""
     import numpy as np
 
@@ -375,8 +378,8 @@ def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], high
     nodes = [
         TensorNode(node.id, node.name, node.op, "intermediate" if node.role == "model" else node.role,
                    node_formula(graph, node), node.text, list(node.shape), node.batched,
-                   _at_point(node, sweep.values[node.id]),
-                   None if sweep.adjoints[node.id] is None else _at_point(node, sweep.adjoints[node.id]))
+                   at_point(node, sweep.values[node.id]),
+                   None if sweep.adjoints[node.id] is None else at_point(node, sweep.adjoints[node.id]))
         for node in graph.nodes
     ]
     names = {node.id: node.name for node in graph.nodes}
@@ -394,9 +397,9 @@ def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], high
             if op.elementwise:
                 local = op.local_text(edge.position, [names[i] for i in node.inputs], node.name)
                 full = ((1,) if node.batched else ()) + node.shape
-                local_value = _at_point(node, np.broadcast_to(op.local(edge.position, args, out), full))
+                local_value = at_point(node, np.broadcast_to(op.local(edge.position, args, out), full))
             adjoint = sweep.adjoints[node.id]
-            sent = None if adjoint is None else _at_point(child, contribution(graph, node, edge.position, adjoint,
+            sent = None if adjoint is None else at_point(child, contribution(graph, node, edge.position, adjoint,
                                                                                args, out, 1))
             listed.append(TensorEdge(edge.source, edge.target, edge.position, vjp_text(graph, edge, names, "G"),
                                      sent, local, local_value))
@@ -406,12 +409,12 @@ def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], high
         shapes={name: list(shape) for name, shape in problem.shapes.names.items()},
         gathered={name: list(columns) for name, columns in problem.gathered.items()}, point=_point(setup),
         defaults=dict(setup.defaults), loss_value=sweep.loss_value, nodes=nodes, edges=listed,
-        output=graph.output, prediction=graph.model, notes=_notes(graph), warnings=warnings,
+        output=graph.output, prediction=graph.model, notes=graph_notes(graph), warnings=warnings,
     )
     if highlight is not None:
         wanted = set(marked or [highlight])
         upstream = upstream_params(graph)
-        reach = _reachable(graph)
+        reach = reachable(graph)
         on_path = [reach[i] and bool(wanted & upstream[i]) for i in range(len(graph.nodes))]
         view.highlight = highlight
         view.highlight_nodes = [i for i, on in enumerate(on_path) if on]
@@ -526,7 +529,7 @@ class EntryCheck:
     param: str  # W1[1,1]
     of: str  # W1
     matrix_value: float
-    steps: ParamSteps  # the paths over the scalar graph (explanation._param_steps), checked against SymPy there
+    steps: ParamSteps  # the paths over the scalar graph (explanation.param_steps), checked against SymPy there
     graph_nodes: int  # nodes of the scalar graph
     symbolic: str | None  # SymPy's derivative of the written-out model; None where SymPy was not used
     symbolic_value: float | None
@@ -604,7 +607,7 @@ class TensorExplanation:
 def _forward_steps(graph: Any, sweep: Any, batch: Any) -> list[ForwardStep]:
     names = batch_names(graph)
     return [ForwardStep(node.id, node.name, node.op, node_formula(graph, node), node.text, list(node.shape),
-                        _at_point(node, sweep.values[node.id]), names[node.id], batch_forward(graph, node, names),
+                        at_point(node, sweep.values[node.id]), names[node.id], batch_forward(graph, node, names),
                         batch_shape(node), _over_rows(node, batch.values[node.id], batch.rows))
             for node in graph.nodes if node.op is not None]
 
@@ -629,7 +632,7 @@ def _backward_steps(graph: Any, sweep: Any, batch: Any, chosen: set[str]) -> lis
                                    for e in walked)
         steps.append(BackwardStep(
             node.id, node.name, adjoint_label(node), list(node.shape), formula,
-            _at_point(node, sweep.adjoints[node.id]), adjoint_label(node, True), over_rows, batch_shape(node),
+            at_point(node, sweep.adjoints[node.id]), adjoint_label(node, True), over_rows, batch_shape(node),
             _over_rows(node, batch.adjoints[node.id], batch.rows), node.role == "parameter" and node.name in chosen))
     return steps
 
@@ -652,7 +655,7 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
     of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
     from ..engines.graph import local_formula
 
-    forward, local, reverse = _zero(), _zero(), _zero()
+    forward, local, reverse = zero_counts(), zero_counts(), zero_counts()
     madds = 0
 
     def scaled(cost: dict[str, int], times: int) -> dict[str, int]:
@@ -664,19 +667,19 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
         args = [graph.nodes[i].shape for i in node.inputs]
         if node.op == "matmul":
             (m, k), (_, n) = _two_d(args[0], True), _two_d(args[1], False)
-            _add(forward, {"multiplications": m * k * n, "additions": m * (k - 1) * n, "other": 0})
+            add_counts(forward, {"multiplications": m * k * n, "additions": m * (k - 1) * n, "other": 0})
             madds += m * k * n
         elif node.op == "dot":
             k = args[0][0]
-            _add(forward, {"multiplications": k, "additions": k - 1, "other": 0})
+            add_counts(forward, {"multiplications": k, "additions": k - 1, "other": 0})
             madds += k
         elif node.op in ("sum", "mean"):
-            _add(forward, {"multiplications": int(node.op == "mean"), "additions": _size(args[0]) - 1, "other": 0})
+            add_counts(forward, {"multiplications": int(node.op == "mean"), "additions": _size(args[0]) - 1, "other": 0})
         elif node.op in ("softmax", "logsumexp", "ce"):
             k = _size(args[0])
-            _add(forward, {"multiplications": k if node.op == "softmax" else 0, "additions": k - 1, "other": k})
+            add_counts(forward, {"multiplications": k if node.op == "softmax" else 0, "additions": k - 1, "other": k})
         elif node.op != "transpose":
-            _add(forward, scaled(_node_cost(node.op, len(node.inputs)), _size(node.shape)))
+            add_counts(forward, scaled(node_cost(node.op, len(node.inputs)), _size(node.shape)))
     arrivals: dict[int, int] = {}
     for edge in sweep.edges_used:
         node, child = graph.nodes[edge.target], graph.nodes[edge.source]
@@ -685,16 +688,16 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
             a, b = (graph.nodes[i].shape for i in node.inputs)
             (m, k), (_, n) = _two_d(a, True), _two_d(b, False)
             inner = n if edge.position == 0 else m  # G @ Bᵀ sums over n; Aᵀ @ G over m
-            _add(reverse, {"multiplications": m * k * n, "additions": m * k * n // inner * (inner - 1), "other": 0})
+            add_counts(reverse, {"multiplications": m * k * n, "additions": m * k * n // inner * (inner - 1), "other": 0})
             madds += m * k * n
         elif node.op in ("dot", "mean", "softmax", "logsumexp", "ce"):
             size = _size(child.shape)
-            _add(reverse, {"multiplications": size * (2 if node.op in ("softmax", "ce") else 1),
+            add_counts(reverse, {"multiplications": size * (2 if node.op in ("softmax", "ce") else 1),
                            "additions": size if node.op == "softmax" else 0, "other": 0})
         elif node.op not in ("sum", "transpose"):  # elementwise: adjoint ⊙ local, then summed to the child
             formula = local_formula(graph, edge) or "1"
             size = _size(node.shape)
-            _add(local, scaled(formula_cost(formula), size))
+            add_counts(local, scaled(formula_cost(formula), size))
             if formula != "1":
                 reverse["multiplications"] += size
             reverse["additions"] += size - _size(child.shape)
@@ -730,7 +733,7 @@ def _written(setup: Setup) -> list[str]:
 def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float], str]:
     """SymPy's derivative of every chosen entry of the written-out model, their values, and the entry's
     formula for people, all within the symbolic engine's budget (else SymbolicUnavailable)."""
-    from ..comparison import sympy_limits
+    from ..compare.symbolic import sympy_limits
     from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
 
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
@@ -780,16 +783,16 @@ def explain_tensors(setup: Setup, batch: Setup, *, entry: str | None, max_paths:
                 notes.append(f"SymPy's derivatives are left out: the symbolic engine {why}")
         scalar_graph = build_graph(scalar.problem)
         scalar_sweep = backprop(scalar_graph, scalar.values, scalar.columns, 1, scalar.chosen)
-        scalar_view = _view(scalar, scalar_graph, scalar_sweep, [])
+        scalar_view = view_of(scalar, scalar_graph, scalar_sweep, [])
         witness = SimpleNamespace(symbolic=formula, symbolic_value=symbolic_values.get(entry, math.nan),
                                   agree=True if entry in symbolic_values else None)
-        steps = _param_steps(scalar_graph, scalar_sweep, scalar_view, entry, witness, max_paths, rtol, atol)
+        steps = param_steps(scalar_graph, scalar_sweep, scalar_view, entry, witness, max_paths, rtol, atol)
         matrix_value = sweep.gradients[entry]
         checked = steps.adjoint if steps.path_sum is None else steps.path_sum
         sympy_value = symbolic_values.get(entry)
         check = EntryCheck(entry, entry.split("[", 1)[0], matrix_value, steps, len(scalar_graph.nodes), formula,
-                           sympy_value, _agrees(matrix_value, checked, rtol, atol),
-                           None if sympy_value is None else _agrees(sympy_value, matrix_value, rtol, atol))
+                           sympy_value, agrees(matrix_value, checked, rtol, atol),
+                           None if sympy_value is None else agrees(sympy_value, matrix_value, rtol, atol))
         counts.scalar = op_counts(scalar_graph, scalar_sweep, derivatives)
         counts.symbolic = bool(derivatives)
     gradients = []
@@ -800,7 +803,7 @@ def explain_tensors(setup: Setup, batch: Setup, *, entry: str | None, max_paths:
         found = [sweep.gradients[e] for e in picked]
         sympy = [symbolic_values[e] for e in picked] if symbolic_values else None
         diff = None if sympy is None else max(abs(s - b) for s, b in zip(sympy, found))
-        agree = None if sympy is None else all(_agrees(s, b, rtol, atol) for s, b in zip(sympy, found))
+        agree = None if sympy is None else all(agrees(s, b, rtol, atol) for s, b in zip(sympy, found))
         gradients.append(LayerGradient(name, list(problem.shapes.names[name]), picked, found, sympy, diff, agree))
     names = batch_names(graph)
     verdicts = [g.agree for g in gradients if g.agree is not None]

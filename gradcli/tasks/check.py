@@ -26,9 +26,10 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
-from .engines.fresh import as_if_fresh
-from .errors import GradcliError, ParseError, show_text
-from .language.losses import DEFAULT_DELTA
+from ..compare.symbolic import raised_outside_gradcli
+from ..engines.fresh import as_if_fresh
+from ..errors import GradcliError, ParseError, show_text
+from ..language.losses import DEFAULT_DELTA
 
 RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
 ATOL = 1e-10
@@ -168,12 +169,13 @@ def check(
     """
     import numpy as np
 
-    from .comparison import check_tolerances, prepare, scalar_parameters_only
-    from .engines.graph import build_graph
-    from .io.arguments import names, text, whole
-    from .io.sources import model_text, one_stdin, point_inputs
-    from .language import expr
-    from .language.problem import YHAT
+    from ..compare.verdicts import check_tolerances
+    from ..engines.graph import build_graph
+    from ..io.arguments import names, text, whole
+    from ..io.sources import model_text, one_stdin, point_inputs
+    from ..language import expr
+    from ..language.problem import YHAT
+    from ..setup import prepare, scalar_parameters_only
 
     check_tolerances(rtol, atol)
     points = whole(points, "--points", 0)
@@ -259,7 +261,7 @@ def check(
                             "the derivative is defined; they are not compared")
     for sample in (random, given_sample):
         if sample is not None and sample.within_resolution:
-            from .comparison import condition_text
+            from ..compare.verdicts import condition_text
 
             kind = {"random": "random points", "data": "data points", "given": "point given"}[sample.kind]
             warnings.append(f"agree within float64's resolution at {sample.within_resolution:,} of the {kind} "
@@ -294,7 +296,7 @@ def check(
     derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
                                                            random_columns, known)
     graph_text = None
-    from .engines.derivative import gradient
+    from ..engines.derivative import gradient
 
     try:
         shown = expr.to_text(gradient(problem.loss, [name])[name], {id(problem.model): YHAT})
@@ -395,8 +397,8 @@ class _Points:
     """Evaluates the loss, its derivative and the claim at many points at once (one sweep each)."""
 
     def __init__(self, problem: Any, graph: Any, claimed: Any, name: str) -> None:
-        from .engines.derivative import Evaluator
-        from .engines.graph import build_graph
+        from ..engines.derivative import Evaluator
+        from ..engines.graph import build_graph
 
         self.graph, self.name = graph, name
         self.claim_graph = build_graph(Evaluator.of(claimed, [], [*problem.params, *problem.inputs,
@@ -405,7 +407,7 @@ class _Points:
     def __call__(self, columns: Mapping[str, Any], rows: int, with_locals: bool = False) -> _Found:
         import numpy as np
 
-        from .engines.graph import backprop, forward, local_values
+        from ..engines.graph import backprop, forward, local_values
 
         sweep = backprop(self.graph, {}, columns, rows, [self.name], diagnose=False)
         leaf = self.graph.leaf(self.name)
@@ -418,7 +420,7 @@ class _Points:
 
         def resolution() -> Any:
             """What float64 can resolve at each point: the claim's rounding bound plus backprop's."""
-            from .engines.resolution import forward_errors, row_bounds
+            from ..engines.resolution import forward_errors, row_bounds
 
             with np.errstate(all="ignore"):
                 claim_error = forward_errors(self.claim_graph, values)[self.claim_graph.output]
@@ -440,7 +442,7 @@ def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, a
                     outside + len(found.defined) - defined, int((found.defined & ~found.claim_defined).sum()))
     within = found.within_resolution(rtol, atol)
     if within.any():
-        from .comparison import EPS
+        from ..compare.verdicts import EPS
 
         sample.within_resolution = int(within.sum())
         exact, bound = np.abs(found.claim[within]), found.resolution()[within]  # type: ignore[misc]
@@ -453,8 +455,7 @@ def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, a
 def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexample | None, found: _Found | None,
               columns: Mapping[str, Any], known: list[str]) -> tuple[str | None, str, str, str | None]:
     """(SymPy's derivative as text, the verdict on equivalence, why, the simplified difference)."""
-    from .comparison import _raised_outside_gradcli
-    from .engines.symbolic import (
+    from ..engines.symbolic import (
         SYMBOLIC_SECONDS,
         OutOfTime,
         SymbolicLoss,
@@ -482,7 +483,7 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
     except GradcliError as err:
         return None, "undecided", f"SymPy cannot take this expression ({err})", None
     except limits as err:
-        if not _raised_outside_gradcli(err):
+        if not raised_outside_gradcli(err):
             raise
         return None, "undecided", f"SymPy cannot take this expression ({type(err).__name__})", None
 
@@ -513,7 +514,7 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
     except OutOfTime:
         return text, "undecided", f"SymPy could not simplify claim - derivative within {EQUIVALENCE_SECONDS:g} s", None
     except limits as err:
-        if not _raised_outside_gradcli(err):
+        if not raised_outside_gradcli(err):
             raise
         return text, "undecided", f"SymPy cannot simplify claim - derivative ({type(err).__name__})", None
     if value is not None and math.isfinite(abs(value)) and abs(value) > 1e-20:
@@ -537,7 +538,7 @@ def _constant_ratio(found: _Found) -> float | None:
 
 def _flatten(claim: Any) -> tuple[float, list[Any]]:
     """A product as its constant (numbers and signs multiplied) and its other factors, as written."""
-    from .language.expr import Binary, Num, Unary
+    from ..language.expr import Binary, Num, Unary
 
     constant, factors, stack = 1.0, [], [claim]
     while stack:
@@ -581,10 +582,10 @@ def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, c
     """
     import numpy as np
 
-    from .engines.graph import count_paths, local_formula, paths
-    from .explanation import node_formula, partial_name
-    from .language.expr import substitute, to_text
-    from .language.problem import YHAT
+    from ..engines.graph import count_paths, local_formula, paths
+    from ..engines.reading import node_formula, partial_name
+    from ..language.expr import substitute, to_text
+    from ..language.problem import YHAT
 
     constant, written_factors = _flatten(written)
     if len(written_factors) + (constant != 1.0) < 2:
@@ -648,7 +649,7 @@ def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, c
 
 def _path_text(graph: Any, path: Any) -> str:
     """loss → a3 → yhat → a2 → w, with the product of its local derivatives: 2*a3 × 1 × 1 × 2*w."""
-    from .engines.graph import local_formula
+    from ..engines.graph import local_formula
 
     nodes = " → ".join([graph.nodes[graph.output].name] + [graph.nodes[edge.source].name for edge in path])
     return f"{nodes} (the product {' × '.join(local_formula(graph, edge) for edge in path)})"

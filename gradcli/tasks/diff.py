@@ -14,8 +14,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from .engines.fresh import as_if_fresh
-from .errors import GradcliError, show_text
+from ..compare.verdicts import agrees
+from ..engines.fresh import as_if_fresh
+from ..errors import GradcliError, show_text
 
 MAX_ORDER = 6
 RTOL = 1e-9
@@ -127,9 +128,10 @@ def diff(
     """
     import numpy as np
 
-    from .comparison import SymbolicUnavailable, _agrees, check_tolerances, symbolic_derivatives
-    from .engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
-    from .engines.differences import (
+    from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
+    from ..compare.verdicts import check_tolerances
+    from ..engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
+    from ..engines.differences import (
         NOT_AT_KINK,
         central,
         kink_free,
@@ -139,9 +141,9 @@ def diff(
         tolerance_at,
         usable_cuts,
     )
-    from .io.arguments import flag, names, parameter_values, whole
-    from .io.sources import model_text, param_values
-    from .language.expr import MAX_FILE_LENGTH, parse, symbols
+    from ..io.arguments import flag, names, parameter_values, whole
+    from ..io.sources import model_text, param_values
+    from ..language.expr import MAX_FILE_LENGTH, parse, symbols
 
     check_tolerances(rtol, atol), flag(readable, "readable"), flag(latex, "latex")
     order = whole(order, "--order", 1)
@@ -168,7 +170,7 @@ def diff(
     if missing:
         listed = ",".join(f"{name}=VALUE" for name in missing)
         raise GradcliError(f"no value for {', '.join(missing)}: give --at {listed}")
-    from .errors import unused
+    from ..errors import unused
 
     warnings = unused("--at", [name for name in point if name not in present], "{verb} not in the expression")
     point = {name: float(point[name]) for name in present}
@@ -261,7 +263,7 @@ def diff(
         fd_agree, fd_verdict = None, NOT_AT_KINK
         if fd is not None and not kinks:
             tol = tolerance_at(len(key), cuts[label]) if label in cuts else fd_tol
-            fd_agree = bool(math.isfinite(fd) and _agrees(g, fd, tol, tol * max(1.0, abs(value))))
+            fd_agree = bool(math.isfinite(fd) and agrees(g, fd, tol, tol * max(1.0, abs(value))))
             fd_verdict = "agree" if fd_agree else "disagree"
             if cuts.get(label, 1.0) != 1.0:
                 warnings.append(f"finite differences for {label_of(key)}: a kink lies within the usual step, so the "
@@ -270,7 +272,7 @@ def diff(
             wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g,
             fd_value=fd if fd_agree is not None else None,
             abs_diff=abs(s - g) if s is not None else None,
-            agree=_agrees(s, g, rtol, atol) if s is not None and not kinks else None,
+            agree=agrees(s, g, rtol, atol) if s is not None and not kinks else None,
             fd_agree=fd_agree, latex=latexed.get(label), fd_verdict=fd_verdict))
     for label, crossed in stopped.items() if not kinks else ():
         if label.split(",")[-1] == chosen[-1] or kind != "hessian":
@@ -292,7 +294,7 @@ def _within_resolution(results: list[Derivative], bounds: Any, warnings: list[st
     but by no more than what float64 can resolve of it agrees, with one line saying which."""
     import sys
 
-    from .comparison import EPS, condition_text, within_warning
+    from ..compare.verdicts import EPS, condition_text, within_warning
 
     found, within = bounds(), []
     for d in results:
@@ -314,10 +316,10 @@ def _sweeps(kind: str, keys: list[tuple[str, ...]], tree: Any, prior: Any, chose
     once for each engine (comparison.ENGINE_ROUNDINGS)."""
     import numpy as np
 
-    from .comparison import ENGINE_ROUNDINGS
-    from .engines.derivative import Evaluator, gradient
-    from .engines.graph import build_graph
-    from .engines.resolution import gradient_bounds
+    from ..compare.verdicts import ENGINE_ROUNDINGS
+    from ..engines.derivative import Evaluator, gradient
+    from ..engines.graph import build_graph
+    from ..engines.resolution import gradient_bounds
 
     data = {**columns, "_target": np.zeros(1)}
 
@@ -338,7 +340,7 @@ def _hessian_by_differences(evaluator: Any, chosen: list[str], values: Mapping[s
                             columns: Mapping[str, Any]) -> tuple[list[float | None], dict[str, list[str]]]:
     """Central differences of the backprop gradient, one name at a time (the witness of a Hessian), from
     stencils that cross no kink; a row none of whose stencils is clean is None (its name -> the kinks)."""
-    from .engines.differences import gradient_differences
+    from ..engines.differences import gradient_differences
 
     rows, stopped = gradient_differences(lambda at: evaluator.run(at, columns, 1)[1], values, chosen,
                                          lambda points: evaluator.crossed(points, columns, 1))

@@ -1,0 +1,75 @@
+"""`gradcli graph` as a library call: the computational graph at one point, with every value and adjoint."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from ..compare.verdicts import kink_warnings
+from ..engines.fresh import as_if_fresh
+from ..explaining.scalars import point_setup, view_of
+from ..language.losses import DEFAULT_DELTA
+from ..setup import check_parameter_names
+
+
+@as_if_fresh
+def graph_view(
+    model: str | None = None,
+    loss: str = "mse",
+    data: Mapping[str, Iterable[float]] | str | os.PathLike[str] | None = None,
+    params: Mapping[str, float] | str | os.PathLike[str] | None = None,
+    *,
+    model_file: str | os.PathLike[str] | None = None,
+    target: str = "y",
+    delta: float = DEFAULT_DELTA,
+    from_file: bool = False,
+    row: int | None = None,
+    highlight: str | None = None,
+    delimiter: str = ",",
+    shapes: Any = None,
+    dims: Any = None,
+    inputs: Any = None,
+    neurons: bool = False,
+) -> Any:
+    """The computational graph at one point, every node's value and adjoint, every edge's local derivative
+    (`gradcli graph`; the public name is gradcli.graph).
+
+    Takes the model, data and parameters in every form gradcli.gradients takes them, vectors and
+    matrices too (`shapes`, `dims`, `inputs` as for gradcli.gradients); with several rows of data,
+    `row` (1-based) chooses the point. A model with vectors or matrices gives a TensorGraphView: one
+    node per tensor operation with its shape, each edge's vector-Jacobian product as a formula and as
+    numbers. neurons=True draws such a model neuron by neuron instead: the graph of the model written out
+    entry by entry (a GraphView), for models of at most tensors.NEURONS_MAX_ENTRIES parameter entries.
+    """
+    from ..engines.graph import backprop, build_graph, kinks
+    from ..io.arguments import flag, text
+
+    flag(neurons, "--neurons")
+    setup = point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter,
+                         {"shapes": shapes, "dims": dims, "inputs": inputs}, command="graph")
+    marked: list[str] | None = None
+    if highlight is not None:
+        text(highlight, "--highlight")
+        if setup.problem.tensor:  # W1 or one of its entries, W1[1,2]
+            from ..explaining.tensors import highlighted
+
+            tensors, entries = highlighted(setup.problem, highlight)
+            marked = entries if neurons else tensors
+        else:
+            check_parameter_names([highlight], setup.problem.params, "--highlight")
+    if setup.problem.tensor and not neurons:
+        from ..explaining.tensors import tensor_graph_view
+
+        return tensor_graph_view(setup, highlight, marked)
+    notes: list[str] = []
+    if setup.problem.tensor:  # drawn neuron by neuron: the scalar graph of the model written out entry by entry
+        from ..explaining.tensors import neuron_setup
+
+        setup, notes = neuron_setup(setup)
+    graph = build_graph(setup.problem)
+    sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
+    warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
+    view = view_of(setup, graph, sweep, warnings, highlight, marked)
+    view.notes[:0] = notes
+    return view
