@@ -27,7 +27,7 @@ def check_targets(problem: Problem, target: Any, source: str = "",
     """
     import numpy as np
 
-    if problem.loss_name != "bce":
+    if not problem.loss_entry.probabilities:
         return
     outside = (target < 0) | (target > 1)
     if outside.any():
@@ -35,7 +35,7 @@ def check_targets(problem: Problem, target: Any, source: str = "",
         row = at[0] + 1
         place = where(row) if where else f"row {row}"
         column = problem.gathered[problem.target][at[1]] if len(at) > 1 else problem.target
-        raise DataError(f"{source + ': ' if source else ''}bce needs targets in [0, 1]: "
+        raise DataError(f"{source + ': ' if source else ''}{problem.loss_name} needs targets in [0, 1]: "
                         f"column {column!r} is {target[at]:g} at {place}")
 
 

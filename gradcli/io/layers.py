@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
+from ..language.losses import loss_named
 
 
 def _pairs(value: Any, option: str) -> dict[str, str]:
@@ -107,7 +108,7 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
         tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
         gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
     classes = None
-    if loss.strip().lower() == "ce" and columns is not None and target in columns:
+    if loss_named(loss).classes and columns is not None and target in columns:
         classes = class_count(columns[target], target, where)
     return Layout(declared, gathered, data_shapes, classes)
 

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import GradcliError, ParseError, RoleError, show_text
 from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Sym, parse, postorder, substitute, symbols, to_text
-from .losses import DEFAULT_DELTA, LOSSES
+from .losses import DEFAULT_DELTA, LOSSES, LossInfo, loss_info
 
 if TYPE_CHECKING:
     from .shapes import Shapes
@@ -55,6 +55,11 @@ class Problem:
     def param_names(self) -> tuple[str, ...]:
         """The parameters as the user wrote them (W1, not its entries)."""
         return tuple(self.entries) if self.entries else self.params
+
+    @property
+    def loss_entry(self) -> LossInfo:
+        """The loss table's entry of this loss (CUSTOM_LOSS for an expression): what it asks of the data."""
+        return loss_info(self.loss_name)
 
     @property
     def stable_bce(self) -> bool:
@@ -165,7 +170,7 @@ def build_problem(
     order = {name: i for i, name in enumerate(model_names)}
     params.sort(key=lambda n: order.get(n, len(order)))
     problem = Problem(model_text, model, loss_name, formula, loss_tree, target, tuple(params), tuple(inputs))
-    if not (shapes or gathered or data_shapes or loss_name == "ce" or _has_tensor_operations(loss_tree)):
+    if not (shapes or gathered or data_shapes or problem.loss_entry.classes or _has_tensor_operations(loss_tree)):
         return problem  # a scalar model, as always: nothing to infer
     return _with_shapes(problem, dict(shapes or {}), dict(gathered or {}), dict(data_shapes or {}), classes,
                         data_names is None)
@@ -208,9 +213,10 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
     for name in problem.params:
         if name in declared:
             known[name] = declared[name]
-    if problem.loss_name == "ce":
+    if problem.loss_entry.classes:
         if known.get(problem.target):
-            raise RoleError(f"ce needs one class index per row in the target {problem.target!r}, not a vector")
+            raise RoleError(f"{problem.loss_name} needs one class index per row in the target {problem.target!r}, "
+                            "not a vector")
         output = (classes,) if classes else None
     else:
         output = known.get(problem.target, ())
@@ -225,10 +231,11 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
         loss = Call("sum", (loss,), loss.offset)
         inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free, vectors)
     scores = inferred.of(problem.model)
-    if problem.loss_name == "ce" and classes is not None and (len(scores) != 1 or scores[0] < classes):
+    if problem.loss_entry.classes and classes is not None and (len(scores) != 1 or scores[0] < classes):
         from .tensors import shown
-        raise ParseError(f"ce needs one score per class: the target has class indices up to {classes - 1}, the model gives "
-                         f"{shown(inferred.of(problem.model))}", problem.model_text, problem.model.offset)
+        raise ParseError(f"{problem.loss_name} needs one score per class: the target has class indices up to "
+                         f"{classes - 1}, the model gives {shown(inferred.of(problem.model))}",
+                         problem.model_text, problem.model.offset)
     tensors = {name: inferred.names[name] for name in problem.params if inferred.names[name]}
     entries = {name: tuple(entry_names(name, inferred.names[name])) for name in problem.params}
     flat = tuple(entry for name in problem.params for entry in entries[name])
@@ -250,8 +257,8 @@ def shapes_of(problem: Problem) -> dict[str, list[int]]:
 
 
 def classes_of(problem: Problem) -> int | None:
-    """ce: the number of classes (the length of the model's vector of scores); else None."""
-    if problem.loss_name != "ce" or problem.shapes is None:
+    """ce (a class-index loss): the number of classes (the length of the model's vector of scores); else None."""
+    if not problem.loss_entry.classes or problem.shapes is None:
         return None
     shape = problem.shapes.of(problem.model)
     return shape[0] if shape else None

@@ -339,12 +339,12 @@ def _draw(rng: Any, known: list[str], problem: Any, count: int, positive: bool) 
     columns = {}
     for name in known:
         low = step if positive else LOW
-        if name == problem.target and problem.loss_name == "bce":
+        if name == problem.target and problem.loss_entry.probabilities:
             low, high = 0.0, 1.0
         else:
             high = HIGH
         values = np.round(rng.uniform(low, high, count), DECIMALS)
-        if not (name == problem.target and problem.loss_name == "bce"):
+        if not (name == problem.target and problem.loss_entry.probabilities):
             values[values == 0] = step
         columns[name] = values
     return columns

@@ -9,6 +9,7 @@ from typing import Any
 
 from ..engines.fresh import as_if_fresh
 from ..errors import DataError, GradcliError, show_text
+from ..language.losses import loss_info
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
@@ -162,7 +163,7 @@ def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predict
 
     document, source = _saved_document(saved)
     model = read_saved(document, source)
-    if threshold is not None and model.loss != "bce":
+    if threshold is not None and not loss_info(model.loss).probabilities:
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
     problem, params, unused = saved_problem(model, source)
@@ -287,7 +288,7 @@ class _Predictor:
         self.graph, self.params, self.threshold, self.problem = build_graph(problem), params, threshold, problem
         self.inputs = input_columns(problem)  # the columns read
         shape = self.graph.nodes[self.graph.model].shape
-        self.ce = problem.loss_name == "ce"
+        self.ce = problem.loss_entry.classes
         count = 1
         for size in shape:
             count *= size

@@ -77,7 +77,8 @@ def starts_at_zero(problem: Problem, linear: bool) -> bool:
     sigmoid of one (logistic regression: convex, so no saddle at 0 to escape, and a random start
     on unscaled inputs would begin with every row saturated)."""
     model = problem.model
-    return linear or (problem.loss_name == "bce" and isinstance(model, Call) and model.fn == "sigmoid"
+    logit_of = problem.loss_entry.logit_of
+    return linear or (logit_of is not None and isinstance(model, Call) and model.fn == logit_of
                       and is_linear_in_params(problem, model.args[0]))
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from ..engines.fresh import as_if_fresh
 from ..errors import DataError, RoleError, show_text, unused
 from ..language.columns import model_columns, read_columns
-from ..language.losses import DEFAULT_DELTA
+from ..language.losses import DEFAULT_DELTA, LEAST_SQUARES, loss_named
 from ..language.problem import Problem, as_written, build_problem, check_name, classes_of, shapes_of
 from .closed_form import MAX_CLOSED_FORM, ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .loop import EXACT_FIT_REASON, Trainer, TrainResult, starting_point
@@ -289,7 +289,8 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     if result.diverged:
         return report_of(None, None, warnings)
     closed = None
-    if (linear and problem.loss_name == "mse" and problem.params and not trainer.graph.nodes[trainer.graph.model].shape
+    if (linear and problem.loss_entry.closed_form == LEAST_SQUARES and problem.params
+            and not trainer.graph.nodes[trainer.graph.model].shape
             and (not problem.tensor or len(problem.params) <= MAX_CLOSED_FORM)):
         if engine == "memory":
             closed = least_squares(problem, trainer.graph, trainer.columns, rows, result.params)
@@ -611,7 +612,8 @@ def dataset_problem(dataset: Any, chosen: ChosenModel | None, loss: str, target:
     chosen = chosen or default_model(dataset.header, target, dataset.name)
     layers = dict(layers or {})
     start = dict(start or {})
-    if not any(layers.values()) and "@" not in chosen.text and "dot" not in chosen.text and loss.strip().lower() != "ce":
+    scalar = not any(layers.values()) and "@" not in chosen.text and "dot" not in chosen.text
+    if scalar and not loss_named(loss).classes:
         return chosen, problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file), start
     wanted = model_columns(chosen.text, loss, target, dataset.header, dataset.name, from_file=from_file,
                            inputs_must_exist=True, inputs=layers.get("inputs"))
@@ -621,7 +623,7 @@ def dataset_problem(dataset: Any, chosen: ChosenModel | None, loss: str, target:
     import numpy as np
 
     standin = {name: np.zeros(1) for name in [*wanted, target]}  # roles and shapes from the names alone
-    classes = _class_count(dataset, target, budget) if loss.strip().lower() == "ce" else None
+    classes = _class_count(dataset, target, budget) if loss_named(loss).classes else None
     problem, _, start = layered_problem(chosen.text, loss, target, standin, 1, wanted, start, **layers, delta=delta,
                                         from_file=from_file, classes=classes)
     return chosen, problem, start

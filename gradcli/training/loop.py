@@ -246,10 +246,8 @@ class Trainer:
 
         There the per-row terms are rounding too, and their ratio to the gradient says nothing.
         """
-        from ..language.losses import LOSSES
-
         loss = result.history[-1]
-        return self.problem.loss_name in LOSSES and 0 <= loss <= EXACT_FIT * result.history[0]
+        return self.problem.loss_entry.never_negative and 0 <= loss <= EXACT_FIT * result.history[0]
 
     @staticmethod
     def _divergence(loss: float, epoch: int, options: TrainOptions, preconditioned: bool) -> str:

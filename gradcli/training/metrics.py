@@ -1,11 +1,13 @@
 """How good a trained model's predictions are, beyond its loss: accuracy for classifiers, R² for regression.
 
-- bce: the share of predictions where the predicted class (yhat >= 0.5) is the target's (y >= 0.5):
-  one per row, or one per entry for a vector of outputs against a gathered vector target;
-- ce: the share of rows where the highest score is the target's class index;
-- mse, mae and huber on a model with one output: R² = 1 - SSE / SST, the share of the target's
-  variance about its own mean that the model explains (1 is a perfect fit, 0 what predicting the
-  mean gives, below 0 worse than that);
+Which metric a loss gets is its entry's `metric` in the loss table (language/losses.py):
+- accuracy, for a probability loss (bce): the share of predictions where the predicted class
+  (yhat >= 0.5) is the target's (y >= 0.5): one per row, or one per entry for a vector of outputs
+  against a gathered vector target; for a class-index loss (ce): the share of rows where the
+  highest score is the target's class index;
+- R², for mse, mae and huber on a model with one output: R² = 1 - SSE / SST, the share of the
+  target's variance about its own mean that the model explains (1 is a perfect fit, 0 what
+  predicting the mean gives, below 0 worse than that);
 - any other loss: none (a custom loss says nothing of what a good prediction is).
 
 Each is a sum over rows, so it is computed part by part wherever the rows are (in memory, streamed
@@ -21,16 +23,16 @@ from typing import Any
 import numpy as np
 
 from ..engines.graph import Graph, model_values
+from ..language.losses import ACCURACY, R2
 from ..language.problem import Problem
-
-REGRESSION = ("mse", "mae", "huber")
 
 
 def metric_kind(problem: Problem, graph: Graph) -> str | None:
-    """'accuracy', 'r2' or None (see the module's docstring)."""
-    if problem.loss_name in ("bce", "ce"):
+    """'accuracy', 'r2' or None: the loss table's metric of the loss (see the module's docstring)."""
+    metric = problem.loss_entry.metric
+    if metric == ACCURACY:
         return "accuracy"
-    if problem.loss_name in REGRESSION and not graph.nodes[graph.model].shape:
+    if metric == R2 and not graph.nodes[graph.model].shape:
         return "r2"
     return None
 
@@ -80,4 +82,5 @@ def metrics(problem: Problem, graph: Graph, data: Any, params: Mapping[str, floa
     kind = metric_kind(problem, graph)
     if kind is None:
         return {}
-    return combine(kind, data.map(part_metric, graph, dict(params), kind, problem.target, problem.loss_name == "ce"))
+    return combine(kind, data.map(part_metric, graph, dict(params), kind, problem.target,
+                                  problem.loss_entry.classes))

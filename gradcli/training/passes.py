@@ -106,7 +106,7 @@ def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     if table.rows:
         where = lambda row: part_place(part, row)  # noqa: E731
         check_targets(problem, table.columns[problem.target], part.name, where)
-        if problem.loss_name == "ce":
+        if problem.loss_entry.classes:
             from ..io.layers import class_count
 
             class_count(table.columns[problem.target], problem.target, lambda row: f"{part.name} {where(row)}")

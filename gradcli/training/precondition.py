@@ -129,7 +129,8 @@ def whitening(jacobian: np.ndarray) -> np.ndarray | None:
 def _response_node(problem: Problem, graph: Graph) -> int:
     """The node whose response J measures: the logit for bce on a sigmoid model, else yhat."""
     model = graph.nodes[graph.model]
-    if problem.loss_name == "bce" and model.op == "sigmoid":
+    logit_of = problem.loss_entry.logit_of
+    if logit_of is not None and model.op == logit_of:
         return model.inputs[0]
     return graph.model
 
