@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import math
 import numbers
+import re
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
+from .values import MAX_PARAMETERS, data_max_bytes, tensor_value
 
 
 def _shown(value: Any) -> str:
@@ -115,8 +117,6 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
     if not isinstance(values, Mapping):
         raise DataError(f"{option} must be a mapping of name -> number, NAME=VALUE,... or a JSON file's path; "
                         f"got {type(values).__name__}")
-    from .values import MAX_PARAMETERS
-
     if len(values) > MAX_PARAMETERS:
         raise DataError(f"{option}: {len(values):,} parameters; at most {MAX_PARAMETERS:,} are taken "
                         "(a model has at most 20,000 parts)")
@@ -141,29 +141,6 @@ def parameter_values(values: Any, option: str = "--params") -> dict[str, float]:
     return checked
 
 
-def tensor_value(value: Any, what: str) -> Any:
-    """A vector or matrix of finite real numbers (nested lists or an array) as a float64 array."""
-    import numpy as np
-
-    try:
-        raw = np.asarray(value)
-        if raw.dtype.kind not in "iuf" or raw.dtype == bool:
-            raise TypeError
-        array = np.asarray(raw, dtype=np.float64)
-    except OverflowError:
-        raise DataError(f"{what} has a value that overflows a 64-bit float") from None
-    except (TypeError, ValueError):
-        raise DataError(f"{what} is not a number, a vector or a matrix of real numbers "
-                        "(rows of one length)") from None
-    if array.ndim not in (1, 2) or array.size == 0:
-        raise DataError(f"{what} must be a number, a vector or a matrix; got shape {array.shape}")
-    if not np.isfinite(array).all():
-        at = np.argwhere(~np.isfinite(array))[0]
-        raise DataError(f"{what} has {array[tuple(at)]} at entry {','.join(str(i + 1) for i in at)} "
-                        "(values must be finite)")
-    return array
-
-
 MEMORY_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
                 "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40,
                 "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
@@ -173,10 +150,6 @@ MIN_MEMORY = 1 << 20  # gradcli itself takes ~150 MB beside the data; a smaller 
 def memory_budget(value: Any, option: str = "--memory") -> int:
     """Bytes: a whole number, or text such as '2GB' (powers of 1000), '512MiB' or '2G' (powers of 1024).
     None: values.data_max_bytes, a quarter of this machine's memory."""
-    import re
-
-    from .values import data_max_bytes
-
     if value is None:
         return data_max_bytes()
     if isinstance(value, str):

@@ -24,17 +24,17 @@ from __future__ import annotations
 
 import codecs
 import csv
+import importlib.util
 import io
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING
+from typing import IO
+
+import numpy as np
 
 from ..engines.finite import LARGEST, all_usable, unusable_reason
 from ..errors import DataError, show_text
 from .values import decode_utf8, finite_number, parse_number
-
-if TYPE_CHECKING:
-    import numpy as np
 
 # Smaller files skip the fast readers: the reference reader parses them in a few milliseconds,
 # where importing polars and pyarrow alone takes 200-300 ms of every command's start.
@@ -78,6 +78,11 @@ class NotNumeric(DataError):
 
 def _is_blank(record: list[str]) -> bool:
     return not record or (len(record) == 1 and not record[0].strip())
+
+
+def count_records(text: Iterable[str], delimiter: str = ",") -> int:
+    """The records in CSV text (lines, or a text stream read with newline=""), blank ones not counted."""
+    return sum(not _is_blank(record) for record in csv.reader(text, delimiter=delimiter))
 
 
 def _records(text: str, source: str, delimiter: str = ",", line_shift: int = 0) -> Iterator[tuple[int, int, list[str]]]:
@@ -152,7 +157,12 @@ def delimiter_name(delimiter: str) -> str:
 
 def read_header(raw: bytes, source: str, delimiter: str = ",") -> list[str]:
     """The column names (checked: none empty, none twice), without reading the rows."""
-    header = _header_and_offset(raw, source, delimiter)[0]
+    return read_header_and_offset(raw, source, delimiter)[0]
+
+
+def read_header_and_offset(raw: bytes, source: str, delimiter: str = ",") -> tuple[list[str], int]:
+    """read_header's names, and the byte offset where the data after the header begins."""
+    header, offset = _header_and_offset(raw, source, delimiter)
     other = next((d for d in ",;\t|" if d != delimiter and len(header) == 1 and d in header[0]), None)
     if other is not None:  # a file written with another delimiter reads as one column
         read = "comma-separated values" if delimiter == "," else f"values separated by {delimiter_name(delimiter)}"
@@ -160,7 +170,7 @@ def read_header(raw: bytes, source: str, delimiter: str = ",") -> list[str]:
         raise DataError(f"{source}: the header is one column {show_text(header[0], 60)!r}: the file seems to be "
                         f"separated by {delimiter_name(other)}, and gradcli reads {read}; "
                         f"give --delimiter {option}")
-    return header
+    return header, offset
 
 
 # ---------------------------------------------------------------- reading
@@ -208,11 +218,8 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
     when a value is null: a blank line, an empty cell, a short row (a long row is an error in
     polars). With columns left unread, short and long rows could balance out unseen.
     """
-    import importlib.util
-
     if keep_text or len(wanted) < len(header) or importlib.util.find_spec("polars") is None:
         raise _Declined
-    import numpy as np
     import polars as pl
 
     lone_cr = raw.find(b"\r", offset) >= 0 and raw.count(b"\r", offset) != raw.count(b"\r\n", offset)
@@ -245,7 +252,6 @@ def _read_polars(raw: bytes, offset: int, source: str, header: list[str], wanted
 
 def _read_arrow(raw: bytes, offset: int, source: str, header: list[str], wanted: list[str],
                keep_text: bool, delimiter: str = ",") -> CsvTable:
-    import numpy as np
     import pyarrow as pa
     import pyarrow.csv as pcsv
 
@@ -292,8 +298,6 @@ def _quoted_line_breaks(raw: bytes, delimiter: str = ",") -> bool:
     (strict) refuses anything else, where pyarrow would read `"1"2` as 12.
     Scanned in chunks that stay in cache.
     """
-    import numpy as np
-
     data = np.frombuffer(raw, dtype=np.uint8)
     edge = np.zeros(256, dtype=bool)
     edge[list(delimiter.encode("ascii") + b'\r\n"')] = True
@@ -323,8 +327,6 @@ def _read_slow(raw: bytes, source: str, header: list[str], wanted: list[str], ke
 
     shift = (lines, rows) added to the numbers in messages, for a part of a file read with its
     header put before it."""
-    import numpy as np
-
     wanted_at = [(name, header.index(name)) for name in wanted]
     others_at = [(name, header.index(name)) for name in header if name not in wanted] if keep_text else []
     values: dict[str, list[float]] = {name: [] for name in wanted}
@@ -399,8 +401,6 @@ def write_csv(header: Sequence[str], columns: Mapping[str, np.ndarray | Sequence
     """Columns in header order; floats as repr, which reads back to the same bits.
 
     header_row=False: the rows alone, to follow rows already written (predict, part by part)."""
-    import numpy as np
-
     require_columns(list(columns), header, "write_csv")
     cells = []
     for name in header:

@@ -19,13 +19,25 @@ import re
 import threading
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
+
+import numpy as np
 
 from ..errors import DataError, show_text
-from .sources import Table
-
-if TYPE_CHECKING:
-    from .csv import CsvTable
+from .csv import (
+    CsvTable,
+    count_records,
+    read_csv_table,
+    read_header,
+    read_header_and_offset,
+    require_columns,
+    row_place,
+)
+from .csv import text_columns as csv_text_columns
+from .files import check_input, open_input, why_unreadable
+from .parquet import cell_text, float_column, is_parquet
+from .tables import Table
+from .values import is_inline, is_spec
 
 SUFFIXES = (".csv", ".tsv", ".txt", ".parquet", ".pq")  # what a directory's files must end with to be read
 PATTERN = re.compile(r"[*?[]")
@@ -38,8 +50,6 @@ BLANK_LINE = re.compile(rb"(?m)^[ \t\r\x0b\x0c]*\n")  # a line the CSV reader sk
 
 def _open(path: str) -> Any:
     """A data file opened for reading (io/files.py: a FIFO or a device refused, never blocking)."""
-    from .files import open_input
-
     return open_input(path, f"data file {show_text(path)!r}")
 
 
@@ -59,8 +69,6 @@ def expand(spec: str, what: str = "data") -> list[str]:
         try:
             names = os.listdir(spec)
         except OSError as err:
-            from .files import why_unreadable
-
             raise DataError(f"{what} directory {show_text(spec)!r} {why_unreadable(err)}") from None
         files = sorted(os.path.join(spec, name) for name in names
                        if name.lower().endswith(SUFFIXES) and not name.startswith(".")
@@ -101,15 +109,11 @@ class Part:
         return self._load_csv(list(wanted), keep_text)
 
     def _load_csv(self, wanted: list[str], keep_text: bool) -> CsvTable:
-        from .csv import CsvTable, read_csv_table
-
         with _open(self.path) as handle:
             header = handle.read(self.header_end)
             handle.seek(self.start)
             body = handle.read(self.stop - self.start)
         if not body.strip():
-            from .csv import read_header
-
             return CsvTable(self.name, read_header(header, self.name, self.delimiter), {}, 0, {} if keep_text else None)
         if self.start == self.header_end:
             return read_csv_table(header + body, self.name, wanted, keep_text=keep_text, delimiter=self.delimiter)
@@ -154,24 +158,16 @@ class Part:
 
     def _records_before(self) -> int:
         """Data records before the part, by the csv module over the file's text, streamed."""
-        import csv
-        import io
-
-        from .csv import _is_blank
-
         with _open(self.path) as handle:
             text = io.TextIOWrapper(io.BufferedReader(_Prefix(handle, self.start)), encoding="utf-8-sig",
                                     errors="replace", newline="")
-            records = sum(not _is_blank(record) for record in csv.reader(text, delimiter=self.delimiter))
+            records = count_records(text, self.delimiter)
         return records - 1  # less the header
 
     def _load_parquet(self, wanted: list[str], keep_text: bool) -> CsvTable:
-        from .csv import CsvTable
-        from .parquet import _text
-
         table, header, columns = self._read_parquet(wanted, every_column=keep_text)
         others = [name for name in header if name not in wanted] if keep_text else []
-        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
+        text = {name: [cell_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
         return CsvTable(self.name, header, columns, table.num_rows, text)
 
     def arrow(self, wanted: Collection[str]) -> tuple[Any, dict[str, Any]]:
@@ -183,10 +179,6 @@ class Part:
     def _read_parquet(self, wanted: list[str], every_column: bool) -> tuple[Any, list[str], dict[str, Any]]:
         """(the row groups' table, the file's header, the wanted columns checked as float64)."""
         import pyarrow.parquet as pq
-
-        from .csv import require_columns
-        from .files import check_input
-        from .parquet import _numbers
 
         check_input(self.path, f"data file {show_text(self.path)!r}")  # pyarrow opens it by name
         try:
@@ -203,7 +195,8 @@ class Part:
             raise
         except Exception as err:  # noqa: BLE001 (pyarrow's errors have no common base but Exception)
             raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
-        return table, header, {name: _numbers(table.column(name), name, self.name, self.first_row) for name in wanted}
+        columns = {name: float_column(table.column(name), name, self.name, self.first_row) for name in wanted}
+        return table, header, columns
 
 
 _slices = threading.local()  # per thread: the batches of the row group read last, where they stopped
@@ -367,8 +360,6 @@ def files_of(data: Any, delimiter: str, budget: int, always: bool = False) -> Da
     regular file larger than `budget` (any regular file, with `always`). None for what is read whole:
     stdin, Python data, NAME=VALUE text, a smaller file, and what is not a regular file (a device is
     refused by the reader of whole files, with its own message)."""
-    from .sources import is_inline, is_spec
-
     if not is_spec(data) or is_inline(data) or os.fspath(data) == "-":
         return None
     path = os.fspath(data)
@@ -392,18 +383,13 @@ def open_dataset(spec: str, what: str = "data", delimiter: str = ",") -> Dataset
 
 
 def _open_file(path: str, delimiter: str) -> DataFile:
-    from .files import check_input
-    from .parquet import is_parquet
-
     size = check_input(path, f"data file {show_text(path)!r}").st_size
     if is_parquet(path):
         return _open_parquet(path, size)
-    from .csv import _header_and_offset, read_header
-
     with _open(path) as handle:
         prefix = _header_prefix(handle, path)
-    header = read_header(prefix, path, delimiter)
-    return DataFile(path, "csv", header, size, _header_and_offset(prefix, path, delimiter)[1])
+    header, header_end = read_header_and_offset(prefix, path, delimiter)
+    return DataFile(path, "csv", header, size, header_end)
 
 
 def _header_prefix(handle: Any, path: str) -> bytes:
@@ -446,10 +432,6 @@ class PartsTable(Table):
     bounds: list[tuple[Part, int, int]] = field(default_factory=list)  # (part, first row, rows) once read
 
     def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
-        import numpy as np
-
-        from .csv import CsvTable
-
         wanted = list(dict.fromkeys(wanted))
         tables, self.bounds, low = [], [], 0
         for part in self.parts:
@@ -470,11 +452,9 @@ class PartsTable(Table):
         first = self.parts[0]
         if first.kind != "csv":
             return []
-        from .csv import text_columns
-
         with _open(first.path) as handle:
             raw = handle.read(HEADER_BYTES)
-        return text_columns(raw[:raw.rfind(b"\n") + 1] or raw, first.name, list(names), self.delimiter)
+        return csv_text_columns(raw[:raw.rfind(b"\n") + 1] or raw, first.name, list(names), self.delimiter)
 
     def place(self, row: int) -> str:
         """'FILE row R' for the 1-based row R of all the data, R counted within FILE."""
@@ -488,8 +468,6 @@ def part_place(part: Part, row: int) -> str:
     """Where the part's 1-based row `row` is in its file: 'row R' (Parquet), 'line L (row R)' (CSV)."""
     if part.kind == "parquet":
         return f"row {part.first_row + row - 1}"
-    from .csv import row_place
-
     with _open(part.path) as handle:
         header = handle.read(part.header_end)
         handle.seek(part.start)

@@ -32,6 +32,7 @@ Remote workers need gradcli installed and the data files at the same paths as he
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import time
@@ -43,7 +44,11 @@ from typing import Any
 import numpy as np
 
 from ..engines.sweep import Plan
-from ..errors import DataError, GradcliError, UndefinedError, show_text
+from ..errors import DataError, GradcliError, UndefinedError, placed, show_text
+from .arguments import text, whole
+from .dataset import part_place
+from .outputs import signals_held
+from .values import is_inline, is_spec
 
 Columns = Mapping[str, Any]
 Tick = Callable[[int, int, int], None]  # (parts done, parts in all, rows done) during a pass
@@ -97,9 +102,6 @@ def quiet_logs() -> Iterator[None]:
 def dask_target(dask: Any, workers: Any, data: Any) -> str | None:
     """"local" or a scheduler's address (None: no Dask), checked with --workers and the data's kind
     before anything is read; a GradcliError with the pip command when Dask is not installed."""
-    from .arguments import text, whole
-    from .sources import is_inline, is_spec
-
     if dask is None:
         if workers is not None:
             raise GradcliError("--workers goes with --dask local (the number of worker processes to start)")
@@ -129,10 +131,10 @@ def dask_client(where: str, workers: int | None = None,
     distributed = import_distributed()
     with quiet_logs(), _workers_lost(distributed):
         if where == "local":
-            with _local_cluster(distributed, workers or default_workers()) as cluster:
-                with distributed.Client(cluster, set_as_default=False) as client:  # the caller's default stays
-                    _tell(dashboard, client.dashboard_link, local=True)
-                    yield client
+            with (_local_cluster(distributed, workers or default_workers()) as cluster,
+                  distributed.Client(cluster, set_as_default=False) as client):  # the caller's default stays
+                _tell(dashboard, client.dashboard_link, local=True)
+                yield client
         else:
             with _connected(distributed, where) as client:
                 _tell(dashboard, client.dashboard_link, local=False)
@@ -161,8 +163,6 @@ def _local_cluster(distributed: Any, workers: int) -> Iterator[Any]:
     its parent gone (distributed's AsyncProcess watches a pipe to the parent). Ctrl-C while it starts
     is held back until it has started, then closes it."""
     import dask
-
-    from .outputs import signals_held
 
     # The nannies set MALLOC_TRIM_THRESHOLD_ in each worker; glibc then stops raising its mmap threshold,
     # so every chunk's temporary arrays are fresh pages from the kernel: the sweep ran 5x slower on a
@@ -218,8 +218,6 @@ def _check_address(distributed: Any, address: str) -> None:
 def _tell(dashboard: Callable[[str], None] | None, link: str | None, local: bool) -> None:
     if dashboard is None or not link:
         return
-    import importlib.util
-
     if local and importlib.util.find_spec("bokeh") is None:  # the page would only ask for bokeh
         link += " (its pages need bokeh: pip install 'bokeh>=3.1')"
     dashboard(link)
@@ -328,22 +326,18 @@ class DaskRows:
         number, an array, or a dict of numbers): one pass, each part's mean weighted by its rows. A
         row where the function is undefined (UndefinedError) is named by its file and row there,
         the first in file order."""
-        from ..errors import placed
-        from .dataset import part_place
-
         results = self.map(guarded, function, *args)
         for i, (value, _) in zip(self.live, results):
             if isinstance(value, UndefinedError):
                 part = self.sources[i]
-                raise placed(value, lambda row: f"{part.name} {part_place(part, row)}") from None
+                raise placed(value, lambda row, part=part: f"{part.name} {part_place(part, row)}") from None
         return weighted_mean(results, self.rows)
 
     def map(self, function: Callable[..., Any], *args: Any) -> list[tuple[Any, int]]:
         """function(columns, rows, *args) on every non-empty part, where it is; one pass, results in
         part order. A pass whose values could not be scattered to a worker that just died, or whose
         scattered values were all lost with their workers, is run again."""
-        from concurrent.futures import CancelledError
-
+        from distributed import CancelledError  # concurrent.futures' own, as distributed raises it
         from distributed.comm import CommClosedError
 
         for attempt in range(RETRIES + 1):

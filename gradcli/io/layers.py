@@ -16,8 +16,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from ..engines.finite import require_finite
 from ..errors import DataError, GradcliError, show_text
+from ..language.columns import gathered_columns
+from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, parse
 from ..language.losses import loss_named
+from ..language.shapes import parse_dims, parse_shape
 
 
 def _pairs(value: Any, option: str) -> dict[str, str]:
@@ -50,8 +56,6 @@ def input_spec(inputs: Any) -> dict[str, str]:
 
 
 def declared_shapes(shapes: Any, dims: Any) -> dict[str, tuple[int, ...]]:
-    from ..language.shapes import parse_dims, parse_shape
-
     sizes = parse_dims(_pairs(dims, "--dim"))
     declared = {}
     for name, value in _pairs(shapes, "--shape").items():
@@ -71,10 +75,6 @@ class Layout:
     def gather(self, problem: Any, columns: dict[str, Any], rows: int) -> dict[str, Any]:
         """The columns with each gathered vector input as one rows x d array (C order: a row's vector
         is contiguous, as the matrix products read it)."""
-        import numpy as np
-
-        from ..engines.finite import require_finite
-
         out = dict(columns)
         for name, sources in problem.gathered.items():
             for source in sources:
@@ -88,8 +88,6 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
     """Every shape the options, the data and the given values fix, and the vector inputs to gather.
 
     where(row) places a 1-based data row in its file, for a ce target that is no class index."""
-    import numpy as np
-
     declared = declared_shapes(shapes, dims)
     for name, value in given.items():
         if isinstance(value, np.ndarray) and value.ndim:
@@ -102,9 +100,6 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
         raise GradcliError("--input gathers data columns: give the data with --data")
     gathered: dict[str, tuple[str, ...]] = {}
     if columns is not None and (spec or "@" in model or "dot" in model):
-        from ..language.columns import gathered_columns
-        from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, parse
-
         tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
         gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
     classes = None
@@ -117,8 +112,6 @@ def class_count(values: Any, target: str, where: Any = None) -> int:
     """The number of classes of a ce target: its values must be class indices 0, 1, 2, ...
 
     where(row) may describe the 1-based row better (a CSV reader knows its line)."""
-    import numpy as np
-
     values = np.asarray(values)
     if values.ndim != 1:
         raise DataError(f"ce needs one class index per row in the target {target!r}, not a vector")

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
+import stat
+import sys
+import threading
 from collections.abc import Callable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from pathlib import Path
 from typing import IO, Any
@@ -78,9 +83,6 @@ def _name_max(directory: Path) -> int:
 
 def _same_file(target: Path, source: str) -> bool:
     """Whether the input `source` ('-': whatever stdin is) is the file `target` names."""
-    import stat
-    import sys
-
     if source == "-":
         if sys.stdin is None:
             return False
@@ -137,10 +139,8 @@ def directory_made(path: Path) -> Iterator[None]:
         yield
     except BaseException:
         if made:
-            try:
+            with suppress(OSError):
                 path.rmdir()  # only when empty: atomic_write_all has removed its temporary files
-            except OSError:
-                pass
         raise
 
 
@@ -204,7 +204,8 @@ def atomic_write_all(writers: list[Writer]) -> None:
         for item in staged:
             item.discard()
         if isinstance(err, OSError):
-            done = f" ({named_files(committed)} {'was' if len(committed) == 1 else 'were'} written)" if committed else ""
+            verb = "was" if len(committed) == 1 else "were"
+            done = f" ({named_files(committed)} {verb} written)" if committed else ""
             raise DataError(f"cannot write {show_text(str(current))!r}: {err.strerror}{done}") from None
         raise
 
@@ -224,9 +225,7 @@ class _Staged:
 
 def _temporary_name(target: Path) -> str:
     """.NAME.PID.RANDOM.tmp beside the target: the pid tells a later run whether its writer still lives."""
-    import secrets
-
-    return str(target.parent / f".{target.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    return str(target.parent / f".{target.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
 
 
 def _stage(path: Path, write: Callable[[IO[Any]], None], binary: bool) -> _Staged:
@@ -260,8 +259,6 @@ def _remove_stale(target: Path) -> None:
         if pid.isdigit() and int(pid) != os.getpid() and not _alive(int(pid)):
             try:
                 if entry.is_dir(follow_symlinks=False):
-                    import shutil
-
                     shutil.rmtree(entry.path)
                 else:
                     os.unlink(entry.path)
@@ -327,9 +324,6 @@ def signals_held() -> Iterator[None]:
     Python-level handlers record them and the first is raised again afterwards: blocking the signals
     in this thread (pthread_sigmask) is not enough, since BLAS and reader threads may receive them.
     """
-    import signal
-    import threading
-
     if threading.current_thread() is not threading.main_thread():
         yield
         return

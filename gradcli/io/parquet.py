@@ -11,9 +11,14 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any
 
+import numpy as np
+
+from ..engines.finite import all_usable, first_unusable, unusable_reason
 from ..errors import DataError, show_text
 from .csv import CsvTable, NotNumeric, require_columns
-from .sources import Table
+from .files import check_input, open_input
+from .tables import Table
+from .values import data_max_bytes
 
 MAGIC = b"PAR1"  # the first and last four bytes of every Parquet file
 
@@ -22,8 +27,6 @@ def is_parquet(path: str) -> bool:
     """A path that names a Parquet file: its suffix, or (for any other name) its first bytes."""
     if path.lower().endswith((".parquet", ".pq")):
         return True
-    from .files import open_input
-
     try:
         with open_input(path, "data") as handle:
             return handle.read(4) == MAGIC
@@ -40,9 +43,6 @@ class ParquetTable(Table):
     @classmethod
     def open(cls, path: str, name: str, max_bytes: int | None = None) -> ParquetTable:
         import pyarrow.parquet as pq
-
-        from .files import check_input
-        from .values import data_max_bytes
 
         size = check_input(path, name).st_size
         budget = data_max_bytes() if max_bytes is None else max_bytes
@@ -66,8 +66,8 @@ class ParquetTable(Table):
             table = pq.read_table(self.path, columns=[*wanted, *others], use_threads=False)
         except Exception as err:  # noqa: BLE001
             raise DataError(f"{self.name}: cannot read its columns ({' '.join(str(err).split())[:200]})") from None
-        columns = {name: _numbers(table.column(name), name, self.name) for name in wanted}
-        text = {name: [_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
+        columns = {name: float_column(table.column(name), name, self.name) for name in wanted}
+        text = {name: [cell_text(v) for v in table.column(name).to_pylist()] for name in others} if keep_text else None
         return CsvTable(self.name, self.header, columns, table.num_rows, text)
 
     def text_columns(self, names: Collection[str]) -> list[str]:
@@ -83,10 +83,9 @@ class ParquetTable(Table):
         return f"row {row}"
 
 
-def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
+def float_column(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     """A pyarrow column as float64, with the first null, nan or inf named by its row (the column's
     first value being row `first_row` of the file)."""
-    import numpy as np
     import pyarrow as pa
     import pyarrow.compute as pc
 
@@ -97,8 +96,6 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     if column.null_count:
         row = int(np.argmax(column.is_null().to_numpy(zero_copy_only=False))) + first_row
         raise DataError(f"{source}: column {show_text(name)!r} is empty (null) at row {row}")
-    from ..engines.finite import all_usable, first_unusable, unusable_reason
-
     if not column.num_chunks:
         values = np.empty(0)
     elif pa.types.is_float64(kind):
@@ -113,5 +110,6 @@ def _numbers(column: Any, name: str, source: str, first_row: int = 1) -> Any:
     return values
 
 
-def _text(value: Any) -> str:
+def cell_text(value: Any) -> str:
+    """A cell of a column kept as text: None as an empty cell, a float as its repr (the same bits read back)."""
     return "" if value is None else repr(value) if isinstance(value, float) else str(value)

@@ -24,10 +24,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import DataError, show_text
+from ..errors import DataError, GradcliError, show_text
 from ..errors import unused as unused_names
+from ..language.columns import input_columns
+from ..language.initial import split_given
 from ..language.losses import DEFAULT_DELTA
+from ..language.problem import as_written, build_problem, classes_of, shapes_of
 from ..version import __version__
+from .values import load_json, tensor_value, to_finite_float
 
 
 @dataclass(frozen=True)
@@ -50,9 +54,6 @@ def saved_document(report: Any) -> dict[str, Any]:
                 "target": problem.target, "inputs": list(problem.inputs), "params": result.params,
                 "final_loss": result.loss, "epochs": result.epochs, "converged": result.converged}
     if problem.tensor or problem.gathered:
-        from ..language.columns import input_columns
-        from ..language.problem import as_written, classes_of, shapes_of
-
         document.update({
             "columns": input_columns(problem),
             "gathered": {name: list(columns) for name, columns in problem.gathered.items()},
@@ -67,8 +68,6 @@ def saved_document(report: Any) -> dict[str, Any]:
 def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
     """A --save file (its bytes, or its document as a mapping), every field checked; a defect names the
     file and the field."""
-    from .values import load_json, to_finite_float
-
     document = dict(raw) if isinstance(raw, Mapping) else load_json(raw, source)
     if not isinstance(document, dict):
         raise DataError(f"{source}: expected the JSON object that `gradcli train --save` writes")
@@ -89,8 +88,6 @@ def read_saved(raw: bytes | Mapping[str, Any], source: str) -> SavedModel:
         if not isinstance(name, str):
             raise DataError(f"{source}: a parameter's name must be text, got {show_text(repr(name), 40)}")
         if isinstance(value, list):  # a vector or a matrix
-            from .arguments import tensor_value
-
             values[name] = tensor_value(value, f"{source}: parameter {show_text(name)!r}")
             continue
         if isinstance(value, bool) or not isinstance(value, numbers.Real) or to_finite_float(value) is None:
@@ -140,17 +137,12 @@ def saved_problem(saved: SavedModel, source: str) -> tuple[Any, dict[str, float]
 
     Any defect is named with the file, since the file is what the user has to mend.
     """
-    from ..errors import GradcliError
-    from ..language.problem import build_problem
-
     try:
         problem = build_problem(saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
                                 param_names=list(saved.params), delta=saved.delta, from_file=True,
                                 shapes=saved.shapes or None, gathered=saved.gathered or None, classes=saved.classes)
         params = dict(saved.params)
         if problem.tensor:
-            from ..language.initial import split_given
-
             params = split_given(problem, saved.params)
     except GradcliError as err:
         raise DataError(f"{source}: {err}") from None

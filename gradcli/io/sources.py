@@ -8,29 +8,24 @@ exactly what `gradcli grad MODEL --data points.csv` reads, with the same checks 
 from __future__ import annotations
 
 import os
-from collections.abc import Collection, Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Union
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Union
 
 from ..errors import DataError, GradcliError, show_text
-
-if TYPE_CHECKING:
-    from .csv import CsvTable
+from ..language.columns import model_columns
+from ..language.expr import MAX_FILE_LENGTH
+from .arguments import delimiter as checked_delimiter
+from .arguments import text as checked_text
+from .csv import NotNumeric, read_header
+from .dataset import PartsTable, dataset_table, is_dataset_spec, open_dataset
+from .layers import input_spec
+from .parquet import ParquetTable, is_parquet
+from .tables import ColumnsTable, Table
+from .values import data_max_bytes, decode_utf8, is_inline, is_spec, parse_assignments, read_params, read_text_source
 
 # A file's path, '-' for stdin, or (where said) inline NAME=VALUE,... text.
 Spec = Union[str, "os.PathLike[str]"]
-
-
-def is_spec(value: Any) -> bool:
-    """A value that names a file or stdin (or holds inline text), rather than Python data."""
-    return isinstance(value, (str, os.PathLike))
-
-
-def is_inline(value: Any) -> bool:
-    """NAME=VALUE,... text; a pathlib.Path is always a file, whatever its name holds."""
-    from .values import is_assignment_list
-
-    return isinstance(value, str) and is_assignment_list(value)
 
 
 def source_name(spec: Spec) -> str:
@@ -50,9 +45,6 @@ def model_text(model: str | None, model_file: Spec | None, *, what: str = "model
                example: str = 'gradcli grad "b + w*x1"') -> tuple[str, bool]:
     """The model's (or an expression's) text and whether it came from a file (a file allows longer
     text and newlines). '-' as the text means: read it from stdin."""
-    from ..language.expr import MAX_FILE_LENGTH
-    from .values import decode_utf8, read_text_source
-
     if model is not None and model_file is not None:
         raise GradcliError(f"give the {what} as an argument or with {file_option}, not both")
     if model_file is not None and not is_spec(model_file):
@@ -74,8 +66,6 @@ def model_text(model: str | None, model_file: Spec | None, *, what: str = "model
 
 def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params") -> Mapping[str, Any]:
     """Parameter values: a mapping as it is (checked by the task), or NAME=VALUE,... or a JSON file."""
-    from .values import parse_assignments, read_params
-
     if spec is None:
         return {}
     if is_inline(spec):
@@ -94,8 +84,6 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
     of a CSV file ('-': stdin) that the model uses, with a warning for each column it does not use, and
     the table they were read from (None for the others)."""
-    from .values import parse_assignments
-
     if data is None or isinstance(data, Mapping):
         return data, [], None
     if not is_spec(data):
@@ -105,11 +93,7 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
         return {name: [value] for name, value in parse_assignments(data, "--data").items()}, [], None
     text = os.fspath(data)
     table = open_table(text, "--data" if text != "-" else "data", delimiter, max_bytes)
-    from ..language.columns import model_columns
-
     wanted = model_columns(model, loss, target, table.header, table.name, from_file=from_file, inputs=inputs)
-    from .csv import NotNumeric
-
     try:
         read = table.read([*wanted, target] if target in table.header else wanted)  # else gathered (--input)
     except NotNumeric as err:
@@ -121,67 +105,6 @@ def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, tar
     return read.columns, table.unused(read.columns), table
 
 
-@dataclass
-class Table:
-    """A CSV file (or stdin) read once: its header first, then the columns a model uses."""
-
-    name: str  # "stdin" or the path as given, for messages
-    raw: bytes
-    header: list[str]
-    delimiter: str = ","
-
-    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
-        """The wanted columns as checked float64 arrays (keep_text: the others as their cells' text)."""
-        from .csv import read_csv_table
-
-        return read_csv_table(self.raw, self.name, list(wanted), keep_text=keep_text, delimiter=self.delimiter)
-
-    def text_columns(self, names: Collection[str]) -> list[str]:
-        """The names among `names` that are columns of text rather than numbers (for a hint)."""
-        from .csv import text_columns
-
-        return text_columns(self.raw, self.name, list(names), self.delimiter)
-
-    def place(self, row: int) -> str:
-        """'line L (row R)' for the 1-based data row R."""
-        from .csv import row_place
-
-        return row_place(self.raw, self.name, row, self.delimiter)
-
-    def unused(self, used: Collection[str]) -> list[str]:
-        """A warning for each column that is not used."""
-        from ..errors import unused
-
-        return unused("column", [name for name in self.header if name not in used],
-                      f"of {self.name} {{verb}} not used by the model")
-
-
-@dataclass
-class ColumnsTable(Table):
-    """Python data (column name -> values) standing in for a CSV file: train's and predict's data."""
-
-    data: Mapping[str, Any] = field(default_factory=dict)
-
-    def read(self, wanted: Collection[str], keep_text: bool = False) -> CsvTable:
-        from .csv import CsvTable, require_columns
-        from .values import as_columns
-
-        require_columns(self.header, list(wanted), self.name)
-        columns, rows = as_columns({name: self.data[name] for name in self.header if name in wanted})
-        text = None
-        if keep_text:
-            text = {name: [str(value) for value in self.data[name]] for name in self.header if name not in wanted}
-            if any(len(cells) != rows for cells in text.values()):
-                raise DataError(f"{self.name}: the columns have different lengths")
-        return CsvTable(self.name, self.header, columns, rows, text)
-
-    def text_columns(self, names: Collection[str]) -> list[str]:
-        return []  # Python values that are not numbers are told by as_columns
-
-    def place(self, row: int) -> str:
-        return f"row {row}"
-
-
 def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: str = ",",
                max_bytes: int | None = None) -> Table:
     """A CSV or Parquet file or '-' (CSV on stdin) with its header read and checked, or a mapping of
@@ -190,9 +113,6 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: st
     `delimiter` separates a CSV file's fields (one character, checked by arguments.delimiter). A glob
     or a directory reads every file it names (io/dataset.py). Data larger than `max_bytes` (default:
     values.data_max_bytes) is refused."""
-    from .csv import read_header
-    from .values import data_max_bytes, read_text_source
-
     if isinstance(data, Mapping):
         return ColumnsTable("data", b"", [str(name) for name in data], data={str(k): v for k, v in data.items()})
     if not is_spec(data):
@@ -201,21 +121,14 @@ def open_table(data: Mapping[str, Any] | Spec, what: str = "data", delimiter: st
     path = os.fspath(data)
     name = source_name(path)
     budget = data_max_bytes() if max_bytes is None else max_bytes
-    from .dataset import is_dataset_spec
-
     if is_dataset_spec(path):
-        from .dataset import dataset_table, open_dataset
-
         dataset = open_dataset(path, what, delimiter)
         if dataset.size > budget:
             raise DataError(f"{name}: {dataset.size:,} bytes in {len(dataset.files)} files is more than gradcli "
                             f"reads into memory ({budget:,} bytes); train streams such data")
         return dataset_table(dataset)
-    if path != "-" and os.path.isfile(path):
-        from .parquet import ParquetTable, is_parquet
-
-        if is_parquet(path):
-            return ParquetTable.open(path, name, budget)
+    if path != "-" and os.path.isfile(path) and is_parquet(path):
+        return ParquetTable.open(path, name, budget)
     raw = read_text_source(path, what, max_bytes=budget)
     return Table(name, raw, read_header(raw, name, delimiter), delimiter)
 
@@ -237,8 +150,6 @@ class PointInputs:
 
     def where(self, row: int) -> str:
         """The 1-based row of the data, placed in its file (and line) where it came from one."""
-        from .dataset import PartsTable
-
         if self.table is None:
             return f"row {row}"
         if isinstance(self.table, PartsTable):  # "in FILE row R": the file is the place
@@ -253,15 +164,10 @@ def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, 
     """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
     `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers.
     `command` is the one a missing model's message shows how to run."""
-    from .arguments import delimiter as checked_delimiter
-    from .arguments import text
-
-    text(loss, "--loss"), text(target, "--target")
+    checked_text(loss, "--loss"), checked_text(target, "--target")
     delimiter = checked_delimiter(delimiter)
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
     text, from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
     values = param_values(params)
-    from .layers import input_spec
-
     columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes, input_spec(inputs))
     return PointInputs(text, from_file, values, columns, notes, table)

@@ -16,6 +16,8 @@ import tempfile
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 PREFIX = "gradcli-spill-"
 MARGIN = 1 << 30  # free space left on the disk after a part is kept
 
@@ -34,8 +36,6 @@ class Spill:
         """Part i's columns and rows, if kept."""
         if i not in self.kept:
             return None
-        import numpy as np
-
         block = np.load(self._path(i))
         return {name: block[k] for k, name in enumerate(self.names)}, self.kept[i]
 
@@ -43,8 +43,6 @@ class Spill:
         """Keep part i, if the disk has room; a part that cannot be kept is parsed again next time."""
         if self.full or not rows:
             return
-        import numpy as np
-
         size = 8 * rows * len(self.names)
         if shutil.disk_usage(self.folder).free < size + MARGIN:
             self.full = True

@@ -1,4 +1,5 @@
-"""Reading values: inline NAME=VALUE lists, JSON parameter files, files or stdin (CSV tables: csv.py).
+"""Reading values: inline NAME=VALUE lists, JSON parameter files, vectors and matrices, files or stdin
+(CSV tables: csv.py).
 
 Values are decimal numbers only, never evaluated as expressions; nan, inf and
 numbers that overflow are errors that name the row and column.
@@ -14,8 +15,11 @@ import sys
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
+
 from ..engines.finite import all_usable, first_unusable, require_finite, unusable_reason
 from ..errors import DataError, show_text
+from .files import open_input, read_at_most
 
 # ASCII digits only: `\d` and float() also accept other scripts' digits.
 _NUMBER_RE = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\Z")
@@ -54,6 +58,27 @@ def to_finite_float(value: int | float) -> float | None:
     return number if math.isfinite(number) else None
 
 
+def tensor_value(value: Any, what: str) -> Any:
+    """A vector or matrix of finite real numbers (nested lists or an array) as a float64 array."""
+    try:
+        raw = np.asarray(value)
+        if raw.dtype.kind not in "iuf" or raw.dtype == bool:
+            raise TypeError
+        array = np.asarray(raw, dtype=np.float64)
+    except OverflowError:
+        raise DataError(f"{what} has a value that overflows a 64-bit float") from None
+    except (TypeError, ValueError):
+        raise DataError(f"{what} is not a number, a vector or a matrix of real numbers "
+                        "(rows of one length)") from None
+    if array.ndim not in (1, 2) or array.size == 0:
+        raise DataError(f"{what} must be a number, a vector or a matrix; got shape {array.shape}")
+    if not np.isfinite(array).all():
+        at = np.argwhere(~np.isfinite(array))[0]
+        raise DataError(f"{what} has {array[tuple(at)]} at entry {','.join(str(i + 1) for i in at)} "
+                        "(values must be finite)")
+    return array
+
+
 def parse_assignments(text: str, option: str) -> dict[str, float]:
     """`NAME=VALUE,NAME=VALUE` as given to --data or --params."""
     values: dict[str, float] = {}
@@ -77,6 +102,16 @@ def is_assignment_list(text: str) -> bool:
     return "=" in text
 
 
+def is_spec(value: Any) -> bool:
+    """A value that names a file or stdin (or holds inline text), rather than Python data."""
+    return isinstance(value, (str, os.PathLike))
+
+
+def is_inline(value: Any) -> bool:
+    """NAME=VALUE,... text; a pathlib.Path is always a file, whatever its name holds."""
+    return isinstance(value, str) and is_assignment_list(value)
+
+
 MAX_PARAMETERS = 100_000  # entries in a parameter mapping: a model has at most 20,000 parts
 PARAMS_MAX_BYTES = 16 << 20  # a parameter or saved-model file: far more than 20,000 names need
 STDIN_MAX_BYTES = 1 << 30  # stdin has no size to check first: larger data comes as a file
@@ -84,8 +119,6 @@ STDIN_MAX_BYTES = 1 << 30  # stdin has no size to check first: larger data comes
 
 def data_max_bytes() -> int:
     """The most data read into memory: a quarter of this machine's memory (it is parsed beside it)."""
-    import os
-
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (ValueError, OSError, AttributeError):
@@ -100,8 +133,6 @@ def read_text_source(spec: str, what: str, limit: int | None = None, *, max_byte
     a regular file (a device, a FIFO, a directory) is refused by name (io/files.py). Memory is taken
     for what is read, not for the limit.
     """
-    from .files import open_input, read_at_most
-
     name = "stdin" if spec == "-" else f"file {show_text(spec)!r}"
     if spec == "-" and max_bytes is not None:
         max_bytes = min(max_bytes, STDIN_MAX_BYTES)
@@ -111,10 +142,8 @@ def read_text_source(spec: str, what: str, limit: int | None = None, *, max_byte
             if sys.stdin is None:
                 raise DataError(f"{what}: stdin is closed (nothing to read; give a file instead of '-')")
             stream = getattr(sys.stdin, "buffer", None)
-            if stream is None:  # a text stream put in place of stdin (io.StringIO in a program)
-                raw = read_at_most(sys.stdin, cap).encode("utf-8")
-            else:
-                raw = read_at_most(stream, cap)
+            # stream None: a text stream put in place of stdin (io.StringIO in a program)
+            raw = read_at_most(sys.stdin, cap).encode("utf-8") if stream is None else read_at_most(stream, cap)
         else:
             with open_input(spec, f"{what} {name}") as handle:
                 size = os.fstat(handle.fileno()).st_size
@@ -176,8 +205,6 @@ def read_params_json(raw: bytes, source: str) -> dict[str, float]:
     values: dict[str, float] = {}
     for name, value in data.items():
         if isinstance(value, list):  # a vector or a matrix (a layer's weights)
-            from .arguments import tensor_value
-
             values[name] = tensor_value(value, f"{source}: parameter {show_text(name)!r}")
             continue
         if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -198,7 +225,8 @@ def read_params(spec: str, option: str = "--params", *, inline: bool = True) -> 
         try:
             os.stat(spec)
         except (FileNotFoundError, NotADirectoryError, ValueError):
-            raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... nor an existing JSON file") from None
+            raise DataError(f"{option} {show_text(spec)!r} is neither NAME=VALUE,... "
+                            "nor an existing JSON file") from None
         except OSError:
             pass  # the reader says why it cannot be read (no permission, a name too long)
     return read_params_json(read_text_source(spec, option, max_bytes=PARAMS_MAX_BYTES), source)
@@ -210,8 +238,6 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
     check_finite=False leaves the finiteness check to the caller (the sweep checks each chunk while
     it is in cache, instead of reading all the data once more).
     """
-    import numpy as np
-
     columns: dict[str, Any] = {}
     rows: int | None = None
     for name, values in data.items():
@@ -251,10 +277,6 @@ def as_columns(data: Mapping[str, Any], check_finite: bool = True) -> tuple[dict
 def _refuse_masks_and_booleans(name: str, values: Any) -> None:
     """A masked array's hidden entries, and True/False as numbers, refused, as parameters refuse them:
     np.asarray would drop the mask (the hidden values counted as data) and read True as 1.0."""
-    import sys
-
-    import numpy as np
-
     # no masked array exists unless numpy.ma was imported, and importing it here would cost every run 13 ms
     if "numpy.ma" in sys.modules and isinstance(values, np.ma.MaskedArray):
         hidden = np.ma.getmaskarray(values)
