@@ -402,7 +402,7 @@ class TestLatexDocument:
             line for line in text.splitlines() if not line.startswith(preamble)]  # the same body
 
     def test_long_formulas_are_broken_over_lines(self):
-        from gradcli.views.explain import TEX_LINE, tex_width
+        from gradcli.views.explain_latex import TEX_LINE, tex_width
 
         ex = explain(LONG_MODEL, wrt=["w1"], sympy_forms=True)
         text = latex_of(ex)
@@ -420,7 +420,7 @@ class TestLatexDocument:
         assert re.search(r"\\right\. \\\\\n&\\quad \\left\. \{\}\+ ", text), text
 
     def test_a_fraction_too_wide_for_a_line_is_written_with_a_slash(self):
-        from gradcli.views.explain import tex_pieces
+        from gradcli.views.explain_latex import tex_pieces
 
         wide = r"\frac{" + " + ".join(f"a_{{{i}}}" for i in range(30)) + r"}{b}"
         pieces = tex_pieces(wide)
@@ -431,7 +431,7 @@ class TestLatexDocument:
             r"\exp\left(x_{0}", "+ x_{1}"]
 
     def test_sigmoid_argument_and_cases_break_where_they_may(self):
-        from gradcli.views.explain import tex_pieces
+        from gradcli.views.explain_latex import tex_pieces
 
         # SymPy's braces around a function's argument go, so that the sum inside may break
         assert [t for t, _ in tex_pieces(r"\operatorname{sigmoid}{\left(b + w\right)}")] == [

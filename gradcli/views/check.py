@@ -6,8 +6,10 @@ import json
 import sys
 from typing import IO
 
+from ..compare.verdicts import condition_text
 from ..tasks.check import CheckReport, Sample
 from .common import console_for, mark, number
+from .formats import offer
 
 
 def check_lines(report: CheckReport) -> list[str]:
@@ -16,7 +18,8 @@ def check_lines(report: CheckReport) -> list[str]:
     lines = [f"model    {report.model}", f"loss     {report.loss}: {report.loss_formula}  (per row)",
              f"claim    {partial} = {report.claim_formula}"]
     if report.difference is not None and report.symbolic == "not equivalent":
-        lines.append(f"SymPy    not equivalent: claim - derivative = {report.difference}, not 0 where the numbers differ")
+        lines.append(f"SymPy    not equivalent: claim - derivative = {report.difference}, "
+                     "not 0 where the numbers differ")
     else:
         lines.append(f"SymPy    {report.symbolic}: {report.symbolic_note}")
     tolerance = f"(rtol {report.rtol:g}, atol {report.atol:g})"
@@ -43,13 +46,13 @@ def check_lines(report: CheckReport) -> list[str]:
 
 
 def _sample_line(sample: Sample) -> str:
-    from ..compare.verdicts import condition_text
 
     kind = {"random": "random points", "data": "data points", "given": "the point given"}[sample.kind]
     if sample.kind == "given":
         verb = ("undefined at" if not sample.points else "the claim is undefined at" if not sample.compared
                 else "differ at" if sample.differ else "equal at")
-        within = f" (within float64's resolution, {condition_text(sample.condition)})" if sample.within_resolution else ""
+        within = (f" (within float64's resolution, {condition_text(sample.condition)})"
+                  if sample.within_resolution else "")
         return f"{verb} {kind}{within}"
     if sample.points and not sample.compared:
         return f"none of the {sample.points:,} {kind} could be compared: the claim is undefined there"
@@ -77,7 +80,8 @@ def _diagnosis(report: CheckReport) -> list[str]:
     for missing in factors.missing:
         lines.append(f"factors  missing: {missing.text()}")
     for extra in factors.extra:
-        lines.append(f"factors  extra: {extra} (no local derivative on the path from the loss to {report.wrt} matches it)")
+        lines.append(f"factors  extra: {extra} (no local derivative on the path from the loss to {report.wrt} "
+                     "matches it)")
     for path in factors.missing_paths:
         lines.append(f"paths    missing: the path {path} (the claim adds up only the other paths)")
     return lines
@@ -100,3 +104,6 @@ def check_json(report: CheckReport, stream: IO[str] | None = None) -> None:
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(report.to_dict(), stream, indent=2)
     stream.write("\n")
+
+
+offer("check", {"table": check_text, "json": check_json}, "table for people; json for programs.")

@@ -206,3 +206,13 @@ def formula_shown(formula: str | None) -> str:
         return formula or ""
     half = TABLE_FORMULA // 2
     return f"{formula[:half]} … {formula[-half:]} ({len(formula):,} characters; --format json shows all)"
+
+
+def plural(n: int, word: str) -> str:
+    return f"{n:,} {word}" if n == 1 else f"{n:,} {word}s"
+
+
+def operations_text(counts: dict[str, int]) -> str:
+    """'3 multiplications, 1 addition' from counts by kind ('none' when all are 0)."""
+    singular = {"multiplications": "multiplication", "additions": "addition", "other": "other"}
+    return ", ".join(plural(n, singular[kind]).replace("others", "other") for kind, n in counts.items() if n) or "none"

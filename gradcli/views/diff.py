@@ -7,8 +7,10 @@ import json
 import sys
 from typing import IO
 
+from ..compare.verdicts import condition_text
 from ..tasks.diff import DiffReport
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
+from .formats import offer
 
 
 def diff_table(report: DiffReport, stream: IO[str] | None = None) -> None:
@@ -60,7 +62,6 @@ def verdict(report: DiffReport) -> str:
                else f"graph vs finite differences, rtol {report.fd_rtol:.2g}")
         from rich.markup import escape
 
-        from ..compare.verdicts import condition_text
 
         how += escape("".join(f"; {d.label} within float64's resolution ({condition_text(d.condition)})"
                               for d in report.derivatives if d.resolution is not None))
@@ -108,3 +109,7 @@ def diff_latex(report: DiffReport, stream: IO[str] | None = None) -> None:
 def _name(name: str) -> str:
     head, _, tail = name.partition("_")
     return f"{head}_{{{tail}}}" if tail else name
+
+
+offer("diff", {"table": diff_table, "json": diff_json, "csv": diff_csv, "latex": diff_latex},
+      "table for people; json or csv for programs; latex for notes.")

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 import sys
 from typing import IO
 
 from ..compare.verdicts import FD_ATOL, FD_RTOL, GradientReport, condition_text
 from .common import Column, console_for, formula_shown, mark, number, print_table, text_column, verdict_cell
+from .formats import offer
 
 
 def gradient_table(report: GradientReport, stream: IO[str] | None = None, entries: bool = False) -> None:
@@ -32,7 +34,8 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     else:
         values += f" | {report.rows:,} rows (loss and gradients are means over rows)"
     console.print(f"[bold]model[/] {escape(report.model)}")
-    console.print(f"[bold]loss[/]  {escape(report.loss)}: {escape(report.loss_formula)}  =  {number(report.loss_value)}")
+    console.print(f"[bold]loss[/]  {escape(report.loss)}: {escape(report.loss_formula)}  =  "
+                  f"{number(report.loss_value)}")
     console.print(f"[bold]at[/]    {escape(values)}")
     if report.defaults:
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
@@ -80,7 +83,8 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     elif report.agree is False:
         bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
         bad += [r.name for r in report.row_gradients.values() if r.agree is False]
-        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] (rtol {report.rtol:g}, atol {report.atol:g}{within})")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] "
+                      f"(rtol {report.rtol:g}, atol {report.atol:g}{within})")
     elif len(report.engines) > 1 and report.gradients:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
@@ -99,8 +103,6 @@ def within_resolution(report: GradientReport) -> str:
 
 def summary(value: object, limit: int = 4) -> str:
     """A gradient in a cell: a number, a short vector in full, else its size (the JSON has every entry)."""
-    import math
-
     if value is None:
         return ""
     if not isinstance(value, list):
@@ -114,11 +116,12 @@ def summary(value: object, limit: int = 4) -> str:
 def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None:
     from rich.markup import escape
 
-    from ..language.tensors import shown
+    from ..language.tensors import shown  # numpy: grad --help imports this view
 
     console = console_for(stream)
     console.print(f"[bold]model[/] {escape(report.model)}")
-    console.print(f"[bold]loss[/]  {escape(report.loss)}: {escape(report.loss_formula)}  =  {number(report.loss_value)}")
+    console.print(f"[bold]loss[/]  {escape(report.loss)}: {escape(report.loss_formula)}  =  "
+                  f"{number(report.loss_value)}")
     if report.point is not None:
         console.print(f"[bold]at[/]    {escape(', '.join(f'{k}={number(v)}' for k, v in report.point.items()))}")
     else:
@@ -163,7 +166,8 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         console.print(f"[green]{agreed}{by}[/] ({tolerance}{within})")
     elif report.agree is False:
         bad = [t.param for t in report.tensors.values() if t.agree is False or t.fd_agree is False]
-        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} ({tolerance}{within}; --entries lists every entry)")
+        console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} "
+                      f"({tolerance}{within}; --entries lists every entry)")
     elif len(report.engines) > 1:
         console.print("[yellow]not compared[/]: the loss is not differentiable at this point (see the warnings)")
 
@@ -202,3 +206,7 @@ def gradient_csv(report: GradientReport, stream: IO[str] | None = None) -> None:
 def _cell(value: object) -> str:
     return ("" if value is None else str(value).lower() if isinstance(value, bool)
             else repr(value) if isinstance(value, float) else str(value))
+
+
+offer("grad", {"table": gradient_table, "json": gradient_json, "csv": gradient_csv},
+      "table for people; json or csv for programs.")

@@ -15,6 +15,7 @@ from typing import IO, Any
 from ..explaining.scalars import EdgeInfo, GraphView, NodeInfo
 from ..explaining.tensors import TensorEdge, TensorGraphView, TensorNode
 from .common import console_for, decorated, number, tensor_text
+from .formats import offer
 
 HIGHLIGHT_COLOUR = "#d62728"
 
@@ -185,7 +186,8 @@ def graph_dot(view: GraphView | TensorGraphView, stream: IO[str] | None = None) 
         if not labelled(edge):  # from a constant: drawn, dashed, with no derivative to label it
             lines.append(f"  n{edge.source} -> n{edge.target} [style=dashed];")
             continue
-        style = f', color="{HIGHLIGHT_COLOUR}", fontcolor="{HIGHLIGHT_COLOUR}", penwidth=2.5' if k in marked_edges else ""
+        style = (f', color="{HIGHLIGHT_COLOUR}", fontcolor="{HIGHLIGHT_COLOUR}", penwidth=2.5'
+                 if k in marked_edges else "")
         lines.append(f"  n{edge.source} -> n{edge.target} [label={_dot_string(edge_label(edge))}{style}];")
     lines.append("}")
     stream.write("\n".join(lines) + "\n")
@@ -229,7 +231,8 @@ def graph_mermaid(view: GraphView | TensorGraphView, stream: IO[str] | None = No
         lines.append(f"  classDef highlight stroke:{HIGHLIGHT_COLOUR},stroke-width:3px")
         lines.append(f"  class {','.join(f'n{i}' for i in view.highlight_nodes)} highlight")
     if view.highlight_edges:
-        lines.append(f"  linkStyle {','.join(map(str, view.highlight_edges))} stroke:{HIGHLIGHT_COLOUR},stroke-width:3px")
+        lines.append(f"  linkStyle {','.join(map(str, view.highlight_edges))} "
+                     f"stroke:{HIGHLIGHT_COLOUR},stroke-width:3px")
     stream.write("\n".join(lines) + "\n")
 
 
@@ -240,3 +243,7 @@ def graph_json(view: GraphView | TensorGraphView, stream: IO[str] | None = None)
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     json.dump(view.to_dict(), stream, indent=2)
     stream.write("\n")
+
+
+offer("graph", {"tree": graph_tree, "dot": graph_dot, "mermaid": graph_mermaid, "json": graph_json},
+      "tree for the terminal; dot (Graphviz), mermaid or json.")

@@ -8,9 +8,11 @@ import json
 import sys
 from typing import IO
 
+from ..compare.verdicts import condition_text
 from ..engines.differences import NOT_AT_KINK
 from ..tasks.hessian import HessianReport
 from .common import Column, console_for, mark, number, print_table, text_column
+from .formats import offer
 
 
 def hessian_table(report: HessianReport, stream: IO[str] | None = None) -> None:
@@ -55,7 +57,6 @@ def verdicts(report: HessianReport) -> list[str]:
         diff = f"max |diff| {report.max_abs_diff:.2g}" if report.max_abs_diff is not None else ""
         within = ""
         if report.resolution is not None:
-            from ..compare.verdicts import condition_text
 
             within = f"; within float64's resolution ({condition_text(report.resolution_condition)})"
         lines.append(f"[{'green' if ok else 'red'}]{mark(ok)}[/] symbolic and graph engine "
@@ -87,3 +88,7 @@ def hessian_csv(report: HessianReport, stream: IO[str] | None = None) -> None:
         writer.writerow(["param", "v", "hvp"])
         for name, v, p in zip(report.names, report.vector or [], report.product or []):
             writer.writerow([name, repr(v), repr(p)])
+
+
+offer("hessian", {"table": hessian_table, "json": hessian_json, "csv": hessian_csv},
+      "table for people; json or csv for programs.")

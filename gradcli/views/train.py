@@ -7,10 +7,14 @@ import json
 import math
 import sys
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from ..training.fit import TrainReport
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
+from .formats import offer
+from .grad import summary
+
+if TYPE_CHECKING:  # train --help imports this view for its formats: no numpy (training.fit) then
+    from ..training.fit import TrainReport
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 
@@ -63,8 +67,8 @@ def train_table(report: TrainReport, stream: IO[str] | None = None) -> None:
     how = " (default: linear in every column but the target)" if report.model.default else ""
     console.print(f"[bold]model[/] {escape(report.model.text)}{escape(how)}")
     held = f" ({report.validation_rows:,} more kept out for validation)" if report.validation is not None else ""
-    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, mean over {report.rows:,} rows"
-                  f"{held}{data_origin(report)}")
+    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, "
+                  f"mean over {report.rows:,} rows{held}{data_origin(report)}")
     rate = f", lr {report.options.learning_rate:g}" if report.options.learning_rate is not None else ""
     plain = ("; not preconditioned (a network: see README)"
              if problem.tensor and report.options.precondition and not result.preconditioned else "")
@@ -136,8 +140,7 @@ def _curve(console: Any, title: str, history: list[float]) -> None:
 def _tensor_rows(report: TrainReport, console: Any) -> None:
     """One row per parameter as written: its shape, its trained value (a short vector in full, else
     its norm), its final gradient by backprop and the check's largest difference over its entries."""
-    from ..language.tensors import shown
-    from .grad import summary
+    from ..language.tensors import shown  # numpy
 
     problem, result, check = report.problem, report.result, report.check
     fd = bool(check and any(t.get("fd_directions") for t in check.tensors.values()))
@@ -196,7 +199,7 @@ def verdicts(report: TrainReport) -> list[str]:
     optimum (where a closed form says), and do the two engines agree on the final gradient."""
     from rich.markup import escape
 
-    from ..training.loop import OPTIMAL
+    from ..training.loop import OPTIMAL  # numpy
 
     result, lines = report.result, []
 
@@ -243,4 +246,9 @@ def train_csv(report: TrainReport, stream: IO[str] | None = None) -> None:
     for name, value in report.result.params.items():
         closed = report.closed_form.params[name] if report.closed_form else ""
         gradient = report.check.gradients[name]["backprop_value"] if report.check and report.check.gradients else ""
-        writer.writerow([name, repr(value), repr(closed) if closed != "" else "", repr(gradient) if gradient != "" else ""])
+        writer.writerow([name, repr(value), repr(closed) if closed != "" else "",
+                         repr(gradient) if gradient != "" else ""])
+
+
+offer("train", {"table": train_table, "json": train_json, "csv": train_csv},
+      "table for people; json or csv for programs.")

@@ -142,7 +142,7 @@ def printed_example(shown: str) -> str:
 
 
 def test_a_long_example_folds_at_words_outside_quotes():
-    from gradcli.cli import _folded_command
+    from gradcli.cli.adapter import folded_command as _folded_command
 
     example = 'gradcli check "b + w1*x1 + w2*x2" --wrt w1 --claim "2*(b + w1*x1 + w2*x2 - y)*x1" > out.txt'
     for width in (30, 50, 80):

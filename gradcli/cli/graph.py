@@ -1,0 +1,71 @@
+"""`gradcli graph`: the computational graph with the local derivative on every edge."""
+
+from typing import Annotated
+
+import typer
+
+import gradcli
+
+from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS
+from ..views.formats import offered
+from .app import app, user_errors, warn_all
+from .options import (
+    Command,
+    DataOption,
+    DelimiterOption,
+    DeltaOption,
+    DimOption,
+    FormatOption,
+    InputOption,
+    LossOption,
+    ModelArgument,
+    ModelFileOption,
+    ParamsOption,
+    RowOption,
+    ShapeOption,
+    TargetOption,
+    unmarked,
+)
+
+
+@app.command(cls=Command)
+def graph(
+    model: ModelArgument = None,
+    model_file: ModelFileOption = None,
+    loss: LossOption = DEFAULT_LOSS,
+    delta: DeltaOption = DEFAULT_DELTA,
+    target: TargetOption = "y",
+    data: DataOption = None,
+    params: ParamsOption = None,
+    row: RowOption = None,
+    highlight: Annotated[str | None, typer.Option(
+        "--highlight", metavar="NAME", show_default=False,
+        help="Mark the paths from the loss to this parameter.")] = None,
+    delimiter: DelimiterOption = ",",
+    shape: ShapeOption = None,
+    dim: DimOption = None,
+    input: InputOption = None,
+    neurons: Annotated[bool, typer.Option(
+        "--neurons",
+        help="With vectors or matrices: draw the model written out entry by entry, neuron by neuron (at most 64 "
+             "parameter entries and 500 nodes).")] = False,
+    fmt: FormatOption = None,
+) -> None:
+    """The computational graph, with the local derivative on every edge.
+
+    Each node shows its operation, value and adjoint dloss/dnode at one point; each edge its
+    local derivative as a formula and as a number.
+
+    With vectors and matrices (--shape): one node per tensor operation with its shape, each edge's
+    vector-Jacobian product as a formula and as numbers; --neurons draws it neuron by neuron.
+
+    Works at one point (one row of data, or --row N). Exit code 0, or 2 for bad input.
+
+    Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
+    """
+    with user_errors():
+        result = gradcli.graph(unmarked(model), loss, data, params, model_file=model_file, target=target,
+                               delta=delta, row=row, highlight=highlight, delimiter=delimiter, shapes=shape,
+                               dims=dim, inputs=input, neurons=neurons)
+    warn_all(result.warnings)
+    offered("graph").render(fmt.value, result)

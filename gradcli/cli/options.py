@@ -1,0 +1,126 @@
+"""The options every command is built from, defined once: the model, the loss, the data, the
+parameters, shapes, tolerances, Dask, and the one `--format`, whose choices are the formats the
+command's view offers (gradcli/views/formats.py).
+
+No `from __future__ import annotations` in this package: Typer reads every command's signature on
+each run, and string annotations made it compile and evaluate ~300 of them each time (50 ms of
+start-up).
+"""
+
+import dataclasses
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+
+from ..language.losses import LOSSES
+from ..views.formats import offered
+from . import adapter
+
+ModelArgument = Annotated[str | None, typer.Argument(
+    show_default=False,
+    help="The model, e.g. \"b + w1*x1 + w2*x2\" (^ also means power).")]
+ModelFileOption = Annotated[str | None, typer.Option(
+    "--model-file", metavar="FILE", show_default=False,
+    help="Read the model from a file ('-' for stdin).")]
+
+
+def complete_loss(incomplete: str) -> list[tuple[str, str]]:
+    """The built-in losses for shell completion of --loss, each with its formula (an expression is the user's)."""
+    return [(name, info.formula) for name, info in LOSSES.items() if name.startswith(incomplete)]
+
+
+LossOption = Annotated[str, typer.Option(
+    "--loss", "-l", metavar="NAME|EXPR", autocompletion=complete_loss,
+    help=f"{', '.join(LOSSES)}, or an expression in yhat and y (see `gradcli losses`).")]
+DeltaOption = Annotated[float, typer.Option("--delta", help="Huber loss threshold.")]
+TargetOption = Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The name of the target.")]
+DataOption = Annotated[str | None, typer.Option(
+    "--data", "-d", metavar="NAME=VALUE,...|FILE", show_default=False,
+    help="Inputs and target: NAME=VALUE,... (one row), a CSV or Parquet file (grad: a glob or directory of them too), "
+         "or '-' for CSV on stdin.")]
+ParamsOption = Annotated[str | None, typer.Option(
+    "--params", "-p", metavar="NAME=VALUE,...|FILE", show_default=False,
+    help="Parameters: NAME=VALUE,... or a JSON file of name -> number.")]
+DelimiterOption = Annotated[str, typer.Option(
+    "--delimiter", metavar="CHAR",
+    help="What separates a CSV file's fields: one character such as ';' or '|', or 'tab'.")]
+ShapeOption = Annotated[list[str] | None, typer.Option(
+    "--shape", metavar="NAME=SHAPE", show_default=False,
+    help="Make NAME a vector or matrix: W1=4x2 (or 4,2, or h,d with --dim), b1=4. Shapes that follow from others (b1 "
+         "from W1 @ x + b1, W2 from the output) are inferred. Repeat for several.")]
+DimOption = Annotated[list[str] | None, typer.Option(
+    "--dim", metavar="NAME=SIZE", show_default=False,
+    help="A named size for --shape: --shape W1=h,d --dim h=4 --dim d=2.")]
+InputOption = Annotated[list[str] | None, typer.Option(
+    "--input", metavar="NAME=COLUMNS", show_default=False,
+    help="A vector input gathered from data columns: x=x1,x2, or x=* for every column but the target. Default: x in "
+         "W1 @ x gathers x1, x2, ... when the data has them.")]
+DaskOption = Annotated[str | None, typer.Option(
+    "--dask", metavar="ADDRESS", show_default=False,
+    help="Compute over the data on Dask (needs the dask extra): 'local' starts a cluster on this machine, closed when "
+         "the command ends; an address such as tcp://host:8786 uses a running one, whose workers read the files at "
+         "the same paths. The data must be files; each part a run with the same --memory streams is read and computed "
+         "on a worker.")]
+WorkersOption = Annotated[int | None, typer.Option(
+    "--workers", metavar="N", min=1, show_default=False,
+    help="Worker processes for --dask local (default: one per CPU).")]
+WrtOption = Annotated[list[str] | None, typer.Option(
+    "--wrt", metavar="NAME,...", show_default=False,
+    help="Only these parameters (comma-separated or repeated); grad also takes inputs and the target (one value per "
+         "row).")]
+RowOption = Annotated[int | None, typer.Option(
+    "--row", show_default=False,
+    help="With several rows of data: the row (1-based) to work at.")]
+AtolOption = Annotated[float, typer.Option("--atol", help="Absolute tolerance.")]
+
+
+class Format(StrEnum):
+    """A command's output format: the formats its view offers (views/formats.py), the first the default.
+
+    This class stands for them in the signatures; Command fills them in when the command runs or
+    shows its help, so only that command's view is imported.
+    """
+
+
+FormatOption = Annotated[Format | None, typer.Option("--format", "-f", show_default=True)]
+
+
+class Command(adapter.Command):
+    """A gradcli command: the adapter's tidy parameters, and --format offering what its view registered."""
+
+    def get_params(self, ctx: typer.Context) -> list[object]:
+        params = super().get_params(ctx)
+        for param in params:
+            if isinstance(param, adapter.Option) and param.type_descriptor.annotation is Format:
+                _offer_formats(param, str(self.name))
+        return params
+
+
+def _offer_formats(param: adapter.Option, command: str) -> None:
+    """The --format option of `command`: its view's formats as choices (aliases accepted, not listed)."""
+    formats = offered(command)
+    kind = Format(f"{command.title()}Format", {**{name: name for name in formats.names}, **formats.aliases})
+    param.type_descriptor = dataclasses.replace(param.type_descriptor, annotation=kind)
+    param.default = kind(formats.default)
+    param.help = formats.help
+    param.metavar = adapter.metavar_of(param)
+
+
+_EXPRESSION_MARKS = set("*+/^() ")
+
+
+def model_friendly(args: list[str]) -> list[str]:
+    """A model that starts with a minus (`-w*x1 + b`, `-(a+b)*x1`) is the model, not an option.
+
+    Click reads any word that starts with '-' as an option; a leading space makes it a plain argument,
+    and the parser ignores the space. A word counts as a model when it holds an operator or a
+    parenthesis, which no option does; `--name=value` stays an option.
+    """
+    return [f" {arg}" if arg.startswith("-") and not arg.startswith("--") and len(arg) > 1
+            and _EXPRESSION_MARKS & set(arg) and "=" not in arg.split("*")[0] else arg for arg in args]
+
+
+def unmarked(model: str | None) -> str | None:
+    """The model as typed: without the space that model_friendly put before its minus."""
+    return model[1:] if model is not None and model.startswith(" -") else model

@@ -1,0 +1,67 @@
+"""The output formats of every command, registered by the views that draw them.
+
+Each view module offers its command's formats at its end: a name and the function that draws
+the result in it (the first is the default), the help of `--format`, and older names kept as
+aliases. The CLI's one `--format` option takes its choices from here, so a new format is one
+function and one entry in its view's module, and nothing else.
+
+The view of a command is the module named after it (`gradcli grad` -> views/grad.py); it is
+imported when its formats are first asked for, so a command's start-up imports its own view only.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from importlib import import_module
+from typing import Any
+
+Renderer = Callable[..., None]
+
+
+@dataclass(frozen=True)
+class Formats:
+    """One command's formats: name -> renderer, in the order help lists them (the first is the default)."""
+
+    renderers: Mapping[str, Renderer]
+    help: str
+    aliases: Mapping[str, str] = field(default_factory=dict)  # an older name -> the name it stands for
+
+    @property
+    def names(self) -> list[str]:
+        return list(self.renderers)
+
+    @property
+    def default(self) -> str:
+        return self.names[0]
+
+    def render(self, name: str, result: object, **options: Any) -> None:
+        """The result drawn in format `name` (or an alias of it), on stdout.
+
+        `options` are the command's drawing options (--entries, --standalone); each renderer
+        takes those it has a parameter for, and the others are not for it.
+        """
+        renderer = self.renderers[self.aliases.get(name, name)]
+        takes = inspect.signature(renderer).parameters
+        renderer(result, **{key: value for key, value in options.items() if key in takes})
+
+
+_OFFERED: dict[str, Formats] = {}
+
+
+def offer(command: str, renderers: Mapping[str, Renderer], help: str, aliases: Mapping[str, str] | None = None) -> None:
+    """Register the formats `command` offers (called once, by the command's view module)."""
+    if not renderers:
+        raise ValueError(f"{command} offers no format")
+    unknown = {alias: name for alias, name in (aliases or {}).items() if name not in renderers or alias in renderers}
+    if unknown:
+        raise ValueError(f"{command}: an alias must stand for an offered format and be no format itself: {unknown}")
+    _OFFERED[command] = Formats(dict(renderers), help, dict(aliases or {}))
+
+
+def offered(command: str) -> Formats:
+    """The formats `command` offers, its view imported (and so registered) on first use."""
+    if command not in _OFFERED:
+        import_module(f"{__package__}.{command}")  # its top registers them; views/train.py imports numpy
+    return _OFFERED[command]
