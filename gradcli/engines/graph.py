@@ -186,87 +186,18 @@ def _sum_operands(expr: Binary, absorbed: set[int]) -> list[Expr]:
 # ---------------------------------------------------------------- edges and paths
 
 
-@dataclass(frozen=True)
-class Edge:
-    """An edge of the graph: node `source` is input number `position` of node `target`.
-
-    A node that uses the same input twice (w*w) has two edges from it, one per position.
-    """
-
-    source: int
-    target: int
-    position: int
 
 
-def edges(graph: Graph) -> list[Edge]:
-    """Every edge, consumers in topological order."""
-    return [Edge(child, node.id, position) for node in graph.nodes for position, child in enumerate(node.inputs)]
 
 
-def from_constant(graph: Graph, edge: Edge) -> bool:
-    """Whether the edge comes from a constant (the 2 of x1**2, the pi of pi*w).
-
-    Such an edge carries no local derivative: a constant never changes, so no gradient needs
-    d target / d constant, and showing one (d(a**2)/d2 = loss*log(a)) is noise. The graph still
-    has the edge, since the constant is an input of the node; every view draws it bare.
-    """
-    return graph.nodes[edge.source].role == "constant"
 
 
-def local_formula(graph: Graph, edge: Edge) -> str | None:
-    """d target / d source as a formula in the nodes' names, from the operations table; None for
-    an edge from a constant."""
-    if from_constant(graph, edge):
-        return None
-    node = graph.nodes[edge.target]
-    names = [graph.nodes[i].name for i in node.inputs]
-    return OPS[node.op].local_text(edge.position, names, node.name)  # type: ignore[index]
 
 
-def local_values(graph: Graph, values: list[Any]) -> dict[Edge, Any]:
-    """d target / d source on every edge but those from constants, at the given node values (nan or
-    inf where undefined)."""
-    found: dict[Edge, Any] = {}
-    with np.errstate(all="ignore"):
-        for edge in edges(graph):
-            if from_constant(graph, edge):
-                continue
-            node = graph.nodes[edge.target]
-            args = tuple(values[i] for i in node.inputs)
-            found[edge] = OPS[node.op].local(edge.position, args, values[node.id])  # type: ignore[index]
-    return found
 
 
-def count_paths(graph: Graph, source: int) -> int:
-    """How many paths lead from the loss back to node `source` (one per way of walking the edges)."""
-    paths = [0] * len(graph.nodes)
-    paths[graph.output] = 1
-    for node in reversed(graph.nodes):
-        for child in node.inputs:
-            paths[child] += paths[node.id]
-    return paths[source]
 
 
-def paths(graph: Graph, source: int, limit: int) -> list[tuple[Edge, ...]]:
-    """Up to `limit` paths from the loss back to node `source`, each as its edges from the loss down.
-
-    Backprop adds the products of the local derivatives along these paths;
-    there can be exponentially many, hence the limit.
-    """
-    leads = needed_for(graph, {source})
-    found: list[tuple[Edge, ...]] = []
-    stack: list[tuple[int, tuple[Edge, ...]]] = [(graph.output, ())] if leads[graph.output] else []
-    while stack and len(found) < limit:
-        node_id, walked = stack.pop()
-        if node_id == source:
-            found.append(walked)
-            continue
-        node = graph.nodes[node_id]
-        for position in reversed(range(len(node.inputs))):  # first input explored first
-            child = node.inputs[position]
-            if leads[child]:
-                stack.append((child, walked + (Edge(child, node_id, position),)))
-    return found
 
 
 # ---------------------------------------------------------------- evaluation
@@ -562,15 +493,6 @@ def kinks_from(graph: Graph, found: Mapping[int, tuple[Any, Any]]) -> list[Kink]
     return listed
 
 
-def upstream_params(graph: Graph) -> list[frozenset[str]]:
-    """For each node, the parameters it depends on (those below it in the graph)."""
-    upstream: list[frozenset[str]] = []
-    for node in graph.nodes:
-        names = {node.name} if node.role == "parameter" else set()
-        for i in node.inputs:
-            names |= upstream[i]
-        upstream.append(frozenset(names))
-    return upstream
 
 
 def _rows_where(mask: Any, rows: int) -> Any:
@@ -659,3 +581,26 @@ def _diagnose_forward_silent(graph: Graph, values: list[Any], rows: int) -> None
 
 def _short(text: str, limit: int = 50) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+@dataclass(frozen=True)
+class Edge:
+    """An edge of the graph: node `source` is input number `position` of node `target`.
+
+    A node that uses the same input twice (w*w) has two edges from it, one per position.
+    """
+
+    source: int
+    target: int
+    position: int
+
+
+def upstream_params(graph: Graph) -> list[frozenset[str]]:
+    """For each node, the parameters it depends on (those below it in the graph)."""
+    upstream: list[frozenset[str]] = []
+    for node in graph.nodes:
+        names = {node.name} if node.role == "parameter" else set()
+        for i in node.inputs:
+            names |= upstream[i]
+        upstream.append(frozenset(names))
+    return upstream

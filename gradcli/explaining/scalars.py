@@ -171,7 +171,8 @@ def view_of(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight
           marked: Iterable[str] | None = None) -> GraphView:
     """The graph at the point; `highlight` marks the paths to that parameter (or, with `marked`, to any of
     those names: the entries of a matrix drawn neuron by neuron)."""
-    from ..engines.graph import edges, local_formula, local_values, upstream_params
+    from ..engines.graph import upstream_params
+    from ..engines.reading import edges, local_formula, local_values
 
     problem = setup.problem
     nodes = [
@@ -374,7 +375,7 @@ def edge_index(view: GraphView) -> dict[Any, int]:
 
 def param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
                  rtol: float, atol: float, index: dict[Any, int] | None = None) -> ParamSteps:
-    from ..engines.graph import count_paths, paths
+    from ..engines.reading import count_paths, paths
 
     leaf = graph.leaf(name)
     index = edge_index(view) if index is None else index
@@ -492,7 +493,7 @@ def sympy_cost(derivative: Any) -> dict[str, int]:
 
 def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCounts:
     """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
-    from ..engines.graph import local_formula
+    from ..engines.reading import local_formula
 
     forward = zero_counts()
     for node in graph.nodes:

@@ -371,7 +371,8 @@ def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], high
                  marked: list[str] | None = None) -> TensorGraphView:
     import numpy as np
 
-    from ..engines.graph import arguments, contribution, edges, from_constant, upstream_params
+    from ..engines.graph import arguments, contribution, upstream_params
+    from ..engines.reading import edges, from_constant
     from ..language.ops import OPS
 
     problem = setup.problem
@@ -653,7 +654,7 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
     divisions, additions subtractions, other the functions): elementwise operations entry by entry,
     an (m x k) @ (k x n) product m·k·n multiplications and m·(k-1)·n additions, and the same for each
     of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
-    from ..engines.graph import local_formula
+    from ..engines.reading import local_formula
 
     forward, local, reverse = zero_counts(), zero_counts(), zero_counts()
     madds = 0

@@ -407,7 +407,8 @@ class _Points:
     def __call__(self, columns: Mapping[str, Any], rows: int, with_locals: bool = False) -> _Found:
         import numpy as np
 
-        from ..engines.graph import backprop, forward, local_values
+        from ..engines.graph import backprop, forward
+        from ..engines.reading import local_values
 
         sweep = backprop(self.graph, {}, columns, rows, [self.name], diagnose=False)
         leaf = self.graph.leaf(self.name)
@@ -582,8 +583,7 @@ def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, c
     """
     import numpy as np
 
-    from ..engines.graph import count_paths, local_formula, paths
-    from ..engines.reading import node_formula, partial_name
+    from ..engines.reading import count_paths, local_formula, node_formula, partial_name, paths
     from ..language.expr import substitute, to_text
     from ..language.problem import YHAT
 
@@ -649,7 +649,7 @@ def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, c
 
 def _path_text(graph: Any, path: Any) -> str:
     """loss → a3 → yhat → a2 → w, with the product of its local derivatives: 2*a3 × 1 × 1 × 2*w."""
-    from ..engines.graph import local_formula
+    from ..engines.reading import local_formula
 
     nodes = " → ".join([graph.nodes[graph.output].name] + [graph.nodes[edge.source].name for edge in path])
     return f"{nodes} (the product {' × '.join(local_formula(graph, edge) for edge in path)})"

@@ -62,7 +62,8 @@ def test_the_derivatives_of_a_long_sum_are_still_right():
     ("relu(w1*x1 + w2)*w3 + w1*w3", 20),
 ])
 def test_the_path_steps_counted_are_those_explain_walks(model, max_paths):
-    from gradcli.engines.graph import build_graph, paths
+    from gradcli.engines.graph import build_graph
+    from gradcli.engines.reading import paths
     from gradcli.explaining.scalars import path_steps
 
     problem = build_problem(model, "mse", data_names=["x1", "y"])
