@@ -26,7 +26,8 @@ from types import ModuleType
 from typing import Any
 
 from . import build as b
-from . import kinks
+from . import entrywise, kinks
+from . import tensors as t  # its NumPy loads on first use too
 
 
 class _NumPyOnFirstUse:
@@ -44,8 +45,6 @@ class _NumPyOnFirstUse:
 
 
 np: ModuleType | Any = _NumPyOnFirstUse()
-
-from . import tensors as t  # noqa: E402  (its NumPy loads on first use too)
 
 Array = Any  # a float64 ndarray or a NumPy scalar; broadcasting does the rest
 Forward = Callable[..., Array]
@@ -244,8 +243,6 @@ def _outside(low: float, high: float, reason: str, *, closed: bool = True) -> Un
 
 def _erf(a: Array) -> Array:
     """The error function, elementwise (NumPy has none; math.erf is exact to the last bit)."""
-    import math
-
     values = np.asarray(a, dtype=np.float64)
     out = np.asarray(np.frompyfunc(math.erf, 1, 1)(values), dtype=np.float64)  # a 0-d input gives a float
     return out if values.ndim else np.float64(out)
@@ -265,15 +262,10 @@ def _no_sympy(sp: Any, *args: Any) -> Any:
 
 
 def _tensor(name: str, arity: int, forward: Forward, vjp: Callable[..., Any], vjp_text: LocalText,
-            shape: Callable[..., Any], expand: str, **extra: Any) -> Op:
+            shape: Callable[..., Any], expand: Callable[..., Any], **extra: Any) -> Op:
     """A tensor operation: its per-row shape rule, forward over rows, VJP and entry-by-entry expansion."""
-    def expanded(*args: Any) -> Any:
-        from . import expansion
-
-        return getattr(expansion, expand)(*args)
-
     return Op(name=name, arity=arity, forward=forward, local=_no_local, local_text=vjp_text, sympy=_no_sympy,
-              elementwise=False, shape=shape, vjp=vjp, expand=expanded, **extra)
+              elementwise=False, shape=shape, vjp=vjp, expand=expand, **extra)
 
 
 def _max_slope(i: int, a: tuple[Array, ...], pick: Callable[[Array, Array], Array]) -> Array:
@@ -286,32 +278,32 @@ def _max_slope(i: int, a: tuple[Array, ...], pick: Callable[[Array, Array], Arra
 TENSOR_OPS = [
     _tensor("matmul", 2, lambda a, b, batched=(False, False): t.matmul(a, b, batched),
             lambda i, g, a, o, batched: t.matmul_vjp(i, g, a, batched),
-            lambda i, a, o: f"G @ {a[1]}ᵀ" if i == 0 else f"{a[0]}ᵀ @ G", t.matmul_shape, "matmul", user=False,
+            lambda i, a, o: f"G @ {a[1]}ᵀ" if i == 0 else f"{a[0]}ᵀ @ G", t.matmul_shape, entrywise.matmul, user=False,
             formula="matrix product; backward G @ Bᵀ and Aᵀ @ G"),
     _tensor("transpose", 1, lambda a, batched=(False,): t.transpose(a, batched),
             lambda i, g, a, o, batched: t.transpose_vjp(i, g, a, batched),
-            lambda i, a, o: "transpose(G)", t.transpose_shape, "transpose", formula="Aᵀ (a vector stays as it is)"),
+            lambda i, a, o: "transpose(G)", t.transpose_shape, entrywise.transpose, formula="Aᵀ (a vector stays as it is)"),
     _tensor("sum", 1, lambda a, batched=(False,): t.total(a, batched),
             lambda i, g, a, o, batched: t.total_vjp(i, g, a, batched),
-            lambda i, a, o: "G (copied to every entry)", t.reduction_shape("sum"), "total", formula="the sum of the entries"),
+            lambda i, a, o: "G (copied to every entry)", t.reduction_shape("sum"), entrywise.total, formula="the sum of the entries"),
     _tensor("mean", 1, lambda a, batched=(False,): t.average(a, batched),
             lambda i, g, a, o, batched: t.average_vjp(i, g, a, batched),
-            lambda i, a, o: "G/n (to every entry)", t.reduction_shape("mean"), "average", formula="the mean of the entries"),
+            lambda i, a, o: "G/n (to every entry)", t.reduction_shape("mean"), entrywise.average, formula="the mean of the entries"),
     _tensor("dot", 2, lambda a, b, batched=(False, False): t.dot(a, b, batched),
             lambda i, g, a, o, batched: t.dot_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*{a[1 - i]}", t.dot_shape, "dot", formula="u·v, the sum of u*v"),
+            lambda i, a, o: f"G*{a[1 - i]}", t.dot_shape, entrywise.dot, formula="u·v, the sum of u*v"),
     _tensor("softmax", 1, lambda a, batched=(False,): t.softmax(a, batched),
             lambda i, g, a, o, batched: t.softmax_vjp(i, g, a, batched, o),
-            lambda i, a, o: f"{o}*(G - sum(G*{o}))", t.vector_shape("softmax"), "softmax",
+            lambda i, a, o: f"{o}*(G - sum(G*{o}))", t.vector_shape("softmax"), entrywise.softmax,
             formula="e**z / sum(e**z), computed stably"),
     _tensor("logsumexp", 1, lambda a, batched=(False,): t.logsumexp(a, batched),
             lambda i, g, a, o, batched: t.logsumexp_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*softmax({a[0]})", lambda a: t.vector_shape("logsumexp")(a) and (), "logsumexp",
+            lambda i, a, o: f"G*softmax({a[0]})", lambda a: t.vector_shape("logsumexp")(a) and (), entrywise.logsumexp,
             formula="log(sum(e**z)), computed stably"),
     # ce: softmax cross-entropy on a class index (the loss `ce`; not callable from a model)
     _tensor("ce", 2, lambda z, y, batched=(False, False): t.cross_entropy(z, y, batched),
             lambda i, g, a, o, batched: t.cross_entropy_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*(softmax({a[0]}) - onehot({a[1]}))" if i == 0 else "0", t.ce_shape, "cross_entropy",
+            lambda i, a, o: f"G*(softmax({a[0]}) - onehot({a[1]}))" if i == 0 else "0", t.ce_shape, entrywise.cross_entropy,
             user=False, formula="logsumexp(z) - z[y]"),
 ]
 

@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import GradcliError, ParseError, show_text
-from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, product_operands
+from .ops import OPS
 from .tensors import Shape, ShapeMismatch, broadcast, shown
+from .tree import Binary, Call, Expr, Num, Sym, Unary, children, postorder, product_operands, to_text
 
 MAX_ENTRIES = 10_000_000  # entries of one declared tensor: a typo (W1=100000x100000) fails at once
 _SIZE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -110,8 +111,6 @@ def _undetermined(roots: list[Expr], names: Mapping[str, Shape], free: set[str],
 
 
 def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict: bool) -> dict[int, Shape | None]:
-    from .ops import OPS
-
     shapes: dict[int, Shape | None] = {}
     for root in roots:
         for node in postorder(root):
@@ -134,8 +133,6 @@ def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict:
                 else:
                     shapes[id(node)] = OPS[op].shape(*args)  # type: ignore[misc]
             except ShapeMismatch as err:
-                from .expr import to_text
-
                 sides = [f"{_short(to_text(child))} is {shown(shape)}"  # type: ignore[arg-type]
                          for child, shape in zip(children(node), args)]
                 raise ParseError(f"{err} ({'; '.join(sides)})", text, node.offset) from None
@@ -152,8 +149,6 @@ def _short(text: str, limit: int = 30) -> str:
 def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[int, Shape | None],
               names: dict[str, Shape], free: set[str], vectors: frozenset[str] = frozenset()) -> bool:
     """Push demanded shapes down to unknown names; True when a name became known."""
-    from .ops import OPS
-
     demand: dict[int, Shape] = {}
     if output is not None and found.get(id(model)) is None:
         demand[id(model)] = output
