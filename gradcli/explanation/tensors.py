@@ -201,18 +201,9 @@ def vjp_text(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     return _vjp_template(op, edge.position, args, names[node.id], g)
 
 
-def _matmul_batch(a: Any, b: Any, A: str, B: str, G: str) -> tuple[str, str, str] | None:
-    """Per-row c = a @ b over the batch as one matrix product, and its VJPs to a and to b; None where no
-    single product says it (a matrix per row, both sides batched)."""
-    if not a.batched and b.batched and len(b.shape) == 1:  # W1 @ x: C = X @ W1ᵀ
-        if len(a.shape) == 2:
-            return f"{B} @ {A}ᵀ", f"{G}ᵀ @ {B}", f"{G} @ {A}"
-        return f"{B} @ {A}", f"{B}ᵀ @ {G}", f"{G} ⊗ {A}"
-    if a.batched and not b.batched and len(a.shape) == 1:  # x @ W: C = X @ W
-        if len(b.shape) == 2:
-            return f"{A} @ {B}", f"{G} @ {B}ᵀ", f"{A}ᵀ @ {G}"
-        return f"{A} @ {B}", f"{G} ⊗ {B}", f"{A}ᵀ @ {G}"
-    return None
+def _batch_text(op: Any, a: Any, b: Any, names: Mapping[int, str], g: str) -> tuple[str, ...] | None:
+    """The op's matrix form over the batch (C = X @ W1ᵀ) and its VJPs to a and to b, or None."""
+    return op.batch_text((a.shape, a.batched), (b.shape, b.batched), names[a.id], names[b.id], g)
 
 
 def batch_names(graph: Any) -> dict[int, str]:
@@ -234,12 +225,13 @@ def batch_forward(graph: Any, node: Any, names: Mapping[int, str]) -> str:
     from ..language.ops import OPS
 
     args = [graph.nodes[i] for i in node.inputs]
-    if node.op in ("matmul", "dot"):
-        product = _matmul_batch(args[0], args[1], names[args[0].id], names[args[1].id], "G")
+    op = OPS[node.op]
+    if op.batch_text is not None:
+        product = _batch_text(op, args[0], args[1], names, "G")
         if product is not None:
             return product[0]
     formula = node_formula(graph, node, names)
-    if OPS[node.op].elementwise or not node.batched:  # broadcasting puts b1 on every row
+    if op.elementwise or not node.batched:  # broadcasting puts b1 on every row
         return formula
     return f"{formula}, row by row"
 
@@ -250,13 +242,14 @@ def batch_vjp(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     from ..language.ops import OPS
 
     node, child = graph.nodes[edge.target], graph.nodes[edge.source]
-    if node.op in ("matmul", "dot"):  # dot(w, x) is w @ x of two vectors
+    op = OPS[node.op]
+    if op.batch_text is not None:
         a, b = (graph.nodes[i] for i in node.inputs)
-        product = _matmul_batch(a, b, names[a.id], names[b.id], g)
+        product = _batch_text(op, a, b, names, g)
         if product is not None:
             return product[1 + edge.position]
     text = vjp_text(graph, edge, names, g)
-    if not OPS[node.op].elementwise and node.batched:
+    if not op.elementwise and node.batched:
         text = f"{text}, row by row"
     if node.batched and not child.batched:
         text = f"Σₙ {text}" if _atomic(text) else f"Σₙ ({text})"
@@ -586,7 +579,8 @@ class TensorExplanation:
             "tensor": True, "params": view.params, "shapes": view.shapes, "gathered": view.gathered,
             "point": view.point,
             "defaults": view.defaults, "loss_value": view.loss_value, "rows": self.rows,
-            "batch_leaves": self.batch_leaves, "forward": [asdict(s) for s in self.forward], "backward": [asdict(s) for s in self.backward],
+            "batch_leaves": self.batch_leaves, "forward": [asdict(s) for s in self.forward],
+            "backward": [asdict(s) for s in self.backward],
             "output": view.output, "entry": None if self.entry is None else self.entry.to_dict(),
             "gradients": [asdict(g) for g in self.gradients],
             "op_counts": {"matrix": counts,
@@ -634,11 +628,10 @@ def _backward_steps(graph: Any, sweep: Any, batch: Any, chosen: set[str]) -> lis
     return steps
 
 
-def _two_d(shape: tuple[int, ...], left: bool) -> tuple[int, int]:
-    """A matmul operand as a matrix: a vector is a row on the left, a column on the right."""
-    if len(shape) == 2:
-        return shape  # type: ignore[return-value]
-    return (1, shape[0]) if left else (shape[0], 1)
+def _add_counts(total: dict[str, int], counts: dict[str, int]) -> int:
+    """Add an op's own counts to a total; its multiply-adds, which the caller keeps apart."""
+    _add(total, counts)
+    return counts["madds"]
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -651,6 +644,7 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
     an (m x k) @ (k x n) product m·k·n multiplications and m·(k-1)·n additions, and the same for each
     of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
     from ..engines.graph import local_formula
+    from ..language.ops import OPS
 
     forward, local, reverse = _zero(), _zero(), _zero()
     madds = 0
@@ -662,36 +656,19 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
         if node.op is None:
             continue
         args = [graph.nodes[i].shape for i in node.inputs]
-        if node.op == "matmul":
-            (m, k), (_, n) = _two_d(args[0], True), _two_d(args[1], False)
-            _add(forward, {"multiplications": m * k * n, "additions": m * (k - 1) * n, "other": 0})
-            madds += m * k * n
-        elif node.op == "dot":
-            k = args[0][0]
-            _add(forward, {"multiplications": k, "additions": k - 1, "other": 0})
-            madds += k
-        elif node.op in ("sum", "mean"):
-            _add(forward, {"multiplications": int(node.op == "mean"), "additions": _size(args[0]) - 1, "other": 0})
-        elif node.op in ("softmax", "logsumexp", "ce"):
-            k = _size(args[0])
-            _add(forward, {"multiplications": k if node.op == "softmax" else 0, "additions": k - 1, "other": k})
-        elif node.op != "transpose":
+        counts = OPS[node.op].counts  # a tensor op counts its own; an elementwise one, entry by entry
+        if counts is not None:
+            madds += _add_counts(forward, counts(args))
+        else:
             _add(forward, scaled(_node_cost(node.op, len(node.inputs)), _size(node.shape)))
     arrivals: dict[int, int] = {}
     for edge in sweep.edges_used:
         node, child = graph.nodes[edge.target], graph.nodes[edge.source]
         arrivals[child.id] = arrivals.get(child.id, 0) + 1
-        if node.op == "matmul":
-            a, b = (graph.nodes[i].shape for i in node.inputs)
-            (m, k), (_, n) = _two_d(a, True), _two_d(b, False)
-            inner = n if edge.position == 0 else m  # G @ Bᵀ sums over n; Aᵀ @ G over m
-            _add(reverse, {"multiplications": m * k * n, "additions": m * k * n // inner * (inner - 1), "other": 0})
-            madds += m * k * n
-        elif node.op in ("dot", "mean", "softmax", "logsumexp", "ce"):
-            size = _size(child.shape)
-            _add(reverse, {"multiplications": size * (2 if node.op in ("softmax", "ce") else 1),
-                           "additions": size if node.op == "softmax" else 0, "other": 0})
-        elif node.op not in ("sum", "transpose"):  # elementwise: adjoint ⊙ local, then summed to the child
+        vjp_counts = OPS[node.op].vjp_counts
+        if vjp_counts is not None:
+            madds += _add_counts(reverse, vjp_counts(edge.position, [graph.nodes[i].shape for i in node.inputs]))
+        else:  # elementwise: adjoint ⊙ local, then summed to the child
             formula = local_formula(graph, edge) or "1"
             size = _size(node.shape)
             _add(local, scaled(formula_cost(formula), size))
