@@ -35,6 +35,7 @@ from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError, ParseError
 from ..language.expr import Binary, Call, Expr, Sym, Unary, parse, postorder, to_text
 from ..language.losses import DEFAULT_DELTA
+from ..language.ops import OPS, applied
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
@@ -174,19 +175,7 @@ def node_formula(graph: Any, node: Any, called: Mapping[int, str] | None = None)
     names: list[Expr] = [Sym(name_of(i)) for i in node.inputs]
     if node.op is None:
         return name_of(node.id)
-    if node.op == "identity":
-        return name_of(node.inputs[0])
-    if node.op == "add":
-        expr = names[0]
-        for term in names[1:]:
-            expr = Binary("add", expr, term)
-    elif node.op in ("sub", "mul", "div", "pow", "matmul"):
-        expr = Binary(node.op, names[0], names[1])
-    elif node.op == "neg":
-        expr = Unary("neg", names[0])
-    else:
-        expr = Call(node.op, tuple(names))
-    return to_text(expr)
+    return to_text(applied(node.op, names))
 
 
 def partial_name(graph: Any, source: int, target: int, position: int) -> str:
@@ -685,15 +674,11 @@ def _zero() -> dict[str, int]:
 
 
 def _node_cost(op: str, arity: int) -> dict[str, int]:
+    """One application's arithmetic, of the kind the operations table gives it (a function: other)."""
     cost = _zero()
-    if op == "add":
-        cost["additions"] = arity - 1
-    elif op == "sub":
-        cost["additions"] = 1
-    elif op in ("mul", "div"):
-        cost["multiplications"] = 1
-    elif op != "identity":
-        cost["other"] = 1
+    kind = OPS[op].arithmetic if op in OPS else "other"
+    if kind:
+        cost[kind] = 1 if kind == "other" else arity - 1
     return cost
 
 

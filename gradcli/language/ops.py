@@ -94,6 +94,10 @@ class Op:
     # the closed-form role: the result's degree in the parameters from its operands' (0: no parameter,
     # 1: affine, 2: anything else), which tells a model linear in its parameters (training/closed_form.py)
     degree: Callable[[list[int]], int] = lambda degrees: 0 if not any(degrees) else 2
+    # explain's kind of one application (additions: arity - 1 of them; multiplications: likewise; other: one;
+    # "": none, for identity), for elementwise ops counted entry by entry
+    arithmetic: str = "other"
+    exact: bool = False  # its float64 result is exact (a sign, a choice): it rounds nothing of its own
 
 
 def linear(degrees: list[int]) -> int:
@@ -109,6 +113,20 @@ def product(degrees: list[int]) -> int:
 def quotient(degrees: list[int]) -> int:
     """a / b: affine in the numerator over a constant."""
     return degrees[0] if degrees[1] == 0 else 2
+
+
+def applied(name: str, args: list[Expr]) -> Expr:
+    """The operation applied to the arguments, as a reader writes it: b + a1 + a2, W1 @ x, -a, tanh(a1)."""
+    if name == "identity":
+        return args[0]
+    if OPS[name].arity == -1:  # an n-ary sum, written as a chain
+        expr = args[0]
+        for term in args[1:]:
+            expr = Binary(name, expr, term)
+        return expr
+    if name in INFIX or name == "matmul":
+        return Binary(name, args[0], args[1])
+    return Unary(name, args[0]) if name == "neg" else Call(name, tuple(args))
 
 
 def op_of(node: Expr) -> Op | None:
@@ -361,20 +379,20 @@ OPS: dict[str, Op] = {
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False,
-           derivative=lambda i, a, o: b.ONE, degree=linear),
+           derivative=lambda i, a, o: b.ONE, degree=linear, arithmetic="additions"),
         Op("sub", 2, lambda a, b: np.subtract(a, b), lambda i, a, o: 1.0 if i == 0 else -1.0,
            lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False,
-           derivative=lambda i, a, o: b.ONE if i == 0 else b.number(-1), degree=linear),
+           derivative=lambda i, a, o: b.ONE if i == 0 else b.number(-1), degree=linear, arithmetic="additions"),
         Op("mul", 2, lambda a, b: np.multiply(a, b), lambda i, a, o: a[1 - i],
            lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False,
-           derivative=lambda i, a, o: a[1 - i], degree=product),
+           derivative=lambda i, a, o: a[1 - i], degree=product, arithmetic="multiplications"),
         Op("div", 2, lambda a, b: np.divide(a, b),
            lambda i, a, o: 1.0 / a[1] if i == 0 else -o / a[1],
            lambda i, a, o: f"1/{a[1]}" if i == 0 else f"-{a[0]}/{a[1]}**2",
            lambda sp, a, b: a / b, user=False,
            undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")],
            derivative=lambda i, a, o: b.div(b.ONE, a[1]) if i == 0 else b.neg(b.div(a[0], b.power(a[1], b.number(2)))),
-           degree=quotient),
+           degree=quotient, arithmetic="multiplications"),
         Op("pow", 2, lambda a, b: np.power(a, b),
            lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else _pow_exponent_slope(a[0], o),
            lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
@@ -382,10 +400,10 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: _pow_base_derivative(a[0], a[1]) if i == 0 else b.call("xlogy", o, a[0])),
         Op("neg", 1, lambda a: np.negative(a), lambda i, a, o: -1.0, lambda i, a, o: "-1",
            lambda sp, a: -a, user=False,
-           derivative=lambda i, a, o: b.number(-1), degree=linear),
+           derivative=lambda i, a, o: b.number(-1), degree=linear, exact=True),
         Op("identity", 1, lambda a: a, lambda i, a, o: 1.0, lambda i, a, o: "1",
            lambda sp, a: a, user=False,
-           derivative=lambda i, a, o: b.ONE, degree=linear),
+           derivative=lambda i, a, o: b.ONE, degree=linear, arithmetic="", exact=True),
         # ---- functions a model may call ----
         _unary("exp", lambda a: np.exp(a), lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
                formula="e**z",
@@ -398,7 +416,7 @@ OPS: dict[str, Op] = {
                formula="z**0.5",
            derivative=lambda i, a, o: b.div(b.number(0.5), o)),
         _unary("abs", lambda a: np.abs(a), lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
-               lambda sp, a: kinks.forms().Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)",
+               lambda sp, a: kinks.forms().Abs(a), kink=_at_zero, exact=True, formula="|z| (derivative 0 at z = 0)",
            derivative=lambda i, a, o: b.call("sign", a[0])),
         _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a),
            derivative=lambda i, a, o: b.call("cos", a[0])),
@@ -459,7 +477,7 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
                lambda a, o: f"step({a})",
-               lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero,
+               lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero, exact=True,
                formula="max(z, 0) (derivative 0 at z = 0)",
            derivative=lambda i, a, o: b.call("step", a[0])),
         _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
@@ -468,12 +486,12 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.call("sigmoid", a[0])),
         Op("max", 2, lambda a, b: np.maximum(a, b), lambda i, a, o: _max_slope(i, a, np.greater),
            lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: kinks.forms().Max(a, b),
-           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]), exact=True,
            formula="the larger of a and b, elementwise (derivative 0 to both at a tie)",
            derivative=lambda i, a, o: b.call("step", b.sub(a[i], a[1 - i]))),
         Op("min", 2, lambda a, b: np.minimum(a, b), lambda i, a, o: _max_slope(i, a, np.less),
            lambda i, a, o: f"({a[i]} < {a[1 - i]})", lambda sp, a, b: kinks.forms().Min(a, b),
-           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]), exact=True,
            formula="the smaller of a and b, elementwise (derivative 0 to both at a tie)",
            derivative=lambda i, a, o: b.call("step", b.sub(a[1 - i], a[i]))),
         # ---- what derivatives are made of (derivative graphs only; not callable from a model) ----
@@ -482,9 +500,9 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.ZERO),
         Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0",
            lambda sp, a: kinks.forms().sign(a),
-           user=False, kink=_at_zero, derivative=lambda i, a, o: b.ZERO),
+           user=False, kink=_at_zero, exact=True, derivative=lambda i, a, o: b.ZERO),
         Op("step", 1, lambda a: (np.asarray(a) > 0).astype(np.float64), lambda i, a, o: 0.0, lambda i, a, o: "0",
-           lambda sp, a: kinks.forms().Heaviside(a, 0), user=False, kink=_at_zero,
+           lambda sp, a: kinks.forms().Heaviside(a, 0), user=False, kink=_at_zero, exact=True,
            derivative=lambda i, a, o: b.ZERO),
         Op("sigmoid_slope", 1, _sigmoid_slope, lambda i, a, o: o * (1.0 - 2.0 * _sigmoid(a[0])),
            lambda i, a, o: f"{o}*(1 - 2*sigmoid({a[0]}))", lambda sp, a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,

@@ -58,6 +58,13 @@ class Problem:
         return tuple(self.entries) if self.entries else self.params
 
     @property
+    def logit(self) -> Expr | None:
+        """z, where bce reads the logit of a sigmoid(z) model (logistic regression); else None."""
+        if self.loss_name == "bce" and isinstance(self.model, Call) and self.model.fn == "sigmoid":
+            return self.model.args[0]
+        return None
+
+    @property
     def stable_bce(self) -> bool:
         """True when bce is computed from the logit of a sigmoid model."""
         return isinstance(self.loss, Call) and self.loss.fn == "bce_logit"

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.graph import Graph, model_values
-from ..language.expr import Call, Expr, Num, Sym, children
+from ..language.expr import Expr, Num, Sym, children
 from ..language.ops import op_of
 from ..language.problem import Problem
 
@@ -61,9 +61,8 @@ def starts_at_zero(problem: Problem, linear: bool) -> bool:
     """Start from 0 rather than at random: a model linear in its parameters, or, with bce, the
     sigmoid of one (logistic regression: convex, so no saddle at 0 to escape, and a random start
     on unscaled inputs would begin with every row saturated)."""
-    model = problem.model
-    return linear or (problem.loss_name == "bce" and isinstance(model, Call) and model.fn == "sigmoid"
-                      and is_linear_in_params(problem, model.args[0]))
+    logit = problem.logit
+    return linear or (logit is not None and is_linear_in_params(problem, logit))
 
 
 @dataclass(frozen=True)

@@ -73,7 +73,7 @@ def measure(problem: Problem, graph: Graph, names: list[str], columns: Mapping[s
     outputs = int(np.prod(graph.nodes[node].shape, dtype=np.int64))  # a vector of class scores: one row each
     jacobian = np.empty((len(picked) * outputs, len(names)))
     with np.errstate(all="ignore"):
-        for i, name in enumerate(names):
+        for i in range(len(names)):
             step = STEP * max(1.0, abs(float(start[i])))
             high = model_values(graph, _params(names, start, i, step), sample, len(picked), node, diagnose=False)
             low = model_values(graph, _params(names, start, i, -step), sample, len(picked), node, diagnose=False)
@@ -129,7 +129,7 @@ def whitening(jacobian: np.ndarray) -> np.ndarray | None:
 def _response_node(problem: Problem, graph: Graph) -> int:
     """The node whose response J measures: the logit for bce on a sigmoid model, else yhat."""
     model = graph.nodes[graph.model]
-    if problem.loss_name == "bce" and model.op == "sigmoid":
+    if problem.logit is not None:  # the graph's model node is that sigmoid
         return model.inputs[0]
     return graph.model
 
