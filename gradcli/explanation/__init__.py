@@ -532,13 +532,16 @@ def explain(
             counts = op_counts(graph, sweep, derivatives)
     except OutOfTime:
         raise out_of_time from None
-    verdicts = [s.agree for s in steps if s.agree is not None]
-    if report.agree is not None:
-        verdicts.append(report.agree)
     return Explanation(
         view=view, steps=steps, op_counts=counts, reused=_reused(graph, sweep, view, setup.chosen),
-        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
+        agree=_all_agree([*(s.agree for s in steps), report.agree]), rtol=rtol, atol=atol, max_paths=max_paths,
     )
+
+
+def _all_agree(verdicts: list[bool | None]) -> bool | None:
+    """True when every verdict given agrees; None when none was given (None: not compared)."""
+    given = [v for v in verdicts if v is not None]
+    return all(given) if given else None
 
 
 def path_steps(graph: Any, names: Iterable[str], max_paths: int) -> int:

@@ -98,6 +98,8 @@ class Op:
     # "": none, for identity), for elementwise ops counted entry by entry
     arithmetic: str = "other"
     exact: bool = False  # its float64 result is exact (a sign, a choice): it rounds nothing of its own
+    # explain's LaTeX writes it by its name (\operatorname{sigmoid}) where SymPy would write out its counterpart
+    latex_by_name: bool = False
 
 
 def linear(degrees: list[int]) -> int:
@@ -473,16 +475,16 @@ OPS: dict[str, Op] = {
                                             b.call("exp", b.neg(b.power(a[0], b.number(2)))))),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
                lambda a, o: f"{o}*(1 - {o})",
-               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)",
+               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
                lambda a, o: f"step({a})",
                lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero, exact=True,
-               formula="max(z, 0) (derivative 0 at z = 0)",
+               formula="max(z, 0) (derivative 0 at z = 0)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("step", a[0])),
         _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
                lambda a, o: f"sigmoid({a})", lambda sp, a: sp.log(1 + sp.exp(a)),
-               formula="log(1 + e**z)",
+               formula="log(1 + e**z)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("sigmoid", a[0])),
         Op("max", 2, lambda a, b: np.maximum(a, b), lambda i, a, o: _max_slope(i, a, np.greater),
            lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: kinks.forms().Max(a, b),

@@ -12,6 +12,7 @@ from typing import IO, Any
 
 from ..explanation import Explanation, ParamSteps
 from ..explanation.tensors import TensorExplanation
+from ..language.ops import OPS
 from .common import console_for, formula_shown, number, tensor_text
 
 ARROW = " → "
@@ -50,8 +51,10 @@ def explanation_lines(ex: Explanation) -> list[str]:
         lines += ["", f"Second derivatives as backprop applied to the backward pass: g = ∂loss/∂{ex.first} is itself a "
                       f"graph, and backprop through it gives ∂g/∂w = ∂²loss/∂{ex.first}∂w"]
     lines += ["", "1. The old-fashioned derivatives (SymPy, from the whole formula)"]
-    lines += _aligned([(ex.label(s.param), f"= {formula_shown(s.symbolic)}", f"= {number(s.symbolic_value)}") for s in ex.steps])
-    lines += ["", "2. The intermediate nodes" + (" (of the derivative graph: the backward pass)" if ex.order == 2 else "")]
+    lines += _aligned([(ex.label(s.param), f"= {formula_shown(s.symbolic)}", f"= {number(s.symbolic_value)}")
+                       for s in ex.steps])
+    lines += ["", "2. The intermediate nodes"
+              + (" (of the derivative graph: the backward pass)" if ex.order == 2 else "")]
     rows = []
     for node in view.nodes:
         if node.op is None:
@@ -130,7 +133,8 @@ def _count_lines(ex: Explanation) -> list[str]:
     c = ex.op_counts
     n = len(ex.steps)
     lines = _aligned([
-        (f"backprop, {'all ' if n > 1 else ''}{_plural(n, 'gradient')} in one sweep:", _plural(c.backprop_total, "operation")),
+        (f"backprop, {'all ' if n > 1 else ''}{_plural(n, 'gradient')} in one sweep:",
+         _plural(c.backprop_total, "operation")),
         ("  forward pass", _ops(c.forward)),
         ("  local derivatives", f"{c.local_derivatives:,} used, whose formulas cost {_ops(c.local)}"),
         ("  reverse sweep", f"{_plural(c.reverse['multiplications'], 'multiplication')} (adjoint × local derivative; "
@@ -296,8 +300,7 @@ class _Latex:
 
         self.sp = sp
         self.names = {"yhat": r"\hat{y}", "loss": r"\mathrm{loss}"}
-        named = ("sigmoid", "softplus", "relu")
-        self.functions = {name: sp.Function(name) for name in named}
+        self.functions = {name: sp.Function(name) for name, op in OPS.items() if op.latex_by_name}
 
     def symbol_names(self, expr: Any) -> dict[Any, str]:
         return {s: self.names[s.name] for s in expr.free_symbols if s.name in self.names}
@@ -728,5 +731,6 @@ def _latex_param(tex: _Latex, step: ParamSteps) -> list[str]:
         terms = " + ".join(rf"{_tex_number(t.adjoint)} \cdot {_tex_number(t.local_value)}" for t in shown_terms) + more
         out.append(rf"The reverse sweep's adjoint instead: ${tex.partial('loss', p)} = {terms} = "
                    rf"{_tex_number(step.adjoint)}$; SymPy: ${_tex_number(step.symbolic_value)}$.")
-    out.append({True: "They agree.", False: r"\textbf{They disagree.}", None: "Not compared (within rounding of a kink)."}[step.agree])
+    out.append({True: "They agree.", False: r"\textbf{They disagree.}",
+                None: "Not compared (within rounding of a kink)."}[step.agree])
     return out
