@@ -9,8 +9,8 @@ from typing import Any
 
 import numpy as np
 
-from ..language.expr import Binary, Call, Expr, Sym, Unary, to_text
-from ..language.ops import OPS
+from ..language.expr import Expr, Sym, to_text
+from ..language.ops import OPS, applied
 from .graph import Edge, Graph, needed_for
 
 
@@ -24,19 +24,7 @@ def node_formula(graph: Any, node: Any, called: Mapping[int, str] | None = None)
     names: list[Expr] = [Sym(name_of(i)) for i in node.inputs]
     if node.op is None:
         return name_of(node.id)
-    if node.op == "identity":
-        return name_of(node.inputs[0])
-    if node.op == "add":
-        expr = names[0]
-        for term in names[1:]:
-            expr = Binary("add", expr, term)
-    elif node.op in ("sub", "mul", "div", "pow", "matmul"):
-        expr = Binary(node.op, names[0], names[1])
-    elif node.op == "neg":
-        expr = Unary("neg", names[0])
-    else:
-        expr = Call(node.op, tuple(names))
-    return to_text(expr)
+    return to_text(applied(node.op, names))
 
 
 def partial_name(graph: Any, source: int, target: int, position: int) -> str:

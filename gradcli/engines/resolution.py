@@ -37,9 +37,6 @@ from .graph import Graph, Node, forward, needed_for, wanted_leaves
 EPS = float(np.finfo(np.float64).eps)  # one unit in the last place at 1: each operation's rounding, generously
 HALF = EPS / 2  # the rounding of a decimal to the nearest float64
 LOCAL_ROUNDINGS = 4  # a local derivative computed from values (tanh's 1 - out**2) rounds a few times
-# operations whose float64 result is exact (a sign, a choice): they round nothing of their own, so that
-# -2 stays the integer it is (an exponent with an error would need the log of a negative base)
-EXACT = frozenset({"neg", "abs", "relu", "max", "min", "sign", "step", "identity"})
 CHUNK_ROWS = 1 << 14  # rows bounded at once: every node's value and error per row is held for a chunk
 
 
@@ -103,8 +100,10 @@ def forward_errors(graph: Graph, values: list[Any]) -> list[Any]:
         args = tuple(values[i] for i in node.inputs)
         op = OPS[node.op]
         # a sum's partial sums are no larger than the sum of its terms' sizes
-        size = sum(np.abs(a) for a in args) if node.op in ("add", "sub") else np.abs(value)
-        error = 0.0 if node.op in EXACT else EPS * size
+        size = sum(np.abs(a) for a in args) if op.arithmetic == "additions" else np.abs(value)
+        # an op whose float64 result is exact (a sign, a choice) rounds nothing of its own, so that -2 stays
+        # the integer it is (an exponent with an error would need the log of a negative base)
+        error = 0.0 if op.exact else EPS * size
         for position, child in enumerate(node.inputs):
             if _zero(errors[child]):
                 continue

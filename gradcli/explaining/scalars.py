@@ -15,14 +15,15 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from ..compare.verdicts import agrees
 from ..engines.reading import node_formula, partial_name
 from ..errors import GradcliError, ParseError
 from ..language.expr import Binary, Call, Unary, parse, postorder
+from ..language.ops import OPS
 from ..setup import Setup, prepare
+from .reports import AdjointTerm, EdgeInfo, GraphView, NodeInfo, OpCounts, ParamSteps, PathInfo, Reuse
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
@@ -36,62 +37,10 @@ JSON_ROLES = ("parameter", "input", "target", "constant", "intermediate", "loss"
 # ---------------------------------------------------------------- the graph at a point
 
 
-@dataclass
-class NodeInfo:
-    """One node at the point."""
-
-    id: int
-    name: str  # a1, yhat, loss, or the symbol's own name
-    op: str | None  # None for a leaf
-    role: str  # one of JSON_ROLES; yhat is "intermediate" (it is the model's prediction)
-    formula: str  # in its inputs' names ("w1*x1", "b + a1 + a2"); a leaf: its name
-    text: str  # the sub-expression it computes, in the model's names
-    value: float
-    adjoint: float | None  # d loss / d node; None where the sweep does not need it
 
 
-@dataclass
-class EdgeInfo:
-    """One edge: node `source` is input `position` of node `target`."""
-
-    source: int
-    target: int
-    position: int
-    partial: str | None  # "∂a1/∂w1"; None, like local and local_value, on an edge from a constant
-    local: str | None  # its formula, from language/ops.py: "x1"
-    local_value: float | None  # None where undefined (e.g. ∂(w**x1)/∂x1 = yhat*log(w) for w < 0)
 
 
-@dataclass
-class GraphView:
-    """What `gradcli graph` shows: the graph with values, adjoints and local derivatives."""
-
-    model: str
-    loss: str
-    loss_formula: str
-    target: str
-    params: dict[str, float]
-    point: dict[str, float]  # inputs and target
-    defaults: dict[str, float]
-    loss_value: float
-    nodes: list[NodeInfo]
-    edges: list[EdgeInfo]
-    output: int  # the loss node's id
-    prediction: int  # the yhat node's id
-    highlight: str | None = None  # a parameter whose paths are marked
-    highlight_nodes: list[int] = field(default_factory=list)
-    highlight_edges: list[int] = field(default_factory=list)  # indices into edges
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "partial": e.partial,
-                          "local": e.local, "local_value": e.local_value} for e in self.edges]
-        data["highlight"] = None if self.highlight is None else {
-            "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
-        del data["highlight_nodes"], data["highlight_edges"]
-        return data
 
 
 def single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
@@ -229,118 +178,16 @@ def graph_notes(graph: Any) -> list[str]:
 # ---------------------------------------------------------------- the steps
 
 
-@dataclass
-class PathInfo:
-    """One path from the loss back to a parameter and the product of the local derivatives on it."""
-
-    nodes: list[str]  # names, from the loss down to the parameter
-    node_ids: list[int]
-    edges: list[int]  # indices into the view's edges
-    partials: list[str]  # ∂loss/∂a3, ∂a3/∂yhat, ...
-    locals: list[str]  # their formulas
-    local_values: list[float]
-    product: float
 
 
-@dataclass
-class AdjointTerm:
-    """One edge out of the parameter in the reverse sweep: adjoint of the consumer × local derivative."""
-
-    node: str  # the consumer
-    partial: str
-    adjoint: float  # ∂loss/∂node
-    local_value: float
-    contribution: float
 
 
-@dataclass
-class ParamSteps:
-    """Steps (1) and (3) to (5) of explain's output for one parameter."""
-
-    param: str
-    symbolic: str | None  # (1) SymPy's derivative, readable form
-    symbolic_value: float
-    paths: list[PathInfo]  # (3) and (4), up to max_paths
-    paths_total: int
-    paths_left_out: int
-    path_sum: float | None  # (4); None when paths were left out
-    adjoint: float  # the reverse sweep's ∂loss/∂param
-    adjoint_terms: list[AdjointTerm]  # the adjoint, as the sweep formed it
-    checked: str  # "path_sum" or "adjoint": which was compared with the symbolic value
-    agree: bool | None  # (5); None where the point is within rounding of a kink
-    derivative: Any = field(default=None, repr=False)  # SymPy expression, when asked for (LaTeX)
 
 
-@dataclass
-class OpCounts:
-    """Arithmetic for all chosen gradients: backprop (one forward pass, one sweep) vs each derivative alone.
-
-    Multiplications include divisions; additions include subtractions; other
-    is powers, negations and functions. A local derivative costs the
-    arithmetic in its formula (x1 costs nothing: it is a value at hand).
-    """
-
-    forward: dict[str, int]
-    local_derivatives: int  # evaluated by the sweep: one per edge it used
-    local: dict[str, int]  # the arithmetic in those local derivatives' formulas
-    reverse: dict[str, int]  # adjoint × local per edge (none where the local is exactly 1); + where paths meet
-    backprop_total: int
-    symbolic: dict[str, int]  # SymPy's count_ops over every derivative, each evaluated separately
-    symbolic_per_param: dict[str, int]
-    symbolic_total: int
 
 
-@dataclass
-class Reuse:
-    """An adjoint the sweep computed once and several parameters' gradients used."""
-
-    node: str
-    id: int
-    adjoint: float
-    params: list[str]
 
 
-@dataclass
-class Explanation:
-    """What `gradcli explain` shows."""
-
-    view: GraphView
-    steps: list[ParamSteps]
-    op_counts: OpCounts
-    reused: list[Reuse]
-    agree: bool | None
-    rtol: float
-    atol: float
-    max_paths: int
-    order: int = 1
-    of: str = "loss"  # what the paths differentiate: the loss, or g = d loss/d first (order 2)
-    first: str | None = None  # order 2: the parameter of the first derivative
-
-    def label(self, param: str) -> str:
-        """∂loss/∂w1, or at order 2 ∂²loss/∂w1∂w2."""
-        return f"∂loss/∂{param}" if self.order == 1 else f"∂²loss/∂{self.first}∂{param}"
-
-    def to_dict(self) -> dict[str, Any]:
-        view = self.view
-        steps = []
-        for s in self.steps:
-            item = asdict(s)
-            del item["derivative"]
-            for path in item["paths"]:
-                del path["edges"]
-            steps.append(item)
-        return {
-            "model": view.model, "loss": view.loss, "loss_formula": view.loss_formula, "target": view.target,
-            "params": view.params, "point": view.point, "defaults": view.defaults, "loss_value": view.loss_value,
-            "intermediate_nodes": [asdict(n) for n in view.nodes if n.op is not None],
-            "output": view.output,
-            "parameters": steps,
-            "op_counts": asdict(self.op_counts),
-            "reused": [asdict(r) for r in self.reused],
-            "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
-            "order": self.order, "of": self.of, "first": self.first,
-            "notes": view.notes, "warnings": view.warnings,
-        }
 
 
 
@@ -434,15 +281,11 @@ def zero_counts() -> dict[str, int]:
 
 
 def node_cost(op: str, arity: int) -> dict[str, int]:
+    """One application's arithmetic, of the kind the operations table gives it (a function: other)."""
     cost = zero_counts()
-    if op == "add":
-        cost["additions"] = arity - 1
-    elif op == "sub":
-        cost["additions"] = 1
-    elif op in ("mul", "div"):
-        cost["multiplications"] = 1
-    elif op != "identity":
-        cost["other"] = 1
+    kind = OPS[op].arithmetic if op in OPS else "other"
+    if kind:
+        cost[kind] = 1 if kind == "other" else arity - 1
     return cost
 
 

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
@@ -31,8 +31,19 @@ from ..compare.witnesses import entrywise
 from ..errors import GradcliError, show_text
 from ..language.tensors import shown
 from ..setup import Setup, check_parameter_names
+from .reports import (
+    BackwardStep,
+    EntryCheck,
+    ForwardStep,
+    LayerGradient,
+    MatrixCounts,
+    Numbers,
+    TensorEdge,
+    TensorExplanation,
+    TensorGraphView,
+    TensorNode,
+)
 from .scalars import (
-    ParamSteps,
     add_counts,
     formula_cost,
     graph_notes,
@@ -54,16 +65,6 @@ BATCH_ROWS = 100_000  # explain's batch step runs over at most this many rows of
 # ---------------------------------------------------------------- values
 
 
-@dataclass
-class Numbers:
-    """A value: a number, a vector or a matrix (with the rows first over a batch). In full when it has at
-    most FULL_ENTRIES entries, else summarised; its smallest and largest entry and its norm always."""
-
-    shape: list[int]
-    values: Any  # a number or nested lists (a non-finite entry is None); None when summarised
-    min: float | None
-    max: float | None
-    norm: float | None  # sqrt of the sum of squares (Frobenius)
 
 
 def numbers(value: Any, shape: tuple[int, ...] | list[int]) -> Numbers:
@@ -204,18 +205,9 @@ def vjp_text(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     return _vjp_template(op, edge.position, args, names[node.id], g)
 
 
-def _matmul_batch(a: Any, b: Any, A: str, B: str, G: str) -> tuple[str, str, str] | None:
-    """Per-row c = a @ b over the batch as one matrix product, and its VJPs to a and to b; None where no
-    single product says it (a matrix per row, both sides batched)."""
-    if not a.batched and b.batched and len(b.shape) == 1:  # W1 @ x: C = X @ W1ᵀ
-        if len(a.shape) == 2:
-            return f"{B} @ {A}ᵀ", f"{G}ᵀ @ {B}", f"{G} @ {A}"
-        return f"{B} @ {A}", f"{B}ᵀ @ {G}", f"{G} ⊗ {A}"
-    if a.batched and not b.batched and len(a.shape) == 1:  # x @ W: C = X @ W
-        if len(b.shape) == 2:
-            return f"{A} @ {B}", f"{G} @ {B}ᵀ", f"{A}ᵀ @ {G}"
-        return f"{A} @ {B}", f"{G} ⊗ {B}", f"{A}ᵀ @ {G}"
-    return None
+def _batch_text(op: Any, a: Any, b: Any, names: Mapping[int, str], g: str) -> tuple[str, ...] | None:
+    """The op's matrix form over the batch (C = X @ W1ᵀ) and its VJPs to a and to b, or None."""
+    return op.batch_text((a.shape, a.batched), (b.shape, b.batched), names[a.id], names[b.id], g)
 
 
 def batch_names(graph: Any) -> dict[int, str]:
@@ -237,12 +229,13 @@ def batch_forward(graph: Any, node: Any, names: Mapping[int, str]) -> str:
     from ..language.ops import OPS
 
     args = [graph.nodes[i] for i in node.inputs]
-    if node.op in ("matmul", "dot"):
-        product = _matmul_batch(args[0], args[1], names[args[0].id], names[args[1].id], "G")
+    op = OPS[node.op]
+    if op.batch_text is not None:
+        product = _batch_text(op, args[0], args[1], names, "G")
         if product is not None:
             return product[0]
     formula = node_formula(graph, node, names)
-    if OPS[node.op].elementwise or not node.batched:  # broadcasting puts b1 on every row
+    if op.elementwise or not node.batched:  # broadcasting puts b1 on every row
         return formula
     return f"{formula}, row by row"
 
@@ -253,13 +246,14 @@ def batch_vjp(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     from ..language.ops import OPS
 
     node, child = graph.nodes[edge.target], graph.nodes[edge.source]
-    if node.op in ("matmul", "dot"):  # dot(w, x) is w @ x of two vectors
+    op = OPS[node.op]
+    if op.batch_text is not None:
         a, b = (graph.nodes[i] for i in node.inputs)
-        product = _matmul_batch(a, b, names[a.id], names[b.id], g)
+        product = _batch_text(op, a, b, names, g)
         if product is not None:
             return product[1 + edge.position]
     text = vjp_text(graph, edge, names, g)
-    if not OPS[node.op].elementwise and node.batched:
+    if not op.elementwise and node.batched:
         text = f"{text}, row by row"
     if node.batched and not child.batched:
         text = f"Σₙ {text}" if _atomic(text) else f"Σₙ ({text})"
@@ -283,70 +277,10 @@ def batch_shape(node: Any) -> str:
 # ---------------------------------------------------------------- the graph with shapes
 
 
-@dataclass
-class TensorNode:
-    """One node at the point: its shape, value and adjoint ∂loss/∂node (None where the sweep needs none)."""
-
-    id: int
-    name: str
-    op: str | None
-    role: str  # as explanation.NodeInfo's
-    formula: str  # in its inputs' names: W1 @ x
-    text: str
-    shape: list[int]  # per row: [] a scalar, [3] a vector, [3, 2] a matrix
-    batched: bool  # depends on the data rows (a row axis over a batch)
-    value: Numbers
-    adjoint: Numbers | None
 
 
-@dataclass
-class TensorEdge:
-    """One edge: node `source` is input `position` of node `target`, and its vector-Jacobian product."""
-
-    source: int
-    target: int
-    position: int
-    vjp: str | None  # the VJP formula, G the target's adjoint: "G @ xᵀ"; None on an edge from a constant
-    vjp_value: Numbers | None  # what G sends down at the point (in the source's shape); None with no adjoint
-    local: str | None  # an elementwise operation's local derivative, "1 - a3**2"; None for a tensor operation
-    local_value: Numbers | None
 
 
-@dataclass
-class TensorGraphView:
-    """What `gradcli graph` shows for a model with vectors and matrices: one node per tensor operation."""
-
-    model: str
-    loss: str
-    loss_formula: str
-    target: str
-    params: dict[str, Any]  # each parameter as written, in its shape (nested lists)
-    shapes: dict[str, list[int]]  # every name's per-row shape
-    gathered: dict[str, list[str]]  # a vector input -> the data columns it gathers
-    point: dict[str, float]
-    defaults: dict[str, Any]
-    loss_value: float
-    nodes: list[TensorNode]
-    edges: list[TensorEdge]
-    output: int
-    prediction: int
-    highlight: str | None = None
-    highlight_nodes: list[int] = field(default_factory=list)
-    highlight_edges: list[int] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
-        data["tensor"] = True
-        data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "vjp": e.vjp,
-                          "vjp_value": None if e.vjp_value is None else asdict(e.vjp_value), "local": e.local,
-                          "local_value": None if e.local_value is None else asdict(e.local_value)}
-                         for e in self.edges]
-        data["highlight"] = None if self.highlight is None else {
-            "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
-        del data["highlight_nodes"], data["highlight_edges"]
-        return data
 
 
 def highlighted(problem: Any, name: str) -> tuple[list[str], list[str]]:
@@ -476,133 +410,16 @@ def neuron_setup(setup: Setup) -> tuple[Setup, list[str]]:
 # ---------------------------------------------------------------- explain: the steps
 
 
-@dataclass
-class ForwardStep:
-    """One node of the forward pass: at the point, and over the batch."""
-
-    id: int
-    name: str
-    op: str
-    formula: str  # W1 @ x
-    text: str  # in the model's names
-    shape: list[int]
-    value: Numbers
-    batch_name: str  # A1
-    batch_formula: str  # X @ W1ᵀ
-    batch_shape: str  # N x 3
-    batch_value: Numbers
 
 
-@dataclass
-class BackwardStep:
-    """One adjoint of the reverse sweep, as the sum of the VJPs that reach it: at the point and over the batch."""
-
-    id: int
-    node: str
-    label: str  # δa1, or ∂loss/∂W1 for a parameter
-    shape: list[int]
-    formula: str  # δa2 (a sum passes its adjoint on); W2ᵀ @ δa4; δa1 @ xᵀ
-    value: Numbers
-    batch_label: str  # Δa1
-    batch_formula: str  # Δa2; Δa4 ⊗ W2; Δa1ᵀ @ X
-    batch_shape: str
-    batch_value: Numbers
-    chosen: bool  # a parameter asked for (--wrt)
 
 
-@dataclass
-class LayerGradient:
-    """A chosen parameter as written: the matrix form's gradient entry by entry, against SymPy's."""
-
-    param: str
-    shape: list[int]
-    entries: list[str]
-    matrix_values: list[float]
-    symbolic_values: list[float] | None  # None where SymPy was not used
-    max_abs_diff: float | None
-    agree: bool | None
 
 
-@dataclass
-class EntryCheck:
-    """One entry followed through the scalar graph: the sum over paths against the matrix form's entry."""
-
-    param: str  # W1[1,1]
-    of: str  # W1
-    matrix_value: float
-    steps: ParamSteps  # the paths over the scalar graph (explanation.param_steps), checked against SymPy there
-    graph_nodes: int  # nodes of the scalar graph
-    symbolic: str | None  # SymPy's derivative of the written-out model; None where SymPy was not used
-    symbolic_value: float | None
-    agree: bool | None  # the path sum (or the sweep's adjoint, where paths were left out) = matrix_value
-    symbolic_agree: bool | None
-
-    def to_dict(self) -> dict[str, Any]:
-        s = self.steps
-        paths = [{k: v for k, v in asdict(p).items() if k != "edges"} for p in s.paths]
-        return {"param": self.param, "of": self.of, "matrix_value": self.matrix_value, "path_sum": s.path_sum,
-                "paths": paths, "paths_total": s.paths_total, "paths_left_out": s.paths_left_out,
-                "adjoint": s.adjoint, "checked": s.checked, "agree": self.agree, "graph_nodes": self.graph_nodes,
-                "symbolic": self.symbolic, "symbolic_value": self.symbolic_value,
-                "symbolic_agree": self.symbolic_agree}
 
 
-@dataclass
-class MatrixCounts:
-    """Arithmetic of the matrix sweep at one row, in the scalar explain's kinds, against the same sweep on
-    the scalar graph and SymPy's derivatives each evaluated on its own (explanation.OpCounts)."""
-
-    forward: dict[str, int]
-    local: dict[str, int]  # the local derivatives of the elementwise operations, entry by entry
-    reverse: dict[str, int]  # VJPs: matrix products, adjoint ⊙ local derivative, sums where paths meet
-    multiply_adds: int  # the multiply-adds inside matrix products, forward and backward
-    total: int
-    scalar: Any = None  # explanation.OpCounts of the scalar graph (its symbolic part SymPy's); None without it
-    symbolic: bool = False  # whether scalar's SymPy counts were made
 
 
-@dataclass
-class TensorExplanation:
-    """What `gradcli explain` shows for a model with vectors and matrices."""
-
-    view: TensorGraphView
-    forward: list[ForwardStep]
-    backward: list[BackwardStep]
-    rows: int  # N, the batch's rows
-    entry: EntryCheck | None
-    gradients: list[LayerGradient]
-    op_counts: MatrixCounts
-    agree: bool | None
-    rtol: float
-    atol: float
-    max_paths: int
-    chosen: list[str]  # the entries asked for
-    batch_leaves: dict[str, str] = field(default_factory=dict)  # the data over the batch: X -> "N x 2"
-    notes: list[str] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        view = self.view
-        counts = asdict(self.op_counts)
-        scalar = counts.pop("scalar")
-        made = counts.pop("symbolic")
-        return {
-            "model": view.model, "loss": view.loss, "loss_formula": view.loss_formula, "target": view.target,
-            "tensor": True, "params": view.params, "shapes": view.shapes, "gathered": view.gathered,
-            "point": view.point,
-            "defaults": view.defaults, "loss_value": view.loss_value, "rows": self.rows,
-            "batch_leaves": self.batch_leaves, "forward": [asdict(s) for s in self.forward], "backward": [asdict(s) for s in self.backward],
-            "output": view.output, "entry": None if self.entry is None else self.entry.to_dict(),
-            "gradients": [asdict(g) for g in self.gradients],
-            "op_counts": {"matrix": counts,
-                          "scalar_graph": None if scalar is None else {
-                              k: scalar[k] for k in ("forward", "local_derivatives", "local", "reverse",
-                                                     "backprop_total")},
-                          "symbolic": scalar["symbolic"] if scalar and made else None,
-                          "symbolic_per_param": scalar["symbolic_per_param"] if scalar and made else None,
-                          "symbolic_total": scalar["symbolic_total"] if scalar and made else None},
-            "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
-            "notes": self.notes + view.notes, "warnings": view.warnings,
-        }
 
 
 def _forward_steps(graph: Any, sweep: Any, batch: Any) -> list[ForwardStep]:
@@ -638,11 +455,10 @@ def _backward_steps(graph: Any, sweep: Any, batch: Any, chosen: set[str]) -> lis
     return steps
 
 
-def _two_d(shape: tuple[int, ...], left: bool) -> tuple[int, int]:
-    """A matmul operand as a matrix: a vector is a row on the left, a column on the right."""
-    if len(shape) == 2:
-        return shape  # type: ignore[return-value]
-    return (1, shape[0]) if left else (shape[0], 1)
+def _add_counts(total: dict[str, int], counts: dict[str, int]) -> int:
+    """Add an op's own counts to a total; its multiply-adds, which the caller keeps apart."""
+    add_counts(total, counts)
+    return counts["madds"]
 
 
 def _size(shape: tuple[int, ...]) -> int:
@@ -655,6 +471,7 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
     an (m x k) @ (k x n) product m·k·n multiplications and m·(k-1)·n additions, and the same for each
     of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
     from ..engines.reading import local_formula
+    from ..language.ops import OPS
 
     forward, local, reverse = zero_counts(), zero_counts(), zero_counts()
     madds = 0
@@ -666,36 +483,19 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
         if node.op is None:
             continue
         args = [graph.nodes[i].shape for i in node.inputs]
-        if node.op == "matmul":
-            (m, k), (_, n) = _two_d(args[0], True), _two_d(args[1], False)
-            add_counts(forward, {"multiplications": m * k * n, "additions": m * (k - 1) * n, "other": 0})
-            madds += m * k * n
-        elif node.op == "dot":
-            k = args[0][0]
-            add_counts(forward, {"multiplications": k, "additions": k - 1, "other": 0})
-            madds += k
-        elif node.op in ("sum", "mean"):
-            add_counts(forward, {"multiplications": int(node.op == "mean"), "additions": _size(args[0]) - 1, "other": 0})
-        elif node.op in ("softmax", "logsumexp", "ce"):
-            k = _size(args[0])
-            add_counts(forward, {"multiplications": k if node.op == "softmax" else 0, "additions": k - 1, "other": k})
-        elif node.op != "transpose":
+        counts = OPS[node.op].counts  # a tensor op counts its own; an elementwise one, entry by entry
+        if counts is not None:
+            madds += _add_counts(forward, counts(args))
+        else:
             add_counts(forward, scaled(node_cost(node.op, len(node.inputs)), _size(node.shape)))
     arrivals: dict[int, int] = {}
     for edge in sweep.edges_used:
         node, child = graph.nodes[edge.target], graph.nodes[edge.source]
         arrivals[child.id] = arrivals.get(child.id, 0) + 1
-        if node.op == "matmul":
-            a, b = (graph.nodes[i].shape for i in node.inputs)
-            (m, k), (_, n) = _two_d(a, True), _two_d(b, False)
-            inner = n if edge.position == 0 else m  # G @ Bᵀ sums over n; Aᵀ @ G over m
-            add_counts(reverse, {"multiplications": m * k * n, "additions": m * k * n // inner * (inner - 1), "other": 0})
-            madds += m * k * n
-        elif node.op in ("dot", "mean", "softmax", "logsumexp", "ce"):
-            size = _size(child.shape)
-            add_counts(reverse, {"multiplications": size * (2 if node.op in ("softmax", "ce") else 1),
-                           "additions": size if node.op == "softmax" else 0, "other": 0})
-        elif node.op not in ("sum", "transpose"):  # elementwise: adjoint ⊙ local, then summed to the child
+        vjp_counts = OPS[node.op].vjp_counts
+        if vjp_counts is not None:
+            madds += _add_counts(reverse, vjp_counts(edge.position, [graph.nodes[i].shape for i in node.inputs]))
+        else:  # elementwise: adjoint ⊙ local, then summed to the child
             formula = local_formula(graph, edge) or "1"
             size = _size(node.shape)
             add_counts(local, scaled(formula_cost(formula), size))

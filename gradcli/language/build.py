@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from .expr import Binary, Call, Expr, Num, Unary
+from .tree import Binary, Call, Expr, Num, Unary
 
 ZERO = Num(0.0, "0")
 ONE = Num(1.0, "1")

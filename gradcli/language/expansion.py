@@ -15,9 +15,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder
+from .entrywise import objects
+from .ops import OPS
+from .ops_numpy import np  # NumPy loads when a problem is first expanded
 from .problem import Problem
 from .shapes import entry_names
+from .tree import Binary, Call, Expr, Num, Sym, Unary, children, postorder
 
 MAX_ENTRIES = 64  # parameter entries SymPy differentiates one by one (above: finite differences)
 MAX_NODES = 20_000  # operations in the expansion (the parser's own limit on a model)
@@ -26,14 +29,6 @@ MAX_NODES = 20_000  # operations in the expansion (the parser's own limit on a m
 class TooLarge(Exception):
     """The expansion would pass its limits (the message says which, in a few words: it is the start of
     a warning that must fit one line of 80 columns)."""
-
-
-def _objects(items: list[Expr], shape: tuple[int, ...]) -> Any:
-    import numpy as np
-
-    array = np.empty(len(items), dtype=object)
-    array[:] = items
-    return array.reshape(shape) if shape else array.reshape(())
 
 
 def entry_columns(problem: Problem) -> dict[str, tuple[str, ...]]:
@@ -51,10 +46,6 @@ def entry_columns(problem: Problem) -> dict[str, tuple[str, ...]]:
 
 def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
     """The scalar problem with every tensor written out entry by entry (same parameter entries)."""
-    import numpy as np
-
-    from .ops import OPS
-
     if len(problem.params) > max_entries:
         raise TooLarge(f"{len(problem.params):,} entries, over SymPy's {max_entries}")
     shapes = problem.shapes
@@ -65,7 +56,7 @@ def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
     elementwise_cache: dict[str, Any] = {}
     for node in postorder(problem.loss):
         if isinstance(node, Num):
-            value = _objects([node], ())
+            value = objects([node], ())
         elif isinstance(node, Sym):
             shape = shapes.names.get(node.name, ())
             if node.name in problem.entries:
@@ -74,7 +65,7 @@ def expand(problem: Problem, max_entries: int = MAX_ENTRIES) -> Problem:
                 names = columns[node.name]
             else:
                 names = (node.name,)
-            value = _objects([Sym(n, node.offset) for n in names], shape)
+            value = objects([Sym(n, node.offset) for n in names], shape)
         else:
             op = node.op if isinstance(node, (Unary, Binary)) else node.fn  # type: ignore[union-attr]
             args = [built[id(child)] for child in children(node)]
@@ -105,59 +96,3 @@ def _scalar_builder(node: Expr, op: str) -> Any:
     if isinstance(node, Binary):
         return lambda a, b: Binary(op, a, b, offset)
     return lambda *a: Call(op, tuple(a), offset)
-
-
-# ---------------------------------------------------------------- the tensor operations, entry by entry
-
-
-def _sum(terms: list[Expr]) -> Expr:
-    total = terms[0]
-    for term in terms[1:]:
-        total = Binary("add", total, term)
-    return total
-
-
-def matmul(a: Any, b: Any) -> Any:
-    import numpy as np
-
-    left = a if a.ndim == 2 else a.reshape(1, -1)
-    right = b if b.ndim == 2 else b.reshape(-1, 1)
-    out = np.empty((left.shape[0], right.shape[1]), dtype=object)
-    for i in range(left.shape[0]):
-        for j in range(right.shape[1]):
-            out[i, j] = _sum([Binary("mul", left[i, k], right[k, j]) for k in range(left.shape[1])])
-    shape = a.shape[:-1] + b.shape[1:]
-    return out.reshape(shape)
-
-
-def transpose(a: Any) -> Any:
-    return a.T
-
-
-def total(a: Any) -> Any:
-    return _objects([_sum(list(a.reshape(-1)))], ())
-
-
-def average(a: Any) -> Any:
-    return _objects([Binary("div", _sum(list(a.reshape(-1))), Num(float(a.size), str(a.size)))], ())
-
-
-def dot(a: Any, b: Any) -> Any:
-    return _objects([_sum([Binary("mul", x, y) for x, y in zip(a, b)])], ())
-
-
-def softmax(z: Any) -> Any:
-    exps = [Call("exp", (e,)) for e in z]
-    denominator = _sum(exps)
-    return _objects([Binary("div", e, denominator) for e in exps], z.shape)
-
-
-def logsumexp(z: Any) -> Any:
-    return _objects([Call("log", (_sum([Call("exp", (e,)) for e in z]),))], ())
-
-
-def cross_entropy(z: Any, y: Any) -> Any:
-    """log(sum(exp(z))) - sum_k onehot(y, k)*z_k: the class's score picked by an indicator of y."""
-    target = y.item()
-    picked = _sum([Binary("mul", Call("onehot", (target, Num(float(k), str(k)))), e) for k, e in enumerate(z)])
-    return _objects([Binary("sub", logsumexp(z).item(), picked)], ())

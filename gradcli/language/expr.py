@@ -1,4 +1,4 @@
-"""The expression tree and the safe parser that builds it.
+"""The safe parser, which builds the expression tree (tree.py) from user text.
 
 User text goes through Python's ``ast`` module, then through a whitelist into
 gradcli's own small immutable tree (Num, Sym, Unary, Binary, Call). Nothing is
@@ -14,12 +14,31 @@ import ast
 import math
 import re
 import warnings
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Union
 
 from ..errors import ParseError, show_text
+from .ops import OPS
+from .ops_numpy import np  # NumPy loads when a constant is first folded, not when the parser is imported
+from .tree import (
+    Binary,
+    Call,
+    Expr,
+    Num,
+    Sym,
+    Unary,
+    children,
+    postorder,
+    product_operands,
+    substitute,
+    symbols,
+    to_text,
+)
+
+# The tree's nodes and walks, imported from here as well as from tree.py (the language's public names)
+__all__ = ["Binary", "Call", "Expr", "Num", "Sym", "Unary", "children", "postorder", "product_operands",
+           "substitute", "symbols", "to_text", "parse", "check_characters", "exact_number", "fold_constant",
+           "CONSTANTS", "NAME_RE", "RESERVED", "FUNCTIONS", "MAX_LENGTH", "MAX_FILE_LENGTH", "MAX_NODES",
+           "MAX_DEPTH", "MAX_EXPONENT", "MAX_CONSTANT", "MAX_LITERAL", "EXACT_DIGITS"]
 
 MAX_LENGTH = 10_000  # characters of inline text
 MAX_FILE_LENGTH = 65_536  # characters of a --model-file
@@ -35,176 +54,13 @@ _DECIMAL_RE = re.compile(r"(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
 RESERVED = {"yhat"}
 
 
-@dataclass(frozen=True)
-class Num:
-    """A number as written; `offset` is its character in the text (in every node: errors point there)."""
-
-    value: float
-    text: str  # as written ("0.5", "pi"), for display and exact SymPy numbers
-    offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True)
-class Sym:
-    """A name: a parameter, an input, the target or a constant."""
-
-    name: str
-    offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True)
-class Unary:
-    """A unary minus."""
-
-    op: str  # "neg"
-    operand: Expr
-    offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True)
-class Binary:
-    """An infix operation: + - * / ^ @."""
-
-    op: str  # "add" | "sub" | "mul" | "div" | "pow" | "matmul"
-    left: Expr
-    right: Expr
-    offset: int = field(default=0, compare=False)
-
-
-@dataclass(frozen=True)
-class Call:
-    """A function applied to its arguments (one entry of the operations table)."""
-
-    fn: str  # a name in ops.OPS
-    args: tuple[Expr, ...]
-    offset: int = field(default=0, compare=False)
-
-
-Expr = Union[Num, Sym, Unary, Binary, Call]
-
-
-def children(e: Expr) -> tuple[Expr, ...]:
-    if isinstance(e, Unary):
-        return (e.operand,)
-    if isinstance(e, Binary):
-        return (e.left, e.right)
-    if isinstance(e, Call):
-        return e.args
-    return ()
-
-
-def postorder(root: Expr) -> Iterator[Expr]:
-    """Every node once, after its children, without recursion (trees can be deep).
-
-    A subtree shared by several parents (the model inside a custom loss, the parts a derivative
-    shares with its expression) is visited once: walking it once per path would be exponential.
-    """
-    stack: list[tuple[Expr, bool]] = [(root, False)]
-    seen: set[int] = set()
-    while stack:
-        node, expanded = stack.pop()
-        if expanded:
-            yield node
-            continue
-        if id(node) in seen:
-            continue
-        seen.add(id(node))
-        stack.append((node, True))
-        for child in reversed(children(node)):
-            if id(child) not in seen:
-                stack.append((child, False))
-
-
-def product_operands(root: Expr) -> Iterator[tuple[int, Sym]]:
-    """(position, name) for every name that is an operand of @ or dot: the weights and vector inputs
-    whose shapes a product fixes (initial values, shape errors and the columns a vector gathers)."""
-    for node in postorder(root):
-        if isinstance(node, Binary) and node.op == "matmul":
-            pair: tuple[Expr, ...] = (node.left, node.right)
-        elif isinstance(node, Call) and node.fn == "dot":
-            pair = node.args
-        else:
-            continue
-        for position, operand in enumerate(pair):
-            if isinstance(operand, Sym):
-                yield position, operand
-
-
-def symbols(root: Expr) -> list[str]:
-    """Names used, in order of first appearance."""
-    seen: dict[str, None] = {}
-    for node in postorder(root):
-        if isinstance(node, Sym):
-            seen.setdefault(node.name, None)
-    return list(seen)
-
-
-def substitute(root: Expr, name: str, replacement: Expr) -> Expr:
-    """The tree with every Sym(name) replaced (used to put the model into the loss)."""
-    built: dict[int, Expr] = {}
-    for node in postorder(root):
-        if isinstance(node, Sym) and node.name == name:
-            new: Expr = replacement
-        elif isinstance(node, Unary):
-            new = Unary(node.op, built[id(node.operand)], node.offset)
-        elif isinstance(node, Binary):
-            new = Binary(node.op, built[id(node.left)], built[id(node.right)], node.offset)
-        elif isinstance(node, Call):
-            new = Call(node.fn, tuple(built[id(a)] for a in node.args), node.offset)
-        else:
-            new = node
-        built[id(node)] = new
-    return built[id(root)]
-
-
-# ---------------------------------------------------------------- display
-
-_PREC = {"add": 1, "sub": 1, "mul": 2, "div": 2, "matmul": 2, "neg": 3, "pow": 4}
-_SYMBOL = {"add": " + ", "sub": " - ", "mul": "*", "div": "/", "matmul": " @ ", "pow": "**"}
-
-
-def to_text(root: Expr, names: dict[int, str] | None = None) -> str:
-    """Readable text with only the parentheses that are needed.
-
-    `names` maps id(subtree) to a name printed in its place (e.g. "yhat").
-    """
-    out: dict[int, tuple[str, int]] = {}  # id -> (text, precedence)
-    for node in postorder(root):
-        if names and id(node) in names and node is not root:
-            out[id(node)] = (names[id(node)], 5)
-        elif isinstance(node, Num):
-            out[id(node)] = (node.text, 5 if not node.text.startswith("-") else 3)
-        elif isinstance(node, Sym):
-            out[id(node)] = (node.name, 5)
-        elif isinstance(node, Call):
-            out[id(node)] = (f"{node.fn}({', '.join(out[id(a)][0] for a in node.args)})", 5)
-        elif isinstance(node, Unary):
-            text, prec = out[id(node.operand)]
-            out[id(node)] = ("-" + (text if prec > 3 else f"({text})"), 3)
-        else:
-            p = _PREC[node.op]
-            lt, lp = out[id(node.left)]
-            rt, rp = out[id(node.right)]
-            if node.op == "pow":  # right-associative, binds tighter than unary minus
-                left = lt if lp > p else f"({lt})"
-                right = rt if rp >= p else f"({rt})"
-            else:
-                left = lt if lp >= p else f"({lt})"
-                right = rt if rp > p else f"({rt})"  # a + (b - c) keeps its parentheses
-            out[id(node)] = (f"{left}{_SYMBOL[node.op]}{right}", p)
-    return out[id(root)][0]
-
-
 # ---------------------------------------------------------------- parsing
 
 _BINOPS = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "div", ast.Pow: "pow", ast.MatMult: "matmul"}
 
 
-def _user_functions() -> dict[str, int]:
-    """Each function a model may call, with how many arguments it takes."""
-    from .ops import OPS
-
-    return {name: op.arity for name, op in OPS.items() if op.user}
+# Each function a model may call, with how many arguments it takes.
+FUNCTIONS = {name: op.arity for name, op in OPS.items() if op.user}
 
 
 def check_characters(text: str, allow_newlines: bool = False) -> None:
@@ -308,6 +164,76 @@ def parse(text: str, *, what: str = "expression", max_length: int = MAX_LENGTH) 
     return _Builder(text, source, source_offsets, lead, what).build(tree.body)
 
 
+class _ConstantError(ValueError):
+    """A constant sub-expression that is undefined or huge: the message's ending ("overflows")."""
+
+
+def fold_constant(op: str, values: tuple[float | None, ...]) -> float | None:
+    """The float value of a constant sub-expression (None where some operand is not a constant, or the
+    operation is a tensor's, whose shapes decide); _ConstantError where it is undefined or huge."""
+    if any(v is None for v in values) or not OPS[op].elementwise:
+        return None
+    args = tuple(np.float64(v) for v in values)
+    check = OPS[op].undefined
+    for bad, reason in check(args) if check else []:
+        if bool(bad):
+            raise _ConstantError(f"is undefined: {reason}")
+    with np.errstate(all="ignore"):
+        result = float(OPS[op].forward(*args))
+    if math.isnan(result):
+        raise _ConstantError("is undefined")
+    if math.isinf(result) or abs(result) > MAX_CONSTANT:
+        raise _ConstantError("overflows")
+    return result
+
+
+def _constant_expr(op: str, values: tuple[float | None, ...]) -> Expr:
+    """The constant as an expression of its folded operands, for an error message."""
+    nums = [Num(v or 0.0, f"{v:.6g}") for v in values]
+    if op in _BINOPS.values():
+        return Binary(op, nums[0], nums[1])
+    if op == "neg":
+        return Unary("neg", nums[0])
+    return Call(op, tuple(nums))
+
+
+_OPERATOR_TEXT = {ast.BitXor: "^", ast.BitOr: "|", ast.BitAnd: "&", ast.FloorDiv: "//", ast.Mod: "%",
+                  ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Not: "not"}
+_DESCRIPTIONS = {
+    ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
+    ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
+    ast.GeneratorExp: "a generator", ast.Compare: "a comparison", ast.BoolOp: "a boolean operator",
+    ast.IfExp: "a conditional", ast.NamedExpr: "an assignment", ast.Starred: "a starred expression",
+    ast.Tuple: "a tuple (a comma)", ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set",
+    ast.JoinedStr: "a string", ast.Await: "await", ast.Yield: "yield", ast.Slice: "a slice",
+}
+
+
+def _operator_text(node: ast.BinOp | ast.UnaryOp) -> str:
+    return _OPERATOR_TEXT.get(type(node.op), type(node.op).__name__)
+
+
+def _call_problem(node: ast.Call) -> tuple[str, ast.AST] | None:
+    """What is wrong with a call, and where, or None: only a known function by name, with its number
+    of plain arguments."""
+    if not isinstance(node.func, ast.Name):
+        return "only calls to a function by name are allowed", node
+    name = node.func.id
+    if name not in FUNCTIONS:
+        return f"unknown function {show_text(name)!r} (functions: {', '.join(sorted(FUNCTIONS))})", node
+    if node.keywords:
+        return f"{name}() takes no keyword arguments", node.keywords[0].value
+    wanted = FUNCTIONS[name]
+    if len(node.args) != wanted:
+        count = "one argument" if wanted == 1 else f"{wanted} arguments"
+        return f"{name}() takes exactly {count}, got {len(node.args)}", node
+    starred = [arg for arg in node.args if isinstance(arg, ast.Starred)]
+    return ("a starred expression is not allowed", starred[0]) if starred else None
+
+
+Built = tuple[Expr, int, float | None]  # a node's Expr, its nesting depth and its constant value (or None)
+
+
 class _Builder:
     """Turns a whitelisted ast into an Expr, checking limits as it goes."""
 
@@ -317,7 +243,6 @@ class _Builder:
         self.offsets = offsets
         self.lead = lead
         self.what = what
-        self.functions = _user_functions()
         self.count = 0
 
     def where(self, node: ast.AST) -> int:
@@ -328,8 +253,8 @@ class _Builder:
         return ParseError(message, self.text, self.where(node))
 
     def build(self, root: ast.AST) -> Expr:
-        # Iterative post-order over the ast; values[id] holds (Expr, depth, constant value or None).
-        done: dict[int, tuple[Expr, int, float | None]] = {}
+        # Iterative post-order over the ast; done[id] holds each node built.
+        done: dict[int, Built] = {}
         stack: list[tuple[ast.AST, bool]] = [(root, False)]
         while stack:
             node, expanded = stack.pop()
@@ -345,55 +270,26 @@ class _Builder:
         return done[id(root)][0]
 
     def ast_children(self, node: ast.AST) -> list[ast.AST]:
+        """The node's operands, once the whitelist lets it through."""
         if isinstance(node, ast.BinOp):
             if type(node.op) not in _BINOPS:
-                raise self.fail(f"operator {self.op_text(node)!r} is not allowed", node)
+                raise self.fail(f"operator {_operator_text(node)!r} is not allowed", node)
             return [node.left, node.right]
         if isinstance(node, ast.UnaryOp):
             if not isinstance(node.op, (ast.USub, ast.UAdd)):
-                raise self.fail(f"operator {self.op_text(node)!r} is not allowed", node)
+                raise self.fail(f"operator {_operator_text(node)!r} is not allowed", node)
             return [node.operand]
         if isinstance(node, ast.Call):
-            self.check_call(node)
+            problem = _call_problem(node)
+            if problem:
+                raise self.fail(*problem)
             return list(node.args)
         if isinstance(node, (ast.Name, ast.Constant)):
             return []
-        raise self.fail(f"{self.describe(node)} is not allowed in the {self.what}", node)
+        description = _DESCRIPTIONS.get(type(node), type(node).__name__)
+        raise self.fail(f"{description} is not allowed in the {self.what}", node)
 
-    def op_text(self, node: ast.AST) -> str:
-        symbol = {ast.BitXor: "^", ast.BitOr: "|", ast.BitAnd: "&", ast.FloorDiv: "//", ast.Mod: "%",
-                  ast.MatMult: "@", ast.LShift: "<<", ast.RShift: ">>", ast.Invert: "~", ast.Not: "not"}
-        return symbol.get(type(node.op), type(node.op).__name__)  # type: ignore[attr-defined]
-
-    def describe(self, node: ast.AST) -> str:
-        names = {
-            ast.Attribute: "attribute access", ast.Subscript: "a subscript", ast.Lambda: "a lambda",
-            ast.ListComp: "a comprehension", ast.SetComp: "a comprehension", ast.DictComp: "a comprehension",
-            ast.GeneratorExp: "a generator", ast.Compare: "a comparison", ast.BoolOp: "a boolean operator",
-            ast.IfExp: "a conditional", ast.NamedExpr: "an assignment", ast.Starred: "a starred expression",
-            ast.Tuple: "a tuple (a comma)", ast.List: "a list", ast.Dict: "a dict", ast.Set: "a set",
-            ast.JoinedStr: "a string", ast.Await: "await", ast.Yield: "yield", ast.Slice: "a slice",
-        }
-        return names.get(type(node), type(node).__name__)
-
-    def check_call(self, node: ast.Call) -> None:
-        if not isinstance(node.func, ast.Name):
-            raise self.fail("only calls to a function by name are allowed", node)
-        name = node.func.id
-        if name not in self.functions:
-            known = ", ".join(sorted(self.functions))
-            raise self.fail(f"unknown function {show_text(name)!r} (functions: {known})", node)
-        if node.keywords:
-            raise self.fail(f"{name}() takes no keyword arguments", node.keywords[0].value)
-        wanted = self.functions[name]
-        if len(node.args) != wanted:
-            count = "one argument" if wanted == 1 else f"{wanted} arguments"
-            raise self.fail(f"{name}() takes exactly {count}, got {len(node.args)}", node)
-        for arg in node.args:
-            if isinstance(arg, ast.Starred):
-                raise self.fail("a starred expression is not allowed", arg)
-
-    def convert(self, node: ast.AST, done: dict[int, tuple[Expr, int, float | None]]) -> tuple[Expr, int, float | None]:
+    def convert(self, node: ast.AST, done: dict[int, Built]) -> Built:
         at = self.where(node)
         if isinstance(node, ast.Constant):
             return self.number(node, at)
@@ -411,6 +307,9 @@ class _Builder:
             depth = max(depth for _, depth, _ in built) + 1
             return expr, self.deeper(depth, node), self.fold(fn, tuple(value for _, _, value in built), node)
         assert isinstance(node, ast.BinOp)
+        return self.binary(node, done, at)
+
+    def binary(self, node: ast.BinOp, done: dict[int, Built], at: int) -> Built:
         op = _BINOPS[type(node.op)]
         left, ldepth, lvalue = done[id(node.left)]
         right, rdepth, rvalue = done[id(node.right)]
@@ -428,7 +327,7 @@ class _Builder:
             raise self.fail(f"{self.what} is nested deeper than {MAX_DEPTH} levels", node)
         return depth
 
-    def number(self, node: ast.Constant, at: int) -> tuple[Expr, int, float | None]:
+    def number(self, node: ast.Constant, at: int) -> Built:
         value = node.value
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             kind = "a string" if isinstance(value, (str, bytes)) else show_text(repr(value), 20)
@@ -444,45 +343,22 @@ class _Builder:
             raise ParseError(f"number {show_text(segment, 20)} is too large", self.text, at)
         return Num(number, segment, at), 0, number
 
-    def name(self, node: ast.Name, at: int) -> tuple[Expr, int, float | None]:
+    def name(self, node: ast.Name, at: int) -> Built:
         name = node.id
         if name in CONSTANTS:
             return Num(CONSTANTS[name], name, at), 0, CONSTANTS[name]
         if not NAME_RE.match(name):
             raise ParseError(f"name {show_text(name)!r} is not allowed (names start with a letter)", self.text, at)
-        if name in self.functions:
+        if name in FUNCTIONS:
             raise ParseError(f"{name!r} is a function; call it as {name}(...)", self.text, at)
         return Sym(name, at), 0, None
 
     def fold(self, op: str, values: tuple[float | None, ...], node: ast.AST) -> float | None:
         """The float value of a constant sub-expression, or an error if it is undefined or huge."""
-        from .ops import OPS
-
-        if any(v is None for v in values) or not OPS[op].elementwise:  # shapes decide tensor operations
-            return None
-        import numpy as np
-
-        args = tuple(np.float64(v) for v in values)
-        check = OPS[op].undefined
-        for bad, reason in check(args) if check else []:
-            if bool(bad):
-                raise self.fail(f"constant {to_text(self.expr_of(op, values))} is undefined: {reason}", node)
-        with np.errstate(all="ignore"):
-            result = float(OPS[op].forward(*args))
-        if math.isnan(result):
-            raise self.fail(f"constant {to_text(self.expr_of(op, values))} is undefined", node)
-        if math.isinf(result) or abs(result) > MAX_CONSTANT:
-            raise self.fail(f"constant {to_text(self.expr_of(op, values))} overflows", node)
-        return result
-
-    @staticmethod
-    def expr_of(op: str, values: tuple[float | None, ...]) -> Expr:
-        nums = [Num(v or 0.0, f"{v:.6g}") for v in values]
-        if op in ("add", "sub", "mul", "div", "pow", "matmul"):
-            return Binary(op, nums[0], nums[1])
-        if op == "neg":
-            return Unary("neg", nums[0])
-        return Call(op, tuple(nums))
+        try:
+            return fold_constant(op, values)
+        except _ConstantError as err:
+            raise self.fail(f"constant {to_text(_constant_expr(op, values))} {err}", node) from None
 
 
 EXACT_DIGITS = 40  # a literal is exact (0.1 is 1/10) up to this many digits and this power of ten

@@ -16,8 +16,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from .expr import Call, postorder, product_operands
+from ..errors import DataError
 from .problem import Problem
+from .tensors import shown
+from .tree import Call, postorder, product_operands
 
 
 def weights(problem: Problem) -> dict[str, tuple[int, int]]:
@@ -73,9 +75,6 @@ def split_given(problem: Problem, given: Mapping[str, Any]) -> dict[str, float]:
     """Given values by entry: a vector or matrix value of a parameter spread over its entries (its shape
     checked), a number kept as it is."""
     import numpy as np
-
-    from ..errors import DataError
-    from .tensors import shown
 
     shapes = problem.shapes
     out: dict[str, float] = {}

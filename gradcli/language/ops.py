@@ -26,7 +26,9 @@ from types import ModuleType
 from typing import Any
 
 from . import build as b
-from . import kinks
+from . import entrywise, kinks
+from . import tensors as t  # its NumPy loads on first use too
+from .tree import Binary, Call, Expr, Unary
 
 
 class _NumPyOnFirstUse:
@@ -44,8 +46,6 @@ class _NumPyOnFirstUse:
 
 
 np: ModuleType | Any = _NumPyOnFirstUse()
-
-from . import tensors as t  # noqa: E402  (its NumPy loads on first use too)
 
 Array = Any  # a float64 ndarray or a NumPy scalar; broadcasting does the rest
 Forward = Callable[..., Array]
@@ -81,6 +81,61 @@ class Op:
     shape: Callable[..., Any] | None = None
     vjp: Callable[..., Any] | None = None
     expand: Callable[..., Any] | None = None
+    # demand(want, shapes, vectors): the shape an unknown operand must have for the result to have the
+    # shape demanded of it (tensors.matmul_demand); shape inference's rule from the result down
+    demand: Callable[..., t.Demand] | None = None
+    # explain's arithmetic at one row of a tensor op, forward counts(shapes) and vjp_counts(i, shapes)
+    # for the VJP to argument i (an elementwise op is counted entry by entry from its formulas)
+    counts: Callable[[list[t.Shape]], t.Counts] | None = None
+    vjp_counts: Callable[[int, list[t.Shape]], t.Counts] | None = None
+    # batch_text((shape, rows), (shape, rows), A, B, G): the op and its VJPs over a batch as one matrix
+    # product (C = X @ W1ᵀ), or None where none says it; explain's matrix form
+    batch_text: Callable[..., tuple[str, ...] | None] | None = None
+    # the closed-form role: the result's degree in the parameters from its operands' (0: no parameter,
+    # 1: affine, 2: anything else), which tells a model linear in its parameters (training/closed_form.py)
+    degree: Callable[[list[int]], int] = lambda degrees: 0 if not any(degrees) else 2
+    # explain's kind of one application (additions: arity - 1 of them; multiplications: likewise; other: one;
+    # "": none, for identity), for elementwise ops counted entry by entry
+    arithmetic: str = "other"
+    exact: bool = False  # its float64 result is exact (a sign, a choice): it rounds nothing of its own
+    # explain's LaTeX writes it by its name (\operatorname{sigmoid}) where SymPy would write out its counterpart
+    latex_by_name: bool = False
+
+
+def linear(degrees: list[int]) -> int:
+    """Linear in its operands (a + b, sum(a), transpose(a), -a): as affine as the most."""
+    return max(degrees)
+
+
+def product(degrees: list[int]) -> int:
+    """A product (a*b, A @ B, dot(u, v)): affine when only one side holds parameters."""
+    return min(2, sum(degrees))
+
+
+def quotient(degrees: list[int]) -> int:
+    """a / b: affine in the numerator over a constant."""
+    return degrees[0] if degrees[1] == 0 else 2
+
+
+def applied(name: str, args: list[Expr]) -> Expr:
+    """The operation applied to the arguments, as a reader writes it: b + a1 + a2, W1 @ x, -a, tanh(a1)."""
+    if name == "identity":
+        return args[0]
+    if OPS[name].arity == -1:  # an n-ary sum, written as a chain
+        expr = args[0]
+        for term in args[1:]:
+            expr = Binary(name, expr, term)
+        return expr
+    if name in INFIX or name == "matmul":
+        return Binary(name, args[0], args[1])
+    return Unary(name, args[0]) if name == "neg" else Call(name, tuple(args))
+
+
+def op_of(node: Expr) -> Op | None:
+    """The table's entry for an expression node (None for a number or a name)."""
+    if isinstance(node, (Unary, Binary)):
+        return OPS[node.op]
+    return OPS[node.fn] if isinstance(node, Call) else None
 
 
 def _sum(*terms: Array) -> Array:
@@ -244,8 +299,6 @@ def _outside(low: float, high: float, reason: str, *, closed: bool = True) -> Un
 
 def _erf(a: Array) -> Array:
     """The error function, elementwise (NumPy has none; math.erf is exact to the last bit)."""
-    import math
-
     values = np.asarray(a, dtype=np.float64)
     out = np.asarray(np.frompyfunc(math.erf, 1, 1)(values), dtype=np.float64)  # a 0-d input gives a float
     return out if values.ndim else np.float64(out)
@@ -265,15 +318,10 @@ def _no_sympy(sp: Any, *args: Any) -> Any:
 
 
 def _tensor(name: str, arity: int, forward: Forward, vjp: Callable[..., Any], vjp_text: LocalText,
-            shape: Callable[..., Any], expand: str, **extra: Any) -> Op:
+            shape: Callable[..., Any], expand: Callable[..., Any], **extra: Any) -> Op:
     """A tensor operation: its per-row shape rule, forward over rows, VJP and entry-by-entry expansion."""
-    def expanded(*args: Any) -> Any:
-        from . import expansion
-
-        return getattr(expansion, expand)(*args)
-
     return Op(name=name, arity=arity, forward=forward, local=_no_local, local_text=vjp_text, sympy=_no_sympy,
-              elementwise=False, shape=shape, vjp=vjp, expand=expanded, **extra)
+              elementwise=False, shape=shape, vjp=vjp, expand=expand, **extra)
 
 
 def _max_slope(i: int, a: tuple[Array, ...], pick: Callable[[Array, Array], Array]) -> Array:
@@ -286,33 +334,45 @@ def _max_slope(i: int, a: tuple[Array, ...], pick: Callable[[Array, Array], Arra
 TENSOR_OPS = [
     _tensor("matmul", 2, lambda a, b, batched=(False, False): t.matmul(a, b, batched),
             lambda i, g, a, o, batched: t.matmul_vjp(i, g, a, batched),
-            lambda i, a, o: f"G @ {a[1]}ᵀ" if i == 0 else f"{a[0]}ᵀ @ G", t.matmul_shape, "matmul", user=False,
-            formula="matrix product; backward G @ Bᵀ and Aᵀ @ G"),
+            lambda i, a, o: f"G @ {a[1]}ᵀ" if i == 0 else f"{a[0]}ᵀ @ G", t.matmul_shape, entrywise.matmul,
+            user=False, formula="matrix product; backward G @ Bᵀ and Aᵀ @ G",
+            demand=t.matmul_demand, counts=t.matmul_counts, vjp_counts=t.matmul_vjp_counts,
+            batch_text=t.matmul_batch_text, degree=product),
     _tensor("transpose", 1, lambda a, batched=(False,): t.transpose(a, batched),
             lambda i, g, a, o, batched: t.transpose_vjp(i, g, a, batched),
-            lambda i, a, o: "transpose(G)", t.transpose_shape, "transpose", formula="Aᵀ (a vector stays as it is)"),
+            lambda i, a, o: "transpose(G)", t.transpose_shape, entrywise.transpose,
+            formula="Aᵀ (a vector stays as it is)", counts=t.no_counts, vjp_counts=t.no_counts, degree=linear),
     _tensor("sum", 1, lambda a, batched=(False,): t.total(a, batched),
             lambda i, g, a, o, batched: t.total_vjp(i, g, a, batched),
-            lambda i, a, o: "G (copied to every entry)", t.reduction_shape("sum"), "total", formula="the sum of the entries"),
+            lambda i, a, o: "G (copied to every entry)", t.reduction_shape("sum"), entrywise.total,
+            formula="the sum of the entries", counts=t.reduction_counts("sum"), vjp_counts=t.no_counts,
+            degree=linear),
     _tensor("mean", 1, lambda a, batched=(False,): t.average(a, batched),
             lambda i, g, a, o, batched: t.average_vjp(i, g, a, batched),
-            lambda i, a, o: "G/n (to every entry)", t.reduction_shape("mean"), "average", formula="the mean of the entries"),
+            lambda i, a, o: "G/n (to every entry)", t.reduction_shape("mean"), entrywise.average,
+            formula="the mean of the entries", counts=t.reduction_counts("mean"),
+            vjp_counts=t.scaled_vjp_counts(1), degree=linear),
     _tensor("dot", 2, lambda a, b, batched=(False, False): t.dot(a, b, batched),
             lambda i, g, a, o, batched: t.dot_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*{a[1 - i]}", t.dot_shape, "dot", formula="u·v, the sum of u*v"),
+            lambda i, a, o: f"G*{a[1 - i]}", t.dot_shape, entrywise.dot, formula="u·v, the sum of u*v",
+            demand=t.dot_demand, counts=t.dot_counts, vjp_counts=t.scaled_vjp_counts(1),
+            batch_text=t.matmul_batch_text, degree=product),  # dot(w, x) is w @ x of two vectors
     _tensor("softmax", 1, lambda a, batched=(False,): t.softmax(a, batched),
             lambda i, g, a, o, batched: t.softmax_vjp(i, g, a, batched, o),
-            lambda i, a, o: f"{o}*(G - sum(G*{o}))", t.vector_shape("softmax"), "softmax",
-            formula="e**z / sum(e**z), computed stably"),
+            lambda i, a, o: f"{o}*(G - sum(G*{o}))", t.vector_shape("softmax"), entrywise.softmax,
+            formula="e**z / sum(e**z), computed stably", counts=t.vector_counts("softmax"),
+            vjp_counts=t.scaled_vjp_counts(2, 1)),
     _tensor("logsumexp", 1, lambda a, batched=(False,): t.logsumexp(a, batched),
             lambda i, g, a, o, batched: t.logsumexp_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*softmax({a[0]})", lambda a: t.vector_shape("logsumexp")(a) and (), "logsumexp",
-            formula="log(sum(e**z)), computed stably"),
+            lambda i, a, o: f"G*softmax({a[0]})", lambda a: t.vector_shape("logsumexp")(a) and (),
+            entrywise.logsumexp, formula="log(sum(e**z)), computed stably", counts=t.vector_counts("logsumexp"),
+            vjp_counts=t.scaled_vjp_counts(1)),
     # ce: softmax cross-entropy on a class index (the loss `ce`; not callable from a model)
     _tensor("ce", 2, lambda z, y, batched=(False, False): t.cross_entropy(z, y, batched),
             lambda i, g, a, o, batched: t.cross_entropy_vjp(i, g, a, batched),
-            lambda i, a, o: f"G*(softmax({a[0]}) - onehot({a[1]}))" if i == 0 else "0", t.ce_shape, "cross_entropy",
-            user=False, formula="logsumexp(z) - z[y]"),
+            lambda i, a, o: f"G*(softmax({a[0]}) - onehot({a[1]}))" if i == 0 else "0", t.ce_shape,
+            entrywise.cross_entropy, user=False, formula="logsumexp(z) - z[y]", counts=t.vector_counts("ce"),
+            vjp_counts=t.scaled_vjp_counts(2)),
 ]
 
 OPS: dict[str, Op] = {
@@ -321,19 +381,20 @@ OPS: dict[str, Op] = {
         # ---- arithmetic (written with operators) ----
         Op("add", -1, _sum, lambda i, a, o: 1.0,
            lambda i, a, o: "1", lambda sp, *a: sp.Add(*a), user=False,
-           derivative=lambda i, a, o: b.ONE),
+           derivative=lambda i, a, o: b.ONE, degree=linear, arithmetic="additions"),
         Op("sub", 2, lambda a, b: np.subtract(a, b), lambda i, a, o: 1.0 if i == 0 else -1.0,
            lambda i, a, o: "1" if i == 0 else "-1", lambda sp, a, b: a - b, user=False,
-           derivative=lambda i, a, o: b.ONE if i == 0 else b.number(-1)),
+           derivative=lambda i, a, o: b.ONE if i == 0 else b.number(-1), degree=linear, arithmetic="additions"),
         Op("mul", 2, lambda a, b: np.multiply(a, b), lambda i, a, o: a[1 - i],
            lambda i, a, o: a[1 - i], lambda sp, a, b: a * b, user=False,
-           derivative=lambda i, a, o: a[1 - i]),
+           derivative=lambda i, a, o: a[1 - i], degree=product, arithmetic="multiplications"),
         Op("div", 2, lambda a, b: np.divide(a, b),
            lambda i, a, o: 1.0 / a[1] if i == 0 else -o / a[1],
            lambda i, a, o: f"1/{a[1]}" if i == 0 else f"-{a[0]}/{a[1]}**2",
            lambda sp, a, b: a / b, user=False,
            undefined=lambda a: [(np.asarray(a[1]) == 0, "division by zero")],
-           derivative=lambda i, a, o: b.div(b.ONE, a[1]) if i == 0 else b.neg(b.div(a[0], b.power(a[1], b.number(2))))),
+           derivative=lambda i, a, o: b.div(b.ONE, a[1]) if i == 0 else b.neg(b.div(a[0], b.power(a[1], b.number(2)))),
+           degree=quotient, arithmetic="multiplications"),
         Op("pow", 2, lambda a, b: np.power(a, b),
            lambda i, a, o: _pow_base_slope(a[0], a[1]) if i == 0 else _pow_exponent_slope(a[0], o),
            lambda i, a, o: _pow_base_text(a[0], a[1]) if i == 0 else f"{o}*log({a[0]})",
@@ -341,10 +402,10 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: _pow_base_derivative(a[0], a[1]) if i == 0 else b.call("xlogy", o, a[0])),
         Op("neg", 1, lambda a: np.negative(a), lambda i, a, o: -1.0, lambda i, a, o: "-1",
            lambda sp, a: -a, user=False,
-           derivative=lambda i, a, o: b.number(-1)),
+           derivative=lambda i, a, o: b.number(-1), degree=linear, exact=True),
         Op("identity", 1, lambda a: a, lambda i, a, o: 1.0, lambda i, a, o: "1",
            lambda sp, a: a, user=False,
-           derivative=lambda i, a, o: b.ONE),
+           derivative=lambda i, a, o: b.ONE, degree=linear, arithmetic="", exact=True),
         # ---- functions a model may call ----
         _unary("exp", lambda a: np.exp(a), lambda a, o: o, lambda a, o: f"exp({a})", lambda sp, a: sp.exp(a),
                formula="e**z",
@@ -357,7 +418,7 @@ OPS: dict[str, Op] = {
                formula="z**0.5",
            derivative=lambda i, a, o: b.div(b.number(0.5), o)),
         _unary("abs", lambda a: np.abs(a), lambda a, o: np.sign(a), lambda a, o: f"sign({a})",
-               lambda sp, a: kinks.forms().Abs(a), kink=_at_zero, formula="|z| (derivative 0 at z = 0)",
+               lambda sp, a: kinks.forms().Abs(a), kink=_at_zero, exact=True, formula="|z| (derivative 0 at z = 0)",
            derivative=lambda i, a, o: b.call("sign", a[0])),
         _unary("sin", lambda a: np.sin(a), lambda a, o: np.cos(a), lambda a, o: f"cos({a})", lambda sp, a: sp.sin(a),
            derivative=lambda i, a, o: b.call("cos", a[0])),
@@ -393,7 +454,8 @@ OPS: dict[str, Op] = {
                lambda a, o: f"1/sqrt({a}**2 - 1)", lambda sp, a: sp.acosh(a),
                undefined=_outside(1.0, math.inf, "inverse hyperbolic cosine of a number below 1"),
                formula="inverse hyperbolic cosine",
-           derivative=lambda i, a, o: b.div(b.ONE, b.mul(b.call("sqrt", b.sub(a[0], b.ONE)), b.call("sqrt", b.add(a[0], b.ONE))))),
+           derivative=lambda i, a, o: b.div(b.ONE, b.mul(b.call("sqrt", b.sub(a[0], b.ONE)),
+                                                         b.call("sqrt", b.add(a[0], b.ONE))))),
         _unary("atanh", lambda a: np.arctanh(a), lambda a, o: 1.0 / (1.0 - a * a), lambda a, o: f"1/(1 - {a}**2)",
                lambda sp, a: sp.atanh(a),
                undefined=_outside(-1.0, 1.0, "inverse hyperbolic tangent of a number outside (-1, 1)", closed=False),
@@ -409,38 +471,40 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.add(o, b.ONE)),
         _unary("erf", _erf, lambda a, o: 2.0 / math.sqrt(math.pi) * np.exp(-a * a),
                lambda a, o: f"2*exp(-{a}**2)/sqrt(pi)", lambda sp, a: sp.erf(a), formula="the error function",
-           derivative=lambda i, a, o: b.mul(b.number(2 / math.sqrt(math.pi)), b.call("exp", b.neg(b.power(a[0], b.number(2)))))),
+           derivative=lambda i, a, o: b.mul(b.number(2 / math.sqrt(math.pi)),
+                                            b.call("exp", b.neg(b.power(a[0], b.number(2)))))),
         _unary("sigmoid", _sigmoid, lambda a, o: _sigmoid_slope(a),
                lambda a, o: f"{o}*(1 - {o})",
-               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)",
+               lambda sp, a: 1 / (1 + sp.exp(-a)), formula="1/(1 + e**-z)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("sigmoid_slope", a[0])),
         _unary("relu", lambda a: np.maximum(a, 0.0), lambda a, o: (a > 0).astype(np.float64),
                lambda a, o: f"step({a})",
-               lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero,
-               formula="max(z, 0) (derivative 0 at z = 0)",
+               lambda sp, a: kinks.forms().Max(0, a), kink=_at_zero, exact=True,
+               formula="max(z, 0) (derivative 0 at z = 0)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("step", a[0])),
         _unary("softplus", lambda a: np.logaddexp(0.0, a), lambda a, o: _sigmoid(a),
                lambda a, o: f"sigmoid({a})", lambda sp, a: sp.log(1 + sp.exp(a)),
-               formula="log(1 + e**z)",
+               formula="log(1 + e**z)", latex_by_name=True,
            derivative=lambda i, a, o: b.call("sigmoid", a[0])),
         Op("max", 2, lambda a, b: np.maximum(a, b), lambda i, a, o: _max_slope(i, a, np.greater),
            lambda i, a, o: f"({a[i]} > {a[1 - i]})", lambda sp, a, b: kinks.forms().Max(a, b),
-           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]), exact=True,
            formula="the larger of a and b, elementwise (derivative 0 to both at a tie)",
            derivative=lambda i, a, o: b.call("step", b.sub(a[i], a[1 - i]))),
         Op("min", 2, lambda a, b: np.minimum(a, b), lambda i, a, o: _max_slope(i, a, np.less),
            lambda i, a, o: f"({a[i]} < {a[1 - i]})", lambda sp, a, b: kinks.forms().Min(a, b),
-           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]),
+           kink=lambda a: np.asarray(a[0]) == np.asarray(a[1]), exact=True,
            formula="the smaller of a and b, elementwise (derivative 0 to both at a tie)",
            derivative=lambda i, a, o: b.call("step", b.sub(a[1 - i], a[i]))),
         # ---- what derivatives are made of (derivative graphs only; not callable from a model) ----
         Op("onehot", 2, lambda y, k: (np.asarray(y) == k).astype(np.float64), lambda i, a, o: 0.0,
            lambda i, a, o: "0", lambda sp, y, k: sp.Piecewise((1, sp.Eq(y, k)), (0, True)), user=False,
            derivative=lambda i, a, o: b.ZERO),
-        Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0", lambda sp, a: kinks.forms().sign(a),
-           user=False, kink=_at_zero, derivative=lambda i, a, o: b.ZERO),
+        Op("sign", 1, lambda a: np.sign(a), lambda i, a, o: 0.0, lambda i, a, o: "0",
+           lambda sp, a: kinks.forms().sign(a),
+           user=False, kink=_at_zero, exact=True, derivative=lambda i, a, o: b.ZERO),
         Op("step", 1, lambda a: (np.asarray(a) > 0).astype(np.float64), lambda i, a, o: 0.0, lambda i, a, o: "0",
-           lambda sp, a: kinks.forms().Heaviside(a, 0), user=False, kink=_at_zero,
+           lambda sp, a: kinks.forms().Heaviside(a, 0), user=False, kink=_at_zero, exact=True,
            derivative=lambda i, a, o: b.ZERO),
         Op("sigmoid_slope", 1, _sigmoid_slope, lambda i, a, o: o * (1.0 - 2.0 * _sigmoid(a[0])),
            lambda i, a, o: f"{o}*(1 - 2*sigmoid({a[0]}))", lambda sp, a: sp.exp(-a) / (1 + sp.exp(-a)) ** 2,
@@ -461,16 +525,19 @@ OPS: dict[str, Op] = {
            derivative=lambda i, a, o: b.call("log", a[1]) if i == 0 else b.div(a[0], a[1])),
         # ---- losses' own operations (not callable from a model) ----
         Op("huber", 2, _huber,
-           lambda i, a, o: np.clip(a[0], -a[1], a[1]) if i == 0 else np.where(np.abs(a[0]) <= a[1], 0.0, np.abs(a[0]) - a[1]),
+           lambda i, a, o: (np.clip(a[0], -a[1], a[1]) if i == 0
+                            else np.where(np.abs(a[0]) <= a[1], 0.0, np.abs(a[0]) - a[1])),
            lambda i, a, o: f"clip({a[0]}, -{a[1]}, {a[1]})" if i == 0 else f"max(|{a[0]}| - {a[1]}, 0)",
            _sympy_huber, user=False,
-           derivative=lambda i, a, o: b.call("huber_slope", a[0], a[1]) if i == 0 else b.call("relu", b.sub(b.call("abs", a[0]), a[1]))),
+           derivative=lambda i, a, o: (b.call("huber_slope", a[0], a[1]) if i == 0
+                                       else b.call("relu", b.sub(b.call("abs", a[0]), a[1])))),
         Op("bce", 2, _bce,
            lambda i, a, o: _bce_slope(a[0], a[1]) if i == 0 else np.log1p(-a[0]) - np.log(a[0]),
            lambda i, a, o: f"({a[0]} - {a[1]})/({a[0]}*(1 - {a[0]}))" if i == 0 else f"log(1 - {a[0]}) - log({a[0]})",
            _sympy_bce, user=False,
            undefined=_bce_undefined,
-           derivative=lambda i, a, o: (b.div(b.sub(a[0], a[1]), b.mul(a[0], b.sub(b.ONE, a[0]))) if i == 0 else b.sub(b.call("log1p", b.neg(a[0])), b.call("log", a[0])))),
+           derivative=lambda i, a, o: (b.div(b.sub(a[0], a[1]), b.mul(a[0], b.sub(b.ONE, a[0]))) if i == 0
+                                       else b.sub(b.call("log1p", b.neg(a[0])), b.call("log", a[0])))),
         Op("bce_logit", 2, _bce_logit,
            lambda i, a, o: _sigmoid(a[0]) - a[1] if i == 0 else -a[0],
            lambda i, a, o: f"sigmoid({a[0]}) - {a[1]}" if i == 0 else f"-{a[0]}",

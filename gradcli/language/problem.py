@@ -13,15 +13,16 @@ from __future__ import annotations
 import keyword
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from ..errors import GradcliError, ParseError, RoleError, show_text
-from .expr import CONSTANTS, NAME_RE, Binary, Call, Expr, Sym, parse, postorder, substitute, symbols, to_text
+from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, NAME_RE, parse
 from .losses import DEFAULT_DELTA, LOSSES, LossInfo, loss_info
-
-if TYPE_CHECKING:
-    from .shapes import Shapes
+from .ops import OPS
+from .shapes import Shapes, entry_names, infer
+from .tensors import shown
+from .tree import Binary, Call, Expr, Sym, postorder, substitute, symbols, to_text
 
 YHAT = "yhat"
 LOSS_NODE = "loss"  # the graph's name for the per-row loss
@@ -69,8 +70,6 @@ class Problem:
 
 def check_name(name: str, what: str) -> None:
     """A name given by the user for data, a parameter or the target."""
-    from .ops import OPS
-
     # a Python keyword cannot be written in a model, but it can name a column or the target (class)
     if not isinstance(name, str) or not NAME_RE.match(name) or (keyword.iskeyword(name) and what == "parameter"):
         raise RoleError(f"{what} name {show_text(name)!r} is not a valid name (a letter, then letters, digits or _)")
@@ -122,8 +121,6 @@ def build_problem(
     gather (--input x=x1,x2); data_shapes: the per-row shape of data given as arrays (an (N, d) array
     is a vector input of length d); classes: the number of classes of a `ce` target.
     """
-    from .expr import MAX_FILE_LENGTH, MAX_LENGTH
-
     check_name(target, "target")
     if gathered and data_names is not None:  # a vector input gathered from columns is data too
         data_names = [*data_names, *(name for name in gathered if name not in data_names)]
@@ -177,8 +174,6 @@ def build_problem(
 
 
 def _has_tensor_operations(root: Expr) -> bool:
-    from .ops import OPS
-
     for node in postorder(root):
         op = node.op if isinstance(node, Binary) else node.fn if isinstance(node, Call) else None
         if op is not None and not OPS[op].elementwise:
@@ -193,10 +188,6 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
 
     no_data: there is no data, so an input's shape follows from its use (x in W1 @ x is a vector of
     W1's width), as a parameter's does; it takes its default value in every entry."""
-    from dataclasses import replace
-
-    from .shapes import entry_names, infer
-
     names = {*problem.params, *problem.inputs, problem.target}
     for name in declared:
         if name not in names:
@@ -206,7 +197,6 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
     for name in (*problem.inputs, problem.target):
         known[name] = (len(gathered[name]),) if name in gathered else data_shapes.get(name, ())
         if name in declared and declared[name] != known[name] and (name in gathered or name in data_shapes):
-            from .tensors import shown
             raise RoleError(f"--shape gives {name!r} the shape {shown(declared[name])}, but its data has "
                             f"{shown(known[name])}")
         known[name] = declared.get(name, known[name])
@@ -232,7 +222,6 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
         inferred = infer([loss, problem.model], problem.model, known, output, problem.model_text, free, vectors)
     scores = inferred.of(problem.model)
     if problem.loss_entry.classes and classes is not None and (len(scores) != 1 or scores[0] < classes):
-        from .tensors import shown
         raise ParseError(f"{problem.loss_name} needs one score per class: the target has class indices up to "
                          f"{classes - 1}, the model gives {shown(inferred.of(problem.model))}",
                          problem.model_text, problem.model.offset)

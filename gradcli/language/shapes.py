@@ -20,8 +20,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import GradcliError, ParseError, show_text
-from .expr import Binary, Call, Expr, Num, Sym, Unary, children, postorder, product_operands
+from .ops import op_of
 from .tensors import Shape, ShapeMismatch, broadcast, shown
+from .tree import Expr, Num, Sym, children, postorder, product_operands, to_text
 
 MAX_ENTRIES = 10_000_000  # entries of one declared tensor: a typo (W1=100000x100000) fails at once
 _SIZE_RE = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -110,8 +111,6 @@ def _undetermined(roots: list[Expr], names: Mapping[str, Shape], free: set[str],
 
 
 def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict: bool) -> dict[int, Shape | None]:
-    from .ops import OPS
-
     shapes: dict[int, Shape | None] = {}
     for root in roots:
         for node in postorder(root):
@@ -124,18 +123,17 @@ def _bottom_up(roots: list[Expr], names: Mapping[str, Shape], text: str, strict:
                 shapes[id(node)] = names.get(node.name)
                 continue
             args = [shapes[id(child)] for child in children(node)]
-            op = node.op if isinstance(node, (Unary, Binary)) else node.fn  # type: ignore[union-attr]
+            op = op_of(node)
+            assert op is not None
             if any(a is None for a in args):
                 shapes[id(node)] = None
                 continue
             try:
-                if OPS[op].elementwise:
+                if op.elementwise:
                     shapes[id(node)] = broadcast(*args)  # type: ignore[arg-type]
                 else:
-                    shapes[id(node)] = OPS[op].shape(*args)  # type: ignore[misc]
+                    shapes[id(node)] = op.shape(*args)  # type: ignore[misc]
             except ShapeMismatch as err:
-                from .expr import to_text
-
                 sides = [f"{_short(to_text(child))} is {shown(shape)}"  # type: ignore[arg-type]
                          for child, shape in zip(children(node), args)]
                 raise ParseError(f"{err} ({'; '.join(sides)})", text, node.offset) from None
@@ -152,8 +150,6 @@ def _short(text: str, limit: int = 30) -> str:
 def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[int, Shape | None],
               names: dict[str, Shape], free: set[str], vectors: frozenset[str] = frozenset()) -> bool:
     """Push demanded shapes down to unknown names; True when a name became known."""
-    from .ops import OPS
-
     demand: dict[int, Shape] = {}
     if output is not None and found.get(id(model)) is None:
         demand[id(model)] = output
@@ -171,10 +167,10 @@ def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[
                 added = True
             continue
         kids = children(node)
-        op = node.op if isinstance(node, (Unary, Binary)) else node.fn if isinstance(node, Call) else None
+        op = op_of(node)
         if op is None:
             continue
-        if OPS[op].elementwise:
+        if op.elementwise:
             known = [found[id(k)] for k in kids if found.get(id(k)) is not None]
             if want is None and not known:
                 continue
@@ -182,26 +178,10 @@ def _top_down(roots: list[Expr], model: Expr, output: Shape | None, found: dict[
             for kid in kids:
                 if found.get(id(kid)) is None:
                     demand.setdefault(id(kid), target)
-        elif op == "dot":  # two vectors of one length
-            for kid, other in ((kids[0], kids[1]), (kids[1], kids[0])):
-                if found.get(id(kid)) is None and found.get(id(other)) is not None:
-                    demand.setdefault(id(kid), found[id(other)])  # type: ignore[arg-type]
-        elif op == "matmul" and want is None:  # an input with no data beside a matrix: a vector that fits it
-            a, b = kids
-            sa, sb = found.get(id(a)), found.get(id(b))
-            if sa is None and sb is not None and len(sb) == 2 and isinstance(a, Sym) and a.name in vectors:
-                demand.setdefault(id(a), (sb[0],))
-            elif sb is None and sa is not None and len(sa) == 2 and isinstance(b, Sym) and b.name in vectors:
-                demand.setdefault(id(b), (sa[-1],))
-        elif op == "matmul":
-            a, b = kids
-            sa, sb = found.get(id(a)), found.get(id(b))
-            if sa is None and sb is not None and sb:
-                rest = want[: len(want) - (len(sb) - 1)] if len(sb) > 1 else want
-                demand.setdefault(id(a), tuple(rest) + (sb[0],))
-            elif sb is None and sa is not None and sa:
-                rest = want[len(sa) - 1:]
-                demand.setdefault(id(b), (sa[-1],) + tuple(rest))
+        elif op.demand is not None:  # a tensor operation's own rule: the shape an unknown operand must have
+            vector = [isinstance(kid, Sym) and kid.name in vectors for kid in kids]
+            for position, shape in op.demand(want, [found.get(id(kid)) for kid in kids], vector).items():
+                demand.setdefault(id(kids[position]), shape)
     return added
 
 

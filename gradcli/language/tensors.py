@@ -15,6 +15,7 @@ The same code serves a GPU array library later: only `np` would change.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -58,6 +59,37 @@ def matmul_shape(a: Shape, b: Shape) -> Shape:
     if inner_a != inner_b:
         raise ShapeMismatch(f"shapes {shown(a)} @ {shown(b)} do not fit: {inner_a} columns against {inner_b} rows")
     return a[:-1] + b[1:]
+
+
+Demand = dict[int, Shape]  # operand position -> the shape its use demands of it (shapes.py's inference)
+
+
+def matmul_demand(want: Shape | None, shapes: list[Shape | None], vectors: list[bool]) -> Demand:
+    """The shape of the unknown side of A @ B: the one that gives the product the shape demanded of it;
+    with no demand, an input with no data (`vectors`) beside a matrix is a vector that fits it."""
+    (sa, sb), (a_vector, b_vector) = shapes, vectors
+    if want is None:
+        if sa is None and sb is not None and len(sb) == 2 and a_vector:
+            return {0: (sb[0],)}
+        if sb is None and sa is not None and len(sa) == 2 and b_vector:
+            return {1: (sa[-1],)}
+        return {}
+    if sa is None and sb is not None and sb:
+        rest = want[: len(want) - (len(sb) - 1)] if len(sb) > 1 else want
+        return {0: tuple(rest) + (sb[0],)}
+    if sb is None and sa is not None and sa:
+        return {1: (sa[-1],) + tuple(want[len(sa) - 1:])}
+    return {}
+
+
+def dot_demand(want: Shape | None, shapes: list[Shape | None], vectors: list[bool]) -> Demand:
+    """dot(u, v) takes two vectors of one length: an unknown side takes the other's shape."""
+    found: Demand = {}
+    for i in (0, 1):
+        other = shapes[1 - i]
+        if shapes[i] is None and other is not None:
+            found[i] = other
+    return found
 
 
 def vector_shape(name: str) -> Any:
@@ -303,3 +335,81 @@ def cross_entropy_vjp(i: int, g: Array, args: Sequence[Array], batched: Sequence
     p[np.arange(len(p)), _classes(np.atleast_1d(y), np.shape(z)[-1])] -= 1.0
     p = p if np.ndim(z) > 1 else p[0]
     return np.asarray(g)[..., None] * p if np.ndim(g) else g * p
+
+
+# ---------------------------------------------------------------- what explain says of them
+
+Counts = dict[str, int]  # arithmetic at one row in explain's kinds: multiplications (divisions too),
+# additions (subtractions too), other (the functions), and madds, the multiply-adds of a matrix product
+
+
+def _counts(multiplications: int = 0, additions: int = 0, other: int = 0, madds: int = 0) -> Counts:
+    return {"multiplications": multiplications, "additions": additions, "other": other, "madds": madds}
+
+
+def _size(shape: Shape) -> int:
+    return math.prod(shape) if shape else 1
+
+
+def as_matrix(shape: Shape, left: bool) -> tuple[int, int]:
+    """A matmul operand as a matrix: a vector is a row on the left, a column on the right."""
+    if len(shape) == 2:
+        return shape  # type: ignore[return-value]
+    return (1, shape[0]) if left else (shape[0], 1)
+
+
+def matmul_counts(shapes: list[Shape]) -> Counts:
+    """(m x k) @ (k x n): m·k·n multiplications and m·(k-1)·n additions."""
+    (m, k), (_, n) = as_matrix(shapes[0], True), as_matrix(shapes[1], False)
+    return _counts(m * k * n, m * (k - 1) * n, madds=m * k * n)
+
+
+def matmul_vjp_counts(position: int, shapes: list[Shape]) -> Counts:
+    """G @ Bᵀ (sums over n) or Aᵀ @ G (over m): m·k·n multiplications each."""
+    (m, k), (_, n) = as_matrix(shapes[0], True), as_matrix(shapes[1], False)
+    inner = n if position == 0 else m
+    return _counts(m * k * n, m * k * n // inner * (inner - 1), madds=m * k * n)
+
+
+def dot_counts(shapes: list[Shape]) -> Counts:
+    k = shapes[0][0]
+    return _counts(k, k - 1, madds=k)
+
+
+def reduction_counts(name: str) -> Any:
+    """sum(): size - 1 additions; mean() one division more."""
+    return lambda shapes: _counts(int(name == "mean"), _size(shapes[0]) - 1)
+
+
+def vector_counts(name: str) -> Any:
+    """softmax, logsumexp and ce over k scores: k exponentials, k - 1 additions (softmax: k divisions)."""
+    def counts(shapes: list[Shape]) -> Counts:
+        k = _size(shapes[0])
+        return _counts(k if name == "softmax" else 0, k - 1, k)
+    return counts
+
+
+def no_counts(*_: Any) -> Counts:
+    """No arithmetic: transpose moves entries, and sum's VJP copies G to each."""
+    return _counts()
+
+
+def scaled_vjp_counts(multiplications: int, additions: int = 0) -> Any:
+    """A VJP of that many multiplications and additions per entry of its operand."""
+    return lambda position, shapes: _counts(multiplications * _size(shapes[position]),
+                                            additions * _size(shapes[position]))
+
+
+def matmul_batch_text(a: tuple[Shape, bool], b: tuple[Shape, bool], A: str, B: str, G: str) -> tuple[str, ...] | None:
+    """Per-row c = a @ b (or dot(a, b)) over the batch as one matrix product, and its VJPs to a and to b;
+    None where no single product says it (a matrix per row, both sides batched). a and b: (shape, has rows)."""
+    (a_shape, a_rows), (b_shape, b_rows) = a, b
+    if not a_rows and b_rows and len(b_shape) == 1:  # W1 @ x: C = X @ W1ᵀ
+        if len(a_shape) == 2:
+            return f"{B} @ {A}ᵀ", f"{G}ᵀ @ {B}", f"{G} @ {A}"
+        return f"{B} @ {A}", f"{B}ᵀ @ {G}", f"{G} ⊗ {A}"
+    if a_rows and not b_rows and len(a_shape) == 1:  # x @ W: C = X @ W
+        if len(b_shape) == 2:
+            return f"{A} @ {B}", f"{G} @ {B}ᵀ", f"{A}ᵀ @ {G}"
+        return f"{A} @ {B}", f"{G} ⊗ {B}", f"{A}ᵀ @ {G}"
+    return None

@@ -11,11 +11,11 @@ from ..compare.symbolic import OUT_OF_TIME
 from ..compare.verdicts import ATOL, RTOL, agrees, check_tolerances
 from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError
+from ..explaining.reports import Explanation
 from ..explaining.scalars import (
     MAX_PATH_STEPS,
     MAX_PATHS,
     MAX_PATHS_LIMIT,
-    Explanation,
     edge_index,
     op_counts,
     param_steps,

@@ -15,7 +15,8 @@ import numpy as np
 
 from ..engines.graph import Graph, model_values
 from ..engines.symbolic import to_sympy
-from ..language.expr import Binary, Call, Expr, Num, Sym, Unary
+from ..language.expr import Call, Expr, Num, Sym, children
+from ..language.ops import op_of
 from ..language.problem import Problem
 
 # A linear model with vectors and matrices (W @ x + b over many columns) can have thousands of entries:
@@ -50,23 +51,9 @@ def affine_in_params(node: Expr, params: set[str]) -> int:
         return 0
     if isinstance(node, Sym):
         return 1 if node.name in params else 0
-    if isinstance(node, Unary):
-        return affine_in_params(node.operand, params)
-    if isinstance(node, Binary):
-        left, right = affine_in_params(node.left, params), affine_in_params(node.right, params)
-        if node.op in ("add", "sub"):
-            return max(left, right)
-        if node.op in ("mul", "matmul"):
-            return min(2, left + right)
-        if node.op == "div":
-            return left if right == 0 else 2
-        return 0 if left == right == 0 else 2  # pow
-    degrees = [affine_in_params(arg, params) for arg in node.args]  # type: ignore[union-attr]
-    if node.fn in ("sum", "mean", "transpose"):  # type: ignore[union-attr]
-        return degrees[0]
-    if node.fn == "dot":  # type: ignore[union-attr]
-        return min(2, sum(degrees))
-    return 0 if not any(degrees) else 2
+    op = op_of(node)
+    assert op is not None
+    return op.degree([affine_in_params(child, params) for child in children(node)])  # its closed-form role
 
 
 def starts_at_zero(problem: Problem, linear: bool) -> bool:

@@ -9,8 +9,7 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explaining.scalars import Explanation, ParamSteps
-from ..explaining.tensors import TensorExplanation
+from ..explaining.reports import Explanation, ParamSteps, TensorExplanation
 from .common import console_for, entries_text, formula_shown, number, operations_text, plural, tensor_text
 from .explain_latex import explanation_latex
 from .formats import offer

@@ -10,8 +10,9 @@ from typing import IO, Any
 
 from ..engines.symbolic import to_sympy
 from ..errors import ParseError
-from ..explaining.scalars import Explanation, ParamSteps
+from ..explaining.reports import Explanation, ParamSteps
 from ..language.expr import parse, symbols
+from ..language.ops import OPS
 from .common import number, operations_text, plural
 
 _TEX_SPECIALS = {"\\": r"\textbackslash{}", "{": r"\{", "}": r"\}", "_": r"\_", "^": r"\^{}", "%": r"\%",
@@ -44,8 +45,7 @@ class _Latex:
 
         self.sp = sp
         self.names = {"yhat": r"\hat{y}", "loss": r"\mathrm{loss}"}
-        named = ("sigmoid", "softplus", "relu")
-        self.functions = {name: sp.Function(name) for name in named}
+        self.functions = {name: sp.Function(name) for name, op in OPS.items() if op.latex_by_name}
 
     def symbol_names(self, expr: Any) -> dict[Any, str]:
         return {s: self.names[s.name] for s in expr.free_symbols if s.name in self.names}

@@ -12,8 +12,7 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explaining.scalars import EdgeInfo, GraphView, NodeInfo
-from ..explaining.tensors import TensorEdge, TensorGraphView, TensorNode
+from ..explaining.reports import EdgeInfo, GraphView, NodeInfo, TensorEdge, TensorGraphView, TensorNode
 from .common import console_for, decorated, number, tensor_text
 from .formats import offer
 
