@@ -75,7 +75,8 @@ def table(rows: list[Row]) -> str:
     widths = [max(len(line[i]) for line in [head, *body]) for i in range(len(head) - 1)]
     lines = []
     for line in [head, *body]:
-        cells = [cell.ljust(width) if i in (1, 3) else cell.rjust(width) for i, (cell, width) in enumerate(zip(line, widths))]
+        cells = [cell.ljust(width) if i in (1, 3) else cell.rjust(width)
+                 for i, (cell, width) in enumerate(zip(line, widths))]
         lines.append("  ".join([*cells, line[-1]]))
         if line is head:
             lines.append("-" * len(lines[0]))

@@ -81,7 +81,7 @@ def main(rows: int = 1_000_000) -> None:
     with tempfile.TemporaryDirectory() as folder:
         raw = make_file(Path(folder) / "bench.csv", rows)
     print(f"{rows} rows x {len(COLUMNS)} float columns, {len(raw) / 1e6:.0f} MB")
-    for name, read, _ in readers:
+    for _, read, _ in readers:
         read(raw[: 1 << 16].rsplit(b"\n", 1)[0] + b"\n")  # import and warm up outside the timing
     results = [(name, median_seconds(read, raw), is_raw) for name, read, is_raw in readers]
     fastest = min(seconds for _, seconds, is_raw in results if is_raw)

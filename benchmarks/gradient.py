@@ -64,7 +64,8 @@ def linear_case(inputs: int) -> Case:
         w = np.array([data.params[f"w{i + 1}"] for i in range(inputs)])
         r = data.X @ w + data.params["b"] - data.y
         grad_w = (2.0 / len(r)) * (data.X.T @ r)
-        return float(r @ r) / len(r), {"b": 2.0 * float(r.mean()), **{f"w{i + 1}": float(g) for i, g in enumerate(grad_w)}}
+        return float(r @ r) / len(r), {"b": 2.0 * float(r.mean()),
+                                       **{f"w{i + 1}": float(g) for i, g in enumerate(grad_w)}}
 
     model = "b + " + " + ".join(f"w{i + 1}*x{i + 1}" for i in range(inputs))
     return Case(f"linear d={inputs}", model, expression, hand, params)
@@ -211,7 +212,8 @@ def throughput(quick: bool) -> list[Row]:
     if not quick:
         rows += compare(linear_case(10), 100_000, 10, repeat, {})
     for d in (2, 50, 200):
-        rows += compare(linear_case(d), 100_000, d, repeat, {}, contenders=("numpy",) if quick else ("numpy", "torch", "jax"))
+        contenders = ("numpy",) if quick else ("numpy", "torch", "jax")
+        rows += compare(linear_case(d), 100_000, d, repeat, {}, contenders=contenders)
     rows += compare(nonlinear_case(10), 100_000 if quick else 1_000_000, 10, 3 if quick else 7, {})
     return rows
 
@@ -229,9 +231,10 @@ def cheap_gradient(quick: bool) -> list[Row]:
         setup = prepare(case.model, "mse", data.columns, case.params)
         graph = build_graph(setup.problem)
         both, alone = compile_plan(graph, setup.chosen), compile_plan(graph, [])
+        # timed in this iteration; the defaults bind this iteration's values (late binding would not bite here)
         times = interleaved({
-            "both": lambda: run(both, setup.values, setup.columns, n),
-            "forward": lambda: run(alone, setup.values, setup.columns, n),
+            "both": lambda both=both, setup=setup: run(both, setup.values, setup.columns, n),
+            "forward": lambda alone=alone, setup=setup: run(alone, setup.values, setup.columns, n),
         }, 5 if quick else 15)
         rows_out.append(Row("2", f"forward+backward vs forward, {case.name}, N={n:.0e}".replace("e+0", "e"), "ms",
                             times["both"], "forward alone", times["forward"], 2.0))

@@ -3,8 +3,9 @@
 The child imports gradcli, takes one gradient on a tiny data set (so every lazy import is
 done), notes its resident size, makes the data column by column (no temporaries), takes the
 gradient through gradcli.gradients(..., engines=("backprop",)), and reports its peak resident
-size (VmHWM; ru_maxrss would carry the parent's peak across fork and exec). gradcli's figure is peak minus the size before the data: the data itself plus
-everything the gradient needed; the limit is twice the data.
+size (VmHWM; ru_maxrss would carry the parent's peak across fork and exec). gradcli's figure is
+peak minus the size before the data: the data itself plus everything the gradient needed; the
+limit is twice the data.
 """
 
 from __future__ import annotations

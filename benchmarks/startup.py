@@ -158,9 +158,11 @@ def symbolic_over_data(quick: bool) -> list[Row]:
         compiled = time.perf_counter() - began
         arguments = [setup.values[n] if n in setup.values else setup.columns[n] for n in symbolic.symbols]
         loss_plan = compile_plan(build_graph(setup.problem), [])
+        # timed in this iteration; the defaults bind this iteration's values (late binding would not bite here)
         times = interleaved({
-            "symbolic": lambda: [np.mean(np.broadcast_to(v, (setup.rows,))) for v in function(*arguments)],
-            "loss": lambda: run(loss_plan, setup.values, setup.columns, setup.rows),
+            "symbolic": lambda setup=setup, function=function, arguments=arguments: [
+                np.mean(np.broadcast_to(v, (setup.rows,))) for v in function(*arguments)],
+            "loss": lambda loss_plan=loss_plan, setup=setup: run(loss_plan, setup.values, setup.columns, setup.rows),
         }, 3 if quick else 7)
         rows_out.append(Row("3", f"symbolic derivatives over data (cse), d={d}, N=1e4", "ms", times["symbolic"],
                             "the loss alone", times["loss"], None,

@@ -5,6 +5,7 @@ Shared by the CLI tests of every command (the `gradcli` fixture itself is in con
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -147,10 +148,8 @@ def _forked(args: list[str], cwd: Path, stdin: bytes, environment: dict[str, str
                     code = exit.code if isinstance(exit.code, int) else (0 if exit.code is None else 1)
                 atexit._run_exitfuncs()
                 for stream in (sys.stdout, sys.stderr):
-                    try:
+                    with contextlib.suppress(OSError, ValueError):
                         stream.flush()
-                    except (OSError, ValueError):
-                        pass
             except BaseException:  # noqa: BLE001 - a failure of the runner itself: say it on stderr
                 import traceback
 

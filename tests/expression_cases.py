@@ -100,7 +100,8 @@ def positive_sums_and_products(params: list[str]) -> st.SearchStrategy[str]:
     float64 can resolve of each gradient is a few ε of it (the tests of the roundoff bound use them)."""
     leaves = st.sampled_from([*params, *INPUTS, "0.5", "2", "1.5", "3"])
     return st.recursive(
-        leaves, lambda child: st.tuples(child, st.sampled_from(["+", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
+        leaves,
+        lambda child: st.tuples(child, st.sampled_from(["+", "*"]), child).map(lambda t: f"({t[0]} {t[1]} {t[2]})"),
         max_leaves=10)
 
 

@@ -28,7 +28,8 @@ class TestRow:
                       Row("1", "vs torch", "ms", 0.0125, "PyTorch eager", None, 1.0, "not installed")])
         lines = text.splitlines()
         assert lines[0].split()[:3] == ["#", "target", "gradcli"] and set(lines[1]) == {"-"}
-        assert "12.5 ms" in lines[2] and "hand NumPy 10.0 ms" in lines[2] and "1.25" in lines[2] and "MISSED" in lines[2]
+        assert ("12.5 ms" in lines[2] and "hand NumPy 10.0 ms" in lines[2] and "1.25" in lines[2]
+                and "MISSED" in lines[2])
         assert "98 MB" in lines[3] and "holds" in lines[3]
         assert lines[4].endswith("skipped (not installed)")
 
@@ -40,7 +41,8 @@ def test_interleaved_runs_every_contender_in_turn():
 
 
 def test_the_runner_refuses_unknown_targets():
-    done = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "99"], cwd=ROOT, capture_output=True, text=True)
+    done = subprocess.run([sys.executable, "-m", "benchmarks", "--only", "99"], cwd=ROOT, capture_output=True,
+                          text=True)
     assert done.returncode == 2 and "--only takes target numbers" in done.stderr
 
 
@@ -116,6 +118,7 @@ def test_every_gradcli_name_the_benchmarks_import_exists():
         for module, names in re.findall(r"from (gradcli[\w.]*) import ([\w, ]+)", path.read_text()):
             imported = importlib.import_module(module)
             for name in (n.strip() for n in names.split(",")):
-                assert hasattr(imported, name) or importlib.util.find_spec(f"{module}.{name}"), (path.name, module, name)
+                assert hasattr(imported, name) or importlib.util.find_spec(f"{module}.{name}"), \
+                    (path.name, module, name)
                 found += 1
     assert found > 10

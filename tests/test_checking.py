@@ -167,7 +167,8 @@ def test_the_readmes_wrong_claim_prints_what_the_readme_shows(gradcli):
     import shlex
 
     readme = (SAMPLES.parent / "README.md").read_text()
-    (block,) = [b for b in re.findall(r"^```text\n(.*?)^```", readme, re.DOTALL | re.MULTILINE) if b.startswith("$ gradcli check")]
+    (block,) = [b for b in re.findall(r"^```text\n(.*?)^```", readme, re.DOTALL | re.MULTILINE)
+                if b.startswith("$ gradcli check")]
     command, *shown = block.splitlines()
     result = gradcli(*shlex.split(command.removeprefix("$ gradcli ")))
     assert result.code == 1, result

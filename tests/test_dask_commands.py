@@ -98,7 +98,8 @@ def test_grad_on_dask_equals_grad_in_memory(cluster, data):
         assert close(mine["backprop_value"], theirs["backprop_value"])
         assert close(mine["symbolic_value"], theirs["symbolic_value"])
         assert close(mine["fd_value"], theirs["fd_value"], 1e-7)  # a difference quotient: its own rounding
-        assert (mine["agree"], mine["fd_agree"], mine["symbolic"]) == (theirs["agree"], theirs["fd_agree"], theirs["symbolic"])
+        assert ((mine["agree"], mine["fd_agree"], mine["symbolic"])
+                == (theirs["agree"], theirs["fd_agree"], theirs["symbolic"]))
 
 
 @pytest.mark.parametrize("hvp", [None, "w1=1,w2=-2"])

@@ -215,7 +215,8 @@ class TestTeachingOutput:
         explanation_latex(ex, latex)
         assert r"\partial 2}" not in latex.getvalue()
         doc = ex.to_dict()
-        assert not any("∂2" in partial for p in doc["parameters"] for path in p["paths"] for partial in path["partials"])
+        assert not any("∂2" in partial
+                       for p in doc["parameters"] for path in p["paths"] for partial in path["partials"])
 
 
     def test_sigmoid_and_tanh_derivatives_in_terms_of_their_output(self):
@@ -343,7 +344,8 @@ class TestFormats:
         explanation_latex(note_explanation(wrt=["w1"], sympy_forms=True), out)
         text = out.getvalue()
         assert_latex_balanced(text)
-        assert r"\frac{\partial \mathrm{loss}}{\partial w_{1}} &= 2 x_{1} \left(b + w_{1} x_{1} + w_{2} x_{2} - y\right) = 1.5" in text
+        assert (r"\frac{\partial \mathrm{loss}}{\partial w_{1}} &= "
+                r"2 x_{1} \left(b + w_{1} x_{1} + w_{2} x_{2} - y\right) = 1.5") in text
         assert r"\hat{y} &= b + a_{1} + a_{2} = 1.5" in text
         assert r"\frac{\partial a_{1}}{\partial w_{1}} &= x_{1} = 1.5" in text
         assert r"\mathrm{loss} \to a_{3} \to \hat{y} \to a_{1} \to w_{1} &: 1 \cdot 1 \cdot 1 \cdot 1.5 = 1.5" in text
@@ -568,8 +570,8 @@ class TestProgram:
         (["explain"], "no model"),
         (["explain", "w*", "--data", "x1=1,y=2"], "invalid syntax"),
         (["explain", "w*x1", "--data", "x1=nan,y=2"], "nan"),
-    ], ids=["unknown-wrt", "zero-paths", "paths-not-a-number", "bad-format", "standalone-text", "row-out-of-range", "many-rows",
-            "no-model", "syntax", "nan"])
+    ], ids=["unknown-wrt", "zero-paths", "paths-not-a-number", "bad-format", "standalone-text", "row-out-of-range",
+            "many-rows", "no-model", "syntax", "nan"])
     def test_bad_input(self, gradcli, tmp_path, args, needle):
         (tmp_path / "two.csv").write_text("x1,y\n1,0\n2,1\n")
         one_line_error(gradcli(*args), needle)

@@ -47,7 +47,8 @@ class TestRowGradients:
     def test_an_input_conditioned_1e9_on_the_cli(self, gradcli):
         table = gradcli("grad", CONDITIONED, "--data", "x1=1,y=0", "--params", "w=0.5", "--wrt", "x1")
         assert table.code == 0, table.err
-        assert "the gradient agrees (rtol 1e-09, atol 1e-12; x1 within float64's resolution (condition ~1e9))" in table.out
+        assert ("the gradient agrees (rtol 1e-09, atol 1e-12; "
+                "x1 within float64's resolution (condition ~1e9))") in table.out
         document = gradcli("grad", CONDITIONED, "--data", "x1=1,y=0", "--params", "w=0.5", "--wrt", "x1",
                            "--format", "json").json()
         [x1] = document["row_gradients"]

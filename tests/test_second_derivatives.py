@@ -189,7 +189,8 @@ class TestWrtInputsAndTarget:
         assert [line[-1] for line in lines[2:5]] == ["1", "2", "3"] and len(lines) == 2 + 300
 
     def test_a_name_that_is_nothing_lists_parameters_inputs_and_target(self, gradcli):
-        one_line_error(gradcli("grad", "b+w1*x1", "--wrt", "zz"), "'zz'", "parameters: b, w1", "inputs and target: x1, y")
+        one_line_error(gradcli("grad", "b+w1*x1", "--wrt", "zz"), "'zz'", "parameters: b, w1",
+                       "inputs and target: x1, y")
 
 
 def test_a_hessian_too_large_to_give_whole_says_to_use_hvp():

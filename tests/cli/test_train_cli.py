@@ -762,7 +762,8 @@ class TestLossCurve:
 
     def test_a_log_scale_is_said(self, gradcli, tmp_path):
         (tmp_path / "wide.csv").write_text("x1,y\n" + "".join(f"{i},{3 * i + 1}\n" for i in range(50)))
-        result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200", "--no-precondition")
+        result = gradcli("train", "wide.csv", "--optimizer", "gd", "--lr", "0.0001", "--epochs", "200",
+                         "--no-precondition")
         assert "log scale)" in result.out, result.out
 
 

@@ -149,7 +149,8 @@ def test_generated_expressions_give_a_result_or_a_gradcli_error(model, w, x1, ro
     assert math.isfinite(report.loss_value) and report.witness in ("symbolic", "finite differences"), model
 
 
-@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(max_examples=8, deadline=None,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
 @given(model=HOSTILE_EXPRESSIONS)
 def test_the_program_on_generated_expressions_exits_0_1_or_2_in_one_line(gradcli, model):
     result = gradcli("grad", model, "--data", "x1=1.5,y=1", "--params", "w=0.7,v=0.5", "--format", "json")

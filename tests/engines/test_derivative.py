@@ -47,7 +47,8 @@ def test_every_declared_derivative_expression_is_the_numeric_local_derivative(na
             args = args[:2]
             count = 2
             node = parse("a0 + a1")
-    kids = node.args if isinstance(node, Call) else ((node.operand,) if hasattr(node, "operand") else (node.left, node.right))
+    kids = (node.args if isinstance(node, Call)
+            else (node.operand,) if hasattr(node, "operand") else (node.left, node.right))
     columns = {f"a{i}": args[i] for i in range(count)}
     out = op.forward(*args)
     for position in range(count):

@@ -118,8 +118,9 @@ def test_a_trained_relu_network_passes_its_final_check(seed):
     # README's spiral network trained from seeds where the check said "disagree" (0 under another BLAS
     # kernel: a relu argument inside b1's stencil; 3 and 10 here: a sharply curved loss, one Richardson
     # step short); backprop is right, so the witness must agree or say it could not compare
-    report = gradcli.train(str(Path(__file__).parents[2] / "samples" / "spiral.csv"), model="W2 @ relu(W1 @ x + b1) + b2", shapes=["W1=32x2"],
-                           loss="ce", target="class", seed=seed)
+    report = gradcli.train(str(Path(__file__).parents[2] / "samples" / "spiral.csv"),
+                           model="W2 @ relu(W1 @ x + b1) + b2", shapes=["W1=32x2"], loss="ce", target="class",
+                           seed=seed)
     assert report.check.agree is not False, report.check.tensors
     assert all(t["fd_verdict"] in ("agree", NOT_AT_KINK) for t in report.check.tensors.values())
 

@@ -251,7 +251,8 @@ class TestLanguage:
         assert report.loss_value == 0.0
 
     def test_mse_sums_over_a_vector_output(self):
-        report = gradcli.gradients("W @ x", data={"x": [[1.0, 2.0]], "y": [1.0]}, params={"W": [[1.0, 0.0], [0.0, 1.0]]})
+        report = gradcli.gradients("W @ x", data={"x": [[1.0, 2.0]], "y": [1.0]},
+                                   params={"W": [[1.0, 0.0], [0.0, 1.0]]})
         assert report.loss_value == pytest.approx((1 - 1) ** 2 + (2 - 1) ** 2)
 
     def test_bce_on_a_vector_of_independent_outputs_with_a_gathered_target(self):

@@ -90,7 +90,8 @@ class TestGoodFiles:
         t = read_csv_table(b"x,y\n  \n1,2\n\t\n3,4\n   ", "data.csv")
         assert as_lists(t) == {"x": [1.0, 3.0], "y": [2.0, 4.0]}
 
-    @pytest.mark.parametrize("raw", [b"\n\nx,y\n\n1,2\n\n\n3,4\n\n\n", b"\r\n\r\nx,y\r\n\r\n1,2\r\n\r\n\r\n3,4", b"x,y\r1,2\r\r3,4\r"])
+    @pytest.mark.parametrize("raw", [b"\n\nx,y\n\n1,2\n\n\n3,4\n\n\n", b"\r\n\r\nx,y\r\n\r\n1,2\r\n\r\n\r\n3,4",
+                                     b"x,y\r1,2\r\r3,4\r"])
     def test_blank_lines_anywhere(self, raw):
         t = read_csv_table(raw, "data.csv")
         assert as_lists(t) == {"x": [1.0, 3.0], "y": [2.0, 4.0]} and t.rows == 2

@@ -108,7 +108,8 @@ def test_csv_and_parquet_files_mix_in_one_glob(tmp_path):
     pq.write_table(pa.table({"x1": [r[0] for r in rows[10:]], "y": [r[1] for r in rows[10:]]}), tmp_path / "b.parquet")
     write_csv(tmp_path / "all.csv", rows)
     mixed = gradcli.train(str(tmp_path / "[ab].*"))
-    assert mixed.rows == 30 and mixed.params == pytest.approx(gradcli.train(str(tmp_path / "all.csv")).params, rel=1e-12)
+    assert mixed.rows == 30 and mixed.params == pytest.approx(gradcli.train(str(tmp_path / "all.csv")).params,
+                                                              rel=1e-12)
 
 
 def test_blank_lines_before_a_later_part_count_as_lines_not_rows(tmp_path):

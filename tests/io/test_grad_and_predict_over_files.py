@@ -43,7 +43,8 @@ def write_part(path: Path, rows: list[list[str]], ids: range) -> None:
 
 @pytest.fixture
 def parts(tmp_path) -> Path:
-    rows = list(csv.reader(open(SAMPLES / "data.csv")))[1:]
+    with open(SAMPLES / "data.csv") as sample:
+        rows = list(csv.reader(sample))[1:]
     folder = tmp_path / "data"
     folder.mkdir()
     for k, name in enumerate(["a.csv", "b.parquet", "c.csv"]):
@@ -85,10 +86,12 @@ def test_grad_over_a_directory_streamed_equals_in_memory_and_the_whole_file(part
 def test_grad_streamed_refuses_per_row_gradients_and_names_the_file_and_row(parts, small_parts):
     with pytest.raises(DataError, match="one value per row needs the data in memory"):
         gradcli.gradients(MODEL, data=str(parts), params=PARAMS, wrt="x1", memory=small_parts)
-    x1 = np.array([float(row[0]) for row in list(csv.reader(open(SAMPLES / "data.csv")))[1:101]])
+    with open(SAMPLES / "data.csv") as sample:
+        x1 = np.array([float(row[0]) for row in list(csv.reader(sample))[1:101]])
     first = int(np.argmax(x1 <= 0)) + 1
     for memory in (None, small_parts):  # in memory, the row is placed in its file too
-        with pytest.raises(UndefinedError, match=re.escape(f"undefined at {parts / 'a.csv'} line {first + 1} (row {first}):")):
+        where = f"undefined at {parts / 'a.csv'} line {first + 1} (row {first}):"
+        with pytest.raises(UndefinedError, match=re.escape(where)):
             gradcli.gradients("b + log(x1)", data=str(parts), memory=memory)
     table = pq.read_table(parts / "b.parquet")
     x1 = table.column("x1").to_pylist()
@@ -152,7 +155,8 @@ def test_predict_to_a_directory_writes_one_file_per_input_in_its_format(parts, t
     result = gradcli.predict(SAVED, str(parts), output=str(tmp_path / "out") + "/", memory=small_parts)
     out = tmp_path / "out"
     assert sorted(os.listdir(out)) == ["a.csv", "b.parquet", "c.csv"]
-    assert result.rows == 300 and result.files == 3 and result.outputs == [str(out / n) for n in sorted(os.listdir(out))]
+    assert result.rows == 300 and result.files == 3
+    assert result.outputs == [str(out / n) for n in sorted(os.listdir(out))]
     for name in ("a.csv", "c.csv"):  # as the file alone gives, byte for byte
         gradcli.predict(SAVED, str(parts / name), output=tmp_path / name)
         assert (out / name).read_bytes() == (tmp_path / name).read_bytes()

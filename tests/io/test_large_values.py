@@ -89,7 +89,8 @@ def test_training_with_values_up_to_the_bound_reaches_least_squares(gradcli, tmp
 def test_the_api_refuses_it_as_the_readers_do(column):
     model = "dot(w, x1)" if np.ndim(column) == 2 else "w*x1"
     with pytest.raises(DataError, match=r"data 'x1'.* row 2.*beyond ±1.34e\+154"):
-        gradcli.gradients(model, data={"x1": column, "y": [1.0, 2.0]}, params={"w": 1e-160} if model == "w*x1" else None)
+        gradcli.gradients(model, data={"x1": column, "y": [1.0, 2.0]},
+                          params={"w": 1e-160} if model == "w*x1" else None)
     with pytest.raises(DataError, match=r"data 'x1'.* row 2.*beyond ±1.34e\+154"):
         gradcli.train({"x1": column, "y": [1.0, 2.0]}, model=model)
 

@@ -18,7 +18,8 @@ SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 
 
 def sample_as_parquet(tmp_path: Path, name: str = "data") -> Path:
-    rows = list(csv.reader(open(SAMPLES / f"{name}.csv")))
+    with open(SAMPLES / f"{name}.csv") as sample:
+        rows = list(csv.reader(sample))
     values = np.array(rows[1:], dtype=float)
     path = tmp_path / f"{name}.parquet"
     pq.write_table(pa.table({column: values[:, i] for i, column in enumerate(rows[0])}), path)
@@ -35,7 +36,8 @@ def test_grad_over_parquet_equals_grad_over_the_csv(tmp_path):
     kwargs = dict(params="b=1,w1=0.3,w2=-0.2")
     a = gradcli.gradients("b + w1*x1 + w2*x2", data=str(sample_as_parquet(tmp_path)), **kwargs)
     b = gradcli.gradients("b + w1*x1 + w2*x2", data=str(SAMPLES / "data.csv"), **kwargs)
-    assert {n: g.backprop_value for n, g in a.gradients.items()} == {n: g.backprop_value for n, g in b.gradients.items()}
+    assert ({n: g.backprop_value for n, g in a.gradients.items()}
+            == {n: g.backprop_value for n, g in b.gradients.items()})
 
 
 def test_a_parquet_file_is_known_by_its_bytes_whatever_its_name(tmp_path):
