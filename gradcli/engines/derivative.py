@@ -190,7 +190,8 @@ def second_derivative_graphs(expr: Expr, names: Sequence[str], columns: Sequence
 
     if vector is not None:
         return [build_graph(_hvp_plan(_Same(expr), tuple(names), tuple(vector), tuple(columns))[0].problem)]
-    return [build_graph(evaluator.problem) for evaluator, _ in _hessian_plans(_Same(expr), tuple(names), tuple(columns))]
+    plans = _hessian_plans(_Same(expr), tuple(names), tuple(columns))
+    return [build_graph(evaluator.problem) for evaluator, _ in plans]
 
 
 @lru_cache(maxsize=PLANS_KEPT)

@@ -75,25 +75,38 @@ class Graph:
 
 def build_graph(problem: Problem) -> Graph:
     """The graph of the per-row loss, with the model's output named yhat."""
-    roles = {name: "parameter" for name in problem.param_names}
-    roles.update({name: "input" for name in problem.inputs})
-    roles[problem.target] = "target"
-    taken = set(roles)
-    shapes = problem.shapes
-    counter = 0
-    nodes: list[Node] = []
-    made: dict[int, int] = {}  # id(expr) -> node id (the model subtree is shared)
-    leaves: dict[str, int] = {}
+    builder = _GraphBuilder(problem)
+    output = builder.build(problem.loss, "loss", "loss")
+    model = builder.made.get(id(problem.model))
+    if model is None:  # bce on a sigmoid model is computed from the logit: yhat is off the loss path
+        model = builder.build(problem.model, "yhat", "model")
+    return Graph(tuple(builder.nodes), output, model, problem.tensor)
 
-    def fresh_name() -> str:
-        nonlocal counter
+
+class _GraphBuilder:
+    """Nodes added in postorder, one per operation as the user wrote it (a sum inside a sum joins it)."""
+
+    def __init__(self, problem: Problem) -> None:
+        roles = {name: "parameter" for name in problem.param_names}
+        roles.update({name: "input" for name in problem.inputs})
+        roles[problem.target] = "target"
+        self.roles, self.taken, self.shapes = roles, set(roles), problem.shapes
+        self.counter = 0
+        self.nodes: list[Node] = []
+        self.made: dict[int, int] = {}  # id(expr) -> node id (the model subtree is shared)
+        self.leaves: dict[str, int] = {}
+        self.model_root = problem.model
+        self.absorbed = _absorbed_sums([problem.loss, problem.model], problem.model)
+
+    def fresh_name(self) -> str:
         while True:
-            counter += 1
-            if f"a{counter}" not in taken:
-                return f"a{counter}"
+            self.counter += 1
+            if f"a{self.counter}" not in self.taken:
+                return f"a{self.counter}"
 
-    def add(name: str, op: str | None, inputs: tuple[int, ...], role: str, source: str | tuple[Expr, Expr],
+    def add(self, name: str, op: str | None, inputs: tuple[int, ...], role: str, source: str | tuple[Expr, Expr],
             value: float | None = None, expr: Expr | None = None) -> int:
+        shapes, nodes = self.shapes, self.nodes
         if op is None:
             shape = shapes.names.get(name, ()) if shapes is not None and role != "constant" else ()
             batched = role in ("input", "target")
@@ -103,54 +116,50 @@ def build_graph(problem: Problem) -> Graph:
         nodes.append(Node(len(nodes), name, op, inputs, role, source, value, shape, batched))
         return len(nodes) - 1
 
-    model_root = problem.model
-    absorbed = _absorbed_sums([problem.loss, model_root], model_root)
-
-    def build(root: Expr, root_name: str, root_role: str) -> int:
+    def build(self, root: Expr, root_name: str, root_role: str) -> int:
         for expr in postorder(root):
-            if id(expr) in made or id(expr) in absorbed:
+            if id(expr) in self.made or id(expr) in self.absorbed:
                 continue
-            is_root = expr is root
-            is_model = expr is model_root
-            if isinstance(expr, Sym):
-                if expr.name not in leaves:
-                    leaves[expr.name] = add(expr.name, None, (), roles[expr.name], expr.name)
-                node_id = leaves[expr.name]
-                if is_model or is_root:  # a model that is a single name still gets its yhat node
-                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
-                                  root_role if is_root else "model", expr.name)
-            elif isinstance(expr, Num):
-                node_id = add(expr.text, None, (), "constant", expr.text, expr.value)
-                if is_model or is_root:
-                    node_id = add(root_name if is_root else "yhat", "identity", (node_id,),
-                                  root_role if is_root else "model", expr.text)
+            if isinstance(expr, (Sym, Num)):
+                node_id = self.leaf(expr, root, root_name, root_role)
             else:
-                if isinstance(expr, Binary) and expr.op == "add":
-                    operands = _sum_operands(expr, absorbed)
-                    op = "add"
-                elif isinstance(expr, Binary):
-                    operands, op = [expr.left, expr.right], expr.op
-                elif isinstance(expr, Unary):
-                    operands, op = [expr.operand], expr.op
-                else:
-                    assert isinstance(expr, Call)
-                    operands, op = list(expr.args), expr.fn
-                inputs = tuple(made[id(child)] for child in operands)
-                if is_root:
-                    name, role = root_name, root_role
-                elif is_model:
-                    name, role = "yhat", "model"
-                else:
-                    name, role = fresh_name(), "intermediate"
-                node_id = add(name, op, inputs, role, (expr, model_root), expr=expr)
-            made[id(expr)] = node_id
-        return made[id(root)]
+                node_id = self.operation(expr, root, root_name, root_role)
+            self.made[id(expr)] = node_id
+        return self.made[id(root)]
 
-    output = build(problem.loss, "loss", "loss")
-    model = made.get(id(model_root))
-    if model is None:  # bce on a sigmoid model is computed from the logit: yhat is off the loss path
-        model = build(model_root, "yhat", "model")
-    return Graph(tuple(nodes), output, model, problem.tensor)
+    def leaf(self, expr: Sym | Num, root: Expr, root_name: str, root_role: str) -> int:
+        """A name (one node however often it is used) or a constant; a model or loss that is a single
+        leaf still gets its own yhat or loss node."""
+        if isinstance(expr, Sym):
+            if expr.name not in self.leaves:
+                self.leaves[expr.name] = self.add(expr.name, None, (), self.roles[expr.name], expr.name)
+            node_id, text = self.leaves[expr.name], expr.name
+        else:
+            node_id, text = self.add(expr.text, None, (), "constant", expr.text, expr.value), expr.text
+        if expr is root:
+            return self.add(root_name, "identity", (node_id,), root_role, text)
+        if expr is self.model_root:
+            return self.add("yhat", "identity", (node_id,), "model", text)
+        return node_id
+
+    def operation(self, expr: Expr, root: Expr, root_name: str, root_role: str) -> int:
+        if isinstance(expr, Binary) and expr.op == "add":
+            operands, op = _sum_operands(expr, self.absorbed), "add"
+        elif isinstance(expr, Binary):
+            operands, op = [expr.left, expr.right], expr.op
+        elif isinstance(expr, Unary):
+            operands, op = [expr.operand], expr.op
+        else:
+            assert isinstance(expr, Call)
+            operands, op = list(expr.args), expr.fn
+        inputs = tuple(self.made[id(child)] for child in operands)
+        if expr is root:
+            name, role = root_name, root_role
+        elif expr is self.model_root:
+            name, role = "yhat", "model"
+        else:
+            name, role = self.fresh_name(), "intermediate"
+        return self.add(name, op, inputs, role, (expr, self.model_root), expr=expr)
 
 
 def _absorbed_sums(roots: list[Expr], keep: Expr) -> set[int]:
@@ -386,7 +395,8 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
     if graph.tensor:
         for leaf, slots in entry_slots(graph, wrt).items():
             adjoint = adjoints[leaf]
-            flat = np.zeros(len(slots)) if adjoint is None else np.broadcast_to(adjoint, graph.nodes[leaf].shape).ravel()
+            shape = graph.nodes[leaf].shape
+            flat = np.zeros(len(slots)) if adjoint is None else np.broadcast_to(adjoint, shape).ravel()
             for slot, value in zip(slots, flat):
                 if slot >= 0:
                     gradients[wrt[slot]] = float(value)

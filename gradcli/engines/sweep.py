@@ -215,7 +215,8 @@ def run(plan: Plan, params: Mapping[str, float], columns: Mapping[str, Any], row
                 _diagnose_chunk(plan, params, columns, low, size)
     result = Result(loss / rows, gradient.tolist(), terms.tolist() if terms is not None else None)
     if find_kinks and plan.kink_nodes:
-        result.kinks = kinks_from(plan.graph, {i: (np.concatenate(e), np.concatenate(n)) for i, (e, n) in found.items()})
+        joined = {i: (np.concatenate(e), np.concatenate(n)) for i, (e, n) in found.items()}
+        result.kinks = kinks_from(plan.graph, joined)
     return result
 
 

@@ -290,11 +290,11 @@ class SymbolicLoss:
         try:
             with time_limit(min(SIMPLIFY_SECONDS, self._pretty_budget)) as bounded:
                 candidates.append(sp.factor_terms(derivative))
-                if bounded and sp.count_ops(derivative) <= SIMPLIFY_MAX_OPS:
-                    # simplify() costs ~0.1 s and an import of sympy.physics at its first call; for a
-                    # polynomial (a model linear in its parameters, mse) factor_terms is as short.
-                    if not derivative.is_polynomial(*self.symbols.values()):
-                        candidates.append(sp.simplify(derivative))
+                # simplify() costs ~0.1 s and an import of sympy.physics at its first call; for a
+                # polynomial (a model linear in its parameters, mse) factor_terms is as short.
+                if (bounded and sp.count_ops(derivative) <= SIMPLIFY_MAX_OPS
+                        and not derivative.is_polynomial(*self.symbols.values())):
+                    candidates.append(sp.simplify(derivative))
         except (OutOfTime, RecursionError):
             pass
         best = min(candidates, key=lambda c: (sp.count_ops(c), len(self._text(c, "none"))))
@@ -388,7 +388,8 @@ class SymbolicLoss:
                     columns: Mapping[str, Any], rows: int) -> dict[str, float]:
         import numpy as np
 
-        return {name: float(np.mean(values)) for name, values in self.row_values(derivatives, params, columns, rows).items()}
+        per_row = self.row_values(derivatives, params, columns, rows)
+        return {name: float(np.mean(values)) for name, values in per_row.items()}
 
     def row_values(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                    columns: Mapping[str, Any], rows: int) -> dict[str, Any]:
@@ -426,8 +427,9 @@ class SymbolicLoss:
                     redone = function(*wide)
                 except (ValueError, TypeError):
                     redone = function(*(np.full(len(bad), a) if np.ndim(a) == 0 else a for a in wide))
-                for (name, values), output in zip(per_row.items(), redone):
-                    values[bad] = np.broadcast_to(np.asarray(output, dtype=np.longdouble), (len(bad),)).astype(np.float64)
+                for values, output in zip(per_row.values(), redone):
+                    wide_output = np.asarray(output, dtype=np.longdouble)
+                    values[bad] = np.broadcast_to(wide_output, (len(bad),)).astype(np.float64)
         for name, values in per_row.items():
             left = bad[~np.isfinite(values[bad])]
             if not len(left):

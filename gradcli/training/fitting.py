@@ -75,7 +75,8 @@ def closed_form_of(trainer: Trainer, result: TrainResult, linear: bool) -> Close
     """Least squares (in memory; by TSQR over parts) where it applies: mse, a model linear in its
     parameters with a scalar output, and not too many parameters."""
     problem, graph = trainer.problem, trainer.graph
-    if not (linear and problem.loss_entry.closed_form == LEAST_SQUARES and problem.params and not graph.nodes[graph.model].shape
+    by_least_squares = problem.loss_entry.closed_form == LEAST_SQUARES
+    if not (linear and by_least_squares and problem.params and not graph.nodes[graph.model].shape
             and (not problem.tensor or len(problem.params) <= MAX_CLOSED_FORM)):
         return None
     if trainer.data.engine == "memory":
