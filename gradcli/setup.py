@@ -12,6 +12,7 @@ from .language.losses import DEFAULT_DELTA
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from .language.problem import Problem
+    from .language.written import Written
 
 
 PARAM_DEFAULT = 0.5  # a parameter with no value
@@ -69,8 +70,8 @@ def check_parameter_names(names: list[str], params: Iterable[str], option: str,
 
 
 def prepare(
-    model: str,
-    loss: str = "mse",
+    model: str | Written,
+    loss: str | Written = "mse",
     data: Mapping[str, Iterable[float]] | None = None,
     params: Mapping[str, float] | None = None,
     *,
@@ -86,7 +87,8 @@ def prepare(
     inputs: Any = None,
     seed: int = 0,
 ) -> Setup:
-    """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
+    """Parse the model and loss (or take their trees: a Written is parsed once), decide roles, and put a
+    value on every name (defaults where none). Tasks call it through Question.setup.
 
     check_finite=False: the data's finiteness is checked later, by compare's sweep.
     rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
@@ -175,20 +177,3 @@ def scalar_parameters_only(setup: Setup, command: str) -> None:
                            f"{' matrix' if len(shape) > 1 else ''}" for name, shape in tensors.items())
         raise GradcliError(f"{command} takes scalar parameters, and {listed}: write the model with scalar names "
                            "(b + w1*x1 + w2*x2), or use gradcli grad, which takes vectors and matrices")
-
-
-def dataset_setup(given: Any, dataset: Any, *, loss: str, target: str, wrt: str | Iterable[str] | None,
-                  delta: float, from_file: bool, rows_allowed: bool = False) -> tuple[str, list[str], Setup]:
-    """The Setup of data read part by part (streamed, or on Dask): how messages name the data, the
-    columns the loss reads, and the roles decided from the column names alone, a stand-in row
-    carrying them (never computed on)."""
-    from .io.csv import require_columns
-    from .language.columns import model_columns
-
-    name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
-    wanted = list(dict.fromkeys(model_columns(given.model, loss, target, dataset.header, name, from_file=from_file)))
-    require_columns(dataset.header, [*wanted, target], name)
-    columns = list(dict.fromkeys([*wanted, target]))
-    setup = prepare(given.model, loss, {column: [0.0] for column in columns}, given.params, target=target, wrt=wrt,
-                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=rows_allowed)
-    return name, columns, setup

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
+from ..language.written import Written, written
 
 
 def _pairs(value: Any, option: str) -> dict[str, str]:
@@ -82,13 +83,14 @@ class Layout:
         return out
 
 
-def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
+def layer_options(model: str | Written, loss: str | Written, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
                   shapes: Any, dims: Any, inputs: Any, from_file: bool, where: Any = None) -> Layout:
     """Every shape the options, the data and the given values fix, and the vector inputs to gather.
 
     where(row) places a 1-based data row in its file, for a ce target that is no class index."""
     import numpy as np
 
+    model, loss = written(model, "model", from_file), written(loss, "loss")
     declared = declared_shapes(shapes, dims)
     for name, value in given.items():
         if isinstance(value, np.ndarray) and value.ndim:
@@ -100,14 +102,11 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
     if columns is None and spec:
         raise GradcliError("--input gathers data columns: give the data with --data")
     gathered: dict[str, tuple[str, ...]] = {}
-    if columns is not None and (spec or "@" in model or "dot" in model):
+    if columns is not None and (spec or "@" in model.text or "dot" in model.text):
         from ..language.columns import gathered_columns
-        from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, parse
-
-        tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
-        gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
+        gathered = gathered_columns(model.expr, [c for c in columns if c not in declared], target, spec)
     classes = None
-    if loss.strip().lower() == "ce" and columns is not None and target in columns:
+    if loss.text.strip().lower() == "ce" and columns is not None and target in columns:
         classes = class_count(columns[target], target, where)
     return Layout(declared, gathered, data_shapes, classes)
 

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import DataError, GradcliError, show_text
+from ..language.written import Written
 
 if TYPE_CHECKING:
     from .csv import CsvTable
@@ -88,7 +89,7 @@ def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params"
     return spec
 
 
-def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
+def point_data(data: Mapping[str, Any] | Spec | None, model: str | Written, loss: str | Written, target: str,
                from_file: bool, delimiter: str = ",", max_bytes: int | None = None,
                inputs: Mapping[str, Any] | None = None) -> tuple[Mapping[str, Any] | None, list[str], Table | None]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
@@ -231,37 +232,46 @@ class PointInputs:
     notes: list[str]  # warnings about the data (CSV columns the model does not use)
     table: Table | None = None  # where the data came from, when from a file or stdin
 
+    source: Written | None = None  # the model text, parsed once wherever it is first needed
+
     @property
     def files(self) -> int:
         return getattr(self.table, "files", 1)
 
     def where(self, row: int) -> str:
         """The 1-based row of the data, placed in its file (and line) where it came from one."""
-        from .dataset import PartsTable
+        return row_place(self.table, row)
 
-        if self.table is None:
-            return f"row {row}"
-        if isinstance(self.table, PartsTable):  # "in FILE row R": the file is the place
-            return self.table.place(row).removeprefix("in ")
-        return f"{self.table.name} {self.table.place(row)}"
+
+def row_place(table: Table | None, row: int) -> str:
+    """The 1-based row of the data, placed in its file (and line) where it came from one."""
+    from .dataset import PartsTable
+
+    if table is None:
+        return f"row {row}"
+    if isinstance(table, PartsTable):  # "in FILE row R": the file is the place
+        return table.place(row).removeprefix("in ")
+    return f"{table.name} {table.place(row)}"
 
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str,
                  delimiter: str = ",", max_bytes: int | None = None, inputs: Any = None,
-                 command: str = "grad") -> PointInputs:
+                 command: str = "grad", from_file: bool = False) -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
     `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers.
     `command` is the one a missing model's message shows how to run."""
     from .arguments import delimiter as checked_delimiter
     from .arguments import text
 
-    text(loss, "--loss"), text(target, "--target")
+    text(getattr(loss, "text", loss), "--loss"), text(target, "--target")
     delimiter = checked_delimiter(delimiter)
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
-    text, from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
+    text, read_from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
+    source = Written(text, "model", from_file or read_from_file)
     values = param_values(params)
     from .layers import input_spec
 
-    columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes, input_spec(inputs))
-    return PointInputs(text, from_file, values, columns, notes, table)
+    columns, notes, table = point_data(data, source, loss, target, source.from_file, delimiter, max_bytes,
+                                       input_spec(inputs))
+    return PointInputs(text, read_from_file, values, columns, notes, table, source)
