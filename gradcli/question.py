@@ -14,7 +14,7 @@ from typing import Any
 
 from .compare.verdicts import ATOL, RTOL, check_tolerances
 from .errors import GradcliError
-from .io.arguments import callback, memory_budget, number, text
+from .io.arguments import callback, memory_budget
 from .io.arguments import delimiter as checked_delimiter
 from .io.dataset import files_of, open_dataset
 from .io.distributed import dask_target
@@ -106,10 +106,10 @@ def ask(model: str | None = None, loss: str = "mse", data: Any = None, params: A
 
     Arguments as gradcli.gradients takes them. `command` is the one a missing model's message shows;
     `streams`: data larger than `memory` is read part by part (else it is refused, as too large);
-    with `dask`, the data is files, read on Dask's workers."""
-    text(loss, "--loss"), text(target, "--target"), number(delta, "--delta")
+    with `dask`, the data is files, read on Dask's workers. The loss and the target are checked where the
+    inputs are read (io/sources.point_inputs), --delta where the problem is built (setup.prepare)."""
+    check_tolerances(rtol, atol)  # in the order the tasks checked them before there was a Question
     callback(dashboard, "dashboard")
-    check_tolerances(rtol, atol)
     where = dask_target(dask, workers, data)
     budget = memory_budget(memory)
     options = {"target": target, "wrt": wrt, "delta": delta, "rtol": rtol, "atol": atol, "shapes": shapes,

@@ -85,11 +85,11 @@ def _preload() -> None:
     """What every run would import, imported once in the parent: what the fork saves."""
     if "gradcli.training.fit" in sys.modules:
         return
-    import gradcli.comparison  # noqa: F401
     import sympy  # noqa: F401
 
     import gradcli.cli  # noqa: F401
     import gradcli.engines.symbolic  # noqa: F401
+    import gradcli.tasks.gradients  # noqa: F401
     import gradcli.training.fit  # noqa: F401
 
 

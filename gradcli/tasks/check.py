@@ -30,6 +30,8 @@ from ..compare.symbolic import raised_outside_gradcli
 from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError, ParseError, show_text
 from ..language.losses import DEFAULT_DELTA
+from ..language.written import Written
+from ..question import Question, ask
 
 RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
 ATOL = 1e-10
@@ -167,15 +169,9 @@ def check(
     The report's `correct` says whether the claim is the derivative. Raises GradcliError for bad
     input.
     """
-    import numpy as np
-
     from ..compare.verdicts import check_tolerances
-    from ..engines.graph import build_graph
     from ..io.arguments import names, text, whole
-    from ..io.sources import model_text, one_stdin, point_inputs
-    from ..language import expr
-    from ..language.problem import YHAT
-    from ..setup import prepare, scalar_parameters_only
+    from ..io.sources import model_text, one_stdin
 
     check_tolerances(rtol, atol)
     points = whole(points, "--points", 0)
@@ -191,16 +187,74 @@ def check(
     one_stdin({"--model-file": model_file, "--claim-file": claim_file, "--data": data, "--params": params})
     claim_text, claim_from_file = model_text(claim, claim_file, what="claim", file_option="--claim-file",
                                              example='gradcli check MODEL --wrt w1 --claim "2*(yhat - y)*x1"')
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="check")
-    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=chosen, delta=delta,
-                    from_file=given.from_file)
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=chosen, delta=delta,
+                   rtol=rtol, atol=atol, delimiter=delimiter, command="check")
+    return answer(question, Written(claim_text, "claim", claim_from_file), points=points, seed=seed)
+
+
+def answer(question: Question, claim: Written, *, points: int = POINTS, seed: int = 0) -> CheckReport:
+    """`check`'s answer to a question: is `claim` the derivative of the per-row loss by the question's one --wrt?"""
+    from ..engines.graph import build_graph
+    from ..language import expr
+    from ..setup import scalar_parameters_only
+
+    rtol, atol = question.rtol, question.atol
+    setup = question.setup()
     scalar_parameters_only(setup, "check")
-    problem, name = setup.problem, chosen[0]
-    warnings = [*given.notes, *setup.warnings]
+    problem, name = setup.problem, setup.chosen[0]
+    warnings = [*question.notes, *setup.warnings]
+    written, claimed = _claimed(claim, problem)
+    known = [*problem.params, *problem.inputs, problem.target]
+    graph = build_graph(_every_name_a_column(problem))
+    evaluate = _Points(problem, graph, claimed, name)
+    random, random_found, random_columns, candidates = _random_points(evaluate, known, problem, points, seed,
+                                                                      warnings, rtol, atol)
+    given_found, given_sample, given_columns = _given_points(question, setup, evaluate, warnings, rtol, atol)
+    if not points and given_sample is None:
+        raise GradcliError("--points 0 leaves no point to compare at: give --data (or --params), or --points N")
+    if random.points + (given_sample.points if given_sample else 0) == 0:
+        raise GradcliError("found no point where the loss and its derivative are defined"
+                           + (f" among {candidates:,} random points" if points else "")
+                           + (": give --data with points inside the domain" if given_sample is None else ""))
+    _sample_notes((random, given_sample), warnings)
+    compared = random.compared + (given_sample.compared if given_sample else 0)
+    differ = random.differ + (given_sample.differ if given_sample else 0)
+    correct = compared > 0 and differ == 0
+    counterexample = None if correct else _counterexample(
+        ((given_found, given_columns, "given"), (random_found, random_columns, "random")), known,
+        question.data is not None, rtol, atol)
+
+    # ---- SymPy: the derivative's formula, its value at the counterexample, and equivalence
+    derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
+                                                           random_columns, known)
+    if symbolic == "equivalent" and not correct:
+        warnings.append("SymPy finds the claim equivalent, but the numbers differ: rounding in float64 where "
+                        "terms cancel (loosen --rtol/--atol), or a form that is undefined at some points")
+    ratio = factors = None
+    if not correct:
+        check_found, check_columns = (random_found, random_columns) if random_found is not None else (
+            given_found, given_columns)
+        assert check_found is not None
+        ratio = _constant_ratio(check_found)
+        factors = _factors(graph, problem, written, name, check_found, check_columns, known)
+
+    return CheckReport(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, wrt=name, claim=claim.text.strip(), claim_formula=expr.to_text(written),
+        derivative=derivative_text, graph_derivative=_graph_text(problem, name), symbolic=symbolic,
+        symbolic_note=note, difference=difference, points=points, random=random, data=given_sample,
+        counterexample=counterexample, ratio=ratio, factors=factors, correct=correct, seed=seed, rtol=rtol,
+        atol=atol, params=dict(setup.values), warnings=warnings,
+    )
+
+
+def _claimed(claim: Written, problem: Any) -> tuple[Any, Any]:
+    """The claim's tree, checked to use the problem's names, and with the model in place of yhat."""
+    from ..language import expr
+    from ..language.problem import YHAT
 
     try:
-        longest = expr.MAX_FILE_LENGTH if claim_from_file else expr.MAX_LENGTH
-        written = expr.parse(claim_text, what="claim", max_length=longest)
+        written = claim.expr
     except ParseError as err:  # two expressions: say which one is wrong
         if "claim" in err.reason:
             raise
@@ -210,12 +264,14 @@ def check(
         if used not in known and used != YHAT:
             raise GradcliError(f"the claim uses {show_text(used)!r}, which is not a name of the model or the loss "
                                f"(names: {', '.join(known)}, and yhat for the model's output)")
-    claimed = expr.substitute(written, YHAT, problem.model)
+    return written, expr.substitute(written, YHAT, problem.model)
 
-    graph = build_graph(_every_name_a_column(problem))
-    evaluate = _Points(problem, graph, claimed, name)
 
-    # ---- the random points, then the data's own
+def _random_points(evaluate: _Points, known: list[str], problem: Any, points: int, seed: int, warnings: list[str],
+                   rtol: float, atol: float) -> tuple[Sample, _Found | None, dict[str, Any], int]:
+    """The claim compared at `points` random points inside the domain (drawn in rounds, seeded)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     drawn: list[dict[str, Any]] = []
     inside = 0
@@ -236,93 +292,75 @@ def check(
     if points and inside < points:
         warnings.append(f"only {inside:,} of {points:,} random points are inside the domain "
                         f"(the loss and its derivative are undefined at the other {candidates - inside:,} drawn)")
+    return random, random_found, random_columns, candidates
 
-    given_found = None
-    given_sample = None
-    given_columns: dict[str, Any] = {}
-    if given.data is not None or given.params:
-        rows = setup.rows
-        given_columns = {**{n: np.full(rows, setup.values[n]) for n in problem.params}, **setup.columns}
-        given_found = evaluate(given_columns, rows)
-        given_sample = _sample("data" if given.data is not None else "given", given_found, rtol=rtol, atol=atol)
-        if given_sample.outside:
-            warnings.append(f"the loss or its derivative is undefined at {given_sample.outside:,} of the "
-                            f"{'data' if given.data is not None else 'given'} points; they are not compared")
-    if not points and given_sample is None:
-        raise GradcliError("--points 0 leaves no point to compare at: give --data (or --params), or --points N")
-    if random.points + (given_sample.points if given_sample else 0) == 0:
-        raise GradcliError("found no point where the loss and its derivative are defined"
-                           + (f" among {candidates:,} random points" if points else "")
-                           + (": give --data with points inside the domain" if given_sample is None else ""))
 
-    for sample in (random, given_sample):
-        if sample is not None and sample.claim_undefined:
+def _given_points(question: Question, setup: Any, evaluate: _Points, warnings: list[str], rtol: float,
+                  atol: float) -> tuple[_Found | None, Sample | None, dict[str, Any]]:
+    """The claim compared at the data's points (or the one point --params gives)."""
+    import numpy as np
+
+    if question.data is None and not question.params:
+        return None, None, {}
+    problem, rows = setup.problem, setup.rows
+    given_columns = {**{n: np.full(rows, setup.values[n]) for n in problem.params}, **setup.columns}
+    given_found = evaluate(given_columns, rows)
+    given_sample = _sample("data" if question.data is not None else "given", given_found, rtol=rtol, atol=atol)
+    if given_sample.outside:
+        warnings.append(f"the loss or its derivative is undefined at {given_sample.outside:,} of the "
+                        f"{'data' if question.data is not None else 'given'} points; they are not compared")
+    return given_found, given_sample, given_columns
+
+
+def _sample_notes(samples: Iterable[Sample | None], warnings: list[str]) -> None:
+    """What the samples leave out, and where they agree only within float64's resolution."""
+    from ..compare.verdicts import condition_text
+
+    samples = [sample for sample in samples if sample is not None]
+    for sample in samples:
+        if sample.claim_undefined:
             warnings.append(f"the claim is undefined at {sample.claim_undefined:,} of the {sample.kind} points where "
                             "the derivative is defined; they are not compared")
-    for sample in (random, given_sample):
-        if sample is not None and sample.within_resolution:
-            from ..compare.verdicts import condition_text
-
+    for sample in samples:
+        if sample.within_resolution:
             kind = {"random": "random points", "data": "data points", "given": "point given"}[sample.kind]
             warnings.append(f"agree within float64's resolution at {sample.within_resolution:,} of the {kind} "
                             f"({condition_text(sample.condition)}): the claim and backprop differ there by rounding "
                             "that float64 cannot resolve, not by a wrong derivative")
-    compared = random.compared + (given_sample.compared if given_sample else 0)
-    differ = random.differ + (given_sample.differ if given_sample else 0)
-    correct = compared > 0 and differ == 0
 
-    # ---- a point where it differs: the data's own first, else the first random one
-    counterexample = None
-    where = None
-    if not correct:
-        for found, columns, label in ((given_found, given_columns, "given"), (random_found, random_columns, "random")):
-            if found is None:
-                continue
-            bad = found.differs(rtol, atol) | (found.defined & ~found.claim_defined)
-            if bad.any():
-                where = (columns, int(np.argmax(bad)), found, label)
-                break
-    if where is not None:
-        columns, row, found, label = where
-        source = (f"random point {row + 1}" if label == "random"
-                  else f"data row {row + 1}" if given.data is not None else "the point given")
-        value = float(found.claim[row])
-        counterexample = Counterexample(
-            source, {n: float(columns[n][row]) for n in known}, value if math.isfinite(value) else None,
-            float(found.derivative[row]), None,
-            abs(value - float(found.derivative[row])) if math.isfinite(value) else None)
 
-    # ---- SymPy: the derivative's formula, its value at the counterexample, and equivalence
-    derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
-                                                           random_columns, known)
-    graph_text = None
+def _counterexample(tried: Iterable[tuple[_Found | None, dict[str, Any], str]], known: list[str], has_data: bool,
+                    rtol: float, atol: float) -> Counterexample | None:
+    """A point where the claim differs: the data's own first, else the first random one."""
+    import numpy as np
+
+    for found, columns, label in tried:
+        if found is None:
+            continue
+        bad = found.differs(rtol, atol) | (found.defined & ~found.claim_defined)
+        if bad.any():
+            row = int(np.argmax(bad))
+            source = (f"random point {row + 1}" if label == "random"
+                      else f"data row {row + 1}" if has_data else "the point given")
+            value = float(found.claim[row])
+            return Counterexample(
+                source, {n: float(columns[n][row]) for n in known}, value if math.isfinite(value) else None,
+                float(found.derivative[row]), None,
+                abs(value - float(found.derivative[row])) if math.isfinite(value) else None)
+    return None
+
+
+def _graph_text(problem: Any, name: str) -> str | None:
+    """The graph engine's derivative as a formula in yhat, where it is short enough to show."""
     from ..engines.derivative import gradient
+    from ..language import expr
+    from ..language.problem import YHAT
 
     try:
         shown = expr.to_text(gradient(problem.loss, [name])[name], {id(problem.model): YHAT})
-        graph_text = shown if len(shown) <= SHOWN_FORMULA else None
     except GradcliError:  # a derivative graph too large to show
-        pass
-    if symbolic == "equivalent" and not correct:
-        warnings.append("SymPy finds the claim equivalent, but the numbers differ: rounding in float64 where "
-                        "terms cancel (loosen --rtol/--atol), or a form that is undefined at some points")
-
-    ratio = factors = None
-    if not correct:
-        check_found, check_columns = (random_found, random_columns) if random_found is not None else (
-            given_found, given_columns)
-        assert check_found is not None
-        ratio = _constant_ratio(check_found)
-        factors = _factors(graph, problem, written, name, check_found, check_columns, known)
-
-    return CheckReport(
-        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
-        target=problem.target, wrt=name, claim=claim_text.strip(), claim_formula=expr.to_text(written),
-        derivative=derivative_text, graph_derivative=graph_text, symbolic=symbolic, symbolic_note=note,
-        difference=difference, points=points, random=random, data=given_sample, counterexample=counterexample, ratio=ratio,
-        factors=factors, correct=correct, seed=seed, rtol=rtol, atol=atol, params=dict(setup.values),
-        warnings=warnings,
-    )
+        return None
+    return shown if len(shown) <= SHOWN_FORMULA else None
 
 
 def _every_name_a_column(problem: Any) -> Any:
