@@ -71,7 +71,8 @@ engine, path, workers, repeat = sys.argv[1], sys.argv[2], int(sys.argv[3]), int(
 import numpy as np
 import gradcli
 from gradcli.io.dataset import open_dataset, dataset_table
-from gradcli.training.fit import problem_for, streamed_rows
+from gradcli.training.models import problem_for
+from gradcli.training.reading import streamed_rows
 from gradcli.training.passes import MemoryRows
 from gradcli.engines.graph import build_graph
 from gradcli.engines.sweep import compile_plan
@@ -94,7 +95,7 @@ elif engine == "stream":
 else:
     from gradcli.io.distributed import dask_client
     from gradcli.training.distributed import TrainingRows
-    from gradcli.training.fit import training_parts
+    from gradcli.training.reading import training_parts
     context = dask_client("local", workers)
     client = context.__enter__()
     rows = TrainingRows(client, training_parts(dataset, 1 << 30), problem, len(dataset.files))
@@ -116,7 +117,8 @@ def evaluation(engine: str, path: Path, workers: int = 0, repeat: int = 5) -> di
     done = subprocess.run([sys.executable, "-c", CHILD, engine, str(path), str(workers), str(repeat), MODEL],
                           capture_output=True, text=True)
     if done.returncode:
-        raise RuntimeError(f"{engine}: {done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode}")
+        why = done.stderr.strip().splitlines()[-1] if done.stderr.strip() else done.returncode
+        raise RuntimeError(f"{engine}: {why}")
     return json.loads(done.stdout)
 
 
@@ -163,7 +165,8 @@ def data_target(quick: bool) -> list[Row]:
     parquet, csv = data_files(rows)
     label = f"{rows:.0e} x {COLUMNS}".replace("e+0", "e")
     ours, theirs = parquet_read(parquet, 3 if quick else 5)
-    found = [Row("9", f"reading {label} Parquet (every check; all row groups)", "s", ours, "pyarrow alone", theirs, 1.2)]
+    found = [Row("9", f"reading {label} Parquet (every check; all row groups)", "s", ours, "pyarrow alone", theirs,
+                 1.2)]
     budget = 120e6 if quick else 300e6
     peak, seconds = streamed_peak(csv, f"{budget:.0f}")
     found.append(Row("9", f"peak RSS of `gradcli train` on the {csv.stat().st_size / 1e9:.1f} GB CSV, --memory "

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 
 from gradcli.training.closed_form import least_squares
-from gradcli.training.fit import default_model, problem_for
 from gradcli.training.loop import Trainer
+from gradcli.training.models import default_model, problem_for
 from gradcli.training.options import TrainOptions
 
 from .common import Row, interleaved

@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 
 from ..engines.graph import Graph, model_values
-from ..language.expr import Call, Expr
+from ..engines.symbolic import to_sympy
+from ..language.expr import Binary, Call, Expr, Num, Sym, Unary
 from ..language.problem import Problem
 
 # A linear model with vectors and matrices (W @ x + b over many columns) can have thousands of entries:
@@ -34,8 +35,6 @@ def is_linear_in_params(problem: Problem, model: Expr | None = None) -> bool:
         return affine_in_params(problem.model if model is None else model, set(problem.param_names)) <= 1
     import sympy as sp
 
-    from ..engines.symbolic import to_sympy
-
     symbols = {name: sp.Symbol(name, real=True) for name in (*problem.params, *problem.inputs)}
     expr = to_sympy(problem.model if model is None else model, symbols)
     params = {symbols[name] for name in problem.params}
@@ -47,8 +46,6 @@ def affine_in_params(node: Expr, params: set[str]) -> int:
 
     Read off the tree, so sufficient rather than exact (w*w/w counts as 2): a network's hidden layer,
     a parameter inside tanh or relu or times another parameter, is never taken for linear."""
-    from ..language.expr import Binary, Num, Sym, Unary
-
     if isinstance(node, Num):
         return 0
     if isinstance(node, Sym):

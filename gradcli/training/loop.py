@@ -1,8 +1,8 @@
 """The training loop: gradient descent on the mean loss, gradients from the graph engine.
 
-The data stays in NumPy columns; every gradient is one vectorised forward and
-reverse sweep over a batch of rows (no Python loop over rows). Stopping rules:
---epochs, a relative change of the loss below --tol for --patience epochs in a
+Each epoch is one step of the optimiser its entry names (options.OPTIMIZERS): a whole iteration
+of a line search over every row, one step on the full batch, or a pass of mini-batch steps.
+Stopping rules: --epochs, a relative change of the loss below --tol for --patience epochs in a
 row (a plateau; a rising loss does not count), or divergence (a non-finite loss or gradient).
 """
 
@@ -15,15 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from ..engines.graph import Graph, backprop, build_graph
-from ..engines.sweep import compile_plan
-from ..engines.sweep import run as sweep
-from ..errors import UndefinedError, placed
+from ..errors import UndefinedError
+from ..language.losses import LOSSES
 from ..language.problem import Problem
-from .optimizers import LBFGS, make_optimizer
-from .options import INIT_SCALE, TrainOptions
-from .passes import MemoryRows, Rows, sample_rows, shuffled_batches
-from .precondition import SAMPLE_ROWS, identity, measure
+from .objective import MeanLoss
+from .optimizers import Rule, make_optimizer
+from .options import INIT_SCALE, OPTIMIZERS, TrainOptions
+from .passes import sample_rows, shuffled_batches
+from .precondition import SAMPLE_ROWS, Preconditioner, identity, measure
 
 OPTIMAL = 1e-6  # converged: every |gradient| is at most this fraction of the per-row terms it sums
 EXACT_FIT = (64 * float(np.finfo(np.float64).eps)) ** 2  # a built-in loss this small against the start's: 0
@@ -49,80 +48,11 @@ class TrainResult:
 
 Progress = Callable[[int, float], None]  # (epoch, mean loss) after each epoch
 Held = Callable[[np.ndarray], float]  # the mean loss over the validation rows at theta
+Step = tuple[np.ndarray, float, np.ndarray, bool]  # (u, loss, gradient, moved) after an epoch
 
 
-class Trainer:
-    """Holds the graph and the columns; `run` trains from a starting point."""
-
-    def __init__(self, problem: Problem, data: Rows | Mapping[str, Any], rows: int | None = None) -> None:
-        self.problem = problem
-        self.graph: Graph = build_graph(problem)
-        if isinstance(data, Mapping):
-            data = MemoryRows({name: data[name] for name in (*problem.inputs, problem.target)}, int(rows or 0))
-        self.data: Rows = data
-        self.rows = data.rows
-        self.names = list(problem.params)
-        self.plan = compile_plan(self.graph, self.names)
-        self.loss_plan = compile_plan(self.graph, [])
-        self._terms: tuple[tuple[float, ...], Any] | None = None
-
-    @property
-    def columns(self) -> Mapping[str, Any]:
-        """Every row's columns (the data in memory only)."""
-        return self.data.columns  # type: ignore[attr-defined]
-
-    def objective(self, theta: np.ndarray, columns: Mapping[str, Any] | None = None,
-                  rows: int | None = None) -> tuple[float, np.ndarray]:
-        """Mean loss and its gradient at theta over the given rows (default: all, one pass)."""
-        params = self.point(theta)
-        result = sweep(self.plan, params, columns, rows) if columns is not None else self.data.sweep(self.plan, params)
-        return result.loss, np.array(result.gradient)
-
-    def point(self, theta: np.ndarray) -> dict[str, Any]:
-        """The engine's parameters at theta: each name's value, a vector or matrix as one array (a view of
-        theta) rather than its thousands of entries one by one."""
-        if not self.problem.tensor:
-            return dict(zip(self.names, theta.tolist()))
-        found: dict[str, Any] = {}
-        low = 0
-        for name, entries in self.problem.entries.items():
-            shape = self.problem.shapes.names[name] if self.problem.shapes else ()
-            found[name] = theta[low:low + len(entries)].reshape(shape) if shape else float(theta[low])
-            low += len(entries)
-        return found
-
-    def optimality(self, theta: np.ndarray) -> float:
-        """The largest ratio of a gradient component to the mean |per-row term| it adds up.
-
-        0 at an exact minimum, rounding (~1e-15) at a computed one. At a true minimum the per-row
-        terms cancel; on a badly conditioned problem a line search can stall where they plainly do not.
-        """
-        result = self.terms(dict(zip(self.names, theta.tolist())))
-        ratios = [abs(g) / t if t > 0 else (0.0 if g == 0 else float("inf"))
-                  for g, t in zip(result.gradient, result.abs_terms or [])]
-        return max(ratios, default=0.0)
-
-    def terms(self, params: Mapping[str, float]) -> Any:
-        """The sweep with per-row term sizes at params; the last one is kept, as the end of a run and the
-        final check both ask for it at the trained parameters (over streamed data each is a pass)."""
-        key = tuple(params[name] for name in self.names)
-        if self._terms is None or self._terms[0] != key:
-            self._terms = (key, self.data.sweep(self.plan, params, abs_terms=True))
-        return self._terms[1]
-
-    def mean_loss(self, theta: np.ndarray) -> float:
-        return self.data.sweep(self.loss_plan, self.point(theta)).loss
-
-    def _diagnose(self, params: Mapping[str, float]) -> None:
-        """Raise the UndefinedError naming the operation and the row (counted over all the data) where
-        the loss or its gradient is not finite."""
-        low = 0
-        for columns, rows in self.data.parts():
-            try:
-                backprop(self.graph, dict(params), columns, rows, self.names)
-            except UndefinedError as err:
-                raise placed(err, lambda row, low=low: f"row {row + low}") from None
-            low += rows
+class Trainer(MeanLoss):
+    """Holds the graph and the columns (objective.MeanLoss); `run` trains from a starting point."""
 
     def run(self, start: Mapping[str, float], options: TrainOptions, progress: Progress | None = None,
             validation: Held | None = None) -> TrainResult:
@@ -131,133 +61,170 @@ class Trainer:
 
         validation(theta), when given, is the mean loss over rows kept out of training: recorded
         beside `history` (at the start and after each epoch), never used to choose a step."""
-        began = time.perf_counter()
-        origin = np.array([start[name] for name in self.names], dtype=np.float64)
-        loss, grad = self.objective(origin)
-        history = [loss]
-        result = TrainResult(dict(start), dict(start), loss, 0, False, False, "", history)
-        if not (np.isfinite(loss) and np.isfinite(grad).all()):  # bad input, not divergence: name op and row
-            self._diagnose(start)
-            raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
-        held = result.validation_history
+        return Run(self, options, progress, validation).train(start)
 
-        def record(value: float, theta: np.ndarray) -> None:
-            history.append(value)
-            if validation is not None:
-                held.append(validation(theta))
 
-        if validation is not None:
-            held.append(validation(origin))
-        if options.precondition:
-            picked = sample_rows(self.rows, SAMPLE_ROWS)
-            change = measure(self.problem, self.graph, self.names, self.data.take(picked), len(picked), origin)
-        else:
-            change = identity(origin)
-        result.preconditioned = change.matrix is not None
+def finite(loss: float, *arrays: np.ndarray) -> bool:
+    return bool(np.isfinite(loss) and all(np.isfinite(array).all() for array in arrays))
 
-        def objective(u: np.ndarray, columns: Mapping[str, Any] | None = None,
-                      rows: int | None = None) -> tuple[float, np.ndarray]:
-            value, gradient = self.objective(change.params(u), columns, rows)
-            return value, change.gradient(gradient)
 
-        u, grad = np.zeros_like(origin), change.gradient(grad)
+class Run:
+    """One training run, from its starting point to the rule that stops it."""
+
+    def __init__(self, trainer: MeanLoss, options: TrainOptions, progress: Progress | None,
+                 validation: Held | None) -> None:
+        self.trainer, self.options, self.progress, self.validation = trainer, options, progress, validation
+        self.began = time.perf_counter()
+        self.result = TrainResult({}, {}, float("nan"), 0, False, False, "")
+        self.change: Preconditioner | None = None
+
+    def train(self, start: Mapping[str, float]) -> TrainResult:
+        u, loss, grad = self.begin(start)
+        options = self.options
         optimizer = make_optimizer(options.optimizer, options.lr)
-        batch = options.batch(self.rows)
-        rng = np.random.default_rng(options.seed)
+        step = self.epoch_step(optimizer, options.batch(self.trainer.rows), np.random.default_rng(options.seed))
         stalled = 0
         for epoch in range(1, options.epochs + 1):
-            if isinstance(optimizer, LBFGS):
-                with np.errstate(all="ignore"):  # an overflowing slope just fails the line search
-                    u, loss, grad, moved = optimizer.iterate(u, loss, grad, objective)
-                if not moved:
-                    record(loss, change.params(u))
-                    result.epochs = epoch
-                    reason = EXACT_FIT_REASON if self._exact_fit(result) else "no step lowers the loss any further"
-                    done = self._finish(result, change.params(u), began, reason=reason)
-                    if not done.converged:
-                        done.stop_reason += (", yet the gradient is not zero: the problem is badly conditioned "
-                                             "(inputs on very different scales or far from 0?)")
-                    return done
-            elif batch >= self.rows:
-                with np.errstate(all="ignore"):  # a step that overflows is divergence, said below
-                    u = optimizer.update(u, grad)
-                loss, grad = objective(u)
-            else:
-                for batch_loss, batch_grad, stepped in self._minibatches(u, objective, optimizer, batch, rng):
-                    u = stepped
-                    if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
-                        loss, grad = batch_loss, batch_grad
-                        break
-                else:
-                    loss = self.mean_loss(change.params(u))
-                    grad = np.zeros_like(u)
-            result.epochs = epoch
-            theta = change.params(u)
-            if not (np.isfinite(loss) and np.isfinite(grad).all() and np.isfinite(theta).all()):
-                return self._finish(result, theta, began, diverged=True,
-                                    reason=self._divergence(loss, epoch, options, result.preconditioned))
-            previous = history[-1]
-            record(loss, theta)
-            if progress is not None:
-                progress(epoch, loss)
-            if self._exact_fit(result):
+            u, loss, grad, moved = step(u, loss, grad)
+            self.result.epochs = epoch
+            if not moved:
+                return self.stuck(u, loss)
+            theta = self.params(u)
+            if not finite(loss, grad, theta):
+                return self.finish(theta, diverged=True, reason=self.divergence(loss, epoch))
+            previous = self.result.history[-1]
+            self.record(loss, theta)
+            if self.progress is not None:
+                self.progress(epoch, loss)
+            if self.exact_fit():
                 # converged by definition, so the run stops here, whatever the model and the optimiser: bce
                 # or ce on rows a model separates fall geometrically towards 0 while the weights grow without
                 # bound (and the held-out loss with them); at rounding of 0 there is nothing left to fit.
                 # (Only networks stopped here once: L-BFGS on a separable set ran on to --epochs and then
                 # reported converged beside "reached --epochs 1000".)
-                return self._finish(result, theta, began, reason=EXACT_FIT_REASON)
+                return self.finish(theta, reason=EXACT_FIT_REASON)
             improvement = (previous - loss) / max(abs(previous), np.finfo(float).tiny)
             stalled = stalled + 1 if abs(improvement) < options.tol else 0  # a clear rise is no plateau either
             if stalled >= options.patience:
-                return self._finish(result, theta, began,
-                                    reason=f"the loss changed by less than {options.tol:g} (relative) "
-                                           f"for {options.patience} epochs")
-        return self._finish(result, change.params(u), began, reason=f"reached --epochs {options.epochs}")
+                return self.finish(theta, reason=f"the loss changed by less than {options.tol:g} (relative) "
+                                                 f"for {options.patience} epochs")
+        return self.finish(self.params(u), reason=f"reached --epochs {options.epochs}")
 
-    def _minibatches(self, u: np.ndarray, objective: Callable[..., tuple[float, np.ndarray]], optimizer: Any,
-                     batch: int, rng: np.random.Generator) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
+    def begin(self, start: Mapping[str, float]) -> tuple[np.ndarray, float, np.ndarray]:
+        """The loss and gradient at `start`, undefined there named by operation and row; the change
+        of coordinates measured there. Returns u = 0 (the start), the loss and the gradient in u."""
+        trainer = self.trainer
+        origin = np.array([start[name] for name in trainer.names], dtype=np.float64)
+        loss, grad = trainer.objective(origin)
+        self.result = TrainResult(dict(start), dict(start), loss, 0, False, False, "", [loss])
+        if not finite(loss, grad):  # bad input, not divergence: name op and row
+            trainer.diagnose(start)
+            raise UndefinedError(f"the loss or its gradient is not finite at the starting point ({loss:g})")
+        if self.validation is not None:
+            self.result.validation_history.append(self.validation(origin))
+        if self.options.precondition:
+            picked = sample_rows(trainer.rows, SAMPLE_ROWS)
+            self.change = measure(trainer.problem, trainer.graph, trainer.names, trainer.data.take(picked),
+                                  len(picked), origin)
+        else:
+            self.change = identity(origin)
+        self.result.preconditioned = self.change.matrix is not None
+        return np.zeros_like(origin), loss, self.change.gradient(grad)
+
+    def params(self, u: np.ndarray) -> np.ndarray:
+        """The model's parameters at u."""
+        assert self.change is not None
+        return self.change.params(u)
+
+    def objective(self, u: np.ndarray, columns: Mapping[str, Any] | None = None,
+                  rows: int | None = None) -> tuple[float, np.ndarray]:
+        """The mean loss and its gradient in u."""
+        assert self.change is not None
+        value, gradient = self.trainer.objective(self.change.params(u), columns, rows)
+        return value, self.change.gradient(gradient)
+
+    def epoch_step(self, optimizer: Rule, batch: int, rng: np.random.Generator
+                   ) -> Callable[[np.ndarray, float, np.ndarray], Step]:
+        """One epoch of this optimiser: a line search's iteration, a full-batch step or mini-batches."""
+        if self.options.entry.line_search:
+            def searched(u: np.ndarray, loss: float, grad: np.ndarray) -> Step:
+                with np.errstate(all="ignore"):  # an overflowing slope just fails the line search
+                    return optimizer.iterate(u, loss, grad, self.objective)  # type: ignore[union-attr]
+            return searched
+        if batch >= self.trainer.rows:
+            def full(u: np.ndarray, loss: float, grad: np.ndarray) -> Step:
+                with np.errstate(all="ignore"):  # a step that overflows is divergence, said after the step
+                    u = optimizer.update(u, grad)  # type: ignore[union-attr]
+                loss, grad = self.objective(u)
+                return u, loss, grad, True
+            return full
+
+        def minibatches(u: np.ndarray, loss: float, grad: np.ndarray) -> Step:
+            for batch_loss, batch_grad, stepped in self.minibatches(u, optimizer, batch, rng):
+                u = stepped
+                if not finite(batch_loss, batch_grad):
+                    return u, batch_loss, batch_grad, True
+            return u, self.trainer.mean_loss(self.params(u)), np.zeros_like(u), True
+        return minibatches
+
+    def minibatches(self, u: np.ndarray, optimizer: Any, batch: int,
+                    rng: np.random.Generator) -> Iterator[tuple[float, np.ndarray, np.ndarray]]:
         """One epoch of mini-batch steps: (batch loss, batch gradient, u after the step) for each batch.
         A step that is not finite is yielded before it is taken."""
-        for columns, rows in self.data.parts(rng):
+        for columns, rows in self.trainer.data.parts(rng):
             for part, size in shuffled_batches(columns, rows, batch, rng):
-                batch_loss, batch_grad = objective(u, part, size)
-                if not (np.isfinite(batch_loss) and np.isfinite(batch_grad).all()):
+                batch_loss, batch_grad = self.objective(u, part, size)
+                if not finite(batch_loss, batch_grad):
                     yield batch_loss, batch_grad, u
                     return
                 with np.errstate(all="ignore"):
                     u = optimizer.update(u, batch_grad)
                 yield batch_loss, batch_grad, u
 
-    def _finish(self, result: TrainResult, theta: np.ndarray, began: float, *, diverged: bool = False,
-                reason: str) -> TrainResult:
+    def record(self, value: float, theta: np.ndarray) -> None:
+        """The loss after an epoch, and the validation rows' loss beside it."""
+        self.result.history.append(value)
+        if self.validation is not None:
+            self.result.validation_history.append(self.validation(theta))
+
+    def stuck(self, u: np.ndarray, loss: float) -> TrainResult:
+        """The end of a line search that found no step lowering the loss."""
+        self.record(loss, self.params(u))
+        reason = EXACT_FIT_REASON if self.exact_fit() else "no step lowers the loss any further"
+        done = self.finish(self.params(u), reason=reason)
+        if not done.converged:
+            done.stop_reason += (", yet the gradient is not zero: the problem is badly conditioned "
+                                 "(inputs on very different scales or far from 0?)")
+        return done
+
+    def finish(self, theta: np.ndarray, *, diverged: bool = False, reason: str) -> TrainResult:
         """Record the end; converged means first-order optimality, whatever rule stopped the run."""
-        result.params = dict(zip(self.names, theta.tolist()))
+        result = self.result
+        result.params = dict(zip(self.trainer.names, theta.tolist()))
         result.loss = result.history[-1] if not diverged else float("nan")
         result.diverged, result.stop_reason = diverged, reason
         if not diverged:
-            result.optimality = self.optimality(theta)
-            result.converged = result.optimality <= OPTIMAL or self._exact_fit(result)
-        result.seconds = time.perf_counter() - began
+            result.optimality = self.trainer.optimality(theta)
+            result.converged = result.optimality <= OPTIMAL or self.exact_fit()
+        result.seconds = time.perf_counter() - self.began
         return result
 
-    def _exact_fit(self, result: TrainResult) -> bool:
+    def exact_fit(self) -> bool:
         """The built-in losses are never negative, so one that fell to rounding of 0 is at its minimum.
 
         There the per-row terms are rounding too, and their ratio to the gradient says nothing.
         """
-        from ..language.losses import LOSSES
+        loss, history = self.result.history[-1], self.result.history
+        return self.trainer.problem.loss_name in LOSSES and 0 <= loss <= EXACT_FIT * history[0]
 
-        loss = result.history[-1]
-        return self.problem.loss_name in LOSSES and 0 <= loss <= EXACT_FIT * result.history[0]
-
-    @staticmethod
-    def _divergence(loss: float, epoch: int, options: TrainOptions, preconditioned: bool) -> str:
-        rate = options.learning_rate
-        scaling = ("inputs centred and scaled to similar ranges" if preconditioned
+    def divergence(self, loss: float, epoch: int) -> str:
+        """Why the run diverged, and what to try."""
+        rate = self.options.learning_rate
+        scaling = ("inputs centred and scaled to similar ranges" if self.result.preconditioned
                    else "preconditioning (leave out --no-precondition), or inputs centred and scaled to similar ranges")
+        searching = " or ".join(f"--optimizer {name}" for name, entry in OPTIMIZERS.items() if entry.line_search)
         advice = (f"the learning rate {rate:g} is too large for this data: try --lr {rate / 10:g}, {scaling}, "
-                  "or --optimizer lbfgs, which needs no learning rate"
+                  f"or {searching}, which needs no learning rate"
                   if rate is not None else f"try {scaling}")
         return f"at epoch {epoch} the loss or its gradient became {loss:g}; {advice}"
 

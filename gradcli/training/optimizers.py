@@ -1,9 +1,10 @@
 """Optimisers: how a parameter vector moves, given gradients.
 
-First-order rules (gd, sgd, momentum, adam) see one gradient at a time and
-return the next parameters. L-BFGS also needs the loss, to search along its
-direction: it is given the objective and takes one whole iteration per call.
-All state lives in the optimiser object, so a run is deterministic.
+First-order rules (gd, sgd, momentum, adam) see one gradient at a time: `update`
+returns the next parameters. A rule with a line search (L-BFGS) also needs the loss,
+to search along its direction: `iterate` is given the objective and takes one whole
+iteration per call. Which rule an optimiser uses, and with what defaults, is its entry
+in options.OPTIMIZERS. All state lives in the optimiser object, so a run is deterministic.
 """
 
 from __future__ import annotations
@@ -129,11 +130,16 @@ class LBFGS:
         return q
 
 
-def make_optimizer(name: str, lr: float | None) -> GradientDescent | Momentum | Adam | LBFGS:
-    """The optimiser by name; lr None means its default."""
-    default_lr = OPTIMIZERS[name][0]
-    if name == "lbfgs":
-        return LBFGS()
-    rate = default_lr if lr is None else lr
-    assert rate is not None
-    return {"gd": GradientDescent, "sgd": GradientDescent, "momentum": Momentum, "adam": Adam}[name](rate)
+Rule = GradientDescent | Momentum | Adam | LBFGS
+RULES: dict[str, type[Rule]] = {rule.__name__: rule for rule in (GradientDescent, Momentum, Adam, LBFGS)}
+
+
+def make_optimizer(name: str, lr: float | None) -> Rule:
+    """The optimiser by name (its entry in options.OPTIMIZERS); lr None means its default. One with a
+    line search takes no learning rate."""
+    entry = OPTIMIZERS[name]
+    rule = RULES[entry.rule]
+    if entry.line_search:
+        return rule(**dict(entry.settings))
+    rate = entry.lr if lr is None else lr
+    return rule(rate, **dict(entry.settings))

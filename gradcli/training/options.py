@@ -1,18 +1,46 @@
-"""Training options and their defaults, kept free of NumPy so the CLI can show them cheaply."""
+"""Training options and the optimisers' table, kept free of NumPy so the CLI can show them cheaply."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
-# name -> (default learning rate, mini-batch by default, one-line description)
-OPTIMIZERS: dict[str, tuple[float | None, bool, str]] = {
-    "lbfgs": (None, False, "L-BFGS with a backtracking line search: full batch, no learning rate to tune (default)"),
-    "gd": (0.1, False, "plain gradient descent on the full batch"),
-    "sgd": (0.01, True, "stochastic gradient descent on shuffled mini-batches (--batch-size, --seed)"),
-    "momentum": (0.01, False, "gradient descent with heavy-ball momentum 0.9"),
-    "adam": (0.01, False, "Adam (beta1 0.9, beta2 0.999, eps 1e-8)"),
+
+class Optimizer(NamedTuple):
+    """What the CLI and the training loop know of an optimiser; its update rule is optimizers.RULES[rule].
+
+    A rule with a learning rate (lr not None) steps on one gradient at a time, on mini-batches where
+    `minibatch` says so; a rule without one is given the objective and takes a whole iteration per
+    epoch over every row (a line search sets its steps), and ignores --lr and --batch-size."""
+
+    rule: str  # the class in optimizers.RULES
+    lr: float | None  # the default learning rate; None: the rule searches its own steps
+    minibatch: bool  # mini-batches by default (--batch-size, DEFAULT_BATCH); else the full batch
+    description: str  # one line for --help
+    settings: tuple[tuple[str, float], ...] = ()  # the rule's other arguments: (name, value), ...
+
+    @property
+    def line_search(self) -> bool:
+        """Given the objective, it takes whole iterations (no learning rate, every row)."""
+        return self.lr is None
+
+    @property
+    def ignores(self) -> tuple[str, ...]:
+        """The options it does not use."""
+        return ("--lr", "--batch-size") if self.line_search else ()
+
+
+# name -> its entry; the first is the default
+OPTIMIZERS: dict[str, Optimizer] = {
+    "lbfgs": Optimizer("LBFGS", None, False,
+                       "L-BFGS with a backtracking line search: full batch, no learning rate to tune (default)"),
+    "gd": Optimizer("GradientDescent", 0.1, False, "plain gradient descent on the full batch"),
+    "sgd": Optimizer("GradientDescent", 0.01, True,
+                     "stochastic gradient descent on shuffled mini-batches (--batch-size, --seed)"),
+    "momentum": Optimizer("Momentum", 0.01, False, "gradient descent with heavy-ball momentum 0.9"),
+    "adam": Optimizer("Adam", 0.01, False, "Adam (beta1 0.9, beta2 0.999, eps 1e-8)"),
 }
-DEFAULT_OPTIMIZER = "lbfgs"
+DEFAULT_OPTIMIZER = next(iter(OPTIMIZERS))
 
 DEFAULT_EPOCHS = 1000
 DEFAULT_TOL = 1e-10
@@ -35,24 +63,26 @@ class TrainOptions:
     precondition: bool = True  # step in coordinates where the loss is about as curved every way
 
     @property
+    def entry(self) -> Optimizer:
+        """The optimiser's entry in OPTIMIZERS."""
+        return OPTIMIZERS[self.optimizer]
+
+    @property
     def learning_rate(self) -> float | None:
-        """None for lbfgs, whose line search sets every step."""
-        if OPTIMIZERS[self.optimizer][0] is None:
+        """None for an optimiser whose line search sets every step (lbfgs)."""
+        if self.entry.line_search:
             return None
-        return self.lr if self.lr is not None else OPTIMIZERS[self.optimizer][0]
+        return self.lr if self.lr is not None else self.entry.lr
 
     def batch(self, rows: int) -> int:
-        """Rows per step: lbfgs always takes every row; sgd defaults to DEFAULT_BATCH."""
-        if OPTIMIZERS[self.optimizer][0] is None:
+        """Rows per step: a line search always takes every row; sgd defaults to DEFAULT_BATCH."""
+        if self.entry.line_search:
             return rows
-        mini = self.batch_size if self.batch_size is not None else (DEFAULT_BATCH if OPTIMIZERS[self.optimizer][1] else rows)
+        mini = self.batch_size if self.batch_size is not None else (DEFAULT_BATCH if self.entry.minibatch else rows)
         return max(1, min(mini, rows))
 
     def ignored(self) -> list[str]:
         """Options given that this optimiser does not use."""
-        if OPTIMIZERS[self.optimizer][0] is not None:
-            return []
-        return [f"{option} is ignored by lbfgs (full batch, steps set by its line search)"
-                for option, value in (("--lr", self.lr), ("--batch-size", self.batch_size)) if value is not None]
-
-
+        given = {"--lr": self.lr, "--batch-size": self.batch_size}
+        return [f"{option} is ignored by {self.optimizer} (full batch, steps set by its line search)"
+                for option in self.entry.ignores if given[option] is not None]

@@ -15,9 +15,16 @@ from typing import Any
 
 import numpy as np
 
+from ..engines.blas import one_blas_thread
 from ..engines.graph import Graph, model_values
+from ..engines.resolution import Bounds
+from ..engines.sweep import run
+from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+from ..errors import GradcliError
+from ..language.expansion import TooLarge, entry_columns, expand
 from ..language.problem import Problem
 from .closed_form import ClosedForm
+from .gradient_check import GradientCheck, checked, gradient_entry
 from .passes import Rows, stencil_over
 
 QR_ROWS = 1 << 15  # rows factored at a time, so that a part's design matrix is never made whole
@@ -26,8 +33,6 @@ QR_ROWS = 1 << 15  # rows factored at a time, so that a part's design matrix is 
 def part_r(columns: Mapping[str, Any], rows: int, graph: Graph, names: list[str], target: str) -> np.ndarray:
     """The R factor of one part's [F | y - c] (F: the model's response to each parameter, c: at p = 0),
     itself by TSQR over chunks of QR_ROWS rows: memory stays at one chunk's block."""
-    from ..engines.blas import one_blas_thread
-
     zero = {name: 0.0 for name in names}
     r = np.zeros((0, len(names) + 1))
     with one_blas_thread():  # many small QRs: BLAS threads only add synchronisation (5x slower on 2 busy cores)
@@ -69,8 +74,6 @@ def tsqr_least_squares(problem: Problem, graph: Graph, data: Rows, trained: Mapp
 def part_symbolic(columns: Mapping[str, Any], rows: int, problem: Problem, derivatives: Mapping[str, Any],
                   params: Mapping[str, float]) -> dict[str, float]:
     """The mean over one part's rows of each of SymPy's derivatives (compiled once for all the parts)."""
-    from ..engines.symbolic import SymbolicLoss
-
     key = (id(problem), id(derivatives))
     if _evaluator[:1] != [key]:
         _evaluator[:] = [key, SymbolicLoss(problem), problem, derivatives]  # the objects held: ids stay theirs
@@ -80,13 +83,10 @@ def part_symbolic(columns: Mapping[str, Any], rows: int, problem: Problem, deriv
 _evaluator: list[Any] = []  # [key, SymbolicLoss, problem, derivatives] of the last part_symbolic call
 
 
-def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Any:
-    """Symbolic vs backprop over every part at the trained parameters (fit.final_gradient_check's rules)."""
+def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> GradientCheck:
+    """Symbolic vs backprop over every part at the trained parameters (fitting.final_gradient_check's rules)."""
     from ..compare.symbolic import OUT_OF_TIME
     from ..compare.verdicts import ParamGradient, agrees, within_resolution
-    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
-    from ..errors import GradcliError
-    from .fit import GradientCheck
 
     problem, data = trainer.problem, trainer.data
     swept = trainer.terms(params)
@@ -118,7 +118,6 @@ def resolution_over(trainer: Any, params: Mapping[str, float], names: list[str])
     """comparison.resolution over every part, each part bounded where it is: what float64 can resolve of
     each named gradient of the mean loss."""
     from ..compare.verdicts import ENGINE_ROUNDINGS
-    from ..engines.resolution import Bounds
 
     data = trainer.data
     bounds = Bounds(trainer.graph, dict(params), names, data.rows)
@@ -130,26 +129,15 @@ def resolution_over(trainer: Any, params: Mapping[str, float], names: list[str])
 def part_bounds(columns: Mapping[str, Any], rows: int, graph: Graph, params: Mapping[str, float], names: list[str],
                 total: int) -> tuple[dict[str, float], dict[str, float]]:
     """One part's share of resolution_over (a module-level function: it can run on a Dask worker)."""
-    from ..engines.resolution import Bounds
-
     bounds = Bounds(graph, params, names, total)
     bounds.add(columns, rows)
     return bounds.bounds, bounds.sizes
-
-
-def gradient_entry(gradient: Any) -> dict[str, Any]:
-    """A parameter's line of train's final check (JSON's gradient_check.gradients)."""
-    return {"symbolic_value": gradient.symbolic_value, "backprop_value": gradient.backprop_value,
-            "abs_diff": gradient.abs_diff, "agree": gradient.agree, "resolution": gradient.resolution,
-            "condition": gradient.condition}
 
 
 def part_symbolic_entries(columns: Mapping[str, Any], rows: int, problem: Problem, scalar: Problem,
                           derivatives: Mapping[str, Any], params: Mapping[str, float]) -> dict[str, float]:
     """part_symbolic for a model with vectors and matrices: SymPy's derivatives of the model written out
     entry by entry (`scalar`), on the part's columns with each vector input split into its entries."""
-    from ..language.expansion import entry_columns
-
     spread = entry_columns(problem)
     split = {name: column for name, column in columns.items() if name not in spread}
     for name, names in spread.items():
@@ -160,17 +148,15 @@ def part_symbolic_entries(columns: Mapping[str, Any], rows: int, problem: Proble
     return part_symbolic(split, rows, scalar, derivatives, params)
 
 
-def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any, rtol: float, atol: float) -> Any:
+def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any, rtol: float,
+                          atol: float) -> GradientCheck:
     """The final check of a model with vectors and matrices over every part, judged as grad judges it
     (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
     part) up to its size limit, else finite differences along random directions, a pass per loss."""
     from ..compare.symbolic import SymbolicTooLarge, SymbolicUnavailable, sympy_limits
     from ..compare.verdicts import FD_DIRECTIONS, Evidence, judged, kink_warnings
     from ..compare.witnesses import directional_differences, fd_witness_note
-    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-    from ..language.expansion import TooLarge, expand
     from ..setup import Setup
-    from .fit import checked
 
     problem, data, names = trainer.problem, trainer.data, trainer.names
     backprop = dict(zip(names, swept.gradient))
@@ -199,8 +185,6 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
             stencil_of=lambda points: stencil_over(data, trainer.loss_plan, points), richardson=True)
     kinks: list[Any] = []
     if data.engine == "memory" and trainer.plan.kink_nodes:  # relu or abs at (or within rounding of) a kink
-        from ..engines.sweep import run
-
         kinks = run(trainer.plan, dict(params), data.columns, data.rows, find_kinks=True).kinks
         warnings += kink_warnings(kinks)
     setup = Setup(problem, dict(params), {}, data.rows, {}, list(names), [])

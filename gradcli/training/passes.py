@@ -18,8 +18,11 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ..engines.sweep import Plan, Result
+from ..engines.sweep import Plan, Result, Stencil, stencil
 from ..engines.sweep import run as sweep
+from ..errors import DataError
+from ..io.dataset import part_place
+from ..io.layers import class_count
 from ..language.columns import read_columns
 
 Columns = Mapping[str, Any]
@@ -65,16 +68,12 @@ def part_sweep(columns: Columns, rows: int, plan: Plan, params: Mapping[str, flo
 
 def part_stencil(columns: Columns, rows: int, plan: Plan, points: Sequence[Mapping[str, float]]) -> Any:
     """One part's losses at a difference stencil's points and the kinks it crosses (sweep.stencil)."""
-    from ..engines.sweep import stencil
-
     return stencil(plan, list(points), columns, rows)
 
 
 def stencil_over(data: Rows, plan: Plan, points: Sequence[Mapping[str, float]]) -> Any:
     """sweep.stencil over every part wherever it is: each point's mean loss over all rows, and every
     kink crossed in any part."""
-    from ..engines.sweep import Stencil
-
     found = data.map(part_stencil, plan, list(points))
     losses = [sum(part.losses[k] * count for part, count in found) / data.rows for k in range(len(points))]
     crossed = list(dict.fromkeys(text for part, _ in found for text in part.crossed))
@@ -99,7 +98,6 @@ def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     """One part's columns that the model reads (io/dataset.py's Part), checked as a whole file is:
     messages name the file, the row within it and the column; bce's targets must be in [0, 1], ce's
     class indices below the number of classes."""
-    from ..io.dataset import part_place
     from ..setup import check_targets
 
     table = part.load(read_columns(problem))
@@ -107,8 +105,6 @@ def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
         where = lambda row: part_place(part, row)  # noqa: E731
         check_targets(problem, table.columns[problem.target], part.name, where)
         if problem.loss_name == "ce":
-            from ..io.layers import class_count
-
             class_count(table.columns[problem.target], problem.target, lambda row: f"{part.name} {where(row)}")
     return table.columns, table.rows
 
@@ -120,7 +116,8 @@ def part_columns(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     return gather_vectors(problem, columns), rows
 
 
-def shuffled_batches(columns: Columns, rows: int, batch: int, rng: np.random.Generator) -> Iterator[tuple[Columns, int]]:
+def shuffled_batches(columns: Columns, rows: int, batch: int,
+                     rng: np.random.Generator) -> Iterator[tuple[Columns, int]]:
     """One part's rows in a seeded random order, in mini-batches of `batch` (the last may be smaller)."""
     order = rng.permutation(rows)
     shuffled = {name: np.asarray(column)[order] for name, column in columns.items()}
@@ -144,7 +141,8 @@ class MemoryRows:
         yield self.columns, self.rows
 
     def take(self, picked: np.ndarray) -> Columns:
-        return {name: np.asarray(column)[picked] if np.ndim(column) else column for name, column in self.columns.items()}
+        return {name: np.asarray(column)[picked] if np.ndim(column) else column
+                for name, column in self.columns.items()}
 
     def map(self, function: Callable[..., Any], *args: Any) -> list[tuple[Any, int]]:
         return [(function(self.columns, self.rows, *args), self.rows)]
@@ -170,8 +168,6 @@ class StreamedRows:
             self.sizes[i] = self.load(i)[1]
         self.rows = sum(self.sizes)
         if not self.rows:
-            from ..errors import DataError
-
             raise DataError("there are no data rows")
 
     def close(self) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 
 from ..engines.graph import Graph, model_values
 from ..language.problem import Problem
+from .closed_form import is_linear_in_params, starts_at_zero
 
 MAX_PRECONDITIONED = 200  # parameters; above, the 2p model evaluations and the QR cost more than they save
 SAMPLE_ROWS = 4096  # rows J is measured on (evenly spaced); enough to fix the scales
@@ -73,7 +74,7 @@ def measure(problem: Problem, graph: Graph, names: list[str], columns: Mapping[s
     outputs = int(np.prod(graph.nodes[node].shape, dtype=np.int64))  # a vector of class scores: one row each
     jacobian = np.empty((len(picked) * outputs, len(names)))
     with np.errstate(all="ignore"):
-        for i, name in enumerate(names):
+        for i in range(len(names)):
             step = STEP * max(1.0, abs(float(start[i])))
             high = model_values(graph, _params(names, start, i, step), sample, len(picked), node, diagnose=False)
             low = model_values(graph, _params(names, start, i, -step), sample, len(picked), node, diagnose=False)
@@ -98,8 +99,6 @@ def suits(problem: Problem) -> bool:
     Glorot/He starting weights assume instead (language/initial.py)."""
     if not problem.tensor:
         return True
-    from .closed_form import is_linear_in_params, starts_at_zero
-
     return starts_at_zero(problem, is_linear_in_params(problem))
 
 

@@ -22,7 +22,7 @@ import gradcli
 from gradcli.cli import app
 from gradcli.errors import DataError, GradcliError
 from gradcli.language.initial import initial_values
-from gradcli.training.fit import split_rows
+from gradcli.training.reading import split_rows
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 MOONS, SPIRAL, NEW = SAMPLES / "moons.csv", SAMPLES / "spiral.csv", SAMPLES / "new.csv"

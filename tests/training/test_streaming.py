@@ -149,7 +149,7 @@ def spill_folders() -> set[str]:
 
 
 def test_streamed_csv_parts_are_kept_as_binary_and_the_folder_goes_whatever_ends_the_run(big_csv, tmp_path):
-    from gradcli.training.fit import streamed_rows
+    from gradcli.training.reading import streamed_rows
 
     dataset = open_dataset(str(big_csv))
     problem = build_problem("b + w1*x1 + w2*x2", "mse", data_names=["x1", "x2"])

@@ -13,8 +13,9 @@ from gradcli.engines.graph import build_graph
 from gradcli.errors import DataError
 from gradcli.language.problem import build_problem
 from gradcli.training.closed_form import is_linear_in_params, least_squares
-from gradcli.training.fit import ChosenModel, default_model, fit, problem_for
+from gradcli.training.fitting import fit
 from gradcli.training.loop import starting_point
+from gradcli.training.models import ChosenModel, default_model, problem_for
 from gradcli.training.options import OPTIMIZERS, TrainOptions
 from gradcli.views.train import loss_curve
 
