@@ -35,7 +35,7 @@ class Question:
     `budget`, or read on Dask's workers: `dask` is then "local" or a scheduler's address) holds the rows.
     """
 
-    model: Written
+    model: Written | None  # None only for train: the model is then made from the data's columns
     loss: Written
     target: str = "y"
     params: Mapping[str, Any] = field(default_factory=dict)
@@ -58,7 +58,7 @@ class Question:
 
     @property
     def from_file(self) -> bool:
-        return self.model.from_file
+        return self.model is not None and self.model.from_file
 
     @property
     def files(self) -> int:

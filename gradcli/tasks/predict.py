@@ -525,7 +525,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     from ..io.saved import saved_document
     from ..io.sources import is_spec, source_name
     from ..io.values import PARAMS_MAX_BYTES, read_text_source
-    from ..training.fit import TrainReport
+    from ..training.report import TrainReport
 
     if isinstance(saved, TrainReport):
         return saved_document(saved), "the trained model"

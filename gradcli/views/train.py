@@ -9,7 +9,7 @@ import sys
 from dataclasses import dataclass
 from typing import IO, Any
 
-from ..training.fit import TrainReport
+from ..training.report import TrainReport
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
