@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compare.verdicts import ATOL, RTOL, check_tolerances
-from .errors import GradcliError
+from .errors import GradcliError, show_text
 from .io.arguments import callback, memory_budget
 from .io.arguments import delimiter as checked_delimiter
 from .io.dataset import files_of, open_dataset
@@ -24,6 +24,7 @@ from .language.written import Written
 from .setup import Setup, prepare
 
 SAME: Any = object()  # Question.setup's data: the question's own
+MAX_ORDER = 6  # diff's highest order
 
 
 @dataclass(frozen=True)
@@ -134,3 +135,57 @@ def ask(model: str | None = None, loss: str = "mse", data: Any = None, params: A
                          inputs=inputs, command=command, from_file=from_file)
     return Question(given.source, source, params=given.params, data=given.data, table=given.table,
                     notes=tuple(given.notes), **options)
+
+
+@dataclass(frozen=True)
+class Expression:
+    """diff's question: a plain expression (no loss, no roles, no data), parsed once, the names to
+    differentiate by, the order, and a value for every name."""
+
+    expression: Written
+    wrt: tuple[str, ...]
+    order: int
+    point: Mapping[str, float]  # every name of the expression, in its order
+    others: tuple[str, ...]  # the names held fixed
+    rtol: float
+    atol: float
+    warnings: tuple[str, ...] = ()  # --at names that are not in the expression
+
+
+def ask_expression(expression: str | None, wrt: str | Iterable[str] | None, order: int, at: Any, *,
+                   expression_file: str | os.PathLike[str] | None = None, rtol: float = RTOL,
+                   atol: float = ATOL) -> Expression:
+    """diff's question, its options checked and its expression read and parsed, each once."""
+    from .errors import unused
+    from .io.arguments import names, parameter_values, whole
+    from .io.sources import model_text, param_values
+    from .language.expr import symbols
+
+    check_tolerances(rtol, atol)
+    order = whole(order, "--order", 1)
+    if order > MAX_ORDER:
+        raise GradcliError(f"--order {order} is above the highest order gradcli takes ({MAX_ORDER})")
+    text, from_file = model_text(expression, expression_file, what="expression", file_option="--expression-file",
+                                 example='gradcli diff "x**2*sin(x)" --wrt x --at x=1.3')
+    source = Written(text, "expression", from_file)
+    present = symbols(source.expr)
+    if not present:
+        raise GradcliError(f"the expression {show_text(text.strip())!r} has no name to differentiate with respect to")
+    chosen = names(wrt, "--wrt")
+    chosen = present if chosen is None else list(dict.fromkeys(chosen))
+    if not chosen:
+        raise GradcliError(f"--wrt names nothing (the expression's names: {', '.join(present)})")
+    for name in chosen:
+        if name not in present:
+            raise GradcliError(f"--wrt {show_text(name)!r} is not in the expression (its names: {', '.join(present)})")
+    if len(chosen) > 1 and order > 2:
+        raise GradcliError(f"--order {order} with several names is a tensor of {len(chosen)}**{order} derivatives; "
+                           "give one name, or --order 1 (the gradient) or 2 (the Hessian)")
+    point = parameter_values(param_values(at, "--at"), "--at") if at is not None else {}
+    missing = [name for name in present if name not in point]
+    if missing:
+        listed = ",".join(f"{name}=VALUE" for name in missing)
+        raise GradcliError(f"no value for {', '.join(missing)}: give --at {listed}")
+    warnings = unused("--at", [name for name in point if name not in present], "{verb} not in the expression")
+    return Expression(source, tuple(chosen), order, {name: float(point[name]) for name in present},
+                      tuple(name for name in present if name not in chosen), rtol, atol, tuple(warnings))
