@@ -80,8 +80,8 @@ def memory_evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd
     fd_kinks: dict[str, list[str]] = {}
     left_out: dict[str, list[str]] = {}
     if check_fd and problem.tensor:  # along random directions: one pass per direction, not per entry
-        directions, fd_kinks, left_out = directional_differences(graph, problem, chosen, values, columns, rows, backprop_values
-                                                       or dict(zip(chosen, swept.gradient)))
+        gradient = backprop_values or dict(zip(chosen, swept.gradient))
+        directions, fd_kinks, left_out = directional_differences(graph, problem, chosen, values, columns, rows, gradient)
     elif check_fd:
         fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None

@@ -160,7 +160,8 @@ def part_witnesses(data: Mapping[str, Any], rows: int, plan: Any, loss_plan: Any
     try:
         if plan is not None:
             swept = run(plan, values, data, rows, diagnose=True, find_kinks=True)
-            sums.loss, sums.gradient, sums.kinks = swept.loss * rows, np.asarray(swept.gradient) * rows, list(swept.kinks)
+            sums.loss, sums.gradient = swept.loss * rows, np.asarray(swept.gradient) * rows
+            sums.kinks = list(swept.kinks)
         for name, (_, up, down) in steps.items():  # a stencil across a kink in any part: not compared
             at = stencil(loss_plan, [values, up, down], data, rows)
             sums.fd[name] = [at.losses[1] * rows, at.losses[2] * rows]

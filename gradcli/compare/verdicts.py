@@ -254,7 +254,7 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
             continue
         shape = list(shapes.names[name]) if shapes else []
 
-        def nested(values: list[float | None]) -> Any:
+        def nested(values: list[float | None], shape: list[int] = shape) -> Any:
             return None if any(v is None for v in values) else nested_values(values, shape)  # type: ignore[arg-type]
 
         diffs = [r.abs_diff for r in rows if r.abs_diff is not None]
@@ -274,8 +274,8 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
         pairs = evidence.directions.get(name)
         if pairs:
             scale = FD_ATOL * max(1.0, abs(evidence.loss))
-            gradient.fd_directions = [{"fd": fd, "gv": gv, "agree": math.isfinite(fd) and agrees(gv, fd, FD_RTOL, scale)}
-                                      for fd, gv in pairs]
+            gradient.fd_directions = [
+                {"fd": fd, "gv": gv, "agree": math.isfinite(fd) and agrees(gv, fd, FD_RTOL, scale)} for fd, gv in pairs]
             gradient.fd_agree = all(d["agree"] for d in gradient.fd_directions)
             gradient.fd_max_abs_diff = max(abs(fd - gv) for fd, gv in pairs)
             gradient.fd_verdict = "agree" if gradient.fd_agree else "disagree"

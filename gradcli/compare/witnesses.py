@@ -78,7 +78,8 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
                             columns: Mapping[str, Any] | None, rows: int, gradient: Mapping[str, float],
                             stencil_of: Callable[[list[Mapping[str, float]]], Any] | None = None,
                             richardson: bool = False,
-                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]], dict[str, list[str]]]:
+                            ) -> tuple[dict[str, list[tuple[float, float]]], dict[str, list[str]],
+                                       dict[str, list[str]]]:
     """For each parameter as written: (central difference along v, gᵀv) for FD_DIRECTIONS seeded random
     unit directions v over its chosen entries, as torch.autograd.gradcheck's fast mode does; and, for a
     parameter with no clean direction, the kinks that stopped it (its verdict is NOT_AT_KINK); and, for a
@@ -110,55 +111,78 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
         picked = [e for e in entries if e in wanted]
         if not picked:
             continue
-        point = np.array([values[e] for e in picked])
-        g = np.array([gradient[e] for e in picked])
-        base = 1e-5 * max(1.0, float(np.abs(point).max()))
-        pairs: list[tuple[float, float]] = []
-        kinks: dict[str, None] = {}
-        draws = 0
-        wanted_pairs = FD_DIRECTIONS if len(picked) > 1 else 1
-        isolated, out = False, []  # out: the entries every stencil that moves them crosses a kink
-        while len(pairs) < wanted_pairs and draws < (4 * FD_DIRECTIONS if len(picked) > 1 else 1):
-            draws += 1
-            v = rng.normal(size=len(picked)) if len(picked) > 1 else np.ones(1)
-            v[out] = 0.0
-            v /= np.linalg.norm(v)
-
-            def moved(step: float, v: Any = v) -> list[Mapping[str, float]]:
-                return [{**values, **dict(zip(picked, (point + step * v).tolist()))},
-                        {**values, **dict(zip(picked, (point - step * v).tolist()))}]
-
-            def attempt(h: float, moved: Callable[..., list[Mapping[str, float]]] = moved) -> tuple[Any, list[str]]:
-                tried = stencil_of([values, *moved(h)])
-                return tried, tried.crossed
-
-            at, cut, crossed = kink_free(attempt, base, FD_STEP_CUTS)
-            h = base * cut
-            kinks.update(dict.fromkeys(crossed))
-            if at is None:  # every step crossed a kink: another direction, without the entries that move one across
-                if len(picked) > 1 and not isolated:
-                    isolated = True
-                    out = crossing_entries(lambda mask, v=v, h=h: bool(stencil_of([values, *moved(h, v * mask)]).crossed),
-                                           len(picked))
-                    if len(out) == len(picked):
-                        break
-                continue
-            loss, up, down = at.losses
-            fd = (up - down) / (2 * h)
-            plain, step = fd, h
-            for _ in range(RICHARDSON_HALVINGS if richardson else 0):
-                if abs(fd - g @ v) <= FD_ATOL * max(1.0, abs(loss)):
-                    break
-                half = stencil_of([values, *moved(step / 2)])  # inside a clean stencil: clean too
-                finer = (half.losses[1] - half.losses[2]) / step
-                fd, plain, step = (4 * finer - plain) / 3, finer, step / 2
-            pairs.append((float(fd), float(g @ v)))
+        probe = _Probe(picked, values, gradient, stencil_of, richardson)
+        pairs, kinks, out = probe.directions(rng)
         found[name] = pairs
         if not pairs:
             stopped[name] = list(kinks)
         elif out:
             left_out[name] = [picked[i] for i in out]
     return found, stopped, left_out
+
+
+class _Probe:
+    """One parameter's entries (`picked`), moved together along random directions v from `values`."""
+
+    def __init__(self, picked: list[str], values: Mapping[str, float], gradient: Mapping[str, float],
+                 stencil_of: Callable[[list[Mapping[str, float]]], Any], richardson: bool) -> None:
+        import numpy as np
+
+        self.picked, self.values, self.stencil_of, self.richardson = picked, values, stencil_of, richardson
+        self.point = np.array([values[e] for e in picked])
+        self.g = np.array([gradient[e] for e in picked])
+        self.base = 1e-5 * max(1.0, float(np.abs(self.point).max()))
+
+    def moved(self, step: float, v: Any) -> list[Mapping[str, float]]:
+        """The stencil's two outer points, x + step v and x - step v."""
+        return [{**self.values, **dict(zip(self.picked, (self.point + step * v).tolist()))},
+                {**self.values, **dict(zip(self.picked, (self.point - step * v).tolist()))}]
+
+    def directions(self, rng: Any) -> tuple[list[tuple[float, float]], dict[str, None], list[int]]:
+        """(difference along v, gᵀv) per clean direction; the kinks met; the entries left out."""
+        import numpy as np
+
+        several = len(self.picked) > 1
+        pairs: list[tuple[float, float]] = []
+        kinks: dict[str, None] = {}
+        draws = 0
+        isolated, out = False, []  # out: the entries every stencil that moves them crosses a kink
+        while len(pairs) < (FD_DIRECTIONS if several else 1) and draws < (4 * FD_DIRECTIONS if several else 1):
+            draws += 1
+            v = rng.normal(size=len(self.picked)) if several else np.ones(1)
+            v[out] = 0.0
+            v /= np.linalg.norm(v)
+            at, cut, crossed = kink_free(lambda h, v=v: self.attempt(h, v), self.base, FD_STEP_CUTS)
+            h = self.base * cut
+            kinks.update(dict.fromkeys(crossed))
+            if at is None:  # every step crossed a kink: another direction, without the entries that move one across
+                if several and not isolated:
+                    isolated = True
+                    out = crossing_entries(
+                        lambda mask, v=v, h=h: bool(self.stencil_of([self.values, *self.moved(h, v * mask)]).crossed),
+                        len(self.picked))
+                    if len(out) == len(self.picked):
+                        break
+                continue
+            pairs.append((self.difference(at, h, v), float(self.g @ v)))
+        return pairs, kinks, out
+
+    def attempt(self, h: float, v: Any) -> tuple[Any, list[str]]:
+        tried = self.stencil_of([self.values, *self.moved(h, v)])
+        return tried, tried.crossed
+
+    def difference(self, at: Any, h: float, v: Any) -> float:
+        """The central difference along v from a clean stencil, Richardson-refined where asked."""
+        loss, up, down = at.losses
+        fd = (up - down) / (2 * h)
+        plain, step = fd, h
+        for _ in range(RICHARDSON_HALVINGS if self.richardson else 0):
+            if abs(fd - self.g @ v) <= FD_ATOL * max(1.0, abs(loss)):
+                break
+            half = self.stencil_of([self.values, *self.moved(step / 2, v)])  # inside a clean stencil: clean too
+            finer = (half.losses[1] - half.losses[2]) / step
+            fd, plain, step = (4 * finer - plain) / 3, finer, step / 2
+        return float(fd)
 
 
 def crossing_entries(crosses: Callable[[Any], bool], size: int) -> list[int]:
@@ -214,7 +238,8 @@ def clean_differences(loss_plan: Any, chosen: list[str], values: Mapping[str, fl
     return found, stopped
 
 
-def fd_points(chosen: list[str], values: Mapping[str, float]) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
+def fd_points(chosen: list[str], values: Mapping[str, float],
+              ) -> dict[str, tuple[float, dict[str, float], dict[str, float]]]:
     """For each chosen parameter, its central difference's step h (1e-5 x max(1, |value|)) and two points."""
     points = {}
     for name in chosen:

@@ -14,6 +14,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError
 from ..language.losses import DEFAULT_DELTA
@@ -75,7 +77,8 @@ class HessianReport:
             "fd_hvp": self.fd_product,
             "eigenvalues": self.eigenvalues, "condition": finite(self.condition), "convex": self.convex,
             "newton_step": dict(zip(self.names, self.newton_step)) if self.newton_step is not None else None,
-            "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict, "max_abs_diff": self.max_abs_diff,
+            "agree": self.agree, "fd_agree": self.fd_agree, "fd_verdict": self.fd_verdict,
+            "max_abs_diff": self.max_abs_diff,
             "rtol": self.rtol, "atol": self.atol, "fd_rtol": self.fd_rtol, "witness": self.witness,
             "resolution": self.resolution, "resolution_condition": self.resolution_condition,
         }
@@ -233,102 +236,139 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     """The report from the problem set up and `mean`, which evaluates a part function over the rows
     (`local`, in memory: all of them at once, SymPy's values within its time budget; on Dask: part by
     part on the workers, weighted by their rows)."""
-    import numpy as np
-
-    from ..compare.parts import symbolic_means
-    from ..compare.symbolic import SymbolicUnavailable, sympy_limits
-    from ..engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
-    from ..engines.graph import build_graph
-    from ..engines.sweep import compile_plan
-    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-    from ..io.arguments import parameter_values
-    from ..io.sources import param_values
     from ..setup import scalar_parameters_only
 
     scalar_parameters_only(setup, "hessian")
-    problem, values, names = setup.problem, setup.values, setup.chosen
-    if not names:
+    if not setup.chosen:
         raise GradcliError("the model has no parameters, so the loss has no Hessian with respect to them")
-    warnings = [*notes, *setup.warnings]
-    plan = compile_plan(build_graph(problem), names)
-    swept = mean(_swept, plan, values, True)
-    swept_loss, swept_gradient = float(swept[0]), [float(g) for g in swept[1:]]
-    fd_rtol = tolerance(2)
+    run = _Curvature(setup, mean, [*notes, *setup.warnings])
+    vector = run.direction(hvp)
+    report = run.report(vector, rows, rtol, atol)
+    if vector is None:
+        graph_values, fd, compared, stopped = run.matrix(report)
+    else:
+        graph_values, fd, compared, stopped = run.product(report, vector)
+    symbolic = run.symbolic(report, vector, local)
+    scale = float(np.max(np.abs(graph_values))) if graph_values.size else 0.0
+    run.judge_differences(report, graph_values, fd, compared, stopped, scale, vector)
+    if symbolic is not None:
+        run.judge_symbolic(report, graph_values, symbolic, scale, vector)
+    else:
+        report.agree = report.fd_agree
+    if vector is None:
+        run.curvature(report, graph_values)
+    return report
 
-    def backprop_gradient(at: Mapping[str, float]) -> np.ndarray:
-        return np.asarray(mean(_swept, plan, at, False))[1:]
 
-    def crossed(points: list[Mapping[str, float]]) -> list[str]:
-        """The kinks a difference stencil crosses in any row: there the gradient is not smooth."""
-        if not plan.kink_nodes:
-            return []
-        found = np.asarray(mean(_crossed, plan, points))
-        return list(dict.fromkeys(plan.graph.nodes[node].text for node, f in zip(plan.kink_nodes, found) if f > 0))
+class _Curvature:
+    """One Hessian (or Hessian-vector product) at the setup's point, each witness in its own method."""
 
-    vector = None
-    if hvp is not None:
+    def __init__(self, setup: Any, mean: Mean, warnings: list[str]) -> None:
+        from ..engines.differences import tolerance
+        from ..engines.graph import build_graph
+        from ..engines.sweep import compile_plan
+
+        self.problem, self.values, self.names = setup.problem, setup.values, setup.chosen
+        self.mean, self.warnings = mean, warnings
+        self.plan = compile_plan(build_graph(self.problem), self.names)
+        swept = mean(_swept, self.plan, self.values, True)
+        self.loss, self.gradient = float(swept[0]), [float(g) for g in swept[1:]]
+        self.fd_rtol = tolerance(2)
+
+    def direction(self, hvp: Mapping[str, float] | str | None) -> list[float] | None:
+        """--hvp's vector over the parameters asked for (None: the whole matrix, if it is not too large)."""
+        from ..io.arguments import parameter_values
+        from ..io.sources import param_values
+
+        names = self.names
+        if hvp is None:
+            if len(names) > MAX_MATRIX:
+                raise GradcliError(f"the Hessian of {len(names):,} parameters is {len(names):,} sweeps of "
+                                   f"{len(names):,} entries each; gradcli gives the whole matrix up to {MAX_MATRIX} "
+                                   "parameters: ask for one product H v with --hvp, or fewer names with --wrt")
+            return None
         v = parameter_values(param_values(hvp, "--hvp"), "--hvp")
         for name in v:
             if name not in names:
                 raise GradcliError(f"--hvp {name!r} is not a parameter of the derivatives asked for "
                                    f"(parameters: {', '.join(names)})")
-        vector = [float(v.get(name, 0.0)) for name in names]
-    elif len(names) > MAX_MATRIX:
-        raise GradcliError(f"the Hessian of {len(names):,} parameters is {len(names):,} sweeps of {len(names):,} "
-                           f"entries each; gradcli gives the whole matrix up to {MAX_MATRIX} parameters: "
-                           "ask for one product H v with --hvp, or fewer names with --wrt")
-    report = HessianReport(problem.model_text.strip(), problem.loss_name, names, dict(values), rows, swept_loss,
-                           swept_gradient, None, None, None, fd_rtol=fd_rtol, rtol=rtol, atol=atol,
-                           warnings=warnings)
+        return [float(v.get(name, 0.0)) for name in names]
 
-    theta = np.array([values[name] for name in names])
-    if vector is None:
-        graph_values = np.asarray(mean(_matrix, problem.loss, names, values))
-        fd_rows, stopped = gradient_differences(backprop_gradient, values, names, crossed)
+    def report(self, vector: list[float] | None, rows: int, rtol: float, atol: float) -> HessianReport:
+        return HessianReport(self.problem.model_text.strip(), self.problem.loss_name, self.names, dict(self.values),
+                             rows, self.loss, self.gradient, None, None, None, fd_rtol=self.fd_rtol, rtol=rtol,
+                             atol=atol, warnings=self.warnings, vector=vector)
+
+    def backprop_gradient(self, at: Mapping[str, float]) -> np.ndarray:
+        return np.asarray(self.mean(_swept, self.plan, at, False))[1:]
+
+    def crossed(self, points: list[Mapping[str, float]]) -> list[str]:
+        """The kinks a difference stencil crosses in any row: there the gradient is not smooth."""
+        plan = self.plan
+        if not plan.kink_nodes:
+            return []
+        found = np.asarray(self.mean(_crossed, plan, points))
+        return list(dict.fromkeys(plan.graph.nodes[node].text for node, f in zip(plan.kink_nodes, found) if f > 0))
+
+    def matrix(self, report: HessianReport) -> tuple[Any, Any, Any, dict[str, list[str]]]:
+        """Backprop's whole Hessian, and finite differences of backprop's gradient row by row."""
+        from ..engines.differences import gradient_differences
+
+        names = self.names
+        graph_values = np.asarray(self.mean(_matrix, self.problem.loss, names, self.values))
+        fd_rows, stopped = gradient_differences(self.backprop_gradient, self.values, names, self.crossed)
         fd = np.array([row if row is not None else [np.nan] * len(names) for row in fd_rows])
         compared = np.array([[row is not None] * len(names) for row in fd_rows], dtype=bool)
-        report.hessian, report.fd = graph_values.tolist(), [row if row is not None else [None] * len(names)
-                                                            for row in fd_rows]
-    else:
-        report.vector = vector
-        graph_values = np.asarray(mean(_product, problem.loss, names, vector, values))
+        report.hessian = graph_values.tolist()
+        report.fd = [row if row is not None else [None] * len(names) for row in fd_rows]
+        return graph_values, fd, compared, stopped
+
+    def product(self, report: HessianReport, vector: list[float]) -> tuple[Any, Any, Any, dict[str, list[str]]]:
+        """Backprop's H v, and the central difference of backprop's gradient along v."""
+        from ..engines.differences import kink_free, step
+
+        names, values = self.names, self.values
+        graph_values = np.asarray(self.mean(_product, self.problem.loss, names, vector, values))
+        theta, direction = np.array([values[name] for name in names]), np.array(vector)
         norm = float(np.linalg.norm(vector))
         stopped: dict[str, list[str]] = {}
         if norm == 0:
             fd = np.zeros(len(names))
         else:
             def attempt(h: float) -> tuple[Any, list[str]]:
-                up = {**values, **dict(zip(names, (theta + h * np.array(vector)).tolist()))}
-                down = {**values, **dict(zip(names, (theta - h * np.array(vector)).tolist()))}
-                kinks = crossed([values, up, down])
-                return (None if kinks else (backprop_gradient(up) - backprop_gradient(down)) / (2 * h)), kinks
+                up = {**values, **dict(zip(names, (theta + h * direction).tolist()))}
+                down = {**values, **dict(zip(names, (theta - h * direction).tolist()))}
+                kinks = self.crossed([values, up, down])
+                return (None if kinks else (self.backprop_gradient(up) - self.backprop_gradient(down)) / (2 * h)), kinks
 
             found, _, kinks = kink_free(attempt, step(float(np.linalg.norm(theta)), 1) / norm)
             fd = found if found is not None else np.full(len(names), np.nan)
             if found is None:
                 stopped = {"the direction --hvp": kinks}
-        compared = np.full(len(names), not stopped)
         report.product = graph_values.tolist()
         report.fd_product = fd.tolist() if not stopped else None
+        return graph_values, fd, np.full(len(names), not stopped), stopped
 
-    # ---- SymPy's second derivatives, averaged over the rows
-    def second_derivatives(symbolic: Any) -> dict[str, Any]:
-        sp, symbol = symbolic.sp, symbolic.symbols
-        first = symbolic.derivatives(names)
-        if vector is None:
-            return {f"{a},{b}": sp.diff(first[a], symbol[b]) for i, a in enumerate(names) for b in names[i:]}
-        directional = sp.Add(*(v * first[name] for name, v in zip(names, vector) if v != 0))
-        return {name: sp.diff(directional, symbol[name]) for name in names}
+    def symbolic(self, report: HessianReport, vector: list[float] | None, local: bool) -> Any:
+        """SymPy's second derivatives averaged over the rows (None where SymPy ran out of its budget)."""
+        from ..compare.parts import symbolic_means
+        from ..compare.symbolic import SymbolicUnavailable, sympy_limits
+        from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
 
-    symbolic = None
-    try:
-        with sympy_limits(), time_limit(SYMBOLIC_SECONDS):  # the derivatives made here, within the budget
-            symbolic_loss = SymbolicLoss(problem)
-            derivatives = second_derivatives(symbolic_loss)
-            if local:
-                found = mean(symbolic_means, symbolic_loss, derivatives, values)
-        if not local:  # evaluated on the workers, each under sympy_limits; the timer's signal would land in Dask's client
-            found = mean(symbolic_means, symbolic_loss, derivatives, values)
+        names, values = self.names, self.values
+        try:
+            with sympy_limits(), time_limit(SYMBOLIC_SECONDS):  # the derivatives made here, within the budget
+                symbolic_loss = SymbolicLoss(self.problem)
+                derivatives = _second_derivatives(symbolic_loss, names, vector)
+                if local:
+                    found = self.mean(symbolic_means, symbolic_loss, derivatives, values)
+            if not local:  # on the workers, each under sympy_limits; the timer's signal would land in Dask's client
+                found = self.mean(symbolic_means, symbolic_loss, derivatives, values)
+        except SymbolicUnavailable as why:
+            report.witness = "finite differences"
+            self.warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
+                                 f"(rtol {self.fd_rtol:.2g})")
+            return None
         if vector is None:
             symbolic = np.array([[found[f"{a},{b}"] if f"{a},{b}" in found else found[f"{b},{a}"] for b in names]
                                  for a in names])
@@ -336,34 +376,38 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
         else:
             symbolic = np.array([found[name] for name in names])
             report.symbolic_product = symbolic.tolist()
-    except SymbolicUnavailable as why:
-        report.witness = "finite differences"
-        warnings.append(f"the symbolic engine {why}; finite differences are the second witness (rtol {fd_rtol:.2g})")
+        return symbolic
 
-    scale = float(np.max(np.abs(graph_values))) if graph_values.size else 0.0
-    close = np.abs(fd - graph_values) <= fd_rtol * (np.abs(graph_values) + max(1.0, scale))
-    if not np.all(close[compared]):
-        report.fd_agree, report.fd_verdict = False, "disagree"
-    elif stopped:  # the rows compared agree; the others are not compared
-        report.fd_verdict = NOT_AT_KINK
-        for name, kinks in stopped.items():
-            along = name if vector is not None else f"the row of {name}"
-            warnings.append(f"finite differences not compared for {along}: every stencil tried crosses the kink of "
-                            f"{', '.join(kinks)}, where the gradient is not smooth")
-    else:
-        report.fd_agree, report.fd_verdict = True, "agree"
-    if symbolic is not None:
+    def judge_differences(self, report: HessianReport, graph_values: Any, fd: Any, compared: Any,
+                          stopped: dict[str, list[str]], scale: float, vector: list[float] | None) -> None:
+        from ..engines.differences import NOT_AT_KINK
+
+        close = np.abs(fd - graph_values) <= self.fd_rtol * (np.abs(graph_values) + max(1.0, scale))
+        if not np.all(close[compared]):
+            report.fd_agree, report.fd_verdict = False, "disagree"
+        elif stopped:  # the rows compared agree; the others are not compared
+            report.fd_verdict = NOT_AT_KINK
+            for name, kinks in stopped.items():
+                along = name if vector is not None else f"the row of {name}"
+                self.warnings.append(f"finite differences not compared for {along}: every stencil tried crosses the "
+                                     f"kink of {', '.join(kinks)}, where the gradient is not smooth")
+        else:
+            report.fd_agree, report.fd_verdict = True, "agree"
+
+    def judge_symbolic(self, report: HessianReport, graph_values: Any, symbolic: Any, scale: float,
+                       vector: list[float] | None) -> None:
         differences = np.abs(symbolic - graph_values)
         report.max_abs_diff = float(differences.max())
-        plain = differences <= atol + rtol * (np.abs(symbolic) + scale)
+        plain = differences <= report.atol + report.rtol * (np.abs(symbolic) + scale)
         report.agree = bool(np.all(plain))
         if not report.agree:
+            problem, names, values = self.problem, self.names, self.values
             _within_resolution(report, differences, plain, symbolic,
-                               lambda: np.asarray(mean(_bounds, problem.loss, names, vector, values)), warnings)
-    else:
-        report.agree = report.fd_agree
+                               lambda: np.asarray(self.mean(_bounds, problem.loss, names, vector, values)),
+                               self.warnings)
 
-    if vector is None:
+    def curvature(self, report: HessianReport, graph_values: Any) -> None:
+        """Eigenvalues, condition, convexity and the Newton step of the whole Hessian."""
         symmetric = (graph_values + graph_values.T) / 2
         eigenvalues = np.linalg.eigvalsh(symmetric)
         report.eigenvalues = eigenvalues.tolist()
@@ -372,7 +416,16 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
         report.condition = largest / smallest if smallest > 0 else math.inf
         report.convex = bool(eigenvalues.min() >= -1e-10 * max(largest, 1e-300))
         if smallest > 1e-12 * largest:
-            report.newton_step = (-np.linalg.solve(symmetric, np.array(swept_gradient))).tolist()
+            report.newton_step = (-np.linalg.solve(symmetric, np.array(self.gradient))).tolist()
         else:
-            warnings.append("the Hessian is singular here (an eigenvalue of 0), so there is no Newton step")
-    return report
+            self.warnings.append("the Hessian is singular here (an eigenvalue of 0), so there is no Newton step")
+
+
+def _second_derivatives(symbolic: Any, names: list[str], vector: list[float] | None) -> dict[str, Any]:
+    """SymPy's second derivatives: the upper triangle of the Hessian, or the rows of H v."""
+    sp, symbol = symbolic.sp, symbolic.symbols
+    first = symbolic.derivatives(names)
+    if vector is None:
+        return {f"{a},{b}": sp.diff(first[a], symbol[b]) for i, a in enumerate(names) for b in names[i:]}
+    directional = sp.Add(*(v * first[name] for name, v in zip(names, vector) if v != 0))
+    return {name: sp.diff(directional, symbol[name]) for name in names}
