@@ -127,3 +127,26 @@ def test_predict(parses, points):
     result = gradcli.predict(saved, {"x1": [1.0], "x2": [2.0]})
     assert np.isfinite(result.yhat).all()
     assert parses["model"] == 1
+
+
+@pytest.mark.parametrize("call, needle", [
+    (lambda: gradcli.gradients("b +", params={"b": "x"}), "parameter 'b' is not a real number"),
+    (lambda: gradcli.gradients("b +", data={"x1": ["a"], "y": [1.0]}), "data 'x1': values are not real numbers"),
+    (lambda: gradcli.hessian("b +", params={"b": "x"}), "parameter 'b' is not a real number"),
+    (lambda: gradcli.explain("b +", params={"b": "x"}), "parameter 'b' is not a real number"),
+], ids=["grad-params", "grad-data", "hessian-params", "explain-params"])
+def test_the_parse_is_where_it_was_first_needed(call, needle):
+    """Read once, parsed when first needed: a bad value is still told before a model that does not parse."""
+    with pytest.raises(gradcli.GradcliError, match=needle):
+        call()
+
+
+def test_a_question_is_immutable():
+    from dataclasses import FrozenInstanceError
+
+    from gradcli.question import ask
+
+    question = ask(LINEAR, data="x1=1,x2=2,y=3")
+    with pytest.raises(FrozenInstanceError):
+        question.target = "z"  # type: ignore[misc]
+    assert question.model.expr is question.model.expr  # parsed once, kept
