@@ -94,7 +94,6 @@ def prepare(
     rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
     where(row) places a 1-based row of the data in its file, for messages.
     """
-    import numpy as np
 
     from .io.arguments import number, parameter_values
     from .io.layers import layer_options
@@ -128,6 +127,26 @@ def prepare(
         listed = show_text(", ".join(columns), 200) or "none"
         raise DataError(f"the data has no value for the target {problem.target!r} (given: {listed}); "
                         "add it, or name another with --target")
+    values, defaults = _values(problem, given_params, columns, rows, seed)
+    check_targets(problem, columns[problem.target], where=where)
+    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
+        from .engines.finite import require_finite
+
+        for name in columns.keys() - {*problem.inputs, problem.target}:
+            require_finite(name, columns[name])
+    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
+
+    chosen, row_wrt = _asked(problem, wrt, rows_allowed)
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
+                 row_wrt=row_wrt)
+
+
+def _values(problem: Problem, given_params: dict[str, Any], columns: dict[str, Any], rows: int,
+            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every parameter's value and every missing input's and target's column (in `columns`), the
+    documented defaults where none is given; and the defaults used."""
+    import numpy as np
+
     defaults: dict[str, Any] = {}
     if problem.tensor:  # weights drawn by fan-in, biases 0 (language/initial.py): never a symmetric start
         from .language.initial import initial_values
@@ -142,14 +161,11 @@ def prepare(
             shape = problem.shapes.names.get(name, ()) if problem.shapes else ()
             columns[name] = np.full((rows, *shape) if shape else rows, default)
             defaults[name] = default
-    check_targets(problem, columns[problem.target], where=where)
-    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
-        from .engines.finite import require_finite
+    return values, defaults
 
-        for name in columns.keys() - {*problem.inputs, problem.target}:
-            require_finite(name, columns[name])
-    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
+def _asked(problem: Problem, wrt: str | Iterable[str] | None, rows_allowed: bool) -> tuple[list[str], list[str]]:
+    """--wrt's parameters, in order (all of them without --wrt), and (rows_allowed) its inputs and target."""
     from .io.arguments import names
 
     wrt = names(wrt)
@@ -162,8 +178,7 @@ def prepare(
     row_wrt = [name for name in asked if name in variables and name not in problem.params]
     chosen = [name for name in asked if name not in row_wrt]
     check_parameter_names(chosen, problem.params, "--wrt", variables, problem.param_names)
-    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
-                 row_wrt=row_wrt)
+    return chosen, row_wrt
 
 
 def scalar_parameters_only(setup: Setup, command: str) -> None:
