@@ -83,8 +83,9 @@ class Layout:
         return out
 
 
-def layer_options(model: str | Written, loss: str | Written, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
-                  shapes: Any, dims: Any, inputs: Any, from_file: bool, where: Any = None) -> Layout:
+def layer_options(model: str | Written, loss: str | Written, target: str, columns: Mapping[str, Any] | None,
+                  given: Mapping[str, Any], shapes: Any, dims: Any, inputs: Any, from_file: bool,
+                  where: Any = None) -> Layout:
     """Every shape the options, the data and the given values fix, and the vector inputs to gather.
 
     where(row) places a 1-based data row in its file, for a ce target that is no class index."""

@@ -231,7 +231,8 @@ def _with_shapes(problem: Problem, declared: dict[str, tuple[int, ...]], gathere
     scores = inferred.of(problem.model)
     if problem.loss_name == "ce" and classes is not None and (len(scores) != 1 or scores[0] < classes):
         from .tensors import shown
-        raise ParseError(f"ce needs one score per class: the target has class indices up to {classes - 1}, the model gives "
+        raise ParseError(f"ce needs one score per class: the target has class indices up to {classes - 1}, "
+                         "the model gives "
                          f"{shown(inferred.of(problem.model))}", problem.model_text, problem.model.offset)
     tensors = {name: inferred.names[name] for name in problem.params if inferred.names[name]}
     entries = {name: tuple(entry_names(name, inferred.names[name])) for name in problem.params}

@@ -436,7 +436,8 @@ def _csv_columns(part: Any, predictor: _Predictor) -> tuple[dict[str, Any], int]
     table = _loaded(part, predictor)
     if not table.rows:
         return {}, 0
-    return {**(table.text or {}), **table.columns, **predictor.added(table.columns, table.rows, _where(part))}, table.rows
+    added = predictor.added(table.columns, table.rows, _where(part))
+    return {**(table.text or {}), **table.columns, **added}, table.rows
 
 
 def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:

@@ -63,8 +63,8 @@ def train_table(report: TrainReport, stream: IO[str] | None = None) -> None:
     how = " (default: linear in every column but the target)" if report.model.default else ""
     console.print(f"[bold]model[/] {escape(report.model.text)}{escape(how)}")
     held = f" ({report.validation_rows:,} more kept out for validation)" if report.validation is not None else ""
-    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, mean over {report.rows:,} rows"
-                  f"{held}{data_origin(report)}")
+    console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, "
+                  f"mean over {report.rows:,} rows{held}{data_origin(report)}")
     rate = f", lr {report.options.learning_rate:g}" if report.options.learning_rate is not None else ""
     plain = ("; not preconditioned (a network: see README)"
              if problem.tensor and report.options.precondition and not result.preconditioned else "")
@@ -243,4 +243,5 @@ def train_csv(report: TrainReport, stream: IO[str] | None = None) -> None:
     for name, value in report.result.params.items():
         closed = report.closed_form.params[name] if report.closed_form else ""
         gradient = report.check.gradients[name]["backprop_value"] if report.check and report.check.gradients else ""
-        writer.writerow([name, repr(value), repr(closed) if closed != "" else "", repr(gradient) if gradient != "" else ""])
+        writer.writerow([name, repr(value), repr(closed) if closed != "" else "",
+                         repr(gradient) if gradient != "" else ""])
