@@ -12,6 +12,7 @@ from .language.losses import DEFAULT_DELTA
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from .language.problem import Problem
+    from .language.written import Written
 
 
 PARAM_DEFAULT = 0.5  # a parameter with no value
@@ -69,8 +70,8 @@ def check_parameter_names(names: list[str], params: Iterable[str], option: str,
 
 
 def prepare(
-    model: str,
-    loss: str = "mse",
+    model: str | Written,
+    loss: str | Written = "mse",
     data: Mapping[str, Iterable[float]] | None = None,
     params: Mapping[str, float] | None = None,
     *,
@@ -86,13 +87,13 @@ def prepare(
     inputs: Any = None,
     seed: int = 0,
 ) -> Setup:
-    """Parse the model and loss, decide roles, and put a value on every name (defaults where none).
+    """Parse the model and loss (or take their trees: a Written is parsed once), decide roles, and put a
+    value on every name (defaults where none). Tasks call it through Question.setup.
 
     check_finite=False: the data's finiteness is checked later, by compare's sweep.
     rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
     where(row) places a 1-based row of the data in its file, for messages.
     """
-    import numpy as np
 
     from .io.arguments import number, parameter_values
     from .io.layers import layer_options
@@ -126,6 +127,26 @@ def prepare(
         listed = show_text(", ".join(columns), 200) or "none"
         raise DataError(f"the data has no value for the target {problem.target!r} (given: {listed}); "
                         "add it, or name another with --target")
+    values, defaults = _values(problem, given_params, columns, rows, seed)
+    check_targets(problem, columns[problem.target], where=where)
+    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
+        from .engines.finite import require_finite
+
+        for name in columns.keys() - {*problem.inputs, problem.target}:
+            require_finite(name, columns[name])
+    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
+
+    chosen, row_wrt = _asked(problem, wrt, rows_allowed)
+    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
+                 row_wrt=row_wrt)
+
+
+def _values(problem: Problem, given_params: dict[str, Any], columns: dict[str, Any], rows: int,
+            seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Every parameter's value and every missing input's and target's column (in `columns`), the
+    documented defaults where none is given; and the defaults used."""
+    import numpy as np
+
     defaults: dict[str, Any] = {}
     if problem.tensor:  # weights drawn by fan-in, biases 0 (language/initial.py): never a symmetric start
         from .language.initial import initial_values
@@ -140,14 +161,11 @@ def prepare(
             shape = problem.shapes.names.get(name, ()) if problem.shapes else ()
             columns[name] = np.full((rows, *shape) if shape else rows, default)
             defaults[name] = default
-    check_targets(problem, columns[problem.target], where=where)
-    if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
-        from .engines.finite import require_finite
+    return values, defaults
 
-        for name in columns.keys() - {*problem.inputs, problem.target}:
-            require_finite(name, columns[name])
-    columns = {name: columns[name] for name in (*problem.inputs, problem.target)}
 
+def _asked(problem: Problem, wrt: str | Iterable[str] | None, rows_allowed: bool) -> tuple[list[str], list[str]]:
+    """--wrt's parameters, in order (all of them without --wrt), and (rows_allowed) its inputs and target."""
     from .io.arguments import names
 
     wrt = names(wrt)
@@ -160,8 +178,7 @@ def prepare(
     row_wrt = [name for name in asked if name in variables and name not in problem.params]
     chosen = [name for name in asked if name not in row_wrt]
     check_parameter_names(chosen, problem.params, "--wrt", variables, problem.param_names)
-    return Setup(problem, values, columns, rows, defaults, chosen, warnings, unchecked=not check_finite,
-                 row_wrt=row_wrt)
+    return chosen, row_wrt
 
 
 def scalar_parameters_only(setup: Setup, command: str) -> None:
@@ -175,20 +192,3 @@ def scalar_parameters_only(setup: Setup, command: str) -> None:
                            f"{' matrix' if len(shape) > 1 else ''}" for name, shape in tensors.items())
         raise GradcliError(f"{command} takes scalar parameters, and {listed}: write the model with scalar names "
                            "(b + w1*x1 + w2*x2), or use gradcli grad, which takes vectors and matrices")
-
-
-def dataset_setup(given: Any, dataset: Any, *, loss: str, target: str, wrt: str | Iterable[str] | None,
-                  delta: float, from_file: bool, rows_allowed: bool = False) -> tuple[str, list[str], Setup]:
-    """The Setup of data read part by part (streamed, or on Dask): how messages name the data, the
-    columns the loss reads, and the roles decided from the column names alone, a stand-in row
-    carrying them (never computed on)."""
-    from .io.csv import require_columns
-    from .language.columns import model_columns
-
-    name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
-    wanted = list(dict.fromkeys(model_columns(given.model, loss, target, dataset.header, name, from_file=from_file)))
-    require_columns(dataset.header, [*wanted, target], name)
-    columns = list(dict.fromkeys([*wanted, target]))
-    setup = prepare(given.model, loss, {column: [0.0] for column in columns}, given.params, target=target, wrt=wrt,
-                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=rows_allowed)
-    return name, columns, setup

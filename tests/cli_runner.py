@@ -84,14 +84,14 @@ def run_program(args: list[str], cwd: Path, stdin: bytes = b"", env: dict[str, s
 
 def _preload() -> None:
     """What every run would import, imported once in the parent: what the fork saves."""
-    if "gradcli.training.fit" in sys.modules:
+    if "gradcli.tasks.train" in sys.modules:
         return
     import sympy  # noqa: F401
 
     import gradcli.cli  # noqa: F401
     import gradcli.engines.symbolic  # noqa: F401
     import gradcli.tasks.gradients  # noqa: F401
-    import gradcli.training.fit  # noqa: F401
+    import gradcli.tasks.train  # noqa: F401
 
 
 def _without_polars_after_fork() -> None:

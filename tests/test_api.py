@@ -251,7 +251,7 @@ def test_the_api_names_are_the_functions_not_their_modules():
     from gradcli.tasks import gradients as comparison
     from gradcli.tasks import graph as graphing
     from gradcli.tasks import predict as prediction
-    from gradcli.training import fit
+    from gradcli.tasks import train as fit
 
     assert gradcli.gradients is comparison.gradients and gradcli.explain is explanation.explain
     assert gradcli.graph is graphing.graph_view and gradcli.train is fit.train

@@ -28,7 +28,7 @@ LAYERS = [
     ("io", 3),
     ("setup", 4),
     ("compare", 5),
-    ("training", 6), ("explaining", 6),
+    ("training", 6), ("explaining", 6), ("question", 6),
     ("tasks", 7),
     ("__init__", 8),
     ("views", 9),

@@ -22,7 +22,7 @@ from ..engines.reading import node_formula, partial_name
 from ..errors import GradcliError, ParseError
 from ..language.expr import Binary, Call, Unary, parse, postorder
 from ..language.ops import OPS
-from ..setup import Setup, prepare
+from ..setup import Setup
 from .reports import AdjointTerm, EdgeInfo, GraphView, NodeInfo, OpCounts, ParamSteps, PathInfo, Reuse
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
@@ -62,32 +62,11 @@ def single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) ->
     return {name: column[row - 1:row] for name, column in columns.items()}
 
 
-def read_point(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, row: int | None,
-          delimiter: str = ",", inputs: Any = None, command: str = "explain") -> Any:
-    """explain's and graph's inputs read as grad reads them (io.sources.PointInputs)."""
-    from ..io.arguments import whole
-    from ..io.sources import point_inputs
-
-    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in single_point
-    return point_inputs(model, model_file, data, params, loss, target, delimiter, inputs=inputs, command=command)
-
-
-def point_setup_of(given: Any, data: Any, loss: str, target: str, wrt: Any, delta: float, from_file: bool,
-              layers: Mapping[str, Any] | None = None) -> Setup:
-    """The problem at the given rows; `layers` holds --shape, --dim and --input (shapes, dims, inputs)."""
-    setup = prepare(given.model, loss, data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file or given.from_file, **(layers or {}))
-    setup.warnings[:0] = given.notes
+def point_setup(question: Any, data: Any) -> Setup:
+    """The question (question.Question) made concrete at the given rows, its reading notes first."""
+    setup = question.setup(data)
+    setup.warnings[:0] = question.notes
     return setup
-
-
-def point_setup(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any,
-                 delta: float, from_file: bool, row: int | None, delimiter: str = ",",
-                 layers: Mapping[str, Any] | None = None, command: str = "explain") -> Setup:
-    """explain's and graph's inputs read as grad reads them, at the one point they work at."""
-    given = read_point(model, model_file, data, params, loss, target, row, delimiter, (layers or {}).get("inputs"),
-                  command)
-    return point_setup_of(given, single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
 
 
 def at_point(value: Any) -> float:

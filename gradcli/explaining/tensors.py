@@ -28,6 +28,7 @@ from typing import Any
 from ..compare.symbolic import SymbolicUnavailable
 from ..compare.verdicts import agrees, kink_warnings
 from ..compare.witnesses import entrywise
+from ..engines.reading import node_formula
 from ..errors import GradcliError, show_text
 from ..language.tensors import shown
 from ..setup import Setup, check_parameter_names
@@ -48,7 +49,6 @@ from .scalars import (
     formula_cost,
     graph_notes,
     node_cost,
-    node_formula,
     op_counts,
     param_steps,
     reachable,

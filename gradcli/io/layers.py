@@ -21,9 +21,9 @@ import numpy as np
 from ..engines.finite import require_finite
 from ..errors import DataError, GradcliError, show_text
 from ..language.columns import gathered_columns
-from ..language.expr import MAX_FILE_LENGTH, MAX_LENGTH, parse
 from ..language.losses import loss_named
 from ..language.shapes import parse_dims, parse_shape
+from ..language.written import Written, written
 
 
 def _pairs(value: Any, option: str) -> dict[str, str]:
@@ -83,11 +83,13 @@ class Layout:
         return out
 
 
-def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any] | None, given: Mapping[str, Any],
-                  shapes: Any, dims: Any, inputs: Any, from_file: bool, where: Any = None) -> Layout:
+def layer_options(model: str | Written, loss: str | Written, target: str, columns: Mapping[str, Any] | None,
+                  given: Mapping[str, Any], shapes: Any, dims: Any, inputs: Any, from_file: bool,
+                  where: Any = None) -> Layout:
     """Every shape the options, the data and the given values fix, and the vector inputs to gather.
 
     where(row) places a 1-based data row in its file, for a ce target that is no class index."""
+    model, loss = written(model, "model", from_file), written(loss, "loss")
     declared = declared_shapes(shapes, dims)
     for name, value in given.items():
         if isinstance(value, np.ndarray) and value.ndim:
@@ -99,11 +101,10 @@ def layer_options(model: str, loss: str, target: str, columns: Mapping[str, Any]
     if columns is None and spec:
         raise GradcliError("--input gathers data columns: give the data with --data")
     gathered: dict[str, tuple[str, ...]] = {}
-    if columns is not None and (spec or "@" in model or "dot" in model):
-        tree = parse(model, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
-        gathered = gathered_columns(tree, [c for c in columns if c not in declared], target, spec)
+    if columns is not None and (spec or "@" in model.text or "dot" in model.text):
+        gathered = gathered_columns(model.expr, [c for c in columns if c not in declared], target, spec)
     classes = None
-    if loss_named(loss).classes and columns is not None and target in columns:
+    if loss_named(loss.text).classes and columns is not None and target in columns:
         classes = class_count(columns[target], target, where)
     return Layout(declared, gathered, data_shapes, classes)
 

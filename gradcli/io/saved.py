@@ -131,14 +131,15 @@ def _whole(value: Any) -> bool:
             and value == int(value))
 
 
-def saved_problem(saved: SavedModel, source: str) -> tuple[Any, dict[str, float], list[str]]:
+def saved_problem(saved: SavedModel, source: str, model: Any = None) -> tuple[Any, dict[str, float], list[str]]:
     """The saved model parsed again (safely), its parameters by entry (a matrix spread over W1[1,1],
     ..., its shape checked), and warnings for parameters it does not use.
 
-    Any defect is named with the file, since the file is what the user has to mend.
+    Any defect is named with the file, since the file is what the user has to mend. `model`: its text
+    with its tree (language/written.Written), when the caller keeps it.
     """
     try:
-        problem = build_problem(saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
+        problem = build_problem(model or saved.model, saved.loss, target=saved.target, data_names=saved.inputs,
                                 param_names=list(saved.params), delta=saved.delta, from_file=True,
                                 shapes=saved.shapes or None, gathered=saved.gathered or None, classes=saved.classes)
         params = dict(saved.params)

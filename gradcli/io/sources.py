@@ -10,11 +10,12 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
 from ..errors import DataError, GradcliError, show_text
 from ..language.columns import model_columns
 from ..language.expr import MAX_FILE_LENGTH
+from ..language.written import Written
 from .arguments import delimiter as checked_delimiter
 from .arguments import text as checked_text
 from .csv import NotNumeric, read_header
@@ -23,6 +24,9 @@ from .layers import input_spec
 from .parquet import ParquetTable, is_parquet
 from .tables import ColumnsTable, Table
 from .values import data_max_bytes, decode_utf8, is_inline, is_spec, parse_assignments, read_params, read_text_source
+
+if TYPE_CHECKING:
+    pass
 
 # A file's path, '-' for stdin, or (where said) inline NAME=VALUE,... text.
 Spec = Union[str, "os.PathLike[str]"]
@@ -78,7 +82,7 @@ def param_values(spec: Mapping[str, Any] | Spec | None, option: str = "--params"
     return spec
 
 
-def point_data(data: Mapping[str, Any] | Spec | None, model: str, loss: str, target: str,
+def point_data(data: Mapping[str, Any] | Spec | None, model: str | Written, loss: str | Written, target: str,
                from_file: bool, delimiter: str = ",", max_bytes: int | None = None,
                inputs: Mapping[str, Any] | None = None) -> tuple[Mapping[str, Any] | None, list[str], Table | None]:
     """grad's, explain's and graph's data: a mapping as it is, NAME=VALUE,... as one row, or the columns
@@ -144,30 +148,39 @@ class PointInputs:
     notes: list[str]  # warnings about the data (CSV columns the model does not use)
     table: Table | None = None  # where the data came from, when from a file or stdin
 
+    source: Written | None = None  # the model text, parsed once wherever it is first needed
+
     @property
     def files(self) -> int:
         return getattr(self.table, "files", 1)
 
     def where(self, row: int) -> str:
         """The 1-based row of the data, placed in its file (and line) where it came from one."""
-        if self.table is None:
-            return f"row {row}"
-        if isinstance(self.table, PartsTable):  # "in FILE row R": the file is the place
-            return self.table.place(row).removeprefix("in ")
-        return f"{self.table.name} {self.table.place(row)}"
+        return row_place(self.table, row)
+
+
+def row_place(table: Table | None, row: int) -> str:
+    """The 1-based row of the data, placed in its file (and line) where it came from one."""
+    if table is None:
+        return f"row {row}"
+    if isinstance(table, PartsTable):  # "in FILE row R": the file is the place
+        return table.place(row).removeprefix("in ")
+    return f"{table.name} {table.place(row)}"
 
 
 def point_inputs(model: str | None, model_file: Spec | None, data: Mapping[str, Any] | Spec | None,
                  params: Mapping[str, Any] | Spec | None, loss: str, target: str,
                  delimiter: str = ",", max_bytes: int | None = None, inputs: Any = None,
-                 command: str = "grad") -> PointInputs:
+                 command: str = "grad", from_file: bool = False) -> PointInputs:
     """The inputs of grad, explain and graph, from whatever form each was given in (data larger than
     `max_bytes`, default values.data_max_bytes, refused); `inputs` is --input, for the columns it gathers.
     `command` is the one a missing model's message shows how to run."""
-    checked_text(loss, "--loss"), checked_text(target, "--target")
+    checked_text(getattr(loss, "text", loss), "--loss"), checked_text(target, "--target")
     delimiter = checked_delimiter(delimiter)
     one_stdin({"--model-file": model_file, "--data": data, "--params": params})
-    text, from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
+    text, read_from_file = model_text(model, model_file, example=f'gradcli {command} "b + w*x1"')
+    source = Written(text, "model", from_file or read_from_file)
     values = param_values(params)
-    columns, notes, table = point_data(data, text, loss, target, from_file, delimiter, max_bytes, input_spec(inputs))
-    return PointInputs(text, from_file, values, columns, notes, table)
+    columns, notes, table = point_data(data, source, loss, target, source.from_file, delimiter, max_bytes,
+                                       input_spec(inputs))
+    return PointInputs(text, read_from_file, values, columns, notes, table, source)

@@ -11,9 +11,10 @@ from collections.abc import Mapping
 from typing import Any
 
 from ..errors import DataError, GradcliError, show_text
-from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, Expr, Num, parse, postorder, product_operands, symbols
+from .expr import CONSTANTS, Expr, Num, postorder, product_operands, symbols
 from .losses import LOSSES
 from .problem import INPUT_NAME_RE
+from .written import Written, written
 
 
 def gathered_columns(tree: Expr, header: list[str], target: str, spec: Mapping[str, Any] | None,
@@ -52,7 +53,7 @@ def gathered_columns(tree: Expr, header: list[str], target: str, spec: Mapping[s
     return found
 
 
-def model_columns(model_text: str, loss: str, target: str, header: list[str], source: str, *,
+def model_columns(model_text: str | Written, loss: str | Written, target: str, header: list[str], source: str, *,
                   from_file: bool = False, inputs_must_exist: bool = False,
                   inputs: Mapping[str, Any] | None = None) -> list[str]:
     """The header names the model or the loss uses, in header order, without the target.
@@ -64,9 +65,10 @@ def model_columns(model_text: str, loss: str, target: str, header: list[str], so
     if target not in header and target not in (inputs or {}):  # a vector target is gathered like an input
         raise DataError(f"{source}: no column {target!r} for the target (columns: {columns}); "
                         "choose another with --target")
-    trees = [parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)]
-    if loss.strip().lower() not in LOSSES:
-        trees.append(parse(loss, what="loss"))
+    model, loss = written(model_text, "model", from_file), written(loss, "loss")
+    trees = [model.expr]
+    if loss.text.strip().lower() not in LOSSES:
+        trees.append(loss.expr)
     names = {name for tree in trees for name in symbols(tree)}
     constants = {node.text for tree in trees for node in postorder(tree)
                  if isinstance(node, Num) and node.text in CONSTANTS}

@@ -17,12 +17,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import GradcliError, ParseError, RoleError, show_text
-from .expr import CONSTANTS, MAX_FILE_LENGTH, MAX_LENGTH, NAME_RE, parse
+from .expr import CONSTANTS, NAME_RE
 from .losses import DEFAULT_DELTA, LOSSES, LossInfo, loss_info
 from .ops import OPS
 from .shapes import Shapes, entry_names, infer
 from .tensors import shown
 from .tree import Binary, Call, Expr, Sym, postorder, substitute, symbols, to_text
+from .written import Written, written
 
 YHAT = "yhat"
 LOSS_NODE = "loss"  # the graph's name for the per-row loss
@@ -80,8 +81,10 @@ def check_name(name: str, what: str) -> None:
         raise RoleError(f"{what} name 'yhat' is reserved for the model's prediction")
 
 
-def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, str, str]:
+def loss_expr(loss: str | Written, model: Expr, target: str, delta: float) -> tuple[Expr, str, str]:
     """The per-row loss with the model substituted, its name and its formula in yhat and target."""
+    source = written(loss, "loss")
+    loss = source.text
     key = loss.strip().lower()
     if key in LOSSES:
         info = LOSSES[key]
@@ -91,7 +94,7 @@ def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, 
             formula = re.sub(r"\bdelta\b", repr(float(delta)), formula)
         formula = re.sub(r"\by\b", target, formula)
         return substitute(per_row, YHAT, model), key, formula
-    per_row = parse(loss, what="loss")
+    per_row = source.expr
     names = symbols(per_row)
     if YHAT not in names and isinstance(per_row, Sym):
         raise GradcliError(f"unknown loss {show_text(loss)!r} (built-in: {', '.join(LOSSES)}; "
@@ -102,8 +105,8 @@ def loss_expr(loss: str, model: Expr, target: str, delta: float) -> tuple[Expr, 
 
 
 def build_problem(
-    model_text: str,
-    loss: str = "mse",
+    model_text: str | Written,
+    loss: str | Written = "mse",
     *,
     target: str = "y",
     data_names: list[str] | None = None,
@@ -115,18 +118,21 @@ def build_problem(
     data_shapes: Mapping[str, tuple[int, ...]] | None = None,
     classes: int | None = None,
 ) -> Problem:
-    """Parse the model and loss and decide every name's role and shape.
+    """Parse the model and loss (or take their trees, parsed once: language/written.py) and decide every
+    name's role and shape.
 
     shapes: declared per-row shapes (--shape); gathered: vector inputs and the data columns they
     gather (--input x=x1,x2); data_shapes: the per-row shape of data given as arrays (an (N, d) array
     is a vector input of length d); classes: the number of classes of a `ce` target.
     """
+    source = written(model_text, "model", from_file)
+    model_text = source.text
     check_name(target, "target")
     if gathered and data_names is not None:  # a vector input gathered from columns is data too
         data_names = [*data_names, *(name for name in gathered if name not in data_names)]
     if data_shapes and data_names is None:
         data_names = list(data_shapes)
-    model = parse(model_text, what="model", max_length=MAX_FILE_LENGTH if from_file else MAX_LENGTH)
+    model = source.expr
     model_names = symbols(model)
     if YHAT in model_names:
         raise RoleError("the model may not use 'yhat': that is the name of its own prediction")

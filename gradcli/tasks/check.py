@@ -18,6 +18,7 @@ model. Then:
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import math
 import os
@@ -26,10 +27,13 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..compare.factors import Factors, constant_ratio, missing_factors
 from ..compare.symbolic import raised_outside_gradcli
 from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError, ParseError, show_text
 from ..language.losses import DEFAULT_DELTA
+from ..language.written import Written
+from ..question import Question, ask
 
 RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
 ATOL = 1e-10
@@ -38,8 +42,6 @@ MAX_POINTS = 100_000
 LOW, HIGH = -2.0, 2.0  # each name uniform in [LOW, HIGH] (then in (0, HIGH] when that leaves too few points)
 DECIMALS = 2  # random values are rounded, so that a point shown can be checked by hand
 ROUNDS = 8  # draws of `points` candidates each, at most, to find `points` inside the domain
-FACTOR_POINTS = 12  # points at which factors are compared
-MAX_PATHS = 10  # with more paths than this, nothing is said about paths
 EQUIVALENCE_SECONDS = 3.0  # SymPy's simplification of claim - derivative
 SHOWN_FORMULA = 500  # the derivative graph's text is shown up to this many characters
 
@@ -54,32 +56,6 @@ class Counterexample:
     derivative: float  # the graph engine's (backprop)
     symbolic: float | None  # SymPy's, at 30 digits (None past its time bound)
     abs_diff: float | None
-
-
-@dataclass
-class PathFactor:
-    """A local derivative on the path from the loss to wrt, as explain names it."""
-
-    partial: str  # "∂a1/∂w1"
-    formula: str  # "x1", in the graph's node names
-    where: list[str] = field(default_factory=list)  # the nodes the formula names: "a3 = yhat - y"
-
-    def text(self) -> str:
-        where = f" (where {', '.join(self.where)})" if self.where else ""
-        return f"{self.partial} = {self.formula}{where}"
-
-
-@dataclass
-class Factors:
-    """The claim's factors against the chain rule's; empty lists where nothing was found wrong."""
-
-    paths: int  # paths from the loss to wrt
-    claim_factors: list[str]  # the claim's factors as written (numbers and signs gathered in `constant`)
-    constant: float
-    matched: list[tuple[str, str]]  # (claim factor, "∂a3/∂yhat") equal up to a constant
-    missing: list[PathFactor]  # chain-rule factors no claim factor matches
-    extra: list[str]  # claim factors no chain-rule factor matches
-    missing_paths: list[str]  # with several paths: the paths the claim leaves out ("loss → a3 → ... → w")
 
 
 @dataclass
@@ -167,15 +143,9 @@ def check(
     The report's `correct` says whether the claim is the derivative. Raises GradcliError for bad
     input.
     """
-    import numpy as np
-
     from ..compare.verdicts import check_tolerances
-    from ..engines.graph import build_graph
     from ..io.arguments import names, text, whole
-    from ..io.sources import model_text, one_stdin, point_inputs
-    from ..language import expr
-    from ..language.problem import YHAT
-    from ..setup import prepare, scalar_parameters_only
+    from ..io.sources import model_text, one_stdin
 
     check_tolerances(rtol, atol)
     points = whole(points, "--points", 0)
@@ -191,16 +161,75 @@ def check(
     one_stdin({"--model-file": model_file, "--claim-file": claim_file, "--data": data, "--params": params})
     claim_text, claim_from_file = model_text(claim, claim_file, what="claim", file_option="--claim-file",
                                              example='gradcli check MODEL --wrt w1 --claim "2*(yhat - y)*x1"')
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="check")
-    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=chosen, delta=delta,
-                    from_file=given.from_file)
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=chosen, delta=delta,
+                   rtol=rtol, atol=atol, delimiter=delimiter, command="check")
+    return answer(question, Written(claim_text, "claim", claim_from_file), points=points, seed=seed)
+
+
+def answer(question: Question, claim: Written, *, points: int = POINTS, seed: int = 0) -> CheckReport:
+    """`check`'s answer to a question: is `claim` the derivative of the per-row loss by the question's one --wrt?"""
+    from ..engines.graph import build_graph
+    from ..language import expr
+    from ..setup import scalar_parameters_only
+
+    rtol, atol = question.rtol, question.atol
+    setup = question.setup()
     scalar_parameters_only(setup, "check")
-    problem, name = setup.problem, chosen[0]
-    warnings = [*given.notes, *setup.warnings]
+    problem, name = setup.problem, setup.chosen[0]
+    warnings = [*question.notes, *setup.warnings]
+    written, claimed = _claimed(claim, problem)
+    known = [*problem.params, *problem.inputs, problem.target]
+    graph = build_graph(_every_name_a_column(problem))
+    evaluate = _Points(problem, graph, claimed, name)
+    random, random_found, random_columns, candidates = _random_points(evaluate, known, problem, points, seed,
+                                                                      warnings, rtol, atol)
+    given_found, given_sample, given_columns = _given_points(question, setup, evaluate, warnings, rtol, atol)
+    if not points and given_sample is None:
+        raise GradcliError("--points 0 leaves no point to compare at: give --data (or --params), or --points N")
+    if random.points + (given_sample.points if given_sample else 0) == 0:
+        raise GradcliError("found no point where the loss and its derivative are defined"
+                           + (f" among {candidates:,} random points" if points else "")
+                           + (": give --data with points inside the domain" if given_sample is None else ""))
+    _sample_notes((random, given_sample), warnings)
+    compared = random.compared + (given_sample.compared if given_sample else 0)
+    differ = random.differ + (given_sample.differ if given_sample else 0)
+    correct = compared > 0 and differ == 0
+    counterexample = None if correct else _counterexample(
+        ((given_found, given_columns, "given"), (random_found, random_columns, "random")), known,
+        question.data is not None, rtol, atol)
+
+    # ---- SymPy: the derivative's formula, its value at the counterexample, and equivalence
+    derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
+                                                           random_columns, known)
+    if symbolic == "equivalent" and not correct:
+        warnings.append("SymPy finds the claim equivalent, but the numbers differ: rounding in float64 where "
+                        "terms cancel (loosen --rtol/--atol), or a form that is undefined at some points")
+    ratio = factors = None
+    if not correct:
+        check_found, check_columns = (random_found, random_columns) if random_found is not None else (
+            given_found, given_columns)
+        assert check_found is not None
+        ratio = constant_ratio(check_found)
+        factors = missing_factors(graph, problem, written, name, check_found, check_columns, known,
+                                  lambda expression: _Points(problem, graph, expression, name))
+
+    return CheckReport(
+        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
+        target=problem.target, wrt=name, claim=claim.text.strip(), claim_formula=expr.to_text(written),
+        derivative=derivative_text, graph_derivative=_graph_text(problem, name), symbolic=symbolic,
+        symbolic_note=note, difference=difference, points=points, random=random, data=given_sample,
+        counterexample=counterexample, ratio=ratio, factors=factors, correct=correct, seed=seed, rtol=rtol,
+        atol=atol, params=dict(setup.values), warnings=warnings,
+    )
+
+
+def _claimed(claim: Written, problem: Any) -> tuple[Any, Any]:
+    """The claim's tree, checked to use the problem's names, and with the model in place of yhat."""
+    from ..language import expr
+    from ..language.problem import YHAT
 
     try:
-        longest = expr.MAX_FILE_LENGTH if claim_from_file else expr.MAX_LENGTH
-        written = expr.parse(claim_text, what="claim", max_length=longest)
+        written = claim.expr
     except ParseError as err:  # two expressions: say which one is wrong
         if "claim" in err.reason:
             raise
@@ -210,12 +239,14 @@ def check(
         if used not in known and used != YHAT:
             raise GradcliError(f"the claim uses {show_text(used)!r}, which is not a name of the model or the loss "
                                f"(names: {', '.join(known)}, and yhat for the model's output)")
-    claimed = expr.substitute(written, YHAT, problem.model)
+    return written, expr.substitute(written, YHAT, problem.model)
 
-    graph = build_graph(_every_name_a_column(problem))
-    evaluate = _Points(problem, graph, claimed, name)
 
-    # ---- the random points, then the data's own
+def _random_points(evaluate: _Points, known: list[str], problem: Any, points: int, seed: int, warnings: list[str],
+                   rtol: float, atol: float) -> tuple[Sample, _Found | None, dict[str, Any], int]:
+    """The claim compared at `points` random points inside the domain (drawn in rounds, seeded)."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     drawn: list[dict[str, Any]] = []
     inside = 0
@@ -236,93 +267,75 @@ def check(
     if points and inside < points:
         warnings.append(f"only {inside:,} of {points:,} random points are inside the domain "
                         f"(the loss and its derivative are undefined at the other {candidates - inside:,} drawn)")
+    return random, random_found, random_columns, candidates
 
-    given_found = None
-    given_sample = None
-    given_columns: dict[str, Any] = {}
-    if given.data is not None or given.params:
-        rows = setup.rows
-        given_columns = {**{n: np.full(rows, setup.values[n]) for n in problem.params}, **setup.columns}
-        given_found = evaluate(given_columns, rows)
-        given_sample = _sample("data" if given.data is not None else "given", given_found, rtol=rtol, atol=atol)
-        if given_sample.outside:
-            warnings.append(f"the loss or its derivative is undefined at {given_sample.outside:,} of the "
-                            f"{'data' if given.data is not None else 'given'} points; they are not compared")
-    if not points and given_sample is None:
-        raise GradcliError("--points 0 leaves no point to compare at: give --data (or --params), or --points N")
-    if random.points + (given_sample.points if given_sample else 0) == 0:
-        raise GradcliError("found no point where the loss and its derivative are defined"
-                           + (f" among {candidates:,} random points" if points else "")
-                           + (": give --data with points inside the domain" if given_sample is None else ""))
 
-    for sample in (random, given_sample):
-        if sample is not None and sample.claim_undefined:
+def _given_points(question: Question, setup: Any, evaluate: _Points, warnings: list[str], rtol: float,
+                  atol: float) -> tuple[_Found | None, Sample | None, dict[str, Any]]:
+    """The claim compared at the data's points (or the one point --params gives)."""
+    import numpy as np
+
+    if question.data is None and not question.params:
+        return None, None, {}
+    problem, rows = setup.problem, setup.rows
+    given_columns = {**{n: np.full(rows, setup.values[n]) for n in problem.params}, **setup.columns}
+    given_found = evaluate(given_columns, rows)
+    given_sample = _sample("data" if question.data is not None else "given", given_found, rtol=rtol, atol=atol)
+    if given_sample.outside:
+        warnings.append(f"the loss or its derivative is undefined at {given_sample.outside:,} of the "
+                        f"{'data' if question.data is not None else 'given'} points; they are not compared")
+    return given_found, given_sample, given_columns
+
+
+def _sample_notes(samples: Iterable[Sample | None], warnings: list[str]) -> None:
+    """What the samples leave out, and where they agree only within float64's resolution."""
+    from ..compare.verdicts import condition_text
+
+    samples = [sample for sample in samples if sample is not None]
+    for sample in samples:
+        if sample.claim_undefined:
             warnings.append(f"the claim is undefined at {sample.claim_undefined:,} of the {sample.kind} points where "
                             "the derivative is defined; they are not compared")
-    for sample in (random, given_sample):
-        if sample is not None and sample.within_resolution:
-            from ..compare.verdicts import condition_text
-
+    for sample in samples:
+        if sample.within_resolution:
             kind = {"random": "random points", "data": "data points", "given": "point given"}[sample.kind]
             warnings.append(f"agree within float64's resolution at {sample.within_resolution:,} of the {kind} "
                             f"({condition_text(sample.condition)}): the claim and backprop differ there by rounding "
                             "that float64 cannot resolve, not by a wrong derivative")
-    compared = random.compared + (given_sample.compared if given_sample else 0)
-    differ = random.differ + (given_sample.differ if given_sample else 0)
-    correct = compared > 0 and differ == 0
 
-    # ---- a point where it differs: the data's own first, else the first random one
-    counterexample = None
-    where = None
-    if not correct:
-        for found, columns, label in ((given_found, given_columns, "given"), (random_found, random_columns, "random")):
-            if found is None:
-                continue
-            bad = found.differs(rtol, atol) | (found.defined & ~found.claim_defined)
-            if bad.any():
-                where = (columns, int(np.argmax(bad)), found, label)
-                break
-    if where is not None:
-        columns, row, found, label = where
-        source = (f"random point {row + 1}" if label == "random"
-                  else f"data row {row + 1}" if given.data is not None else "the point given")
-        value = float(found.claim[row])
-        counterexample = Counterexample(
-            source, {n: float(columns[n][row]) for n in known}, value if math.isfinite(value) else None,
-            float(found.derivative[row]), None,
-            abs(value - float(found.derivative[row])) if math.isfinite(value) else None)
 
-    # ---- SymPy: the derivative's formula, its value at the counterexample, and equivalence
-    derivative_text, symbolic, note, difference = _symbolic(problem, name, claimed, counterexample, random_found,
-                                                           random_columns, known)
-    graph_text = None
+def _counterexample(tried: Iterable[tuple[_Found | None, dict[str, Any], str]], known: list[str], has_data: bool,
+                    rtol: float, atol: float) -> Counterexample | None:
+    """A point where the claim differs: the data's own first, else the first random one."""
+    import numpy as np
+
+    for found, columns, label in tried:
+        if found is None:
+            continue
+        bad = found.differs(rtol, atol) | (found.defined & ~found.claim_defined)
+        if bad.any():
+            row = int(np.argmax(bad))
+            source = (f"random point {row + 1}" if label == "random"
+                      else f"data row {row + 1}" if has_data else "the point given")
+            value = float(found.claim[row])
+            return Counterexample(
+                source, {n: float(columns[n][row]) for n in known}, value if math.isfinite(value) else None,
+                float(found.derivative[row]), None,
+                abs(value - float(found.derivative[row])) if math.isfinite(value) else None)
+    return None
+
+
+def _graph_text(problem: Any, name: str) -> str | None:
+    """The graph engine's derivative as a formula in yhat, where it is short enough to show."""
     from ..engines.derivative import gradient
+    from ..language import expr
+    from ..language.problem import YHAT
 
     try:
         shown = expr.to_text(gradient(problem.loss, [name])[name], {id(problem.model): YHAT})
-        graph_text = shown if len(shown) <= SHOWN_FORMULA else None
     except GradcliError:  # a derivative graph too large to show
-        pass
-    if symbolic == "equivalent" and not correct:
-        warnings.append("SymPy finds the claim equivalent, but the numbers differ: rounding in float64 where "
-                        "terms cancel (loosen --rtol/--atol), or a form that is undefined at some points")
-
-    ratio = factors = None
-    if not correct:
-        check_found, check_columns = (random_found, random_columns) if random_found is not None else (
-            given_found, given_columns)
-        assert check_found is not None
-        ratio = _constant_ratio(check_found)
-        factors = _factors(graph, problem, written, name, check_found, check_columns, known)
-
-    return CheckReport(
-        model=problem.model_text.strip(), loss=problem.loss_name, loss_formula=problem.loss_formula,
-        target=problem.target, wrt=name, claim=claim_text.strip(), claim_formula=expr.to_text(written),
-        derivative=derivative_text, graph_derivative=graph_text, symbolic=symbolic, symbolic_note=note,
-        difference=difference, points=points, random=random, data=given_sample, counterexample=counterexample, ratio=ratio,
-        factors=factors, correct=correct, seed=seed, rtol=rtol, atol=atol, params=dict(setup.values),
-        warnings=warnings,
-    )
+        return None
+    return shown if len(shown) <= SHOWN_FORMULA else None
 
 
 def _every_name_a_column(problem: Any) -> Any:
@@ -453,6 +466,16 @@ def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, a
     return sample
 
 
+def _symbolic_value(symbolic: Any, true: Any, name: str, counterexample: Counterexample, problem: Any,
+                    known: list[str]) -> None:
+    """SymPy's value of the derivative at the counterexample (left out where its form is undefined there)."""
+    point = counterexample.point
+    params = {n: point[n] for n in problem.params}
+    rows = {n: [point[n]] for n in known if n not in params}
+    with contextlib.suppress(GradcliError):  # SymPy's form is undefined there: its value is left out
+        counterexample.symbolic = symbolic.values({name: true}, params, rows, 1)[name]
+
+
 def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexample | None, found: _Found | None,
               columns: Mapping[str, Any], known: list[str]) -> tuple[str | None, str, str, str | None]:
     """(SymPy's derivative as text, the verdict on equivalence, why, the simplified difference)."""
@@ -471,13 +494,7 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
             true = symbolic.derivative(name)
             text = symbolic.readable(true)
             if counterexample is not None:
-                point = counterexample.point
-                params = {n: point[n] for n in problem.params}
-                rows = {n: [point[n]] for n in known if n not in params}
-                try:
-                    counterexample.symbolic = symbolic.values({name: true}, params, rows, 1)[name]
-                except GradcliError:  # SymPy's form is undefined there: its value is left out
-                    pass
+                _symbolic_value(symbolic, true, name, counterexample, problem, known)
             claim = to_sympy(claimed, symbolic.symbols)
     except OutOfTime:
         return None, "undecided", f"SymPy needed more than {SYMBOLIC_SECONDS:g} s for the derivative", None
@@ -521,141 +538,3 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
     if value is not None and math.isfinite(abs(value)) and abs(value) > 1e-20:
         return text, "not equivalent", "claim - derivative is not 0 where the numbers differ", difference
     return text, "undecided", "SymPy does not simplify claim - derivative to 0", difference
-
-
-def _constant_ratio(found: _Found) -> float | None:
-    """claim / derivative when it is one number (other than 1 and 0) at every point compared."""
-    import numpy as np
-
-    usable = found.compared & (found.derivative != 0)
-    if usable.sum() < 2 or (found.compared & (found.derivative == 0) & (found.claim != 0)).any():
-        return None
-    ratios = found.claim[usable] / found.derivative[usable]
-    r = float(np.median(ratios))
-    if r == 0 or not math.isfinite(r) or not np.all(np.abs(ratios - r) <= 1e-7 * abs(r)) or abs(r - 1) <= 1e-7:
-        return None
-    return r
-
-
-def _flatten(claim: Any) -> tuple[float, list[Any]]:
-    """A product as its constant (numbers and signs multiplied) and its other factors, as written."""
-    from ..language.expr import Binary, Num, Unary
-
-    constant, factors, stack = 1.0, [], [claim]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, Binary) and node.op == "mul":
-            stack += [node.right, node.left]
-        elif isinstance(node, Unary) and node.op == "neg":
-            constant, stack = -constant, stack + [node.operand]
-        elif isinstance(node, Num):
-            constant *= node.value
-        else:
-            factors.append(node)
-    return constant, factors
-
-
-def _proportional(a: Any, b: Any) -> bool:
-    """b = r a at every point for one number r != 0 (a and b are not constant)."""
-    import numpy as np
-
-    with np.errstate(all="ignore"):
-        usable = np.abs(a) > 1e-12
-        if usable.sum() < 2:
-            return False
-        r = float(np.median(b[usable] / a[usable]))
-        if r == 0 or not math.isfinite(r):
-            return False
-        return bool(np.all(np.abs(b - r * a) <= 1e-7 * (np.abs(b) + np.abs(r * a)) + 1e-12))
-
-
-def _constant(values: Any) -> bool:
-    import numpy as np
-
-    return bool(np.all(np.abs(values - values[0]) <= 1e-9 * (abs(values[0]) + 1e-300)))
-
-
-def _factors(graph: Any, problem: Any, written: Any, name: str, found: _Found, columns: Mapping[str, Any],
-             known: list[str]) -> Factors | None:
-    """The claim's factors against the local derivatives along the path(s) from the loss to wrt.
-
-    None when the claim is not a product, or when with several paths it is not one or a few of them.
-    """
-    import numpy as np
-
-    from ..engines.reading import count_paths, local_formula, node_formula, partial_name, paths
-    from ..language.expr import substitute, to_text
-    from ..language.problem import YHAT
-
-    constant, written_factors = _flatten(written)
-    if len(written_factors) + (constant != 1.0) < 2:
-        return None  # not a product: nothing to compare factor by factor
-    chosen = np.flatnonzero(found.compared)[:FACTOR_POINTS]
-    if len(chosen) < 2:
-        return None
-    at = {n: np.asarray(columns[n])[chosen] for n in known}
-    evaluate = _Points(problem, graph, substitute(written, YHAT, problem.model), name)
-    here = evaluate(at, len(chosen), with_locals=True)
-    assert here.locals is not None
-    leaf = graph.leaf(name)
-    total = count_paths(graph, leaf.id)
-    if total > MAX_PATHS:
-        return None
-    walked = paths(graph, leaf.id, MAX_PATHS)
-
-    def values_of(edge: Any) -> Any:
-        return np.broadcast_to(here.locals[edge], (len(chosen),)).astype(np.float64)
-
-    claim_texts = [to_text(f) for f in written_factors]
-    report = Factors(total, claim_texts, constant, [], [], [], [])
-    if total > 1:  # the claim may be some of the paths' products, and not the others
-        products = [np.prod([values_of(e) for e in path], axis=0) for path in walked]
-        claim_values = here.claim
-        for size in range(1, total):
-            import itertools
-
-            for subset in itertools.combinations(range(total), size):
-                if np.allclose(sum(products[i] for i in subset), claim_values, rtol=1e-7, atol=1e-10):
-                    report.missing_paths = [_path_text(graph, walked[i]) for i in range(total) if i not in subset]
-                    return report
-        return None
-
-    (path,) = walked
-    claim_values = []
-    for factor in written_factors:
-        per_point = _Points(problem, graph, substitute(factor, YHAT, problem.model), name)
-        claim_values.append(per_point(at, len(chosen)).claim)
-    unmatched = [i for i, v in enumerate(claim_values) if np.isfinite(v).all() and not _constant(v)]
-    for edge in path:
-        local = values_of(edge)
-        if not np.isfinite(local).all() or _constant(local):
-            continue  # a number: part of the constant, whatever the claim's constant is
-        partial = partial_name(graph, edge.source, edge.target, edge.position)
-        match = next((i for i in unmatched if _proportional(local, claim_values[i])), None)
-        if match is not None:
-            unmatched.remove(match)
-            report.matched.append((claim_texts[match], partial))
-            continue
-        formula = local_formula(graph, edge)
-        tokens = set(_names_in(formula))
-        where = [f"{node.name} = {node_formula(graph, node)}" for node in graph.nodes
-                 if node.op is not None and node.name in tokens]
-        report.missing.append(PathFactor(partial, formula, where))
-    report.extra = [claim_texts[i] for i in unmatched]
-    if not report.matched and (report.missing or report.extra):
-        return None  # no clean match: the claim is written some other way
-    return report
-
-
-def _path_text(graph: Any, path: Any) -> str:
-    """loss → a3 → yhat → a2 → w, with the product of its local derivatives: 2*a3 × 1 × 1 × 2*w."""
-    from ..engines.reading import local_formula
-
-    nodes = " → ".join([graph.nodes[graph.output].name] + [graph.nodes[edge.source].name for edge in path])
-    return f"{nodes} (the product {' × '.join(local_formula(graph, edge) for edge in path)})"
-
-
-def _names_in(formula: str) -> list[str]:
-    import re
-
-    return re.findall(r"[A-Za-z][A-Za-z0-9_]*", formula)

@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compare.verdicts import agrees
+from ..compare.verdicts import agrees, check_tolerances
 from ..engines.fresh import as_if_fresh
-from ..errors import GradcliError, show_text
+from ..io.arguments import flag
+from ..question import MAX_ORDER, Expression, ask_expression
 
-MAX_ORDER = 6
+__all__ = ["MAX_ORDER", "diff", "answer"]
 RTOL = 1e-9
 ATOL = 1e-12
 
@@ -48,10 +49,7 @@ class Derivative:
         """d2f/dx2, d2f/dxdy, df/dx: the derivative's name as people write it."""
         order = len(self.wrt)
         power = "" if order == 1 else str(order)
-        if len(set(self.wrt)) == 1:
-            bottom = f"d{self.wrt[0]}{power}"
-        else:
-            bottom = "".join(f"d{name}" for name in self.wrt)
+        bottom = f"d{self.wrt[0]}{power}" if len(set(self.wrt)) == 1 else "".join(f"d{name}" for name in self.wrt)
         return f"d{power}f/{bottom}"
 
     def to_dict(self) -> dict[str, Any]:
@@ -126,55 +124,21 @@ def diff(
     Several names give the gradient (order 1) or the Hessian (order 2). Raises GradcliError for
     bad input.
     """
+    check_tolerances(rtol, atol), flag(readable, "readable"), flag(latex, "latex")
+    question = ask_expression(expression, wrt, order, at, expression_file=expression_file, rtol=rtol, atol=atol)
+    return answer(question, readable=readable, latex=latex)
+
+
+def answer(question: Expression, *, readable: bool = True, latex: bool = False) -> DiffReport:
+    """diff's answer to its question: each derivative by SymPy, by the graph engine and by finite differences."""
     import numpy as np
 
-    from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
-    from ..compare.verdicts import check_tolerances
-    from ..engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
-    from ..engines.differences import (
-        NOT_AT_KINK,
-        central,
-        kink_free,
-        stencil_points,
-        step,
-        tolerance,
-        tolerance_at,
-        usable_cuts,
-    )
-    from ..io.arguments import flag, names, parameter_values, whole
-    from ..io.sources import model_text, param_values
-    from ..language.expr import MAX_FILE_LENGTH, parse, symbols
+    from ..engines.derivative import Evaluator
+    from ..engines.differences import central, kink_free, stencil_points, step, usable_cuts
 
-    check_tolerances(rtol, atol), flag(readable, "readable"), flag(latex, "latex")
-    order = whole(order, "--order", 1)
-    if order > MAX_ORDER:
-        raise GradcliError(f"--order {order} is above the highest order gradcli takes ({MAX_ORDER})")
-    text, from_file = model_text(expression, expression_file, what="expression", file_option="--expression-file",
-                                 example='gradcli diff "x**2*sin(x)" --wrt x --at x=1.3')
-    tree = parse(text, what="expression", **({"max_length": MAX_FILE_LENGTH} if from_file else {}))
-    present = symbols(tree)
-    if not present:
-        raise GradcliError(f"the expression {show_text(text.strip())!r} has no name to differentiate with respect to")
-    chosen = names(wrt, "--wrt")
-    chosen = present if chosen is None else list(dict.fromkeys(chosen))
-    if not chosen:
-        raise GradcliError(f"--wrt names nothing (the expression's names: {', '.join(present)})")
-    for name in chosen:
-        if name not in present:
-            raise GradcliError(f"--wrt {show_text(name)!r} is not in the expression (its names: {', '.join(present)})")
-    if len(chosen) > 1 and order > 2:
-        raise GradcliError(f"--order {order} with several names is a tensor of {len(chosen)}**{order} derivatives; "
-                           "give one name, or --order 1 (the gradient) or 2 (the Hessian)")
-    point = parameter_values(param_values(at, "--at"), "--at") if at is not None else {}
-    missing = [name for name in present if name not in point]
-    if missing:
-        listed = ",".join(f"{name}=VALUE" for name in missing)
-        raise GradcliError(f"no value for {', '.join(missing)}: give --at {listed}")
-    from ..errors import unused
-
-    warnings = unused("--at", [name for name in point if name not in present], "{verb} not in the expression")
-    point = {name: float(point[name]) for name in present}
-    others = [name for name in present if name not in chosen]
+    tree, text, order = question.expression.expr, question.expression.text, question.order
+    rtol, atol = question.rtol, question.atol
+    chosen, others, point, warnings = [*question.wrt], [*question.others], dict(question.point), [*question.warnings]
     columns = {name: np.array([point[name]]) for name in others}
     values = {name: point[name] for name in chosen}
     evaluator = Evaluator.of(tree, chosen, others)
@@ -204,39 +168,80 @@ def diff(
         return found
 
     # ---- the graph engine: its own derivative graph for orders above 1, then one more backprop sweep
+    kind, prior, nodes, keys, graph_values, fd_values, fd_tol = _graph_side(tree, chosen, others, order, values,
+                                                                            columns, evaluator, clean_central, stopped)
+
+    # ---- SymPy
+    labels = [",".join(key) for key in keys]
+    witness, symbolic_values, formulas, latexed = _sympy(evaluator, labels, keys, values, columns, readable, latex,
+                                                         fd_tol, warnings)
+
+    # At a kink (abs or relu of exactly 0, in the expression or in its derivative graph) the next
+    # derivative does not exist: finite differences straddle it, and SymPy may take the other side.
+    kinks = Evaluator.of(prior if kind == "derivative" else tree, chosen, others).kinks(values, columns, 1)
+    for kink in kinks:
+        warnings.append(f"{kink.text} is at its kink (argument exactly 0) here: the derivative is not defined "
+                        "at this point, so the values are not compared")
+
+    results = _judged(zip(labels, keys, graph_values, fd_values), symbolic_values, formulas, latexed, cuts, fd_tol,
+                      value, bool(kinks), rtol, atol, warnings)
+    for label, crossed in stopped.items() if not kinks else ():
+        if label.split(",")[-1] == chosen[-1] or kind != "hessian":
+            warnings.append(f"finite differences not compared for {label_of(tuple(label.split(',')))}: every stencil "
+                            f"tried crosses the kink of {', '.join(crossed)}, where f is not smooth")
+    if any(d.agree is False for d in results):
+        _within_resolution(results, lambda: _sweeps(kind, keys, tree, prior if kind == "derivative" else None,
+                                                   chosen, others, values, columns), warnings)
+    return DiffReport(text.strip(), kind, order, chosen, point, value, results, _agree(results, witness), rtol, atol,
+                      fd_tol, witness, nodes, warnings, at_kink=bool(kinks))
+
+
+def _agree(results: list[Derivative], witness: str) -> bool | None:
+    """Every compared derivative agrees (finite differences' verdicts count where they are the witness)."""
+    verdicts = [d.agree for d in results if d.agree is not None]
+    if witness != "symbolic":
+        verdicts += [d.fd_agree for d in results if d.fd_agree is not None]
+    return all(verdicts) if verdicts else None
+
+
+def _graph_side(tree: Any, chosen: list[str], others: list[str], order: int, values: Mapping[str, float],
+                columns: Mapping[str, Any], evaluator: Any, clean_central: Callable[[str, int], float | None],
+                stopped: dict[str, list[str]]) -> tuple[str, Any, int, list[tuple[str, ...]], list[float],
+                                                         list[float | None], float]:
+    """The graph engine's derivatives (kind, the derivative graph of order - 1 for one name, the graph's size,
+    the keys and their values) and finite differences' (with their tolerance)."""
+    from ..engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
+    from ..engines.differences import tolerance
+
     if len(chosen) == 1:
-        kind, name = "derivative", chosen[0]
+        name = chosen[0]
         prior = derivative(tree, name, order - 1)
         nodes = check_size(prior)
         _, (graph_value,) = Evaluator.of(prior, chosen, others).run(values, columns, 1)
-        keys = [(name,) * order]
-        graph_values = [graph_value]
-        fd_values = [clean_central(name, order)]
-        fd_tol = tolerance(order)
-    elif order == 1:
-        kind = "gradient"
+        return ("derivative", prior, nodes, [(name,) * order], [graph_value], [clean_central(name, order)],
+                tolerance(order))
+    if order == 1:
         nodes = check_size(tree)
         _, graph_values = evaluator.run(values, columns, 1)
-        keys = [(name,) for name in chosen]
-        fd_values = [clean_central(name, 1) for name in chosen]
-        fd_tol = tolerance(1)
-    else:
-        kind = "hessian"
-        first = gradient(tree, chosen)
-        nodes = max(check_size(d) for d in first.values())
-        _, matrix = hessian_rows(tree, chosen, values, columns, 1)
-        keys = [(a, b) for a in chosen for b in chosen]
-        graph_values = [matrix[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
-        fd_values, by_row = _hessian_by_differences(evaluator, chosen, values, columns)
-        stopped.update({f"{a},{b}": kinks for a, kinks in by_row.items() for b in chosen})
-        fd_tol = tolerance(2)
+        return ("gradient", None, nodes, [(name,) for name in chosen], list(graph_values),
+                [clean_central(name, 1) for name in chosen], tolerance(1))
+    first = gradient(tree, chosen)
+    nodes = max(check_size(d) for d in first.values())
+    _, matrix = hessian_rows(tree, chosen, values, columns, 1)
+    graph_values = [matrix[i][j] for i in range(len(chosen)) for j in range(len(chosen))]
+    fd_values, by_row = _hessian_by_differences(evaluator, chosen, values, columns)
+    stopped.update({f"{a},{b}": kinks for a, kinks in by_row.items() for b in chosen})
+    return "hessian", None, nodes, [(a, b) for a in chosen for b in chosen], graph_values, fd_values, tolerance(2)
 
-    # ---- SymPy
-    witness = "symbolic"
-    labels = [",".join(key) for key in keys]
-    symbolic_values: dict[str, float] = {}
-    formulas: dict[str, str] = {}
-    latexed: dict[str, str] = {}
+
+def _sympy(evaluator: Any, labels: list[str], keys: list[tuple[str, ...]], values: Mapping[str, float],
+           columns: Mapping[str, Any], readable: bool, latex: bool, fd_tol: float,
+           warnings: list[str]) -> tuple[str, dict[str, float], dict[str, str], dict[str, str]]:
+    """SymPy's derivatives (the witness, its values, formulas and LaTeX), or finite differences as the
+    witness where SymPy cannot give them."""
+    import numpy as np
+
+    from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
 
     def sympy_derivatives(symbolic: Any) -> dict[str, Any]:
         sp, symbol = symbolic.sp, symbolic.symbols
@@ -246,22 +251,24 @@ def diff(
         symbolic_values, formulas, latexed = symbolic_derivatives(
             evaluator.problem, sympy_derivatives, values, {**columns, "_target": np.zeros(1)}, 1, readable, latex)
     except SymbolicUnavailable as why:
-        witness = "finite differences"
         warnings.append(f"the symbolic engine {why}; finite differences are the second witness "
                         f"(rtol {fd_tol:.2g}, atol {fd_tol:.2g} x max(1, |f|))")
+        return "finite differences", {}, {}, {}
+    return "symbolic", symbolic_values, formulas, latexed
 
-    # At a kink (abs or relu of exactly 0, in the expression or in its derivative graph) the next
-    # derivative does not exist: finite differences straddle it, and SymPy may take the other side.
-    kinks = Evaluator.of(prior if kind == "derivative" else tree, chosen, others).kinks(values, columns, 1)
-    for kink in kinks:
-        warnings.append(f"{kink.text} is at its kink (argument exactly 0) here: the derivative is not defined "
-                        "at this point, so the values are not compared")
+
+def _judged(found: Iterable[tuple[str, tuple[str, ...], float, float | None]], symbolic_values: Mapping[str, float],
+            formulas: Mapping[str, str], latexed: Mapping[str, str], cuts: Mapping[str, float], fd_tol: float,
+            value: float, at_kink: bool, rtol: float, atol: float, warnings: list[str]) -> list[Derivative]:
+    """Each derivative (label, key, the graph engine's value, finite differences') against SymPy's and the
+    differences' (none compared at a kink)."""
+    from ..engines.differences import NOT_AT_KINK, tolerance_at
 
     results = []
-    for label, key, g, fd in zip(labels, keys, graph_values, fd_values):
+    for label, key, g, fd in found:
         s = symbolic_values.get(label)
         fd_agree, fd_verdict = None, NOT_AT_KINK
-        if fd is not None and not kinks:
+        if fd is not None and not at_kink:
             tol = tolerance_at(len(key), cuts[label]) if label in cuts else fd_tol
             fd_agree = bool(math.isfinite(fd) and agrees(g, fd, tol, tol * max(1.0, abs(value))))
             fd_verdict = "agree" if fd_agree else "disagree"
@@ -272,21 +279,9 @@ def diff(
             wrt=key, symbolic=formulas.get(label), symbolic_value=s, graph_value=g,
             fd_value=fd if fd_agree is not None else None,
             abs_diff=abs(s - g) if s is not None else None,
-            agree=agrees(s, g, rtol, atol) if s is not None and not kinks else None,
+            agree=agrees(s, g, rtol, atol) if s is not None and not at_kink else None,
             fd_agree=fd_agree, latex=latexed.get(label), fd_verdict=fd_verdict))
-    for label, crossed in stopped.items() if not kinks else ():
-        if label.split(",")[-1] == chosen[-1] or kind != "hessian":
-            warnings.append(f"finite differences not compared for {label_of(tuple(label.split(',')))}: every stencil "
-                            f"tried crosses the kink of {', '.join(crossed)}, where f is not smooth")
-    if any(d.agree is False for d in results):
-        _within_resolution(results, lambda: _sweeps(kind, keys, tree, prior if kind == "derivative" else None,
-                                                   chosen, others, values, columns), warnings)
-    verdicts = [d.agree for d in results if d.agree is not None]
-    if witness != "symbolic":
-        verdicts += [d.fd_agree for d in results if d.fd_agree is not None]
-    return DiffReport(text.strip(), kind, order, chosen, point, value, results,
-                      all(verdicts) if verdicts else None, rtol, atol, fd_tol, witness, nodes, warnings,
-                      at_kink=bool(kinks))
+    return results
 
 
 def _within_resolution(results: list[Derivative], bounds: Any, warnings: list[str]) -> None:
@@ -325,7 +320,8 @@ def _sweeps(kind: str, keys: list[tuple[str, ...]], tree: Any, prior: Any, chose
 
     def swept(expression: Any) -> dict[str, float]:
         graph = build_graph(Evaluator.of(expression, chosen, others).problem)
-        return {name: ENGINE_ROUNDINGS * bound for name, bound in gradient_bounds(graph, values, data, 1, chosen).items()}
+        bounds = gradient_bounds(graph, values, data, 1, chosen)
+        return {name: ENGINE_ROUNDINGS * bound for name, bound in bounds.items()}
 
     if kind == "derivative":  # the one name, as often as the order
         [bound] = swept(prior).values()

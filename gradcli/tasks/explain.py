@@ -20,13 +20,14 @@ from ..explaining.scalars import (
     op_counts,
     param_steps,
     path_steps,
-    point_setup_of,
-    read_point,
+    point_setup,
     reused,
     single_point,
     view_of,
 )
+from ..io.arguments import whole
 from ..language.losses import DEFAULT_DELTA
+from ..question import Question, ask
 from ..setup import Setup
 
 
@@ -69,21 +70,24 @@ def explain(
     "W1[2,1]"; default its first) as the sum over paths of the scalar graph, checked against the
     matrix form and SymPy.
     """
-    from ..engines.graph import backprop, build_graph
-    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
-
     check_tolerances(rtol, atol)
-
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
-    from ..io.arguments import whole
-
     order = whole(order, "--order", 1)
     if order > 2:
         raise GradcliError(f"explain takes --order 1 or 2, got {order}")
-    layers = {"shapes": shapes, "dims": dims, "inputs": inputs}
-    given = read_point(model, model_file, data, params, loss, target, row, delimiter, inputs)
-    setup = point_setup_of(given, single_point(given.data, row), loss, target, wrt, delta, from_file, layers)
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in single_point
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
+                   atol=atol, from_file=from_file, delimiter=delimiter, shapes=shapes, dims=dims, inputs=inputs,
+                   command="explain")
+    return answer(question, row=row, max_paths=max_paths, sympy_forms=sympy_forms, order=order, entry=entry)
+
+
+def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_PATHS, sympy_forms: bool = False,
+           order: int = 1, entry: str | None = None) -> Any:
+    """`explain`'s answer to a question, at its one point (`row` of several)."""
+    rtol, atol = question.rtol, question.atol
+    setup = point_setup(question, single_point(question.data, row))
     if setup.problem.tensor:
         if order == 2 or sympy_forms:
             raise GradcliError("explain for vectors and matrices comes as text or json, at the first order "
@@ -91,10 +95,10 @@ def explain(
         from ..explaining.tensors import batch_rows, explain_tensors
 
         batch = setup
-        if given.data is not None:  # the batch step runs over every row of the data
-            rows, cut = batch_rows(given.data)
+        if question.data is not None:  # the batch step runs over every row of the data
+            rows, cut = batch_rows(question.data)
             if rows is not None:
-                batch = point_setup_of(given, rows, loss, target, wrt, delta, from_file, layers)
+                batch = point_setup(question, rows)
                 batch.warnings = [cut] if cut else []
         return explain_tensors(setup, batch, entry=entry, max_paths=max_paths, rtol=rtol, atol=atol)
     if entry is not None:
@@ -104,6 +108,14 @@ def explain(
         if sympy_forms:
             raise GradcliError("explain --order 2 comes as text or json, not latex")
         return _second_order(setup, max_paths, rtol, atol)
+    return _first_order(setup, max_paths, sympy_forms, rtol, atol)
+
+
+def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, atol: float) -> Explanation:
+    """Each chosen parameter's chain-rule paths at the point, checked as `grad` checks them."""
+    from ..engines.graph import backprop, build_graph
+    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+
     graph = build_graph(setup.problem)
     steps = path_steps(graph, setup.chosen, max_paths)
     if steps > MAX_PATH_STEPS:

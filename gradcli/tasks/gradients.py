@@ -6,7 +6,7 @@ from __future__ import annotations
 import dataclasses
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..compare.memory import compare
 from ..compare.parts import one_pass, part_passes, streamed_evidence, symbolic_witness
@@ -16,7 +16,6 @@ from ..compare.verdicts import (
     ENGINES,
     RTOL,
     GradientReport,
-    check_tolerances,
     judged,
 )
 from ..compare.witnesses import (
@@ -26,15 +25,9 @@ from ..compare.witnesses import (
 )
 from ..engines.fresh import as_if_fresh
 from ..errors import DataError, GradcliError, UndefinedError, show_text
+from ..io.arguments import number, text
 from ..language.losses import DEFAULT_DELTA
-from ..setup import dataset_setup, prepare
-
-if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
-    pass
-
-
-
-
+from ..question import Question, ask
 
 
 @as_if_fresh
@@ -88,74 +81,57 @@ def gradients(
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
     """
-    from ..errors import placed
-    from ..io.arguments import callback, flag, memory_budget, number, text
-    from ..io.arguments import delimiter as checked_delimiter
-    from ..io.dataset import files_of, open_dataset
-    from ..io.distributed import dask_target
-    from ..io.sources import point_inputs
+    from ..io.arguments import flag
 
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
-    callback(dashboard, "dashboard")
+    engines = _engines(engines)
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
+                   atol=atol, from_file=from_file, delimiter=delimiter, memory=memory, shapes=shapes, dims=dims,
+                   inputs=inputs, dask=dask, workers=workers, dashboard=dashboard, streams=True)
+    return answer(question, engines=engines, check_fd=check_fd, readable=readable)
+
+
+def _engines(engines: Iterable[str]) -> tuple[str, ...]:
     engines = (engines,) if isinstance(engines, str) else tuple(engines or ())
     if not all(isinstance(e, str) for e in engines):
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {engines!r}")
     unknown = [e for e in engines if e not in ENGINES]
     if unknown or not engines:
         raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
-    check_tolerances(rtol, atol)
-    where = dask_target(dask, workers, data)
-    budget = memory_budget(memory)
-    if where is not None:
-        dataset = open_dataset(os.fspath(data), "data", checked_delimiter(delimiter))
-    else:
-        dataset = files_of(data, checked_delimiter(delimiter), budget)
-    if dataset is not None and (where is not None or dataset.size > budget):
-        if shapes or dims or inputs:
-            raise GradcliError("vectors and matrices (--shape, --dim, --input) need the data in memory, and it is " +
-                               ("on Dask's workers: leave out --dask" if where is not None else
-                                f"{dataset.size:,} bytes, over --memory {budget:,}: give a larger --memory"))
-        given = point_inputs(model, model_file, None, params, loss, target, delimiter)
-        return streamed_gradients(given, dataset, budget, loss=loss, target=target, wrt=wrt, delta=delta,
-                                  rtol=rtol, atol=atol, engines=engines, check_fd=check_fd,
-                                  from_file=from_file or given.from_file, readable=readable,
-                                  dask=where, workers=workers, dashboard=dashboard)
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter, max_bytes=budget, inputs=inputs)
-    where = given.where if given.table is not None else None
-    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=from_file or given.from_file, check_finite=False, rows_allowed=True, where=where,
-                    shapes=shapes, dims=dims, inputs=inputs)
+    return engines
+
+
+def answer(question: Question, *, engines: tuple[str, ...] = ENGINES, check_fd: bool = False,
+           readable: bool = True) -> GradientReport:
+    """`grad`'s answer to a question: its data in memory, streamed, or on Dask."""
+    from ..errors import placed
+
+    if question.dataset is not None:
+        return streamed_gradients(question, engines=engines, check_fd=check_fd, readable=readable)
+    where = question.where if question.table is not None else None
+    setup = question.setup(check_finite=False, rows_allowed=True, where=where)
     try:
-        report = compare(setup, rtol=rtol, atol=atol, engines=engines, check_fd=check_fd, readable=readable)
+        report = compare(setup, rtol=question.rtol, atol=question.atol, engines=engines, check_fd=check_fd,
+                         readable=readable)
     except UndefinedError as err:  # a row where the loss is undefined: named in its file
         raise placed(err, where) from None
-    report.warnings[:0] = given.notes
-    report.files = given.files
+    report.warnings[:0] = question.notes
+    report.files = question.files
     return report
 
 
-
-
-
-
-
-
-def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, target: str,
-                       wrt: str | Iterable[str] | None, delta: float, rtol: float, atol: float,
-                       engines: tuple[str, ...] = ENGINES, check_fd: bool = False, from_file: bool = False,
-                       readable: bool = True, dask: str | None = None, workers: int | None = None,
-                       dashboard: Callable[[str], None] | None = None) -> GradientReport:
-    """comparison.gradients over a Dataset larger than `budget`, read part by part (see the comment
-    above), or (`dask`: "local" or a scheduler's address) summed part by part on Dask's workers.
-
-    `given` is io.sources.point_inputs' result without data: the model, parameters and notes."""
+def streamed_gradients(question: Question, *, engines: tuple[str, ...] = ENGINES, check_fd: bool = False,
+                       readable: bool = True) -> GradientReport:
+    """`grad` over a Dataset larger than the question's memory budget, read part by part, or (question.dask:
+    "local" or a scheduler's address) summed part by part on Dask's workers."""
     from ..engines.graph import build_graph
     from ..engines.sweep import compile_plan
     from ..errors import unused
     from ..io.dataset import part_bytes
 
-    name, columns, setup = dataset_setup(given, dataset, loss=loss, target=target, wrt=wrt, delta=delta,
-                                         from_file=from_file, rows_allowed=True)
+    dataset, budget, dask = question.dataset, question.budget, question.dask
+    rtol, atol = question.rtol, question.atol
+    name, columns, setup = question.part_setup(rows_allowed=True)
     if setup.row_wrt:
         how = ("is on Dask's workers; leave out --dask" if dask is not None else
                f"({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes); give a larger --memory")
@@ -176,7 +152,8 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
     loss_plan = compile_plan(graph, [])
     steps = fd_points(chosen, values)
     parts = dataset.parts(part_bytes(budget))
-    with part_passes(parts, problem, columns, len(dataset.files), dask, workers, dashboard) as each:
+    with part_passes(parts, problem, columns, len(dataset.files), dask, question.workers,
+                     question.dashboard) as each:
         totals = one_pass(each, parts, plan, loss_plan, values, symbolic, steps if check_fd else {})
         if totals.unavailable is not None:  # SymPy could not evaluate some part: finite differences stand in
             witness, engines = "finite differences", tuple(e for e in engines if e != "symbolic")
@@ -185,7 +162,8 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
                 check_fd = True
                 totals.fd = one_pass(each, parts, None, loss_plan, values, None, steps).fd
     evidence = streamed_evidence(totals, chosen, engines, symbolic, steps, witness, check_fd, warnings, readable)
-    notes = unused("column", [n for n in dataset.header if n not in columns], f"of {name} {{verb}} not used by the model")
+    notes = unused("column", [n for n in dataset.header if n not in columns],
+                   f"of {name} {{verb}} not used by the model")
     streamed = dataclasses.replace(setup, columns={}, rows=totals.rows)
 
     def read_again() -> Iterator[tuple[dict[str, Any], int]]:  # only where the engines differ: one more pass
@@ -194,9 +172,10 @@ def streamed_gradients(given: Any, dataset: Any, budget: int, *, loss: str, targ
             if table.rows:
                 yield {name: table.columns[name] for name in columns}, table.rows
 
-    report = judged(streamed, evidence, rtol, atol, files=len(dataset.files), engine="stream" if dask is None else "dask",
+    report = judged(streamed, evidence, rtol, atol, files=len(dataset.files),
+                    engine="stream" if dask is None else "dask",
                     resolution=lambda names: resolution(streamed, names, read_again()))
-    report.warnings[:0] = [*given.notes, *notes]
+    report.warnings[:0] = [*question.notes, *notes]
     return report
 
 

@@ -8,8 +8,10 @@ from typing import Any
 
 from ..compare.verdicts import kink_warnings
 from ..engines.fresh import as_if_fresh
-from ..explaining.scalars import point_setup, view_of
+from ..explaining.scalars import point_setup, single_point, view_of
+from ..io.arguments import flag, text, whole
 from ..language.losses import DEFAULT_DELTA
+from ..question import Question, ask
 from ..setup import check_parameter_names
 
 
@@ -42,12 +44,19 @@ def graph_view(
     numbers. neurons=True draws such a model neuron by neuron instead: the graph of the model written out
     entry by entry (a GraphView), for models of at most tensors.NEURONS_MAX_ENTRIES parameter entries.
     """
-    from ..engines.graph import backprop, build_graph, kinks
-    from ..io.arguments import flag, text
-
     flag(neurons, "--neurons")
-    setup = point_setup(model, model_file, data, params, loss, target, None, delta, from_file, row, delimiter,
-                         {"shapes": shapes, "dims": dims, "inputs": inputs}, command="graph")
+    whole(row, "--row", -(2**63), none=True)  # the type here; the range (with the row count) in single_point
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=None, delta=delta,
+                   from_file=from_file, delimiter=delimiter, shapes=shapes, dims=dims, inputs=inputs, command="graph")
+    return answer(question, row=row, highlight=highlight, neurons=neurons)
+
+
+def answer(question: Question, *, row: int | None = None, highlight: str | None = None,
+           neurons: bool = False) -> Any:
+    """`graph`'s answer to a question, at its one point (`row` of several)."""
+    from ..engines.graph import backprop, build_graph, kinks
+
+    setup = point_setup(question, single_point(question.data, row))
     marked: list[str] | None = None
     if highlight is not None:
         text(highlight, "--highlight")

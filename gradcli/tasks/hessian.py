@@ -19,6 +19,7 @@ import numpy as np
 from ..engines.fresh import as_if_fresh
 from ..errors import GradcliError
 from ..language.losses import DEFAULT_DELTA
+from ..question import Question, ask
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -113,48 +114,37 @@ def hessian(
     `dashboard` as there): the data is then files, each part read and evaluated on a worker.
     Raises GradcliError for bad input.
     """
-    from ..compare.verdicts import check_tolerances
-    from ..io.arguments import callback
-    from ..io.distributed import dask_target
-    from ..io.sources import point_inputs
-    from ..setup import prepare
+    question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
+                   atol=atol, delimiter=delimiter, dask=dask, workers=workers, dashboard=dashboard, command="hessian")
+    return answer(question, hvp=hvp)
 
-    check_tolerances(rtol, atol)
-    callback(dashboard, "dashboard")
-    where = dask_target(dask, workers, data)
-    if where is not None:
-        return _on_dask(model, model_file, data, params, loss, target, wrt, delta, rtol, atol, hvp, delimiter,
-                        where, workers, dashboard)
-    given = point_inputs(model, model_file, data, params, loss, target, delimiter, command="hessian")
-    setup = prepare(given.model, loss, given.data, given.params, target=target, wrt=wrt, delta=delta,
-                    from_file=given.from_file)
+
+def answer(question: Question, *, hvp: Mapping[str, float] | str | None = None) -> HessianReport:
+    """`hessian`'s answer to a question: its data in memory, or on Dask."""
+    if question.dask is not None:
+        return _on_dask(question, hvp)
+    setup = question.setup()
     columns, rows = setup.columns, setup.rows
-    return _hessian(setup, given.notes, hvp, rtol, atol, lambda function, *args: function(columns, rows, *args), rows)
+    return _hessian(setup, list(question.notes), hvp, question.rtol, question.atol,
+                    lambda function, *args: function(columns, rows, *args), rows)
 
 
-def _on_dask(model: Any, model_file: Any, data: Any, params: Any, loss: str, target: str, wrt: Any, delta: float,
-             rtol: float, atol: float, hvp: Any, delimiter: str, where: str, workers: int | None,
-             dashboard: Callable[[str], None] | None) -> HessianReport:
+def _on_dask(question: Question, hvp: Any) -> HessianReport:
     """hessian over files whose parts are read and kept on a Dask cluster's workers (io/distributed.py):
     every mean over the rows one pass there, the parts' means added up here."""
     from ..compare.parts import read_part
     from ..errors import unused
-    from ..io.arguments import memory_budget
-    from ..io.dataset import open_dataset, part_bytes
+    from ..io.dataset import part_bytes
     from ..io.distributed import DaskRows, dask_client
-    from ..io.sources import point_inputs
-    from ..setup import dataset_setup
 
-    dataset = open_dataset(os.fspath(data), "data", delimiter)
-    given = point_inputs(model, model_file, None, params, loss, target, delimiter, command="hessian")
-    name, columns, setup = dataset_setup(given, dataset, loss=loss, target=target, wrt=wrt, delta=delta,
-                                         from_file=given.from_file)
-    notes = [*given.notes, *unused("column", [n for n in dataset.header if n not in columns],
+    dataset = question.dataset
+    name, columns, setup = question.part_setup()
+    notes = [*question.notes, *unused("column", [n for n in dataset.header if n not in columns],
                                    f"of {name} {{verb}} not used by the model")]
-    parts = dataset.parts(part_bytes(memory_budget(None)))
-    with dask_client(where, workers, dashboard) as client:
+    parts = dataset.parts(part_bytes(question.budget))
+    with dask_client(question.dask, question.workers, question.dashboard) as client:
         held = DaskRows(client, parts, read_part, len(dataset.files), problem=setup.problem, columns=columns)
-        return _hessian(setup, notes, hvp, rtol, atol, held.mean, held.rows, local=False)
+        return _hessian(setup, notes, hvp, question.rtol, question.atol, held.mean, held.rows, local=False)
 
 
 # One part's share of each mean (module-level, so that a Dask worker can run them).

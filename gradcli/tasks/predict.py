@@ -10,6 +10,8 @@ from typing import Any
 from ..engines.fresh import as_if_fresh
 from ..errors import DataError, GradcliError, show_text
 from ..language.losses import loss_info
+from ..language.written import Written
+from ..question import Question
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
@@ -141,24 +143,41 @@ def predict(
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
                              lambda: open_table(data, delimiter=delimiter, max_bytes=budget))
     model, predictor, unused = _saved_predictor(saved, threshold)
-    added = predictor.names
-    if dataset is not None and (to_directory or _is_parquet_name(output) or dataset.size > budget):
+    if not (dataset is not None and (to_directory or _is_parquet_name(output) or dataset.size > budget)):
+        dataset = None
+    table = open_table(data, delimiter=delimiter, max_bytes=budget) if dataset is None else None
+    question = Question(model, Written(predictor.problem.loss_name, "loss"), predictor.problem.target,
+                        predictor.params, dataset=dataset, budget=budget, table=table, notes=tuple(unused),
+                        delimiter=delimiter)
+    return answer(question, predictor, outputs, threshold)
+
+
+def answer(question: Question, predictor: _Predictor, outputs: _Outputs,
+           threshold: float | None = None) -> Predictions | PartPredictions:
+    """predict's answer to its question: the saved model's (question.model) yhat for every row of its data,
+    part by part (question.dataset) or all in memory (question.table)."""
+    assert question.model is not None
+    model, added, unused = question.model.text, predictor.names, list(question.notes)
+    if question.dataset is not None:
+        dataset = question.dataset
         _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, predictor)
-        return _predict_parts(dataset, predictor, model.model, added, unused, budget, outputs)
-    table = open_table(data, delimiter=delimiter, max_bytes=budget)
+        return _predict_parts(dataset, predictor, model, added, unused, question.budget, outputs)
+    table = question.table
+    assert table is not None
     _refuse_added(table.name, table.header, predictor)
     read = table.read(predictor.inputs, keep_text=True)
     columns = {**(read.text or {}), **read.columns,
                **predictor.added(read.columns, read.rows, lambda row: f"{table.name} {table.place(row)}")}
-    result = Predictions(model.model, table.name, [*read.header, *added], columns, read.rows, unused, threshold,
+    result = Predictions(model, table.name, [*read.header, *added], columns, read.rows, unused, threshold,
                          predictor.outputs)
     if outputs.file is not None:
         _write_whole(result, outputs.file)
     return result
 
 
-def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predictor, list[str]]:
-    """The saved model read, --threshold checked against its loss, and what computes its predictions."""
+def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Written, _Predictor, list[str]]:
+    """The saved model read (its text, parsed once), --threshold checked against its loss, and what computes
+    its predictions."""
     from ..io.saved import read_saved, saved_problem
 
     document, source = _saved_document(saved)
@@ -166,8 +185,9 @@ def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Any, _Predict
     if threshold is not None and not loss_info(model.loss).probabilities:
         raise GradcliError(f"--threshold makes classes from probabilities, and {source} holds a model trained "
                            f"with the loss {model.loss!r}: only a model trained with --loss bce predicts those")
-    problem, params, unused = saved_problem(model, source)
-    return model, _Predictor(problem, params, threshold), unused
+    written = Written(model.model, "model", True)
+    problem, params, unused = saved_problem(model, source, written)
+    return written, _Predictor(problem, params, threshold), unused
 
 
 def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
@@ -199,7 +219,7 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
 
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return PartPredictions(model.model, name, [*dataset.header, *predictor.names], sum(counts), len(dataset.files),
+    return PartPredictions(model.text, name, [*dataset.header, *predictor.names], sum(counts), len(dataset.files),
                            outputs=[str(folder / n) for n in names], warnings=unused, threshold=threshold)
 
 
@@ -437,7 +457,8 @@ def _csv_columns(part: Any, predictor: _Predictor) -> tuple[dict[str, Any], int]
     table = _loaded(part, predictor)
     if not table.rows:
         return {}, 0
-    return {**(table.text or {}), **table.columns, **predictor.added(table.columns, table.rows, _where(part))}, table.rows
+    added = predictor.added(table.columns, table.rows, _where(part))
+    return {**(table.text or {}), **table.columns, **added}, table.rows
 
 
 def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:
@@ -526,7 +547,7 @@ def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     from ..io.saved import saved_document
     from ..io.sources import is_spec, source_name
     from ..io.values import PARAMS_MAX_BYTES, read_text_source
-    from ..training.fit import TrainReport
+    from ..training.report import TrainReport
 
     if isinstance(saved, TrainReport):
         return saved_document(saved), "the trained model"

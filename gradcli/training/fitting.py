@@ -17,6 +17,7 @@ from ..language.initial import initial_values
 from ..language.losses import DEFAULT_DELTA, LEAST_SQUARES
 from ..language.problem import Problem
 from ..language.tensors import fixed_order_products
+from ..language.written import Written
 from .closed_form import MAX_CLOSED_FORM, ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .gradient_check import CHECK_RTOL, GradientCheck, gradient_entry
 from .loop import Trainer, TrainResult, starting_point
@@ -63,7 +64,7 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     if result.diverged:
         return report
     report.closed_form = closed_form_of(trainer, result, linear)
-    report.check = final_check(trainer, result.params, delta, from_file)
+    report.check = final_check(trainer, result.params, delta, model.source)
     report.warnings = warnings + report.check.notes
     report.metrics = metrics_of(trainer, result.params, validation)
     if report.at_optimum is False:
@@ -84,10 +85,11 @@ def closed_form_of(trainer: Trainer, result: TrainResult, linear: bool) -> Close
     return tsqr_least_squares(problem, graph, trainer.data, result.params)
 
 
-def final_check(trainer: Trainer, params: Mapping[str, float], delta: float, from_file: bool) -> GradientCheck:
-    """The final gradient two ways: over every row in memory, or part by part."""
+def final_check(trainer: Trainer, params: Mapping[str, float], delta: float, source: Written) -> GradientCheck:
+    """The final gradient two ways: over every row in memory, or part by part. `source`: the model's
+    text with its tree (ChosenModel.source), not parsed again."""
     if trainer.data.engine == "memory":
-        return final_gradient_check(trainer, params, delta, from_file)
+        return final_gradient_check(trainer, params, delta, source)
     return gradient_check(trainer, params, CHECK_RTOL)
 
 
@@ -132,7 +134,7 @@ def metrics_of(trainer: Trainer, params: Mapping[str, float], validation: Held |
 
 
 def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: float,
-                         from_file: bool = False) -> GradientCheck:
+                         source: Written) -> GradientCheck:
     """Symbolic vs backprop over the full data at the trained parameters.
 
     At an optimum the gradient is a sum of per-row terms that cancel, so rounding is relative to
@@ -149,8 +151,8 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     atol = max(CHECK_RTOL * size, 1e-12)
     if problem.tensor:  # the trained problem itself (its shapes, gathered inputs and classes)
         return tensor_gradient_check(trainer, params, swept, CHECK_RTOL, atol)
-    setup = prepare(problem.model_text, problem.loss_name, trainer.columns, params, target=problem.target,
-                    delta=delta, from_file=from_file, check_finite=False, rows_allowed=True)
+    setup = prepare(source, problem.loss_name, trainer.columns, params, target=problem.target,
+                    delta=delta, from_file=source.from_file, check_finite=False, rows_allowed=True)
     report = compare(setup, rtol=CHECK_RTOL, atol=atol, readable=False)
     per_param = {name: gradient_entry(g) for name, g in report.gradients.items()}
     return GradientCheck(report.agree, CHECK_RTOL, atol, per_param, report.warnings)

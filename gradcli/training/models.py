@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -20,6 +21,7 @@ from ..language.columns import model_columns
 from ..language.initial import split_given
 from ..language.losses import DEFAULT_DELTA, loss_named
 from ..language.problem import Problem, build_problem, check_name
+from ..language.written import Written
 from .reading import class_count
 
 
@@ -27,6 +29,12 @@ from .reading import class_count
 class ChosenModel:
     text: str
     default: bool  # True: made from the columns because no --model was given
+    from_file: bool = False  # it came from --model-file (longer text and newlines allowed)
+
+    @cached_property
+    def source(self) -> Written:
+        """The text with its tree, parsed once however many steps read it."""
+        return Written(self.text, "model", self.from_file)
 
 
 def default_model(header: list[str], target: str, source: str, leave_out: Collection[str] = ()) -> ChosenModel:
@@ -55,14 +63,14 @@ def default_model(header: list[str], target: str, source: str, leave_out: Collec
     return ChosenModel(" + ".join(terms), True)
 
 
-def problem_for(model_text: str, loss: str, target: str, header: list[str], source: str,
+def problem_for(model_text: str | Written, loss: str, target: str, header: list[str], source: str,
                 delta: float = DEFAULT_DELTA, from_file: bool = False) -> Problem:
     """The problem with the columns the model uses as inputs; every other name is a parameter."""
     inputs = model_columns(model_text, loss, target, header, source, from_file=from_file, inputs_must_exist=True)
     return build_problem(model_text, loss, target=target, data_names=inputs, delta=delta, from_file=from_file)
 
 
-def layered_problem(model_text: str, loss: str, target: str, columns: Mapping[str, Any], rows: int,
+def layered_problem(model_text: str | Written, loss: str, target: str, columns: Mapping[str, Any], rows: int,
                     wanted: list[str], given: Mapping[str, Any], *, shapes: Any = None, dims: Any = None,
                     inputs: Any = None, delta: float = DEFAULT_DELTA, from_file: bool = False,
                     where: Any = None, classes: int | None = None,
@@ -115,13 +123,13 @@ def dataset_problem(dataset: Any, chosen: ChosenModel | None, loss: str, target:
     start = dict(start or {})
     if (not any(layers.values()) and "@" not in chosen.text and "dot" not in chosen.text
             and not loss_named(loss).classes):
-        return chosen, problem_for(chosen.text, loss, target, dataset.header, dataset.name, delta, from_file), start
-    wanted = model_columns(chosen.text, loss, target, dataset.header, dataset.name, from_file=from_file,
+        return chosen, problem_for(chosen.source, loss, target, dataset.header, dataset.name, delta, from_file), start
+    wanted = model_columns(chosen.source, loss, target, dataset.header, dataset.name, from_file=from_file,
                            inputs_must_exist=True, inputs=layers.get("inputs"))
     require_columns(dataset.header, [*wanted, target], dataset.name)
     standin = {name: np.zeros(1) for name in [*wanted, target]}  # roles and shapes from the names alone
     classes = class_count(dataset, target, budget) if loss_named(loss).classes else None
-    problem, _, start = layered_problem(chosen.text, loss, target, standin, 1, wanted, start, **layers, delta=delta,
+    problem, _, start = layered_problem(chosen.source, loss, target, standin, 1, wanted, start, **layers, delta=delta,
                                         from_file=from_file, classes=classes)
     return chosen, problem, start
 

@@ -14,7 +14,7 @@ from .formats import offer
 from .grad import summary
 
 if TYPE_CHECKING:  # train --help imports this view for its formats: no numpy (training.fit) then
-    from ..training.fit import TrainReport
+    from ..training.report import TrainReport
 
 BLOCKS = " ▁▂▃▄▅▆▇█"
 

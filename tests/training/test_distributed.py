@@ -164,7 +164,7 @@ main()
 
 STARTUP = """
 import sys
-import gradcli, gradcli.cli, gradcli.training.fit, gradcli.training.distributed
+import gradcli, gradcli.cli, gradcli.tasks.train, gradcli.training.distributed
 try:
     gradcli.cli.app(args=["train", "--help"], prog_name="gradcli", standalone_mode=False)
 except SystemExit:
