@@ -21,6 +21,7 @@ only when a computation runs, so that `import gradcli` and `gradcli --help` star
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import TYPE_CHECKING
 
 from .errors import DataError, GradcliError, ParseError, RoleError, UndefinedError
@@ -59,8 +60,6 @@ if TYPE_CHECKING:
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
-
         module, attribute = _LAZY[name]
         value = getattr(import_module(f".{module}", __name__), attribute)
         globals()[name] = value  # the next lookup finds it directly

@@ -6,7 +6,9 @@ library callers catch ``GradcliError`` (or a subclass) the same way.
 
 from __future__ import annotations
 
+import os
 import re
+import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -89,9 +91,6 @@ def leave(message: str, code: int) -> None:
     """Say how the program ends and end it at once (Ctrl-C, SIGTERM), skipping Python's own shutdown,
     in which a second signal could still become a traceback. Output files are all written or all
     discarded before this is reached (io/outputs.py)."""
-    import os
-    import sys
-
     sys.stderr.write(f"gradcli: {message}\n")
     sys.stderr.flush()
     os._exit(code)

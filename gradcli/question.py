@@ -13,12 +13,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .compare.verdicts import ATOL, RTOL, check_tolerances
-from .errors import GradcliError, show_text
-from .io.arguments import callback, memory_budget
+from .errors import GradcliError, show_text, unused
+from .io.arguments import callback, memory_budget, names, parameter_values, whole
 from .io.arguments import delimiter as checked_delimiter
+from .io.csv import require_columns
 from .io.dataset import files_of, open_dataset
 from .io.distributed import dask_target
-from .io.sources import Table, point_inputs, row_place
+from .io.sources import Table, model_text, param_values, point_inputs, row_place
+from .language.columns import model_columns
+from .language.expr import symbols
 from .language.losses import DEFAULT_DELTA
 from .language.written import Written
 from .setup import Setup, prepare
@@ -84,9 +87,6 @@ class Question:
         """The Setup of data read part by part (streamed, or on Dask): how messages name the data, the
         columns the loss reads, and the roles decided from the column names alone, a stand-in row
         carrying them (never computed on)."""
-        from .io.csv import require_columns
-        from .language.columns import model_columns
-
         dataset = self.dataset
         name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
         wanted = list(dict.fromkeys(model_columns(self.model, self.loss, self.target, dataset.header, name,
@@ -156,11 +156,6 @@ def ask_expression(expression: str | None, wrt: str | Iterable[str] | None, orde
                    expression_file: str | os.PathLike[str] | None = None, rtol: float = RTOL,
                    atol: float = ATOL) -> Expression:
     """diff's question, its options checked and its expression read and parsed, each once."""
-    from .errors import unused
-    from .io.arguments import names, parameter_values, whole
-    from .io.sources import model_text, param_values
-    from .language.expr import symbols
-
     check_tolerances(rtol, atol)
     order = whole(order, "--order", 1)
     if order > MAX_ORDER:

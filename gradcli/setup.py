@@ -7,8 +7,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from .errors import DataError, GradcliError, show_text
+import numpy as np
+
+from .engines.finite import require_finite
+from .errors import DataError, GradcliError, show_text, unused
+from .io.arguments import names, number, parameter_values
+from .io.layers import layer_options
+from .io.values import as_columns
+from .language.initial import initial_values, split_given
 from .language.losses import DEFAULT_DELTA
+from .language.problem import build_problem
+from .language.tensors import shown
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from .language.problem import Problem
@@ -26,8 +35,6 @@ def check_targets(problem: Problem, target: Any, source: str = "",
 
     where(row) may describe the 1-based row better (a CSV reader knows its line).
     """
-    import numpy as np
-
     if not problem.loss_entry.probabilities:
         return
     outside = (target < 0) | (target > 1)
@@ -95,11 +102,6 @@ def prepare(
     where(row) places a 1-based row of the data in its file, for messages.
     """
 
-    from .io.arguments import number, parameter_values
-    from .io.layers import layer_options
-    from .io.values import as_columns
-    from .language.problem import build_problem
-
     number(delta, "--delta")
     given_params = parameter_values(params if params is not None else {})
     columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
@@ -111,13 +113,10 @@ def prepare(
         gathered=layout.gathered, data_shapes=layout.data_shapes, classes=layout.classes,
     )
     if problem.tensor or layout.gathered:
-        from .language.initial import split_given
-
         given_params = split_given(problem, given_params)
         columns = layout.gather(problem, columns, rows)
     used = {*problem.params, *problem.param_names, *problem.inputs, problem.target,
             *(c for cs in problem.gathered.values() for c in cs)}
-    from .errors import unused
 
     warnings = [line for kind, names in (("data", columns), ("parameter", given_params))
                 for line in unused(kind, [name for name in names if name not in used],
@@ -130,7 +129,6 @@ def prepare(
     values, defaults = _values(problem, given_params, columns, rows, seed)
     check_targets(problem, columns[problem.target], where=where)
     if not check_finite:  # the sweep checks the columns it reads; unused ones are checked here
-        from .engines.finite import require_finite
 
         for name in columns.keys() - {*problem.inputs, problem.target}:
             require_finite(name, columns[name])
@@ -145,11 +143,8 @@ def _values(problem: Problem, given_params: dict[str, Any], columns: dict[str, A
             seed: int) -> tuple[dict[str, Any], dict[str, Any]]:
     """Every parameter's value and every missing input's and target's column (in `columns`), the
     documented defaults where none is given; and the defaults used."""
-    import numpy as np
-
     defaults: dict[str, Any] = {}
     if problem.tensor:  # weights drawn by fan-in, biases 0 (language/initial.py): never a symmetric start
-        from .language.initial import initial_values
 
         values, drawn = initial_values(problem, given_params, seed)
         defaults.update(drawn)
@@ -166,8 +161,6 @@ def _values(problem: Problem, given_params: dict[str, Any], columns: dict[str, A
 
 def _asked(problem: Problem, wrt: str | Iterable[str] | None, rows_allowed: bool) -> tuple[list[str], list[str]]:
     """--wrt's parameters, in order (all of them without --wrt), and (rows_allowed) its inputs and target."""
-    from .io.arguments import names
-
     wrt = names(wrt)
     if wrt is not None and problem.entries:  # a vector or matrix asked for by its name: all its entries
         wrt = [entry for name in wrt for entry in problem.entries.get(name, (name,))]
@@ -186,8 +179,6 @@ def scalar_parameters_only(setup: Setup, command: str) -> None:
     (it reached the Hessian's graph code as a KeyError)."""
     tensors = setup.problem.tensors
     if tensors:
-        from .language.tensors import shown
-
         listed = ", ".join(f"{show_text(name)} is a {'vector of ' if len(shape) == 1 else ''}{shown(shape)}"
                            f"{' matrix' if len(shape) > 1 else ''}" for name, shape in tensors.items())
         raise GradcliError(f"{command} takes scalar parameters, and {listed}: write the model with scalar names "

@@ -4,6 +4,7 @@ derivatives at the points where it differs."""
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -11,6 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+
+from ..engines.reading import count_paths, local_formula, node_formula, partial_name, paths
+from ..language.expr import Binary, Num, Unary, substitute, to_text
+from ..language.problem import YHAT
 
 FACTOR_POINTS = 12  # points at which factors are compared
 MAX_PATHS = 10  # with more paths than this, nothing is said about paths
@@ -58,8 +63,6 @@ def constant_ratio(found: Any) -> float | None:
 
 def _flatten(claim: Any) -> tuple[float, list[Any]]:
     """A product as its constant (numbers and signs multiplied) and its other factors, as written."""
-    from ..language.expr import Binary, Num, Unary
-
     constant, factors, stack = 1.0, [], [claim]
     while stack:
         node = stack.pop()
@@ -99,10 +102,6 @@ def missing_factors(graph: Any, problem: Any, written: Any, name: str, found: An
     None when the claim is not a product, or when with several paths it is not one or a few of them.
     """
 
-    from ..engines.reading import count_paths, local_formula, node_formula, partial_name, paths
-    from ..language.expr import substitute, to_text
-    from ..language.problem import YHAT
-
     constant, written_factors = _flatten(written)
     if len(written_factors) + (constant != 1.0) < 2:
         return None  # not a product: nothing to compare factor by factor
@@ -128,8 +127,6 @@ def missing_factors(graph: Any, problem: Any, written: Any, name: str, found: An
         products = [np.prod([values_of(e) for e in path], axis=0) for path in walked]
         claim_values = here.claim
         for size in range(1, total):
-            import itertools
-
             for subset in itertools.combinations(range(total), size):
                 if np.allclose(sum(products[i] for i in subset), claim_values, rtol=1e-7, atol=1e-10):
                     report.missing_paths = [_path_text(graph, walked[i]) for i in range(total) if i not in subset]
@@ -165,8 +162,6 @@ def missing_factors(graph: Any, problem: Any, written: Any, name: str, found: An
 
 def _path_text(graph: Any, path: Any) -> str:
     """loss → a3 → yhat → a2 → w, with the product of its local derivatives: 2*a3 × 1 × 1 × 2*w."""
-    from ..engines.reading import local_formula
-
     nodes = " → ".join([graph.nodes[graph.output].name] + [graph.nodes[edge.source].name for edge in path])
     return f"{nodes} (the product {' × '.join(local_formula(graph, edge) for edge in path)})"
 

@@ -6,6 +6,12 @@ import functools
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
+from ..engines.finite import require_finite
+from ..engines.graph import backprop, build_graph
+from ..engines.sweep import compile_plan, run
+from ..language.expansion import entry_columns
 from ..setup import Setup
 from .symbolic import SymbolicUnavailable, symbolic_derivatives, symbolic_gradient
 from .verdicts import (
@@ -33,8 +39,6 @@ from .witnesses import (
 def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: Iterable[str] = ENGINES,
             check_fd: bool = False, readable: bool = True) -> GradientReport:
     """Run the engines on a prepared problem and compare what they found."""
-    from ..engines.graph import build_graph
-
     graph = build_graph(setup.problem)
     evidence = memory_evidence(setup, graph, tuple(engines), check_fd, readable)
     return judged(setup, evidence, rtol, atol, lambda warnings: row_gradients(
@@ -45,16 +49,10 @@ def compare(setup: Setup, *, rtol: float = RTOL, atol: float = ATOL, engines: It
 def memory_evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd: bool, readable: bool) -> Evidence:
     """Each engine over the rows in memory: backprop's sweep (with its kinks), SymPy's derivatives and,
     with check_fd or where SymPy cannot be used, finite differences."""
-    import numpy as np
-
-    from ..engines.sweep import compile_plan, run
-
     problem, values, columns, rows, chosen = setup.problem, setup.values, setup.columns, setup.rows, setup.chosen
     warnings = list(setup.warnings)
     plan = compile_plan(graph, chosen if "backprop" in engines else [])
     if setup.unchecked:
-        from ..engines.finite import require_finite
-
         for name in columns.keys() - plan.columns():
             require_finite(name, columns[name])
     swept = run(plan, values, columns, rows, diagnose=True, find_kinks=True, check_finite=setup.unchecked)
@@ -87,7 +85,6 @@ def memory_evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd
         fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
     if point is not None and problem.tensor:  # a vector input's entries by their columns' names, in order
-        from ..language.expansion import entry_columns
 
         spread = entry_columns(problem)
         point = {entry: float(value) for name in columns
@@ -100,10 +97,6 @@ def row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_t
                    warnings: list[str]) -> dict[str, RowGradient]:
     """d loss_r / d name for the inputs and target in --wrt: backprop's per-row adjoints of their leaves
     (times the rows: the sweep's adjoints are of the mean), and SymPy's derivative in every row."""
-    import numpy as np
-
-    from ..engines.graph import backprop
-
     names, rows = setup.row_wrt, setup.rows
     if not names:
         return {}

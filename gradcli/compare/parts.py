@@ -8,7 +8,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from ..errors import DataError, UndefinedError
+import numpy as np
+
+from ..engines.sweep import run, stencil
+from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+from ..errors import DataError, UndefinedError, placed
+from ..io.dataset import part_place
+from ..io.distributed import DaskRows, dask_client
 from ..setup import check_targets
 from .symbolic import SymbolicUnavailable, sympy_limits
 from .verdicts import Evidence, kink_warnings
@@ -63,8 +69,6 @@ class Totals:
 
     def add_kinks(self, found: list[Any], part: Any) -> None:
         """A part's kinks (rows counted within it), before its rows are added to self.rows."""
-        from ..io.dataset import part_place
-
         for kink in found:
             entry = self.kinks.setdefault((kink.text, kink.exact, kink.params), [[], [], 0])
             for row in kink.rows[:max(0, SHOWN_KINK_ROWS + 1 - len(entry[1]))]:
@@ -97,8 +101,6 @@ class SymbolicMeans:
 
         Made after the pass, as compare makes them after evaluating: the simplifier's time bound
         then does not pay for SymPy's first imports, and the formulas read as in memory."""
-        from ..engines.symbolic import SYMBOLIC_SECONDS, time_limit
-
         try:
             with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
                 return {name: self.loss.readable(d) for name, d in self.derivatives.items()}
@@ -108,8 +110,6 @@ class SymbolicMeans:
 
 def symbolic_witness(problem: Any, chosen: list[str]) -> SymbolicMeans:
     """SymPy's derivative of each chosen parameter, within the symbolic budget."""
-    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
         symbolic = SymbolicLoss(problem)
         return SymbolicMeans(symbolic, symbolic.derivatives(chosen))
@@ -127,8 +127,6 @@ def read_part(part: Any, problem: Any, columns: list[str]) -> tuple[dict[str, An
 
 
 def part_where(part: Any) -> Callable[[int], str]:
-    from ..io.dataset import part_place
-
     return lambda row: f"{part.name} {part_place(part, row)}"
 
 
@@ -152,10 +150,6 @@ def part_witnesses(data: Mapping[str, Any], rows: int, plan: Any, loss_plan: Any
                    steps: Mapping[str, tuple[float, dict[str, float], dict[str, float]]]) -> PartSums:
     """What one part adds to each witness asked for (plan None: no backprop). Module-level, so that a
     Dask worker can run it; an undefined row comes back as data, to be named by its file here."""
-    import numpy as np
-
-    from ..engines.sweep import run, stencil
-
     sums = PartSums(point={name: float(column[0]) for name, column in data.items()} if rows == 1 else None)
     try:
         if plan is not None:
@@ -194,7 +188,6 @@ def part_passes(parts: list[Any], problem: Any, columns: list[str], files: int, 
 
         yield streamed
         return
-    from ..io.distributed import DaskRows, dask_client
 
     with dask_client(dask, workers, dashboard) as client:
         held = DaskRows(client, parts, read_part, files, problem=problem, columns=columns)
@@ -212,10 +205,6 @@ def one_pass(each: Passes, parts: list[Any], plan: Any, loss_plan: Any, values: 
               steps: Mapping[str, tuple[float, dict[str, float], dict[str, float]]]) -> Totals:
     """Every part once, each adding its rows' share to every witness asked for (plan None: no backprop),
     in file order: the first undefined row in the data is the one named."""
-    import numpy as np
-
-    from ..errors import placed
-
     totals = Totals(gradient=np.zeros(len(plan.wanted)) if plan is not None else None)
     for part, sums, rows in each(plan, loss_plan, values, symbolic, steps):
         if sums.undefined is not None:  # a row where the loss is undefined: named in its file

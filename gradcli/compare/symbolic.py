@@ -3,10 +3,12 @@ limits that turn a hostile expression into a clean message."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
 from ..errors import GradcliError, UndefinedError
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
@@ -40,8 +42,6 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
     """The derivatives `derivatives_of(SymbolicLoss)` builds (any order), their mean values over the rows,
     (readable) their formulas and (latex) the same in LaTeX, within SYMBOLIC_SECONDS in all; else
     SymbolicUnavailable, saying why. per_row=True: each value in every row (an array), not the mean."""
-    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
         symbolic = SymbolicLoss(problem)
         derivatives = derivatives_of(symbolic)
@@ -56,8 +56,6 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
 def sympy_limits() -> Iterator[None]:
     """SymPy's limits met inside (its time budget spent, an expression it cannot evaluate) become
     SymbolicUnavailable, saying why; bad input and our own bugs pass as they are."""
-    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime
-
     try:
         yield
     except OutOfTime:
@@ -78,8 +76,6 @@ def sympy_limits() -> Iterator[None]:
 def raised_outside_gradcli(err: BaseException) -> bool:
     """Whether the innermost frame of err's traceback is not gradcli's own code (SymPy, mpmath, NumPy, or
     code that lambdify generated)."""
-    import os
-
     frame = err.__traceback__
     while frame is not None and frame.tb_next is not None:
         frame = frame.tb_next

@@ -9,8 +9,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..engines.differences import NOT_AT_KINK
 from ..errors import show_text
+from ..io.arguments import number
 from ..setup import Setup
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
@@ -92,8 +95,6 @@ def kink_warnings(found: list[Any]) -> list[str]:
 
 
 def check_tolerances(rtol: float, atol: float) -> None:
-    from ..io.arguments import number
-
     for name, value in (("rtol", rtol), ("atol", atol)):
         number(value, f"--{name}", least=0.0)
 
@@ -290,8 +291,6 @@ def rows_within_resolution(gradient: RowGradient, exact: Any, diff: Any, close: 
                            bounds: Callable[[], dict[str, Any]]) -> list[str]:
     """within_resolution row by row: where every row that fails rtol and atol differs by no more than what
     float64 can resolve of that row's derivative, the name agrees within float64's resolution."""
-    import numpy as np
-
     bound = bounds().get(gradient.name)
     if bound is None:
         return []
@@ -348,8 +347,6 @@ class GradientReport:
 
 
 def nested_values(values: list[float], shape: list[int]) -> Any:
-    import numpy as np
-
     return np.array(values).reshape(shape).tolist() if shape else values[0]
 
 

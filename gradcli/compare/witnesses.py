@@ -8,7 +8,13 @@ import math
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from ..engines.differences import STEP_CUTS, kink_free
+from ..engines.graph import build_graph
+from ..engines.resolution import Bounds, row_bounds
+from ..engines.sweep import compile_plan, stencil
+from ..language.expansion import MAX_ENTRIES, TooLarge, entry_columns, expand
 from ..setup import Setup
 from .symbolic import SymbolicTooLarge, SymbolicUnavailable
 from .verdicts import ENGINE_ROUNDINGS, FD_ATOL, FD_DIRECTIONS, FD_RTOL, RICHARDSON_HALVINGS
@@ -25,9 +31,6 @@ def resolution(setup: Setup, names: list[str], parts: Iterable[tuple[Mapping[str
     backprop's rounding bound (engines/resolution.py), once for each engine evaluating the same function
     in float64. A model with vectors or matrices is bounded entry by entry, as SymPy sees it; inf where
     no bound can be had (past the expansion's size limits)."""
-    from ..engines.graph import build_graph
-    from ..engines.resolution import Bounds
-
     problem, bounds = setup.problem, None
     for columns, rows in parts:
         if problem.tensor:  # in memory only: the model is expanded once, for its one part
@@ -59,8 +62,6 @@ def entrywise(problem: Problem, columns: Mapping[str, Any], max_entries: int | N
     """The model written out entry by entry (language/expansion.py) and the columns it reads: a vector
     input's columns one by one. Past the expansion's size limits (max_entries parameter entries, default
     the expansion's MAX_ENTRIES), SymbolicUnavailable."""
-    from ..language.expansion import MAX_ENTRIES, TooLarge, entry_columns, expand
-
     try:
         scalar = expand(problem, MAX_ENTRIES if max_entries is None else max_entries)
     except TooLarge as why:
@@ -98,8 +99,6 @@ def directional_differences(graph: Any, problem: Problem, chosen: list[str], val
     (4 D(h/2) - D(h)) / 3, which cancels D's h² error, and so on with h halved (RICHARDSON_HALVINGS
     times at most): train's check at a trained network, whose large weights make the loss sharply
     curved where the gradient itself is tiny (the spiral's seed 3 missed by 4e-6 at h/2)."""
-    import numpy as np
-
     if stencil_of is None:
         stencil_of = memory_stencil(graph, columns, rows)
     rng = np.random.default_rng(0)
@@ -126,8 +125,6 @@ class _Probe:
 
     def __init__(self, picked: list[str], values: Mapping[str, float], gradient: Mapping[str, float],
                  stencil_of: Callable[[list[Mapping[str, float]]], Any], richardson: bool) -> None:
-        import numpy as np
-
         self.picked, self.values, self.stencil_of, self.richardson = picked, values, stencil_of, richardson
         self.point = np.array([values[e] for e in picked])
         self.g = np.array([gradient[e] for e in picked])
@@ -140,8 +137,6 @@ class _Probe:
 
     def directions(self, rng: Any) -> tuple[list[tuple[float, float]], dict[str, None], list[int]]:
         """(difference along v, gᵀv) per clean direction; the kinks met; the entries left out."""
-        import numpy as np
-
         several = len(self.picked) > 1
         pairs: list[tuple[float, float]] = []
         kinks: dict[str, None] = {}
@@ -189,8 +184,6 @@ def crossing_entries(crosses: Callable[[Any], bool], size: int) -> list[int]:
     """The entries (0-based) that alone make a stencil cross a kink, by bisection: crosses(mask) says
     whether the stencil along the direction's entries kept by a 0/1 mask crosses one. A few passes
     per such entry (2 log2 size), where probing each entry would take `size`."""
-    import numpy as np
-
     found: list[int] = []
 
     def search(indices: list[int]) -> None:
@@ -210,8 +203,6 @@ def crossing_entries(crosses: Callable[[Any], bool], size: int) -> list[int]:
 
 def memory_stencil(graph: Any, columns: Mapping[str, Any] | None, rows: int
                     ) -> Callable[[list[Mapping[str, float]]], Any]:
-    from ..engines.sweep import compile_plan, stencil
-
     loss_plan = compile_plan(graph, [])
     return lambda points: stencil(loss_plan, points, columns or {}, rows)
 
@@ -220,8 +211,6 @@ def clean_differences(loss_plan: Any, chosen: list[str], values: Mapping[str, fl
                       rows: int) -> tuple[dict[str, float], dict[str, list[str]]]:
     """Each chosen parameter's central difference from a stencil that crosses no kink (its step cut by
     FD_STEP_CUTS until none is crossed); where every step crosses one, the kinks instead (not compared)."""
-    from ..engines.sweep import stencil
-
     found: dict[str, float] = {}
     stopped: dict[str, list[str]] = {}
     for name, (h, _, _) in fd_points(chosen, values).items():
@@ -251,8 +240,6 @@ def fd_points(chosen: list[str], values: Mapping[str, float],
 def row_resolution(setup: Setup, graph: Any, names: list[str]) -> dict[str, Any]:
     """What float64 can resolve of each name's derivative in every row (resolution's rule: twice backprop's
     rounding bound, engines/resolution.py); none for a model with vectors or matrices."""
-    from ..engines.resolution import row_bounds
-
     if graph.tensor:
         return {}
     return {name: ENGINE_ROUNDINGS * bound

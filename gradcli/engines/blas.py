@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from threadpoolctl import ThreadpoolController
+
 _controller: Any = None
 
 
@@ -17,7 +19,5 @@ def one_blas_thread() -> Any:
     """A context manager in which BLAS uses one thread (the controller is made once, ~1 ms)."""
     global _controller
     if _controller is None:
-        from threadpoolctl import ThreadpoolController
-
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")

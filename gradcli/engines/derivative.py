@@ -16,11 +16,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+import numpy as np
+
 from ..errors import GradcliError
 from ..language import build
 from ..language.expr import Binary, Call, Expr, Sym, Unary, children, postorder
 from ..language.ops import OPS
 from ..language.problem import Problem
+from .graph import build_graph
+from .sweep import compile_plan, run, stencil
 
 MAX_NODES = 100_000  # a derivative graph larger than this is refused (order k grows it ~ a factor per order)
 PLANS_KEPT = 16  # compiled derivative graphs kept for repeated hessian_rows / hessian_vector_product calls
@@ -112,18 +116,11 @@ class Evaluator:
 
     def compile(self, gradient: bool = True) -> Any:
         """The graph engine's compiled plan of the expression: what run sweeps, built anew by each call."""
-        from .graph import build_graph
-        from .sweep import compile_plan
-
         return compile_plan(build_graph(self.problem), list(self.problem.params) if gradient else [])
 
     def sweep(self, plan: Any, values: Mapping[str, float], columns: Mapping[str, Any],
               rows: int) -> tuple[float, list[float]]:
         """run with a plan made by compile: the evaluation alone, without building the graph again."""
-        import numpy as np
-
-        from .sweep import run
-
         data = {**columns, self.problem.target: np.float64(0.0)}
         result = run(plan, values, data, rows, diagnose=True)
         return result.loss, result.gradient
@@ -131,20 +128,12 @@ class Evaluator:
     def crossed(self, points: list[Mapping[str, float]], columns: Mapping[str, Any], rows: int) -> list[str]:
         """The relu, abs, max and min nodes whose argument is not on one side of its kink at every one of
         `points` (sweep.stencil): a difference stencil over them spans a point where f is not smooth."""
-        import numpy as np
-
-        from .sweep import stencil
-
         data = {**columns, self.problem.target: np.float64(0.0)}
         return stencil(self.compile(gradient=False), points, data, rows).crossed
 
     def kinks(self, values: Mapping[str, float], columns: Mapping[str, Any], rows: int) -> list[Any]:
         """The abs, relu, sign and step nodes whose argument is exactly 0 here (graph.Kink), where a
         derivative of the next order does not exist."""
-        import numpy as np
-
-        from .sweep import run
-
         data = {**columns, self.problem.target: np.float64(0.0)}
         found = run(self.compile(gradient=False), values, data, rows, find_kinks=True).kinks
         return [kink for kink in found if kink.exact]
@@ -186,8 +175,6 @@ def second_derivative_graphs(expr: Expr, names: Sequence[str], columns: Sequence
                              vector: Sequence[float] | None = None) -> list[Any]:
     """The graphs whose one backprop sweep each gives hessian_rows' rows (d expr / d name, per name), or
     hessian_vector_product (the directional derivative): what engines/resolution.py bounds."""
-    from .graph import build_graph
-
     if vector is not None:
         return [build_graph(_hvp_plan(_Same(expr), tuple(names), tuple(vector), tuple(columns))[0].problem)]
     plans = _hessian_plans(_Same(expr), tuple(names), tuple(columns))

@@ -17,7 +17,10 @@ import math
 import sys
 from typing import Any
 
+import numpy as np
+
 from ..errors import DataError, show_text
+from .blas import one_blas_thread
 
 LARGEST = math.sqrt(sys.float_info.max)  # 1.3407807929942596e+154: the largest value whose square is finite
 
@@ -41,10 +44,6 @@ def all_usable(array: Any) -> bool:
     does not overflow: then every value is usable. Otherwise (also for many values near LARGEST,
     whose squares are finite but whose sum is not) the exact check settles it.
     """
-    import numpy as np
-
-    from .blas import one_blas_thread
-
     if len(array) < 4096:
         return not len(array) or bool(np.max(np.abs(array)) <= LARGEST)
     with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
@@ -59,10 +58,6 @@ def all_finite(array: Any) -> bool:
     overflows (values beyond ~1e154), which the exact check then settles. One BLAS dot on one
     thread reads the array at memory speed: half the time of np.isfinite(array).all().
     """
-    import numpy as np
-
-    from .blas import one_blas_thread
-
     if len(array) < 4096:
         return bool(np.isfinite(array).all())
     with one_blas_thread(), np.errstate(over="ignore", invalid="ignore"):
@@ -80,7 +75,5 @@ def require_finite(name: str, array: Any, first_row: int = 1) -> None:
 
 def first_unusable(array: Any) -> int:
     """The index of the first value that is nan, infinite or beyond LARGEST (the array has one)."""
-    import numpy as np
-
     with np.errstate(invalid="ignore"):
         return int(np.argmin(np.abs(array) <= LARGEST))

@@ -17,9 +17,13 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any
 
+import numpy as np
+
 from ..compare.verdicts import agrees
-from ..engines.reading import node_formula, partial_name
+from ..engines.graph import Edge, upstream_params
+from ..engines.reading import count_paths, edges, local_formula, local_values, node_formula, partial_name, paths
 from ..errors import GradcliError, ParseError
+from ..io.values import as_columns
 from ..language.expr import Binary, Call, Unary, parse, postorder
 from ..language.ops import OPS
 from ..setup import Setup
@@ -45,8 +49,6 @@ JSON_ROLES = ("parameter", "input", "target", "constant", "intermediate", "loss"
 
 def single_point(data: Mapping[str, Iterable[float]] | None, row: int | None) -> Mapping[str, Any] | None:
     """The one row explain and graph work at: the only row, or row `row` (1-based) of several."""
-    from ..io.values import as_columns
-
     if data is None:
         if row not in (None, 1):
             raise GradcliError(f"--row {row} is out of range: without --data there is one point")
@@ -70,8 +72,6 @@ def point_setup(question: Any, data: Any) -> Setup:
 
 
 def at_point(value: Any) -> float:
-    import numpy as np
-
     return float(np.broadcast_to(value, (1,))[0])
 
 
@@ -99,9 +99,6 @@ def view_of(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight
           marked: Iterable[str] | None = None) -> GraphView:
     """The graph at the point; `highlight` marks the paths to that parameter (or, with `marked`, to any of
     those names: the entries of a matrix drawn neuron by neuron)."""
-    from ..engines.graph import upstream_params
-    from ..engines.reading import edges, local_formula, local_values
-
     problem = setup.problem
     nodes = [
         NodeInfo(
@@ -194,15 +191,11 @@ def path_steps(graph: Any, names: Iterable[str], max_paths: int) -> int:
 def edge_index(view: GraphView) -> dict[Any, int]:
     """Each edge of the view by (source, target, position), made once for all parameters (once per
     parameter, 950 parameters made 950 dictionaries of every edge)."""
-    from ..engines.graph import Edge
-
     return {Edge(e.source, e.target, e.position): k for k, e in enumerate(view.edges)}
 
 
 def param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: Any, max_paths: int,
                  rtol: float, atol: float, index: dict[Any, int] | None = None) -> ParamSteps:
-    from ..engines.reading import count_paths, paths
-
     leaf = graph.leaf(name)
     index = edge_index(view) if index is None else index
     found = []
@@ -237,8 +230,6 @@ def param_steps(graph: Any, sweep: Any, view: GraphView, name: str, gradient: An
 
 def reused(graph: Any, sweep: Any, view: GraphView, chosen: list[str]) -> list[Reuse]:
     """Adjoints computed once that two or more of the chosen parameters' gradients went through."""
-    from ..engines.graph import upstream_params
-
     upstream = upstream_params(graph)
     found = []
     for node in reversed(graph.nodes):
@@ -315,8 +306,6 @@ def sympy_cost(derivative: Any) -> dict[str, int]:
 
 def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCounts:
     """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
-    from ..engines.reading import local_formula
-
     forward = zero_counts()
     for node in graph.nodes:
         if node.op is not None:

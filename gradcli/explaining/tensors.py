@@ -25,11 +25,19 @@ from dataclasses import replace
 from types import SimpleNamespace
 from typing import Any
 
-from ..compare.symbolic import SymbolicUnavailable
+import numpy as np
+
+from ..compare.symbolic import SymbolicUnavailable, sympy_limits
 from ..compare.verdicts import agrees, kink_warnings
 from ..compare.witnesses import entrywise
-from ..engines.reading import node_formula
+from ..engines.graph import arguments, backprop, build_graph, contribution, kinks, upstream_params
+from ..engines.reading import edges, from_constant, local_formula, node_formula
+from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
 from ..errors import GradcliError, show_text
+from ..io.arguments import text
+from ..io.values import as_columns
+from ..language.expansion import MAX_ENTRIES, MAX_NODES, entry_columns
+from ..language.ops import OPS
 from ..language.tensors import shown
 from ..setup import Setup, check_parameter_names
 from .reports import (
@@ -68,8 +76,6 @@ BATCH_ROWS = 100_000  # explain's batch step runs over at most this many rows of
 
 
 def numbers(value: Any, shape: tuple[int, ...] | list[int]) -> Numbers:
-    import numpy as np
-
     with np.errstate(all="ignore"):
         array = np.broadcast_to(np.asarray(value, dtype=np.float64), tuple(shape))
         finite = array[np.isfinite(array)]
@@ -89,8 +95,6 @@ def _listed(array: Any) -> Any:
 
 def at_point(node: Any, value: Any) -> Numbers:
     """A node's value at the point: its own shape, the row axis (one row) dropped."""
-    import numpy as np
-
     if node.batched:
         value = np.broadcast_to(np.asarray(value, dtype=np.float64), (1,) + node.shape)[0]
     return numbers(value, node.shape)
@@ -103,8 +107,6 @@ def _over_rows(node: Any, value: Any, rows: int) -> Numbers:
 
 def nested(values: Mapping[str, float], problem: Any) -> dict[str, Any]:
     """Each parameter as written, its entries' values in its shape (a number for a scalar)."""
-    import numpy as np
-
     shapes = problem.shapes.names
     return {name: (np.array([values[e] for e in entries]).reshape(shapes[name]).tolist() if shapes[name]
                    else values[entries[0]]) for name, entries in problem.entries.items()}
@@ -112,10 +114,6 @@ def nested(values: Mapping[str, float], problem: Any) -> dict[str, Any]:
 
 def _point(setup: Setup) -> dict[str, float]:
     """The inputs and the target at the point, a vector input by its columns' names (x1, x2)."""
-    import numpy as np
-
-    from ..language.expansion import entry_columns
-
     problem = setup.problem
     split = entry_columns(problem)
     point = {}
@@ -129,8 +127,6 @@ def _point(setup: Setup) -> dict[str, float]:
 
 def batch_rows(data: Any) -> tuple[dict[str, Any] | None, str | None]:
     """The rows of the data for explain's batch step (None where there is one row), and a note when cut."""
-    from ..io.values import as_columns
-
     columns, rows = as_columns(data)
     if rows <= 1:
         return None, None
@@ -194,8 +190,6 @@ def _summed(text: str, child: Any, node: Any) -> str:
 def vjp_text(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     """The vector-Jacobian product on an edge: what the consumer's adjoint `g` sends to the edge's source,
     in the nodes' names (`names`)."""
-    from ..language.ops import OPS
-
     node, child = graph.nodes[edge.target], graph.nodes[edge.source]
     op = OPS[node.op]
     args = [names[i] for i in node.inputs]
@@ -226,8 +220,6 @@ def batch_names(graph: Any) -> dict[int, str]:
 
 def batch_forward(graph: Any, node: Any, names: Mapping[int, str]) -> str:
     """What a node computes over the batch, in the batch's names: A1 = X @ W1ᵀ, A2 = A1 + b1."""
-    from ..language.ops import OPS
-
     args = [graph.nodes[i] for i in node.inputs]
     op = OPS[node.op]
     if op.batch_text is not None:
@@ -243,8 +235,6 @@ def batch_forward(graph: Any, node: Any, names: Mapping[int, str]) -> str:
 def batch_vjp(graph: Any, edge: Any, names: Mapping[int, str], g: str) -> str:
     """The VJP on an edge over the batch: a matrix product where one says it; else row by row, summed over
     the rows (Σₙ) where the source has no row axis."""
-    from ..language.ops import OPS
-
     node, child = graph.nodes[edge.target], graph.nodes[edge.source]
     op = OPS[node.op]
     if op.batch_text is not None:
@@ -303,12 +293,6 @@ def parameter_listing(problem: Any) -> list[str]:
 
 def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], highlight: str | None = None,
                  marked: list[str] | None = None) -> TensorGraphView:
-    import numpy as np
-
-    from ..engines.graph import arguments, contribution, upstream_params
-    from ..engines.reading import edges, from_constant
-    from ..language.ops import OPS
-
     problem = setup.problem
     nodes = [
         TensorNode(node.id, node.name, node.op, "intermediate" if node.role == "model" else node.role,
@@ -359,8 +343,6 @@ def _tensor_view(setup: Setup, graph: Any, sweep: Any, warnings: list[str], high
 
 def tensor_graph_view(setup: Setup, highlight: str | None = None, marked: list[str] | None = None) -> TensorGraphView:
     """`gradcli graph` on a model with vectors and matrices, at the point."""
-    from ..engines.graph import backprop, build_graph, kinks
-
     graph = build_graph(setup.problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)
     warnings = setup.warnings + kink_warnings(kinks(graph, sweep.values, 1))
@@ -381,8 +363,6 @@ def scalar_setup(setup: Setup, max_entries: int) -> Setup:
 def neuron_setup(setup: Setup) -> tuple[Setup, list[str]]:
     """graph --neurons: the scalar problem to draw, refused past NEURONS_MAX_ENTRIES parameter entries or
     NEURONS_MAX_NODES nodes; and the note that says what is drawn."""
-    from ..engines.graph import build_graph
-
     problem = setup.problem
     count = len(problem.params)
     shapes = ", ".join(parameter_listing(problem))
@@ -397,7 +377,6 @@ def neuron_setup(setup: Setup) -> tuple[Setup, list[str]]:
     if size > NEURONS_MAX_NODES:
         raise GradcliError(f"--neurons draws at most {NEURONS_MAX_NODES} nodes, and this model written out entry by "
                            f"entry has {size:,}; leave out --neurons to draw it one node per tensor operation")
-    from ..language.expansion import entry_columns
 
     tensors = [name for name, shape in problem.tensors.items() if shape]
     inputs = [f"{name} as {', '.join(columns)}" for name, columns in entry_columns(problem).items()]
@@ -470,9 +449,6 @@ def matrix_counts(graph: Any, sweep: Any) -> MatrixCounts:
     divisions, additions subtractions, other the functions): elementwise operations entry by entry,
     an (m x k) @ (k x n) product m·k·n multiplications and m·(k-1)·n additions, and the same for each
     of its VJPs (G @ Bᵀ, Aᵀ @ G)."""
-    from ..engines.reading import local_formula
-    from ..language.ops import OPS
-
     forward, local, reverse = zero_counts(), zero_counts(), zero_counts()
     madds = 0
 
@@ -512,7 +488,6 @@ def _entry(setup: Setup, entry: str | None) -> str:
     """The entry whose path sum is shown: the one asked for, else the first chosen."""
     if entry is None:
         return setup.chosen[0]
-    from ..io.arguments import text
 
     text(entry, "--entry")
     if entry not in setup.chosen:
@@ -534,9 +509,6 @@ def _written(setup: Setup) -> list[str]:
 def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float], str]:
     """SymPy's derivative of every chosen entry of the written-out model, their values, and the entry's
     formula for people, all within the symbolic engine's budget (else SymbolicUnavailable)."""
-    from ..compare.symbolic import sympy_limits
-    from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-
     with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
         symbolic = SymbolicLoss(scalar.problem)
         derivatives = symbolic.derivatives(scalar.chosen)
@@ -548,9 +520,6 @@ def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float],
 def explain_tensors(setup: Setup, batch: Setup, *, entry: str | None, max_paths: int, rtol: float,
                     atol: float) -> TensorExplanation:
     """`gradcli explain` on a model with vectors and matrices: `setup` at the point, `batch` over the rows."""
-    from ..engines.graph import backprop, build_graph, kinks
-    from ..language.expansion import MAX_ENTRIES, MAX_NODES
-
     problem = setup.problem
     graph = build_graph(problem)
     sweep = backprop(graph, setup.values, setup.columns, 1, setup.chosen)

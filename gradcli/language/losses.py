@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from ..errors import GradcliError
+
 if TYPE_CHECKING:
     from .expr import Expr
 
@@ -35,7 +37,6 @@ def _mae(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
 
 
 def _huber(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
-    from ..errors import GradcliError
     from .expr import Binary, Call, Num
 
     if not (delta > 0 and delta < float("inf")):

@@ -25,6 +25,8 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
+import numpy
+
 from . import build as b
 from . import entrywise, kinks
 from . import tensors as t  # its NumPy loads on first use too
@@ -38,8 +40,6 @@ class _NumPyOnFirstUse:
     """
 
     def __getattr__(self, name: str) -> Any:
-        import numpy
-
         global np
         np = numpy  # later calls find NumPy itself
         return getattr(numpy, name)

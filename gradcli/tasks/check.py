@@ -27,13 +27,26 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from ..compare.factors import Factors, constant_ratio, missing_factors
 from ..compare.symbolic import raised_outside_gradcli
+from ..compare.verdicts import EPS, check_tolerances, condition_text
+from ..engines.derivative import Evaluator, gradient
 from ..engines.fresh import as_if_fresh
+from ..engines.graph import backprop, build_graph, forward
+from ..engines.reading import local_values
+from ..engines.resolution import forward_errors, row_bounds
+from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit, to_sympy
 from ..errors import GradcliError, ParseError, show_text
+from ..io.arguments import names, text, whole
+from ..io.sources import model_text, one_stdin
+from ..language import expr
 from ..language.losses import DEFAULT_DELTA
+from ..language.problem import YHAT
 from ..language.written import Written
 from ..question import Question, ask
+from ..setup import scalar_parameters_only
 
 RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
 ATOL = 1e-10
@@ -143,10 +156,6 @@ def check(
     The report's `correct` says whether the claim is the derivative. Raises GradcliError for bad
     input.
     """
-    from ..compare.verdicts import check_tolerances
-    from ..io.arguments import names, text, whole
-    from ..io.sources import model_text, one_stdin
-
     check_tolerances(rtol, atol)
     points = whole(points, "--points", 0)
     if points > MAX_POINTS:
@@ -168,10 +177,6 @@ def check(
 
 def answer(question: Question, claim: Written, *, points: int = POINTS, seed: int = 0) -> CheckReport:
     """`check`'s answer to a question: is `claim` the derivative of the per-row loss by the question's one --wrt?"""
-    from ..engines.graph import build_graph
-    from ..language import expr
-    from ..setup import scalar_parameters_only
-
     rtol, atol = question.rtol, question.atol
     setup = question.setup()
     scalar_parameters_only(setup, "check")
@@ -225,9 +230,6 @@ def answer(question: Question, claim: Written, *, points: int = POINTS, seed: in
 
 def _claimed(claim: Written, problem: Any) -> tuple[Any, Any]:
     """The claim's tree, checked to use the problem's names, and with the model in place of yhat."""
-    from ..language import expr
-    from ..language.problem import YHAT
-
     try:
         written = claim.expr
     except ParseError as err:  # two expressions: say which one is wrong
@@ -245,8 +247,6 @@ def _claimed(claim: Written, problem: Any) -> tuple[Any, Any]:
 def _random_points(evaluate: _Points, known: list[str], problem: Any, points: int, seed: int, warnings: list[str],
                    rtol: float, atol: float) -> tuple[Sample, _Found | None, dict[str, Any], int]:
     """The claim compared at `points` random points inside the domain (drawn in rounds, seeded)."""
-    import numpy as np
-
     rng = np.random.default_rng(seed)
     drawn: list[dict[str, Any]] = []
     inside = 0
@@ -273,8 +273,6 @@ def _random_points(evaluate: _Points, known: list[str], problem: Any, points: in
 def _given_points(question: Question, setup: Any, evaluate: _Points, warnings: list[str], rtol: float,
                   atol: float) -> tuple[_Found | None, Sample | None, dict[str, Any]]:
     """The claim compared at the data's points (or the one point --params gives)."""
-    import numpy as np
-
     if question.data is None and not question.params:
         return None, None, {}
     problem, rows = setup.problem, setup.rows
@@ -289,8 +287,6 @@ def _given_points(question: Question, setup: Any, evaluate: _Points, warnings: l
 
 def _sample_notes(samples: Iterable[Sample | None], warnings: list[str]) -> None:
     """What the samples leave out, and where they agree only within float64's resolution."""
-    from ..compare.verdicts import condition_text
-
     samples = [sample for sample in samples if sample is not None]
     for sample in samples:
         if sample.claim_undefined:
@@ -307,8 +303,6 @@ def _sample_notes(samples: Iterable[Sample | None], warnings: list[str]) -> None
 def _counterexample(tried: Iterable[tuple[_Found | None, dict[str, Any], str]], known: list[str], has_data: bool,
                     rtol: float, atol: float) -> Counterexample | None:
     """A point where the claim differs: the data's own first, else the first random one."""
-    import numpy as np
-
     for found, columns, label in tried:
         if found is None:
             continue
@@ -327,10 +321,6 @@ def _counterexample(tried: Iterable[tuple[_Found | None, dict[str, Any], str]], 
 
 def _graph_text(problem: Any, name: str) -> str | None:
     """The graph engine's derivative as a formula in yhat, where it is short enough to show."""
-    from ..engines.derivative import gradient
-    from ..language import expr
-    from ..language.problem import YHAT
-
     try:
         shown = expr.to_text(gradient(problem.loss, [name])[name], {id(problem.model): YHAT})
     except GradcliError:  # a derivative graph too large to show
@@ -346,8 +336,6 @@ def _every_name_a_column(problem: Any) -> Any:
 def _draw(rng: Any, known: list[str], problem: Any, count: int, positive: bool) -> dict[str, Any]:
     """`count` random points: every name uniform in [LOW, HIGH] (positive: in (0, HIGH]), rounded to
     DECIMALS (never to 0: a kink or a log there would be a point on the domain's edge); bce's target in [0, 1]."""
-    import numpy as np
-
     step = 10.0 ** -DECIMALS
     columns = {}
     for name in known:
@@ -368,8 +356,6 @@ class _Found:
 
     def __init__(self, loss: Any, derivative: Any, claim: Any, locals_: dict[Any, Any] | None,
                  resolution: Callable[[], Any] | None = None) -> None:
-        import numpy as np
-
         self.derivative, self.claim, self.locals = derivative, claim, locals_
         self.defined = np.isfinite(loss) & np.isfinite(derivative)
         self.claim_defined = np.isfinite(claim)
@@ -389,15 +375,11 @@ class _Found:
         return self.compared & ~self._plain(rtol, atol) & self._resolved(rtol, atol)
 
     def _plain(self, rtol: float, atol: float) -> Any:
-        import numpy as np
-
         with np.errstate(all="ignore"):
             return np.abs(self.claim - self.derivative) <= atol + rtol * np.maximum(np.abs(self.claim),
                                                                                     np.abs(self.derivative))
 
     def _resolved(self, rtol: float, atol: float) -> Any:
-        import numpy as np
-
         failing = self.compared & ~self._plain(rtol, atol)
         if self.resolution is None or not failing.any():
             return np.zeros_like(failing)
@@ -410,19 +392,11 @@ class _Points:
     """Evaluates the loss, its derivative and the claim at many points at once (one sweep each)."""
 
     def __init__(self, problem: Any, graph: Any, claimed: Any, name: str) -> None:
-        from ..engines.derivative import Evaluator
-        from ..engines.graph import build_graph
-
         self.graph, self.name = graph, name
         self.claim_graph = build_graph(Evaluator.of(claimed, [], [*problem.params, *problem.inputs,
                                                                   problem.target]).problem)
 
     def __call__(self, columns: Mapping[str, Any], rows: int, with_locals: bool = False) -> _Found:
-        import numpy as np
-
-        from ..engines.graph import backprop, forward
-        from ..engines.reading import local_values
-
         sweep = backprop(self.graph, {}, columns, rows, [self.name], diagnose=False)
         leaf = self.graph.leaf(self.name)
         adjoint = sweep.adjoints[leaf.id] if leaf is not None else None
@@ -434,8 +408,6 @@ class _Points:
 
         def resolution() -> Any:
             """What float64 can resolve at each point: the claim's rounding bound plus backprop's."""
-            from ..engines.resolution import forward_errors, row_bounds
-
             with np.errstate(all="ignore"):
                 claim_error = forward_errors(self.claim_graph, values)[self.claim_graph.output]
                 bound = np.broadcast_to(claim_error, (rows,)) + row_bounds(self.graph, {}, columns, rows,
@@ -449,15 +421,12 @@ class _Points:
 def _sample(kind: str, found: _Found | None, outside: int = 0, *, rtol: float, atol: float) -> Sample:
     if found is None:
         return Sample(kind, 0, 0, 0, outside, 0)
-    import numpy as np
 
     defined = int(found.defined.sum())
     sample = Sample(kind, defined, int(found.compared.sum()), int(found.differs(rtol, atol).sum()),
                     outside + len(found.defined) - defined, int((found.defined & ~found.claim_defined).sum()))
     within = found.within_resolution(rtol, atol)
     if within.any():
-        from ..compare.verdicts import EPS
-
         sample.within_resolution = int(within.sum())
         exact, bound = np.abs(found.claim[within]), found.resolution()[within]  # type: ignore[misc]
         with np.errstate(all="ignore"):  # past float64's range (a subnormal claim): its largest number
@@ -479,14 +448,6 @@ def _symbolic_value(symbolic: Any, true: Any, name: str, counterexample: Counter
 def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexample | None, found: _Found | None,
               columns: Mapping[str, Any], known: list[str]) -> tuple[str | None, str, str, str | None]:
     """(SymPy's derivative as text, the verdict on equivalence, why, the simplified difference)."""
-    from ..engines.symbolic import (
-        SYMBOLIC_SECONDS,
-        OutOfTime,
-        SymbolicLoss,
-        time_limit,
-        to_sympy,
-    )
-
     limits = (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError)
     try:
         with time_limit(SYMBOLIC_SECONDS):

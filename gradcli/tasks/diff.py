@@ -10,12 +10,30 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..compare.verdicts import agrees, check_tolerances
+import numpy as np
+
+from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
+from ..compare.verdicts import ENGINE_ROUNDINGS, EPS, agrees, check_tolerances, condition_text, within_warning
+from ..engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
+from ..engines.differences import (
+    NOT_AT_KINK,
+    central,
+    gradient_differences,
+    kink_free,
+    stencil_points,
+    step,
+    tolerance,
+    tolerance_at,
+    usable_cuts,
+)
 from ..engines.fresh import as_if_fresh
+from ..engines.graph import build_graph
+from ..engines.resolution import gradient_bounds
 from ..io.arguments import flag
 from ..question import MAX_ORDER, Expression, ask_expression
 
@@ -131,11 +149,6 @@ def diff(
 
 def answer(question: Expression, *, readable: bool = True, latex: bool = False) -> DiffReport:
     """diff's answer to its question: each derivative by SymPy, by the graph engine and by finite differences."""
-    import numpy as np
-
-    from ..engines.derivative import Evaluator
-    from ..engines.differences import central, kink_free, stencil_points, step, usable_cuts
-
     tree, text, order = question.expression.expr, question.expression.text, question.order
     rtol, atol = question.rtol, question.atol
     chosen, others, point, warnings = [*question.wrt], [*question.others], dict(question.point), [*question.warnings]
@@ -210,9 +223,6 @@ def _graph_side(tree: Any, chosen: list[str], others: list[str], order: int, val
                                                          list[float | None], float]:
     """The graph engine's derivatives (kind, the derivative graph of order - 1 for one name, the graph's size,
     the keys and their values) and finite differences' (with their tolerance)."""
-    from ..engines.derivative import Evaluator, check_size, derivative, gradient, hessian_rows
-    from ..engines.differences import tolerance
-
     if len(chosen) == 1:
         name = chosen[0]
         prior = derivative(tree, name, order - 1)
@@ -239,10 +249,6 @@ def _sympy(evaluator: Any, labels: list[str], keys: list[tuple[str, ...]], value
            warnings: list[str]) -> tuple[str, dict[str, float], dict[str, str], dict[str, str]]:
     """SymPy's derivatives (the witness, its values, formulas and LaTeX), or finite differences as the
     witness where SymPy cannot give them."""
-    import numpy as np
-
-    from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
-
     def sympy_derivatives(symbolic: Any) -> dict[str, Any]:
         sp, symbol = symbolic.sp, symbolic.symbols
         return {label: sp.diff(symbolic.loss, *(symbol[n] for n in key)) for label, key in zip(labels, keys)}
@@ -262,8 +268,6 @@ def _judged(found: Iterable[tuple[str, tuple[str, ...], float, float | None]], s
             value: float, at_kink: bool, rtol: float, atol: float, warnings: list[str]) -> list[Derivative]:
     """Each derivative (label, key, the graph engine's value, finite differences') against SymPy's and the
     differences' (none compared at a kink)."""
-    from ..engines.differences import NOT_AT_KINK, tolerance_at
-
     results = []
     for label, key, g, fd in found:
         s = symbolic_values.get(label)
@@ -287,10 +291,6 @@ def _judged(found: Iterable[tuple[str, tuple[str, ...], float, float | None]], s
 def _within_resolution(results: list[Derivative], bounds: Any, warnings: list[str]) -> None:
     """comparison.within_resolution for diff: a derivative whose engines differ by more than rtol and atol
     but by no more than what float64 can resolve of it agrees, with one line saying which."""
-    import sys
-
-    from ..compare.verdicts import EPS, condition_text, within_warning
-
     found, within = bounds(), []
     for d in results:
         bound = found.get(d.wrt, math.inf)
@@ -309,13 +309,6 @@ def _sweeps(kind: str, keys: list[tuple[str, ...]], tree: Any, prior: Any, chose
     backprop sweep of an expression graph (the expression, the derivative of one lower order, or a first
     derivative for a Hessian row), and engines/resolution.py bounds that sweep's rounding to first order,
     once for each engine (comparison.ENGINE_ROUNDINGS)."""
-    import numpy as np
-
-    from ..compare.verdicts import ENGINE_ROUNDINGS
-    from ..engines.derivative import Evaluator, gradient
-    from ..engines.graph import build_graph
-    from ..engines.resolution import gradient_bounds
-
     data = {**columns, "_target": np.zeros(1)}
 
     def swept(expression: Any) -> dict[str, float]:
@@ -336,8 +329,6 @@ def _hessian_by_differences(evaluator: Any, chosen: list[str], values: Mapping[s
                             columns: Mapping[str, Any]) -> tuple[list[float | None], dict[str, list[str]]]:
     """Central differences of the backprop gradient, one name at a time (the witness of a Hessian), from
     stencils that cross no kink; a row none of whose stencils is clean is None (its name -> the kinks)."""
-    from ..engines.differences import gradient_differences
-
     rows, stopped = gradient_differences(lambda at: evaluator.run(at, columns, 1)[1], values, chosen,
                                          lambda points: evaluator.crossed(points, columns, 1))
     return [value for row in rows for value in (row if row is not None else [None] * len(chosen))], stopped

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from ..compare.memory import compare
-from ..compare.symbolic import OUT_OF_TIME
-from ..compare.verdicts import ATOL, RTOL, agrees, check_tolerances
+from ..compare.symbolic import OUT_OF_TIME, SymbolicUnavailable, symbolic_derivatives
+from ..compare.verdicts import ATOL, RTOL, ParamGradient, agrees, check_tolerances
+from ..engines.derivative import gradient
 from ..engines.fresh import as_if_fresh
+from ..engines.graph import backprop, build_graph
+from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
 from ..errors import GradcliError
 from ..explaining.reports import Explanation
 from ..explaining.scalars import (
@@ -25,6 +29,7 @@ from ..explaining.scalars import (
     single_point,
     view_of,
 )
+from ..explaining.tensors import batch_rows, explain_tensors
 from ..io.arguments import whole
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
@@ -92,7 +97,6 @@ def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_P
         if order == 2 or sympy_forms:
             raise GradcliError("explain for vectors and matrices comes as text or json, at the first order "
                                "(--order 2 and latex are for scalar models)")
-        from ..explaining.tensors import batch_rows, explain_tensors
 
         batch = setup
         if question.data is not None:  # the batch step runs over every row of the data
@@ -113,9 +117,6 @@ def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_P
 
 def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, atol: float) -> Explanation:
     """Each chosen parameter's chain-rule paths at the point, checked as `grad` checks them."""
-    from ..engines.graph import backprop, build_graph
-    from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
-
     graph = build_graph(setup.problem)
     steps = path_steps(graph, setup.chosen, max_paths)
     if steps > MAX_PATH_STEPS:
@@ -155,13 +156,6 @@ def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, a
 def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Explanation:
     """∂²loss/∂first∂w as backprop through the backward pass: the derivative graph of g = ∂loss/∂first
     (engines/derivative.py) takes the loss's place, and its paths to each w are listed and multiplied."""
-    from dataclasses import replace
-
-    from ..compare.symbolic import SymbolicUnavailable, symbolic_derivatives
-    from ..compare.verdicts import ParamGradient
-    from ..engines.derivative import gradient
-    from ..engines.graph import backprop, build_graph
-
     first, seconds = setup.chosen[0], setup.chosen[1:] or setup.chosen[:1]
     g = gradient(setup.problem.loss, [first])[first]
     problem = replace(setup.problem, loss=g, loss_name=f"g = ∂loss/∂{first}",

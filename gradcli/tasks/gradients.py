@@ -24,8 +24,11 @@ from ..compare.witnesses import (
     resolution,
 )
 from ..engines.fresh import as_if_fresh
-from ..errors import DataError, GradcliError, UndefinedError, show_text
-from ..io.arguments import number, text
+from ..engines.graph import build_graph
+from ..engines.sweep import compile_plan
+from ..errors import DataError, GradcliError, UndefinedError, placed, show_text, unused
+from ..io.arguments import flag, number, text
+from ..io.dataset import part_bytes
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
 
@@ -81,8 +84,6 @@ def gradients(
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
     """
-    from ..io.arguments import flag
-
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
     engines = _engines(engines)
     question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
@@ -104,8 +105,6 @@ def _engines(engines: Iterable[str]) -> tuple[str, ...]:
 def answer(question: Question, *, engines: tuple[str, ...] = ENGINES, check_fd: bool = False,
            readable: bool = True) -> GradientReport:
     """`grad`'s answer to a question: its data in memory, streamed, or on Dask."""
-    from ..errors import placed
-
     if question.dataset is not None:
         return streamed_gradients(question, engines=engines, check_fd=check_fd, readable=readable)
     where = question.where if question.table is not None else None
@@ -124,11 +123,6 @@ def streamed_gradients(question: Question, *, engines: tuple[str, ...] = ENGINES
                        readable: bool = True) -> GradientReport:
     """`grad` over a Dataset larger than the question's memory budget, read part by part, or (question.dask:
     "local" or a scheduler's address) summed part by part on Dask's workers."""
-    from ..engines.graph import build_graph
-    from ..engines.sweep import compile_plan
-    from ..errors import unused
-    from ..io.dataset import part_bytes
-
     dataset, budget, dask = question.dataset, question.budget, question.dask
     rtol, atol = question.rtol, question.atol
     name, columns, setup = question.part_setup(rows_allowed=True)

@@ -8,7 +8,9 @@ from typing import Any
 
 from ..compare.verdicts import kink_warnings
 from ..engines.fresh import as_if_fresh
+from ..engines.graph import backprop, build_graph, kinks
 from ..explaining.scalars import point_setup, single_point, view_of
+from ..explaining.tensors import highlighted, neuron_setup, tensor_graph_view
 from ..io.arguments import flag, text, whole
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
@@ -54,26 +56,20 @@ def graph_view(
 def answer(question: Question, *, row: int | None = None, highlight: str | None = None,
            neurons: bool = False) -> Any:
     """`graph`'s answer to a question, at its one point (`row` of several)."""
-    from ..engines.graph import backprop, build_graph, kinks
-
     setup = point_setup(question, single_point(question.data, row))
     marked: list[str] | None = None
     if highlight is not None:
         text(highlight, "--highlight")
         if setup.problem.tensor:  # W1 or one of its entries, W1[1,2]
-            from ..explaining.tensors import highlighted
 
             tensors, entries = highlighted(setup.problem, highlight)
             marked = entries if neurons else tensors
         else:
             check_parameter_names([highlight], setup.problem.params, "--highlight")
     if setup.problem.tensor and not neurons:
-        from ..explaining.tensors import tensor_graph_view
-
         return tensor_graph_view(setup, highlight, marked)
     notes: list[str] = []
     if setup.problem.tensor:  # drawn neuron by neuron: the scalar graph of the model written out entry by entry
-        from ..explaining.tensors import neuron_setup
 
         setup, notes = neuron_setup(setup)
     graph = build_graph(setup.problem)

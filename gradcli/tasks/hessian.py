@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import math
 import os
+import sys
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from ..compare.parts import read_part, symbolic_means
+from ..compare.symbolic import SymbolicUnavailable, sympy_limits
+from ..compare.verdicts import ENGINE_ROUNDINGS, EPS, condition_text, within_warning
+from ..engines.derivative import hessian_rows, hessian_vector_product, second_derivative_graphs
+from ..engines.differences import NOT_AT_KINK, gradient_differences, kink_free, step, tolerance
 from ..engines.fresh import as_if_fresh
-from ..errors import GradcliError
+from ..engines.graph import build_graph
+from ..engines.resolution import gradient_bounds
+from ..engines.sweep import compile_plan, run, stencil
+from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+from ..errors import GradcliError, unused
+from ..io.arguments import parameter_values
+from ..io.dataset import part_bytes
+from ..io.distributed import DaskRows, dask_client
+from ..io.sources import param_values
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
+from ..setup import scalar_parameters_only
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -132,11 +147,6 @@ def answer(question: Question, *, hvp: Mapping[str, float] | str | None = None) 
 def _on_dask(question: Question, hvp: Any) -> HessianReport:
     """hessian over files whose parts are read and kept on a Dask cluster's workers (io/distributed.py):
     every mean over the rows one pass there, the parts' means added up here."""
-    from ..compare.parts import read_part
-    from ..errors import unused
-    from ..io.dataset import part_bytes
-    from ..io.distributed import DaskRows, dask_client
-
     dataset = question.dataset
     name, columns, setup = question.part_setup()
     notes = [*question.notes, *unused("column", [n for n in dataset.header if n not in columns],
@@ -151,10 +161,6 @@ def _on_dask(question: Question, hvp: Any) -> HessianReport:
 
 def _swept(columns: Mapping[str, Any], rows: int, plan: Any, at: Mapping[str, float], diagnose: bool) -> Any:
     """The mean loss and its gradient, as one array [loss, gradient...]."""
-    import numpy as np
-
-    from ..engines.sweep import run
-
     found = run(plan, at, columns, rows, diagnose=diagnose)
     return np.array([found.loss, *found.gradient])
 
@@ -162,19 +168,11 @@ def _swept(columns: Mapping[str, Any], rows: int, plan: Any, at: Mapping[str, fl
 def _crossed(columns: Mapping[str, Any], rows: int, plan: Any, points: list[Mapping[str, float]]) -> Any:
     """1 for each kink of the plan (plan.kink_nodes) whose argument is not on one side of it at every
     point in these rows (sweep.stencil), else 0: a mean above 0 means some row crosses it."""
-    import numpy as np
-
-    from ..engines.sweep import stencil
-
     crossed = set(stencil(plan, points, columns, rows).crossed)
     return np.array([float(plan.graph.nodes[node].text in crossed) for node in plan.kink_nodes])
 
 
 def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], values: Mapping[str, float]) -> Any:
-    import numpy as np
-
-    from ..engines.derivative import hessian_rows
-
     return np.array(hessian_rows(expr, names, values, columns, rows)[1])
 
 
@@ -182,12 +180,6 @@ def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], 
             values: Mapping[str, float]) -> Any:
     """What float64 can resolve of each entry of _matrix (or _product) over these rows: each row of it is one
     backprop sweep of a derivative graph, bounded as grad's gradient is (comparison.resolution)."""
-    import numpy as np
-
-    from ..compare.verdicts import ENGINE_ROUNDINGS
-    from ..engines.derivative import second_derivative_graphs
-    from ..engines.resolution import gradient_bounds
-
     data = {**columns, "_target": np.zeros(1)}
     found = [gradient_bounds(graph, values, data, rows, names)
              for graph in second_derivative_graphs(expr, names, tuple(columns), vector)]
@@ -197,10 +189,6 @@ def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], 
 
 def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float],
              values: Mapping[str, float]) -> Any:
-    import numpy as np
-
-    from ..engines.derivative import hessian_vector_product
-
     return np.array(hessian_vector_product(expr, names, vector, values, columns, rows))
 
 
@@ -211,12 +199,6 @@ def _within_resolution(report: HessianReport, differences: Any, plain: Any, symb
                        warnings: list[str]) -> None:
     """comparison.within_resolution for the Hessian: where every entry that fails rtol and atol differs by no
     more than what float64 can resolve of it, the engines agree, with one line saying so."""
-    import sys
-
-    import numpy as np
-
-    from ..compare.verdicts import EPS, condition_text, within_warning
-
     bound = bounds()
     failing = ~plain
     if not bool(np.all(np.isfinite(bound[failing]) & (differences[failing] <= bound[failing]))):
@@ -236,8 +218,6 @@ def _hessian(setup: Any, notes: list[str], hvp: Mapping[str, float] | str | None
     """The report from the problem set up and `mean`, which evaluates a part function over the rows
     (`local`, in memory: all of them at once, SymPy's values within its time budget; on Dask: part by
     part on the workers, weighted by their rows)."""
-    from ..setup import scalar_parameters_only
-
     scalar_parameters_only(setup, "hessian")
     if not setup.chosen:
         raise GradcliError("the model has no parameters, so the loss has no Hessian with respect to them")
@@ -264,10 +244,6 @@ class _Curvature:
     """One Hessian (or Hessian-vector product) at the setup's point, each witness in its own method."""
 
     def __init__(self, setup: Any, mean: Mean, warnings: list[str]) -> None:
-        from ..engines.differences import tolerance
-        from ..engines.graph import build_graph
-        from ..engines.sweep import compile_plan
-
         self.problem, self.values, self.names = setup.problem, setup.values, setup.chosen
         self.mean, self.warnings = mean, warnings
         self.plan = compile_plan(build_graph(self.problem), self.names)
@@ -277,9 +253,6 @@ class _Curvature:
 
     def direction(self, hvp: Mapping[str, float] | str | None) -> list[float] | None:
         """--hvp's vector over the parameters asked for (None: the whole matrix, if it is not too large)."""
-        from ..io.arguments import parameter_values
-        from ..io.sources import param_values
-
         names = self.names
         if hvp is None:
             if len(names) > MAX_MATRIX:
@@ -312,8 +285,6 @@ class _Curvature:
 
     def matrix(self, report: HessianReport) -> tuple[Any, Any, Any, dict[str, list[str]]]:
         """Backprop's whole Hessian, and finite differences of backprop's gradient row by row."""
-        from ..engines.differences import gradient_differences
-
         names = self.names
         graph_values = np.asarray(self.mean(_matrix, self.problem.loss, names, self.values))
         fd_rows, stopped = gradient_differences(self.backprop_gradient, self.values, names, self.crossed)
@@ -325,8 +296,6 @@ class _Curvature:
 
     def product(self, report: HessianReport, vector: list[float]) -> tuple[Any, Any, Any, dict[str, list[str]]]:
         """Backprop's H v, and the central difference of backprop's gradient along v."""
-        from ..engines.differences import kink_free, step
-
         names, values = self.names, self.values
         graph_values = np.asarray(self.mean(_product, self.problem.loss, names, vector, values))
         theta, direction = np.array([values[name] for name in names]), np.array(vector)
@@ -351,10 +320,6 @@ class _Curvature:
 
     def symbolic(self, report: HessianReport, vector: list[float] | None, local: bool) -> Any:
         """SymPy's second derivatives averaged over the rows (None where SymPy ran out of its budget)."""
-        from ..compare.parts import symbolic_means
-        from ..compare.symbolic import SymbolicUnavailable, sympy_limits
-        from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
-
         names, values = self.names, self.values
         try:
             with sympy_limits(), time_limit(SYMBOLIC_SECONDS):  # the derivatives made here, within the budget
@@ -380,8 +345,6 @@ class _Curvature:
 
     def judge_differences(self, report: HessianReport, graph_values: Any, fd: Any, compared: Any,
                           stopped: dict[str, list[str]], scale: float, vector: list[float] | None) -> None:
-        from ..engines.differences import NOT_AT_KINK
-
         close = np.abs(fd - graph_values) <= self.fd_rtol * (np.abs(graph_values) + max(1.0, scale))
         if not np.all(close[compared]):
             report.fd_agree, report.fd_verdict = False, "disagree"

@@ -4,14 +4,42 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import nullcontext
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from ..engines.fresh import as_if_fresh
-from ..errors import DataError, GradcliError, show_text
+from ..engines.graph import build_graph, model_values
+from ..errors import DataError, GradcliError, UndefinedError, placed, show_text
+from ..io.arguments import callback, memory_budget, probability
+from ..io.arguments import delimiter as checked_delimiter
+from ..io.csv import write_csv
+from ..io.dataset import files_of, open_dataset, part_bytes, part_place
+from ..io.distributed import dask_client, dask_target, results_in_order
+from ..io.outputs import (
+    atomic_write,
+    atomic_write_all,
+    check_directory,
+    check_output,
+    check_outputs,
+    commit_directory,
+    directory_made,
+    is_directory,
+    staging_directory,
+)
+from ..io.saved import read_saved, saved_document, saved_problem
+from ..io.sources import is_spec, one_stdin, open_table, source_name
+from ..io.values import PARAMS_MAX_BYTES, read_text_source
+from ..language.columns import input_columns
 from ..language.losses import loss_info
+from ..language.tensors import fixed_order_products
 from ..language.written import Written
 from ..question import Question
+from ..training.passes import gather_vectors
+from ..training.report import TrainReport
 
 CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, else 0
 
@@ -41,7 +69,6 @@ class Predictions:
         whose output is a vector (the columns yhat_1, yhat_2, ...; for ce yhat_0, yhat_1, ...)."""
         if self.outputs == ["yhat"]:
             return self.columns["yhat"]
-        import numpy as np
 
         return np.column_stack([self.columns[name] for name in self.outputs])
 
@@ -123,13 +150,6 @@ def predict(
     into a hidden folder beside it that is renamed into place when every part is written: the
     directory appears whole or not at all. A PartPredictions is returned, `outputs` its files.
     """
-    from ..io.arguments import callback, memory_budget, probability
-    from ..io.arguments import delimiter as checked_delimiter
-    from ..io.dataset import files_of
-    from ..io.distributed import dask_target
-    from ..io.outputs import is_directory
-    from ..io.sources import is_spec, one_stdin, open_table
-
     threshold = probability(threshold, "--threshold", none=True)
     delimiter = checked_delimiter(delimiter)
     budget = memory_budget(memory)
@@ -178,8 +198,6 @@ def answer(question: Question, predictor: _Predictor, outputs: _Outputs,
 def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Written, _Predictor, list[str]]:
     """The saved model read (its text, parsed once), --threshold checked against its loss, and what computes
     its predictions."""
-    from ..io.saved import read_saved, saved_problem
-
     document, source = _saved_document(saved)
     model = read_saved(document, source)
     if threshold is not None and not loss_info(model.loss).probabilities:
@@ -193,10 +211,6 @@ def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Written, _Pre
 def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
                      where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
     """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
-    from ..io.dataset import open_dataset, part_bytes
-    from ..io.distributed import dask_client, results_in_order
-    from ..io.outputs import commit_directory, staging_directory
-
     if output is None:
         raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
     folder = _new_directory(output)
@@ -227,10 +241,6 @@ def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, f
     """One part's rows and predictions written to folder/name as Parquet, atomically (io/outputs: a
     rerun after a worker died writes the same file again, and removes a dead worker's temporary file);
     its rows. Module-level, so that a Dask worker can run it."""
-    from pathlib import Path
-
-    from ..io.outputs import atomic_write
-
     table = _arrow_part(part, header, predictor)
     atomic_write(Path(folder) / name, lambda file: _write_parquet(file, [table]), binary=True)
     return table.num_rows
@@ -238,8 +248,6 @@ def write_part(part: Any, header: list[str], name: str, predictor: _Predictor, f
 
 def _new_directory(output: Any) -> Any:
     """--output for --dask: a directory that does not exist yet (its parent does), or an empty one."""
-    from ..io.outputs import check_directory
-
     folder = check_directory(output, "--output")
     if folder.is_dir() and any(folder.iterdir()):
         raise DataError(f"--output {show_text(os.fspath(output))!r} is a directory with files in it; with --dask "
@@ -260,8 +268,6 @@ class _Outputs:
 def _check_outputs(output: Any, to_directory: bool, dataset: Any, named: list[str],
                    open_data: Callable[[], Any]) -> _Outputs:
     """--output checked against every input file (`named` and the dataset's files): never one of them."""
-    from ..io.outputs import check_outputs
-
     inputs = named + ([file.path for file in dataset.files] if dataset is not None else [])
     if not to_directory:
         return _Outputs(file=check_outputs({"--output": output}, inputs).get("--output"))
@@ -275,13 +281,9 @@ def _check_outputs(output: Any, to_directory: bool, dataset: Any, named: list[st
 
 def _write_whole(result: Predictions, path: Any) -> None:
     """Predictions held in memory, written to one file (atomically): Parquet for a .parquet or .pq name."""
-    from ..io.outputs import atomic_write
-
     if _is_parquet_name(path):
         atomic_write(path, lambda f: _write_parquet(f, [_arrow_of(result.header, result.columns)]), True)
     else:
-        from ..io.csv import write_csv
-
         atomic_write(path, lambda f: write_csv(result.header, result.columns, f))
 
 
@@ -302,9 +304,6 @@ class _Predictor:
     with a threshold (bce)."""
 
     def __init__(self, problem: Any, params: Mapping[str, float], threshold: float | None) -> None:
-        from ..engines.graph import build_graph
-        from ..language.columns import input_columns
-
         self.graph, self.params, self.threshold, self.problem = build_graph(problem), params, threshold, problem
         self.inputs = input_columns(problem)  # the columns read
         shape = self.graph.nodes[self.graph.model].shape
@@ -324,13 +323,6 @@ class _Predictor:
 
     def added(self, columns: Mapping[str, Any], rows: int, where: Callable[[int], str]) -> dict[str, Any]:
         """yhat (and class) over the rows; a row where the model is undefined is named by where(row)."""
-        import numpy as np
-
-        from ..engines.graph import model_values
-        from ..errors import UndefinedError, placed
-        from ..language.tensors import fixed_order_products
-        from ..training.passes import gather_vectors
-
         if not rows:
             yhat = np.empty((0, len(self.outputs))) if self.outputs != ["yhat"] else np.empty(0)
         else:
@@ -369,8 +361,6 @@ def _output_name(path: str, kind: str) -> str:
 def _directory_targets(dataset: Any, directory: str | os.PathLike[str],
                        inputs: list[str]) -> tuple[Any, dict[str, Any]]:
     """The output directory, and input file -> output file in it, each checked as --output is (never an input)."""
-    from ..io.outputs import check_directory, check_output
-
     folder = check_directory(directory, "--output")
     named: dict[str, str] = {}
     for file in dataset.files:
@@ -388,11 +378,6 @@ def _predict_parts(dataset: Any, predictor: _Predictor, model_text: str, added: 
                    budget: int, outputs: _Outputs) -> PartPredictions:
     """Predictions part by part: written one file per input file, into one file, or (no output) checked
     now and made again by PartPredictions.chunks()."""
-    from contextlib import nullcontext
-
-    from ..io.dataset import part_bytes
-    from ..io.outputs import atomic_write_all, directory_made
-
     parts = dataset.parts(part_bytes(budget))
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
     result = PartPredictions(model_text, name, [*dataset.header, *added], 0, len(dataset.files),
@@ -423,7 +408,6 @@ def _file_writer(parts: list[Any], header: list[str], predictor: _Predictor, par
             tables = (_arrow_part(part, header, predictor) for part in parts)
             counted.append(_write_parquet(handle, tables))
             return
-        from ..io.csv import write_csv
 
         rows = 0
         for part in parts:
@@ -447,8 +431,6 @@ def _loaded(part: Any, predictor: _Predictor, keep_text: bool = True) -> Any:
 
 
 def _where(part: Any) -> Callable[[int], str]:
-    from ..io.dataset import part_place
-
     return lambda row: f"{part.name} {part_place(part, row)}"
 
 
@@ -467,8 +449,6 @@ def _arrow_part(part: Any, header: list[str], predictor: _Predictor) -> Any:
     import pyarrow as pa
 
     if part.kind == "parquet":
-        import numpy as np
-
         try:
             table, numbers = part.arrow(predictor.inputs)
         except OSError as err:
@@ -486,7 +466,6 @@ def _arrow_of(header: list[str], columns: Mapping[str, Any]) -> Any:
     """A pyarrow Table of columns in header order: NumPy arrays as they are, a CSV column of text that
     is all numbers as float64 (so that the file can be trained on again: a target stays a number),
     other text as strings (an empty part: every column that is not predict's own as text)."""
-    import numpy as np
     import pyarrow as pa
 
     arrays = {}
@@ -544,11 +523,6 @@ def _write_parquet(handle: Any, tables: Iterable[Any]) -> int:
 
 def _saved_document(saved: Any) -> tuple[bytes | Mapping[str, Any], str]:
     """The saved model's document (raw bytes of a file, or a mapping) and how messages name it."""
-    from ..io.saved import saved_document
-    from ..io.sources import is_spec, source_name
-    from ..io.values import PARAMS_MAX_BYTES, read_text_source
-    from ..training.report import TrainReport
-
     if isinstance(saved, TrainReport):
         return saved_document(saved), "the trained model"
     if isinstance(saved, Mapping):

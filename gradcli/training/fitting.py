@@ -11,6 +11,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from ..compare.memory import compare
 from ..engines.sweep import run
 from ..errors import UndefinedError, placed, unused
 from ..language.initial import initial_values
@@ -18,6 +19,7 @@ from ..language.losses import DEFAULT_DELTA, LEAST_SQUARES
 from ..language.problem import Problem
 from ..language.tensors import fixed_order_products
 from ..language.written import Written
+from ..setup import check_targets, prepare
 from .closed_form import MAX_CLOSED_FORM, ClosedForm, is_linear_in_params, least_squares, starts_at_zero
 from .gradient_check import CHECK_RTOL, GradientCheck, gradient_entry
 from .loop import Trainer, TrainResult, starting_point
@@ -41,8 +43,6 @@ def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows,
     every epoch and the metrics are measured on them too. A model with vectors and matrices starts
     from language/initial.py's seeded Glorot (He under relu) weights and biases at 0.
     """
-    from ..setup import check_targets
-
     if isinstance(columns, Mapping):
         check_targets(problem, columns[problem.target], source, where)
     init = dict(init or {})
@@ -140,9 +140,6 @@ def final_gradient_check(trainer: Trainer, params: Mapping[str, float], delta: f
     At an optimum the gradient is a sum of per-row terms that cancel, so rounding is relative to
     the size of those terms, not to the (tiny) result: atol = CHECK_RTOL x sum over rows of |term|.
     """
-    from ..compare.memory import compare
-    from ..setup import prepare
-
     problem = trainer.problem
     if not problem.params:
         return GradientCheck(None, CHECK_RTOL, 0.0)

@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ..compare.verdicts import FD_ATOL, FD_RTOL
+
 CHECK_RTOL = 1e-9  # final gradient check; its atol is CHECK_RTOL x the summed size of the per-row terms
 
 
@@ -45,8 +47,6 @@ def checked(report: Any, atol: float) -> GradientCheck:
     gradient as train's check. SymPy differentiates the model written out entry by entry up to
     its size limit (comparison.entrywise); past it, finite differences along random directions are
     the witness, with their own tolerances, and the report's warning says so."""
-    from ..compare.verdicts import FD_ATOL, FD_RTOL
-
     per_entry = {name: {"symbolic_value": g.symbolic_value, "backprop_value": g.backprop_value,
                         "abs_diff": g.abs_diff, "agree": g.agree} for name, g in report.gradients.items()}
     tensors = {}

@@ -15,6 +15,18 @@ from typing import Any
 
 import numpy as np
 
+from ..compare.symbolic import OUT_OF_TIME, SymbolicTooLarge, SymbolicUnavailable, sympy_limits
+from ..compare.verdicts import (
+    ENGINE_ROUNDINGS,
+    FD_DIRECTIONS,
+    Evidence,
+    ParamGradient,
+    agrees,
+    judged,
+    kink_warnings,
+    within_resolution,
+)
+from ..compare.witnesses import directional_differences, fd_witness_note
 from ..engines.blas import one_blas_thread
 from ..engines.graph import Graph, model_values
 from ..engines.resolution import Bounds
@@ -23,6 +35,7 @@ from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_l
 from ..errors import GradcliError
 from ..language.expansion import TooLarge, entry_columns, expand
 from ..language.problem import Problem
+from ..setup import Setup
 from .closed_form import ClosedForm
 from .gradient_check import GradientCheck, checked, gradient_entry
 from .passes import Rows, stencil_over
@@ -85,9 +98,6 @@ _evaluator: list[Any] = []  # [key, SymbolicLoss, problem, derivatives] of the l
 
 def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> GradientCheck:
     """Symbolic vs backprop over every part at the trained parameters (fitting.final_gradient_check's rules)."""
-    from ..compare.symbolic import OUT_OF_TIME
-    from ..compare.verdicts import ParamGradient, agrees, within_resolution
-
     problem, data = trainer.problem, trainer.data
     swept = trainer.terms(params)
     size = max(swept.abs_terms or [0.0])
@@ -117,8 +127,6 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Gr
 def resolution_over(trainer: Any, params: Mapping[str, float], names: list[str]) -> dict[str, float]:
     """comparison.resolution over every part, each part bounded where it is: what float64 can resolve of
     each named gradient of the mean loss."""
-    from ..compare.verdicts import ENGINE_ROUNDINGS
-
     data = trainer.data
     bounds = Bounds(trainer.graph, dict(params), names, data.rows)
     for (part, sizes), _ in data.map(part_bounds, trainer.graph, dict(params), names, data.rows):
@@ -153,11 +161,6 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
     """The final check of a model with vectors and matrices over every part, judged as grad judges it
     (comparison.judged): SymPy on the model written out entry by entry (made once, evaluated part by
     part) up to its size limit, else finite differences along random directions, a pass per loss."""
-    from ..compare.symbolic import SymbolicTooLarge, SymbolicUnavailable, sympy_limits
-    from ..compare.verdicts import FD_DIRECTIONS, Evidence, judged, kink_warnings
-    from ..compare.witnesses import directional_differences, fd_witness_note
-    from ..setup import Setup
-
     problem, data, names = trainer.problem, trainer.data, trainer.names
     backprop = dict(zip(names, swept.gradient))
     symbolic: dict[str, float] = {}

@@ -24,6 +24,7 @@ from ..errors import DataError
 from ..io.dataset import part_place
 from ..io.layers import class_count
 from ..language.columns import read_columns
+from ..setup import check_targets
 
 Columns = Mapping[str, Any]
 Tick = Callable[[int, int, int], None]  # (parts done, parts in all, rows done) during a pass
@@ -98,8 +99,6 @@ def part_read(part: Any, problem: Any) -> tuple[dict[str, np.ndarray], int]:
     """One part's columns that the model reads (io/dataset.py's Part), checked as a whole file is:
     messages name the file, the row within it and the column; bce's targets must be in [0, 1], ce's
     class indices below the number of classes."""
-    from ..setup import check_targets
-
     table = part.load(read_columns(problem))
     if table.rows:
         where = lambda row: part_place(part, row)  # noqa: E731
