@@ -33,21 +33,18 @@ from .blas import one_blas_thread
 from .finite import require_finite
 from .graph import (
     Graph,
-    Kink,
     apply,
     arguments,
     backprop,
     contribution,
     entry_slots,
-    kink_argument,
-    kink_rows,
-    kinks_from,
     magnitude,
     needed_for,
     parameter_value,
     summed_product,
     wanted_leaves,
 )
+from .kinks import Kink, kink_argument, kink_rows, kinks_from
 
 MATMUL = OPS["matmul"]  # a sum of parameter x input products is a case of it
 CHUNK_ROWS = 1 << 15  # rows per chunk: a chunk's temporaries stay in cache

@@ -9,16 +9,12 @@ are redone in high precision).
 
 from __future__ import annotations
 
-import itertools
 import math
 import signal
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
-
-import numpy as np
 
 from ..errors import GradcliError, UndefinedError
 from ..language.expr import CONSTANTS, Expr, Num, Sym, children, exact_number, postorder
@@ -42,6 +38,8 @@ _deadlines: list[float] = []  # the time limits in force, innermost last (never 
 
 
 def _interrupt(signum: int, frame: Any) -> None:
+    import time
+
     if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3 and not _importing(frame):
         raise OutOfTime()
 
@@ -63,6 +61,8 @@ def time_limit(seconds: float) -> Iterator[bool]:
     Limits nest: an inner one never outlasts the outer one, and the outer one is re-armed when the
     inner one ends, so a budget for the whole symbolic engine holds over its own shorter budgets.
     """
+    import time
+
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
         return
@@ -278,6 +278,9 @@ class SymbolicLoss:
 
     def _shortest(self, derivative: Any) -> Any | None:
         """The shortest of the derivative, factored and simplified; None when too large or out of time."""
+        import itertools
+        import time
+
         sp = self.sp
         size = sum(1 for _ in itertools.islice(sp.preorder_traversal(derivative), READABLE_MAX_NODES + 1))
         if size > READABLE_MAX_NODES or self._pretty_budget <= 0:
@@ -334,6 +337,7 @@ class SymbolicLoss:
 
         modules: Any = module
         if module == "numpy":  # NumPy has no erf: lambdify would call math.erf on whole arrays
+            import numpy as np
 
             modules = [{"erf": np.vectorize(math.erf, otypes=[np.float64])}, "numpy"]
         return sp.lambdify(list(internal.values()), renamed, modules=modules, cse=lambda _: (shared, renamed),
@@ -382,12 +386,16 @@ class SymbolicLoss:
 
     def _vectorised(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                     columns: Mapping[str, Any], rows: int) -> dict[str, float]:
+        import numpy as np
+
         per_row = self.row_values(derivatives, params, columns, rows)
         return {name: float(np.mean(values)) for name, values in per_row.items()}
 
     def row_values(self, derivatives: Mapping[str, Any], params: Mapping[str, float],
                    columns: Mapping[str, Any], rows: int) -> dict[str, Any]:
         """Each derivative's value in every row (float64 arrays); overflowing rows redone in higher precision."""
+        import numpy as np
+
         if rows == 1:
             return {name: np.array([value]) for name, value in self.values(derivatives, params, columns, 1).items()}
         names = list(self.symbols)
@@ -410,6 +418,8 @@ class SymbolicLoss:
         """The rows where float64 overflows, again: first all at once in extended precision (x86's long
         double reaches 1e4932, so exp(800) is no overflow), then the rows still left one distinct row
         at a time in 30-digit arithmetic. However many rows: the symbolic budget bounds the time."""
+        import numpy as np
+
         if np.finfo(np.longdouble).maxexp > np.finfo(np.float64).maxexp:
             wide = [np.longdouble(a) if np.ndim(a) == 0 else np.asarray(a, dtype=np.longdouble)[bad] for a in arguments]
             with np.errstate(all="ignore"):  # and a value past float64 becomes inf: redone below

@@ -16,8 +16,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-import numpy as np
-
 from ..errors import DataError
 from .problem import Problem
 from .tensors import shown
@@ -51,6 +49,8 @@ def scheme(problem: Problem) -> str:
 def initial_values(problem: Problem, given: Mapping[str, float], seed: int) -> tuple[dict[str, float], dict[str, str]]:
     """Every parameter entry's start (given values kept), and for each parameter as written that took
     a default, how it was drawn ("Glorot normal, seed 0" or "0")."""
+    import numpy as np
+
     rng = np.random.default_rng(seed)
     fans = weights(problem)
     he = scheme(problem) == "He"
@@ -74,6 +74,8 @@ def initial_values(problem: Problem, given: Mapping[str, float], seed: int) -> t
 def split_given(problem: Problem, given: Mapping[str, Any]) -> dict[str, float]:
     """Given values by entry: a vector or matrix value of a parameter spread over its entries (its shape
     checked), a number kept as it is."""
+    import numpy as np
+
     shapes = problem.shapes
     out: dict[str, float] = {}
     for name, value in given.items():

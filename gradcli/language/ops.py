@@ -25,8 +25,6 @@ from fractions import Fraction
 from types import ModuleType
 from typing import Any
 
-import numpy
-
 from . import build as b
 from . import entrywise, kinks
 from . import tensors as t  # its NumPy loads on first use too
@@ -40,6 +38,8 @@ class _NumPyOnFirstUse:
     """
 
     def __getattr__(self, name: str) -> Any:
+        import numpy
+
         global np
         np = numpy  # later calls find NumPy itself
         return getattr(numpy, name)

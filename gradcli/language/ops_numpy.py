@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy
-
 
 class _NumPyOnFirstUse:
     def __getattr__(self, name: str) -> Any:
+        import numpy
+
         return getattr(numpy, name)
 
 

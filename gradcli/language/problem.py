@@ -16,8 +16,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-import numpy as np
-
 from ..errors import GradcliError, ParseError, RoleError, show_text
 from .expr import CONSTANTS, NAME_RE
 from .losses import DEFAULT_DELTA, LOSSES, LossInfo, loss_info
@@ -266,6 +264,7 @@ def as_written(problem: Problem, values: Mapping[str, Any]) -> dict[str, Any]:
     a scalar). A scalar model's values are as they are."""
     if not problem.tensors:
         return dict(values)
+    import numpy as np
 
     found: dict[str, Any] = {}
     for name, entries in problem.entries.items():

@@ -8,7 +8,8 @@ from typing import Any
 
 from ..compare.verdicts import kink_warnings
 from ..engines.fresh import as_if_fresh
-from ..engines.graph import backprop, build_graph, kinks
+from ..engines.graph import backprop, build_graph
+from ..engines.kinks import kinks
 from ..explaining.scalars import point_setup, single_point, view_of
 from ..explaining.tensors import highlighted, neuron_setup, tensor_graph_view
 from ..io.arguments import flag, text, whole

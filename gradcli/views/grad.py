@@ -12,7 +12,6 @@ import sys
 from typing import IO
 
 from ..compare.verdicts import FD_ATOL, FD_RTOL, GradientReport, condition_text
-from ..language.tensors import shown
 from .common import Column, console_for, formula_shown, mark, number, print_table, text_column, verdict_cell
 from .formats import offer
 
@@ -116,6 +115,8 @@ def summary(value: object, limit: int = 4) -> str:
 
 def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None:
     from rich.markup import escape
+
+    from ..language.tensors import shown  # numpy: grad --help imports this view
 
     console = console_for(stream)
     console.print(f"[bold]model[/] {escape(report.model)}")

@@ -9,8 +9,6 @@ import sys
 from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
-from ..language.tensors import shown
-from ..training.loop import OPTIMAL
 from .common import Column, console_for, mark, number, print_table, text_column, verdict_cell
 from .formats import offer
 from .grad import summary
@@ -142,6 +140,8 @@ def _curve(console: Any, title: str, history: list[float]) -> None:
 def _tensor_rows(report: TrainReport, console: Any) -> None:
     """One row per parameter as written: its shape, its trained value (a short vector in full, else
     its norm), its final gradient by backprop and the check's largest difference over its entries."""
+    from ..language.tensors import shown  # numpy
+
     problem, result, check = report.problem, report.result, report.check
     fd = bool(check and any(t.get("fd_directions") for t in check.tensors.values()))
     columns = [text_column("param"), Column("shape"), Column("value")]
@@ -198,6 +198,8 @@ def verdicts(report: TrainReport) -> list[str]:
     """One line per question, each with its own mark: did the fit reach a minimum, is it the
     optimum (where a closed form says), and do the two engines agree on the final gradient."""
     from rich.markup import escape
+
+    from ..training.loop import OPTIMAL  # numpy
 
     result, lines = report.result, []
 

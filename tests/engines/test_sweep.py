@@ -17,7 +17,8 @@ from hypothesis import strategies as st
 
 import gradcli
 from gradcli.engines.finite import all_finite
-from gradcli.engines.graph import backprop, build_graph, kinks
+from gradcli.engines.graph import backprop, build_graph
+from gradcli.engines.kinks import kinks
 from gradcli.engines.sweep import CHUNK_ROWS, chunk_rows, compile_plan, run
 from gradcli.errors import DataError, GradcliError, UndefinedError
 from gradcli.setup import prepare
