@@ -10,7 +10,7 @@ INTERRUPTED = 130
 
 
 def main() -> None:
-    try:
+    try:  # importing the CLI takes long enough for a Ctrl-C to land in it: caught here
         from .cli import main as run
         from .cli import without_final_collection
     except KeyboardInterrupt:

@@ -4,9 +4,12 @@ Every `import` in gradcli (at the top of a module or inside a function) is read 
 resolved to the gradcli module it names. A module may import its own package and the layers
 below it, never a layer above or a sibling task. The order, from the bottom:
 
-    errors, version  <  language  <  engines  <  io  <  comparison  <  explanation, training,
-    differentiation, curvature  <  prediction, checking (which names explain's factors)
+    errors, version  <  language  <  engines  <  io  <  setup  <  compare  <  question
+    <  training, explaining  <  tasks (none imports another)
     <  the public API (gradcli/__init__.py)  <  views  <  cli  <  __main__
+
+No import circles anywhere, no private name taken from another module, and an import inside a
+function only for a heavy library's start-up cost (or with a comment that says why).
 """
 
 from __future__ import annotations
@@ -163,3 +166,110 @@ def test_the_checker_sees_a_task_importing_another():
     """A control for the test above: an import between tasks is found."""
     assert [target for _, target in imports_in("from .gradients import gradients\n", "gradcli.tasks")] == [
         "gradcli.tasks.gradients"]
+
+
+# ---------------------------------------------------------------- circles, private names, lazy imports
+
+# What an import inside a function may be for: a library whose import is a start-up cost that `--help`,
+# `import gradcli` or a light command should not pay. Anything else imported inside a function says why
+# in a comment on its line or the line above.
+HEAVY = {"sympy", "mpmath", "polars", "pyarrow", "dask", "distributed", "matplotlib", "rich", "numpy", "torch", "jax"}
+
+
+def graph_of_imports() -> dict[str, set[str]]:
+    """Module -> the gradcli modules it imports, at the top or inside a function (not for type checking)."""
+    found: dict[str, set[str]] = {}
+    for path in MODULES:
+        module = module_name(path)
+        found[module] = {target for _, target in imported(path) if target != module}
+    for module in list(found):  # `from gradcli.x import y` also runs gradcli/x/__init__.py: not an edge of its own
+        found[module] = {t for t in found[module] if t in found}
+    return found
+
+
+def a_circle(graph: dict[str, set[str]]) -> list[str] | None:
+    """One import circle as the path around it, or None (depth-first search, colours as in CLRS)."""
+    state: dict[str, int] = {}
+    path: list[str] = []
+
+    def visit(node: str) -> list[str] | None:
+        state[node], _ = 1, path.append(node)
+        for nxt in sorted(graph.get(node, ())):
+            if state.get(nxt) == 1:
+                return path[path.index(nxt):] + [nxt]
+            if nxt not in state and (found := visit(nxt)):
+                return found
+        state[node], _ = 2, path.pop()
+        return None
+
+    for node in sorted(graph):
+        if node not in state and (found := visit(node)):
+            return found
+    return None
+
+
+def test_no_import_circle_anywhere():
+    circle = a_circle(graph_of_imports())
+    assert circle is None, " -> ".join(circle or [])
+
+
+def test_the_circle_finder_finds_a_circle_held_by_an_import_inside_a_function():
+    assert a_circle({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == ["a", "b", "c", "a"]
+    assert a_circle({"a": {"b"}, "b": set()}) is None
+
+
+def private_names_taken(path: Path) -> list[str]:
+    """`from gradcli.x import _y` in a module other than x: a private name crossing a module."""
+    module = module_name(path)
+    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
+    taken = []
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom) and (node.level or (node.module or "").startswith("gradcli")):
+            for _, target in imports_in(ast.unparse(node), package):
+                if target != module:
+                    taken += [f"line {node.lineno}: {alias.name} from {target}" for alias in node.names
+                              if alias.name.startswith("_") and not alias.name.startswith("__")]
+    return taken
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_no_private_name_crosses_a_module(path):
+    assert not private_names_taken(path)
+
+
+def above_imports(lines: list[str], index: int) -> str:
+    """The line above a group of imports (a comment there speaks for the group)."""
+    while index >= 0 and lines[index].strip().startswith(("import ", "from ")):
+        index -= 1
+    return lines[index] if index >= 0 else ""
+
+
+def lazy_imports_without_a_reason(text: str) -> list[str]:
+    """Imports inside a function that are neither of a heavy library nor explained by a comment."""
+    lines = text.splitlines()
+    unexplained = []
+
+    def visit(node: ast.AST, inside: bool) -> None:
+        for child in ast.iter_child_nodes(node):
+            if inside and isinstance(child, (ast.Import, ast.ImportFrom)):
+                names = [child.module or ""] if isinstance(child, ast.ImportFrom) else [a.name for a in child.names]
+                heavy = not getattr(child, "level", 0) and all(n.split(".")[0] in HEAVY for n in names)
+                said = "#" in lines[child.lineno - 1] or "#" in above_imports(lines, child.lineno - 2)
+                if not heavy and not said:
+                    unexplained.append(f"line {child.lineno}: {lines[child.lineno - 1].strip()}")
+            visit(child, inside or isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)))
+
+    visit(ast.parse(text), False)
+    return unexplained
+
+
+@pytest.mark.parametrize("path", MODULES, ids=lambda p: module_name(p))
+def test_an_import_inside_a_function_is_for_start_up_and_says_so(path):
+    assert not lazy_imports_without_a_reason(path.read_text())
+
+
+def test_the_lazy_import_check_tells_the_kinds_apart():
+    text = ("import os\n\ndef f():\n    import sympy\n    from .x import y  # heavy at import: loads sympy\n"
+            "    # the parser, for --help's sake\n    from .expr import parse\n    x = 1\n    import json\n    from . import z\n")
+    assert lazy_imports_without_a_reason(text) == ["line 9: import json", "line 10: from . import z"]
+    assert private_names_taken(PACKAGE / "errors.py") == []

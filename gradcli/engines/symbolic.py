@@ -9,9 +9,11 @@ are redone in high precision).
 
 from __future__ import annotations
 
+import itertools
 import math
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -38,7 +40,6 @@ _deadlines: list[float] = []  # the time limits in force, innermost last (never 
 
 
 def _interrupt(signum: int, frame: Any) -> None:
-    import time
 
     if _deadlines and time.monotonic() >= _deadlines[-1] - 1e-3 and not _importing(frame):
         raise OutOfTime()
@@ -61,7 +62,6 @@ def time_limit(seconds: float) -> Iterator[bool]:
     Limits nest: an inner one never outlasts the outer one, and the outer one is re-armed when the
     inner one ends, so a budget for the whole symbolic engine holds over its own shorter budgets.
     """
-    import time
 
     if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "setitimer"):
         yield False
@@ -278,8 +278,6 @@ class SymbolicLoss:
 
     def _shortest(self, derivative: Any) -> Any | None:
         """The shortest of the derivative, factored and simplified; None when too large or out of time."""
-        import itertools
-        import time
 
         sp = self.sp
         size = sum(1 for _ in itertools.islice(sp.preorder_traversal(derivative), READABLE_MAX_NODES + 1))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..errors import GradcliError
 
 if TYPE_CHECKING:
-    from .expr import Expr
+    from .expr import Expr  # the parser's module: --help reads this table without it
 
 DEFAULT_LOSS = "mse"
 DEFAULT_DELTA = 1.0
@@ -25,19 +25,19 @@ Build = Callable[["Expr", "Expr", "Expr", float], "Expr"]
 
 
 def _mse(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
-    from .expr import Binary, Num
+    from .expr import Binary, Num  # the parser's module: --help reads this table without it
 
     return Binary("pow", Binary("sub", yhat, y), Num(2.0, "2"))
 
 
 def _mae(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
-    from .expr import Binary, Call
+    from .expr import Binary, Call  # the parser's module: --help reads this table without it
 
     return Call("abs", (Binary("sub", yhat, y),))
 
 
 def _huber(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
-    from .expr import Binary, Call, Num
+    from .expr import Binary, Call, Num  # the parser's module: --help reads this table without it
 
     if not (delta > 0 and delta < float("inf")):
         raise GradcliError(f"--delta must be a positive number, got {delta!r}")
@@ -46,7 +46,7 @@ def _huber(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
 
 def _bce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
     """On a sigmoid(z) model, from the logit z: softplus(z) - y*z, finite where yhat rounds to 0 or 1."""
-    from .expr import Call
+    from .expr import Call  # the parser's module: --help reads this table without it
 
     if isinstance(model, Call) and model.fn == "sigmoid":
         return Call("bce_logit", (model.args[0], y))
@@ -55,7 +55,7 @@ def _bce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
 
 def _ce(yhat: Expr, y: Expr, model: Expr, delta: float) -> Expr:
     """Softmax cross-entropy of the class scores (logits) yhat against a class index y, from the logits."""
-    from .expr import Call
+    from .expr import Call  # the parser's module: --help reads this table without it
 
     return Call("ce", (yhat, y))
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -229,8 +230,6 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
             counts = results_in_order(client, futures)
         commit_directory(staging, folder, set(names))
     except BaseException:
-        import shutil
-
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return PartPredictions(model.text, name, [*dataset.header, *predictor.names], sum(counts), len(dataset.files),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import IO, Any
@@ -50,7 +51,6 @@ def console_for(stream: IO[str]) -> Any:
     Off a terminal (a pipe or a file): as wide as COLUMNS says, else PIPE_WIDTH, and no spaces at the
     ends of lines.
     """
-    import os
 
     from rich.console import Console
 

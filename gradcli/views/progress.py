@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,7 +25,6 @@ class EpochRate:
     report has no speed; from the second on, the epochs since the first over the time since it."""
 
     def __init__(self, clock: Callable[[], float] | None = None) -> None:
-        import time
 
         self.clock = clock or time.monotonic
         self.first: tuple[int, float] | None = None
