@@ -270,6 +270,7 @@ def test_an_import_inside_a_function_is_for_start_up_and_says_so(path):
 
 def test_the_lazy_import_check_tells_the_kinds_apart():
     text = ("import os\n\ndef f():\n    import sympy\n    from .x import y  # heavy at import: loads sympy\n"
-            "    # the parser, for --help's sake\n    from .expr import parse\n    x = 1\n    import json\n    from . import z\n")
+            "    # the parser, for --help's sake\n    from .expr import parse\n"
+            "    x = 1\n    import json\n    from . import z\n")
     assert lazy_imports_without_a_reason(text) == ["line 9: import json", "line 10: from . import z"]
     assert private_names_taken(PACKAGE / "errors.py") == []
