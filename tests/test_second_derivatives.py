@@ -259,3 +259,24 @@ class TestExplainSecondOrder:
         assert "∂²loss/∂w1∂w2  = 2*x1*x2  = 6" in result.out and "g → a4 → a3 → yhat → a2 → w2" in result.out
         one_line_error(gradcli("explain", "b+w1*x1", "--order", "3"), "--order 1 or 2")
         one_line_error(gradcli("explain", "b+w1*x1", "--order", "2", "--format", "latex"), "text or json")
+
+
+class TestHessianOfSomeParameters:
+    """--wrt names some parameters: the others are held at their values. loss = (b w1 x1 + w1² - y)² at
+    b = 0.5, w1 = 1, x1 = 1, y = 2: r = -0.5, d²loss/dw1² = 2 (b x1 + 2 w1)² + 4 r = 12.5 - 2 = 10.5.
+    (It was an internal error: the derivative graph read b as a column it did not have.)"""
+
+    MODEL, DATA, PARAMS = "b*w1*x1 + w1**2", {"x1": [1.0], "y": [2.0]}, {"b": 0.5, "w1": 1.0}
+
+    def test_the_matrix(self):
+        report = gradcli.hessian(self.MODEL, data=self.DATA, params=self.PARAMS, wrt="w1")
+        assert report.hessian == [[pytest.approx(10.5, rel=1e-12)]] and report.agree
+
+    def test_a_product(self):
+        report = gradcli.hessian(self.MODEL, data=self.DATA, params=self.PARAMS, wrt="w1", hvp="w1=2")
+        assert report.product == [pytest.approx(21.0, rel=1e-12)] and report.agree
+
+    def test_the_program(self, gradcli):
+        result = gradcli("hessian", "b + w1*x1", "--data", "x1=1,y=2", "--params", "b=0,w1=1", "--wrt", "w1")
+        assert result.code == 0, result.err
+        assert "eigenvalues: 2" in result.out

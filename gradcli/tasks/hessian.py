@@ -172,14 +172,22 @@ def _crossed(columns: Mapping[str, Any], rows: int, plan: Any, points: list[Mapp
     return np.array([float(plan.graph.nodes[node].text in crossed) for node in plan.kink_nodes])
 
 
+def _held(columns: Mapping[str, Any], names: list[str], values: Mapping[str, float]) -> dict[str, Any]:
+    """The columns, and every parameter left out of --wrt as a constant one: the Hessian with respect to
+    some parameters holds the others at their values (the derivative graphs read them as data)."""
+    return {**columns, **{name: np.float64(value) for name, value in values.items()
+                          if name not in names and name not in columns}}
+
+
 def _matrix(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], values: Mapping[str, float]) -> Any:
-    return np.array(hessian_rows(expr, names, values, columns, rows)[1])
+    return np.array(hessian_rows(expr, names, values, _held(columns, names, values), rows)[1])
 
 
 def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float] | None,
             values: Mapping[str, float]) -> Any:
     """What float64 can resolve of each entry of _matrix (or _product) over these rows: each row of it is one
     backprop sweep of a derivative graph, bounded as grad's gradient is (comparison.resolution)."""
+    columns = _held(columns, names, values)
     data = {**columns, "_target": np.zeros(1)}
     found = [gradient_bounds(graph, values, data, rows, names)
              for graph in second_derivative_graphs(expr, names, tuple(columns), vector)]
@@ -189,7 +197,7 @@ def _bounds(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], 
 
 def _product(columns: Mapping[str, Any], rows: int, expr: Any, names: list[str], vector: list[float],
              values: Mapping[str, float]) -> Any:
-    return np.array(hessian_vector_product(expr, names, vector, values, columns, rows))
+    return np.array(hessian_vector_product(expr, names, vector, values, _held(columns, names, values), rows))
 
 
 Mean = Callable[..., Any]  # mean(function, *args): the mean over every row of function(columns, rows, *args)
