@@ -177,8 +177,9 @@ def asks(*, without: Iterable[str] = (), after: Mapping[str, str] | None = None)
 
     The command's first parameter receives the shared options as one `Asked`; its other parameters
     are its own, listed in --help among the shared ones: each after the option that `after` names
-    for it, or after the own option before it. `after` may move a shared option too (hessian lists
-    --wrt after --delimiter). An own parameter named like a shared option replaces it.
+    for it, or after the own option before it (the first ones, with no name, before the block).
+    `after` may move a shared option too (hessian lists --wrt after --delimiter). An own parameter
+    named like a shared option replaces it (train's --target, check's --wrt).
     """
     placing = dict(after or {})
     left_out = set(without)
@@ -213,9 +214,8 @@ def _layout(shared: list[Shared], own: list[inspect.Parameter], placing: Mapping
     previous = None
     for param in own:
         anchor = placing.get(param.name, previous)
-        if anchor is None:
-            raise TypeError(f"{command}: say after which option --{param.name} goes")
-        params.insert(_after(params, anchor, command) + 1, param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        where = 0 if anchor is None else _after(params, anchor, command) + 1
+        params.insert(where, param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
         previous = param.name
     return params
 
