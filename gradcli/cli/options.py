@@ -2,6 +2,10 @@
 parameters, shapes, tolerances, Dask, and the one `--format`, whose choices are the formats the
 command's view offers (gradcli/views/formats.py).
 
+The question's options are one block, SHARED; `@asks` gives it to a command, which declares only
+its own options and passes the block to its task as `asked.keywords`. A new option for every
+command that takes a question is one `Shared` entry here (and its keyword in the tasks).
+
 No `from __future__ import annotations` in this package: Typer reads every command's signature on
 each run, and string annotations made it compile and evaluate ~300 of them each time (50 ms of
 start-up).
@@ -208,6 +212,9 @@ def _layout(shared: list[Shared], own: list[inspect.Parameter], placing: Mapping
     """The command's parameters in --help order: the shared block, each own option put where it goes."""
     params = [inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default,
                                 annotation=option.annotation) for option in shared]
+    unknown = set(placing) - {param.name for param in params + own}
+    if unknown:
+        raise TypeError(f"{command}: no option {', '.join(sorted(unknown))} to place")
     for param in [param for param in params if param.name in placing]:  # shared options moved
         params.remove(param)
         params.insert(_after(params, placing[param.name], command) + 1, param)

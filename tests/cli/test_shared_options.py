@@ -91,3 +91,10 @@ def test_an_option_placed_after_one_the_command_does_not_have_is_refused():
         @asks(without=("wrt",), after={"first": "wrt"})
         def command(asked: Asked, first: Own = 1) -> None:
             """A command."""
+
+
+def test_placing_an_option_the_command_does_not_have_is_refused():
+    with pytest.raises(TypeError, match="no option frist to place"):
+        @asks(after={"frist": "wrt"})
+        def command(asked: Asked, first: Own = 1) -> None:
+            """A command."""
