@@ -6,26 +6,16 @@ import typer
 
 import gradcli
 
-from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from ..views.formats import offered
 from .app import app, failed_if, user_errors, warn_all
-from .options import (
-    AtolOption,
-    Command,
-    DelimiterOption,
-    DeltaOption,
-    FormatOption,
-    LossOption,
-    ModelArgument,
-    ModelFileOption,
-    TargetOption,
-    unmarked,
-)
+from .options import Asked, AtolOption, Command, asks, unmarked
 
 
 @app.command(cls=Command)
+@asks(without=("shape", "dim", "input", "dask", "workers"),
+      after={"claim": "model", "data": "target", "points": "delimiter"})
 def check(
-    model: ModelArgument = None,
+    asked: Asked,
     claim: Annotated[str | None, typer.Option(
         "--claim", "-c", show_default=False,
         help="The claimed derivative of the per-row loss, in the model's names, the target and yhat (the model's "
@@ -36,24 +26,18 @@ def check(
     wrt: Annotated[str, typer.Option(
         "--wrt", show_default=False,
         help="The parameter the claim differentiates by (one name).")] = ...,  # type: ignore[assignment]
-    model_file: ModelFileOption = None,
-    loss: LossOption = DEFAULT_LOSS,
-    delta: DeltaOption = DEFAULT_DELTA,
-    target: TargetOption = "y",
     data: Annotated[str | None, typer.Option(
         "--data", "-d", show_default=False,
         help="Check at these points too: NAME=VALUE,... (one row), a CSV file, or '-' for CSV on stdin.")] = None,
     params: Annotated[str | None, typer.Option(
         "--params", "-p", show_default=False,
         help="The parameters at the data's points: NAME=VALUE,... or a JSON file.")] = None,
-    delimiter: DelimiterOption = ",",
     points: Annotated[int, typer.Option("--points", "-n", help="Random points to compare at (0 or more).")] = 200,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the random points (0 or more).")] = 0,
     rtol: Annotated[float, typer.Option(
         "--rtol",
         help="Relative tolerance: equal when |c - d| <= atol + rtol*max(|c|, |d|).")] = 1e-7,
     atol: AtolOption = 1e-10,
-    fmt: FormatOption = None,
 ) -> None:
     """Check a derivative worked out by hand against SymPy and backprop.
 
@@ -65,9 +49,8 @@ def check(
     Example: gradcli check "b + w1*x1 + w2*x2" --wrt w1 --claim "2*(b + w1*x1 + w2*x2 - y)*x1"
     """
     with user_errors():
-        report = gradcli.check(unmarked(model), unmarked(claim), wrt, loss, data, params, model_file=model_file,
-                               claim_file=claim_file, target=target, delta=delta, points=points, seed=seed,
-                               rtol=rtol, atol=atol, delimiter=delimiter)
+        report = gradcli.check(**asked.keywords, claim=unmarked(claim), wrt=wrt, data=data, params=params,
+                               claim_file=claim_file, points=points, seed=seed, rtol=rtol, atol=atol)
     warn_all(report.warnings)
-    offered("check").render(fmt.value, report)
+    offered("check").render(asked.format, report)
     failed_if(report.failed)

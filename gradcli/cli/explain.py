@@ -7,39 +7,15 @@ import typer
 import gradcli
 
 from ..errors import GradcliError
-from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from ..views.formats import offered
 from .app import app, failed_if, user_errors, warn_all
-from .options import (
-    Command,
-    DataOption,
-    DelimiterOption,
-    DeltaOption,
-    DimOption,
-    FormatOption,
-    InputOption,
-    LossOption,
-    ModelArgument,
-    ModelFileOption,
-    ParamsOption,
-    RowOption,
-    ShapeOption,
-    TargetOption,
-    WrtOption,
-    unmarked,
-)
+from .options import Asked, Command, RowOption, asks
 
 
 @app.command(cls=Command)
+@asks(without=("dask", "workers"), after={"row": "wrt", "order": "delimiter", "entry": "input", "standalone": "fmt"})
 def explain(
-    model: ModelArgument = None,
-    model_file: ModelFileOption = None,
-    loss: LossOption = DEFAULT_LOSS,
-    delta: DeltaOption = DEFAULT_DELTA,
-    target: TargetOption = "y",
-    data: DataOption = None,
-    params: ParamsOption = None,
-    wrt: WrtOption = None,
+    asked: Asked,
     row: RowOption = None,
     max_paths: Annotated[int, typer.Option(
         "--max-paths",
@@ -48,19 +24,14 @@ def explain(
         "--rtol",
         help="Relative tolerance of the check: agree when |s - p| <= atol + rtol*|s|.")] = 1e-9,
     atol: Annotated[float, typer.Option("--atol", help="Absolute tolerance of the check.")] = 1e-12,
-    delimiter: DelimiterOption = ",",
     order: Annotated[int, typer.Option(
         "--order", "-k",
         help="2: the second derivatives d2loss/dw1dw (w1 the first --wrt name, w each other one) as backprop through "
              "the backward pass.")] = 1,
-    shape: ShapeOption = None,
-    dim: DimOption = None,
-    input: InputOption = None,
     entry: Annotated[str | None, typer.Option(
         "--entry", metavar="ENTRY", show_default=False,
         help="With vectors or matrices: the entry followed as the sum over paths of the scalar graph, e.g. W1[2,1] "
              "(default: the first entry of the first --wrt parameter).")] = None,
-    fmt: FormatOption = None,
     standalone: Annotated[bool, typer.Option(
         "--standalone",
         help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
@@ -79,12 +50,10 @@ def explain(
     Example: gradcli explain "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1 --wrt w1
     """
     with user_errors():
-        if standalone and fmt.value != "latex":
-            raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {fmt.value})")
-        result = gradcli.explain(unmarked(model), loss, data, params, model_file=model_file, target=target,
-                                 wrt=wrt or None, delta=delta, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=fmt.value == "latex", delimiter=delimiter, order=order,
-                                 shapes=shape, dims=dim, inputs=input, entry=entry)
+        if standalone and asked.format != "latex":
+            raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {asked.format})")
+        result = gradcli.explain(**asked.keywords, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
+                                 sympy_forms=asked.format == "latex", order=order, entry=entry)
     warn_all(result.view.warnings)
-    offered("explain").render(fmt.value, result, standalone=standalone)
+    offered("explain").render(asked.format, result, standalone=standalone)
     failed_if(result.agree is False)

@@ -6,50 +6,23 @@ import typer
 
 import gradcli
 
-from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from ..views.formats import offered
 from .app import app, user_errors, warn_all
-from .options import (
-    Command,
-    DataOption,
-    DelimiterOption,
-    DeltaOption,
-    DimOption,
-    FormatOption,
-    InputOption,
-    LossOption,
-    ModelArgument,
-    ModelFileOption,
-    ParamsOption,
-    RowOption,
-    ShapeOption,
-    TargetOption,
-    unmarked,
-)
+from .options import Asked, Command, RowOption, asks
 
 
 @app.command(cls=Command)
+@asks(without=("wrt", "dask", "workers"), after={"row": "params", "neurons": "input"})
 def graph(
-    model: ModelArgument = None,
-    model_file: ModelFileOption = None,
-    loss: LossOption = DEFAULT_LOSS,
-    delta: DeltaOption = DEFAULT_DELTA,
-    target: TargetOption = "y",
-    data: DataOption = None,
-    params: ParamsOption = None,
+    asked: Asked,
     row: RowOption = None,
     highlight: Annotated[str | None, typer.Option(
         "--highlight", metavar="NAME", show_default=False,
         help="Mark the paths from the loss to this parameter.")] = None,
-    delimiter: DelimiterOption = ",",
-    shape: ShapeOption = None,
-    dim: DimOption = None,
-    input: InputOption = None,
     neurons: Annotated[bool, typer.Option(
         "--neurons",
         help="With vectors or matrices: draw the model written out entry by entry, neuron by neuron (at most 64 "
              "parameter entries and 500 nodes).")] = False,
-    fmt: FormatOption = None,
 ) -> None:
     """The computational graph, with the local derivative on every edge.
 
@@ -64,8 +37,6 @@ def graph(
     Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
     """
     with user_errors():
-        result = gradcli.graph(unmarked(model), loss, data, params, model_file=model_file, target=target,
-                               delta=delta, row=row, highlight=highlight, delimiter=delimiter, shapes=shape,
-                               dims=dim, inputs=input, neurons=neurons)
+        result = gradcli.graph(**asked.keywords, row=row, highlight=highlight, neurons=neurons)
     warn_all(result.warnings)
-    offered("graph").render(fmt.value, result)
+    offered("graph").render(asked.format, result)

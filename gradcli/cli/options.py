@@ -2,18 +2,25 @@
 parameters, shapes, tolerances, Dask, and the one `--format`, whose choices are the formats the
 command's view offers (gradcli/views/formats.py).
 
+The question's options are one block, SHARED; `@asks` gives it to a command, which declares only
+its own options and passes the block to its task as `asked.keywords`. A new option for every
+command that takes a question is one `Shared` entry here (and its keyword in the tasks).
+
 No `from __future__ import annotations` in this package: Typer reads every command's signature on
 each run, and string annotations made it compile and evaluate ~300 of them each time (50 ms of
 start-up).
 """
 
 import dataclasses
+import functools
+import inspect
+from collections.abc import Callable, Iterable, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
-from ..language.losses import LOSSES
+from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS, LOSSES
 from ..views.formats import offered
 from . import adapter
 
@@ -124,3 +131,105 @@ def model_friendly(args: list[str]) -> list[str]:
 def unmarked(model: str | None) -> str | None:
     """The model as typed: without the space that model_friendly put before its minus."""
     return model[1:] if model is not None and model.startswith(" -") else model
+
+
+@dataclasses.dataclass(frozen=True)
+class Shared:
+    """One option of the question that several commands take: its parameter, and the API keyword it feeds.
+
+    `keyword` None: the option is the command's own business (--format), not the task's.
+    """
+
+    name: str
+    annotation: Any
+    default: Any
+    keyword: str | None
+    convert: Callable[[Any], Any] = lambda value: value
+
+
+# The shared block, in the order --help lists it. A command takes all of it (less what it leaves
+# out) through @asks, and places its own options among these.
+SHARED = (
+    Shared("model", ModelArgument, None, "model", unmarked),
+    Shared("model_file", ModelFileOption, None, "model_file"),
+    Shared("loss", LossOption, DEFAULT_LOSS, "loss"),
+    Shared("delta", DeltaOption, DEFAULT_DELTA, "delta"),
+    Shared("target", TargetOption, "y", "target"),
+    Shared("data", DataOption, None, "data"),
+    Shared("params", ParamsOption, None, "params"),
+    Shared("wrt", WrtOption, None, "wrt", lambda names: names or None),
+    Shared("delimiter", DelimiterOption, ",", "delimiter"),
+    Shared("shape", ShapeOption, None, "shapes"),
+    Shared("dim", DimOption, None, "dims"),
+    Shared("input", InputOption, None, "inputs"),
+    Shared("dask", DaskOption, None, "dask"),
+    Shared("workers", WorkersOption, None, "workers"),
+    Shared("fmt", FormatOption, None, None),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Asked:
+    """The shared options as parsed: `keywords` for the task's API call, and the output format."""
+
+    keywords: Mapping[str, Any]
+    format: str
+
+
+def asks(*, without: Iterable[str] = (), after: Mapping[str, str] | None = None) -> Callable[..., Any]:
+    """Give a command the shared option block; it declares only its own options.
+
+    The command's first parameter receives the shared options as one `Asked`; its other parameters
+    are its own, listed in --help among the shared ones: each after the option that `after` names
+    for it, or after the own option before it (the first ones, with no name, before the block).
+    `after` may move a shared option too (hessian lists --wrt after --delimiter). An own parameter
+    named like a shared option replaces it (train's --target, check's --wrt).
+    """
+    placing = dict(after or {})
+    left_out = set(without)
+
+    def decorate(command: Callable[..., Any]) -> Callable[..., Any]:
+        own = list(inspect.signature(command).parameters.values())[1:]
+        shared = [option for option in SHARED if option.name not in left_out | {p.name for p in own}]
+        layout = _layout(shared, own, placing, command.__name__)
+
+        @functools.wraps(command)
+        def run(**values: Any) -> Any:
+            asked = Asked({option.keyword: option.convert(values.pop(option.name)) for option in shared
+                           if option.keyword is not None},
+                          values.pop("fmt").value if any(option.name == "fmt" for option in shared) else "")
+            return command(asked, **values)
+
+        run.__signature__ = inspect.Signature(layout)  # type: ignore[attr-defined]
+        run.__annotations__ = {param.name: param.annotation for param in layout}
+        return run
+
+    return decorate
+
+
+def _layout(shared: list[Shared], own: list[inspect.Parameter], placing: Mapping[str, str],
+            command: str) -> list[inspect.Parameter]:
+    """The command's parameters in --help order: the shared block, each own option put where it goes."""
+    params = [inspect.Parameter(option.name, inspect.Parameter.KEYWORD_ONLY, default=option.default,
+                                annotation=option.annotation) for option in shared]
+    unknown = set(placing) - {param.name for param in params + own}
+    if unknown:
+        raise TypeError(f"{command}: no option {', '.join(sorted(unknown))} to place")
+    for param in [param for param in params if param.name in placing]:  # shared options moved
+        params.remove(param)
+        params.insert(_after(params, placing[param.name], command) + 1, param)
+    previous = None
+    for param in own:
+        anchor = placing.get(param.name, previous)
+        where = 0 if anchor is None else _after(params, anchor, command) + 1
+        params.insert(where, param.replace(kind=inspect.Parameter.KEYWORD_ONLY))
+        previous = param.name
+    return params
+
+
+def _after(params: list[inspect.Parameter], name: str, command: str) -> int:
+    """Where the parameter `name` stands in `params`."""
+    for index, param in enumerate(params):
+        if param.name == name:
+            return index
+    raise TypeError(f"{command}: no option {name} to place another after")

@@ -7,24 +7,11 @@ import typer
 
 import gradcli
 
-from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS
 from ..training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from ..views.formats import offered
 from ..views.progress import epoch_progress
 from .app import app, failed_if, say_dashboard, user_errors, warn, warn_all
-from .options import (
-    Command,
-    DaskOption,
-    DelimiterOption,
-    DeltaOption,
-    DimOption,
-    FormatOption,
-    InputOption,
-    LossOption,
-    ModelFileOption,
-    ShapeOption,
-    WorkersOption,
-)
+from .options import Asked, Command, asks
 
 # The choices come from the optimisers' table, so a new optimiser needs no change here.
 Optimizer = Enum("Optimizer", {name: name for name in OPTIMIZERS}, type=str)  # type: ignore[misc]
@@ -56,16 +43,17 @@ ValidationOption = Annotated[float | None, typer.Option(
 
 
 @app.command(cls=Command)
+@asks(without=("params", "wrt"),
+      after={"shape": "workers", "dim": "shape", "input": "dim", "target": "delta", "memory": "delimiter",
+             "validation": "input"})
 def train(
+    asked: Asked,
     data: Annotated[str, typer.Argument(
         help="A CSV or Parquet file with a header row, a glob or directory of them (quote the glob), or '-' for CSV "
              "on stdin.")],
     model: Annotated[str | None, typer.Option(
         "--model", "-m", metavar="EXPR", show_default=False,
         help="The model; default: b + a weight per column (w1*x1 for x1, w_size*size for size).")] = None,
-    model_file: ModelFileOption = None,
-    loss: LossOption = DEFAULT_LOSS,
-    delta: DeltaOption = DEFAULT_DELTA,
     target: Annotated[str, typer.Option("--target", "-t", metavar="NAME", help="The target column.")] = "y",
     optimizer: Annotated[Optimizer, typer.Option(
         "--optimizer", "-o",
@@ -94,15 +82,8 @@ def train(
         "--history", metavar="FILE", show_default=False,
         help="Write the loss per epoch as CSV.")] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
-    delimiter: DelimiterOption = ",",
     memory: MemoryOption = None,
-    dask: DaskOption = None,
-    workers: WorkersOption = None,
-    shape: ShapeOption = None,
-    dim: DimOption = None,
-    input: InputOption = None,
     validation: ValidationOption = None,
-    fmt: FormatOption = None,
 ) -> None:
     """Fit a model to a CSV file by gradient descent, with backprop gradients, and check the result.
 
@@ -116,15 +97,13 @@ def train(
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
     """
     with user_errors(), epoch_progress(quiet, epochs) as bar:
-        report = gradcli.train(data, model, model_file=model_file, loss=loss, delta=delta, target=target,
-                               optimizer=optimizer.value, lr=lr, epochs=epochs, batch_size=batch_size, seed=seed,
-                               tol=tol, patience=patience, precondition=not no_precondition, init=init,
-                               save=save, history=history, plot=plot, progress=bar and bar.epoch,
-                               delimiter=delimiter, memory=memory, pass_progress=bar and bar.part, dask=dask,
-                               workers=workers, dashboard=say_dashboard, shapes=shape, dims=dim, inputs=input,
-                               validation=validation)
+        report = gradcli.train(**asked.keywords, data=data, model=model, target=target, optimizer=optimizer.value,
+                               lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, tol=tol, patience=patience,
+                               precondition=not no_precondition, init=init, save=save, history=history, plot=plot,
+                               progress=bar and bar.epoch, memory=memory, pass_progress=bar and bar.part,
+                               dashboard=say_dashboard, validation=validation)
     warn_all(report.warnings)
     if report.result.diverged:
         warn(report.result.stop_reason)
-    offered("train").render(fmt.value, report)
+    offered("train").render(asked.format, report)
     failed_if(report.failed)
