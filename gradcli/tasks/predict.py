@@ -158,7 +158,15 @@ def predict(
     where = dask_target(dask, workers, data)
     one_stdin({"the saved model": saved, "the data": data})
     if where is not None:
-        return _predict_on_dask(saved, os.fspath(data), output, threshold, delimiter, budget, where, workers, dashboard)
+        if output is None:
+            raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
+        folder = _new_directory(output)
+        dataset = open_dataset(os.fspath(data), "data", delimiter)
+        model, predictor, unused = _saved_predictor(saved, threshold)
+        question = Question(model, Written(predictor.problem.loss_name, "loss"), predictor.problem.target,
+                            predictor.params, dataset=dataset, budget=budget, notes=tuple(unused),
+                            delimiter=delimiter, dask=where, workers=workers, dashboard=dashboard)
+        return answer(question, predictor, _Outputs(folder=folder), threshold)
     to_directory = output is not None and is_directory(output)
     dataset = files_of(data, delimiter, budget, always=to_directory or _is_parquet_name(output))
     outputs = _check_outputs(output, to_directory, dataset, [os.fspath(s) for s in (saved, data) if is_spec(s)],
@@ -179,6 +187,8 @@ def answer(question: Question, predictor: _Predictor, outputs: _Outputs,
     part by part (question.dataset) or all in memory (question.table)."""
     assert question.model is not None
     model, added, unused = question.model.text, predictor.names, list(question.notes)
+    if question.dask is not None:  # each worker writes its parts into the folder, which appears whole
+        return _predict_on_dask(question, predictor, outputs.folder, threshold)
     if question.dataset is not None:
         dataset = question.dataset
         _refuse_added(dataset.name if len(dataset.files) > 1 else dataset.files[0].path, dataset.header, predictor)
@@ -209,14 +219,10 @@ def _saved_predictor(saved: Any, threshold: float | None) -> tuple[Written, _Pre
     return written, _Predictor(problem, params, threshold), unused
 
 
-def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None, delimiter: str, budget: int,
-                     where: str, workers: int | None, dashboard: Callable[[str], None] | None) -> PartPredictions:
+def _predict_on_dask(question: Question, predictor: _Predictor, folder: Any,
+                     threshold: float | None) -> PartPredictions:
     """predict's parts written as Parquet by a Dask cluster's workers, into a directory that appears whole."""
-    if output is None:
-        raise GradcliError("--dask writes the predictions as Parquet parts into a directory: give --output DIR")
-    folder = _new_directory(output)
-    dataset = open_dataset(data, "data", delimiter)
-    model, predictor, unused = _saved_predictor(saved, threshold)
+    dataset, budget, unused = question.dataset, question.budget, list(question.notes)
     name = dataset.name if len(dataset.files) > 1 else dataset.files[0].path
     _refuse_added(name, dataset.header, predictor)
     parts = dataset.parts(part_bytes(budget))
@@ -224,7 +230,7 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
     names = [f"part-{i:05d}.parquet" for i in range(len(parts))]
     staging = staging_directory(folder)
     try:
-        with dask_client(where, workers, dashboard) as client:
+        with dask_client(question.dask, question.workers, question.dashboard) as client:
             futures = client.map(write_part, parts, [headers[part.path] for part in parts], names, predictor=predictor,
                                  folder=os.path.abspath(staging), pure=False)  # a worker's cwd is its own
             counts = results_in_order(client, futures)
@@ -232,7 +238,9 @@ def _predict_on_dask(saved: Any, data: str, output: Any, threshold: float | None
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
-    return PartPredictions(model.text, name, [*dataset.header, *predictor.names], sum(counts), len(dataset.files),
+    assert question.model is not None
+    return PartPredictions(question.model.text, name, [*dataset.header, *predictor.names], sum(counts),
+                           len(dataset.files),
                            outputs=[str(folder / n) for n in names], warnings=unused, threshold=threshold)
 
 
