@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from threadpoolctl import ThreadpoolController
-
 _controller: Any = None
 
 
@@ -19,5 +17,8 @@ def one_blas_thread() -> Any:
     """A context manager in which BLAS uses one thread (the controller is made once, ~1 ms)."""
     global _controller
     if _controller is None:
+        # threadpoolctl inspects every loaded library when imported: only a sweep of many chunks pays for it
+        from threadpoolctl import ThreadpoolController
+
         _controller = ThreadpoolController()
     return _controller.limit(limits=1, user_api="blas")

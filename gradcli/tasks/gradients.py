@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 from ..compare.memory import compare
-from ..compare.parts import one_pass, part_passes, streamed_evidence, symbolic_witness
 from ..compare.symbolic import SymbolicUnavailable
 from ..compare.verdicts import (
     ATOL,
@@ -28,7 +27,6 @@ from ..engines.graph import build_graph
 from ..engines.sweep import compile_plan
 from ..errors import DataError, GradcliError, UndefinedError, placed, show_text, unused
 from ..io.arguments import flag, number, text
-from ..io.dataset import part_bytes
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
 
@@ -123,6 +121,10 @@ def streamed_gradients(question: Question, *, engines: tuple[str, ...] = ENGINES
                        readable: bool = True) -> GradientReport:
     """`grad` over a Dataset larger than the question's memory budget, read part by part, or (question.dask:
     "local" or a scheduler's address) summed part by part on Dask's workers."""
+    # the part-by-part machinery: a gradient over data in memory, the usual case, does not load it
+    from ..compare.parts import one_pass, part_passes, streamed_evidence, symbolic_witness
+    from ..io.dataset import part_bytes
+
     dataset, budget, dask = question.dataset, question.budget, question.dask
     rtol, atol = question.rtol, question.atol
     name, columns, setup = question.part_setup(rows_allowed=True)
