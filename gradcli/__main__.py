@@ -15,10 +15,27 @@ def main() -> None:
         from .cli import without_final_collection
     except KeyboardInterrupt:
         leave("interrupted", INTERRUPTED)
+    except Exception as err:
+        if interrupted(err):
+            leave("interrupted", INTERRUPTED)
+        raise
     try:
         run()
     finally:  # the process ends now, whichever way: without Python's teardown
         without_final_collection()
+
+
+def interrupted(err: BaseException) -> bool:
+    """A Ctrl-C that landed inside a class being made (a descriptor's __set_name__, as in platform's
+    uname_result) reaches us wrapped in a RuntimeError: the KeyboardInterrupt is its cause."""
+    seen: set[int] = set()
+    found: BaseException | None = err
+    while found is not None and id(found) not in seen:
+        if isinstance(found, KeyboardInterrupt):
+            return True
+        seen.add(id(found))
+        found = found.__cause__ or found.__context__
+    return False
 
 
 if __name__ == "__main__":

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..engines.sweep import run, stencil
-from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+from ..engines.symbolic import SymbolicLoss, budget_seconds, time_limit
 from ..errors import DataError, UndefinedError, placed
 from ..io.dataset import part_place
 from ..io.distributed import DaskRows, dask_client
@@ -102,7 +102,7 @@ class SymbolicMeans:
         Made after the pass, as compare makes them after evaluating: the simplifier's time bound
         then does not pay for SymPy's first imports, and the formulas read as in memory."""
         try:
-            with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+            with sympy_limits(), time_limit(budget_seconds()):
                 return {name: self.loss.readable(d) for name, d in self.derivatives.items()}
         except SymbolicUnavailable:
             return {}
@@ -110,7 +110,7 @@ class SymbolicMeans:
 
 def symbolic_witness(problem: Any, chosen: list[str]) -> SymbolicMeans:
     """SymPy's derivative of each chosen parameter, within the symbolic budget."""
-    with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+    with sympy_limits(), time_limit(budget_seconds()):
         symbolic = SymbolicLoss(problem)
         return SymbolicMeans(symbolic, symbolic.derivatives(chosen))
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+from ..engines.symbolic import OutOfTime, SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError, UndefinedError
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
@@ -29,7 +29,7 @@ class SymbolicTooLarge(SymbolicUnavailable):
 def symbolic_gradient(problem: Problem, chosen: list[str], values: Mapping[str, float], columns: Mapping[str, Any],
                       rows: int, readable: bool) -> tuple[dict[str, float], dict[str, str]]:
     """SymPy's derivative of each chosen parameter, its mean value over the rows and (readable) its formula,
-    all within SYMBOLIC_SECONDS. Past the budget, or where SymPy fails on the expression, SymbolicUnavailable."""
+    all within budget_seconds(). Past the budget, or where SymPy fails on the expression, SymbolicUnavailable."""
     found, formulas, _ = symbolic_derivatives(
         problem, lambda symbolic: symbolic.derivatives(chosen), values, columns, rows, readable)
     return found, formulas
@@ -40,9 +40,9 @@ def symbolic_derivatives(problem: Problem, derivatives_of: Callable[[Any], dict[
                          readable: bool, latex: bool = False, per_row: bool = False,
                          ) -> tuple[dict[str, Any], dict[str, str], dict[str, str]]:
     """The derivatives `derivatives_of(SymbolicLoss)` builds (any order), their mean values over the rows,
-    (readable) their formulas and (latex) the same in LaTeX, within SYMBOLIC_SECONDS in all; else
+    (readable) their formulas and (latex) the same in LaTeX, within budget_seconds() in all; else
     SymbolicUnavailable, saying why. per_row=True: each value in every row (an array), not the mean."""
-    with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+    with sympy_limits(), time_limit(budget_seconds()):
         symbolic = SymbolicLoss(problem)
         derivatives = derivatives_of(symbolic)
         found = (symbolic.row_values if per_row else symbolic.values)(derivatives, values, columns, rows)
@@ -59,7 +59,7 @@ def sympy_limits() -> Iterator[None]:
     try:
         yield
     except OutOfTime:
-        raise SymbolicUnavailable(f"{OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s for this expression") from None
+        raise SymbolicUnavailable(f"{OUT_OF_TIME} {budget_seconds():g} s for this expression") from None
     except UndefinedError as err:  # backprop found every value finite: SymPy's form of it has none (0**w*log(0))
         raise SymbolicUnavailable(f"finds no value where backprop does ({err})") from None
     except GradcliError:

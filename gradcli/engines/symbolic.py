@@ -32,6 +32,12 @@ PRETTY_SECONDS = 2.0  # time for making all formulas readable, together
 SYMBOLIC_SECONDS = 4.0  # the whole symbolic engine, derivatives and values; then finite differences stand in
 
 
+def budget_seconds() -> float:
+    """SymPy's time budget for one symbolic step, read when the step starts: SYMBOLIC_SECONDS is the one
+    place it is set (a test, or a program embedding gradcli, may change it)."""
+    return SYMBOLIC_SECONDS
+
+
 class OutOfTime(BaseException):
     """Raised by the timer; a BaseException so that SymPy's `except Exception` cannot swallow it."""
 

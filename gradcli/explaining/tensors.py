@@ -32,7 +32,7 @@ from ..compare.witnesses import entrywise
 from ..engines.graph import arguments, backprop, build_graph, contribution, upstream_params
 from ..engines.kinks import kinks
 from ..engines.reading import edges, from_constant, local_formula, node_formula
-from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+from ..engines.symbolic import SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError, show_text
 from ..io.arguments import text
 from ..io.values import as_columns
@@ -408,7 +408,7 @@ def _written(setup: Setup) -> list[str]:
 def _sympy(scalar: Setup, entry: str) -> tuple[dict[str, Any], dict[str, float], str]:
     """SymPy's derivative of every chosen entry of the written-out model, their values, and the entry's
     formula for people, all within the symbolic engine's budget (else SymbolicUnavailable)."""
-    with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+    with sympy_limits(), time_limit(budget_seconds()):
         symbolic = SymbolicLoss(scalar.problem)
         derivatives = symbolic.derivatives(scalar.chosen)
         values = symbolic.values(derivatives, scalar.values, scalar.columns, 1)

@@ -37,7 +37,7 @@ from ..engines.fresh import as_if_fresh
 from ..engines.graph import backprop, build_graph, forward
 from ..engines.reading import local_values
 from ..engines.resolution import forward_errors, row_bounds
-from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit, to_sympy
+from ..engines.symbolic import OutOfTime, SymbolicLoss, budget_seconds, time_limit, to_sympy
 from ..errors import GradcliError, ParseError, show_text
 from ..io.arguments import names, text, whole
 from ..io.sources import model_text, one_stdin
@@ -450,7 +450,7 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
     """(SymPy's derivative as text, the verdict on equivalence, why, the simplified difference)."""
     limits = (ArithmeticError, LookupError, TypeError, ValueError, NotImplementedError, RecursionError)
     try:
-        with time_limit(SYMBOLIC_SECONDS):
+        with time_limit(budget_seconds()):
             symbolic = SymbolicLoss(problem)
             true = symbolic.derivative(name)
             text = symbolic.readable(true)
@@ -458,7 +458,7 @@ def _symbolic(problem: Any, name: str, claimed: Any, counterexample: Counterexam
                 _symbolic_value(symbolic, true, name, counterexample, problem, known)
             claim = to_sympy(claimed, symbolic.symbols)
     except OutOfTime:
-        return None, "undecided", f"SymPy needed more than {SYMBOLIC_SECONDS:g} s for the derivative", None
+        return None, "undecided", f"SymPy needed more than {budget_seconds():g} s for the derivative", None
     except GradcliError as err:
         return None, "undecided", f"SymPy cannot take this expression ({err})", None
     except limits as err:

@@ -13,7 +13,7 @@ from ..compare.verdicts import ATOL, RTOL, ParamGradient, agrees, check_toleranc
 from ..engines.derivative import gradient
 from ..engines.fresh import as_if_fresh
 from ..engines.graph import backprop, build_graph
-from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+from ..engines.symbolic import OutOfTime, SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError
 from ..explaining.reports import Explanation
 from ..explaining.scalars import (
@@ -130,12 +130,12 @@ def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, a
     index = edge_index(view)
     steps = [param_steps(graph, sweep, view, name, report.gradients[name], max_paths, rtol, atol, index)
              for name in setup.chosen]
-    out_of_time = GradcliError(f"explain shows SymPy's derivatives, and SymPy needed more than {SYMBOLIC_SECONDS:g} s "
+    out_of_time = GradcliError(f"explain shows SymPy's derivatives, and SymPy needed more than {budget_seconds():g} s "
                                "for this expression; `gradcli grad` checks it with finite differences instead")
     if any(OUT_OF_TIME in warning for warning in report.warnings):  # the same budget would run out again
         raise out_of_time
     try:  # step 1 and the counts need SymPy's derivatives: under the same budget as grad's
-        with time_limit(SYMBOLIC_SECONDS):
+        with time_limit(budget_seconds()):
             symbolic = SymbolicLoss(setup.problem)
             derivatives = symbolic.derivatives(setup.chosen)
             if sympy_forms:

@@ -26,7 +26,7 @@ from ..engines.fresh import as_if_fresh
 from ..engines.graph import build_graph
 from ..engines.resolution import gradient_bounds
 from ..engines.sweep import compile_plan, run, stencil
-from ..engines.symbolic import SYMBOLIC_SECONDS, SymbolicLoss, time_limit
+from ..engines.symbolic import SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError, unused
 from ..io.arguments import parameter_values
 from ..io.dataset import part_bytes
@@ -330,7 +330,7 @@ class _Curvature:
         """SymPy's second derivatives averaged over the rows (None where SymPy ran out of its budget)."""
         names, values = self.names, self.values
         try:
-            with sympy_limits(), time_limit(SYMBOLIC_SECONDS):  # the derivatives made here, within the budget
+            with sympy_limits(), time_limit(budget_seconds()):  # the derivatives made here, within the budget
                 symbolic_loss = SymbolicLoss(self.problem)
                 derivatives = _second_derivatives(symbolic_loss, names, vector)
                 if local:

@@ -31,7 +31,7 @@ from ..engines.blas import one_blas_thread
 from ..engines.graph import Graph, model_values
 from ..engines.resolution import Bounds
 from ..engines.sweep import run
-from ..engines.symbolic import SYMBOLIC_SECONDS, OutOfTime, SymbolicLoss, time_limit
+from ..engines.symbolic import OutOfTime, SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError
 from ..language.expansion import TooLarge, entry_columns, expand
 from ..language.problem import Problem
@@ -106,11 +106,11 @@ def gradient_check(trainer: Any, params: Mapping[str, float], rtol: float) -> Gr
     if problem.tensor:
         return tensor_gradient_check(trainer, params, swept, rtol, atol)
     try:
-        with time_limit(SYMBOLIC_SECONDS):
+        with time_limit(budget_seconds()):
             symbolic = SymbolicLoss(problem)
             derivatives = symbolic.derivatives(trainer.names)
     except OutOfTime:
-        return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine {OUT_OF_TIME} {SYMBOLIC_SECONDS:g} s "
+        return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine {OUT_OF_TIME} {budget_seconds():g} s "
                                                       "for this model: the final gradient is backprop's alone"])
     except GradcliError as err:
         return GradientCheck(None, rtol, atol, notes=[f"the symbolic engine cannot check the final gradient ({err})"])
@@ -174,7 +174,7 @@ def tensor_gradient_check(trainer: Any, params: Mapping[str, float], swept: Any,
             scalar = expand(problem)
         except TooLarge as why:
             raise SymbolicTooLarge(str(why)) from None
-        with sympy_limits(), time_limit(SYMBOLIC_SECONDS):
+        with sympy_limits(), time_limit(budget_seconds()):
             loss = SymbolicLoss(scalar)
             derivatives = loss.derivatives(names)
         with sympy_limits():

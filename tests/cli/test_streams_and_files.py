@@ -137,6 +137,29 @@ class TestBugsAndInterrupts:
         assert proc.returncode == 130, err
         assert err == "gradcli: interrupted\n", err
 
+    def test_ctrl_c_inside_a_class_being_made_is_still_an_interrupt(self, tmp_path):
+        """A Ctrl-C that lands in a descriptor's __set_name__ while the CLI is imported (platform's
+        uname_result, inside `import typer`) arrives as a RuntimeError caused by KeyboardInterrupt."""
+        proc = subprocess.run([sys.executable, "-c", WRAPPED_INTERRUPT, "grad", *NOTE], cwd=tmp_path, env=clean_env(),
+                              capture_output=True, text=True, timeout=60)
+        assert (proc.returncode, proc.stderr) == (130, "gradcli: interrupted\n")
+
+
+WRAPPED_INTERRUPT = """
+import builtins, sys
+sys.argv = ["gradcli", *sys.argv[1:]]
+real = builtins.__import__
+def wrapped(name, globals=None, locals=None, fromlist=(), level=0):
+    if level == 1 and name == "cli":
+        try:
+            raise KeyboardInterrupt
+        except KeyboardInterrupt as err:
+            raise RuntimeError("Error calling __set_name__ on 'cached_property' instance") from err
+    return real(name, globals, locals, fromlist, level)
+builtins.__import__ = wrapped
+from gradcli.__main__ import main
+main()
+"""
 
 CLEAN_UPS = """
 import atexit, gc, json, sys, tempfile, weakref
