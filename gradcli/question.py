@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 
 from .compare.verdicts import ATOL, RTOL, check_tolerances
@@ -59,6 +60,12 @@ class Question:
     dask: str | None = None
     workers: int | None = None
     dashboard: Callable[[str], None] | None = None
+
+    def __post_init__(self) -> None:
+        # read-only views, so that no task changes what another will be asked (the arrays stay shared)
+        object.__setattr__(self, "params", MappingProxyType(dict(self.params)))
+        if self.data is not None:
+            object.__setattr__(self, "data", MappingProxyType(dict(self.data)))
 
     @property
     def from_file(self) -> bool:

@@ -150,3 +150,15 @@ def test_a_question_is_immutable():
     with pytest.raises(FrozenInstanceError):
         question.target = "z"  # type: ignore[misc]
     assert question.model.expr is question.model.expr  # parsed once, kept
+
+
+def test_what_a_question_holds_cannot_be_changed_through_it():
+    """A task that wrote into the question's parameters or columns would change what the next is asked."""
+    from gradcli.question import ask
+
+    question = ask(LINEAR, data="x1=1,x2=2,y=3", params="b=0.5")
+    with pytest.raises(TypeError):
+        question.params["b"] = 9.0  # type: ignore[index]
+    with pytest.raises(TypeError):
+        question.data["x1"] = [5.0]  # type: ignore[index]
+    assert dict(question.params) == {"b": 0.5} and list(question.data["x1"]) == [1.0]
