@@ -9,7 +9,6 @@ import gradcli
 
 from ..training.options import DEFAULT_EPOCHS, DEFAULT_OPTIMIZER, DEFAULT_PATIENCE, DEFAULT_TOL, OPTIMIZERS
 from ..views.formats import offered
-from ..views.progress import epoch_progress
 from .app import app, failed_if, say_dashboard, user_errors, warn, warn_all
 from .options import Asked, Command, asks
 
@@ -96,6 +95,8 @@ def train(
 
     Example: gradcli train samples/data.csv --optimizer adam --lr 0.05 --save params.json
     """
+    from ..views.progress import epoch_progress  # only a training run draws a progress bar: --help skips it
+
     with user_errors(), epoch_progress(quiet, epochs) as bar:
         report = gradcli.train(**asked.keywords, data=data, model=model, target=target, optimizer=optimizer.value,
                                lr=lr, epochs=epochs, batch_size=batch_size, seed=seed, tol=tol, patience=patience,
