@@ -189,7 +189,7 @@ def train_in_memory(question: Question, options: TrainOptions, fraction: float |
         del read  # only the two sets' copies of the rows are kept
     try:
         report = fit(chosen, problem, columns, rows, options, start, question.delta, progress, source,
-                     chosen.from_file, where=place, validation=held)
+                     where=place, validation=held)
     except UndefinedError as err:  # undefined at the starting point: name the file and line
         raise placed(err, lambda row: f"{source} {place(row)}") from None
     report.files = getattr(table, "files", 1)
@@ -237,7 +237,7 @@ def fit_parts(chosen: ChosenModel, problem: Problem, data: Rows, parts: list[Any
               delta: float, start: Mapping[str, Any], progress: Any, source: str) -> TrainReport:
     """fit() over rows held in parts (streamed or on Dask), an undefined start named by its file, line and row."""
     try:
-        return fit(chosen, problem, data, data.rows, options, start, delta, progress, source, chosen.from_file)
+        return fit(chosen, problem, data, data.rows, options, start, delta, progress, source)
     except UndefinedError as err:  # undefined at the starting point: name the file and row
         raise placed(err, lambda row: data_place(data, parts, row)) from None
 

@@ -34,7 +34,7 @@ from .report import TrainReport
 
 def fit(model: ChosenModel, problem: Problem, columns: Mapping[str, Any] | Rows, rows: int, options: TrainOptions,
         init: Mapping[str, float] | None = None, delta: float = DEFAULT_DELTA, progress: Any = None,
-        source: str = "", from_file: bool = False, where: Any = None, validation: Held | None = None) -> TrainReport:
+        source: str = "", where: Any = None, validation: Held | None = None) -> TrainReport:
     """Train, then check: closed form where it applies, and the final gradient two ways.
 
     `columns` holds every row in memory, or is a Rows (training/passes.py: streamed or on Dask;
