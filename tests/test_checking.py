@@ -162,12 +162,12 @@ class TestOutput:
         assert result.code == 0, result
 
 
-def test_the_readmes_wrong_claim_prints_what_the_readme_shows(gradcli):
-    """The README shows the wrong claim in a text block (run blocks must exit 0): it must not drift."""
+def test_the_pages_wrong_claim_prints_what_the_page_shows(gradcli):
+    """docs/check.md shows the wrong claim in a text block (run blocks must exit 0): it must not drift."""
     import shlex
 
-    readme = (SAMPLES.parent / "README.md").read_text()
-    (block,) = [b for b in re.findall(r"^```text\n(.*?)^```", readme, re.DOTALL | re.MULTILINE)
+    page = (SAMPLES.parent / "docs" / "check.md").read_text()
+    (block,) = [b for b in re.findall(r"^```text\n(.*?)^```", page, re.DOTALL | re.MULTILINE)
                 if b.startswith("$ gradcli check")]
     command, *shown = block.splitlines()
     result = gradcli(*shlex.split(command.removeprefix("$ gradcli ")))
