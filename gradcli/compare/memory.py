@@ -105,8 +105,8 @@ def forward_witness(setup: Setup, graph: Any, warnings: list[str]) -> dict[str, 
         try:
             problem, columns = entrywise(problem, columns)
         except SymbolicUnavailable as why:
-            warnings.append(f"forward mode not compared: it sweeps the model written out entry by entry, "
-                            f"once per entry, and this one is too large ({why})")
+            warnings.append("forward mode not compared: it sweeps the model written out entry by entry, as SymPy "
+                            f"does, once per entry, and this one is too large ({why})")
             return {}
         graph = build_graph(problem)
     return forward_gradients(graph, setup.values, columns, setup.rows, list(setup.chosen)).gradients
