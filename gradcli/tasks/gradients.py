@@ -82,6 +82,9 @@ def gradients(
     undefined points.
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
+    `engines` names what runs: "symbolic" and "backprop" by default; "forward" adds forward mode (one
+    dual-number sweep per parameter, `grad --check-forward`), judged against backprop like SymPy (its
+    forward_value and forward_verdict in each gradient), on data in memory only.
     """
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
     engines = _engines(engines)
