@@ -32,6 +32,10 @@ def explain(
         "--entry", metavar="ENTRY", show_default=False,
         help="With vectors or matrices: the entry followed as the sum over paths of the scalar graph, e.g. W1[2,1] "
              "(default: the first entry of the first --wrt parameter).")] = None,
+    cost: Annotated[bool, typer.Option(
+        "--cost",
+        help="Count the arithmetic of forward mode (one sweep per parameter) against reverse mode (one sweep) "
+             "for this model, as the sweeps run.")] = False,
     standalone: Annotated[bool, typer.Option(
         "--standalone",
         help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
@@ -53,7 +57,8 @@ def explain(
         if standalone and asked.format != "latex":
             raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {asked.format})")
         result = gradcli.explain(**asked.keywords, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=asked.format == "latex", order=order, entry=entry)
+                                 sympy_forms=asked.format == "latex", order=order, entry=entry,
+                                 cost=cost)
     warn_all(result.view.warnings)
     offered("explain").render(asked.format, result, standalone=standalone)
     failed_if(result.agree is False)

@@ -23,6 +23,10 @@ def grad(
     check_fd: Annotated[bool, typer.Option(
         "--check-fd",
         help="Add central finite differences as a third witness.")] = False,
+    check_forward: Annotated[bool, typer.Option(
+        "--check-forward",
+        help="Add forward mode (one dual-number sweep per parameter over the same local derivatives) as a "
+             "witness that must agree with backprop to rounding. Data in memory only.")] = False,
     memory: Annotated[str | None, typer.Option(
         "--memory", metavar="SIZE", show_default=False,
         help="Data larger than this (2GB, 512MiB; default a quarter of this machine's memory) is read part by part, "
@@ -44,8 +48,9 @@ def grad(
     Example: gradcli grad "b + w1*x1 + w2*x2" --data x1=1.5,x2=2,y=1 --params b=0.5,w1=2,w2=-1
     """
     with user_errors():
+        engines = ("symbolic", "backprop", "forward") if check_forward else ("symbolic", "backprop")
         report = gradcli.gradients(**asked.keywords, rtol=rtol, atol=atol, check_fd=check_fd, memory=memory,
-                                   dashboard=say_dashboard)
+                                   dashboard=say_dashboard, engines=engines)
     warn_all(report.warnings)
     offered("grad").render(asked.format, report, entries=entries)
     failed_if(report.agree is False)

@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from ..engines.finite import require_finite
+from ..engines.forward import forward_gradients
 from ..engines.graph import backprop, build_graph
 from ..engines.sweep import compile_plan, run
 from ..language.expansion import entry_columns
@@ -83,6 +84,7 @@ def memory_evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd
                                                                  gradient)
     elif check_fd:
         fd_values, fd_kinks = clean_differences(compile_plan(graph, []), chosen, values, columns, rows)
+    forward_values = forward_witness(setup, graph, warnings) if "forward" in engines else {}
     point = {name: float(columns[name][0]) for name in columns if np.ndim(columns[name]) == 1} if rows == 1 else None
     if point is not None and problem.tensor:  # a vector input's entries by their columns' names, in order
 
@@ -90,7 +92,24 @@ def memory_evidence(setup: Setup, graph: Any, engines: tuple[str, ...], check_fd
         point = {entry: float(value) for name in columns
                  for entry, value in (zip(spread[name], columns[name][0]) if name in spread else [(name, point[name])])}
     return Evidence(rows, point, swept.loss, backprop_values, swept.kinks, symbolic_values, formulas, fd_values,
-                    engines, witness, check_fd, warnings, directions, fd_kinks, left_out)
+                    engines, witness, check_fd, warnings, directions, fd_kinks, left_out, forward_values)
+
+
+def forward_witness(setup: Setup, graph: Any, warnings: list[str]) -> dict[str, float]:
+    """Forward mode's gradients: one dual-number sweep per parameter over the graph, or, for a model with
+    vectors or matrices, one per entry over the model written out entry by entry (as SymPy sees it; the
+    tensor operations' table has vector-Jacobian products, not the Jacobian-vector products forward
+    mode needs). Past the expansion's size a warning says the forward column is left out."""
+    problem, columns = setup.problem, setup.columns
+    if problem.tensor:
+        try:
+            problem, columns = entrywise(problem, columns)
+        except SymbolicUnavailable as why:
+            warnings.append("forward mode not compared: it sweeps the model written out entry by entry, as SymPy "
+                            f"does, once per entry, and this one is too large ({why})")
+            return {}
+        graph = build_graph(problem)
+    return forward_gradients(graph, setup.values, columns, setup.rows, list(setup.chosen)).gradients
 
 
 def row_gradients(setup: Setup, graph: Any, rtol: float, atol: float, symbolic_too: bool, readable: bool,

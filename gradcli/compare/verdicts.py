@@ -23,7 +23,9 @@ if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
 RTOL, ATOL = 1e-9, 1e-12  # symbolic vs backprop
 FD_RTOL, FD_ATOL = 1e-6, 1e-7  # finite differences vs backprop (FD_ATOL is scaled by max(1, |loss|))
 RICHARDSON_HALVINGS = 5  # train's check: D(h), D(h/2), ... extrapolated until within tolerance, at most h/32
-ENGINES = ("symbolic", "backprop")
+ENGINES = ("symbolic", "backprop")  # what grad runs unless asked
+# every engine a caller may name: forward mode (one dual-number sweep per parameter) joins with --check-forward
+KNOWN_ENGINES = (*ENGINES, "forward")
 
 
 @dataclass
@@ -44,6 +46,12 @@ class ParamGradient:
     resolution: float | None = None
     condition: float | None = None
     fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (then fd_value and fd_agree are None)
+    # forward mode (engines/forward.py), with --check-forward: its value, |forward - backprop| (or - symbolic
+    # where backprop did not run), and its verdict "agree", "disagree" or NOT_AT_KINK
+    forward_value: float | None = None
+    forward_abs_diff: float | None = None
+    forward_agree: bool | None = None
+    forward_verdict: str | None = None
 
 
 @dataclass
@@ -82,6 +90,12 @@ class TensorGradient:
     condition: float | None = None
     fd_verdict: str | None = None  # "agree", "disagree" or NOT_AT_KINK (no direction had a clean stencil)
     fd_left_out: list[str] | None = None  # entries left out of the directions: each alone crosses a kink
+    # forward mode over the model written out entry by entry (--check-forward): values in the shape,
+    # the largest |forward - backprop| over the entries and the verdict, as ParamGradient's
+    forward_value: Any = None
+    forward_max_abs_diff: float | None = None
+    forward_agree: bool | None = None
+    forward_verdict: str | None = None
 
 
 def agrees(a: float, b: float, rtol: float, atol: float) -> bool:
@@ -122,6 +136,7 @@ class Evidence:
     fd_kinks: dict[str, list[str]] = field(default_factory=dict)
     # a parameter (as written) -> its entries left out of every direction (each alone crosses a kink)
     fd_left_out: dict[str, list[str]] = field(default_factory=dict)
+    forward: dict[str, float] = field(default_factory=dict)  # forward mode's gradients, with "forward" in engines
 
 
 ENGINE_ROUNDINGS = 2  # what float64 resolves: backprop's rounding bound once for each engine
@@ -178,6 +193,8 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
 
     if resolution is not None:
         within_resolution(results, resolution, warnings)
+    if evidence.forward:
+        judge_forward(results, evidence, rtol, atol, resolution, warnings)
     for name, kinks in evidence.fd_kinks.items():  # one line per parameter that no clean stencil reached
         warnings.append(f"{name}: {NOT_AT_KINK}: {', '.join(kinks)} changes sign inside every finite-difference "
                         "stencil tried (smaller steps, other directions), where the loss is not differentiable")
@@ -190,6 +207,7 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
     by_row = row_gradients(warnings)
     verdicts = [g.agree for g in [*results.values(), *by_row.values()] if g.agree is not None]
     verdicts += [g.fd_agree for g in results.values() if g.fd_agree is not None]
+    verdicts += [g.forward_agree for g in results.values() if g.forward_agree is not None]
     tensors = tensor_gradients(problem, results, evidence) if problem.tensor else {}
     verdicts += [t.fd_agree for t in tensors.values() if t.fd_agree is not None]
     if check_fd and problem.tensor and witness == "finite differences":
@@ -201,6 +219,44 @@ def judged(setup: Setup, evidence: Evidence, rtol: float, atol: float,
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, engines=evidence.engines,
         warnings=warnings, witness=witness, row_gradients=by_row, files=files, engine=engine, tensors=tensors,
     )
+
+
+def judge_forward(results: Mapping[str, ParamGradient], evidence: Evidence, rtol: float, atol: float,
+                  resolution: Callable[[list[str]], dict[str, float]] | None, warnings: list[str]) -> None:
+    """Forward mode against backprop (or SymPy where backprop did not run), with the same tolerances and,
+    where they differ by more, float64's resolution of that gradient; at a kink it is not compared.
+
+    Both modes evaluate the same local derivatives on the same values, so they agree to rounding; only the
+    order of the products and sums differs (and backprop folds a sum of products into one matrix product)."""
+    differing = []
+    for name, gradient in results.items():
+        f = evidence.forward.get(name)
+        reference = gradient.backprop_value if gradient.backprop_value is not None else gradient.symbolic_value
+        if f is None or reference is None:
+            continue
+        gradient.forward_value, gradient.forward_abs_diff = f, abs(f - reference)
+        gradient.forward_agree = math.isfinite(f) and agrees(reference, f, rtol, atol)
+        if not gradient.forward_agree:
+            differing.append(name)
+    bounds = resolution(differing) if differing and resolution is not None else {}
+    within, kinked = [], []
+    for name in differing:
+        gradient = results[name]
+        if gradient.forward_abs_diff is not None and gradient.forward_abs_diff <= bounds.get(name, -math.inf):
+            gradient.forward_agree = True
+            within.append(f"{name} (|diff| {gradient.forward_abs_diff:.3g} <= {bounds[name]:.3g})")
+        elif any(name in k.params for k in evidence.kinks):  # within rounding of a kink: sides may differ
+            gradient.forward_agree = None
+            kinked.append(name)
+    for gradient in results.values():
+        if gradient.forward_value is not None:
+            gradient.forward_verdict = (NOT_AT_KINK if gradient.param in kinked else
+                                        "agree" if gradient.forward_agree else "disagree")
+    if within:
+        warnings.append(f"forward mode agrees within float64's resolution: {', '.join(within[:SHOWN_WITHIN])}")
+    if kinked:
+        warnings.append(f"forward mode not compared for {', '.join(kinked)}: a kink's argument is within rounding "
+                        "of 0, where the loss is not differentiable and the modes fell on different sides")
 
 
 def within_resolution(results: Mapping[str, ParamGradient], resolution: Callable[[list[str]], dict[str, float]],
@@ -283,8 +339,24 @@ def tensor_gradients(problem: Problem, results: Mapping[str, ParamGradient], evi
             gradient.fd_left_out = evidence.fd_left_out.get(name)
         elif name in evidence.fd_kinks:
             gradient.fd_verdict = NOT_AT_KINK
+        forward_rows(gradient, rows, len(entries), nested)
         grouped[name] = gradient
     return grouped
+
+
+def forward_rows(gradient: TensorGradient, rows: list[ParamGradient], entries: int,
+                 nested: Callable[[list[float | None]], Any]) -> None:
+    """A parameter as written: its entries' forward-mode values in its shape, their largest difference and
+    one verdict (disagree if any entry does, not compared if any entry is at a kink and none disagrees)."""
+    compared = [r for r in rows if r.forward_value is not None]
+    if not compared:
+        return
+    gradient.forward_value = nested([r.forward_value for r in rows]) if len(rows) == entries else None
+    gradient.forward_max_abs_diff = max(r.forward_abs_diff or 0.0 for r in compared)
+    verdicts = [r.forward_verdict for r in compared]
+    gradient.forward_verdict = ("disagree" if "disagree" in verdicts else NOT_AT_KINK if NOT_AT_KINK in verdicts
+                                else "agree")
+    gradient.forward_agree = {"agree": True, "disagree": False}.get(gradient.forward_verdict)
 
 
 def rows_within_resolution(gradient: RowGradient, exact: Any, diff: Any, close: Any,

@@ -127,6 +127,36 @@ class OpCounts:
 
 
 @dataclass
+class ModeCost:
+    """The arithmetic one mode of differentiation performed for the chosen gradients at one row, counted as
+    its sweeps ran (engines/forward.py's Tally, graph.backprop's Sweep), in OpCounts' kinds."""
+
+    sweeps: int  # forward mode: one per parameter; reverse mode: one (after one forward pass)
+    values: int  # operations whose value was computed (forward mode computes them again in every sweep)
+    local_derivatives: int  # local derivatives evaluated
+    products: int  # tangent × local (forward) or adjoint × local (reverse); none where the local is exactly 1
+    sums: int  # tangents (forward) or adjoints (reverse) added where paths meet
+    multiplications: int  # in all: the values, the local derivatives' formulas and the products
+    additions: int  # in all: the values, the formulas and the sums
+    other: int  # powers, negations and functions (evaluations)
+    total: int  # multiplications + additions + other
+
+
+@dataclass
+class Cost:
+    """`explain --cost`: forward mode (one sweep per parameter) against reverse mode (one sweep), counted."""
+
+    params: list[str]
+    forward: ModeCost
+    reverse: ModeCost
+    forward_per_param: dict[str, int]  # each parameter's own forward sweep, in operations
+    saved: int  # forward.total - reverse.total: what reverse mode saves (negative where it costs more)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
 class Reuse:
     """An adjoint the sweep computed once and several parameters' gradients used."""
 
@@ -151,6 +181,7 @@ class Explanation:
     order: int = 1
     of: str = "loss"  # what the paths differentiate: the loss, or g = d loss/d first (order 2)
     first: str | None = None  # order 2: the parameter of the first derivative
+    cost: Cost | None = None  # explain --cost: forward mode against reverse mode, counted; in JSON only when asked
 
     def label(self, param: str) -> str:
         """∂loss/∂w1, or at order 2 ∂²loss/∂w1∂w2."""
@@ -176,7 +207,7 @@ class Explanation:
             "agree": self.agree, "rtol": self.rtol, "atol": self.atol, "max_paths": self.max_paths,
             "order": self.order, "of": self.of, "first": self.first,
             "notes": view.notes, "warnings": view.warnings,
-        }
+        } | ({"cost": self.cost.to_dict()} if self.cost is not None else {})
 
 
 @dataclass

@@ -27,7 +27,18 @@ from ..io.values import as_columns
 from ..language.expr import Binary, Call, Unary, parse, postorder
 from ..language.ops import OPS
 from ..setup import Setup
-from .reports import AdjointTerm, EdgeInfo, GraphView, NodeInfo, OpCounts, ParamSteps, PathInfo, Reuse
+from .reports import (
+    AdjointTerm,
+    Cost,
+    EdgeInfo,
+    GraphView,
+    ModeCost,
+    NodeInfo,
+    OpCounts,
+    ParamSteps,
+    PathInfo,
+    Reuse,
+)
 
 MAX_PATHS = 20  # paths listed per parameter unless --max-paths says otherwise
 MAX_PATHS_LIMIT = 10_000  # listing more would take minutes and gigabytes; the adjoint says the rest
@@ -304,17 +315,29 @@ def sympy_cost(derivative: Any) -> dict[str, int]:
     return cost
 
 
+def values_cost(graph: Any, nodes: Iterable[int]) -> dict[str, int]:
+    """The arithmetic of computing these nodes' values, each by the kind the operations table gives it."""
+    cost = zero_counts()
+    for i in nodes:
+        node = graph.nodes[i]
+        add_counts(cost, node_cost(node.op, len(node.inputs)))
+    return cost
+
+
+def locals_cost(graph: Any, edges: Iterable[Any]) -> dict[str, int]:
+    """The arithmetic in the formulas of the local derivatives evaluated on these edges."""
+    cost = zero_counts()
+    for edge in edges:
+        formula = local_formula(graph, edge)
+        if formula is not None:  # always: no sweep walks an edge from a constant
+            add_counts(cost, formula_cost(formula))
+    return cost
+
+
 def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCounts:
     """Count backprop's arithmetic (forward, local derivatives, sweep) and SymPy's, derivative by derivative."""
-    forward = zero_counts()
-    for node in graph.nodes:
-        if node.op is not None:
-            add_counts(forward, node_cost(node.op, len(node.inputs)))
-    local = zero_counts()
-    for edge in sweep.edges_used:
-        formula = local_formula(graph, edge)
-        if formula is not None:  # always: the sweep never walks an edge from a constant
-            add_counts(local, formula_cost(formula))
+    forward = values_cost(graph, [node.id for node in graph.nodes if node.op is not None])
+    local = locals_cost(graph, sweep.edges_used)
     reverse = {"multiplications": sweep.multiplications, "additions": sweep.additions}
     symbolic = zero_counts()
     per_param = {}
@@ -330,3 +353,30 @@ def op_counts(graph: Any, sweep: Any, derivatives: Mapping[str, Any]) -> OpCount
         backprop_total=sum(forward.values()) + sum(local.values()) + sum(reverse.values()),
         symbolic=symbolic, symbolic_per_param=per_param, symbolic_total=sum(symbolic.values()),
     )
+
+
+def mode_cost(graph: Any, sweeps: int, nodes: list[int], edges: list[Any], products: int, sums: int) -> ModeCost:
+    """One mode's arithmetic from what its sweeps recorded as they ran: the values they computed, the local
+    derivatives they evaluated, and their products and sums."""
+    total = values_cost(graph, nodes)
+    add_counts(total, locals_cost(graph, edges))
+    total["multiplications"] += products
+    total["additions"] += sums
+    return ModeCost(sweeps=sweeps, values=len(nodes), local_derivatives=len(edges), products=products, sums=sums,
+                    multiplications=total["multiplications"], additions=total["additions"], other=total["other"],
+                    total=sum(total.values()))
+
+
+def cost_of(graph: Any, sweep: Any, tangents: Any) -> Cost:
+    """Forward mode (engines/forward.py's sweeps, one per parameter) against reverse mode (graph.backprop's
+    one forward pass and one sweep) for the same gradients, each counted as it ran."""
+    tallies = tangents.tallies
+    forward = mode_cost(graph, len(tallies), [i for t in tallies.values() for i in t.nodes],
+                        [e for t in tallies.values() for e in t.locals],
+                        sum(t.multiplications for t in tallies.values()), sum(t.additions for t in tallies.values()))
+    reverse = mode_cost(graph, 1, [node.id for node in graph.nodes if node.op is not None], sweep.edges_used,
+                        sweep.multiplications, sweep.additions)
+    per_param = {name: mode_cost(graph, 1, t.nodes, t.locals, t.multiplications, t.additions).total
+                 for name, t in tallies.items()}
+    return Cost(params=list(tallies), forward=forward, reverse=reverse, forward_per_param=per_param,
+                saved=forward.total - reverse.total)

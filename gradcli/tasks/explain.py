@@ -11,15 +11,17 @@ from ..compare.memory import compare
 from ..compare.symbolic import OUT_OF_TIME, SymbolicUnavailable, symbolic_derivatives
 from ..compare.verdicts import ATOL, RTOL, ParamGradient, agrees, check_tolerances
 from ..engines.derivative import gradient
+from ..engines.forward import forward_gradients
 from ..engines.fresh import as_if_fresh
 from ..engines.graph import backprop, build_graph
 from ..engines.symbolic import OutOfTime, SymbolicLoss, budget_seconds, time_limit
 from ..errors import GradcliError
-from ..explaining.reports import Explanation
+from ..explaining.reports import Cost, Explanation
 from ..explaining.scalars import (
     MAX_PATH_STEPS,
     MAX_PATHS,
     MAX_PATHS_LIMIT,
+    cost_of,
     edge_index,
     op_counts,
     param_steps,
@@ -30,7 +32,7 @@ from ..explaining.scalars import (
     view_of,
 )
 from ..explaining.tensors import batch_rows, explain_tensors
-from ..io.arguments import whole
+from ..io.arguments import flag, whole
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
 from ..setup import Setup
@@ -59,6 +61,7 @@ def explain(
     dims: Any = None,
     inputs: Any = None,
     entry: str | None = None,
+    cost: bool = False,
 ) -> Any:
     """The worked example's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
@@ -74,7 +77,11 @@ def explain(
     at the point and over every row of the data, then one entry of a --wrt parameter (`entry`, e.g.
     "W1[2,1]"; default its first) as the sum over paths of the scalar graph, checked against the
     matrix form and SymPy.
+
+    cost=True adds `cost`: forward mode (one dual-number sweep per parameter, engines/forward.py) against
+    reverse mode (one forward pass and one sweep), the arithmetic of each counted as its sweeps ran.
     """
+    flag(cost, "--cost")
     check_tolerances(rtol, atol)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
@@ -85,15 +92,19 @@ def explain(
     question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
                    atol=atol, from_file=from_file, delimiter=delimiter, shapes=shapes, dims=dims, inputs=inputs,
                    command="explain")
-    return answer(question, row=row, max_paths=max_paths, sympy_forms=sympy_forms, order=order, entry=entry)
+    return answer(question, row=row, max_paths=max_paths, sympy_forms=sympy_forms, order=order, entry=entry,
+                  cost=cost)
 
 
 def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_PATHS, sympy_forms: bool = False,
-           order: int = 1, entry: str | None = None) -> Any:
+           order: int = 1, entry: str | None = None, cost: bool = False) -> Any:
     """`explain`'s answer to a question, at its one point (`row` of several)."""
     rtol, atol = question.rtol, question.atol
     setup = point_setup(question, single_point(question.data, row))
     if setup.problem.tensor:
+        if cost:
+            raise GradcliError("explain --cost counts forward and reverse mode on a scalar model's graph; this one "
+                               "has vectors or matrices (explain --entry follows one entry through its scalar graph)")
         if order == 2 or sympy_forms:
             raise GradcliError("explain for vectors and matrices comes as text or json, at the first order "
                                "(--order 2 and latex are for scalar models)")
@@ -111,11 +122,14 @@ def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_P
     if order == 2:
         if sympy_forms:
             raise GradcliError("explain --order 2 comes as text or json, not latex")
-        return _second_order(setup, max_paths, rtol, atol)
-    return _first_order(setup, max_paths, sympy_forms, rtol, atol)
+        found = _second_order(setup, max_paths, rtol, atol, cost)
+    else:
+        found = _first_order(setup, max_paths, sympy_forms, rtol, atol, cost)
+    return found
 
 
-def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, atol: float) -> Explanation:
+def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, atol: float,
+                 cost: bool = False) -> Explanation:
     """Each chosen parameter's chain-rule paths at the point, checked as `grad` checks them."""
     graph = build_graph(setup.problem)
     steps = path_steps(graph, setup.chosen, max_paths)
@@ -150,10 +164,17 @@ def _first_order(setup: Setup, max_paths: int, sympy_forms: bool, rtol: float, a
     return Explanation(
         view=view, steps=steps, op_counts=counts, reused=reused(graph, sweep, view, setup.chosen),
         agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
+        cost=counted(graph, sweep, setup.values, setup.columns, setup.chosen) if cost else None,
     )
 
 
-def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Explanation:
+def counted(graph: Any, sweep: Any, values: Mapping[str, float], columns: Mapping[str, Any],
+            chosen: list[str]) -> Cost:
+    """Forward mode run beside the reverse sweep already made, each one's arithmetic counted as it ran."""
+    return cost_of(graph, sweep, forward_gradients(graph, values, columns, 1, list(chosen)))
+
+
+def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float, cost: bool = False) -> Explanation:
     """∂²loss/∂first∂w as backprop through the backward pass: the derivative graph of g = ∂loss/∂first
     (engines/derivative.py) takes the loss's place, and its paths to each w are listed and multiplied."""
     first, seconds = setup.chosen[0], setup.chosen[1:] or setup.chosen[:1]
@@ -190,4 +211,5 @@ def _second_order(setup: Setup, max_paths: int, rtol: float, atol: float) -> Exp
     verdicts = [s.agree for s in steps if s.agree is not None]
     return Explanation(view=view, steps=steps, op_counts=counts, reused=reused(graph, sweep, view, list(seconds)),
                        agree=all(verdicts) if verdicts else None, rtol=rtol, atol=atol, max_paths=max_paths,
-                       order=2, of="g", first=first)
+                       order=2, of="g", first=first,
+                       cost=counted(graph, sweep, second.values, second.columns, second.chosen) if cost else None)

@@ -13,6 +13,7 @@ from ..compare.symbolic import SymbolicUnavailable
 from ..compare.verdicts import (
     ATOL,
     ENGINES,
+    KNOWN_ENGINES,
     RTOL,
     GradientReport,
     judged,
@@ -81,6 +82,9 @@ def gradients(
     undefined points.
     readable=False skips the (time-bounded) simplifying of the derivative formulas for
     display; `symbolic` is then None and only the numbers are computed.
+    `engines` names what runs: "symbolic" and "backprop" by default; "forward" adds forward mode (one
+    dual-number sweep per parameter, `grad --check-forward`), judged against backprop like SymPy (its
+    forward_value and forward_verdict in each gradient), on data in memory only.
     """
     text(loss, "--loss"), text(target, "--target"), number(delta, "--delta"), flag(check_fd, "--check-fd")
     engines = _engines(engines)
@@ -93,10 +97,14 @@ def gradients(
 def _engines(engines: Iterable[str]) -> tuple[str, ...]:
     engines = (engines,) if isinstance(engines, str) else tuple(engines or ())
     if not all(isinstance(e, str) for e in engines):
-        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {engines!r}")
-    unknown = [e for e in engines if e not in ENGINES]
+        raise GradcliError(f"engines must be chosen from {', '.join(KNOWN_ENGINES)}; got {engines!r}")
+    unknown = [e for e in engines if e not in KNOWN_ENGINES]
     if unknown or not engines:
-        raise GradcliError(f"engines must be chosen from {', '.join(ENGINES)}; got {', '.join(engines) or 'none'}")
+        raise GradcliError(f"engines must be chosen from {', '.join(KNOWN_ENGINES)}; "
+                           f"got {', '.join(engines) or 'none'}")
+    if engines == ("forward",):  # a witness: it is compared with backprop or SymPy, never alone
+        raise GradcliError("engines: forward mode is checked against backprop or symbolic; name one of them too "
+                           "(engines=('backprop', 'forward'))")
     return engines
 
 
@@ -128,6 +136,10 @@ def streamed_gradients(question: Question, *, engines: tuple[str, ...] = ENGINES
     dataset, budget, dask = question.dataset, question.budget, question.dask
     rtol, atol = question.rtol, question.atol
     name, columns, setup = question.part_setup(rows_allowed=True)
+    if "forward" in engines:
+        where = ("is on Dask's workers; leave out --dask" if dask is not None else
+                 f"({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes); give a larger --memory")
+        raise DataError(f"--check-forward works on data in memory, and {show_text(name)} {where}")
     if setup.row_wrt:
         how = ("is on Dask's workers; leave out --dask" if dask is not None else
                f"({dataset.size:,} bytes) is larger than --memory ({budget:,} bytes); give a larger --memory")

@@ -9,7 +9,7 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explaining.reports import Explanation, ParamSteps, TensorExplanation
+from ..explaining.reports import Cost, Explanation, ModeCost, ParamSteps, TensorExplanation
 from .common import console_for, entries_text, formula_shown, number, operations_text, plural, tensor_text
 from .explain_latex import explanation_latex
 from .formats import offer
@@ -65,6 +65,9 @@ def explanation_lines(ex: Explanation) -> list[str]:
     for step in ex.steps:
         lines += ["", f"── {step.param} ──"] + _param_lines(step, ex.of)
     lines += ["", "Calculate once, use many times"] + _count_lines(ex)
+    if ex.cost is not None:
+        lines += ["", "Forward mode against reverse mode (arithmetic counted as the sweeps ran, at this row)"]
+        lines += cost_lines(ex.cost)
     return lines
 
 
@@ -143,6 +146,36 @@ def _count_lines(ex: Explanation) -> list[str]:
     return lines
 
 
+def cost_lines(cost: Cost) -> list[str]:
+    """explain --cost: each mode's sweeps and arithmetic, and what reverse mode saves."""
+    f, r = cost.forward, cost.reverse
+
+    def kinds(mode: ModeCost) -> str:
+        return operations_text({"multiplications": mode.multiplications, "additions": mode.additions,
+                                "other": mode.other})
+
+    each = f.values // max(f.sweeps, 1)
+    lines = [
+        f"   forward mode: {plural(f.sweeps, 'sweep')}, one per parameter: {plural(f.total, 'operation')} ({kinds(f)})",
+        f"     every sweep computes the {plural(each, 'value')} again beside its tangents: {f.values:,} values, "
+        f"{plural(f.local_derivatives, 'local derivative')}, {plural(f.products, 'tangent product')}, "
+        f"{plural(f.sums, 'sum')}",
+        "     per parameter: " + ", ".join(f"{k} {v:,}" for k, v in cost.forward_per_param.items()),
+        f"   reverse mode: 1 forward pass and 1 sweep: {plural(r.total, 'operation')} ({kinds(r)})",
+        f"     {plural(r.values, 'value')} once, {plural(r.local_derivatives, 'local derivative')}, "
+        f"{plural(r.products, 'adjoint product')}, {plural(r.sums, 'sum')}",
+    ]
+    if cost.saved > 0:
+        lines.append(f"   reverse saves {plural(cost.saved, 'operation')} ({100 * cost.saved / f.total:.0f} %): each "
+                     "value and local derivative once, each adjoint shared by the parameters below it")
+    elif cost.saved == 0:
+        lines.append("   the modes cost the same here: one sweep each")
+    else:
+        lines.append(f"   forward mode costs {plural(-cost.saved, 'operation')} less here: "
+                     f"{plural(f.sweeps, 'sweep')} and no adjoints to sum over the rows")
+    return lines
+
+
 def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] | None = None) -> None:
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     from rich.markup import escape
@@ -150,7 +183,7 @@ def explanation_text(ex: Explanation | TensorExplanation, stream: IO[str] | None
     console = console_for(stream)
     lines = tensor_lines(ex) if isinstance(ex, TensorExplanation) else explanation_lines(ex)
     for line in lines:
-        heading = line[:2] in ("1.", "2.", "3.", "4.", "5.", "──") or line.startswith("Calculate")
+        heading = line[:2] in ("1.", "2.", "3.", "4.", "5.", "──") or line.startswith(("Calculate", "Forward mode"))
         console.print(f"[bold]{escape(line)}[/]" if heading else escape(line))
     summary = {True: "[green]every check passes[/]", False: "[red]a check failed[/]",
                None: "nothing was compared"}[ex.agree]

@@ -41,9 +41,9 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
         defaults = ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
         console.print(f"[dim]defaults used: {escape(defaults)}[/]")
     has = {key: any(getattr(g, key) is not None for g in report.gradients.values())
-           for key in ("symbolic_value", "backprop_value", "abs_diff", "fd_value")}
+           for key in ("symbolic_value", "backprop_value", "abs_diff", "fd_value", "forward_value")}
     headings = {"symbolic_value": "symbolic", "backprop_value": "backprop", "abs_diff": "|diff|",
-                "fd_value": "finite diff"}
+                "fd_value": "finite diff", "forward_value": "forward"}
     columns = [text_column("param" if not report.row_gradients else "name"),
                text_column("∂loss/∂param" if not report.row_gradients else "∂loss/∂name")]
     columns += [Column(heading) for key, heading in headings.items() if has[key]]
@@ -53,14 +53,15 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
         cells: list[object] = [g.param, formula_shown(g.symbolic)]
         cells += [f"{g.abs_diff:.3g}" if key == "abs_diff" and g.abs_diff is not None else number(getattr(g, key))
                   for key in headings if has[key]]
-        verdicts = [v for v in (g.agree, g.fd_agree) if v is not None]
+        verdicts = [v for v in (g.agree, g.fd_agree, g.forward_agree) if v is not None]
         cells.append(verdict_cell(None if not verdicts else all(verdicts)))
         rows.append(cells)
     single = report.point is not None
     for r in report.row_gradients.values() if single else ():  # at one point: a row like a parameter's
         cells = [r.name, formula_shown(r.symbolic)]
         values = {"symbolic_value": r.symbolic_values[0] if r.symbolic_values else None,
-                  "backprop_value": r.backprop_values[0], "abs_diff": r.max_abs_diff, "fd_value": None}
+                  "backprop_value": r.backprop_values[0], "abs_diff": r.max_abs_diff, "fd_value": None,
+                  "forward_value": None}
         cells += [f"{values[key]:.3g}" if key == "abs_diff" and values[key] is not None else number(values[key])
                   for key in headings if has[key]]
         cells.append(verdict_cell(r.agree))
@@ -79,9 +80,11 @@ def gradient_table(report: GradientReport, stream: IO[str] | None = None, entrie
     within = within_resolution(report)
     if report.agree is True:
         agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
+        if "forward" in report.engines and any(g.forward_agree for g in report.gradients.values()):
+            by += ", in forward mode too"
         console.print(f"[green]{agreed}{by}[/] ({tolerance}{within})")
     elif report.agree is False:
-        bad = [g.param for g in report.gradients.values() if g.agree is False or g.fd_agree is False]
+        bad = [g.param for g in report.gradients.values() if False in (g.agree, g.fd_agree, g.forward_agree)]
         bad += [r.name for r in report.row_gradients.values() if r.agree is False]
         console.print(f"[red]disagreement on {escape(', '.join(bad))}[/] "
                       f"(rtol {report.rtol:g}, atol {report.atol:g}{within})")
@@ -134,9 +137,11 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         said = "; ".join(f"{', '.join(names)} {how if how != '0' else '= 0'}" for how, names in drawn.items())
         console.print(f"[dim]parameters with no value given: {escape(said)} (--params FILE.json to give them)[/]")
     fd = any(t.fd_directions for t in report.tensors.values())
+    forward = any(t.forward_verdict is not None for t in report.tensors.values())
     symbolic = any(t.symbolic_value is not None for t in report.tensors.values())
     columns = [text_column("param"), Column("shape"), Column("backprop")]
     columns += ([Column("max |diff|")] if symbolic else []) + ([Column("max |fd - gᵀv|")] if fd else [])
+    columns += [Column("max |fwd - bp|")] if forward else []
     columns.append(text_column("ok"))
     rows = []
     for t in report.tensors.values():
@@ -145,7 +150,9 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
             cells.append("" if t.max_abs_diff is None else f"{t.max_abs_diff:.3g}")
         if fd:
             cells.append("" if t.fd_max_abs_diff is None else f"{t.fd_max_abs_diff:.3g}")
-        verdicts = [v for v in (t.agree, t.fd_agree) if v is not None]
+        if forward:
+            cells.append("" if t.forward_max_abs_diff is None else f"{t.forward_max_abs_diff:.3g}")
+        verdicts = [v for v in (t.agree, t.fd_agree, t.forward_agree) if v is not None]
         cells.append(verdict_cell(None if not verdicts else all(verdicts)))
         rows.append(cells)
     print_table(console, columns, rows)
@@ -165,7 +172,7 @@ def tensor_table(report: GradientReport, stream: IO[str], entries: bool) -> None
         agreed = "the gradient agrees" if n == 1 else f"all {n} gradients agree"
         console.print(f"[green]{agreed}{by}[/] ({tolerance}{within})")
     elif report.agree is False:
-        bad = [t.param for t in report.tensors.values() if t.agree is False or t.fd_agree is False]
+        bad = [t.param for t in report.tensors.values() if False in (t.agree, t.fd_agree, t.forward_agree)]
         console.print(f"[red]disagreement on {escape(', '.join(bad))}[/]{by} "
                       f"({tolerance}{within}; --entries lists every entry)")
     elif len(report.engines) > 1:
@@ -186,7 +193,9 @@ def gradient_csv(report: GradientReport, stream: IO[str] | None = None) -> None:
     for each of them (empty `row` for the parameters, whose gradient is of the mean loss)."""
     stream = sys.stdout if stream is None else stream  # read at call time: redirect_stdout works
     fd = any(g.fd_value is not None for g in report.gradients.values())
-    columns = CSV_COLUMNS + (["fd_value", "fd_agree"] if fd else [])
+    forward = any(g.forward_value is not None for g in report.gradients.values())
+    columns = CSV_COLUMNS + (["fd_value", "fd_agree"] if fd else []) + (["forward_value", "forward_agree"] if forward
+                                                                        else [])
     by_row = bool(report.row_gradients)
     writer = csv.writer(stream, lineterminator="\n")
     writer.writerow(columns + (["row"] if by_row else []))

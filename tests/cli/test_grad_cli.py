@@ -31,7 +31,8 @@ JSON_KEYS = {
     "files", "engine",
 }
 GRADIENT_KEYS = {"param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree", "fd_value", "fd_agree",
-                 "fd_verdict", "resolution", "condition"}
+                 "fd_verdict", "resolution", "condition", "forward_value", "forward_abs_diff", "forward_agree",
+                 "forward_verdict"}  # forward_*: null without --check-forward (docs/forward-mode.md)
 CSV_HEADER = ["param", "symbolic", "symbolic_value", "backprop_value", "abs_diff", "agree"]
 
 def by_param(document: dict) -> dict[str, dict]:
