@@ -6,7 +6,7 @@ formula of each local derivative for people, its SymPy counterpart (for the
 symbolic engine) and what makes it undefined. Adding a function to gradcli is
 adding one entry here.
 
-Conventions (documented in README.md):
+Conventions (documented in docs/models.md):
 - At a kink (``abs`` and ``relu`` at exactly 0, ``max`` and ``min`` at a tie)
   the derivative is taken as 0, the subgradient PyTorch uses too; the SymPy
   counterparts (``Abs`` whose derivative is ``sign``, ``Max(0, z)`` for relu,

@@ -1,6 +1,6 @@
 """A problem: the model, the per-row loss with the model put in for yhat, and who is who.
 
-Roles (documented in README.md):
+Roles (documented in docs/models.md):
 - the target is ``y`` unless renamed;
 - with data, the data's names are the inputs; without data, the names
   ``x``, ``x1``, ``x2``, ... and ``x_<anything>`` are inputs;

@@ -70,7 +70,7 @@ def train_table(report: TrainReport, stream: IO[str] | None = None) -> None:
     console.print(f"[bold]loss[/]  {escape(problem.loss_name)}: {escape(problem.loss_formula)}, "
                   f"mean over {report.rows:,} rows{held}{data_origin(report)}")
     rate = f", lr {report.options.learning_rate:g}" if report.options.learning_rate is not None else ""
-    plain = ("; not preconditioned (a network: see README)"
+    plain = ("; not preconditioned (a network: see docs/train.md#preconditioning)"
              if problem.tensor and report.options.precondition and not result.preconditioned else "")
     console.print(f"[bold]by[/]    {report.options.optimizer}{rate}, batch {report.options.batch(report.rows):,}, "
                   f"seed {report.options.seed}{plain}")
