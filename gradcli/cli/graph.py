@@ -39,4 +39,5 @@ def graph(
     with user_errors():
         result = gradcli.graph(**asked.keywords, row=row, highlight=highlight, neurons=neurons)
     warn_all(result.warnings)
-    offered("graph").render(asked.format, result)
+    with user_errors():  # a drawing may refuse: svg lays the graph out, and a graph too large is bad input
+        offered("graph").render(asked.format, result)
