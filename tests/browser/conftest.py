@@ -109,6 +109,7 @@ class Pages:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.urls: dict[str, str] = {}
+        self.graphs: dict[tuple[str, ...], dict] = {}
 
     def run(self, *args: str) -> str:
         result = run_program(list(args), self.folder)
@@ -123,7 +124,9 @@ class Pages:
         return self.urls[name]
 
     def graph(self, name: str, *more: str) -> dict:
-        return json.loads(self.run(*PAGES[name][1], *more, "--format", "json"))
+        if (name, *more) not in self.graphs:
+            self.graphs[(name, *more)] = json.loads(self.run(*PAGES[name][1], *more, "--format", "json"))
+        return self.graphs[(name, *more)]
 
 
 @pytest.fixture(scope="session")
