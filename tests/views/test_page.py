@@ -176,3 +176,15 @@ def test_bad_input_is_refused_before_the_output_is_touched(gradcli, tmp_path):
     made = gradcli("graph", "b+w1*x1", "--data", "x1=oops", "--format", "html", "--output", "page.html")
     one_line_error(made)
     assert (tmp_path / "page.html").read_text() == "old"
+
+
+def test_the_style_and_script_ship_as_package_data():
+    """A non-editable install has them: pyproject's package-data names every file the page inlines."""
+    import tomllib
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gradcli.views"]
+    assets = root / "gradcli" / "views" / "assets"
+    shipped = {path.name for pattern in globs for path in (root / "gradcli" / "views").glob(pattern)}
+    assert shipped == {path.name for path in assets.iterdir()} == {"page.css", "page.js"}
