@@ -52,7 +52,7 @@ def _data(report: Any, facts: Facts) -> dict[str, Any]:
 
 
 def _json_script(data: dict[str, Any]) -> str:
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>" or "<!--" can end it
     return f'<script type="application/json" id="gradcli-data">{text}</script>'
 
 
