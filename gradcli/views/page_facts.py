@@ -215,12 +215,21 @@ def graph_params(view: GraphView, up: list[set[str]]) -> list[ParamFacts]:
         if gradient is None:
             item.compared = False
         else:
-            item.symbolic = number(gradient.symbolic_value) if gradient.symbolic_value is not None else "not computed"
+            item.symbolic, item.verdict = _witness(gradient)
             item.backprop = number(gradient.backprop_value)
             item.diff = number(gradient.abs_diff) if gradient.abs_diff is not None else ""
-            item.verdict = gradient.agree
         facts.append(item)
     return facts
+
+
+def _witness(gradient: Any) -> tuple[str, bool | None]:
+    """What backprop was checked against, and the verdict: SymPy's value, or where SymPy could not be used,
+    finite differences' (as `grad` falls back to them)."""
+    if gradient.symbolic_value is not None:
+        return number(gradient.symbolic_value), gradient.agree
+    if gradient.fd_value is not None:
+        return f"{number(gradient.fd_value)} (finite differences)", gradient.fd_agree
+    return "not computed", gradient.agree
 
 
 def graph_facts(view: GraphView) -> Facts:

@@ -18,10 +18,11 @@ import pytest
 from cli_runner import one_line_error
 
 import gradcli
+from gradcli.engines import symbolic
 from gradcli.views.page import page_html
 
 NOTE = ["b+w1*x1+w2*x2", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1"]
-LAYER = ["W2 @ tanh(W1 @ x + b1) + b2", "--shape", "W1=3x2", "--data", "x1=-0.5,x2=0.9,y=0"]
+LAYER = ["W2 @ tanh(W1 @ x + b1) + b2", "--shape", "W1=2x2", "--data", "x1=-0.5,x2=0.9,y=0"]
 URL = re.compile(r"https?://", re.IGNORECASE)
 
 
@@ -121,18 +122,18 @@ def test_the_explain_page_adds_the_paths_that_meet(gradcli):
 
 
 def test_a_tensor_page_has_shapes_the_matrix_products_and_a_neuron_view():
-    view = gradcli.graph(LAYER[0], shapes=["W1=3x2"], data={"x1": [-0.5], "x2": [0.9], "y": [0]}, compare=True,
+    view = gradcli.graph(LAYER[0], shapes=["W1=2x2"], data={"x1": [-0.5], "x2": [0.9], "y": [0]}, compare=True,
                          neuron_view=True)
     page = Page(page_html(view))
     assert {"view-toggle", "graph-layers", "graph-neurons"} <= set(page.ids)
     assert page.data["neurons"] == {"nodes": len(view.neurons.nodes), "edges": len(view.neurons.edges)}
     assert len(page.data["nodes"]) == len(view.nodes)
     texts = [s["text"] for s in page.data["steps"]]
-    assert any(t.startswith("a1 = W1 @ x (matmul, 3) = ") for t in texts)
-    assert any(t.startswith("δa3 = W2ᵀ @ δa4 (3) = ") for t in texts)
-    assert any(t.startswith("∂loss/∂W1 = δa1 @ xᵀ (3x2) = ") for t in texts)
+    assert any(t.startswith("a1 = W1 @ x (matmul, 2) = ") for t in texts)
+    assert any(t.startswith("δa3 = W2ᵀ @ δa4 (2) = ") for t in texts)
+    assert any(t.startswith("∂loss/∂W1 = δa1 @ xᵀ (2x2) = ") for t in texts)
     assert set(page.rows) == {"W1", "W2", "b1", "b2"} and all(row[-1] == "✓ agree" for row in page.rows.values())
-    ex = gradcli.explain(LAYER[0], shapes=["W1=3x2"], data={"x1": [-0.5], "x2": [0.9], "y": [0]}, neuron_view=True)
+    ex = gradcli.explain(LAYER[0], shapes=["W1=2x2"], data={"x1": [-0.5], "x2": [0.9], "y": [0]}, neuron_view=True)
     explained = Page(page_html(ex))
     assert "graph-neurons" in explained.ids
     assert any("Δa1ᵀ @ X" in line for line in explained.text)  # the batch's Δᵀ X product
@@ -198,3 +199,11 @@ def test_the_style_and_script_ship_as_package_data():
     assets = root / "gradcli" / "views" / "assets"
     shipped = {path.name for pattern in globs for path in (root / "gradcli" / "views").glob(pattern)}
     assert shipped == {path.name for path in assets.iterdir()} == {"page.css", "page.js"}
+
+
+def test_where_sympy_runs_out_of_time_finite_differences_are_the_witness(monkeypatch):
+    monkeypatch.setattr(symbolic, "SYMBOLIC_SECONDS", 1e-9)
+    view = gradcli.graph(NOTE[0], data={"x1": [1.5], "x2": [2], "y": [1]}, params={"b": 0.5, "w1": 2, "w2": -1},
+                         compare=True)
+    rows = Page(page_html(view)).rows
+    assert rows["w1"][1:3] == ["1.5 (finite differences)", "1.5"] and rows["w1"][-1] == "✓ agree"
