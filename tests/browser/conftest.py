@@ -1,8 +1,11 @@
 """A real browser for the tests of the HTML page: Debian's Chromium driven by Selenium, headless.
 
-One Chromium per test session (per xdist worker; the browser tests share one xdist_group, so only one
-worker starts it), with a fresh profile in a temporary folder. Selenium is given Debian's chromedriver
-explicitly, so Selenium Manager never tries to download one (there is no network here, nor in CI).
+One Chromium per test session (per xdist worker), with a fresh profile in a temporary folder. In the whole
+suite one worker runs them all: tests/browser is collected first, and xdist's load scheduling gives each
+worker a first run of consecutive tests far longer than this module. (`--dist loadgroup` with an
+xdist_group mark would say so outright, but with pytest 9.2 it groups nothing: pytest-xdist issue 1386.)
+Selenium is given Debian's chromedriver explicitly, so Selenium Manager never tries to download one
+(there is no network here, nor in CI).
 
 Without Chromium, chromedriver or Selenium the tests skip and say what is missing, except where the
 environment variable CI is set (as CI services set it): there they fail, so that CI can never pass

@@ -18,9 +18,6 @@ from collections.abc import Iterator
 
 import pytest
 
-# One worker runs them all (pyproject.toml: --dist loadgroup), so one Chromium starts, not one per worker.
-pytestmark = pytest.mark.xdist_group("browser")
-
 ALL_PAGES = ["note", "steps", "layer"]
 
 # The layer-level drawing (a tensor page also holds the neuron-level one), else the only one.
