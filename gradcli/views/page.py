@@ -145,7 +145,7 @@ def _paths(facts: Facts) -> str:
             '<p class="note">Multiply the local derivatives along each path from the loss to the parameter; the '
             "paths' sum is the gradient.</p>"
             f'<div id="paths">{"".join(sections)}</div>'
-            '<p id="path-sum" aria-live="polite">Each parameter\'s sum is under its paths.</p></section>')
+            '<p id="path-sum">Each parameter\'s sum is under its paths.</p></section>')
 
 
 def _lines_section(heading: str, lines: list[str], ident: str = "") -> str:
