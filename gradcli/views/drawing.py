@@ -171,8 +171,8 @@ def layered(view: GraphView | TensorGraphView, direction: str = "down") -> Drawi
     ranks = layer_ranks(len(view.nodes), links)
     bends = sum(ranks[t] - ranks[s] - 2 for s, t in links)  # where long edges pass a layer: grandalf places each
     if len(view.nodes) + len(links) + bends > MAX_POINTS:
-        raise GradcliError(f"graph has {len(view.nodes):,} nodes whose long edges pass {bends:,} layers, more than "
-                           f"{MAX_POINTS:,} places to lay out; use --format dot")
+        raise GradcliError(f"graph has {len(view.nodes):,} nodes, and its long edges bend in {bends:,} layers they "
+                           f"pass: more than {MAX_POINTS:,} places to lay out; use --format dot")
     down = direction == "down"
     lines = [node_label(node) for node in view.nodes]
     rows = [_node_rows(text) for text in lines]
