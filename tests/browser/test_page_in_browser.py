@@ -189,25 +189,43 @@ def on_path(browser) -> tuple[list[int], list[int]]:
             sorted(e["edge"] for e in edges(browser) if e["on_path"]))
 
 
-def test_clicking_w1_marks_exactly_its_path_and_its_sum_is_the_gradient_both_engines_agree_on(browser, pages):
+# Each parameter clicked, its paths by hand. The note (b + w1*x1 + w2*x2 at x1=1.5, x2=2, y=1; b=0.5, w1=2,
+# w2=-1): yhat = 1.5, a3 = yhat - y = 0.5, ∂loss/∂a3 = 2*a3 = 1, one path to w1 ending in ∂a1/∂w1 = x1 = 1.5.
+# The explain page (w*x1 + w**2 at x1=2, y=1; w=0.7): yhat = 1.4 + 0.49 = 1.89, ∂loss/∂a3 = 2*0.89 = 1.78,
+# and two paths to w, through w*x1 (∂/∂w = x1 = 2) and w**2 (∂/∂w = 2*w = 1.4): 3.56 + 2.492 = 6.052.
+CLICKED = [
+    ("note", "w1", ["∂loss/∂a3 × ∂a3/∂yhat × ∂yhat/∂a1 × ∂a1/∂w1 = 1 × 1 × 1 × 1.5 = 1.5"], "1.5"),
+    ("steps", "w", ["∂loss/∂a3 × ∂a3/∂yhat × ∂yhat/∂a1 × ∂a1/∂w = 1.78 × 1 × 1 × 2 = 3.56",
+                    "∂loss/∂a3 × ∂a3/∂yhat × ∂yhat/∂a2 × ∂a2/∂w = 1.78 × 1 × 1 × 1.4 = 2.492"], "6.052"),
+]
+
+
+@pytest.mark.parametrize(("name", "param", "paths", "gradient"), CLICKED)
+def test_clicking_a_parameter_marks_exactly_its_paths_whose_sum_is_the_gradient_both_engines_agree_on(
+        browser, pages, name, param, paths, gradient):
+    marked = pages.graph(name, "--highlight", param)["highlight"]
+    browser.get(pages.url(name))
+    assert on_path(browser) == ([], [])
+    click(browser, f'#graph g.node[data-name="{param}"]')
+    assert on_path(browser) == (sorted(marked["nodes"]), sorted(marked["edges"]))
+    shown = text(browser, "#paths").splitlines()  # the text shown: only this parameter's paths are
+    assert [line for line in shown if line.startswith("∂loss/∂a3 × ")] == paths, shown
+    assert text(browser, "#path-sum").endswith(f"= {gradient}")
+    row = {cell: text(browser, f'#gradients tr[data-param="{param}"] td.{cell}') for cell in ("symbolic", "backprop")}
+    assert row == {"symbolic": gradient, "backprop": gradient}
+    verdict = text(browser, f'#gradients tr[data-param="{param}"] td.verdict')
+    assert "agree" in verdict and "disagree" not in verdict, verdict
+
+
+def test_a_parameters_button_in_the_table_marks_its_paths_instead(browser, pages):
     marked = {param: pages.graph("note", "--highlight", param)["highlight"] for param in ("w1", "w2")}
     browser.get(pages.url("note"))
-    assert on_path(browser) == ([], [])
-    click(browser, '#graph g.node[data-name="w1"]')
-    assert on_path(browser) == (sorted(marked["w1"]["nodes"]), sorted(marked["w1"]["edges"]))
-    # w1's one path, loss -> a3 -> yhat -> a1 -> w1, its local derivatives 2*a3, 1, 1 and x1
-    paths = text(browser, "#paths")  # the text shown: only w1's paths are
-    assert "∂loss/∂a3 × ∂a3/∂yhat × ∂yhat/∂a1 × ∂a1/∂w1 = 1 × 1 × 1 × 1.5 = 1.5" in paths, paths
-    assert "∂loss/∂w2" not in paths and "∂a1/∂w1" in paths, paths
-    assert text(browser, "#path-sum").endswith("= 1.5")
-    row = {cell: text(browser, f'#gradients tr[data-param="w1"] td.{cell}') for cell in ("symbolic", "backprop")}
-    assert row == {"symbolic": "1.5", "backprop": "1.5"}
-    verdict = text(browser, '#gradients tr[data-param="w1"] td.verdict')
-    assert "agree" in verdict and "disagree" not in verdict, verdict
-    # The row's button marks another parameter's paths instead: w2's gradient is 2.
     click(browser, '#gradients button.param[data-param="w2"]')
     assert on_path(browser) == (sorted(marked["w2"]["nodes"]), sorted(marked["w2"]["edges"]))
-    assert text(browser, "#path-sum").endswith("= 2")
+    assert text(browser, "#path-sum").endswith("= 2")  # ∂loss/∂a2 × ∂a2/∂w2 = 1 × x2
+    click(browser, '#gradients button.param[data-param="w1"]')
+    assert on_path(browser) == (sorted(marked["w1"]["nodes"]), sorted(marked["w1"]["edges"]))
+    assert text(browser, "#path-sum").endswith("= 1.5")
 
 
 @pytest.mark.parametrize("name", ALL_PAGES)
