@@ -33,7 +33,6 @@ from .drawing import (
     DrawnNode,
     layered,
     text_width,
-    wrapped,
 )
 from .labels import HIGHLIGHT_COLOUR, TENSOR_LEGEND
 
@@ -67,12 +66,21 @@ def _n(value: float) -> str:
 
 
 def _heading(view: GraphView | TensorGraphView, width: float) -> list[tuple[str, str, float]]:
-    """The lines above the graph: (class, text, size): the model, its loss and value; the tensor legend."""
+    """The lines above the graph: (class, text, size): the model, its loss and value; the tensor legend; notes."""
+    room = max(width, 600.0)
     lines = [("title", f"{view.model}, loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}", TITLE_SIZE)]
-    if isinstance(view, TensorGraphView):
-        lines += [("legend", row, TEXT_SIZE) for row in wrapped(TENSOR_LEGEND, TEXT_SIZE, max(width, 600.0))]
-    lines += [("note", row, TEXT_SIZE) for note in view.notes for row in wrapped(f"note: {note}", TEXT_SIZE,
-                                                                                 max(width, 600.0))]
+    said = ([("legend", TENSOR_LEGEND)] if isinstance(view, TensorGraphView) else []) + [
+        ("note", f"note: {note}") for note in view.notes]
+    return lines + [(kind, row, TEXT_SIZE) for kind, text in said for row in _prose(text, TEXT_SIZE, room)]
+
+
+def _prose(text: str, size: float, room: float) -> list[str]:
+    """Words filled into lines no wider than room."""
+    lines = [""]
+    for word in text.split():
+        if lines[-1] and text_width(f"{lines[-1]} {word}", size) > room:
+            lines.append("")
+        lines[-1] = f"{lines[-1]} {word}".strip()
     return lines
 
 
