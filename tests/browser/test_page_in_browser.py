@@ -39,6 +39,16 @@ return Array.from({ROOT}.querySelectorAll('g.edge')).map(g => ({{
     position: Number(g.dataset.position), on_path: g.classList.contains('on-path')}}));
 """
 
+ACCESSIBLE = """
+const ids = Array.from(document.querySelectorAll('[id]')).map(e => e.id);
+return {twice: ids.filter((id, k) => ids.indexOf(id) !== k),
+        unnamed: Array.from(document.querySelectorAll('#graph svg')).filter(svg => svg.getAttribute('role') !== 'img'
+            || !(svg.getAttribute('aria-labelledby') || '').trim()
+            || svg.getAttribute('aria-labelledby').trim().split(/ +/).some(id => !document.getElementById(id)))
+            .map(svg => svg.outerHTML.slice(0, 120)),
+        untitled: document.querySelectorAll('#graph g.node:not(:has(> title))').length};
+"""
+
 
 def nodes(browser) -> dict[int, dict]:
     return {node["id"]: node for node in browser.execute_script(NODES)}
@@ -102,7 +112,8 @@ def scripts_off(browser) -> Iterator:
 
 
 @pytest.mark.parametrize("name", ALL_PAGES)
-def test_the_page_draws_every_node_and_edge_of_the_graph_and_loads_nothing_from_elsewhere(browser, pages, name):
+def test_the_page_draws_every_node_and_edge_of_the_graph_names_them_and_loads_nothing_from_elsewhere(
+        browser, pages, name):
     graph = pages.graph(name)
     browser.get(pages.url(name))
     drawn = nodes(browser)
@@ -112,6 +123,8 @@ def test_the_page_draws_every_node_and_edge_of_the_graph_and_loads_nothing_from_
         (k, e["from"], e["to"], e["position"]) for k, e in enumerate(graph["edges"])]
     loaded = browser.execute_script("return performance.getEntriesByType('resource').map(e => e.name)")
     assert all(url.startswith(("file:", "data:", "blob:")) for url in loaded), loaded
+    # For a screen reader: ids unique, each drawing names its title and description, each node has its title.
+    assert browser.execute_script(ACCESSIBLE) == {"twice": [], "unnamed": [], "untitled": 0}
 
 
 def forward_order_holds(order: list[int], graph: dict) -> None:
