@@ -38,7 +38,7 @@ def graph(
     --format html: one page, no network needed, to step through the forward pass and the backward
     sweep and click a parameter to see its paths (--output FILE writes it there).
 
-    Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format dot | dot -Tsvg > graph.svg
+    Example: gradcli graph "b + w1*x1 + w2*x2" --highlight w1 --format svg > graph.svg
     """
     with user_errors():
         target = asked.output(output)
