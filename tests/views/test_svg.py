@@ -210,6 +210,20 @@ def test_nothing_overlaps(views, name, direction):
     assert_clear(drawn)
 
 
+def test_parts_that_share_no_edge_stand_side_by_side():
+    nodes = [NodeInfo(0, "w", None, "parameter", "w", "w", 1.0, 2.0),
+             NodeInfo(1, "loss", "pow", "loss", "w**2", "w**2", 1.0, 1.0),
+             NodeInfo(2, "v", None, "parameter", "v", "v", 3.0, None),
+             NodeInfo(3, "yhat", "tanh", "intermediate", "tanh(v)", "tanh(v)", 0.99, None),
+             NodeInfo(4, "u", None, "input", "u", "u", 0.5, None)]
+    edges = [EdgeInfo(0, 1, 0, "∂loss/∂w", "2*w", 2.0), EdgeInfo(2, 3, 0, "∂yhat/∂v", "1 - yhat**2", 0.02)]
+    view = GraphView("v", "w**2", "w**2", "y", {}, {}, {}, 1.0, nodes, edges, 1, 3)
+    for direction in ("down", "right"):
+        drawn = layered(view, direction)
+        assert_clear(drawn)
+        assert len({(n.x, n.y) for n in drawn.nodes}) == 5
+
+
 def test_inputs_above_the_loss_and_labels_beside_their_edges(views):
     view = views["note"]
     drawn = layered(view)
