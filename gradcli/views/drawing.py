@@ -44,6 +44,7 @@ LABEL_PAD = 6.0  # before and after an edge label, along a horizontal edge
 LABEL_PAD_DOWN = 3.0  # above and below an edge label, along a vertical edge
 LABEL_GAP = 5.0  # between an edge label's text and its line
 LAYER_GAP = 40.0  # between layers, where edges bend
+GAP_MAX = 120.0  # more, where edges cross far (see _open_gaps)
 ROW_GAP = 14.0  # between boxes of one layer
 COMPONENT_GAP = 30.0  # between parts of the graph that share no edge
 DUMMY_SIZE = 8.0  # a long edge's height as it passes a layer
@@ -70,15 +71,18 @@ def text_width(text: str, size: float) -> float:
 
 _ROWS = re.compile(r"(?<=\], )|(?<= = )")  # after a matrix row, or after '='
 _ITEMS = re.compile(r"(?<=, )")
+_WORDS = re.compile(r"(?<= )")
 
 
 def wrapped(text: str, size: float, limit: float = MAX_TEXT_WIDTH) -> list[str]:
-    """A line too wide for a box, broken after a matrix row or '=' and, where still too wide, after a comma."""
+    """A line too wide for a box, broken after a matrix row or '=' and, where still too wide, after a comma,
+    then after any space (a sum of many terms)."""
     if text_width(text, size) <= limit:
         return [text]
     pieces: list[str] = []
     for part in _ROWS.split(text):
-        pieces += _ITEMS.split(part) if text_width(part, size) > limit else [part]
+        for item in _ITEMS.split(part) if text_width(part, size) > limit else [part]:
+            pieces += _WORDS.split(item) if text_width(item, size) > limit else [item]
     lines = [""]
     for piece in pieces:
         if lines[-1] and text_width(lines[-1] + piece, size) > limit:
@@ -302,6 +306,7 @@ def _lay_out(boxes: list[_Box], edges: Sequence[tuple[int, int]], ranks: list[in
             layout.draw(N=1.5)
         finally:
             sys.setrecursionlimit(limit)
+        _open_gaps(layout)
         placed = [vertices[i].view for i in group] + [d.view for ctrl in layout.ctrls.values() for d in ctrl.values()]
         low = min(box.xy[0] - box.w / 2 for box in placed)
         high = max(box.xy[0] + box.w / 2 for box in placed)
@@ -312,6 +317,24 @@ def _lay_out(boxes: list[_Box], edges: Sequence[tuple[int, int]], ranks: list[in
         for i in group:
             layouts[i] = layout
     return {"layouts": layouts, "halves": halves, "vertices": vertices}
+
+
+def _open_gaps(layout: Any) -> None:
+    """Make the gap under a layer taller where edges cross far through it (a sum of many terms fanning in):
+    LAYER_GAP, plus a sixth of the widest crossing beyond 240 px, at most GAP_MAX more. Everything below
+    moves down with it."""
+    widest = [0.0] * len(layout.layers)
+    for edge in layout.g.E():
+        ctrl = layout.ctrls.get(edge)
+        chain = [ctrl[r] for r in sorted(ctrl)] if ctrl else list(edge.v)
+        for upper, lower in zip(chain, chain[1:]):
+            rank = min(layout.grx[upper].rank, layout.grx[lower].rank)
+            widest[rank] = max(widest[rank], abs(upper.view.xy[0] - lower.view.xy[0]))
+    shift = 0.0
+    for rank, layer in enumerate(layout.layers):
+        for vertex in layer:
+            vertex.view.xy = (vertex.view.xy[0], vertex.view.xy[1] + shift)
+        shift += min(GAP_MAX, max(0.0, widest[rank] / 6 - LAYER_GAP))
 
 
 def _bands(layout: Any) -> list[tuple[float, float]]:
