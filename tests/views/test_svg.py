@@ -238,6 +238,18 @@ def test_inputs_above_the_loss_and_labels_beside_their_edges(views):
                        for (x0, y0), (x1, y1) in zip(edge.points, edge.points[1:])), edge
 
 
+def test_long_lines_wrap_at_rows_commas_then_spaces():
+    from gradcli.views.drawing import MAX_TEXT_WIDTH, text_width, wrapped
+
+    vjp = "VJP G @ xᵀ = [[0.02754, -0.04829], [-0.0228, 0.03997], [0.1009, -0.1769]]"
+    rows = wrapped(vjp, 11)
+    assert " ".join(rows) == vjp and len(rows) == 2 and rows[0].endswith("],")  # after a matrix row
+    total = "yhat = " + " + ".join(f"a{i}" for i in range(60))
+    rows = wrapped(total, 12)
+    assert " ".join(rows) == total and all(text_width(row, 12) <= MAX_TEXT_WIDTH for row in rows)
+    assert wrapped("∂a1/∂w1 = x1 = 1.5", 11) == ["∂a1/∂w1 = x1 = 1.5"]
+
+
 # ---------------------------------------------------------------- too large
 
 
