@@ -98,6 +98,7 @@ def take(browser, url: str) -> None:
     browser.execute_script("window.scrollTo(0, 0)")
     save(browser.get_screenshot_as_png(), "note-page.png")
     step_until(browser, "value")
+    browser.execute_script("window.scrollTo(0, 0)")  # the buttons, the step in words and the drawing
     save(browser.get_screenshot_as_png(), "note-forward.png")
     step_until(browser, "adjoint")
     browser.find_element("css selector", '#graph g.node[data-name="w1"]').click()

@@ -80,20 +80,24 @@ def press(browser, key: str) -> None:
     ActionChains(browser, duration=0).send_keys(getattr(Keys, key)).perform()
 
 
-# Each node's data-shown and what #step-status says, in one round trip (stepping is most of the time here).
+# Each node's data-shown, what #step-status says and how far the window is scrolled, in one round trip
+# (stepping is most of the time here).
 SHOWN = f"""
 return [Array.from({ROOT}.querySelectorAll('g.node')).map(g => [Number(g.dataset.id), g.getAttribute('data-shown')]),
-        document.querySelector('#step-status').textContent];
+        document.querySelector('#step-status').textContent, window.scrollY];
 """
 
 
 def step(browser, how: str) -> tuple[dict[int, str | None], str]:
-    """One step (a button's CSS selector, or a key's name), then each node's data-shown and the status."""
+    """One step (a button's CSS selector, or a key's name), then each node's data-shown and the status.
+
+    The window must not scroll: the learner keeps the drawing and the buttons in sight while stepping."""
     if how.startswith("#"):
         click(browser, how)
     else:
         press(browser, how)
-    shown, status = browser.execute_script(SHOWN)
+    shown, status, scrolled = browser.execute_script(SHOWN)
+    assert scrolled == 0, f"the step ({how}: {status.strip()!r}) scrolled the window by {scrolled} px"
     return dict(shown), status.strip()
 
 
