@@ -18,6 +18,9 @@ from collections.abc import Iterator
 
 import pytest
 
+import gradcli
+from gradcli.views.page import page_html
+
 ALL_PAGES = ["note", "steps", "layer"]
 
 # The layer-level drawing (a tensor page also holds the neuron-level one), else the only one.
@@ -275,3 +278,23 @@ def test_a_small_tensor_model_toggles_between_its_layers_and_its_neurons(browser
     assert counted == [len(neurons["nodes"]), len(neurons["edges"])]
     click(browser, "#view-toggle")
     assert browser.execute_script(visible) == [True, False]
+
+
+def test_the_iframe_safe_page_steps_and_marks_paths_inside_a_notebooks_sandboxed_iframe(browser, pages):
+    """page_html(iframe_safe=True), as a notebook shows it: an <iframe srcdoc sandbox="allow-scripts"> in a
+    page of its own; its script runs in there, apart from the notebook's page."""
+    view = gradcli.graph("b+w1*x1+w2*x2", data={"x1": [1.5], "x2": [2], "y": [1]},
+                         params={"b": 0.5, "w1": 2, "w2": -1}, compare=True)
+    notebook = pages.folder / "notebook.html"
+    notebook.write_text(f'<!DOCTYPE html><html><head><meta charset="utf-8"></head><body><p id="cell">a cell</p>'
+                        f"{page_html(view, iframe_safe=True)}</body></html>", encoding="utf-8")
+    browser.get(notebook.as_uri())
+    try:
+        assert browser.execute_script("return document.querySelectorAll('#graph, #step-next').length") == 0
+        browser.switch_to.frame(browser.find_element("css selector", "iframe"))
+        now, _ = step(browser, "#step-next")
+        assert list(now.values()).count("value") == 1 and not any(shown == "adjoint" for shown in now.values())
+        click(browser, '#graph g.node[data-name="w1"]')
+        assert text(browser, "#path-sum").endswith("= 1.5")
+    finally:
+        browser.switch_to.default_content()
