@@ -9,11 +9,12 @@ import gradcli
 from ..errors import GradcliError
 from ..views.formats import offered
 from .app import app, failed_if, user_errors, warn_all
-from .options import Asked, Command, RowOption, asks
+from .options import Asked, Command, OutputOption, RowOption, asks
 
 
 @app.command(cls=Command)
-@asks(without=("dask", "workers"), after={"row": "wrt", "order": "delimiter", "entry": "input", "standalone": "fmt"})
+@asks(without=("dask", "workers"),
+      after={"row": "wrt", "order": "delimiter", "entry": "input", "standalone": "fmt", "output": "standalone"})
 def explain(
     asked: Asked,
     row: RowOption = None,
@@ -35,6 +36,7 @@ def explain(
     standalone: Annotated[bool, typer.Option(
         "--standalone",
         help="With --format latex: a whole document that pdflatex compiles, not a fragment.")] = False,
+    output: OutputOption = None,
 ) -> None:
     """The chain rule step by step, as in the worked example.
 
@@ -52,8 +54,11 @@ def explain(
     with user_errors():
         if standalone and asked.format != "latex":
             raise GradcliError(f"--standalone makes a LaTeX document: it needs --format latex (not {asked.format})")
+        target = asked.output(output)
         result = gradcli.explain(**asked.keywords, row=row, max_paths=max_paths, rtol=rtol, atol=atol,
-                                 sympy_forms=asked.format == "latex", order=order, entry=entry)
+                                 sympy_forms=asked.format == "latex", order=order, entry=entry,
+                                 **asked.asks("explain"))
     warn_all(result.view.warnings)
-    offered("explain").render(asked.format, result, standalone=standalone)
+    with user_errors():  # a drawing may refuse (a graph too large to lay out): before anything is written
+        offered("explain").render(asked.format, result, standalone=standalone, output=target)
     failed_if(result.agree is False)

@@ -21,7 +21,7 @@ from typing import Annotated, Any
 import typer
 
 from ..language.losses import DEFAULT_DELTA, DEFAULT_LOSS, LOSSES
-from ..views.formats import offered
+from ..views.formats import offered, output_file
 from . import adapter
 
 ModelArgument = Annotated[str | None, typer.Argument(
@@ -80,6 +80,9 @@ RowOption = Annotated[int | None, typer.Option(
     "--row", show_default=False,
     help="With several rows of data: the row (1-based) to work at.")]
 AtolOption = Annotated[float, typer.Option("--atol", help="Absolute tolerance.")]
+OutputOption = Annotated[str | None, typer.Option(
+    "--output", "-o", metavar="FILE", show_default=False,
+    help="Write the result to FILE (atomically: all of it or nothing) instead of stdout.")]
 
 
 class Format(StrEnum):
@@ -174,6 +177,16 @@ class Asked:
 
     keywords: Mapping[str, Any]
     format: str
+
+    def output(self, path: str | None) -> Any:
+        """--output checked before the work, never the file the data, parameters or model come from
+        (a GradcliError says why it cannot be written); None for stdout."""
+        inputs = [self.keywords.get(key) for key in ("data", "params", "model_file")]
+        return output_file(path, [value for value in inputs if isinstance(value, str)])
+
+    def asks(self, command: str) -> dict[str, Any]:
+        """What the chosen format needs from the task beyond its default answer (views/formats.py)."""
+        return offered(command).asks(self.format)
 
 
 def asks(*, without: Iterable[str] = (), after: Mapping[str, str] | None = None) -> Callable[..., Any]:

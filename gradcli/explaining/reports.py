@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 from ..shown import Shown, brief, clipped, listed, verdict_word
@@ -56,6 +56,9 @@ class GraphView(Shown):
     highlight_edges: list[int] = field(default_factory=list)  # indices into edges
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    # both engines' gradients at the point, judged (compare.verdicts.GradientReport), when asked for
+    # (gradcli.graph(compare=True); the html page asks); in the JSON only when present
+    comparison: Any = None
 
     def __repr__(self) -> str:
         adjoints = [f"∂{n.name} {brief(n.adjoint)}" for n in self.nodes if n.role == "parameter"]
@@ -63,13 +66,30 @@ class GraphView(Shown):
                 f"{len(self.nodes)} nodes, {len(self.edges)} edges; {listed(adjoints)})")
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(_without_extras(self))
         data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "partial": e.partial,
                           "local": e.local, "local_value": e.local_value} for e in self.edges]
         data["highlight"] = None if self.highlight is None else {
             "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
         del data["highlight_nodes"], data["highlight_edges"]
-        return data
+        return _with_extras(self, data)
+
+
+def _without_extras(view: Any) -> Any:
+    """The view without what was asked for beyond the graph (asdict would copy it whole, and it has its own JSON)."""
+    extras = {"comparison": None} | ({"neurons": None} if hasattr(view, "neurons") else {})
+    return replace(view, **extras)
+
+
+def _with_extras(view: Any, data: dict[str, Any]) -> dict[str, Any]:
+    """The view's JSON with the comparison and the neuron view where they were asked for (else as before)."""
+    data.pop("comparison", None)
+    data.pop("neurons", None)
+    if view.comparison is not None:
+        data["comparison"] = view.comparison.to_dict()
+    if getattr(view, "neurons", None) is not None:
+        data["neurons"] = view.neurons.to_dict()
+    return data
 
 
 @dataclass
@@ -256,6 +276,9 @@ class TensorGraphView(Shown):
     highlight_edges: list[int] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    comparison: Any = None  # as GraphView's: both engines' gradients, when asked for
+    # the model drawn neuron by neuron (a GraphView), when asked for and the --neurons rule allows
+    neurons: Any = None
 
     def __repr__(self) -> str:
         shapes = [f"{name} {'x'.join(map(str, self.shapes.get(name, []))) or 'scalar'}" for name in self.params]
@@ -263,7 +286,7 @@ class TensorGraphView(Shown):
                 f"{len(self.nodes)} nodes, {len(self.edges)} edges; {listed(shapes)})")
 
     def to_dict(self) -> dict[str, Any]:
-        data = asdict(self)
+        data = asdict(_without_extras(self))
         data["tensor"] = True
         data["edges"] = [{"from": e.source, "to": e.target, "position": e.position, "vjp": e.vjp,
                           "vjp_value": None if e.vjp_value is None else asdict(e.vjp_value), "local": e.local,
@@ -272,7 +295,7 @@ class TensorGraphView(Shown):
         data["highlight"] = None if self.highlight is None else {
             "param": self.highlight, "nodes": self.highlight_nodes, "edges": self.highlight_edges}
         del data["highlight_nodes"], data["highlight_edges"]
-        return data
+        return _with_extras(self, data)
 
 
 @dataclass

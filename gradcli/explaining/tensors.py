@@ -45,6 +45,7 @@ from .reports import (
     BackwardStep,
     EntryCheck,
     ForwardStep,
+    GraphView,
     LayerGradient,
     MatrixCounts,
     Numbers,
@@ -283,6 +284,20 @@ def neuron_setup(setup: Setup) -> tuple[Setup, list[str]]:
             f"{', '.join(tensors) or 'a tensor'} its own parameter"
             + (f" and each entry of a vector input its own input ({'; '.join(inputs)})" if inputs else ""))
     return scalar, [note]
+
+
+def neuron_view(setup: Setup) -> GraphView | None:
+    """The tensor model drawn neuron by neuron, as graph --neurons draws it (the html page's second
+    picture); None past the --neurons limits."""
+    try:
+        scalar, notes = neuron_setup(setup)
+    except GradcliError:
+        return None
+    graph = build_graph(scalar.problem)
+    sweep = backprop(graph, scalar.values, scalar.columns, 1, scalar.chosen)
+    view = view_of(scalar, graph, sweep, scalar.warnings + kink_warnings(kinks(graph, sweep.values, 1)))
+    view.notes[:0] = notes
+    return view
 
 
 # ---------------------------------------------------------------- explain: the steps

@@ -30,7 +30,8 @@ from ..explaining.scalars import (
     view_of,
 )
 from ..explaining.tensors import batch_rows, explain_tensors
-from ..io.arguments import whole
+from ..explaining.tensors import neuron_view as neuron_view_of
+from ..io.arguments import flag, whole
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
 from ..setup import Setup
@@ -59,6 +60,7 @@ def explain(
     dims: Any = None,
     inputs: Any = None,
     entry: str | None = None,
+    neuron_view: bool = False,
 ) -> Any:
     """The worked example's steps for each chosen parameter at one point, and what the sweep saved (`gradcli explain`).
 
@@ -73,8 +75,10 @@ def explain(
     TensorExplanation (explanation/tensors.py): the backward pass layer by layer as matrix products,
     at the point and over every row of the data, then one entry of a --wrt parameter (`entry`, e.g.
     "W1[2,1]"; default its first) as the sum over paths of the scalar graph, checked against the
-    matrix form and SymPy.
+    matrix form and SymPy. neuron_view=True attaches to its view the model drawn neuron by neuron
+    (view.neurons, as gradcli.graph(neuron_view=True)); the html page asks for it.
     """
+    flag(neuron_view, "neuron_view")
     check_tolerances(rtol, atol)
     if isinstance(max_paths, bool) or not isinstance(max_paths, int) or not 1 <= max_paths <= MAX_PATHS_LIMIT:
         raise GradcliError(f"--max-paths must be between 1 and {MAX_PATHS_LIMIT:,}, got {max_paths}")
@@ -85,11 +89,12 @@ def explain(
     question = ask(model, loss, data, params, model_file=model_file, target=target, wrt=wrt, delta=delta, rtol=rtol,
                    atol=atol, from_file=from_file, delimiter=delimiter, shapes=shapes, dims=dims, inputs=inputs,
                    command="explain")
-    return answer(question, row=row, max_paths=max_paths, sympy_forms=sympy_forms, order=order, entry=entry)
+    return answer(question, row=row, max_paths=max_paths, sympy_forms=sympy_forms, order=order, entry=entry,
+                  neuron_view=neuron_view)
 
 
 def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_PATHS, sympy_forms: bool = False,
-           order: int = 1, entry: str | None = None) -> Any:
+           order: int = 1, entry: str | None = None, neuron_view: bool = False) -> Any:
     """`explain`'s answer to a question, at its one point (`row` of several)."""
     rtol, atol = question.rtol, question.atol
     setup = point_setup(question, single_point(question.data, row))
@@ -104,7 +109,10 @@ def answer(question: Question, *, row: int | None = None, max_paths: int = MAX_P
             if rows is not None:
                 batch = point_setup(question, rows)
                 batch.warnings = [cut] if cut else []
-        return explain_tensors(setup, batch, entry=entry, max_paths=max_paths, rtol=rtol, atol=atol)
+        explained = explain_tensors(setup, batch, entry=entry, max_paths=max_paths, rtol=rtol, atol=atol)
+        if neuron_view:
+            explained.view.neurons = neuron_view_of(setup)
+        return explained
     if entry is not None:
         raise GradcliError("--entry picks one entry of a vector or matrix parameter; this model has none "
                            "(give a shape with --shape NAME=ROWSxCOLUMNS)")

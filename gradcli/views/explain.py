@@ -13,6 +13,7 @@ from ..explaining.reports import Explanation, ParamSteps, TensorExplanation
 from .common import console_for, entries_text, formula_shown, number, operations_text, plural, tensor_text
 from .explain_latex import explanation_latex
 from .formats import offer
+from .page import page_format
 
 ARROW = " → "
 
@@ -257,5 +258,6 @@ def _entries(value: Any) -> str:
 
 
 # explain's table was called "text" before: scripts that ask for it still get it
-offer("explain", {"table": explanation_text, "json": explanation_json, "latex": explanation_latex},
-      "table for people; json for programs; latex for notes and slides.", aliases={"text": "table"})
+offer("explain", {"table": explanation_text, "json": explanation_json, "latex": explanation_latex, "html": page_format},
+      "table for people; json for programs; latex for notes and slides; html, a page to step through (no network "
+      "needed).", aliases={"text": "table"}, asks={"html": {"neuron_view": True}})

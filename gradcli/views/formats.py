@@ -5,6 +5,13 @@ the result in it (the first is the default), the help of `--format`, and older n
 aliases. The CLI's one `--format` option takes its choices from here, so a new format is one
 function and one entry in its view's module, and nothing else.
 
+A format may ask its command's task for more facts (`asks`: format -> keywords for the API call):
+graph's html page shows both engines' values, so it asks for compare=True; the CLI passes
+`offered(command).asks(format)` to the task, so no command branches on a format.
+
+`--output FILE` writes any format through render(output=...): checked before the work
+(output_file), written atomically after it, stdout when there is none.
+
 The view of a command is the module named after it (`gradcli grad` -> views/grad.py); it is
 imported when its formats are first asked for, so a command's start-up imports its own view only.
 """
@@ -15,7 +22,10 @@ import inspect
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import import_module
+from pathlib import Path
 from typing import Any
+
+from ..io.outputs import atomic_write, check_output
 
 Renderer = Callable[..., None]
 
@@ -27,6 +37,7 @@ class Formats:
     renderers: Mapping[str, Renderer]
     help: str
     aliases: Mapping[str, str] = field(default_factory=dict)  # an older name -> the name it stands for
+    asking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # format -> keywords for the task
 
     @property
     def names(self) -> list[str]:
@@ -36,28 +47,41 @@ class Formats:
     def default(self) -> str:
         return self.names[0]
 
-    def render(self, name: str, result: object, **options: Any) -> None:
-        """The result drawn in format `name` (or an alias of it), on stdout.
+    def asks(self, name: str) -> dict[str, Any]:
+        """The keywords format `name` asks its task for (none for most formats)."""
+        return dict(self.asking.get(self.aliases.get(name, name), {}))
+
+    def render(self, name: str, result: object, *, output: Path | None = None, **options: Any) -> None:
+        """The result drawn in format `name` (or an alias of it), on stdout or, atomically, in `output`.
 
         `options` are the command's drawing options (--entries, --standalone); each renderer
         takes those it has a parameter for, and the others are not for it.
         """
         renderer = self.renderers[self.aliases.get(name, name)]
         takes = inspect.signature(renderer).parameters
-        renderer(result, **{key: value for key, value in options.items() if key in takes})
+        chosen = {key: value for key, value in options.items() if key in takes}
+        if output is None:
+            renderer(result, **chosen)
+        else:
+            atomic_write(output, lambda handle: renderer(result, stream=handle, **chosen))
 
 
 _OFFERED: dict[str, Formats] = {}
 
 
-def offer(command: str, renderers: Mapping[str, Renderer], help: str, aliases: Mapping[str, str] | None = None) -> None:
-    """Register the formats `command` offers (called once, by the command's view module)."""
+def offer(command: str, renderers: Mapping[str, Renderer], help: str, aliases: Mapping[str, str] | None = None,
+          asks: Mapping[str, Mapping[str, Any]] | None = None) -> None:
+    """Register the formats `command` offers (called once, by the command's view module); `asks`: what a
+    format needs from the task beyond its default answer, as keywords of the API call."""
     if not renderers:
         raise ValueError(f"{command} offers no format")
     unknown = {alias: name for alias, name in (aliases or {}).items() if name not in renderers or alias in renderers}
     if unknown:
         raise ValueError(f"{command}: an alias must stand for an offered format and be no format itself: {unknown}")
-    _OFFERED[command] = Formats(dict(renderers), help, dict(aliases or {}))
+    asking = {name: dict(keywords) for name, keywords in (asks or {}).items()}
+    if set(asking) - set(renderers):
+        raise ValueError(f"{command}: only an offered format may ask for more: {sorted(set(asking) - set(renderers))}")
+    _OFFERED[command] = Formats(dict(renderers), help, dict(aliases or {}), asking)
 
 
 def offered(command: str) -> Formats:
@@ -65,3 +89,8 @@ def offered(command: str) -> Formats:
     if command not in _OFFERED:
         import_module(f"{__package__}.{command}")  # its top registers them; views/train.py imports numpy
     return _OFFERED[command]
+
+
+def output_file(path: str | None, inputs: list[str]) -> Path | None:
+    """--output checked before the work (GradcliError when it cannot be written); None: stdout."""
+    return None if path is None else check_output(path, "--output", [p for p in inputs if p])

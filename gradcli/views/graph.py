@@ -12,60 +12,14 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explaining.reports import EdgeInfo, GraphView, NodeInfo, TensorEdge, TensorGraphView, TensorNode
-from .common import console_for, decorated, number, tensor_text
+from ..explaining.reports import EdgeInfo, GraphView, TensorGraphView
+from .common import console_for, decorated, number
 from .formats import offer
-
-HIGHLIGHT_COLOUR = "#d62728"
-
-
-def _value(value: float | None) -> str:
-    return "undefined" if value is None else number(value)
-
-
-def node_label(node: NodeInfo | TensorNode) -> list[str]:
-    """The lines that describe a node, in every format (a tensor's with its shape)."""
-    head = node.name if node.op is None else f"{node.name} = {node.formula}"
-    if isinstance(node, TensorNode):
-        kind = node.role if node.op is None else node.op
-        shape = "x".join(map(str, node.shape)) or "scalar"
-        lines = [head, f"{kind}, {shape}, value {tensor_text(node.value)}"]
-        if node.adjoint is not None:
-            lines.append(f"∂loss/∂{node.name} = {tensor_text(node.adjoint)}")
-        return lines
-    kind = node.role if node.op is None else node.op
-    lines = [head, f"{kind}, value {number(node.value)}"]
-    if node.adjoint is not None:
-        lines.append(f"∂loss/∂{node.name} = {number(node.adjoint)}")
-    return lines
-
-
-def labelled(edge: EdgeInfo | TensorEdge) -> bool:
-    """Whether the edge carries a derivative: every edge but those from a constant."""
-    return (edge.vjp if isinstance(edge, TensorEdge) else edge.local) is not None
-
-
-def edge_label(edge: EdgeInfo | TensorEdge) -> str:
-    """∂above/∂this = formula = number; a formula that is its own number (1, -1) is said once. On a
-    tensor graph, the vector-Jacobian product: VJP G @ xᵀ = its value (G the adjoint of the node above).
-
-    An edge from a constant carries no derivative (explanation.EdgeInfo): its label is empty.
-    """
-    if isinstance(edge, TensorEdge):
-        if edge.vjp is None:
-            return ""
-        return f"VJP {edge.vjp}" + ("" if edge.vjp_value is None else f" = {tensor_text(edge.vjp_value)}")
-    if edge.local is None:
-        return ""
-    value = _value(edge.local_value)
-    return f"{edge.partial} = {edge.local}" + ("" if edge.local == value else f" = {value}")
-
+from .labels import HIGHLIGHT_COLOUR, TENSOR_LEGEND, edge_label, labelled, node_label
+from .page import page_format
+from .svg import graph_svg_file
 
 # ---------------------------------------------------------------- terminal
-
-
-TENSOR_LEGEND = ("G on an edge is the adjoint ∂loss/∂node of the node that uses it; the edge's VJP is what G sends "
-                 "back (⊙ multiplies entry by entry, ᵀ transposes)")
 
 
 def graph_tree(view: GraphView | TensorGraphView, stream: IO[str] | None = None) -> None:
@@ -244,5 +198,8 @@ def graph_json(view: GraphView | TensorGraphView, stream: IO[str] | None = None)
     stream.write("\n")
 
 
-offer("graph", {"tree": graph_tree, "dot": graph_dot, "mermaid": graph_mermaid, "json": graph_json},
-      "tree for the terminal; dot (Graphviz), mermaid or json.")
+offer("graph", {"tree": graph_tree, "dot": graph_dot, "mermaid": graph_mermaid, "json": graph_json,
+                "svg": graph_svg_file, "html": page_format},
+      "tree for the terminal; dot (Graphviz), mermaid or json; svg, laid out here (no Graphviz); html, a page to step "
+      "through (no network needed).",
+      asks={"html": {"compare": True, "neuron_view": True}})  # the page shows both engines and the neuron view

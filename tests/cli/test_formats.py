@@ -67,7 +67,7 @@ def test_explain_text_is_kept_as_an_alias_of_table_but_not_shown(gradcli):
 def test_a_format_nobody_offers_is_refused_with_the_offered_names(gradcli):
     result = gradcli("explain", *NOTE, "--format", "xml")
     assert result.code == 2
-    assert "'xml' is not one of 'table', 'json', 'latex'." in result.err
+    assert "'xml' is not one of 'table', 'json', 'latex', 'html'." in result.err
 
 
 @pytest.mark.parametrize("renderers, aliases", [

@@ -1,0 +1,119 @@
+// gradcli's page: step through the forward pass and the backward sweep, click a parameter to see its paths.
+// Hand-written, no library, no network. The facts come from the JSON in #gradcli-data; the picture is the
+// inline SVG (g.node#node-ID, g.edge#edge-K), the panels are in the page already.
+(function () {
+  "use strict";
+  var root = document.documentElement;
+  root.classList.add("js");
+  var source = document.getElementById("gradcli-data");
+  if (!source) { return; }
+  var data = JSON.parse(source.textContent);
+  var steps = data.steps;
+  var at = 0;  // how many steps are done
+  var stepped = document.querySelector(".stepped");
+  var status = document.getElementById("step-status");
+  var items = document.querySelectorAll("#steps li");
+
+  function node(id) { return stepped ? stepped.querySelector('[id="node-' + id + '"]') : null; }
+  function edge(k) { return stepped ? stepped.querySelector('[id="edge-' + k + '"]') : null; }
+
+  function show() {
+    var all = stepped ? stepped.querySelectorAll("g.node") : [];
+    var i;
+    for (i = 0; i < all.length; i++) { all[i].removeAttribute("data-shown"); all[i].classList.remove("current"); }
+    for (i = 0; i < at; i++) {
+      var g = node(steps[i].node);
+      if (g) { g.setAttribute("data-shown", steps[i].phase === "forward" ? "value" : "adjoint"); }
+    }
+    for (i = 0; i < items.length; i++) {
+      items[i].classList.toggle("future", i >= at);
+      items[i].classList.toggle("current", i === at - 1);
+      if (i === at - 1) { items[i].setAttribute("aria-current", "step"); } else { items[i].removeAttribute("aria-current"); }
+    }
+    if (at > 0) {
+      var current = node(steps[at - 1].node);
+      if (current) { current.classList.add("current"); }
+      if (items[at - 1] && items[at - 1].scrollIntoView) { items[at - 1].scrollIntoView({block: "nearest"}); }
+      status.textContent = "Step " + at + " of " + steps.length + ", " + steps[at - 1].phase + ": " + steps[at - 1].text;
+    } else {
+      status.textContent = "Step 0 of " + steps.length + ": press Next (or →) to start the forward pass.";
+    }
+    document.getElementById("step-prev").disabled = at === 0;
+    document.getElementById("step-next").disabled = at === steps.length;
+  }
+
+  function go(to) { at = Math.max(0, Math.min(steps.length, to)); show(); }
+
+  function choose(name) {
+    var facts = data.params[name];
+    if (!facts) { return; }
+    var marked = document.querySelectorAll(".on-path");
+    var i;
+    for (i = 0; i < marked.length; i++) { marked[i].classList.remove("on-path"); }
+    for (i = 0; i < facts.nodes.length; i++) { var g = node(facts.nodes[i]); if (g) { g.classList.add("on-path"); } }
+    for (i = 0; i < facts.edges.length; i++) { var e = edge(facts.edges[i]); if (e) { e.classList.add("on-path"); } }
+    var sections = document.querySelectorAll("#paths .param-paths");
+    for (i = 0; i < sections.length; i++) {
+      var mine = sections[i].getAttribute("data-param") === name;
+      sections[i].hidden = !mine;
+      sections[i].classList.toggle("selected", mine);
+    }
+    var rows = document.querySelectorAll("#gradients tr[data-param]");
+    for (i = 0; i < rows.length; i++) { rows[i].classList.toggle("selected", rows[i].getAttribute("data-param") === name); }
+    var buttons = document.querySelectorAll("button.param");
+    for (i = 0; i < buttons.length; i++) {
+      buttons[i].setAttribute("aria-pressed", buttons[i].getAttribute("data-param") === name ? "true" : "false");
+    }
+    document.getElementById("path-sum").textContent = facts.sum;
+    status.textContent = "Paths of " + name + " marked: " + facts.sum;
+  }
+
+  document.getElementById("step-next").addEventListener("click", function () { go(at + 1); });
+  document.getElementById("step-prev").addEventListener("click", function () { go(at - 1); });
+  document.getElementById("step-reset").addEventListener("click", function () { go(0); });
+  document.addEventListener("keydown", function (event) {
+    if (event.altKey || event.ctrlKey || event.metaKey) { return; }
+    var tag = event.target && event.target.tagName;
+    if (tag === "INPUT" || tag === "TEXTAREA" || tag === "SELECT") { return; }
+    if (event.key === "ArrowRight") { go(at + 1); event.preventDefault(); }
+    if (event.key === "ArrowLeft") { go(at - 1); event.preventDefault(); }
+  });
+
+  var buttons = document.querySelectorAll("button.param");
+  var i;
+  for (i = 0; i < buttons.length; i++) {
+    buttons[i].addEventListener("click", function (event) { choose(event.currentTarget.getAttribute("data-param")); });
+  }
+  Object.keys(data.params).forEach(function (name) {
+    var g = node(data.params[name].node);
+    if (!g) { return; }
+    g.setAttribute("tabindex", "0");
+    g.setAttribute("role", "button");
+    g.setAttribute("aria-label", "Show the paths from the loss to " + name);
+    g.style.cursor = "pointer";
+    g.addEventListener("click", function () { choose(name); });
+    g.addEventListener("keydown", function (event) {
+      if (event.key === "Enter" || event.key === " ") { choose(name); event.preventDefault(); }
+    });
+  });
+  var sections = document.querySelectorAll("#paths .param-paths");
+  for (i = 0; i < sections.length; i++) { sections[i].hidden = true; }
+  document.getElementById("path-sum").textContent = "Click a parameter (in the graph or the table) to mark its paths.";
+
+  var toggle = document.getElementById("view-toggle");
+  if (toggle) {
+    var layers = document.getElementById("graph-layers");
+    var neurons = document.getElementById("graph-neurons");
+    neurons.hidden = true;
+    toggle.addEventListener("click", function () {
+      var toNeurons = neurons.hidden;
+      neurons.hidden = !toNeurons;
+      layers.hidden = toNeurons;
+      toggle.setAttribute("aria-pressed", toNeurons ? "true" : "false");
+      toggle.textContent = toNeurons ? "Show the layer-level graph" : "Show the neuron-level graph";
+      status.textContent = toNeurons ? "Showing the graph neuron by neuron, every value shown."
+        : "Showing the graph layer by layer.";
+    });
+  }
+  show();
+}());
