@@ -204,14 +204,23 @@ def test_a_graphs_svg_is_the_layered_drawing(view, monkeypatch):
     assert view._repr_svg_() == '<svg class="gradcli-graph"><title>12</title></svg>'
 
 
-def test_the_real_page_and_svg_when_they_are_there(view):
-    pytest.importorskip("gradcli.views.page")
-    pytest.importorskip("gradcli.views.svg")
-    frame = view._repr_html_()
-    assert frame.startswith("<iframe srcdoc=") and 'sandbox="allow-scripts"' in frame
-    assert "https://" not in frame and "http://" not in frame
+def test_a_graph_and_an_explanation_are_the_real_page_and_svg(view):
+    for report in (view, gradcli.explain(NOTE, **POINT)):
+        frame = report._repr_html_()
+        tags = parsed(frame)  # the page's script is inside srcdoc, escaped: the notebook runs none of it
+        assert [tag for tag, _ in tags.seen] == ["iframe"] and tags.seen[0][1]["sandbox"] == "allow-scripts"
+        assert 'id="step-next"' in tags.seen[0][1]["srcdoc"] and "https://" not in frame and "http://" not in frame
     svg = view._repr_svg_()
     assert 'class="gradcli-graph"' in svg and svg.count('class="node ') == len(view.nodes)
+
+
+def test_a_model_with_matrices_shows_each_parameter_as_written():
+    report = gradcli.gradients("W2 @ tanh(W1 @ x + b1) + b2", data=str(DATA.parent / "moons.csv"),
+                               shapes={"W1": "3x2"})
+    assert repr(report) == ("GradientReport(W2 @ tanh(W1 @ x + b1) + b2, mse, loss 0.343126: ∂W2 3, ∂W1 3x2, ∂b1 3, "
+                            "∂b2 scalar; agree)")
+    found = cells(report._repr_html_())
+    assert [found[i:i + 2] for i in range(0, 20, 5)] == [["W2", "3"], ["W1", "3x2"], ["b1", "3"], ["b2", "scalar"]]
 
 
 SHOWN_WITHOUT_IPYTHON = f"""

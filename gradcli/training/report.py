@@ -45,6 +45,10 @@ class TrainReport(Shown):
         result = self.result
         ended = "diverged" if result.diverged else f"loss {brief(result.loss)}"
         params = [f"{name} {brief(value)}" for name, value in result.params.items()]
+        if self.problem.tensors:  # each parameter as written: a vector or matrix by its shape
+            shapes, entries = self.problem.tensors, self.problem.entries
+            params = [f"{name} {'x'.join(map(str, shapes[name]))}" if name in shapes
+                      else f"{name} {brief(result.params[names[0]])}" for name, names in entries.items()]
         check = "" if self.check is None else f"; gradient check: {verdict_word(self.check.agree)}"
         return (f"TrainReport({clipped(self.model.text, 50)}, {self.problem.loss_name}, {self.rows:,} rows: "
                 f"{ended} after {result.epochs} epochs; {listed(params)}{check})")

@@ -105,7 +105,22 @@ def diff_cell(value: float | None) -> str:
     return "" if value is None else f"{value:.3g}"
 
 
+def defaults_text(report: GradientReport) -> str:
+    """The names that took a default: a number each, or for vectors and matrices how they were drawn."""
+    if not report.tensors:
+        return "defaults used: " + ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())
+    drawn: dict[str, list[str]] = {}
+    for name, how in report.defaults.items():
+        if name in report.tensors:
+            drawn.setdefault(str(how), []).append(name)
+    said = "; ".join(f"{', '.join(names)} {how if how != '0' else '= 0'}" for how, names in drawn.items())
+    return f"parameters with no value given: {said} (--params FILE.json to give them)"
+
+
 def point_text(report: GradientReport) -> str:
+    if report.tensors:  # the parameters are too many to list: the table has them
+        return (", ".join(f"{k}={number(v)}" for k, v in report.point.items()) if report.point is not None
+                else f"{report.rows:,} rows (loss and gradients are means over rows)")
     values = ", ".join(f"{k}={number(v)}" for k, v in report.params.items())
     if report.point is not None:
         return values + (" | " if values else "") + ", ".join(f"{k}={number(v)}" for k, v in report.point.items())
@@ -118,7 +133,7 @@ def gradient_html(report: GradientReport) -> str:
                                                f"{number(report.loss_value)}", "loss"),
              line(point_text(report), "at")]
     if report.defaults:
-        parts.append(line("defaults used: " + ", ".join(f"{k}={number(v)}" for k, v in report.defaults.items())))
+        parts.append(line(defaults_text(report)))
     parts.append(tensor_rows(report) if report.tensors else scalar_rows(report))
     parts += gradient_verdict(report)
     return report_box("gradcli grad", parts, report.warnings)
@@ -233,8 +248,9 @@ def train_rows(report: TrainReport) -> str:
     """One row per parameter (as written, for vectors and matrices): its value, least squares', the check."""
     result, closed, check, problem = report.result, report.closed_form, report.check, report.problem
     if problem.tensors:
-        rows = [[name, "x".join(map(str, problem.tensors.get(name, ()))) or "scalar",
-                 summary([result.params[e] for e in entries])] for name, entries in problem.entries.items()]
+        rows = [[name, "x".join(map(str, problem.tensors[name])), summary([result.params[e] for e in entries])]
+                if name in problem.tensors else [name, "scalar", number(result.params[entries[0]])]
+                for name, entries in problem.entries.items()]
         return table(["param", "shape", "value (entries, or ‖·‖)"], rows, [False, False, True])
     headings = ["param", "value"] + (["least squares"] if closed else [])
     checked = bool(check and check.gradients)
@@ -305,11 +321,15 @@ def framed(page: str, title: str, height: int = PAGE_HEIGHT) -> str:
 
 
 def page_frame(report: Any) -> str:
-    """graph's and explain's page (--format html) in an iframe."""
-    from .page import page_html  # the page view: its template and script load only when a page is drawn
+    """graph's and explain's page (--format html) in an iframe: the page view's own iframe-safe form, or the
+    page framed here where that form is the page itself."""
+    from .page import page_html  # the page view: its SVG, CSS and script load only when a page is drawn
 
+    page = page_html(report, iframe_safe=True)
+    if page.lstrip().startswith("<iframe"):
+        return page
     view = report.view if isinstance(report, Explanation | TensorExplanation) else report
-    return framed(page_html(report, iframe_safe=True), f"gradcli: {view.model}")
+    return framed(page, f"gradcli: {view.model}")
 
 
 def graph_svg_text(view: GraphView | TensorGraphView) -> str:
