@@ -1,19 +1,23 @@
-"""The computational graph laid out in layers, inputs on the left and the loss on the right (no Graphviz).
+"""The computational graph laid out in layers, the inputs at the top and the loss at the bottom (no Graphviz).
 
 grandalf (pure Python) does the Sugiyama layout: layers, then an order within each layer that keeps
 crossings few, then coordinates. Every edge is split by a vertex of its own that holds its label
 (∂a1/∂w1 = x1 = 1.5), so the layout itself keeps each label clear of the nodes and of the other
 labels: nodes sit in the even layers, labels in the odd ones, and grandalf keeps the boxes of one
-layer apart. Edges run left to right; inside a layer an edge is a horizontal line in the band of its
-own vertex (under its label's text), and it changes height only in the empty gaps between layers.
-So no edge passes through a box, and a label always sits on its own edge.
+layer apart. Inside a layer an edge runs straight along the flow, in the band of its own vertex
+(beside its label's text), and it moves across only in the empty gaps between layers. So no edge
+passes through a box, and a label always sits beside its own edge.
 
-grandalf lays out top to bottom; the layout here is that turned on its side (its x is our y).
+Top to bottom reads best with long labels (a vector-Jacobian product of a matrix): a label's width
+then adds to its own layer only, and the depth of the graph adds only the labels' heights, where
+left to right added every layer's widest label (a 14-node network: 3,850 px wide, against 1,100 px
+tall top to bottom). direction="right" lays it out left to right all the same.
 """
 
 from __future__ import annotations
 
 import re
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,9 +26,12 @@ from ..errors import GradcliError
 from ..explaining.reports import GraphView, TensorGraphView
 from .labels import edge_label, labelled, node_label
 
-# Measured on this project's reference machine (2 cores): grandalf lays out 1,500 nodes of the neuron graphs
-# in about 3 s and a chain in less; past this the layout would keep a user waiting, and dot does it better.
-MAX_NODES = 1500
+# What grandalf places: the nodes, one label per edge, and a bend wherever a long edge passes a layer. Measured
+# (CPU seconds on the 2-core machine this was written on, busy): a sum of 1,500 terms (3,006 nodes) 1.3 s;
+# tanh(...)*x1*x2 nested 60 deep (188 nodes, but x1 and x2 reach every depth: 21,974 places) 2.0 s, 75 deep
+# (34,214 places) 2.5 s, 90 deep (49,154) 3.9 s. Past these limits a user would wait, and Graphviz does it better.
+MAX_NODES = 2000
+MAX_POINTS = 30_000
 
 FONT_FAMILY = "Helvetica, Arial, 'Nimbus Sans', 'Liberation Sans', sans-serif"
 NAME_SIZE = 12.0  # the first line of a node: name = formula
@@ -33,12 +40,14 @@ LINE_HEIGHT = 14.0  # per line of 11-12 px text
 MAX_TEXT_WIDTH = 330.0  # a longer line (a vector, a matrix) is wrapped at its commas
 NODE_PAD_X = 10.0
 NODE_PAD_Y = 6.0
-LABEL_PAD = 6.0  # around an edge label, along the edge
+LABEL_PAD = 6.0  # before and after an edge label, along a horizontal edge
+LABEL_PAD_DOWN = 3.0  # above and below an edge label, along a vertical edge
 LABEL_GAP = 5.0  # between an edge label's text and its line
 LAYER_GAP = 40.0  # between layers, where edges bend
 ROW_GAP = 14.0  # between boxes of one layer
 COMPONENT_GAP = 30.0  # between parts of the graph that share no edge
 DUMMY_SIZE = 8.0  # a long edge's height as it passes a layer
+PILL_END = 20.0  # the radius of a leaf's rounded ends, at most
 PORT_STEP = 12.0  # between the ends of edges that meet one side of a node
 
 # Helvetica's advance widths in thousandths of an em (the AFM metrics; Arial and Nimbus Sans share them).
@@ -99,9 +108,8 @@ class DrawnNode:
 
 @dataclass(frozen=True)
 class DrawnEdge:
-    """Edge `index` of view.edges, from node `source` to node `target`: `points` of a line that runs
-    horizontally where two points share a y and curves (horizontal at both ends) where they do not;
-    the label's rows with (label_x, label_y) the left end of its first baseline and label_box its box."""
+    """Edge `index` of view.edges, from node `source` to node `target` along `points`; its label's text
+    (`rows`, wrapped) in label_box, (label_x, label_y) its top left corner."""
 
     index: int
     source: int
@@ -116,10 +124,14 @@ class DrawnEdge:
 
 @dataclass(frozen=True)
 class Drawing:
+    """The whole, from (0, 0) to (width, height); an edge's points run along the flow where two share the
+    across coordinate (x going down, y going right), and bend between layers where they do not."""
+
     width: float
     height: float
     nodes: list[DrawnNode]  # in view.nodes' order
     edges: list[DrawnEdge] = field(default_factory=list)  # in view.edges' order
+    direction: str = "down"  # the flow from the inputs to the loss: down or right
 
 
 def _node_rows(lines: Sequence[str]) -> list[list[str]]:
@@ -130,13 +142,13 @@ def node_size(rows: Sequence[Sequence[str]], role: str) -> tuple[float, float]:
     """A node box's width and height: its text and the padding; a leaf's pill adds its rounded ends."""
     width = max(text_width(row, NAME_SIZE if i == 0 else TEXT_SIZE) for i, line in enumerate(rows) for row in line)
     height = LINE_HEIGHT * sum(len(line) for line in rows) + 2 * NODE_PAD_Y
-    width += 2 * NODE_PAD_X + (height / 3 if role in ("parameter", "input", "target") else 0)
+    width += 2 * NODE_PAD_X + (2 * min(height / 2, PILL_END) / 3 if role in ("parameter", "input", "target") else 0)
     return round(width, 1), round(height, 1)
 
 
 class _Box:
-    """What grandalf calls a vertex's view: its size across the layers (w) and along them (h), turned on the
-    side, and where grandalf puts it."""
+    """What grandalf calls a vertex's view: its size across the flow (w) and along it (h), and where grandalf
+    puts its centre (xy: across, along; grandalf lays out top to bottom)."""
 
     def __init__(self, across: float, along: float) -> None:
         self.w = across
@@ -144,24 +156,66 @@ class _Box:
         self.xy = (0.0, 0.0)
 
 
-def layered(view: GraphView | TensorGraphView) -> Drawing:
-    """The view laid out in layers from the inputs (left) to the loss (right), every label clear of the rest.
+def layered(view: GraphView | TensorGraphView, direction: str = "down") -> Drawing:
+    """The view laid out in layers from the inputs to the loss (direction "down" or "right"), every label clear
+    of the rest.
 
-    Raises GradcliError for a graph of more than MAX_NODES nodes: grandalf would keep the user waiting.
+    Raises GradcliError for a graph too large to lay out in a few seconds (MAX_NODES, MAX_POINTS).
     """
+    if direction not in ("down", "right"):
+        raise ValueError(f"direction is down or right, not {direction!r}")
     if len(view.nodes) > MAX_NODES:
         raise GradcliError(f"graph has {len(view.nodes):,} nodes, more than {MAX_NODES:,} to lay out; "
                            "use --format dot")
+    links = [(edge.source, edge.target) for edge in view.edges]
+    ranks = layer_ranks(len(view.nodes), links)
+    bends = sum(ranks[t] - ranks[s] - 2 for s, t in links)  # where long edges pass a layer: grandalf places each
+    if len(view.nodes) + len(links) + bends > MAX_POINTS:
+        raise GradcliError(f"graph has {len(view.nodes):,} nodes whose long edges pass {bends:,} layers, more than "
+                           f"{MAX_POINTS:,} places to lay out; use --format dot")
+    down = direction == "down"
     lines = [node_label(node) for node in view.nodes]
     rows = [_node_rows(text) for text in lines]
     sizes = [node_size(rows[i], node.role) for i, node in enumerate(view.nodes)]
     labels = [edge_label(edge) if labelled(edge) else "" for edge in view.edges]
     label_rows = [wrapped(text, TEXT_SIZE) if text else [] for text in labels]
-    label_sizes = [((max(text_width(row, TEXT_SIZE) for row in lr) + 2 * LABEL_PAD) if lr else DUMMY_SIZE,
-                    (LINE_HEIGHT * len(lr) + LABEL_GAP + 2) if lr else DUMMY_SIZE) for lr in label_rows]
-    boxes = [_Box(h, w) for w, h in sizes] + [_Box(h, w) for w, h in label_sizes]
-    ranks = _lay_out(boxes, [(e.source, e.target) for e in view.edges], len(view.nodes))
-    return _drawing(view, lines, rows, sizes, labels, label_rows, label_sizes, boxes, ranks)
+    boxes = [_Box(w, h) if down else _Box(h, w) for w, h in sizes] + [_label_box(lr, down) for lr in label_rows]
+    laid = _lay_out(boxes, links, ranks)
+    return _drawing(view, lines, rows, sizes, labels, label_rows, boxes, laid, down)
+
+
+def _label_box(rows: list[str], down: bool) -> _Box:
+    """An edge's label vertex: its text and, beside it, the edge (down: on its left; right: under it)."""
+    if not rows:
+        return _Box(DUMMY_SIZE, DUMMY_SIZE)
+    width = max(text_width(row, TEXT_SIZE) for row in rows)
+    height = LINE_HEIGHT * len(rows)
+    return _Box(width + LABEL_GAP + 2, height + 2 * LABEL_PAD_DOWN) if down else _Box(height + LABEL_GAP + 2,
+                                                                                      width + 2 * LABEL_PAD)
+
+
+def layer_ranks(node_count: int, links: Sequence[tuple[int, int]]) -> list[int]:
+    """Each vertex's layer: nodes (0..node_count-1) in the even layers, the label of edge k (node_count + k)
+    just before its target. A node sits two layers after its latest input; a leaf two layers before its
+    first consumer, so that b of b + a1 + a2 waits beside yhat rather than trailing a long edge."""
+    inputs: list[list[int]] = [[] for _ in range(node_count)]
+    consumers: list[list[int]] = [[] for _ in range(node_count)]
+    for s, t in links:
+        inputs[t].append(s)
+        consumers[s].append(t)
+    waiting = [len(ins) for ins in inputs]
+    ready = [i for i in range(node_count) if not waiting[i]]
+    rank = [0] * node_count
+    for node in ready:  # grows as it goes: Kahn's topological order
+        for consumer in consumers[node]:
+            rank[consumer] = max(rank[consumer], rank[node] + 2)
+            waiting[consumer] -= 1
+            if not waiting[consumer]:
+                ready.append(consumer)
+    for node in range(node_count):
+        if not inputs[node] and consumers[node]:
+            rank[node] = min(rank[t] for t in consumers[node]) - 2
+    return rank + [rank[t] - 1 for _, t in links]
 
 
 def _components(count: int, links: Sequence[tuple[int, int]]) -> list[list[int]]:
@@ -182,12 +236,34 @@ def _components(count: int, links: Sequence[tuple[int, int]]) -> list[list[int]]
     return sorted(groups.values(), key=lambda group: group[0])
 
 
-def _lay_out(boxes: list[_Box], edges: list[tuple[int, int]], node_count: int) -> dict[int, Any]:
-    """grandalf's Sugiyama layout of the nodes and one label vertex per edge (vertex node_count + k), each
-    part of the graph on its own, stacked top to bottom. Sets every box's xy (grandalf's axes: x across
-    the layers, y along them) and returns, per part, what routing needs: the layout and the vertices."""
+def _lay_out(boxes: list[_Box], edges: Sequence[tuple[int, int]], ranks: list[int]) -> dict[str, Any]:
+    """grandalf's Sugiyama layout of the nodes and one label vertex per edge (vertex node_count + k) in the
+    layers `ranks` gives, each part of the graph on its own, stacked top to bottom. Sets every box's xy
+    (grandalf's axes: x across the layers, y along them) and returns what routing needs: each vertex's
+    layout, the two halves of each edge, the vertices."""
     from grandalf.graphs import Edge, Vertex, graph_core  # heavy: loaded by a drawing, not at start-up
-    from grandalf.layouts import SugiyamaLayout  # heavy: loaded by a drawing, not at start-up
+    from grandalf.layouts import Layer, SugiyamaLayout  # heavy: loaded by a drawing, not at start-up
+    from grandalf.utils.poset import Poset  # heavy: loaded by a drawing, not at start-up
+
+    class Connected(graph_core):
+        """graph_core of a part already known to be connected: grandalf's own check compares each vertex's
+        part with the whole as sets, which took 40% of the time at 600 nodes and grows as their square."""
+
+        def __init__(self, vertices: list[Any], edges: list[Any]) -> None:
+            self.directed = True
+            self.sV, self.sE, self.degenerated_edges = Poset(vertices), Poset([]), set()
+            for edge in edges:
+                self.sE.add(edge).attach()
+            for vertex in vertices:
+                vertex.c = self
+
+    node_count = len(boxes) - len(edges)
+    class Layout(SugiyamaLayout):
+        def _detect_alignment_conflicts(self) -> None:
+            """grandalf's list of conflicts, as a set: it asks it once per vertex and neighbour (quadratic
+            with many long edges: 60% of the time at 20,000 places)."""
+            super()._detect_alignment_conflicts()
+            self.conflicts = set(self.conflicts)
 
     vertices = [Vertex(i) for i in range(len(boxes))]
     for vertex, box in zip(vertices, boxes):
@@ -203,12 +279,29 @@ def _lay_out(boxes: list[_Box], edges: list[tuple[int, int]], node_count: int) -
     layouts: dict[int, Any] = {}
     offset = 0.0
     for group in _components(len(boxes), links):
-        core = graph_core([vertices[i] for i in group], [e for i in group for e in by_vertex.get(i, [])])
-        layout = SugiyamaLayout(core)
+        core = Connected([vertices[i] for i in group], [e for i in group for e in by_vertex.get(i, [])])
+        layout = Layout(core)
         layout.xspace, layout.yspace = ROW_GAP, LAYER_GAP
         layout.dw, layout.dh = DUMMY_SIZE, DUMMY_SIZE  # a long edge's dummy vertices: not the median box
-        layout.init_all(optimize=True)
-        layout.draw(N=1.5)
+        # grandalf's own ranking (init_all) is quadratic in a node's inputs (a sum of 900 terms: seconds):
+        # the layers are ours, then grandalf's own steps add the long edges' dummy vertices
+        lowest = min(ranks[i] for i in group)
+        layout.alt_e = []  # no edge to turn round: the graph has no cycle
+        layout.layers = [Layer([]) for _ in range(max(ranks[i] for i in group) - lowest + 1)]
+        for i in group:
+            layout.grx[vertices[i]].rank = ranks[i] - lowest
+            layout.layers[ranks[i] - lowest].append(vertices[i])
+        for edge in core.E():
+            layout.setdummies(edge)
+        for layer in layout.layers:
+            layer.setup(layout)
+        layout.initdone = True
+        limit = sys.getrecursionlimit()
+        sys.setrecursionlimit(max(limit, 2 * len(layout.grx) + 100))  # grandalf places a layer's boxes recursively
+        try:
+            layout.draw(N=1.5)
+        finally:
+            sys.setrecursionlimit(limit)
         placed = [vertices[i].view for i in group] + [d.view for ctrl in layout.ctrls.values() for d in ctrl.values()]
         low = min(box.xy[0] - box.w / 2 for box in placed)
         high = max(box.xy[0] + box.w / 2 for box in placed)
@@ -228,13 +321,17 @@ def _bands(layout: Any) -> list[tuple[float, float]]:
 
 
 def _drawing(view: Any, lines: list[list[str]], rows: list[list[list[str]]], sizes: list[tuple[float, float]],
-             labels: list[str], label_rows: list[list[str]], label_sizes: list[tuple[float, float]],
-             boxes: list[_Box], laid: dict[str, Any]) -> Drawing:
-    """Turn the layout on its side, route each edge through its label's band, and measure the whole."""
+             labels: list[str], label_rows: list[list[str]], boxes: list[_Box], laid: dict[str, Any],
+             down: bool) -> Drawing:
+    """grandalf's layout turned the way asked, each edge routed through its label's band, the whole measured."""
+
+    def placed(across: float, along: float) -> tuple[float, float]:
+        return (across, along) if down else (along, across)
+
     node_count = len(view.nodes)
-    nodes = [DrawnNode(node.id, round(boxes[i].xy[1], 1), round(boxes[i].xy[0], 1), sizes[i][0], sizes[i][1],
-                       lines[i], rows[i]) for i, node in enumerate(view.nodes)]
-    bands_of = {id(layout): _bands(layout) for layout in laid["layouts"].values()}
+    nodes = [DrawnNode(node.id, *map(_r, placed(*boxes[i].xy)), sizes[i][0], sizes[i][1], lines[i], rows[i])
+             for i, node in enumerate(view.nodes)]
+    bands_of = {id(layout): _bands(layout) for layout in {id(lay): lay for lay in laid["layouts"].values()}.values()}
     chains = []
     for k, edge in enumerate(view.edges):
         layout = laid["layouts"][edge.source]
@@ -246,28 +343,40 @@ def _drawing(view: Any, lines: list[list[str]], rows: list[list[list[str]]], siz
         layout = laid["layouts"][edge.source]
         bands = bands_of[id(layout)]
         label_vertex = laid["vertices"][node_count + k]
-        (start_y, end_y), source, target = ports[k], nodes[edge.source], nodes[edge.target]
-        start_band = bands[layout.grx[laid["vertices"][edge.source]].rank]
-        end_band = bands[layout.grx[laid["vertices"][edge.target]].rank]
-        points = [(source.x + source.w / 2, start_y), (start_band[1], start_y)]
+        (start, end), source, target = ports[k], boxes[edge.source], boxes[edge.target]
+        source_band, target_band = (bands[layout.grx[laid["vertices"][i]].rank] for i in (edge.source, edge.target))
+        along = [(start, source.xy[1] + source.h / 2), (start, source_band[1])]
         for vertex in chains[k]:
             band, across = bands[layout.grx[vertex].rank], vertex.view.xy[0]
-            y = across + vertex.view.w / 2 - 1 if vertex is label_vertex and label_rows[k] else across
-            points += [(band[0], y), (band[1], y)]
-        points += [(end_band[0], end_y), (target.x - target.w / 2, end_y)]
-        box, label_x, label_y = None, 0.0, 0.0
-        if label_rows[k]:
-            left = label_vertex.view.xy[1] - label_sizes[k][0] / 2 + LABEL_PAD
-            top = label_vertex.view.xy[0] - label_vertex.view.w / 2
-            box = (round(left, 1), round(top, 1), round(left + label_sizes[k][0] - 2 * LABEL_PAD, 1),
-                   round(top + LINE_HEIGHT * len(label_rows[k]), 1))
-            label_x, label_y = box[0], round(top + LINE_HEIGHT - 3.5, 1)
-        edges.append(DrawnEdge(k, edge.source, edge.target, [(round(x, 1), round(y, 1)) for x, y in points],
-                               labels[k], label_rows[k], label_x, label_y, box))
-    width = max([n.box[2] for n in nodes] + [p[0] for e in edges for p in e.points], default=0.0)
-    height = max([n.box[3] for n in nodes] + [p[1] for e in edges for p in e.points] +
-                 [e.label_box[3] for e in edges if e.label_box], default=0.0)
-    return Drawing(round(width, 1), round(height, 1), nodes, edges)
+            if vertex is label_vertex and label_rows[k]:  # beside the text: left of it, or under it
+                across += (1 - vertex.view.w / 2) if down else (vertex.view.w / 2 - 1)
+            along += [(across, band[0]), (across, band[1])]
+        along += [(end, target_band[0]), (end, target.xy[1] - target.h / 2)]
+        box = _label_place(label_vertex.view, label_rows[k], down)
+        edges.append(DrawnEdge(k, edge.source, edge.target, [tuple(map(_r, placed(a, b))) for a, b in along],
+                               labels[k], label_rows[k], *(box[:2] if box else (0.0, 0.0)), box))
+    points = [p for e in edges for p in e.points] + [p for n in nodes for p in (n.box[:2], n.box[2:])]
+    corners = [p for e in edges if e.label_box for p in (e.label_box[:2], e.label_box[2:])]
+    width = max([x for x, _ in points + corners], default=0.0)
+    height = max([y for _, y in points + corners], default=0.0)
+    return Drawing(_r(width), _r(height), nodes, edges, "down" if down else "right")
+
+
+def _r(value: float) -> float:
+    return round(value, 1)
+
+
+def _label_place(box: _Box, rows: list[str], down: bool) -> tuple[float, float, float, float] | None:
+    """Where an edge label's text goes (left, top, right, bottom), from its vertex: beside its edge."""
+    if not rows:
+        return None
+    width = max(text_width(row, TEXT_SIZE) for row in rows)
+    height = LINE_HEIGHT * len(rows)
+    if down:
+        left, top = box.xy[0] - box.w / 2 + LABEL_GAP + 2, box.xy[1] - height / 2
+    else:
+        left, top = box.xy[1] - width / 2, box.xy[0] - box.w / 2
+    return _r(left), _r(top), _r(left + width), _r(top + height)
 
 
 def _between(layout: Any, edge: Any) -> list[Any]:
@@ -289,8 +398,8 @@ def _ports(view: Any, boxes: list[_Box], chains: list[list[Any]]) -> list[tuple[
             at.setdefault(getattr(edge, mine), []).append(k)
         for node, ks in at.items():
             ks.sort(key=lambda k: (chains[k][nearest].view.xy[0], k))
-            centre, height = boxes[node].xy[0], boxes[node].w
-            step = min(PORT_STEP, (height - 4) / max(len(ks), 1))
+            centre, side_length = boxes[node].xy[0], boxes[node].w
+            step = min(PORT_STEP, (side_length - 4) / max(len(ks), 1))
             for i, k in enumerate(ks):
                 ends[k][side] = centre + (i - (len(ks) - 1) / 2) * step
     return [(a, b) for a, b in ends]

@@ -16,12 +16,13 @@ tensors, button#view-toggle switches #graph-layers and #graph-neurons.
 from __future__ import annotations
 
 import json
+import re
 import sys
 from html import escape
 from importlib import resources
 from typing import IO, Any
 
-from .page_facts import Facts, ParamFacts, facts_of, verdict_words
+from .page_facts import Facts, ParamFacts, facts_of, more_paths, verdict_words
 from .svg import graph_svg
 
 
@@ -46,11 +47,12 @@ def _data(report: Any, facts: Facts) -> dict[str, Any]:
                    for p in facts.params},
         "neurons": None if neurons is None else {"nodes": len(neurons.nodes), "edges": len(neurons.edges)},
         "verdict": facts.verdict,
+        "highlight": getattr(view, "highlight", None),  # --highlight: its paths marked when the page opens
     }
 
 
 def _json_script(data: dict[str, Any]) -> str:
-    text = json.dumps(data, ensure_ascii=False).replace("</", "<\\/").replace("<!--", "<\\!--")
+    text = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")  # no "</script>" or "<!--" can end it
     return f'<script type="application/json" id="gradcli-data">{text}</script>'
 
 
@@ -70,12 +72,30 @@ def _picture(report: Any) -> str:
     view = report.view if hasattr(report, "view") else report
     neurons = getattr(view, "neurons", None)
     if neurons is None:
-        return f'<div id="graph" class="stepped">{_svg(view)}</div>'
+        svg = _svg(view)
+        return f'<div id="graph" class="stepped{_fit(svg)}">{svg}</div>{_no_neurons(view)}'
+    layers = _svg(view)
     return ('<div id="graph">'
-            '<div id="graph-layers" class="stepped"><h3>Layer by layer: one node per tensor operation, with its shape'
-            f"</h3>{_svg(view)}</div>"
+            f'<div id="graph-layers" class="stepped{_fit(layers)}"><h3>Layer by layer: one node per tensor operation, '
+            f"with its shape</h3>{layers}</div>"
             '<div id="graph-neurons"><h3>Neuron by neuron: the model written out entry by entry</h3>'
             f'{_svg(neurons, "neurons-")}</div></div>')
+
+
+def _fit(svg: str, widest: float = 1800) -> str:
+    """The class " fit" where the drawing is narrow enough to shrink to the page's width and stay readable."""
+    found = re.search(r'<svg[^>]*\swidth="([0-9.]+)', svg)
+    return " fit" if found and float(found.group(1)) <= widest else ""
+
+
+def _no_neurons(view: Any) -> str:
+    """On a tensor page without the neuron view: why (the --neurons limits)."""
+    if not hasattr(view, "shapes"):
+        return ""
+    from ..explaining.tensors import NEURONS_MAX_ENTRIES, NEURONS_MAX_NODES  # NumPy: only for a tensor page
+
+    return (f'<p class="note">No neuron-by-neuron view: it is drawn for models of at most {NEURONS_MAX_ENTRIES} '
+            f"parameter entries and {NEURONS_MAX_NODES} nodes written out (the --neurons rule).</p>")
 
 
 def _steps(facts: Facts) -> str:
@@ -117,7 +137,7 @@ def _paths(facts: Facts) -> str:
     sections = []
     for p in facts.params:
         items = "".join(f"<li>{escape(text)}</li>" for text in p.paths) or "<li>no path leads from the loss here</li>"
-        more = f'<p class="note">{p.left_out:,} more paths are left out.</p>' if p.left_out else ""
+        more = f'<p class="note">{more_paths(p.left_out)} left out.</p>' if p.left_out else ""
         sections.append(f'<section class="param-paths" data-param="{escape(p.name)}"><h3>Paths from the loss to '
                         f'{escape(p.name)} ({p.total:,})</h3><ol>{items}</ol>{more}'
                         f'<p class="sum">{escape(p.sum_text)}</p></section>')

@@ -84,6 +84,10 @@ def substituted(formula: str, values: dict[str, str]) -> str:
     return _TIMES.sub(" × ", text)
 
 
+def more_paths(count: int) -> str:
+    return f"{count:,} more path{' is' if count == 1 else 's are'}"
+
+
 def _upstream(view: Any) -> list[set[str]]:
     """Each node's parameters below it (the graph's nodes come inputs first)."""
     up: list[set[str]] = [{n.name} if n.role == "parameter" else set() for n in view.nodes]
@@ -185,8 +189,9 @@ def _path_text(view: GraphView, edges: list[int]) -> str:
     partials = [view.edges[k].partial or "" for k in edges]
     values = [view.edges[k].local_value for k in edges]
     product = None if None in values else math.prod(values)  # type: ignore[arg-type]
-    return (f"{' × '.join(partials)} = {' × '.join(_shown(v) for v in values)} = {_shown(product)}"
-            if len(edges) > 1 else f"{partials[0]} = {_shown(product)}")
+    result = "undefined" if product is None else number(product)
+    return (f"{' × '.join(partials)} = {' × '.join(_shown(v) for v in values)} = {result}"
+            if len(edges) > 1 else f"{partials[0]} = {result}")
 
 
 def graph_params(view: GraphView, up: list[set[str]]) -> list[ParamFacts]:
@@ -202,8 +207,8 @@ def graph_params(view: GraphView, up: list[set[str]]) -> list[ParamFacts]:
         adjoint = node.adjoint if node.adjoint is not None else 0.0
         left = total - len(walked)
         sum_text = (f"∂loss/∂{node.name} = sum over {total} path{'s' if total != 1 else ''} = {number(adjoint)}"
-                    if not left else f"∂loss/∂{node.name} = {number(adjoint)} (the sweep's adjoint: {left} "
-                    "more paths are left out)")
+                    if not left else f"∂loss/∂{node.name} = {number(adjoint)} (the sweep's adjoint: "
+                    f"{more_paths(left)} left out)")
         item = ParamFacts(node.name, node.id, nodes, edges, paths, left, total, sum_text, backprop=number(adjoint),
                           path_sum=number(adjoint) if not left else "")
         gradient = None if report is None else report.gradients.get(node.name)
@@ -264,7 +269,7 @@ def explain_facts(ex: Explanation) -> Facts:
         sum_text = (f"{ex.label(step.param)} = sum over {n} path{'s' if n != 1 else ''} = {number(value)}"
                     if step.path_sum is not None else
                     f"{ex.label(step.param)} = {number(step.adjoint)} (the sweep's adjoint: "
-                    f"{step.paths_left_out} more paths are left out)")
+                    f"{more_paths(step.paths_left_out)} left out)")
         params.append(ParamFacts(
             step.param, None if node is None else node.id, nodes, edges, paths, step.paths_left_out, n, sum_text,
             symbolic=number(step.symbolic_value), backprop=number(step.adjoint),

@@ -26,6 +26,7 @@ from .drawing import (
     LINE_HEIGHT,
     NAME_SIZE,
     NODE_PAD_Y,
+    PILL_END,
     TEXT_SIZE,
     Drawing,
     DrawnEdge,
@@ -52,6 +53,7 @@ EDGE_COLOUR = "#6b7280"
 TEXT_COLOUR = "#111827"
 SOFT_TEXT = "#374151"
 THICK = 3.0  # a highlighted stroke
+BASELINE = 3.5  # from a text row's baseline to the bottom of its line
 
 
 def _attr(text: object) -> str:
@@ -121,14 +123,17 @@ def _marker(marker_id: str, colour: str) -> str:
             f'markerUnits="userSpaceOnUse" orient="auto"><path d="M0,0 L10,5 L0,10 z" fill="{colour}"/></marker>')
 
 
-def _path(points: list[tuple[float, float]]) -> str:
-    """Straight where two points share a height, else a curve that leaves and arrives horizontally."""
+def _path(points: list[tuple[float, float]], down: bool) -> str:
+    """Straight where two points share a coordinate, else a curve that leaves and arrives along the flow."""
     parts = [f"M{_n(points[0][0])},{_n(points[0][1])}"]
     for (x0, y0), (x1, y1) in zip(points, points[1:]):
         if (x0, y0) == (x1, y1):
             continue
-        if y0 == y1:
-            parts.append(f"H{_n(x1)}")
+        if x0 == x1 or y0 == y1:
+            parts.append(f"L{_n(x1)},{_n(y1)}")
+        elif down:
+            middle = (y0 + y1) / 2
+            parts.append(f"C{_n(x0)},{_n(middle)} {_n(x1)},{_n(middle)} {_n(x1)},{_n(y1)}")
         else:
             middle = (x0 + x1) / 2
             parts.append(f"C{_n(middle)},{_n(y0)} {_n(middle)},{_n(y1)} {_n(x1)},{_n(y1)}")
@@ -150,7 +155,7 @@ def _edges(view: GraphView | TensorGraphView, drawing: Drawing, ids: str) -> lis
         out.append(f"<title>{escape(said)}</title>")
         dashed = "" if drawn.label else ' stroke-dasharray="5,4"'
         arrow = f"{ids}gradcli-arrow-highlight" if on else f"{ids}gradcli-arrow"
-        out.append(f'<path d="{_path(drawn.points)}" fill="none" stroke="{colour}" '
+        out.append(f'<path d="{_path(drawn.points, drawing.direction == "down")}" fill="none" stroke="{colour}" '
                    f'stroke-width="{_n(THICK if on else 1.2)}"{dashed} marker-end="url(#{arrow})"/>')
         if drawn.label:
             out.append(_edge_text(drawn, on))
@@ -160,8 +165,8 @@ def _edges(view: GraphView | TensorGraphView, drawing: Drawing, ids: str) -> lis
 
 def _edge_text(drawn: DrawnEdge, on: bool) -> str:
     style = f' fill="{HIGHLIGHT_COLOUR}" font-weight="bold"' if on else f' fill="{SOFT_TEXT}"'
-    rows = "".join(f'<tspan x="{_n(drawn.label_x)}" y="{_n(drawn.label_y + LINE_HEIGHT * i)}">{escape(row)}</tspan>'
-                   for i, row in enumerate(drawn.rows))
+    rows = "".join(f'<tspan x="{_n(drawn.label_x)}" y="{_n(drawn.label_y + LINE_HEIGHT * (i + 1) - BASELINE)}">'
+                   f"{escape(row)}</tspan>" for i, row in enumerate(drawn.rows))
     return f'<text class="local" font-size="{_n(TEXT_SIZE)}"{style}>{rows}</text>'
 
 
@@ -186,7 +191,7 @@ def _shape(drawn: DrawnNode, role: str, on: bool) -> list[str]:
     if on:
         stroke = HIGHLIGHT_COLOUR
     left, top, _, _ = drawn.box
-    radius = _n(drawn.h * rounding)
+    radius = _n(min(drawn.h * rounding, PILL_END))
     shapes = [f'<rect class="shape" x="{_n(left)}" y="{_n(top)}" width="{_n(drawn.w)}" height="{_n(drawn.h)}" '
               f'rx="{radius}" ry="{radius}" fill="{fill}" stroke="{stroke}" stroke-width="{_n(width)}"/>']
     if role == "loss":  # a second border, as DOT's peripheries=2
@@ -207,8 +212,8 @@ def _node_text(drawn: DrawnNode) -> list[str]:
     for i, rows in enumerate(drawn.rows):
         size = NAME_SIZE if i == 0 else TEXT_SIZE
         colour = TEXT_COLOUR if i == 0 else SOFT_TEXT
-        spans = "".join(f'<tspan x="{_n(drawn.x)}" y="{_n(top + LINE_HEIGHT * (row + j + 1) - 3.5)}">{escape(text)}'
-                        "</tspan>" for j, text in enumerate(rows))
+        spans = "".join(f'<tspan x="{_n(drawn.x)}" y="{_n(top + LINE_HEIGHT * (row + j + 1) - BASELINE)}">'
+                        f"{escape(text)}</tspan>" for j, text in enumerate(rows))
         out.append(f'<text class="{_TEXT_CLASSES[min(i, 2)]}" text-anchor="middle" font-size="{_n(size)}" '
                    f'fill="{colour}">{spans}</text>')
         row += len(rows)

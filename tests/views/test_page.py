@@ -10,7 +10,9 @@ from __future__ import annotations
 import json
 import os
 import re
+import tomllib
 from html.parser import HTMLParser
+from pathlib import Path
 
 import pytest
 from cli_runner import one_line_error
@@ -145,6 +147,17 @@ def test_graph_json_is_unchanged_unless_the_comparison_is_asked_for():
     assert asked.comparison.gradients["w1"].symbolic_value == 1.5 and asked.comparison.gradients["w1"].agree
 
 
+def test_text_in_the_data_cannot_end_its_script():
+    view = gradcli.graph("w*x1", data={"x1": [2], "y": [1]}, params={"w": 1})
+    view.nodes[0].name = "</script><script>alert(1)</script><!--"  # a name no model has, as hostile as text gets
+    text = page_html(view)
+    data = text[text.index('id="gradcli-data">'):]
+    data = data[:data.index("</script>")]
+    assert "<" not in data.removeprefix('id="gradcli-data">')
+    page = Page(text)
+    assert page.data["nodes"][0]["name"] == "</script><script>alert(1)</script><!--"
+
+
 def test_iframe_safe_page_is_one_iframe_holding_the_page():
     view = gradcli.graph("w*x1", data={"x1": [2], "y": [1]}, params={"w": 1})
     framed = page_html(view, iframe_safe=True)
@@ -176,3 +189,12 @@ def test_bad_input_is_refused_before_the_output_is_touched(gradcli, tmp_path):
     made = gradcli("graph", "b+w1*x1", "--data", "x1=oops", "--format", "html", "--output", "page.html")
     one_line_error(made)
     assert (tmp_path / "page.html").read_text() == "old"
+
+
+def test_the_style_and_script_ship_as_package_data():
+    """A non-editable install has them: pyproject's package-data names every file the page inlines."""
+    root = Path(__file__).resolve().parents[2]
+    globs = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]["gradcli.views"]
+    assets = root / "gradcli" / "views" / "assets"
+    shipped = {path.name for pattern in globs for path in (root / "gradcli" / "views").glob(pattern)}
+    assert shipped == {path.name for path in assets.iterdir()} == {"page.css", "page.js"}

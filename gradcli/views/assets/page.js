@@ -99,6 +99,7 @@
   var sections = document.querySelectorAll("#paths .param-paths");
   for (i = 0; i < sections.length; i++) { sections[i].hidden = true; }
   document.getElementById("path-sum").textContent = "Click a parameter (in the graph or the table) to mark its paths.";
+  if (data.highlight && data.params[data.highlight]) { choose(data.highlight); }
 
   var toggle = document.getElementById("view-toggle");
   if (toggle) {
