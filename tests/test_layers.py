@@ -25,7 +25,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "gradcli"
 
 # (layer, its rank): a module imports only modules of a lower rank, or of its own layer
 LAYERS = [
-    ("errors", 0), ("version", 0),
+    # shown: the mixin by which a report draws itself in Jupyter (the views register the drawings by name)
+    ("errors", 0), ("version", 0), ("shown", 0),
     ("language", 1),
     ("engines", 2),
     ("io", 3),

@@ -15,6 +15,7 @@ from ..engines.differences import NOT_AT_KINK
 from ..errors import show_text
 from ..io.arguments import number
 from ..setup import Setup
+from ..shown import Shown, brief, clipped, listed, verdict_word
 
 if TYPE_CHECKING:  # imported lazily at run time: `import gradcli` stays light
     from ..language.problem import Problem
@@ -379,7 +380,7 @@ def rows_within_resolution(gradient: RowGradient, exact: Any, diff: Any, close: 
 
 
 @dataclass
-class GradientReport:
+class GradientReport(Shown):
     """What `gradcli grad` shows; `to_dict()` is its JSON document."""
 
     model: str
@@ -404,6 +405,21 @@ class GradientReport:
     engine: str = "memory"  # where the rows were: "memory", "stream" (read part by part, past --memory) or "dask"
     # a model with vectors or matrices: each parameter as written, its gradient in its shape
     tensors: dict[str, TensorGradient] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        if self.tensors:
+            values = [f"∂{t.param} {'x'.join(map(str, t.shape)) or 'scalar'}" for t in self.tensors.values()]
+        else:
+            values = [f"∂{g.param} {brief(g.backprop_value if g.backprop_value is not None else g.symbolic_value)}"
+                      for g in self.gradients.values()]
+        return (f"GradientReport({clipped(self.model)}, {self.loss}, loss {brief(self.loss_value)}: "
+                f"{listed(values)}; {verdict_word(self.agree)}{self._where_not()})")
+
+    def _where_not(self) -> str:
+        """' on w1, w2': the names whose engines disagree."""
+        items = self.tensors.values() if self.tensors else self.gradients.values()
+        bad = [g.param for g in items if g.agree is False or g.fd_agree is False]
+        return f" on {listed(bad, 3)}" if self.agree is False and bad else ""
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)

@@ -6,6 +6,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
+from ..shown import Shown, brief, clipped, listed, verdict_word
+
 
 @dataclass
 class NodeInfo:
@@ -34,7 +36,7 @@ class EdgeInfo:
 
 
 @dataclass
-class GraphView:
+class GraphView(Shown):
     """What `gradcli graph` shows: the graph with values, adjoints and local derivatives."""
 
     model: str
@@ -57,6 +59,11 @@ class GraphView:
     # both engines' gradients at the point, judged (compare.verdicts.GradientReport), when asked for
     # (gradcli.graph(compare=True); the html page asks); in the JSON only when present
     comparison: Any = None
+
+    def __repr__(self) -> str:
+        adjoints = [f"∂{n.name} {brief(n.adjoint)}" for n in self.nodes if n.role == "parameter"]
+        return (f"GraphView({clipped(self.model)}, {self.loss}, loss {brief(self.loss_value)}: "
+                f"{len(self.nodes)} nodes, {len(self.edges)} edges; {listed(adjoints)})")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(_without_extras(self))
@@ -187,7 +194,7 @@ class Reuse:
 
 
 @dataclass
-class Explanation:
+class Explanation(Shown):
     """What `gradcli explain` shows."""
 
     view: GraphView
@@ -202,6 +209,12 @@ class Explanation:
     of: str = "loss"  # what the paths differentiate: the loss, or g = d loss/d first (order 2)
     first: str | None = None  # order 2: the parameter of the first derivative
     cost: Cost | None = None  # explain --cost: forward mode against reverse mode, counted; in JSON only when asked
+
+    def __repr__(self) -> str:
+        view = self.view
+        values = [f"{self.label(s.param)} {brief(s.adjoint)}" for s in self.steps]
+        return (f"Explanation({clipped(view.model)}, {view.loss}, loss {brief(view.loss_value)}: "
+                f"{listed(values, 3)}; {len(view.nodes)} nodes; {verdict_word(self.agree)})")
 
     def label(self, param: str) -> str:
         """∂loss/∂w1, or at order 2 ∂²loss/∂w1∂w2."""
@@ -272,7 +285,7 @@ class TensorEdge:
 
 
 @dataclass
-class TensorGraphView:
+class TensorGraphView(Shown):
     """What `gradcli graph` shows for a model with vectors and matrices: one node per tensor operation."""
 
     model: str
@@ -297,6 +310,11 @@ class TensorGraphView:
     comparison: Any = None  # as GraphView's: both engines' gradients, when asked for
     # the model drawn neuron by neuron (a GraphView), when asked for and the --neurons rule allows
     neurons: Any = None
+
+    def __repr__(self) -> str:
+        shapes = [f"{name} {'x'.join(map(str, self.shapes.get(name, []))) or 'scalar'}" for name in self.params]
+        return (f"TensorGraphView({clipped(self.model)}, {self.loss}, loss {brief(self.loss_value)}: "
+                f"{len(self.nodes)} nodes, {len(self.edges)} edges; {listed(shapes)})")
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(_without_extras(self))
@@ -397,7 +415,7 @@ class MatrixCounts:
 
 
 @dataclass
-class TensorExplanation:
+class TensorExplanation(Shown):
     """What `gradcli explain` shows for a model with vectors and matrices."""
 
     view: TensorGraphView
@@ -414,6 +432,13 @@ class TensorExplanation:
     chosen: list[str]  # the entries asked for
     batch_leaves: dict[str, str] = field(default_factory=dict)  # the data over the batch: X -> "N x 2"
     notes: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        view = self.view
+        grads = [f"∂{g.param} {'x'.join(map(str, g.shape)) or 'scalar'}" for g in self.gradients]
+        return (f"TensorExplanation({clipped(view.model)}, {view.loss}, loss {brief(view.loss_value)}: "
+                f"{self.rows:,} rows, {len(self.forward)} forward and {len(self.backward)} backward steps; "
+                f"{listed(grads, 3)}; {verdict_word(self.agree)})")
 
     def to_dict(self) -> dict[str, Any]:
         view = self.view

@@ -47,6 +47,7 @@ from ..language.problem import YHAT
 from ..language.written import Written
 from ..question import Question, ask
 from ..setup import scalar_parameters_only
+from ..shown import Shown, clipped
 
 RTOL = 1e-7  # the claim agrees at a point when |claim - derivative| <= atol + rtol * max(|claim|, |derivative|)
 ATOL = 1e-10
@@ -88,7 +89,7 @@ class Sample:
 
 
 @dataclass
-class CheckReport:
+class CheckReport(Shown):
     """What `gradcli check` shows; `to_dict()` is its JSON document."""
 
     model: str
@@ -115,6 +116,11 @@ class CheckReport:
     atol: float
     params: dict[str, float]  # the values used at the data's points
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        return (f"CheckReport({clipped(self.model, 50)}, {self.loss}: ∂loss/∂{self.wrt} = "
+                f"{clipped(self.claim_formula, 50)} is {'right' if self.correct else 'wrong'}; "
+                f"SymPy: {self.symbolic})")
 
     @property
     def failed(self) -> bool:

@@ -36,6 +36,7 @@ from ..engines.graph import build_graph
 from ..engines.resolution import gradient_bounds
 from ..io.arguments import flag
 from ..question import MAX_ORDER, Expression, ask_expression
+from ..shown import Shown, brief, clipped, listed, verdict_word
 
 __all__ = ["MAX_ORDER", "diff", "answer"]
 RTOL = 1e-9
@@ -78,7 +79,7 @@ class Derivative:
 
 
 @dataclass
-class DiffReport:
+class DiffReport(Shown):
     expression: str
     kind: str  # "derivative" (one name), "gradient" (several, order 1) or "hessian" (several, order 2)
     order: int
@@ -94,6 +95,12 @@ class DiffReport:
     graph_nodes: int  # operations in the largest derivative graph the graph engine evaluated
     warnings: list[str] = field(default_factory=list)
     at_kink: bool = False  # abs or relu of exactly 0 here: the values are not compared
+
+    def __repr__(self) -> str:
+        values = [f"{d.label} {brief(d.graph_value)}" for d in self.derivatives]
+        at = listed([f"{name}={brief(value)}" for name, value in self.point.items()], 3)
+        return (f"DiffReport({clipped(self.expression)} at {at}: {listed(values)}; "
+                f"{'at a kink' if self.at_kink else verdict_word(self.agree)})")
 
     @property
     def failed(self) -> bool:

@@ -35,6 +35,7 @@ from ..io.sources import param_values
 from ..language.losses import DEFAULT_DELTA
 from ..question import Question, ask
 from ..setup import scalar_parameters_only
+from ..shown import Shown, brief, clipped, listed, verdict_word
 
 RTOL = 1e-9
 ATOL = 1e-12
@@ -42,7 +43,7 @@ MAX_MATRIX = 400  # parameters: the whole matrix is this many sweeps of a graph 
 
 
 @dataclass
-class HessianReport:
+class HessianReport(Shown):
     model: str
     loss: str
     names: list[str]
@@ -75,6 +76,13 @@ class HessianReport:
     convex: bool | None = None  # positive semidefinite at this point (to rounding)
     newton_step: list[float] | None = None  # -H^-1 g; None where H is singular
     warnings: list[str] = field(default_factory=list)
+
+    def __repr__(self) -> str:
+        n = len(self.names)
+        what = (f"H v over {n} parameters" if self.hessian is None
+                else f"{n}x{n}, eigenvalues {listed([brief(v) for v in self.eigenvalues or []], 3)}")
+        return (f"HessianReport({clipped(self.model)}, {self.loss}, loss {brief(self.loss_value)}: {what}; "
+                f"{verdict_word(self.agree if self.agree is not None else self.fd_agree)})")
 
     @property
     def failed(self) -> bool:

@@ -39,6 +39,7 @@ from ..language.losses import loss_info
 from ..language.tensors import fixed_order_products
 from ..language.written import Written
 from ..question import Question
+from ..shown import Shown, brief, clipped, listed
 from ..training.passes import gather_vectors
 from ..training.report import TrainReport
 
@@ -46,7 +47,7 @@ CLASS_COLUMN = "class"  # what --threshold adds: 1 where yhat >= the threshold, 
 
 
 @dataclass
-class Predictions:
+class Predictions(Shown):
     """The input rows and the model's prediction for each: what `gradcli predict` writes as CSV.
 
     Written as CSV, every float64 column (the model's inputs and yhat) is the shortest decimal
@@ -63,6 +64,11 @@ class Predictions:
     warnings: list[str] = field(default_factory=list)
     threshold: float | None = None
     outputs: list[str] = field(default_factory=lambda: ["yhat"])  # the model's output columns
+
+    def __repr__(self) -> str:
+        first = [brief(float(v)) for v in self.columns[self.outputs[0]][:3]] if self.rows else []
+        return (f"Predictions({clipped(self.model, 50)}, {self.rows:,} rows of {clipped(self.source, 40)}: "
+                f"{self.outputs[0]} {listed(first, 3)}{', …' if self.rows > 3 else ''})")
 
     @property
     def yhat(self) -> Any:
@@ -81,7 +87,7 @@ class Predictions:
 
 
 @dataclass
-class PartPredictions:
+class PartPredictions(Shown):
     """Predictions made part by part, never all in memory: data larger than `memory`, or an output
     directory (one file per input file).
 
@@ -101,6 +107,11 @@ class PartPredictions:
     threshold: float | None = None
     _parts: list[Any] = field(default_factory=list, repr=False)
     _model: Any = field(default=None, repr=False)
+
+    def __repr__(self) -> str:
+        written = f"; wrote {listed(self.outputs, 2)}" if self.outputs else ""
+        return (f"PartPredictions({clipped(self.model, 50)}, {self.rows:,} rows in {self.files:,} files of "
+                f"{clipped(self.source, 40)}{written})")
 
     def chunks(self) -> Iterator[Predictions]:
         """Each non-empty part's rows and predictions, as a Predictions, in file order."""

@@ -11,6 +11,7 @@ from typing import Any
 
 from ..language.losses import DEFAULT_DELTA
 from ..language.problem import Problem, as_written, classes_of, shapes_of
+from ..shown import Shown, brief, clipped, listed, verdict_word
 from .closed_form import ClosedForm
 from .gradient_check import GradientCheck
 from .loop import EXACT_FIT_REASON, TrainResult
@@ -21,7 +22,7 @@ SHORT_OF_OPTIMUM = 1e-6  # a trained mse this far (relative) above least squares
 
 
 @dataclass
-class TrainReport:
+class TrainReport(Shown):
     model: ChosenModel
     problem: Problem
     options: TrainOptions
@@ -39,6 +40,18 @@ class TrainReport:
     # accuracy (bce, ce) or r2 (mse, mae, huber) on the training rows and on the validation rows
     metrics: dict[str, dict[str, float | None] | None] = field(default_factory=dict)
     drawn: dict[str, str] = field(default_factory=dict)  # a vector or matrix parameter -> how it started
+
+    def __repr__(self) -> str:
+        result = self.result
+        ended = "diverged" if result.diverged else f"loss {brief(result.loss)}"
+        params = [f"{name} {brief(value)}" for name, value in result.params.items()]
+        if self.problem.tensors:  # each parameter as written: a vector or matrix by its shape
+            shapes, entries = self.problem.tensors, self.problem.entries
+            params = [f"{name} {'x'.join(map(str, shapes[name]))}" if name in shapes
+                      else f"{name} {brief(result.params[names[0]])}" for name, names in entries.items()]
+        check = "" if self.check is None else f"; gradient check: {verdict_word(self.check.agree)}"
+        return (f"TrainReport({clipped(self.model.text, 50)}, {self.problem.loss_name}, {self.rows:,} rows: "
+                f"{ended} after {result.epochs} epochs; {listed(params)}{check})")
 
     @property
     def params(self) -> dict[str, float]:
