@@ -9,8 +9,9 @@ import json
 import sys
 from typing import IO, Any
 
-from ..explaining.reports import Cost, Explanation, ModeCost, ParamSteps, TensorExplanation
+from ..explaining.reports import Explanation, ParamSteps, TensorExplanation
 from .common import console_for, entries_text, formula_shown, number, operations_text, plural, tensor_text
+from .cost import cost_lines
 from .explain_latex import explanation_latex
 from .formats import offer
 from .page import page_format
@@ -144,36 +145,6 @@ def _count_lines(ex: Explanation) -> list[str]:
                            for r in ex.reused], "     ")
     elif n > 1:
         lines.append("   no adjoint below the loss is shared by two of these parameters")
-    return lines
-
-
-def cost_lines(cost: Cost) -> list[str]:
-    """explain --cost: each mode's sweeps and arithmetic, and what reverse mode saves."""
-    f, r = cost.forward, cost.reverse
-
-    def kinds(mode: ModeCost) -> str:
-        return operations_text({"multiplications": mode.multiplications, "additions": mode.additions,
-                                "other": mode.other})
-
-    each = f.values // max(f.sweeps, 1)
-    lines = [
-        f"   forward mode: {plural(f.sweeps, 'sweep')}, one per parameter: {plural(f.total, 'operation')} ({kinds(f)})",
-        f"     every sweep computes the {plural(each, 'value')} again beside its tangents: {f.values:,} values, "
-        f"{plural(f.local_derivatives, 'local derivative')}, {plural(f.products, 'tangent product')}, "
-        f"{plural(f.sums, 'sum')}",
-        "     per parameter: " + ", ".join(f"{k} {v:,}" for k, v in cost.forward_per_param.items()),
-        f"   reverse mode: 1 forward pass and 1 sweep: {plural(r.total, 'operation')} ({kinds(r)})",
-        f"     {plural(r.values, 'value')} once, {plural(r.local_derivatives, 'local derivative')}, "
-        f"{plural(r.products, 'adjoint product')}, {plural(r.sums, 'sum')}",
-    ]
-    if cost.saved > 0:
-        lines.append(f"   reverse saves {plural(cost.saved, 'operation')} ({100 * cost.saved / f.total:.0f} %): each "
-                     "value and local derivative once, each adjoint shared by the parameters below it")
-    elif cost.saved == 0:
-        lines.append("   the modes cost the same here: one sweep each")
-    else:
-        lines.append(f"   forward mode costs {plural(-cost.saved, 'operation')} less here: "
-                     f"{plural(f.sweeps, 'sweep')} and no adjoints to sum over the rows")
     return lines
 
 

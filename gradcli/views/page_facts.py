@@ -14,6 +14,7 @@ from typing import Any
 
 from ..explaining.reports import Explanation, GraphView, TensorExplanation, TensorGraphView
 from .common import number, tensor_text
+from .cost import cost_lines
 
 MAX_PATHS = 20  # paths listed per parameter on graph's page (explain's own --max-paths rules its page)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?:\[[0-9, ]+\])?")
@@ -295,7 +296,9 @@ def explain_facts(ex: Explanation) -> Facts:
     return Facts(title=f"gradcli explain: {view.model}", subtitle=_subtitle(view), steps=steps, params=params,
                  reused=_reuse_lines(view, reused), verdict=ex.agree, compared=True,
                  extra=[("SymPy's derivatives, from the whole formula", symbolic),
-                        ("Calculate once, use many times", counts)],
+                        ("Calculate once, use many times", counts),
+                        ("Forward mode against reverse mode (--cost)",
+                         [] if ex.cost is None else [line.strip() for line in cost_lines(ex.cost)])],
                  notes=list(view.notes))
 
 

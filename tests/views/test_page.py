@@ -121,6 +121,16 @@ def test_the_explain_page_adds_the_paths_that_meet(gradcli):
         (s["phase"], s["text"]) for s in page.data["steps"]]
 
 
+def test_explain_cost_puts_forward_against_reverse_mode_on_the_page(gradcli):
+    made = gradcli("explain", *NOTE, "--cost", "--format", "html")
+    assert made.code == 0, made
+    text = " ".join(Page(made.out).text)
+    # counted by engines/forward.py, as `explain --cost` prints them (tests/test_forward_mode.py counts them by hand)
+    assert "forward mode: 3 sweeps, one per parameter: 26 operations" in text
+    assert "reverse mode: 1 forward pass and 1 sweep: 11 operations" in text
+    assert "Forward mode against reverse mode" not in " ".join(Page(gradcli("explain", *NOTE, "--format", "html").out).text)
+
+
 def test_a_tensor_page_has_shapes_the_matrix_products_and_a_neuron_view():
     view = gradcli.graph(LAYER[0], shapes=["W1=2x2"], data={"x1": [-0.5], "x2": [0.9], "y": [0]}, compare=True,
                          neuron_view=True)
