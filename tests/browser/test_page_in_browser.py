@@ -189,6 +189,10 @@ def test_stepping_reveals_every_value_then_every_adjoint_one_node_at_a_time_and_
         if node["adjoint"] is not None:
             assert seen[node["id"]]["adjoint"], node
     assert all(said.values()), said  # every step is said in words too (#step-status, aria-live)
+    # and the line of the last step is in sight in the list of steps, scrolled within itself
+    assert browser.execute_script("""const list = document.getElementById('steps').getBoundingClientRect();
+        const line = document.querySelector('#steps li[aria-current="step"]').getBoundingClientRect();
+        return line.top >= list.top && line.bottom <= list.bottom;""")
     # ← undoes the last step, the button the one before, and reset goes back to the start.
     now, _ = step(browser, "ARROW_LEFT")
     assert changed(shown, now) == [backward[-1]] and now[backward[-1]] == "value"

@@ -33,13 +33,24 @@
     if (at > 0) {
       var current = node(steps[at - 1].node);
       if (current) { current.classList.add("current"); }
-      if (items[at - 1] && items[at - 1].scrollIntoView) { items[at - 1].scrollIntoView({block: "nearest"}); }
+      keepInList(items[at - 1]);
       status.textContent = "Step " + at + " of " + steps.length + ", " + steps[at - 1].phase + ": " + steps[at - 1].text;
     } else {
       status.textContent = "Step 0 of " + steps.length + ": press Next (or →) to start the forward pass.";
     }
     document.getElementById("step-prev").disabled = at === 0;
     document.getElementById("step-next").disabled = at === steps.length;
+  }
+
+  // The current step's line kept in sight inside its own scrolling list. (scrollIntoView would scroll the
+  // window too, and the drawing and the buttons would leave the screen while the learner steps.)
+  function keepInList(item) {
+    var list = document.getElementById("steps");
+    if (!list || !item) { return; }
+    var top = item.offsetTop, bottom = top + item.offsetHeight;
+    if (top < list.scrollTop || bottom > list.scrollTop + list.clientHeight) {
+      list.scrollTop = top - list.clientHeight / 2;
+    }
   }
 
   function go(to) { at = Math.max(0, Math.min(steps.length, to)); show(); }
