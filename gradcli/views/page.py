@@ -73,10 +73,11 @@ def _picture(report: Any) -> str:
     neurons = getattr(view, "neurons", None)
     if neurons is None:
         svg = _svg(view)
-        return f'<div id="graph" class="stepped{_fit(svg)}">{svg}</div>{_no_neurons(view)}'
+        return f'<div id="graph" class="stepped{_fit(svg)}"{_legible(svg)}>{svg}</div>{_no_neurons(view)}'
     layers = _svg(view)
     return ('<div id="graph">'
-            f'<div id="graph-layers" class="stepped{_fit(layers)}"><h3>Layer by layer: one node per tensor operation, '
+            f'<div id="graph-layers" class="stepped{_fit(layers)}"{_legible(layers)}><h3>Layer by layer: one node '
+            "per tensor operation, "
             f"with its shape</h3>{layers}</div>"
             '<div id="graph-neurons"><h3>Neuron by neuron: the model written out entry by entry</h3>'
             f'{_svg(neurons, "neurons-")}</div></div>')
@@ -86,6 +87,13 @@ def _fit(svg: str, widest: float = 1800) -> str:
     """The class " fit" where the drawing is narrow enough to shrink to the page's width and stay readable."""
     found = re.search(r'<svg[^>]*\swidth="([0-9.]+)', svg)
     return " fit" if found and float(found.group(1)) <= widest else ""
+
+
+def _legible(svg: str, smallest: float = 9 / 11) -> str:
+    """The least height (--legible-height) a fitted drawing may shrink to: its 11 px text kept at 9 px or more.
+    Fitting the window's height shrinks it no further; the box scrolls instead."""
+    found = re.search(r'<svg[^>]*\sheight="([0-9.]+)', svg)
+    return f' style="--legible-height: {float(found.group(1)) * smallest:.0f}px"' if found else ""
 
 
 def _no_neurons(view: Any) -> str:
@@ -168,11 +176,14 @@ def page_html(report: Any, *, iframe_safe: bool = False) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         f"<title>{escape(facts.title)}</title><style>{_asset('page.css')}</style></head><body>"
         f'<header><h1>{escape(facts.title)}</h1><ul class="subtitle">{subtitle}</ul>{notes}</header><main>'
-        '<section aria-labelledby="picture-h"><h2 id="picture-h">The graph, from the inputs to the loss</h2>'
+        '<section id="picture" aria-labelledby="picture-h"><div class="side">'
+        '<h2 id="picture-h">The graph, from the inputs to the loss</h2>'
         '<p class="note">Each node: its formula, value and adjoint ∂loss/∂node; each edge: its local derivative. '
-        "A dashed edge comes from a constant.</p>"
-        f"{_controls(getattr(view, 'neurons', None) is not None)}{_picture(report)}</section>"
-        f"{_steps(facts)}{_gradients(facts)}{_paths(facts)}"
+        'A dashed edge comes from a constant.<span class="js-only"> Stepping, an edge\'s number appears when the '
+        "backward sweep reaches the node it feeds, which computes it; a solid orange border and "
+        '"▶ this step" mark the step\'s node, a dashed blue one the paths of a parameter you click.</span></p>'
+        f"{_controls(getattr(view, 'neurons', None) is not None)}{_steps(facts)}</div>{_picture(report)}</section>"
+        f"{_gradients(facts)}{_paths(facts)}"
         f"{reuse_section}{extra}"
         f"</main>{_json_script(_data(report, facts))}<script>{_asset('page.js')}</script></body></html>\n"
     )

@@ -171,10 +171,34 @@ def _edges(view: GraphView | TensorGraphView, drawing: Drawing, ids: str) -> lis
     return out
 
 
+def number_start(label: str) -> int | None:
+    """Where an edge label's computed number starts ("∂a1/∂w1 = x1 = 1.5": at "1.5"; "VJP G = [...]": at "["),
+    or None where the label has no number apart from its formula ("∂yhat/∂b = 1": the formula is 1)."""
+    head, equals, _ = label.rpartition(" = ")
+    if not equals or (head.startswith("∂") and " = " not in head):
+        return None
+    return len(head) + len(equals)
+
+
+def _edge_rows(drawn: DrawnEdge) -> list[str]:
+    """The label's rows as escaped text, its number in <tspan class="number"> (the page shows it only once the
+    sweep has computed it)."""
+    start = number_start(drawn.label)
+    if start is None or " ".join(drawn.rows) != drawn.label:
+        return [escape(row) for row in drawn.rows]
+    out, offset = [], 0
+    for row in drawn.rows:
+        cut = min(max(start - offset, 0), len(row))
+        number = f'<tspan class="number">{escape(row[cut:])}</tspan>' if cut < len(row) else ""
+        out.append(escape(row[:cut]) + number)
+        offset += len(row) + 1
+    return out
+
+
 def _edge_text(drawn: DrawnEdge, on: bool) -> str:
     style = f' fill="{HIGHLIGHT_COLOUR}" font-weight="bold"' if on else f' fill="{SOFT_TEXT}"'
     rows = "".join(f'<tspan x="{_n(drawn.label_x)}" y="{_n(drawn.label_y + LINE_HEIGHT * (i + 1) - BASELINE)}">'
-                   f"{escape(row)}</tspan>" for i, row in enumerate(drawn.rows))
+                   f"{row}</tspan>" for i, row in enumerate(_edge_rows(drawn)))
     return f'<text class="local" font-size="{_n(TEXT_SIZE)}"{style}>{rows}</text>'
 
 

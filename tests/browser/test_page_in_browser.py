@@ -262,6 +262,7 @@ def test_without_javascript_the_page_is_a_picture_with_every_value_and_adjoint(s
         assert seen[node["id"]]["value"] and seen[node["id"]]["value_text"].strip(), node
         if node["adjoint"] is not None:
             assert seen[node["id"]]["adjoint"] and seen[node["id"]]["adjoint_text"].strip(), node
+    assert all(e["number"] is not False for e in scripts_off.execute_script(LOCALS))  # every edge's number too
     if name == "note":
         w1 = next(node for node in seen.values() if node["name"] == "w1")
         assert w1["value_text"].strip().endswith("value 2") and w1["adjoint_text"].strip() == "∂loss/∂w1 = 1.5", w1
@@ -302,3 +303,100 @@ def test_the_iframe_safe_page_steps_and_marks_paths_inside_a_notebooks_sandboxed
         assert text(browser, "#path-sum").endswith("= 1.5")
     finally:
         browser.switch_to.default_content()
+
+
+# The drawing's box on the screen, its loss node's, and how big its 11 px text is drawn.
+FITS = """
+const graph = document.querySelector('#graph'), svg = graph.querySelector('svg');
+const box = r => [r.left, r.top, r.right, r.bottom];
+const loss = svg.querySelector('g.node.role-loss');
+return {window: [window.innerWidth, window.innerHeight], loss: box(loss.getBoundingClientRect()),
+        nodes: Array.from(svg.querySelectorAll('g.node')).map(g => box(g.getBoundingClientRect())),
+        svg: box(svg.getBoundingClientRect()), graph: box(graph.getBoundingClientRect()),
+        scrolls: [graph.scrollWidth - graph.clientWidth, graph.scrollHeight - graph.clientHeight],
+        scale: svg.getBoundingClientRect().height / svg.viewBox.baseVal.height};
+"""
+
+
+def inside(box: list[float], outer: list[float]) -> bool:
+    """Box (left, top, right, bottom) within outer, give or take half a pixel of rounding."""
+    return all(box[k] >= outer[k] - 0.5 for k in (0, 1)) and all(box[k] <= outer[k] + 0.5 for k in (2, 3))
+
+
+def test_the_whole_drawing_loss_included_is_seen_at_1280x800_when_the_page_opens_and_stays_legible(browser, pages):
+    """The note's drawing is taller than the window below the title (743 px drawn at 100%): it is shrunk to fit,
+    not cut by its box nor left below the fold, and its text (11 px) is still drawn at 9 px or more."""
+    # the viewport itself 1280x800, as docs/screenshots.py takes it (the window of that size has less room inside)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
+                            {"width": 1280, "height": 800, "deviceScaleFactor": 1, "mobile": False})
+    try:
+        browser.get(pages.url("note"))
+        seen = browser.execute_script(FITS)
+    finally:
+        browser.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
+    screen = [0, 0, *seen["window"]]
+    assert seen["window"] == [1280, 800], seen["window"]
+    assert inside(seen["loss"], screen), seen
+    assert all(inside(node, screen) for node in seen["nodes"]), seen
+    assert inside(seen["svg"], seen["graph"]) and seen["scrolls"] == [0, 0], seen  # nothing cut off in its box
+    assert 11 * seen["scale"] >= 9, seen
+
+
+# Per edge of the drawing: its target, whether its formula and its number (if it has one) are seen.
+LOCALS = f"""
+const seen = {VISIBLE};
+return Array.from({ROOT}.querySelectorAll('g.edge')).filter(g => g.querySelector('text.local')).map(g => ({{
+    edge: Number(g.dataset.edge), target: Number(g.dataset.target),
+    formula: seen(g.querySelector('text.local')),
+    number: g.querySelector('tspan.number') ? seen(g.querySelector('tspan.number')) : null}}));
+"""
+
+
+def test_an_edges_number_appears_when_the_backward_sweep_reaches_the_node_it_feeds_not_before(browser, pages):
+    """∂a1/∂w1 = x1 = 1.5: its formula is seen from the start, its number 1.5 only from a1's backward step on (the
+    sweep computes the local derivatives of a node's inputs when it reaches the node). ∂yhat/∂b = 1 has no
+    number apart from its formula."""
+    browser.get(pages.url("note"))
+    numbered = {e["edge"] for e in browser.execute_script(LOCALS) if e["number"] is not None}
+    graph = pages.graph("note")
+    names = {node["id"]: node["name"] for node in graph["nodes"]}
+    # a local derivative whose formula is not a constant: x1, w1, x2, w2 into a1 and a2, and 2*a3 into the loss
+    assert sorted((names[e["from"]], names[e["to"]]) for k, e in enumerate(graph["edges"]) if k in numbered) == [
+        ("a3", "loss"), ("w1", "a1"), ("w2", "a2"), ("x1", "a1"), ("x2", "a2")]
+    shown: dict[int, str | None] = {}
+    for k in range(len(graph["nodes"]) * 2 + 1):
+        if k:
+            shown, _ = step(browser, "#step-next")
+        locals_ = browser.execute_script(LOCALS)
+        assert all(e["formula"] for e in locals_), locals_
+        assert {e["edge"] for e in locals_ if e["number"]} == {
+            e["edge"] for e in locals_ if e["number"] is not None and shown.get(e["target"]) == "adjoint"}, (k, locals_)
+    assert all(e["number"] is not False for e in browser.execute_script(LOCALS))  # after the sweep: every number
+    step(browser, "#step-reset")
+    assert not any(e["number"] for e in browser.execute_script(LOCALS))
+
+
+MARKS = f"""
+const marks = g => ['on-path', 'current', 'highlight'].filter(c => g.classList.contains(c));
+return Array.from({ROOT}.querySelectorAll('g.node')).map(g => [g.dataset.name, marks(g),
+    g.getAttribute('aria-current'), (g.querySelector('text.current-mark') || {{}}).textContent || '',
+    getComputedStyle(g.querySelector('rect.shape')).strokeDasharray]);
+"""
+
+
+def test_the_steps_node_is_marked_apart_from_a_parameters_paths_and_unmarked_when_one_is_clicked(browser, pages):
+    """After the sweep b (its last step) is marked as the step's: class current, aria-current, "▶ this step", a
+    solid border; clicking w1 marks its paths (dashed) and nothing else: b is no longer marked."""
+    browser.get(pages.url("note"))
+    browser.execute_script("for (let k = 0; k < 100; k++) document.getElementById('step-next').click();")
+    marks = {name: rest for name, *rest in browser.execute_script(MARKS)}
+    assert marks["b"][:3] == [["current"], "step", "▶ this step"] and marks["b"][3] == "none", marks["b"]
+    assert [name for name, rest in marks.items() if rest[0] or rest[1] or rest[2]] == ["b"], marks
+    click(browser, '#graph g.node[data-name="w1"]')
+    marks = {name: rest for name, *rest in browser.execute_script(MARKS)}
+    path = {node["name"] for node in pages.graph("note", "--highlight", "w1")["nodes"]
+            if node["id"] in pages.graph("note", "--highlight", "w1")["highlight"]["nodes"]}
+    assert {name for name, rest in marks.items() if rest[0]} == path and "b" not in path, marks
+    assert all(rest[0] == ["on-path"] and rest[1] is None and not rest[2] and rest[3] != "none"
+               for name, rest in marks.items() if name in path), marks
+    assert not any(rest[1] or rest[2] for rest in marks.values()), marks

@@ -22,7 +22,7 @@ from gradcli.views import drawing
 from gradcli.views.common import number
 from gradcli.views.drawing import Drawing, layered
 from gradcli.views.labels import HIGHLIGHT_COLOUR, node_label
-from gradcli.views.svg import graph_svg
+from gradcli.views.svg import graph_svg, number_start
 
 SVG = "{http://www.w3.org/2000/svg}"
 NOTE = ["b+w1*x1+w2*x2", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1"]
@@ -277,3 +277,15 @@ def test_too_many_nodes_or_too_many_places_are_refused_before_any_layout(monkeyp
     with pytest.raises(GradcliError, match=rf"graph has 200 nodes, and its long edges bend in [\d,]+ layers they pass: "
                                            rf"more than {drawing.MAX_POINTS:,} places to lay out; use --format dot"):
         layered(chain(200, True))  # x reaches every depth: a bend in every layer it passes
+
+
+@pytest.mark.parametrize(("label", "number"), [
+    ("∂a1/∂w1 = x1 = 1.5", "1.5"),  # the formula x1, then the number the sweep computes
+    ("∂yhat/∂b = 1", None),  # a constant formula: no number apart from it
+    ("VJP G = [-0.05559, 0.04602]", "[-0.05559, 0.04602]"),
+    ("no equals", None),
+])
+def test_an_edge_labels_computed_number_is_what_follows_its_formula(label, number):
+    """The page hides an edge's number (tspan.number) until the backward sweep computes it."""
+    start = number_start(label)
+    assert (None if start is None else label[start:]) == number

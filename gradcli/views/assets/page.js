@@ -17,13 +17,53 @@
   function node(id) { return stepped ? stepped.querySelector('[id="node-' + id + '"]') : null; }
   function edge(k) { return stepped ? stepped.querySelector('[id="edge-' + k + '"]') : null; }
 
+  // The step at which each edge's local derivative is computed, its number shown: the backward step of the
+  // node it feeds (that node's adjoint times it goes to the edge's source), else that node's forward step.
+  var edgeStep = data.edges.map(function (e) {
+    var k, found = -1;
+    for (k = 0; k < steps.length; k++) {
+      if (steps[k].node === e.target && (steps[k].phase === "backward" || found < 0)) { found = k; }
+    }
+    return found;
+  });
+
+  // The step's node: class current, aria-current and the words "▶ this step" above it; unmarked() clears them.
+  function unmarked() {
+    var all = stepped ? stepped.querySelectorAll("g.node.current") : [];
+    for (var i = 0; i < all.length; i++) {
+      all[i].classList.remove("current");
+      all[i].removeAttribute("aria-current");
+      var mark = all[i].querySelector("text.current-mark");
+      if (mark) { mark.parentNode.removeChild(mark); }
+    }
+  }
+
+  function marked(g) {
+    var shape = g.querySelector(".shape");
+    g.classList.add("current");
+    g.setAttribute("aria-current", "step");
+    if (!shape) { return; }
+    var mark = document.createElementNS(g.namespaceURI, "text");  // the SVG namespace, no address written
+    mark.setAttribute("class", "current-mark");
+    mark.setAttribute("x", shape.getAttribute("x"));
+    mark.setAttribute("y", String(Number(shape.getAttribute("y")) - 4));
+    mark.textContent = "▶ this step";
+    g.appendChild(mark);
+  }
+
   function show() {
     var all = stepped ? stepped.querySelectorAll("g.node") : [];
     var i;
-    for (i = 0; i < all.length; i++) { all[i].removeAttribute("data-shown"); all[i].classList.remove("current"); }
+    unmarked();
+    for (i = 0; i < all.length; i++) { all[i].removeAttribute("data-shown"); }
     for (i = 0; i < at; i++) {
       var g = node(steps[i].node);
       if (g) { g.setAttribute("data-shown", steps[i].phase === "forward" ? "value" : "adjoint"); }
+    }
+    for (i = 0; i < edgeStep.length; i++) {
+      var e = edge(i);
+      if (!e) { continue; }
+      if (edgeStep[i] >= 0 && edgeStep[i] < at) { e.setAttribute("data-shown", "local"); } else { e.removeAttribute("data-shown"); }
     }
     for (i = 0; i < items.length; i++) {
       items[i].classList.toggle("future", i >= at);
@@ -32,11 +72,12 @@
     }
     if (at > 0) {
       var current = node(steps[at - 1].node);
-      if (current) { current.classList.add("current"); }
+      if (current) { marked(current); }
       keepInList(items[at - 1]);
       status.textContent = "Step " + at + " of " + steps.length + ", " + steps[at - 1].phase + ": " + steps[at - 1].text;
     } else {
-      status.textContent = "Step 0 of " + steps.length + ": press Next (or →) to start the forward pass.";
+      status.textContent = "Step 0 of " + steps.length + ": press Next (or →) to start the forward pass. " +
+        "An edge's number appears when the backward sweep reaches the node it feeds.";
     }
     document.getElementById("step-prev").disabled = at === 0;
     document.getElementById("step-next").disabled = at === steps.length;
@@ -58,9 +99,10 @@
   function choose(name) {
     var facts = data.params[name];
     if (!facts) { return; }
-    var marked = document.querySelectorAll(".on-path");
+    var before = document.querySelectorAll(".on-path");
     var i;
-    for (i = 0; i < marked.length; i++) { marked[i].classList.remove("on-path"); }
+    unmarked();  // the paths alone are marked now: no step's node beside them (Next marks the next step again)
+    for (i = 0; i < before.length; i++) { before[i].classList.remove("on-path"); }
     for (i = 0; i < facts.nodes.length; i++) { var g = node(facts.nodes[i]); if (g) { g.classList.add("on-path"); } }
     for (i = 0; i < facts.edges.length; i++) { var e = edge(facts.edges[i]); if (e) { e.classList.add("on-path"); } }
     var sections = document.querySelectorAll("#paths .param-paths");
