@@ -102,13 +102,13 @@ class TestWorkedExample:
     def test_op_counts_of_the_note(self):
         c = note_explanation().op_counts
         # The sweep walks 7 edges (loss-a3, a3-yhat, yhat-b, yhat-a1, yhat-a2, a1-w1, a2-w2); it
-        # multiplies on 4 of them (2*a3, x1, x2, and yhat-b where b's adjoint is summed over rows) and
-        # passes the adjoint on where the local derivative is 1; no two paths meet, so no additions.
-        assert c.reverse == {"multiplications": 4, "additions": 0}
+        # multiplies on 3 of them (2*a3, x1, x2) and passes the adjoint on where the local derivative is 1,
+        # b's included (its adjoint is yhat's, as forward mode passes b's tangent on); no two paths meet.
+        assert c.reverse == {"multiplications": 3, "additions": 0}
         assert c.local_derivatives == 7
         assert c.local == {"multiplications": 1, "additions": 0, "other": 0}  # 2*a3; the rest are at hand
         assert c.forward == {"multiplications": 2, "additions": 3, "other": 1}  # two products, b+a1+a2, yhat-y, **2
-        assert c.backprop_total == 6 + 1 + 4
+        assert c.backprop_total == 6 + 1 + 3
         # SymPy: 2*b + 2*w1*x1 + 2*w2*x2 - 2*y (9), 2*x1*(b + w1*x1 + w2*x2 - y) (7), and for x2 (7)
         assert c.symbolic_per_param == {"b": 9, "w1": 7, "w2": 7}
         assert c.symbolic_total == 23
@@ -280,11 +280,11 @@ class TestOpCounts:
             counts = {d: explain(linear_model(d)).op_counts for d in dims}
         for d, c in counts.items():
             # d products and d+1 terms forward; backward 2d + 3 edges, of which d + 1 pass the adjoint
-            # on (local derivative 1) and d + 2 multiply (2*a, x_i for each w_i, and b's summed adjoint)
+            # on (local derivative 1, b's edge among them) and d + 1 multiply (2*a, x_i for each w_i)
             assert c.local_derivatives == 2 * d + 3, d
-            assert c.reverse == {"multiplications": d + 2, "additions": 0}, d
+            assert c.reverse == {"multiplications": d + 1, "additions": 0}, d
             assert c.forward == {"multiplications": d, "additions": d + 1, "other": 1}, d
-            assert c.backprop_total == 3 * d + 5, d
+            assert c.backprop_total == 3 * d + 4, d
         symbolic = [counts[d].symbolic_total for d in dims[:5]]
         steps = [b - a for a, b in zip(symbolic, symbolic[1:])]
         assert all(later > earlier for earlier, later in zip(steps, steps[1:])), symbolic  # quadratic, not linear
@@ -336,7 +336,7 @@ class TestFormats:
         assert set(path) == {"nodes", "node_ids", "partials", "locals", "local_values", "product"}
         assert path["nodes"] == ["loss", "a3", "yhat", "a1", "w1"]
         assert w1["path_sum"] == pytest.approx(1.5) and w1["agree"] is True
-        assert doc["op_counts"]["reverse"] == {"multiplications": 4, "additions": 0}
+        assert doc["op_counts"]["reverse"] == {"multiplications": 3, "additions": 0}
         assert {n["role"] for n in doc["intermediate_nodes"]} == {"intermediate", "loss"}
 
     def test_latex_fragment(self):
@@ -525,7 +525,7 @@ class TestProgram:
         result = gradcli("explain", *NOTE_CLI)
         assert result.code == 0, result
         assert re.search(r"∂loss/∂yhat = 1 +by b, w1, w2", result.out)
-        assert "4 multiplications (adjoint × local derivative; a local derivative of 1 passes the adjoint on), " \
+        assert "3 multiplications (adjoint × local derivative; a local derivative of 1 passes the adjoint on), " \
                "0 additions" in result.out
         assert "23 operations" in result.out
 

@@ -13,7 +13,9 @@ from gradcli.compare import memory
 from gradcli.engines.forward import forward_gradients
 from gradcli.engines.graph import backprop, build_graph
 from gradcli.errors import GradcliError
+from gradcli.explaining.reports import Cost, ModeCost
 from gradcli.question import ask
+from gradcli.views.cost import cost_lines, share
 
 NOTE = "b+w1*x1+w2*x2"
 POINT = {"x1": [1.5], "x2": [2.0], "y": [1.0]}
@@ -127,8 +129,9 @@ def test_explain_cost_counts_the_notes_model_by_hand():
     # tangent product (by 2*a3; a local 1 passes the tangent on): 6 + 1 + 1 = 8. w1: ∂a1/∂w1 = x1 (a value
     # at hand), then the same 3: 6 + 1 + 2 products = 9; w2 likewise 9. In all 26: 3 x 2 + 3 + 5 = 14
     # multiplications, 3 x 3 = 9 additions, 3 other; 15 values, 3 + 4 + 4 = 11 local derivatives.
-    # Reverse mode: the 6 once, 7 local derivatives (one per edge, 1 multiplication in all), 4 adjoint
-    # products (by 2*a3, and into b, w1, w2 as each is summed over the rows): 6 + 1 + 4 = 11.
+    # Reverse mode, by the same rule: the 6 once, 7 local derivatives (one per edge, 1 multiplication in
+    # all), 3 adjoint products (1 x 2*a3, ∂loss/∂a1 x x1, ∂loss/∂a2 x x2; ∂yhat/∂b = 1 passes yhat's adjoint
+    # on to b as it is, as forward mode passes b's tangent on): 6 + 1 + 3 = 10. Reverse saves 26 - 10 = 16.
     ex = gradcli.explain(NOTE, data=POINT, params=PARAMS_AT, cost=True)
     cost = ex.cost
     assert (cost.forward.sweeps, cost.forward.values, cost.forward.local_derivatives, cost.forward.products,
@@ -137,11 +140,43 @@ def test_explain_cost_counts_the_notes_model_by_hand():
         14, 9, 3, 26)
     assert cost.forward_per_param == {"b": 8, "w1": 9, "w2": 9}
     assert (cost.reverse.sweeps, cost.reverse.values, cost.reverse.local_derivatives, cost.reverse.products,
-            cost.reverse.total) == (1, 5, 7, 4, 11)
+            cost.reverse.total) == (1, 5, 7, 3, 10)
+    assert (cost.reverse.multiplications, cost.reverse.additions, cost.reverse.other) == (6, 3, 1)
     assert cost.reverse.total == ex.op_counts.backprop_total  # one source: explain's own count of backprop
-    assert cost.saved == 15
-    assert ex.to_dict()["cost"]["saved"] == 15
+    assert cost.reverse.products == ex.op_counts.reverse["multiplications"]
+    assert cost.saved == 16
+    assert ex.to_dict()["cost"]["saved"] == 16
     assert "cost" not in gradcli.explain(NOTE, data=POINT, params=PARAMS_AT).to_dict()
+
+
+def test_a_local_derivative_of_one_costs_no_product_in_either_mode():
+    # b1 + b2 + b3: yhat = b1 + b2 + b3 (2 additions), a = yhat - y (1), loss = a**2 (1 other): 4 per pass.
+    # Each forward sweep: the 4, then ∂yhat/∂bi = 1, ∂a/∂yhat = 1, ∂loss/∂a = 2*a (1 multiplication) and one
+    # tangent product (by 2*a): 6, so 18 in all. Reverse: the 4, 5 local derivatives (1 multiplication in
+    # 2*a) and one adjoint product (by 2*a): the adjoint reaches b1, b2 and b3 across locals of 1, passed on as
+    # forward mode passes the tangents on. 4 + 1 + 1 = 6; reverse saves 12 of 18: 67 %.
+    ex = gradcli.explain("b1+b2+b3", data={"y": [1.0]}, params={"b1": 1.0, "b2": 2.0, "b3": 3.0}, cost=True)
+    assert (ex.cost.forward.products, ex.cost.forward.total, ex.cost.forward_per_param) == (
+        3, 18, {"b1": 6, "b2": 6, "b3": 6})
+    assert (ex.cost.reverse.products, ex.cost.reverse.local_derivatives, ex.cost.reverse.total) == (1, 5, 6)
+    assert ex.op_counts.reverse == {"multiplications": 1, "additions": 0} and ex.op_counts.backprop_total == 6
+    assert ex.cost.saved == 12
+
+
+def test_the_cost_lines_never_round_to_100_percent_and_cap_the_parameters():
+    # A sum of 300 parameters: forward 300 sweeps of 303 = 90,900; reverse 303: saves 90,597, 99.67 %.
+    per_param = {f"b{i}": 303 for i in range(300)}
+    mode = {"values": 0, "local_derivatives": 0, "products": 0, "sums": 0, "multiplications": 0, "additions": 0,
+            "other": 0}
+    cost = Cost(params=list(per_param), forward=ModeCost(sweeps=300, total=90_900, **mode),
+                reverse=ModeCost(sweeps=1, total=303, **mode), forward_per_param=per_param, saved=90_597)
+    lines = cost_lines(cost)
+    assert lines[-1].startswith("   reverse saves 90,597 operations (over 99 %)")
+    assert "100 %" not in "\n".join(lines)
+    per = next(line for line in lines if line.startswith("     per parameter:"))
+    assert per == "     per parameter: " + ", ".join(f"b{i} 303" for i in range(10)) + ", … 290 more"
+    assert [share(*pair) for pair in [(1, 1), (199, 200), (1, 2), (1, 1000), (0, 5)]] == [
+        "100 %", "over 99 %", "50 %", "under 1 %", "0 %"]
 
 
 def test_sums_where_tangents_meet_are_counted():
@@ -173,7 +208,7 @@ def test_explain_cost_command(gradcli):
     result = gradcli("explain", *NOTE_ARGS, "--cost")
     assert result.code == 0, result
     assert "forward mode: 3 sweeps, one per parameter: 26 operations" in result.out
-    assert "reverse saves 15 operations (58 %)" in result.out
+    assert "reverse saves 16 operations (62 %)" in result.out  # 16 of 26 is 61.5 %
 
 
 def test_streamed_data_is_refused(tmp_path):

@@ -82,7 +82,7 @@ RowOption = Annotated[int | None, typer.Option(
 AtolOption = Annotated[float, typer.Option("--atol", help="Absolute tolerance.")]
 OutputOption = Annotated[str | None, typer.Option(
     "--output", "-o", metavar="FILE", show_default=False,
-    help="Write the result to FILE (atomically: all of it or nothing) instead of stdout.")]
+    help="Write the result to FILE (atomically: all of it or nothing) instead of stdout; '-' is stdout.")]
 
 
 class Format(StrEnum):

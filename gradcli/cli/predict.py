@@ -23,7 +23,7 @@ def predict(
         "--output", "-o", metavar="FILE|DIR", show_default=False,
         help="Write here (atomically) instead of stdout: a FILE (Parquet if it ends in .parquet, else CSV), or a "
              "directory (existing, or a name ending in '/'): one file per input file, with its name and "
-             "format.")] = None,
+             "format; '-' is stdout.")] = None,
     threshold: Annotated[float | None, typer.Option(
         "--threshold", metavar="T", show_default=False,
         help="For a model trained with --loss bce: add a column 'class', 1 where yhat >= T, else 0 (T strictly "
@@ -59,6 +59,8 @@ def predict(
                 raise GradcliError(f"no data given: name a CSV or Parquet file (gradcli predict {model} DATA), "
                                    "or pipe CSV into stdin")
             data = "-"
+        if output == "-":  # stdout, as '-' is stdin for the data
+            output = None
         result = gradcli.predict(model, data, output=output, threshold=threshold, delimiter=delimiter,
                                  memory=memory, dask=dask, workers=workers, dashboard=say_dashboard)
     warn_all(result.warnings)

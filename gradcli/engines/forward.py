@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import GradcliError, UndefinedError
 from ..language.ops import OPS
-from .graph import Edge, Graph, apply, arguments, parameter_value
+from .graph import Edge, Graph, apply, arguments, parameter_value, passes_on
 
 
 @dataclass
@@ -102,7 +102,7 @@ def jvp(graph: Graph, params: Mapping[str, float], columns: Mapping[str, Any], r
                     continue
                 local = op.local(position, args, out)
                 tally.locals.append(Edge(child, node.id, position))
-                if isinstance(local, float) and local == 1.0:  # passed on as it is, as backprop does
+                if passes_on(local):  # passed on as it is, as backprop does
                     term = tangents[child]
                 else:
                     term = tangents[child] * local

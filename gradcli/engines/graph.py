@@ -309,6 +309,12 @@ def magnitude(graph: Graph, node: Node, position: int, adjoint: Any, args: tuple
     return reduce_to(sent, child.shape, child.batched, rows, node.batched)
 
 
+def passes_on(local: Any) -> bool:
+    """A local derivative of exactly 1: the adjoint (or forward mode's tangent) passes through as it is, with no
+    product to form. Both modes count their products by this one rule (explain --cost compares them)."""
+    return isinstance(local, float) and local == 1.0
+
+
 def contribution(graph: Graph, node: Node, position: int, adjoint: Any, args: tuple[Any, ...], out: Any,
                  rows: int) -> Any:
     """What the node's adjoint sends back to its input number `position`: the vector-Jacobian product,
@@ -318,7 +324,7 @@ def contribution(graph: Graph, node: Node, position: int, adjoint: Any, args: tu
     child = graph.nodes[node.inputs[position]]
     if op.elementwise:
         local = op.local(position, args, out)
-        sent = adjoint if isinstance(local, float) and local == 1.0 else adjoint * local
+        sent = adjoint if passes_on(local) else adjoint * local
     else:  # a VJP gives the argument's shape, its row axis summed already where it has none (W1 in W1 @ x)
         sent = op.vjp(position, adjoint, args, out, tuple(graph.nodes[i].batched for i in node.inputs))  # type: ignore[misc]
         if np.shape(sent) == ((rows,) if child.batched else ()) + child.shape:
@@ -381,8 +387,9 @@ def backprop(graph: Graph, params: Mapping[str, float], columns: Mapping[str, An
                     continue
                 edges_used.append(Edge(child, node.id, position))
                 if summed[child] and not graph.tensor:  # a scalar parameter: summed over rows as it arrives
-                    sent = summed_product(adjoint, op.local(position, args, values[node.id]), rows)
-                    multiplications += 1
+                    local = op.local(position, args, values[node.id])
+                    sent = summed_product(adjoint, local, rows)
+                    multiplications += not passes_on(local)  # b in b + w*x: its adjoint is the sum's, as is
                 else:
                     sent = contribution(graph, node, position, adjoint, args, values[node.id], rows)
                     multiplications += sent is not adjoint  # sums pass the adjoint on as it is

@@ -27,7 +27,8 @@ PLOT_SUFFIXES = (".png", ".svg")
 
 def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -> Path:
     """Refuse up front: an empty name, a missing directory, a directory, device or pipe as the file,
-    a name the system refuses (too long, a loop of links), or an input file, stdin's too.
+    a name the system refuses (too long, a loop of links), a directory or file this process may not
+    write, or an input file, stdin's too.
 
     A symbolic link is followed: the file it points to is replaced and the link stays. A link to a
     file not there yet (dangling) makes that file, where its directory exists; else it is refused,
@@ -53,6 +54,7 @@ def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -
         os.stat(target.parent)  # a name too long for the system fails here, not after the work
         if len(target.name.encode()) > _name_max(target.parent):
             raise DataError(f"{option} {show_text(text)!r}: the file name is longer than this file system allows")
+        _check_writable(target, option, text)
         for source in inputs:
             if target.exists() and _same_file(target, source):
                 what = "the file stdin reads" if source == "-" else "the input file"
@@ -62,6 +64,26 @@ def check_output(path: str | os.PathLike[str], option: str, inputs: list[str]) -
     except RuntimeError:  # Path.resolve on a loop of symbolic links
         raise DataError(f"{option} {show_text(text)!r}: a loop of symbolic links") from None
     return target
+
+
+def _check_writable(target: Path, option: str, text: str) -> None:
+    """Refuse up front what atomic_write would fail on only after the work: a directory this process may not
+    write in, or a file there it may not write. os.access answers for an ordinary user; root passes it
+    everywhere, so a temporary file is also made and removed where atomic_write will make its own (a
+    read-only file system, /sys, /proc)."""
+    where = show_text(str(target.parent))
+    if not os.access(target.parent, os.W_OK | os.X_OK):
+        raise DataError(f"{option} {show_text(text)!r}: no permission to write in the directory {where!r}")
+    if target.exists() and not os.access(target, os.W_OK):
+        raise DataError(f"{option} {show_text(text)!r}: the file is not writable (no permission)")
+    probe = _temporary_name(target)
+    try:
+        os.close(os.open(probe, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+    except OSError as err:
+        raise DataError(f"{option} {show_text(text)!r}: cannot write in the directory {where!r}: "
+                        f"{err.strerror or err}") from None
+    with suppress(OSError):
+        os.unlink(probe)
 
 
 def _link_target(link: Path, option: str) -> Path:

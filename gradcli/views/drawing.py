@@ -32,6 +32,8 @@ from .labels import edge_label, labelled, node_label
 # (34,214 places) 2.5 s, 90 deep (49,154) 3.9 s. Past these limits a user would wait, and Graphviz does it better.
 MAX_NODES = 2000
 MAX_POINTS = 30_000
+NO_GRANDALF = ("drawing the graph (--format svg or html) needs grandalf, which this installation of gradcli "
+               "lacks: pip install grandalf")  # a dependency: only a broken installation lacks it
 
 FONT_FAMILY = "Helvetica, Arial, 'Nimbus Sans', 'Liberation Sans', sans-serif"
 NAME_SIZE = 12.0  # the first line of a node: name = formula
@@ -245,9 +247,12 @@ def _lay_out(boxes: list[_Box], edges: Sequence[tuple[int, int]], ranks: list[in
     layers `ranks` gives, each part of the graph on its own, stacked top to bottom. Sets every box's xy
     (grandalf's axes: x across the layers, y along them) and returns what routing needs: each vertex's
     layout, the two halves of each edge, the vertices."""
-    from grandalf.graphs import Edge, Vertex, graph_core  # heavy: loaded by a drawing, not at start-up
-    from grandalf.layouts import Layer, SugiyamaLayout  # heavy: loaded by a drawing, not at start-up
-    from grandalf.utils.poset import Poset  # heavy: loaded by a drawing, not at start-up
+    try:
+        from grandalf.graphs import Edge, Vertex, graph_core  # heavy: loaded by a drawing, not at start-up
+        from grandalf.layouts import Layer, SugiyamaLayout  # heavy: loaded by a drawing, not at start-up
+        from grandalf.utils.poset import Poset  # heavy: loaded by a drawing, not at start-up
+    except ImportError:  # a dependency of gradcli: only a broken installation lacks it
+        raise GradcliError(NO_GRANDALF) from None
 
     class Connected(graph_core):
         """graph_core of a part already known to be connected: grandalf's own check compares each vertex's

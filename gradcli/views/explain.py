@@ -14,7 +14,6 @@ from .common import console_for, entries_text, formula_shown, number, operations
 from .cost import cost_lines
 from .explain_latex import explanation_latex
 from .formats import offer
-from .page import page_format
 
 ARROW = " → "
 
@@ -262,6 +261,7 @@ def _entries(value: Any) -> str:
 
 
 # explain's table was called "text" before: scripts that ask for it still get it
-offer("explain", {"table": explanation_text, "json": explanation_json, "latex": explanation_latex, "html": page_format},
+offer("explain", {"table": explanation_text, "json": explanation_json, "latex": explanation_latex,
+                   "html": "page:page_format"},  # the page and its drawing: imported when a page is drawn
       "table for people; json for programs; latex for notes and slides; html, a page to step through (no network "
       "needed).", aliases={"text": "table"}, asks={"html": {"neuron_view": True}})

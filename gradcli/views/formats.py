@@ -14,6 +14,9 @@ graph's html page shows both engines' values, so it asks for compare=True; the C
 
 The view of a command is the module named after it (`gradcli grad` -> views/grad.py); it is
 imported when its formats are first asked for, so a command's start-up imports its own view only.
+A renderer with heavy modules of its own (the SVG drawing and its layout, the html page) is offered
+by name, "module:function" in this package, and imported only when that format is drawn: `gradcli
+graph` in its default tree format loads no drawing code.
 """
 
 from __future__ import annotations
@@ -28,13 +31,14 @@ from typing import Any
 from ..io.outputs import atomic_write, check_output
 
 Renderer = Callable[..., None]
+Offered = Renderer | str  # a renderer, or "module:function" in this package, imported when it draws
 
 
 @dataclass(frozen=True)
 class Formats:
     """One command's formats: name -> renderer, in the order help lists them (the first is the default)."""
 
-    renderers: Mapping[str, Renderer]
+    renderers: Mapping[str, Offered]
     help: str
     aliases: Mapping[str, str] = field(default_factory=dict)  # an older name -> the name it stands for
     asking: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # format -> keywords for the task
@@ -51,13 +55,21 @@ class Formats:
         """The keywords format `name` asks its task for (none for most formats)."""
         return dict(self.asking.get(self.aliases.get(name, name), {}))
 
+    def renderer(self, name: str) -> Renderer:
+        """The function that draws format `name` (or an alias of it), its module imported if named by text."""
+        offered_as = self.renderers[self.aliases.get(name, name)]
+        if not isinstance(offered_as, str):
+            return offered_as
+        module, function = offered_as.split(":")
+        return getattr(import_module(f"{__package__}.{module}"), function)
+
     def render(self, name: str, result: object, *, output: Path | None = None, **options: Any) -> None:
         """The result drawn in format `name` (or an alias of it), on stdout or, atomically, in `output`.
 
         `options` are the command's drawing options (--entries, --standalone); each renderer
         takes those it has a parameter for, and the others are not for it.
         """
-        renderer = self.renderers[self.aliases.get(name, name)]
+        renderer = self.renderer(name)
         takes = inspect.signature(renderer).parameters
         chosen = {key: value for key, value in options.items() if key in takes}
         if output is None:
@@ -69,12 +81,15 @@ class Formats:
 _OFFERED: dict[str, Formats] = {}
 
 
-def offer(command: str, renderers: Mapping[str, Renderer], help: str, aliases: Mapping[str, str] | None = None,
+def offer(command: str, renderers: Mapping[str, Offered], help: str, aliases: Mapping[str, str] | None = None,
           asks: Mapping[str, Mapping[str, Any]] | None = None) -> None:
     """Register the formats `command` offers (called once, by the command's view module); `asks`: what a
     format needs from the task beyond its default answer, as keywords of the API call."""
     if not renderers:
         raise ValueError(f"{command} offers no format")
+    named = [text for text in renderers.values() if isinstance(text, str) and text.count(":") != 1]
+    if named:
+        raise ValueError(f"{command}: a renderer given by name is 'module:function': {named}")
     unknown = {alias: name for alias, name in (aliases or {}).items() if name not in renderers or alias in renderers}
     if unknown:
         raise ValueError(f"{command}: an alias must stand for an offered format and be no format itself: {unknown}")
@@ -92,5 +107,6 @@ def offered(command: str) -> Formats:
 
 
 def output_file(path: str | None, inputs: list[str]) -> Path | None:
-    """--output checked before the work (GradcliError when it cannot be written); None: stdout."""
-    return None if path is None else check_output(path, "--output", [p for p in inputs if p])
+    """--output checked before the work (GradcliError when it cannot be written); None: stdout, which
+    '-' names too (as '-' names stdin for --data and --model-file)."""
+    return None if path is None or path == "-" else check_output(path, "--output", [p for p in inputs if p])

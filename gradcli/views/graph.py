@@ -16,8 +16,6 @@ from ..explaining.reports import EdgeInfo, GraphView, TensorGraphView
 from .common import console_for, decorated, number
 from .formats import offer
 from .labels import HIGHLIGHT_COLOUR, TENSOR_LEGEND, edge_label, labelled, node_label
-from .page import page_format
-from .svg import graph_svg_file
 
 # ---------------------------------------------------------------- terminal
 
@@ -199,7 +197,7 @@ def graph_json(view: GraphView | TensorGraphView, stream: IO[str] | None = None)
 
 
 offer("graph", {"tree": graph_tree, "dot": graph_dot, "mermaid": graph_mermaid, "json": graph_json,
-                "svg": graph_svg_file, "html": page_format},
+                "svg": "svg:graph_svg_file", "html": "page:page_format"},  # the drawing's modules: on use only
       "tree for the terminal; dot (Graphviz), mermaid or json; svg, laid out here (no Graphviz); html, a page to step "
       "through (no network needed).",
       asks={"html": {"compare": True, "neuron_view": True}})  # the page shows both engines and the neuron view

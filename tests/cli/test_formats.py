@@ -6,8 +6,13 @@ an alias kept for old scripts), and each of them prints through the renderer the
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
+
 import pytest
 import typer
+from cli_runner import clean_env, one_line_error
 from typer.main import get_command
 
 from gradcli.cli import app
@@ -95,3 +100,57 @@ def test_render_passes_each_renderer_only_the_options_it_takes():
     formats.render("json", 2, entries=True)
     assert seen == [("table", 1, True), ("json", 2)]
 
+
+
+DRAWING = ("gradcli.views.svg", "gradcli.views.page", "gradcli.views.page_facts", "gradcli.views.drawing", "grandalf")
+LOADED = """
+import json, sys
+from contextlib import redirect_stdout
+from io import StringIO
+from gradcli.cli import main
+
+def loaded(*argv):
+    sys.argv = ["gradcli", *argv]
+    with redirect_stdout(StringIO()):
+        try:
+            main()
+        except SystemExit as exit:
+            assert not exit.code, exit.code
+    return sorted(m for m in sys.modules if m.startswith(%r))
+
+note = ["--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1"]
+print(json.dumps([loaded("graph", "b+w1*x1+w2*x2"), loaded("explain", "b+w1*x1+w2*x2", *note),
+                  loaded("graph", "b+w1*x1+w2*x2", "--format", "svg")]))
+"""
+
+
+def test_graph_and_explain_import_the_drawing_only_to_draw(tmp_path):
+    """The svg and html renderers are offered by name (views/formats.py) and imported when they draw: the
+    tree and the table start without the drawing's modules and grandalf (about 75 ms)."""
+    code = LOADED % (DRAWING,)
+    proc = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=60,
+                          env=clean_env())
+    assert proc.returncode == 0, proc.stderr
+    tree, table, svg = json.loads(proc.stdout.splitlines()[-1])
+    assert tree == [] and table == []
+    assert {"gradcli.views.svg", "gradcli.views.drawing", "grandalf"} <= set(svg)  # the probe sees an import
+
+
+def test_a_renderer_named_by_text_is_imported_when_it_draws():
+    offer("scratch-named", {"table": print, "tree": "graph:graph_tree"}, "table or tree.")
+    from gradcli.views.graph import graph_tree
+
+    assert offered("scratch-named").renderer("tree") is graph_tree
+    with pytest.raises(ValueError, match="module:function"):
+        offer("scratch-bad-name", {"tree": "graph.graph_tree"}, "tree.")
+
+
+@pytest.mark.parametrize("command, fmt", [("graph", "svg"), ("explain", "html")])
+def test_without_grandalf_a_drawing_is_one_line_naming_the_install(gradcli, monkeypatch, command, fmt):
+    """grandalf is a dependency, so only a broken installation lacks it: exit 2 and the fix, not "internal
+    error". The run is a fork of this process, which sees the import fail."""
+    for name in [name for name in sys.modules if name.split(".")[0] == "grandalf"] + [
+            "grandalf", "grandalf.graphs", "grandalf.layouts", "grandalf.utils.poset"]:
+        monkeypatch.setitem(sys.modules, name, None)
+    result = gradcli(command, *NOTE, "--format", fmt)
+    one_line_error(result, "needs grandalf", "pip install grandalf")

@@ -151,3 +151,50 @@ def test_a_dangling_link_writes_its_target(gradcli, folder, option):
     written = (folder / "out" / name).read_text()
     assert written.startswith({"--save": "{", "--history": "epoch,loss", "--output": "x1,x2,y,yhat"}[option])
     assert sorted(os.listdir(folder / "out")) == [name]  # no temporary file left
+
+
+# Outputs that a directory's permissions forbid: refused before the work (which here would fail on its own:
+# log(w) at w = -1, a model file that is not there), so the one line names the output, not the work's error.
+WORK_THAT_FAILS = {
+    "graph --output": ["graph", "log(w)", "--data", "x1=1,y=1", "--params", "w=-1", "--format", "svg"],
+    "explain --output": ["explain", "log(w)", "--data", "x1=1,y=1", "--params", "w=-1", "--format", "html"],
+    "train --save": ["train", "data.csv", "--model-file", "absent.txt", "--quiet"],
+    "predict --output": ["predict", "params.json", "absent.csv"],
+}
+
+
+@pytest.mark.skipif(not hasattr(os, "fork") or not hasattr(os, "setuid"), reason="needs fork and setuid")
+@pytest.mark.parametrize("case", list(WORK_THAT_FAILS))
+def test_an_output_in_a_directory_the_user_cannot_write_is_refused_before_the_work(folder, case):
+    """Run as an unprivileged user (root passes permission bits, so the forked run drops to nobody)."""
+    user = NOBODY if os.geteuid() == 0 else None
+    (folder / "shut").mkdir()
+    (folder / "shut").chmod(0o555)
+    folder.chmod(0o755)  # the user reads the folder's files and cannot write in it either
+    for name in ("data.csv", "params.json"):
+        (folder / name).chmod(0o644)
+    flag = "--save" if case.startswith("train") else "--output"
+    before = listing(folder)
+    result = run_program([*WORK_THAT_FAILS[case], flag, "shut/out.txt"], folder, user=user)
+    one_line_error(result, f"{flag} 'shut/out.txt'", "no permission to write in the directory 'shut'")
+    assert listing(folder) == before
+
+
+def test_a_directory_that_takes_no_file_even_from_root_is_refused_before_the_work(gradcli):
+    """/sys lets root past its permission bits but makes no file: the up-front check makes (and removes) a
+    temporary file where the output's will go, as the atomic write will."""
+    if not os.path.isdir("/sys/kernel") or os.access("/sys", os.W_OK) is False:
+        pytest.skip("needs Linux's /sys, seen by root (as non-root os.access refuses it first)")
+    result = gradcli(*WORK_THAT_FAILS["explain --output"], "--output", "/sys/e.html")
+    one_line_error(result, "--output '/sys/e.html'", "cannot write in the directory '/sys'")
+
+
+@pytest.mark.parametrize("args", [["graph", MODEL, "--format", "svg"], ["predict", "params.json", "data.csv"]],
+                         ids=["graph", "predict"])
+def test_output_dash_is_stdout(folder, args):
+    """'-' names stdout for --output, as it names stdin for the data: no file called '-'."""
+    before = listing(folder)
+    result = run_program([*args, "--output", "-"], folder)
+    assert result.code == 0, result
+    assert result.out.startswith("<svg" if args[0] == "graph" else "x1,x2,y,yhat")
+    assert listing(folder) == before

@@ -52,6 +52,21 @@ class TestRefusedUpFront:
         with pytest.raises(DataError, match="empty"):
             check_outputs({"--save": "", "--plot": None}, [])
 
+    def test_a_file_it_may_not_write_is_refused_and_the_check_leaves_nothing(self, tmp_path, monkeypatch):
+        """os.access speaks for an ordinary user (root passes it: the CLI tests run as nobody for that)."""
+        (tmp_path / "kept.json").write_text("old")
+        assert check_output(tmp_path / "kept.json", "--save", []) == tmp_path / "kept.json"
+        assert sorted(os.listdir(tmp_path)) == ["kept.json"]  # the probe file made and removed
+        real_access = os.access
+        monkeypatch.setattr(outputs.os, "access", lambda path, mode: Path(path).name != "kept.json"
+                            and real_access(path, mode))
+        with pytest.raises(DataError, match="kept.json': the file is not writable"):
+            check_output(tmp_path / "kept.json", "--save", [])
+        monkeypatch.setattr(outputs.os, "access", lambda path, mode: False)
+        with pytest.raises(DataError, match="no permission to write in the directory"):
+            check_output(tmp_path / "new.json", "--save", [])
+        assert (tmp_path / "kept.json").read_text() == "old"
+
     def test_the_file_stdin_reads_is_never_written_over(self, tmp_path):
         (tmp_path / "d.csv").write_bytes(Path(DATA).read_bytes())
         with open(tmp_path / "d.csv", "rb") as stdin:

@@ -127,7 +127,7 @@ def test_explain_cost_puts_forward_against_reverse_mode_on_the_page(gradcli):
     text = " ".join(Page(made.out).text)
     # counted by engines/forward.py, as `explain --cost` prints them (tests/test_forward_mode.py counts them by hand)
     assert "forward mode: 3 sweeps, one per parameter: 26 operations" in text
-    assert "reverse mode: 1 forward pass and 1 sweep: 11 operations" in text
+    assert "reverse mode: 1 forward pass and 1 sweep: 10 operations" in text
     without = Page(gradcli("explain", *NOTE, "--format", "html").out)
     assert "Forward mode against reverse mode" not in " ".join(without.text)
 
