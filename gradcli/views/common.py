@@ -75,11 +75,12 @@ def entries_text(value: object) -> str:
     return "undefined" if value is None else f"{value:.4g}"
 
 
-def tensor_text(numbers: Any) -> str:
-    """A value of explanation.tensors.Numbers: a number, a small tensor in full, a large one summarised."""
+def tensor_text(numbers: Any, scalar_digits: int = 6) -> str:
+    """A value of explanation.tensors.Numbers: a number (scalar_digits significant digits), a small tensor in
+    full, a large one summarised."""
     if numbers.values is not None:
         if not numbers.shape:
-            return f"{numbers.values:.6g}"
+            return f"{numbers.values:.{scalar_digits}g}"
         return entries_text(numbers.values)
     if not numbers.shape:
         return "undefined"

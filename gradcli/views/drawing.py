@@ -24,7 +24,8 @@ from typing import Any
 
 from ..errors import GradcliError
 from ..explaining.reports import GraphView, TensorGraphView
-from .labels import edge_label, labelled, node_label
+from .formats import TooLargeToDraw
+from .labels import drawn_edge_label, node_label
 
 # What grandalf places: the nodes, one label per edge, and a bend wherever a long edge passes a layer. Measured
 # (CPU seconds on the 2-core machine this was written on, busy): a sum of 1,500 terms (3,006 nodes) 1.3 s;
@@ -34,6 +35,10 @@ MAX_NODES = 2000
 MAX_POINTS = 30_000
 NO_GRANDALF = ("drawing the graph (--format svg or html) needs grandalf, which this installation of gradcli "
                "lacks: pip install grandalf")  # a dependency: only a broken installation lacks it
+# Across the flow (the width, top to bottom): a sum's terms sit side by side, about 290 px each, so 600 terms made
+# a drawing 180,000 px wide that one can only scroll through. Measured widths: the note's model 631 px, the issue's
+# network neuron by neuron 2,447 px, w0*x+...+w59*x 17,206 px (60 terms pass; 70 do not: 20,102 px).
+MAX_BREADTH = 20_000
 
 FONT_FAMILY = "Helvetica, Arial, 'Nimbus Sans', 'Liberation Sans', sans-serif"
 NAME_SIZE = 12.0  # the first line of a node: name = formula
@@ -171,23 +176,41 @@ def layered(view: GraphView | TensorGraphView, direction: str = "down") -> Drawi
     if direction not in ("down", "right"):
         raise ValueError(f"direction is down or right, not {direction!r}")
     if len(view.nodes) > MAX_NODES:
-        raise GradcliError(f"graph has {len(view.nodes):,} nodes, more than {MAX_NODES:,} to lay out; "
-                           "use --format dot")
+        raise TooLargeToDraw(f"graph has {len(view.nodes):,} nodes, more than {MAX_NODES:,} to lay out")
     links = [(edge.source, edge.target) for edge in view.edges]
     ranks = layer_ranks(len(view.nodes), links)
     bends = sum(ranks[t] - ranks[s] - 2 for s, t in links)  # where long edges pass a layer: grandalf places each
     if len(view.nodes) + len(links) + bends > MAX_POINTS:
-        raise GradcliError(f"graph has {len(view.nodes):,} nodes, and its long edges bend in {bends:,} layers they "
-                           f"pass: more than {MAX_POINTS:,} places to lay out; use --format dot")
+        raise TooLargeToDraw(f"graph has {len(view.nodes):,} nodes, and its long edges bend in {bends:,} layers they "
+                             f"pass: more than {MAX_POINTS:,} places to lay out")
     down = direction == "down"
-    lines = [node_label(node) for node in view.nodes]
+    lines = [node_label(node, short=True) for node in view.nodes]
     rows = [_node_rows(text) for text in lines]
     sizes = [node_size(rows[i], node.role) for i, node in enumerate(view.nodes)]
-    labels = [edge_label(edge) if labelled(edge) else "" for edge in view.edges]
+    labels = [drawn_edge_label(view, k) for k in range(len(view.edges))]
     label_rows = [wrapped(text, TEXT_SIZE) if text else [] for text in labels]
     boxes = [_Box(w, h) if down else _Box(h, w) for w, h in sizes] + [_label_box(lr, down) for lr in label_rows]
+    _check_breadth(len(view.nodes), _widest_layer(boxes, ranks), direction, "at least ")
     laid = _lay_out(boxes, links, ranks)
-    return _drawing(view, lines, rows, sizes, labels, label_rows, boxes, laid, down)
+    drawn = _drawing(view, lines, rows, sizes, labels, label_rows, boxes, laid, down)
+    _check_breadth(len(view.nodes), drawn.width if down else drawn.height, direction)
+    return drawn
+
+
+def _widest_layer(boxes: list[_Box], ranks: list[int]) -> float:
+    """The least breadth of the drawing, before any layout: its widest layer's boxes side by side."""
+    breadth: dict[int, float] = {}
+    for box, rank in zip(boxes, ranks):
+        breadth[rank] = breadth.get(rank, -ROW_GAP) + box.w + ROW_GAP
+    return max(breadth.values(), default=0.0)
+
+
+def _check_breadth(node_count: int, breadth: float, direction: str, bound: str = "") -> None:
+    """Refuses a drawing broader across the flow than MAX_BREADTH (a sum of many terms side by side)."""
+    if breadth > MAX_BREADTH:
+        across = "wide" if direction == "down" else "tall"
+        raise TooLargeToDraw(f"graph of {node_count:,} nodes would be {bound}{breadth:,.0f} px {across}, more than "
+                             f"{MAX_BREADTH:,} px to draw")
 
 
 def _label_box(rows: list[str], down: bool) -> _Box:

@@ -9,6 +9,9 @@ A format may ask its command's task for more facts (`asks`: format -> keywords f
 graph's html page shows both engines' values, so it asks for compare=True; the CLI passes
 `offered(command).asks(format)` to the task, so no command branches on a format.
 
+A graph too large to lay out (svg, html) raises TooLargeToDraw; render adds the advice from the command's
+own formats (graph: "use --format dot"; explain, which has no dot: "use --format json").
+
 `--output FILE` writes any format through render(output=...): checked before the work
 (output_file), written atomically after it, stdout when there is none.
 
@@ -28,10 +31,16 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
+from ..errors import GradcliError
 from ..io.outputs import atomic_write, check_output
 
 Renderer = Callable[..., None]
 Offered = Renderer | str  # a renderer, or "module:function" in this package, imported when it draws
+
+
+class TooLargeToDraw(GradcliError):
+    """A graph too large for a format that lays it out (svg, html). Formats.render adds what to use instead: a
+    format of the same command, so that explain's advice is none of graph's formats."""
 
 
 @dataclass(frozen=True)
@@ -69,13 +78,24 @@ class Formats:
         `options` are the command's drawing options (--entries, --standalone); each renderer
         takes those it has a parameter for, and the others are not for it.
         """
+        name = self.aliases.get(name, name)
         renderer = self.renderer(name)
         takes = inspect.signature(renderer).parameters
         chosen = {key: value for key, value in options.items() if key in takes}
-        if output is None:
-            renderer(result, **chosen)
-        else:
-            atomic_write(output, lambda handle: renderer(result, stream=handle, **chosen))
+        try:
+            if output is None:
+                renderer(result, **chosen)
+            else:
+                atomic_write(output, lambda handle: renderer(result, stream=handle, **chosen))
+        except TooLargeToDraw as error:
+            raise GradcliError(f"{error}; use --format {self.instead(name)}") from None
+
+    def instead(self, failed: str) -> str:
+        """The format to suggest when `failed` cannot draw a graph this large: the first of the others that
+        comes after the default (graph: dot; explain: json), else the default. The formats that lay a graph
+        out come last in each command's list."""
+        others = [name for name in self.names if name != failed]
+        return next((name for name in others if name != self.default), self.default)
 
 
 _OFFERED: dict[str, Formats] = {}

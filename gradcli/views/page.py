@@ -22,6 +22,7 @@ from html import escape
 from importlib import resources
 from typing import IO, Any
 
+from .formats import TooLargeToDraw
 from .page_facts import Facts, ParamFacts, facts_of, more_paths, verdict_words
 from .svg import graph_svg
 
@@ -34,10 +35,10 @@ def _svg(view: Any, ids: str = "") -> str:
     return graph_svg(view, standalone=False, ids=ids)
 
 
-def _data(report: Any, facts: Facts) -> dict[str, Any]:
+def _data(report: Any, facts: Facts, drawn_neurons: bool) -> dict[str, Any]:
     """What the script reads: the graph's nodes and edges, the steps, each parameter's paths."""
     view = report.view if hasattr(report, "view") else report
-    neurons = getattr(view, "neurons", None)
+    neurons = getattr(view, "neurons", None) if drawn_neurons else None
     return {
         "kind": "tensor" if hasattr(view, "shapes") else "scalar",
         "nodes": [{"id": n.id, "name": n.name, "role": n.role} for n in view.nodes],
@@ -68,19 +69,31 @@ def _controls(has_neurons: bool) -> str:
             "on, the buttons step through the forward pass, then the backward sweep.</p>")
 
 
-def _picture(report: Any) -> str:
-    view = report.view if hasattr(report, "view") else report
+def _neuron_svg(view: Any) -> tuple[str | None, str]:
+    """The neuron-level drawing (None where none was asked for, or where it is too wide to draw: the page keeps
+    the layer-level one), and why there is none."""
     neurons = getattr(view, "neurons", None)
     if neurons is None:
+        return None, ""
+    try:
+        return _svg(neurons, "neurons-"), ""
+    except TooLargeToDraw as error:
+        return None, f"No neuron-by-neuron view: {error}."
+
+
+def _picture(report: Any, neuron_svg: str | None, why: str) -> str:
+    view = report.view if hasattr(report, "view") else report
+    if neuron_svg is None:
         svg = _svg(view)
-        return f'<div id="graph" class="stepped{_fit(svg)}"{_legible(svg)}>{svg}</div>{_no_neurons(view)}'
+        note = f'<p class="note">{escape(why)}</p>' if why else _no_neurons(view)
+        return f'<div id="graph" class="stepped{_fit(svg)}"{_legible(svg)}>{svg}</div>{note}'
     layers = _svg(view)
     return ('<div id="graph">'
             f'<div id="graph-layers" class="stepped{_fit(layers)}"{_legible(layers)}><h3>Layer by layer: one node '
             "per tensor operation, "
             f"with its shape</h3>{layers}</div>"
             '<div id="graph-neurons"><h3>Neuron by neuron: the model written out entry by entry</h3>'
-            f'{_svg(neurons, "neurons-")}</div></div>')
+            f'{neuron_svg}</div></div>')
 
 
 def _fit(svg: str, widest: float = 1800) -> str:
@@ -161,14 +174,25 @@ def _lines_section(heading: str, lines: list[str], ident: str = "") -> str:
     return f'<section{ident}><h2>{escape(heading)}</h2><ul class="formula">{items}</ul></section>'
 
 
+def _warnings(warnings: list[str]) -> str:
+    """What the command says on stderr (a kink's convention: its derivative taken as 0), where the reader sees it."""
+    if not warnings:
+        return ""
+    items = "".join(f"<li>{escape(text)}</li>" for text in warnings)
+    return (f'<section id="warnings" role="note" aria-labelledby="warnings-h"><h2 id="warnings-h">Warnings</h2>'
+            f"<ul>{items}</ul></section>")
+
+
 def page_html(report: Any, *, iframe_safe: bool = False) -> str:
     """The page of a GraphView, TensorGraphView, Explanation or TensorExplanation. iframe_safe: the page
     as an <iframe srcdoc> (its ids and script kept apart from a notebook's own page)."""
     facts = facts_of(report)
     view = report.view if hasattr(report, "view") else report
+    neuron_svg, why = _neuron_svg(view)
     subtitle = "".join(f"<li>{escape(line)}</li>" for line in facts.subtitle)
     reuse = facts.reused or ["no adjoint below the loss is shared by two parameters here"]
-    notes = "".join(f'<p class="note">note: {escape(note)}</p>' for note in facts.notes)
+    notes = _warnings(getattr(view, "warnings", [])) + "".join(f'<p class="note">note: {escape(note)}</p>'
+                                                              for note in facts.notes)
     extra = "".join(_lines_section(heading, lines) for heading, lines in facts.extra if lines)
     reuse_section = _lines_section("Calculate once, use many times", reuse, ' id="reuse"')
     page = (
@@ -182,10 +206,11 @@ def page_html(report: Any, *, iframe_safe: bool = False) -> str:
         'A dashed edge comes from a constant.<span class="js-only"> Stepping, an edge\'s number appears when the '
         "backward sweep reaches the node it feeds, which computes it; a solid orange border and "
         '"▶ this step" mark the step\'s node, a dashed blue one the paths of a parameter you click.</span></p>'
-        f"{_controls(getattr(view, 'neurons', None) is not None)}{_steps(facts)}</div>{_picture(report)}</section>"
+        f"{_controls(neuron_svg is not None)}{_steps(facts)}</div>{_picture(report, neuron_svg, why)}</section>"
         f"{_gradients(facts)}{_paths(facts)}"
         f"{reuse_section}{extra}"
-        f"</main>{_json_script(_data(report, facts))}<script>{_asset('page.js')}</script></body></html>\n"
+        f"</main>{_json_script(_data(report, facts, neuron_svg is not None))}"
+        f"<script>{_asset('page.js')}</script></body></html>\n"
     )
     if not iframe_safe:
         return page

@@ -10,6 +10,8 @@ The document's shape is a contract: the page's script and the browser tests find
              (its label; none on an edge from a constant, which is dashed);
   the nodes and edges of view.highlight_nodes / highlight_edges carry the class `highlight`, and are
   drawn in HIGHLIGHT_COLOUR with a thicker stroke (not colour alone).
+Above the drawing: the model (wrapped), the tensor legend, view.warnings (class "warning", also in <desc>) and
+notes. Numbers in 4 significant digits (labels.short_number); a node's and an edge's <title> have every digit.
 Styles are presentation attributes, so that a page's CSS can override them. Same view, same bytes.
 """
 
@@ -34,7 +36,7 @@ from .drawing import (
     layered,
     text_width,
 )
-from .labels import HIGHLIGHT_COLOUR, TENSOR_LEGEND
+from .labels import HIGHLIGHT_COLOUR, TENSOR_LEGEND, drawn_edge_label, labelled, node_label
 
 MARGIN = 16.0
 TITLE_SIZE = 13.0
@@ -51,6 +53,7 @@ ROLE_STYLE = {
 EDGE_COLOUR = "#6b7280"
 TEXT_COLOUR = "#111827"
 SOFT_TEXT = "#374151"
+HEADING_COLOUR = {"title": TEXT_COLOUR, "warning": "#9a3412"}  # a warning in dark orange, and in words
 THICK = 3.0  # a highlighted stroke
 BASELINE = 3.5  # from a text row's baseline to the bottom of its line
 
@@ -65,22 +68,32 @@ def _n(value: float) -> str:
     return text[:-2] if text.endswith(".0") else text
 
 
+EDGE_SHAPES = "(3x2) at the start of an edge's label is the shape of what flows along it, per data row"
+
+
 def _heading(view: GraphView | TensorGraphView, width: float) -> list[tuple[str, str, float]]:
-    """The lines above the graph: (class, text, size): the model, its loss and value; the tensor legend; notes."""
+    """The lines above the graph: (class, text, size): the model, its loss and value (wrapped, as a long model
+    would widen the picture); the tensor legend; warnings (a kink's convention); notes."""
     room = max(width, 600.0)
-    lines = [("title", f"{view.model}, loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}", TITLE_SIZE)]
-    said = ([("legend", TENSOR_LEGEND)] if isinstance(view, TensorGraphView) else []) + [
-        ("note", f"note: {note}") for note in view.notes]
+    title = f"{view.model}, loss {view.loss}: {view.loss_formula} = {number(view.loss_value)}"
+    lines = [("title", row, TITLE_SIZE) for row in _prose(title, TITLE_SIZE, room)]
+    legend = [f"{TENSOR_LEGEND}; {EDGE_SHAPES}"] if isinstance(view, TensorGraphView) else []
+    said = ([("legend", text) for text in legend] + [("warning", f"warning: {text}") for text in view.warnings]
+            + [("note", f"note: {note}") for note in view.notes])
     return lines + [(kind, row, TEXT_SIZE) for kind, text in said for row in _prose(text, TEXT_SIZE, room)]
 
 
 def _prose(text: str, size: float, room: float) -> list[str]:
-    """Words filled into lines no wider than room."""
+    """Words filled into lines no wider than room; a word wider than room (a long model has no spaces) is cut
+    where it reaches the edge."""
     lines = [""]
     for word in text.split():
         if lines[-1] and text_width(f"{lines[-1]} {word}", size) > room:
             lines.append("")
         lines[-1] = f"{lines[-1]} {word}".strip()
+        while text_width(lines[-1], size) > room:
+            cut = max(1, next(i for i in range(len(lines[-1]), 0, -1) if text_width(lines[-1][:i], size) <= room))
+            lines[-1:] = [lines[-1][:cut], lines[-1][cut:]]
     return lines
 
 
@@ -95,8 +108,12 @@ def graph_svg(view: GraphView | TensorGraphView, *, standalone: bool = True, ids
     width = max([drawing.width] + [text_width(text, size) for _, text, size in heading]) + 2 * MARGIN
     height = top + drawing.height + MARGIN
     title = f"Computational graph of {view.model}, loss {view.loss} = {number(view.loss_value)}"
-    desc = (f"{len(view.nodes)} nodes and {len(view.edges)} edges, from the inputs on the left to the loss on the "
-            "right; each node shows its operation, value and adjoint ∂loss/∂node, each edge its local derivative.")
+    flow = ("from the inputs at the top to the loss at the bottom" if drawing.direction == "down" else
+            "from the inputs on the left to the loss on the right")
+    desc = (f"{len(view.nodes)} nodes and {len(view.edges)} edges, {flow}; each node shows its operation, value and "
+            "adjoint ∂loss/∂node, each edge its local derivative"
+            + (" and the shape of what flows along it." if isinstance(view, TensorGraphView) else ".")
+            + "".join(f" Warning: {text}" for text in view.warnings))
     if view.highlight:
         desc += f" Marked: the paths from the loss to {view.highlight}."
     out = [f'<svg{" xmlns=" + chr(34) + "http://www.w3.org/2000/svg" + chr(34) if standalone else ""} '
@@ -110,7 +127,7 @@ def graph_svg(view: GraphView | TensorGraphView, *, standalone: bool = True, ids
            '<g class="heading">']
     for i, (kind, text, size) in enumerate(heading):
         out.append(f'<text class="{kind}" x="{_n(MARGIN)}" y="{_n(MARGIN + HEADING_LINE * i + size)}" '
-                   f'font-size="{_n(size)}" fill="{TEXT_COLOUR if kind == "title" else SOFT_TEXT}">'
+                   f'font-size="{_n(size)}" fill="{HEADING_COLOUR.get(kind, SOFT_TEXT)}">'
                    f"{escape(text)}</text>")
     out.append("</g>")
     out.append(f'<g class="drawing" transform="translate({_n(MARGIN)},{_n(top)})">')
@@ -156,12 +173,14 @@ def _edges(view: GraphView | TensorGraphView, drawing: Drawing, ids: str) -> lis
         source, target = view.nodes[drawn.source].name, view.nodes[drawn.target].name
         on = drawn.index in marked
         colour = HIGHLIGHT_COLOUR if on else EDGE_COLOUR
-        said = f"{source} → {target}" + (f": {drawn.label}" if drawn.label else " (from a constant: no derivative)")
+        full = drawn_edge_label(view, drawn.index, short=False)  # every digit, for a screen reader and a tooltip
+        said = f"{source} → {target}" + (f": {full}" if labelled(edge) else
+                                          f" (from a constant: no derivative){' ' + full if full else ''}")
         out.append(f'<g class="edge{" highlight" if on else ""}" id="{ids}edge-{drawn.index}" '
                    f'data-edge="{drawn.index}" data-source="{drawn.source}" data-target="{drawn.target}" '
                    f'data-position="{edge.position}">')
         out.append(f"<title>{escape(said)}</title>")
-        dashed = "" if drawn.label else ' stroke-dasharray="5,4"'
+        dashed = "" if labelled(edge) else ' stroke-dasharray="5,4"'
         arrow = f"{ids}gradcli-arrow-highlight" if on else f"{ids}gradcli-arrow"
         out.append(f'<path d="{_path(drawn.points, drawing.direction == "down")}" fill="none" stroke="{colour}" '
                    f'stroke-width="{_n(THICK if on else 1.2)}"{dashed} marker-end="url(#{arrow})"/>')
@@ -210,7 +229,7 @@ def _nodes(view: GraphView | TensorGraphView, drawing: Drawing, ids: str) -> lis
         on = node.id in marked
         out.append(f'<g class="node role-{node.role}{" highlight" if on else ""}" id="{ids}node-{node.id}" '
                    f'data-id="{node.id}" data-name="{_attr(node.name)}" data-role="{node.role}">')
-        out.append(f"<title>{escape('; '.join(drawn.lines))}</title>")
+        out.append(f"<title>{escape('; '.join(node_label(node)))}</title>")  # every digit, where the box has 4
         out += _shape(drawn, node.role, on)
         out += _node_text(drawn)
         out.append("</g>")

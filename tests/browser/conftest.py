@@ -98,7 +98,10 @@ def browser(driver) -> Iterator:
 NOTE = ("b+w1*x1+w2*x2", "--data", "x1=1.5,x2=2,y=1", "--params", "b=0.5,w1=2,w2=-1")
 STEPS = ("w*x1 + w**2", "--data", "x1=2,y=1", "--params", "w=0.7")
 LAYER = ("W2 @ tanh(W1 @ x + b1) + b2", "--shape", "W1=3x2", "--data", "samples/moons.csv", "--row", "1")
+# 12 terms, 83 characters (a title with no space to break at) and a kink (a warning): review 27's #7 and #8
+LONG = ("relu(b)+" + "+".join(f"w{i}*x{i}" for i in range(1, 13)), "--data", "x1=1,y=1", "--params", "b=0")
 PAGES = {
+    "long": (("graph", *LONG), ("graph", *LONG)),
     "note": (("graph", *NOTE), ("graph", *NOTE)),
     "steps": (("explain", *STEPS), ("graph", *STEPS)),
     "layer": (("graph", *LAYER), ("graph", *LAYER)),

@@ -400,3 +400,18 @@ def test_the_steps_node_is_marked_apart_from_a_parameters_paths_and_unmarked_whe
     assert all(rest[0] == ["on-path"] and rest[1] is None and not rest[2] and rest[3] != "none"
                for name, rest in marks.items() if name in path), marks
     assert not any(rest[1] or rest[2] for rest in marks.values()), marks
+
+
+def test_a_long_model_wraps_instead_of_scrolling_the_page_sideways_and_its_warning_is_seen(browser, pages):
+    """83 characters of model with no space: the title wraps at 1280 px (it made the page 1,349 px wide); the
+    kink's warning (stderr) is on the page, where the reader sees it."""
+    browser.get(pages.url("long"))
+    seen = browser.execute_script(f"""
+        const warnings = document.getElementById('warnings');
+        return {{page: document.documentElement.scrollWidth, window: document.documentElement.clientWidth,
+                 title: document.querySelector('h1').scrollWidth <= document.querySelector('h1').clientWidth,
+                 warned: {VISIBLE}(warnings) ? warnings.textContent : null,
+                 svg: Array.from(document.querySelectorAll('#graph text.warning')).map(t => t.textContent)}};""")
+    assert seen["page"] <= seen["window"] and seen["title"], seen
+    assert seen["warned"] and "relu(b) is at its kink" in seen["warned"], seen
+    assert seen["svg"] and seen["svg"][0].startswith("warning: relu(b) is at its kink"), seen

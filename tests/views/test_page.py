@@ -218,3 +218,38 @@ def test_where_sympy_runs_out_of_time_finite_differences_are_the_witness(monkeyp
                          compare=True)
     rows = Page(page_html(view)).rows
     assert rows["w1"][1:3] == ["1.5 (finite differences)", "1.5"] and rows["w1"][-1] == "✓ agree"
+
+
+def test_warnings_are_on_the_page_in_a_section_of_their_own():
+    """A kink's convention (its derivative taken as 0) is on stderr; the reader of the page must see it too."""
+    page_text = page_html(gradcli.graph("tanh(w*x) + relu(b)", data={"x": [1.0], "y": [2.0]},
+                                        params={"w": 0.3, "b": 0.0}))
+    page = Page(page_text)
+    assert page.ids["warnings"]["role"] == "note" and page.ids["warnings"]["aria-labelledby"] == "warnings-h"
+    found = re.search(r'<section id="warnings"[^>]*>(.*?)</section>', page_text).group(1)
+    assert ">Warnings</h2>" in found and "relu(b) is at its kink" in found and "taken as 0" in found
+    assert 'id="warnings"' not in page_html(gradcli.graph("b+w1*x1+w2*x2", data={"x1": [1.5], "x2": [2.0],
+                                                                                 "y": [1.0]}))
+
+
+def test_a_long_model_wraps_in_the_title_rather_than_widen_the_page():
+    """A sum of many terms has no space to break at: the page's CSS lets the title break anywhere (the browser
+    test checks that the page does not scroll sideways)."""
+    css = (Path(__file__).resolve().parents[2] / "gradcli" / "views" / "assets" / "page.css").read_text()
+    rule = re.search(r"^([^{}\n]*)\{ overflow-wrap: anywhere; \}", css, re.MULTILINE)
+    assert rule and {"h1", ".subtitle"} <= {part.strip() for part in rule.group(1).split(",")}
+
+
+def test_a_neuron_view_too_wide_to_draw_leaves_the_layer_view_and_says_why(monkeypatch):
+    """The neuron drawing is the wider one (2,447 px for the issue's 3x2 network): past the width limit the page
+    keeps its layer drawing, without the toggle, instead of refusing the whole page."""
+    from gradcli.views import drawing
+
+    root = Path(__file__).resolve().parents[2]
+    view = gradcli.graph("W2 @ tanh(W1 @ x + b1) + b2", shapes={"W1": (3, 2)}, data=str(root / "samples/moons.csv"),
+                         row=1, neuron_view=True)
+    assert 'id="view-toggle"' in page_html(view)
+    monkeypatch.setattr(drawing, "MAX_BREADTH", 2_000)
+    page = Page(page_html(view))
+    assert "view-toggle" not in page.ids and "graph-neurons" not in page.ids and page.data["neurons"] is None
+    assert "No neuron-by-neuron view: graph of " in " ".join(page.text) and "px to draw." in " ".join(page.text)

@@ -10,6 +10,7 @@ a node. Values from the note: at x1=1.5, x2=2, y=1 with b=0.5, w1=2, w2=-1, dlos
 from __future__ import annotations
 
 import itertools
+import re
 import xml.etree.ElementTree as ET
 
 import pytest
@@ -111,8 +112,8 @@ def test_every_node_shows_its_value_and_adjoint(views):
         _, nodes, _ = parsed(graph_svg(view))
         for node in view.nodes:
             group = nodes[f"node-{node.id}"]
-            lines = node_label(node)
-            assert group.find(f"{SVG}title").text == "; ".join(lines)  # the whole text, for a screen reader
+            assert group.find(f"{SVG}title").text == "; ".join(node_label(node))  # every digit, for a screen reader
+            lines = node_label(node, short=True)  # the box: 4 significant digits, layer and neuron view alike
             assert text_of(group, "label") == lines[0]
             assert text_of(group, "value") == " ".join(lines[1].split())
             if node.adjoint is None:
@@ -272,11 +273,41 @@ def test_too_many_nodes_or_too_many_places_are_refused_before_any_layout(monkeyp
 
     monkeypatch.setattr(drawing, "_lay_out", no_layout)
     with pytest.raises(GradcliError, match=rf"graph has {drawing.MAX_NODES + 1:,} nodes, more than "
-                                           rf"{drawing.MAX_NODES:,} to lay out; use --format dot"):
+                                           rf"{drawing.MAX_NODES:,} to lay out$"):  # the command adds its advice
         layered(chain(drawing.MAX_NODES + 1, False))
     with pytest.raises(GradcliError, match=rf"graph has 200 nodes, and its long edges bend in [\d,]+ layers they pass: "
-                                           rf"more than {drawing.MAX_POINTS:,} places to lay out; use --format dot"):
+                                           rf"more than {drawing.MAX_POINTS:,} places to lay out$"):
         layered(chain(200, True))  # x reaches every depth: a bend in every layer it passes
+
+
+def wide_sum(terms: int) -> GraphView:
+    return gradcli.graph("+".join(f"w{i}*x" for i in range(terms)), data={"x": [1.0], "y": [1.0]})
+
+
+def test_a_drawing_too_wide_to_use_is_refused_and_one_just_narrower_is_drawn(monkeypatch):
+    """A sum's terms sit side by side (~290 px each): 600 terms made a drawing 180,000 px wide. The widest layer's
+    boxes give a least width before any layout; the drawing's own width is checked after it."""
+    drawn = layered(wide_sum(60))
+    assert 15_000 < drawn.width <= drawing.MAX_BREADTH
+    monkeypatch.setattr(drawing, "_lay_out", lambda *args, **kwargs: pytest.fail("laid out"))
+    with pytest.raises(GradcliError, match=rf"graph of 166 nodes would be at least [\d,]+ px wide, more than "
+                                           rf"{drawing.MAX_BREADTH:,} px to draw$"):
+        layered(wide_sum(80))
+    monkeypatch.undo()
+    monkeypatch.setattr(drawing, "MAX_BREADTH", 1_000)  # 4 terms: at least 907 px, drawn 1,056 px
+    with pytest.raises(GradcliError, match=r"graph of 14 nodes would be 1,056 px wide, more than 1,000 px to draw$"):
+        layered(wide_sum(4))
+
+
+@pytest.mark.parametrize(("command", "shown", "advice", "not_offered"), [
+    ("graph", "svg", "use --format dot", None), ("explain", "html", "use --format json", "dot")])
+def test_a_refusal_advises_a_format_its_own_command_offers(gradcli, command, shown, advice, not_offered):
+    """explain has no dot format: its refusal names one of its own (the formats its view offers)."""
+    name = "the_weight_of_the_term_that_is_number_{}_in_this_rather_long_sum_of_products"
+    long = "+".join(f"{name.format(i)}*x" for i in range(26))
+    result = gradcli(command, long, "--data", "x=1,y=1", "--format", shown)  # 26 wide terms: explain's work is short
+    err = one_line_error(result, "px wide, more than", advice)
+    assert not_offered is None or not_offered not in err
 
 
 @pytest.mark.parametrize(("label", "number"), [
@@ -289,3 +320,70 @@ def test_an_edge_labels_computed_number_is_what_follows_its_formula(label, numbe
     """The page hides an edge's number (tspan.number) until the backward sweep computes it."""
     start = number_start(label)
     assert (None if start is None else label[start:]) == number
+
+
+# ---------------------------------------------------------------- review 27: shapes, numbers, heading, warnings
+
+
+def test_every_tensor_edge_says_the_shape_of_what_flows_along_it(views):
+    """The layer-level graph has shapes on every edge: the source's per-row shape before its VJP."""
+    view = views["layer"]
+    _, _, edges = parsed(graph_svg(view))
+    by_id = {n.id: n for n in view.nodes}
+    for k, edge in enumerate(view.edges):
+        shape = "x".join(map(str, by_id[edge.source].shape)) or "scalar"
+        local = text_of(edges[f"edge-{k}"], "local")
+        assert local == f"({shape})" if edge.vjp is None else local.startswith(f"({shape}) VJP "), (k, local)
+    texts = [text_of(edges[f"edge-{k}"], "local") for k in range(len(view.edges))]
+    assert "(3x2) VJP G @ xᵀ = [[0.02754, -0.04829], [-0.0228, 0.03997], [0.1009, -0.1769]]" in texts  # W1 → a1
+
+
+SIGNIFICANT = re.compile(r"-?(\d+(?:\.\d+)?)(?:e[-+]?\d+)?")
+
+
+def test_both_drawings_write_numbers_with_at_most_four_significant_digits(views):
+    """The neuron view wrote 0.0663446594044 where the layer view writes 0.06634; the full number stays in the
+    node's <title>."""
+    for name in ("layer", "neurons", "note"):
+        root, nodes, _ = parsed(graph_svg(views[name]))
+        shown = [" ".join(t.itertext()) for t in root.iter(f"{SVG}text") if t.get("class") in ("value", "adjoint",
+                                                                                             "local")]
+        for text in shown:
+            for found in SIGNIFICANT.finditer(text.split(" = ", 1)[-1] if "[" not in text else text):
+                digits = found.group(1).replace(".", "").lstrip("0")
+                assert len(digits) <= 4, (name, text)
+    neurons = views["neurons"]
+    _, nodes, _ = parsed(graph_svg(neurons))
+    long = [n for n in neurons.nodes if len(number(n.value).replace(".", "").lstrip("-0")) > 4]
+    assert long and all(number(n.value) in nodes[f"node-{n.id}"].find(f"{SVG}title").text for n in long)
+
+
+def test_a_long_model_wraps_in_the_heading_rather_than_widen_the_picture(views):
+    import dataclasses
+
+    from gradcli.views.drawing import text_width
+
+    view = dataclasses.replace(views["note"], model="+".join(f"w{i}*x{i}" for i in range(1, 80)))
+    root = ET.fromstring(graph_svg(view))
+    titles = [t.text for t in root.iter(f"{SVG}text") if t.get("class") == "title"]
+    assert len(titles) > 1 and "".join(titles).startswith(view.model)
+    assert float(root.get("width")) < 700 < text_width(view.model, 13)
+
+
+def test_warnings_are_under_the_title_and_in_the_description():
+    view = gradcli.graph("tanh(w*x) + relu(b)", data={"x": [1.0], "y": [2.0]}, params={"w": 0.3, "b": 0.0})
+    assert view.warnings and "kink" in view.warnings[0]
+    root = ET.fromstring(graph_svg(view))
+    warned = " ".join(" ".join(t.itertext()) for t in root.iter(f"{SVG}text") if t.get("class") == "warning")
+    assert warned.startswith("warning: relu(b) is at its kink") and "taken as 0" in warned
+    assert "Warning: relu(b) is at its kink" in root.find(f"{SVG}desc").text
+
+
+def test_the_description_says_which_way_the_drawing_flows(views, monkeypatch):
+    desc = ET.fromstring(graph_svg(views["note"])).find(f"{SVG}desc").text
+    assert "from the inputs at the top to the loss at the bottom" in desc and "left" not in desc
+    from gradcli.views import svg
+
+    monkeypatch.setattr(svg, "layered", lambda view: layered(view, direction="right"))
+    desc = ET.fromstring(graph_svg(views["note"])).find(f"{SVG}desc").text
+    assert "from the inputs on the left to the loss on the right" in desc
