@@ -87,6 +87,11 @@ class UndefinedError(GradcliError):
     """The loss or a derivative is undefined (or infinite) at the point given."""
 
 
+class TooLargeToDraw(GradcliError):
+    """A graph too large for a format that lays it out (svg, html). views/formats.Formats.render adds what to use
+    instead: a format of the same command, so that explain's advice is none of graph's formats."""
+
+
 def leave(message: str, code: int) -> None:
     """Say how the program ends and end it at once (Ctrl-C, SIGTERM), skipping Python's own shutdown,
     in which a second signal could still become a traceback. Output files are all written or all

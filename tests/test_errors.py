@@ -9,7 +9,7 @@ import pkgutil
 import pytest
 
 import gradcli
-from gradcli.errors import DataError, GradcliError, ParseError, RoleError, UndefinedError
+from gradcli.errors import DataError, GradcliError, ParseError, RoleError, TooLargeToDraw, UndefinedError
 from gradcli.io.csv import NotNumeric
 
 SAMPLES = [
@@ -19,6 +19,7 @@ SAMPLES = [
     RoleError("'y' is the target"),
     UndefinedError("log(x1) is undefined at row 2"),
     NotNumeric("data.csv: line 3, column 'x1': 'abc' is not a number", "x1"),
+    TooLargeToDraw("graph has 2,500 nodes, more than 2,000 to lay out"),
 ]
 
 

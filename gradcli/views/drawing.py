@@ -22,9 +22,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..errors import GradcliError
+from ..errors import GradcliError, TooLargeToDraw
 from ..explaining.reports import GraphView, TensorGraphView
-from .formats import TooLargeToDraw
 from .labels import drawn_edge_label, node_label
 
 # What grandalf places: the nodes, one label per edge, and a bend wherever a long edge passes a layer. Measured

@@ -31,16 +31,11 @@ from importlib import import_module
 from pathlib import Path
 from typing import Any
 
-from ..errors import GradcliError
+from ..errors import GradcliError, TooLargeToDraw
 from ..io.outputs import atomic_write, check_output
 
 Renderer = Callable[..., None]
 Offered = Renderer | str  # a renderer, or "module:function" in this package, imported when it draws
-
-
-class TooLargeToDraw(GradcliError):
-    """A graph too large for a format that lays it out (svg, html). Formats.render adds what to use instead: a
-    format of the same command, so that explain's advice is none of graph's formats."""
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from html import escape
 from importlib import resources
 from typing import IO, Any
 
-from .formats import TooLargeToDraw
+from ..errors import TooLargeToDraw
 from .page_facts import Facts, ParamFacts, facts_of, more_paths, verdict_words
 from .svg import graph_svg
 
