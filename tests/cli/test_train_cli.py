@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import Result, clean_env, gradcli_program, one_line_error, run_program
+from cli_runner import Result, clean_env, gradcli_program, one_line_error, run_program, wait_until_working
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 DATA = str(SAMPLES / "data.csv")
@@ -385,12 +385,11 @@ def rewrite(text: str, variant: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def clean_params() -> dict[str, float]:
+def clean_params(tmp_path_factory) -> dict[str, float]:
     """The parameters trained from samples/data.csv as it is."""
-    proc = subprocess.run([gradcli_program(), "train", DATA, "--format", "json"], capture_output=True,
-                          timeout=120, env=clean_env())
-    assert proc.returncode == 0, proc
-    return json.loads(proc.stdout)["params"]
+    result = run_program(["train", DATA, "--format", "json"], tmp_path_factory.mktemp("clean"), timeout=120)
+    assert result.code == 0, result
+    return result.json()["params"]
 
 
 class TestCsvVariants:
@@ -447,11 +446,20 @@ class TestColumns:
 NEW_CSV = "x1,x2\n0,0\n1.5,-2\n-0.25,3.75\n1e-3,12345.678\n"
 
 
-@pytest.fixture
-def saved(gradcli, tmp_path) -> dict:
-    """p.json from `train data.csv --save p.json`, and new.csv to predict."""
-    result = gradcli("train", DATA, "--save", "p.json")
+@pytest.fixture(scope="module")
+def saved_bytes(tmp_path_factory) -> bytes:
+    """What `train data.csv --save p.json` writes: trained once for the module (the training is deterministic,
+    and the tests that use it read p.json; the one that checks --save itself trains again)."""
+    folder = tmp_path_factory.mktemp("saved")
+    result = run_program(["train", DATA, "--save", "p.json"], folder, umask=0o022, timeout=120)
     assert result.code == 0, result
+    return (folder / "p.json").read_bytes()
+
+
+@pytest.fixture
+def saved(saved_bytes, tmp_path) -> dict:
+    """p.json from `train data.csv --save p.json`, and new.csv to predict."""
+    (tmp_path / "p.json").write_bytes(saved_bytes)
     write_csv_file(tmp_path, "new.csv", NEW_CSV)
     return json.loads((tmp_path / "p.json").read_text())
 
@@ -721,7 +729,7 @@ class TestReviewFindings:
         proc = subprocess.Popen([gradcli_program(), "train", DATA, "--optimizer", "sgd", "--tol", "0",
                                  "--epochs", "1000000", "--save", "p.json"], cwd=tmp_path, env=clean_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(4.0)  # well into training (start-up takes about a second)
+        wait_until_working(proc)  # well into training
         proc.send_signal(2)  # SIGINT, as Ctrl-C sends
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err
