@@ -206,3 +206,32 @@ def probe(argv: list[str], cwd: Path) -> dict:
                           timeout=60, env=clean_env())
     assert proc.returncode == 0, proc.stderr.decode()
     return json.loads(proc.stdout.decode().splitlines()[-1])
+
+
+def wait_until_working(proc: subprocess.Popen, cpu_seconds: float = 0.3, timeout: float = 60) -> None:
+    """Wait until the program started in `proc` has put its SIGTERM handler in place (gradcli.cli installs
+    it once the CLI is imported, just before the command runs) and has then spent `cpu_seconds` of CPU time
+    on the command: well into a long training, whose data is read and model made in ~0.04 s.
+
+    Events, not a fixed sleep: a sleep long enough for a loaded machine's start-up (4 s) was idle time on
+    every other machine, and a short one let the signal land in the imports there. Linux's /proc only.
+    """
+    import signal
+    import time
+
+    deadline = time.monotonic() + timeout
+    started_at = None
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise AssertionError(f"the program ended before it was signalled: {proc.communicate()}")
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+            status = Path(f"/proc/{proc.pid}/status").read_text()
+            caught = int(next(line for line in status.splitlines() if line.startswith("SigCgt:")).split()[1], 16)
+            fields = Path(f"/proc/{proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
+            used = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+            if caught & (1 << (signal.SIGTERM - 1)):
+                started_at = used if started_at is None else started_at
+                if used - started_at >= cpu_seconds:
+                    return
+        time.sleep(0.01)
+    raise subprocess.TimeoutExpired(proc.args, timeout)

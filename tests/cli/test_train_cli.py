@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 import pytest
-from cli_runner import Result, clean_env, gradcli_program, one_line_error, run_program
+from cli_runner import Result, clean_env, gradcli_program, one_line_error, run_program, wait_until_working
 
 SAMPLES = Path(__file__).resolve().parents[2] / "samples"
 DATA = str(SAMPLES / "data.csv")
@@ -385,12 +385,11 @@ def rewrite(text: str, variant: str) -> bytes:
 
 
 @pytest.fixture(scope="module")
-def clean_params() -> dict[str, float]:
+def clean_params(tmp_path_factory) -> dict[str, float]:
     """The parameters trained from samples/data.csv as it is."""
-    proc = subprocess.run([gradcli_program(), "train", DATA, "--format", "json"], capture_output=True,
-                          timeout=120, env=clean_env())
-    assert proc.returncode == 0, proc
-    return json.loads(proc.stdout)["params"]
+    result = run_program(["train", DATA, "--format", "json"], tmp_path_factory.mktemp("clean"), timeout=120)
+    assert result.code == 0, result
+    return result.json()["params"]
 
 
 class TestCsvVariants:
@@ -447,11 +446,31 @@ class TestColumns:
 NEW_CSV = "x1,x2\n0,0\n1.5,-2\n-0.25,3.75\n1e-3,12345.678\n"
 
 
-@pytest.fixture
-def saved(gradcli, tmp_path) -> dict:
-    """p.json from `train data.csv --save p.json`, and new.csv to predict."""
-    result = gradcli("train", DATA, "--save", "p.json")
+@pytest.fixture(scope="module")
+def pyplot_preloaded() -> None:
+    """matplotlib.pyplot, which a --plot run imports (~0.6 s), imported once in this process, of which the
+    runs are forks: what cli_runner's preload does for gradcli itself. The import the program makes is the
+    same one (matplotlib.use("Agg") then pyplot), only it finds the module in place."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot  # noqa: F401
+
+
+@pytest.fixture(scope="module")
+def saved_bytes(tmp_path_factory) -> bytes:
+    """What `train data.csv --save p.json` writes: trained once for the module (the training is deterministic,
+    and the tests that use it read p.json; the one that checks --save itself trains again)."""
+    folder = tmp_path_factory.mktemp("saved")
+    result = run_program(["train", DATA, "--save", "p.json"], folder, umask=0o022, timeout=120)
     assert result.code == 0, result
+    return (folder / "p.json").read_bytes()
+
+
+@pytest.fixture
+def saved(saved_bytes, tmp_path) -> dict:
+    """p.json from `train data.csv --save p.json`, and new.csv to predict."""
+    (tmp_path / "p.json").write_bytes(saved_bytes)
     write_csv_file(tmp_path, "new.csv", NEW_CSV)
     return json.loads((tmp_path / "p.json").read_text())
 
@@ -595,7 +614,7 @@ class TestHistoryAndPlot:
         assert [int(r[0]) for r in records[1:]] == list(range(doc["epochs"] + 1))
         assert [float(r[1]) for r in records[1:]] == doc["history"]
 
-    def test_png_and_svg(self, gradcli, tmp_path):
+    def test_png_and_svg(self, gradcli, tmp_path, pyplot_preloaded):
         result = gradcli("train", DATA, "--plot", "loss.png")
         assert result.code == 0, result
         assert (tmp_path / "loss.png").read_bytes()[:8] == PNG_SIGNATURE
@@ -609,7 +628,7 @@ class TestHistoryAndPlot:
         one_line_error(gradcli("train", DATA, "--plot", "loss.jpg"), "loss.jpg", ".png")
         assert not (tmp_path / "loss.jpg").exists()
 
-    def test_written_files_get_ordinary_permissions(self, gradcli, tmp_path):
+    def test_written_files_get_ordinary_permissions(self, gradcli, tmp_path, pyplot_preloaded):
         outputs = ["p.json", "h.csv", "loss.png"]
         result = gradcli("train", DATA, "--save", outputs[0], "--history", outputs[1], "--plot", outputs[2])
         assert result.code == 0, result
@@ -712,7 +731,7 @@ class TestReviewFindings:
         assert doc["at_optimum"] is False and doc["converged"] is False
         assert "short of the optimum" in result.err
 
-    def test_svg_plot_is_deterministic(self, gradcli, tmp_path):
+    def test_svg_plot_is_deterministic(self, gradcli, tmp_path, pyplot_preloaded):
         for name in ("a.svg", "b.svg"):
             assert gradcli("train", DATA, "-q", "--plot", name).code == 0
         assert (tmp_path / "a.svg").read_bytes() == (tmp_path / "b.svg").read_bytes()
@@ -721,7 +740,7 @@ class TestReviewFindings:
         proc = subprocess.Popen([gradcli_program(), "train", DATA, "--optimizer", "sgd", "--tol", "0",
                                  "--epochs", "1000000", "--save", "p.json"], cwd=tmp_path, env=clean_env(),
                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-        time.sleep(4.0)  # well into training (start-up takes about a second)
+        wait_until_working(proc)  # well into training
         proc.send_signal(2)  # SIGINT, as Ctrl-C sends
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == 130, err

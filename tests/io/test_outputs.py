@@ -6,11 +6,10 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import time
 from pathlib import Path
 
 import pytest
-from cli_runner import clean_env, gradcli_program
+from cli_runner import clean_env, gradcli_program, wait_until_working
 
 from gradcli.errors import DataError
 from gradcli.io import outputs
@@ -124,7 +123,7 @@ class TestAllOrNone:
         proc = subprocess.Popen([gradcli_program(), "train", DATA, "--optimizer", "sgd", "--tol", "0", "--epochs",
                                  "1000000", "--save", "p.json", "--history", "h.csv"], cwd=tmp_path,
                                 env=clean_env(), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(4.0)  # well into training (start-up takes about a second)
+        wait_until_working(proc)  # well into training
         proc.send_signal(sig)
         out, err = proc.communicate(timeout=60)
         assert proc.returncode == code, err
