@@ -20,10 +20,11 @@ from .io.arguments import delimiter as checked_delimiter
 from .io.csv import require_columns
 from .io.dataset import files_of, open_dataset
 from .io.distributed import dask_target
+from .io.layers import class_count
 from .io.sources import Table, model_text, param_values, point_inputs, row_place
 from .language.columns import model_columns
 from .language.expr import symbols
-from .language.losses import DEFAULT_DELTA
+from .language.losses import DEFAULT_DELTA, loss_named
 from .language.written import Written
 from .setup import Setup, prepare
 
@@ -85,10 +86,16 @@ class Question:
 
     def setup(self, data: Any = SAME, *, wrt: Any = SAME, check_finite: bool = True, rows_allowed: bool = False,
               where: Callable[[int], str] | None = None) -> Setup:
-        """The question made concrete (setup.prepare) over its data, or over `data` (some of its rows)."""
+        """The question made concrete (setup.prepare) over its data, or over `data` (some of its rows: a ce
+        target's classes are still counted over them all)."""
+        classes = None
+        some_rows = data is not SAME and self.data is not None and self.target in self.data
+        if some_rows and loss_named(self.loss.text).classes:
+            classes = class_count(self.data[self.target], self.target, self.where)
         return prepare(self.model, self.loss, self.data if data is SAME else data, self.params, target=self.target,
                        wrt=self.wrt if wrt is SAME else wrt, delta=self.delta, from_file=self.from_file,
-                       check_finite=check_finite, rows_allowed=rows_allowed, where=where, **self.layers)
+                       check_finite=check_finite, rows_allowed=rows_allowed, where=where, classes=classes,
+                       **self.layers)
 
     def part_setup(self, rows_allowed: bool = False) -> tuple[str, list[str], Setup]:
         """The Setup of data read part by part (streamed, or on Dask): how messages name the data, the

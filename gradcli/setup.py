@@ -93,6 +93,7 @@ def prepare(
     dims: Any = None,
     inputs: Any = None,
     seed: int = 0,
+    classes: int | None = None,
 ) -> Setup:
     """Parse the model and loss (or take their trees: a Written is parsed once), decide roles, and put a
     value on every name (defaults where none). Tasks call it through Question.setup.
@@ -100,13 +101,14 @@ def prepare(
     check_finite=False: the data's finiteness is checked later, by compare's sweep.
     rows_allowed=True: --wrt may name inputs and the target too (Setup.row_wrt; `grad` takes them).
     where(row) places a 1-based row of the data in its file, for messages.
+    classes: a ce target's class count over all the data, where `data` is some of its rows.
     """
 
     number(delta, "--delta")
     given_params = parameter_values(params if params is not None else {})
     columns, rows = as_columns(data, check_finite) if data is not None else ({}, 1)
     layout = layer_options(model, loss, target, columns if data is not None else None, given_params, shapes, dims,
-                           inputs, from_file)
+                           inputs, from_file, classes=classes)
     problem = build_problem(
         model, loss, target=target, data_names=list(columns) if data is not None else None,
         param_names=list(given_params), delta=delta, from_file=from_file, shapes=layout.shapes,

@@ -85,10 +85,12 @@ class Layout:
 
 def layer_options(model: str | Written, loss: str | Written, target: str, columns: Mapping[str, Any] | None,
                   given: Mapping[str, Any], shapes: Any, dims: Any, inputs: Any, from_file: bool,
-                  where: Any = None) -> Layout:
+                  where: Any = None, classes: int | None = None) -> Layout:
     """Every shape the options, the data and the given values fix, and the vector inputs to gather.
 
-    where(row) places a 1-based data row in its file, for a ce target that is no class index."""
+    where(row) places a 1-based data row in its file, for a ce target that is no class index.
+    classes: a ce target's class count, counted over all the data where `columns` are some of its rows
+    (explain and graph at --row N: one row's class is not how many classes there are)."""
     model, loss = written(model, "model", from_file), written(loss, "loss")
     declared = declared_shapes(shapes, dims)
     for name, value in given.items():
@@ -103,8 +105,7 @@ def layer_options(model: str | Written, loss: str | Written, target: str, column
     gathered: dict[str, tuple[str, ...]] = {}
     if columns is not None and (spec or "@" in model.text or "dot" in model.text):
         gathered = gathered_columns(model.expr, [c for c in columns if c not in declared], target, spec)
-    classes = None
-    if loss_named(loss.text).classes and columns is not None and target in columns:
+    if classes is None and loss_named(loss.text).classes and columns is not None and target in columns:
         classes = class_count(columns[target], target, where)
     return Layout(declared, gathered, data_shapes, classes)
 

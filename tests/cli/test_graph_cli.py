@@ -365,3 +365,32 @@ class TestReviewFindings:
         assert result.code == 0, result
         assert not re.search(r"\\begin\{align\*\}\s*\\end\{align\*\}", result.out)
         assert "no parameters" in result.out
+
+
+# ---------------------------------------------------------------- a ce classifier at one row of several
+
+
+SPIRAL_PARAMS = {"W": [[0.1, 0.2], [0.3, -0.1], [0.0, 0.5]], "b": [0.0, 0.1, -0.1]}
+
+
+@pytest.mark.parametrize("row", [1, 2])
+def test_one_row_of_a_ce_classifier_has_as_many_classes_as_all_the_data(row):
+    """spiral's class column holds 0, 1 and 2: at --row 1 (class 1) or 2 (class 0) the model still has three
+    classes. Counted from the chosen row alone, b was made a 2-vector and W @ x + b refused to broadcast."""
+    import csv
+    from pathlib import Path
+
+    import numpy as np
+
+    import gradcli
+
+    spiral = Path(__file__).resolve().parents[2] / "samples" / "spiral.csv"
+    chosen = list(csv.DictReader(spiral.open()))[row - 1]
+    x = np.array([float(chosen["x1"]), float(chosen["x2"])])
+    z = np.array(SPIRAL_PARAMS["W"]) @ x + np.array(SPIRAL_PARAMS["b"])
+    by_hand = math.log(np.exp(z).sum()) - z[int(float(chosen["class"]))]  # -log softmax(z)[class]
+    asked = {"data": str(spiral), "params": SPIRAL_PARAMS, "target": "class", "loss": "ce", "shapes": ["W=3x2"],
+             "row": row}
+    view = gradcli.graph("W @ x + b", **asked)
+    assert view.shapes["b"] == [3] and view.loss_value == pytest.approx(by_hand, rel=1e-12)
+    assert gradcli.explain("W @ x + b", **asked).agree is True
