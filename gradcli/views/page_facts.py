@@ -15,6 +15,7 @@ from typing import Any
 from ..explaining.reports import Explanation, GraphView, TensorExplanation, TensorGraphView
 from .common import number, tensor_text
 from .cost import cost_lines
+from .labels import labelled
 
 MAX_PATHS = 20  # paths listed per parameter on graph's page (explain's own --max-paths rules its page)
 _NAME = re.compile(r"[A-Za-z_][A-Za-z_0-9]*(?:\[[0-9, ]+\])?")
@@ -97,14 +98,19 @@ def _upstream(view: Any) -> list[set[str]]:
     return up
 
 
-def _carries(edge: Any) -> bool:
-    return (getattr(edge, "vjp", None) if hasattr(edge, "vjp") else edge.local) is not None
+def _sent_back(view: Any) -> dict[int, list[Any]]:
+    """Each node's edges to the nodes that use it and send it their adjoint: what its adjoint sums."""
+    out: dict[int, list[Any]] = {}
+    for e in view.edges:
+        if labelled(e) and view.nodes[e.target].adjoint is not None:
+            out.setdefault(e.source, []).append(e)
+    return out
 
 
 def _on_paths(view: Any, name: str, up: list[set[str]]) -> tuple[list[int], list[int]]:
     """The nodes and edges on the paths from the loss to parameter `name`."""
     on = [n.adjoint is not None and name in up[n.id] for n in view.nodes]
-    edges = [k for k, e in enumerate(view.edges) if on[e.source] and on[e.target] and _carries(e)]
+    edges = [k for k, e in enumerate(view.edges) if on[e.source] and on[e.target] and labelled(e)]
     return [i for i, yes in enumerate(on) if yes], edges
 
 
@@ -113,7 +119,7 @@ def walk_paths(view: Any, leaf: int, on: set[int], cap: int) -> tuple[list[list[
     edge indices, loss first), and how many there are in all."""
     into: dict[int, list[int]] = {}
     for k, e in enumerate(view.edges):
-        if _carries(e) and e.source in on and e.target in on:
+        if labelled(e) and e.source in on and e.target in on:
             into.setdefault(e.target, []).append(k)
     count = [0] * len(view.nodes)
     count[view.output] = 1
@@ -154,10 +160,7 @@ def _forward_scalar(view: GraphView) -> list[Step]:
 
 
 def _backward_scalar(view: GraphView, reused: dict[int, list[str]]) -> list[Step]:
-    out: dict[int, list[Any]] = {}
-    for e in view.edges:
-        if e.local is not None and view.nodes[e.target].adjoint is not None:
-            out.setdefault(e.source, []).append(e)
+    out = _sent_back(view)
     steps = []
     for node in reversed(view.nodes):
         if node.adjoint is None:
@@ -319,10 +322,7 @@ def _forward_tensor(view: TensorGraphView) -> list[Step]:
 
 
 def _backward_tensor(view: TensorGraphView) -> list[Step]:
-    out: dict[int, list[Any]] = {}
-    for e in view.edges:
-        if e.vjp is not None and view.nodes[e.target].adjoint is not None:
-            out.setdefault(e.source, []).append(e)
+    out = _sent_back(view)
     steps = []
     for node in reversed(view.nodes):
         if node.adjoint is None:
